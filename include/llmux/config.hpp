@@ -1,0 +1,158 @@
+// SPDX-License-Identifier: BSL-1.0
+#pragma once
+
+#include <llmux/error.hpp>
+
+#include <boost/json/object.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <map>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace llmux {
+
+using duration = std::chrono::steady_clock::duration;
+using header_list = std::vector<std::pair<std::string, std::string>>;
+
+/// @brief How a provider authenticates requests.
+enum class auth_scheme {
+    /// No credentials (local servers such as Ollama or vLLM without a key).
+    none,
+    /// `Authorization: Bearer <key>`.
+    bearer,
+    /// The key in a named header (`x-api-key`, `api-key`, `x-goog-api-key`).
+    header,
+    /// AWS Signature Version 4 (Bedrock), or a Bedrock API key as a bearer token.
+    aws_sigv4,
+    /// A Google OAuth access token from a service-account key (Vertex AI).
+    google_oauth,
+};
+
+/** @brief Credentials of a provider. Secret: never printed, logged or put in an error.
+ */
+struct credentials {
+    std::string api_key;
+    std::string aws_access_key_id;
+    std::string aws_secret_access_key;
+    std::string aws_session_token;
+    /// Path of a Google service-account JSON key file.
+    std::string google_credentials_file;
+    /// An OAuth access token given directly (Vertex AI).
+    std::string access_token;
+};
+
+/** @brief One provider: where it is, which wire format it speaks, how it authenticates.
+
+    A vendor is data: OpenRouter, DeepSeek and Groq are the `openai` wire format with another
+    base URL. `base_url` may contain `{model}`, replaced by the (percent-encoded) model name,
+    for providers that put the model in the path (Azure OpenAI deployments).
+*/
+struct provider_config {
+    std::string name;
+    std::string base_url;
+    /// The wire format: `openai` (more arrive with the providers issue).
+    std::string wire = "openai";
+    auth_scheme auth = auth_scheme::bearer;
+    /// The header that carries the key when `auth == auth_scheme::header`.
+    std::string auth_header;
+    llmux::credentials credentials;
+    /// The environment variable the key is read from; named in `missing_api_key` errors.
+    std::string api_key_env;
+    /// False for local servers that take any key or none (Ollama, vLLM).
+    bool key_required = true;
+    /// Extra headers sent with every request (OpenRouter's `HTTP-Referer`, `X-Title`).
+    header_list headers;
+    /// Extra query parameters (Azure's `api-version`).
+    header_list query;
+    /// Options of the wire format or auth scheme (`region`, `project`, `location`, ...).
+    boost::json::object options;
+};
+
+/// @brief Deadlines of each phase of a call. Every wait has one.
+struct timeouts {
+    duration connect = std::chrono::seconds(10);
+    duration tls_handshake = std::chrono::seconds(10);
+    /// From the end of sending to the first byte of the response headers. A non-streaming
+    /// answer arrives whole, so this bounds the provider's generation time too.
+    duration first_byte = std::chrono::seconds(300);
+    /// Longest gap between two reads of a body (stream chunks).
+    duration idle = std::chrono::seconds(120);
+    /// The whole call, from start to the last byte.
+    duration total = std::chrono::seconds(600);
+    /// Longest wait for a pooled connection when an origin is at its cap.
+    duration pool_wait = std::chrono::seconds(60);
+};
+
+/// @brief TLS settings.
+struct tls_config {
+    /// A PEM file of CA certificates to trust instead of the system store.
+    std::string ca_file;
+    /// Turns certificate and host-name verification off. Insecure: the client says so on
+    /// stderr when it is built with this set.
+    bool insecure_skip_verify = false;
+};
+
+/// @brief Connection pool settings (one pool per origin: scheme, host, port).
+struct pool_config {
+    std::size_t max_connections_per_origin = 256;
+    /// Idle connections older than this are closed instead of reused.
+    duration idle_timeout = std::chrono::seconds(50);
+};
+
+/** @brief Everything a client needs: providers, deadlines, TLS and pool settings.
+
+    Build it with `client_config::from_env()` (presets plus keys from the environment), then
+    optionally `load_file()` a JSON file that adds or overrides providers.
+*/
+struct client_config {
+    std::map<std::string, provider_config, std::less<>> providers;
+    llmux::timeouts timeouts;
+    llmux::tls_config tls;
+    llmux::pool_config pool;
+    /// Cap on a non-streaming response body.
+    std::size_t max_response_bytes = 64u << 20;
+    /// Cap on a whole streamed body.
+    std::size_t max_stream_bytes = std::size_t(1) << 30;
+
+    /// Reads an environment variable; replaceable for tests.
+    using env_reader = std::function<char const*(char const*)>;
+
+    /// @brief The built-in provider presets, without keys.
+    static client_config presets();
+
+    /** @brief Presets with keys and base-URL overrides from the environment
+        (`OPENAI_API_KEY`, `OPENAI_BASE_URL`, `OPENROUTER_API_KEY`, ...).
+    */
+    static client_config from_env(env_reader getenv = nullptr);
+
+    /** @brief Adds or overrides providers and settings from a JSON file.
+
+        @par Errors
+        `error::invalid_config` naming the file and the bad field; the file is not half applied.
+    */
+    result<void> load_file(std::string const& path);
+    /// @brief As `load_file`, from JSON text; `origin` names the source in errors.
+    result<void> load_json(std::string_view json, std::string_view origin = "config");
+
+    /// @brief The provider named `name`, or null.
+    provider_config const* find(std::string_view name) const;
+    provider_config* find(std::string_view name);
+
+    /// @brief True when at least one provider that needs a key has one.
+    bool has_any_key() const;
+
+    /// @brief Points every provider at one base URL (a proxy, the emulator), keeping each
+    /// provider's path layout, and gives key-less providers a placeholder key.
+    void route_all_to(std::string_view base_url);
+};
+
+/// @brief Parses a duration such as `250ms`, `10s`, `1.5s`, `2m`, `1h`; a bare number is
+/// seconds. Errors: `error::invalid_config` naming the text.
+result<duration> parse_duration(std::string_view text);
+
+}  // namespace llmux

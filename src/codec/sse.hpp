@@ -1,0 +1,123 @@
+// SPDX-License-Identifier: BSL-1.0
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace llmux::detail {
+
+/// One server-sent event. `event` is empty for the default type ("message").
+struct sse_event {
+    std::string event;
+    std::string data;
+    std::string id;
+    std::optional<std::uint64_t> retry;
+};
+
+/** An incremental server-sent-events parser following the WHATWG rules
+    (https://html.spec.whatwg.org/multipage/server-sent-events.html#event-stream-interpretation):
+    `data`/`event`/`id`/`retry` fields, comment lines, multi-line data joined with LF, and CR,
+    LF or CRLF line ends, over bytes split anywhere (a CRLF may be split across two feeds).
+    Pure and allocation-light: buffers are reused between events.
+*/
+class sse_parser {
+public:
+    /// Lines longer than this fail the parse (a server sending garbage without newlines).
+    explicit sse_parser(std::size_t max_line = std::size_t(16) << 20) : max_line_(max_line) {}
+
+    /** Consumes bytes; calls `on_event(sse_event const&)` for each complete event.
+        Returns false if a line exceeded the cap (the parser is then unusable).
+    */
+    template <class OnEvent>
+    bool feed(std::string_view bytes, OnEvent&& on_event);
+
+    /// True when bytes of an unfinished event are buffered (a stream cut mid-event).
+    bool has_partial_event() const noexcept {
+        return !line_.empty() || !event_.data.empty() || data_started_ || !event_.event.empty();
+    }
+
+    /// The last event id seen (persists across events, as the spec says).
+    std::string const& last_event_id() const noexcept { return last_id_; }
+
+private:
+    // Returns true if an event is ready to dispatch.
+    bool process_line(std::string_view line);
+
+    std::string line_;   // a partial line carried between feeds
+    sse_event event_;    // the event being built
+    std::string last_id_;
+    std::size_t max_line_;
+    bool data_started_ = false;  // a data field was seen (data may be empty)
+    bool skip_lf_ = false;       // the previous feed ended with CR: a leading LF is its pair
+    bool bom_checked_ = false;
+    bool failed_ = false;
+};
+
+template <class OnEvent>
+bool sse_parser::feed(std::string_view bytes, OnEvent&& on_event) {
+    if (failed_) return false;
+    if (!bom_checked_ && !bytes.empty()) {
+        // A UTF-8 BOM may open the stream; it may itself arrive split.
+        constexpr std::string_view bom = "\xEF\xBB\xBF";
+        std::string probe = line_;
+        probe.append(bytes.substr(0, bom.size()));
+        if (probe.size() < bom.size() && bom.substr(0, probe.size()) == probe) {
+            line_ = probe;  // undecided: keep the prefix
+            return true;
+        }
+        bom_checked_ = true;
+        if (probe.compare(0, bom.size(), bom) == 0) {
+            std::size_t const from_line = line_.size();
+            line_.clear();
+            bytes.remove_prefix(bom.size() - from_line);
+        }
+    }
+    std::size_t pos = 0;
+    if (skip_lf_ && !bytes.empty()) {
+        skip_lf_ = false;
+        if (bytes[0] == '\n') pos = 1;
+    }
+    while (pos < bytes.size()) {
+        std::size_t const end = bytes.find_first_of("\r\n", pos);
+        if (end == std::string_view::npos) {
+            if (line_.size() + (bytes.size() - pos) > max_line_) {
+                failed_ = true;
+                return false;
+            }
+            line_.append(bytes.substr(pos));
+            break;
+        }
+        std::string_view line = bytes.substr(pos, end - pos);
+        if (!line_.empty()) {
+            line_.append(line);
+            line = line_;
+        }
+        if (line.size() > max_line_) {
+            failed_ = true;
+            return false;
+        }
+        bool const ready = process_line(line);
+        line_.clear();
+        pos = end + 1;
+        if (bytes[end] == '\r') {
+            if (pos < bytes.size()) {
+                if (bytes[pos] == '\n') ++pos;
+            } else {
+                skip_lf_ = true;
+            }
+        }
+        if (ready) {
+            on_event(static_cast<sse_event const&>(event_));
+            event_.event.clear();
+            event_.data.clear();
+            event_.retry.reset();
+            data_started_ = false;
+        }
+    }
+    return true;
+}
+
+}  // namespace llmux::detail

@@ -1,0 +1,429 @@
+// SPDX-License-Identifier: BSL-1.0
+#include <llmux/config.hpp>
+
+#include <boost/json.hpp>
+#include <boost/url/parse.hpp>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+namespace llmux {
+
+namespace {
+
+struct preset {
+    char const* name;
+    char const* base_url;
+    char const* key_env;
+    char const* base_env;
+    auth_scheme auth;
+    char const* auth_header;
+    bool key_required;
+    char const* wire;
+};
+
+// The built-in providers. Base URLs per PROVIDERS.md section 2.
+constexpr preset presets_table[] = {
+    {"openai", "https://api.openai.com/v1", "OPENAI_API_KEY", "OPENAI_BASE_URL",
+     auth_scheme::bearer, "", true, "openai"},
+    {"openrouter", "https://openrouter.ai/api/v1", "OPENROUTER_API_KEY", "OPENROUTER_BASE_URL",
+     auth_scheme::bearer, "", true, "openai"},
+    {"deepseek", "https://api.deepseek.com", "DEEPSEEK_API_KEY", "DEEPSEEK_BASE_URL",
+     auth_scheme::bearer, "", true, "openai"},
+    {"zenmux", "https://zenmux.ai/api/v1", "ZENMUX_API_KEY", "ZENMUX_BASE_URL",
+     auth_scheme::bearer, "", true, "openai"},
+    {"azure", "", "AZURE_OPENAI_API_KEY", "AZURE_OPENAI_BASE_URL", auth_scheme::header,
+     "api-key", true, "openai"},
+    {"groq", "https://api.groq.com/openai/v1", "GROQ_API_KEY", "GROQ_BASE_URL",
+     auth_scheme::bearer, "", true, "openai"},
+    {"together", "https://api.together.xyz/v1", "TOGETHER_API_KEY", "TOGETHER_BASE_URL",
+     auth_scheme::bearer, "", true, "openai"},
+    {"ollama", "http://localhost:11434/v1", "OLLAMA_API_KEY", "OLLAMA_BASE_URL",
+     auth_scheme::bearer, "", false, "openai"},
+    {"vllm", "http://localhost:8000/v1", "VLLM_API_KEY", "VLLM_BASE_URL", auth_scheme::bearer,
+     "", false, "openai"},
+};
+
+char const* default_getenv(char const* name) { return std::getenv(name); }
+
+std::string env_or(client_config::env_reader const& getenv, char const* name) {
+    if (!name || !*name) return {};
+    char const* v = getenv(name);
+    return v ? std::string(v) : std::string();
+}
+
+std::string trim_slash(std::string s) {
+    while (!s.empty() && s.back() == '/') s.pop_back();
+    return s;
+}
+
+failure config_error(std::string_view origin, std::string const& what) {
+    return failure(error::invalid_config, std::string(origin) + ": " + what);
+}
+
+result<auth_scheme> parse_auth(std::string_view s, std::string_view origin,
+                               std::string const& where) {
+    if (s == "none") return auth_scheme::none;
+    if (s == "bearer") return auth_scheme::bearer;
+    if (s == "header") return auth_scheme::header;
+    if (s == "aws_sigv4") return auth_scheme::aws_sigv4;
+    if (s == "google_oauth") return auth_scheme::google_oauth;
+    return config_error(origin, where + ": unknown auth scheme '" + std::string(s) +
+                                    "' (expected none, bearer, header, aws_sigv4, google_oauth)");
+}
+
+result<header_list> parse_pairs(boost::json::value const& v, std::string_view origin,
+                                std::string const& where) {
+    auto const* obj = v.if_object();
+    if (!obj) return config_error(origin, where + " must be an object of strings");
+    header_list out;
+    for (auto const& [k, val] : *obj) {
+        auto const* s = val.if_string();
+        if (!s) return config_error(origin, where + "." + std::string(k) + " must be a string");
+        auto bad = [](std::string_view t) {
+            return t.find_first_of("\r\n") != std::string_view::npos;
+        };
+        if (bad(k) || bad(*s))
+            return config_error(origin, where + "." + std::string(k) + " contains CR or LF");
+        out.emplace_back(std::string(k), std::string(*s));
+    }
+    return out;
+}
+
+result<duration> json_duration(boost::json::value const& v, std::string_view origin,
+                               std::string const& where) {
+    if (auto const* s = v.if_string()) {
+        auto d = parse_duration(*s);
+        if (!d) return config_error(origin, where + ": " + d.error().diag.message);
+        return *d;
+    }
+    if (v.is_number()) {
+        double const secs = v.to_number<double>();
+        if (secs < 0 || !std::isfinite(secs))
+            return config_error(origin, where + " must be a non-negative duration");
+        return std::chrono::duration_cast<duration>(std::chrono::duration<double>(secs));
+    }
+    return config_error(origin, where + " must be a duration such as \"10s\" or a number of seconds");
+}
+
+result<void> apply_provider(provider_config& p, boost::json::object const& o,
+                            std::string_view origin, std::string const& where,
+                            client_config::env_reader const& getenv) {
+    for (auto const& [key, v] : o) {
+        std::string const field = where + "." + std::string(key);
+        auto need_string = [&]() -> result<std::string> {
+            if (auto const* s = v.if_string()) return std::string(*s);
+            return config_error(origin, field + " must be a string");
+        };
+        if (key == "base_url") {
+            auto s = need_string();
+            if (!s) return s.error();
+            p.base_url = trim_slash(*s);
+        } else if (key == "wire") {
+            auto s = need_string();
+            if (!s) return s.error();
+            p.wire = *s;
+        } else if (key == "auth") {
+            auto s = need_string();
+            if (!s) return s.error();
+            auto a = parse_auth(*s, origin, field);
+            if (!a) return a.error();
+            p.auth = *a;
+        } else if (key == "auth_header") {
+            auto s = need_string();
+            if (!s) return s.error();
+            p.auth_header = *s;
+        } else if (key == "api_key_env") {
+            auto s = need_string();
+            if (!s) return s.error();
+            p.api_key_env = *s;
+            p.credentials.api_key = env_or(getenv, s->c_str());
+        } else if (key == "api_key") {
+            auto s = need_string();
+            if (!s) return s.error();
+            p.credentials.api_key = *s;
+        } else if (key == "key_required") {
+            if (!v.is_bool()) return config_error(origin, field + " must be true or false");
+            p.key_required = v.get_bool();
+        } else if (key == "headers") {
+            auto h = parse_pairs(v, origin, field);
+            if (!h) return h.error();
+            for (auto& [k, val] : *h) {
+                auto it = std::find_if(p.headers.begin(), p.headers.end(),
+                                       [&](auto const& e) { return e.first == k; });
+                if (it != p.headers.end())
+                    it->second = val;
+                else
+                    p.headers.emplace_back(k, val);
+            }
+        } else if (key == "query") {
+            auto q = parse_pairs(v, origin, field);
+            if (!q) return q.error();
+            p.query = std::move(*q);
+        } else if (key == "options") {
+            if (!v.is_object()) return config_error(origin, field + " must be an object");
+            for (auto const& [ok, ov] : v.get_object()) p.options[ok] = ov;
+        } else {
+            return config_error(origin, "unknown field " + field);
+        }
+    }
+    return {};
+}
+
+}  // namespace
+
+result<duration> parse_duration(std::string_view text) {
+    std::string_view t = text;
+    while (!t.empty() && std::isspace(static_cast<unsigned char>(t.front()))) t.remove_prefix(1);
+    while (!t.empty() && std::isspace(static_cast<unsigned char>(t.back()))) t.remove_suffix(1);
+    auto bad = [&] {
+        return failure(error::invalid_config,
+                       "invalid duration '" + std::string(text) +
+                           "': expected a number with a unit, e.g. 250ms, 10s, 1.5s, 2m, 1h");
+    };
+    if (t.empty()) return bad();
+    std::size_t i = 0;
+    while (i < t.size() && (std::isdigit(static_cast<unsigned char>(t[i])) || t[i] == '.')) ++i;
+    if (i == 0) return bad();
+    double value = 0;
+    {
+        std::string const num(t.substr(0, i));
+        char* end = nullptr;
+        value = std::strtod(num.c_str(), &end);
+        if (end != num.c_str() + num.size()) return bad();
+    }
+    std::string_view const unit = t.substr(i);
+    double scale = 0;
+    if (unit.empty() || unit == "s")
+        scale = 1;
+    else if (unit == "ms")
+        scale = 1e-3;
+    else if (unit == "us")
+        scale = 1e-6;
+    else if (unit == "m" || unit == "min")
+        scale = 60;
+    else if (unit == "h")
+        scale = 3600;
+    else
+        return bad();
+    double const secs = value * scale;
+    if (!std::isfinite(secs) || secs > 1e7) return bad();
+    return std::chrono::duration_cast<duration>(std::chrono::duration<double>(secs));
+}
+
+client_config client_config::presets() {
+    client_config c;
+    for (auto const& p : presets_table) {
+        provider_config pc;
+        pc.name = p.name;
+        pc.base_url = p.base_url;
+        pc.wire = p.wire;
+        pc.auth = p.auth;
+        pc.auth_header = p.auth_header;
+        pc.api_key_env = p.key_env;
+        pc.key_required = p.key_required;
+        c.providers.emplace(pc.name, std::move(pc));
+    }
+    c.providers["azure"].query.emplace_back("api-version", "2024-10-21");
+    return c;
+}
+
+client_config client_config::from_env(env_reader getenv) {
+    if (!getenv) getenv = default_getenv;
+    client_config c = presets();
+    for (auto const& p : presets_table) {
+        auto& pc = c.providers[p.name];
+        pc.credentials.api_key = env_or(getenv, p.key_env);
+        if (auto base = env_or(getenv, p.base_env); !base.empty()) pc.base_url = trim_slash(base);
+    }
+    // Azure: the resource endpoint names the base; deployments go in the path.
+    {
+        auto& az = c.providers["azure"];
+        if (az.base_url.empty()) {
+            if (auto ep = trim_slash(env_or(getenv, "AZURE_OPENAI_ENDPOINT")); !ep.empty())
+                az.base_url = ep + "/openai/deployments/{model}";
+        }
+        if (auto v = env_or(getenv, "AZURE_OPENAI_API_VERSION"); !v.empty())
+            az.query = {{"api-version", v}};
+    }
+    {
+        auto& oa = c.providers["openai"];
+        if (auto org = env_or(getenv, "OPENAI_ORG_ID"); !org.empty())
+            oa.headers.emplace_back("OpenAI-Organization", org);
+        if (auto proj = env_or(getenv, "OPENAI_PROJECT_ID"); !proj.empty())
+            oa.headers.emplace_back("OpenAI-Project", proj);
+    }
+    {
+        auto& orr = c.providers["openrouter"];
+        if (auto ref = env_or(getenv, "OPENROUTER_REFERER"); !ref.empty())
+            orr.headers.emplace_back("HTTP-Referer", ref);
+        if (auto title = env_or(getenv, "OPENROUTER_TITLE"); !title.empty())
+            orr.headers.emplace_back("X-Title", title);
+    }
+    {
+        auto& ol = c.providers["ollama"];
+        if (std::string const host = env_or(getenv, "OLLAMA_HOST");
+            !host.empty() && env_or(getenv, "OLLAMA_BASE_URL").empty()) {
+            ol.base_url = (host.find("://") == std::string::npos ? "http://" + host : host);
+            ol.base_url = trim_slash(ol.base_url) + "/v1";
+        }
+    }
+    if (auto ca = env_or(getenv, "LLMUX_CA_FILE"); !ca.empty()) c.tls.ca_file = ca;
+    return c;
+}
+
+result<void> client_config::load_file(std::string const& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return failure(error::invalid_config, "cannot read config file '" + path + "'");
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    return load_json(ss.str(), path);
+}
+
+result<void> client_config::load_json(std::string_view json, std::string_view origin) {
+    boost::system::error_code ec;
+    boost::json::value root = boost::json::parse(json, ec);
+    if (ec) return config_error(origin, "not valid JSON (" + ec.message() + ")");
+    auto const* obj = root.if_object();
+    if (!obj) return config_error(origin, "the top level must be a JSON object");
+
+    client_config next = *this;  // apply to a copy: a bad file changes nothing
+    env_reader getenv = default_getenv;
+    for (auto const& [key, v] : *obj) {
+        if (key == "providers") {
+            auto const* ps = v.if_object();
+            if (!ps) return config_error(origin, "providers must be an object");
+            for (auto const& [name, pv] : *ps) {
+                std::string const where = "providers." + std::string(name);
+                auto const* po = pv.if_object();
+                if (!po) return config_error(origin, where + " must be an object");
+                if (name.empty() || name.find('/') != boost::json::string_view::npos)
+                    return config_error(origin, where + ": a provider name must be non-empty "
+                                                        "and contain no '/'");
+                auto it = next.providers.find(std::string_view(name));
+                if (it == next.providers.end()) {
+                    provider_config pc;
+                    pc.name = std::string(name);
+                    it = next.providers.emplace(pc.name, std::move(pc)).first;
+                }
+                if (auto r = apply_provider(it->second, *po, origin, where, getenv); !r)
+                    return r.error();
+                if (it->second.base_url.empty())
+                    return config_error(origin, where + ": base_url is required");
+                auto u = boost::urls::parse_uri(it->second.base_url);
+                if (!u || (u->scheme() != "http" && u->scheme() != "https"))
+                    return config_error(origin, where + ": base_url '" + it->second.base_url +
+                                                    "' is not an http:// or https:// URL");
+            }
+        } else if (key == "timeouts") {
+            auto const* to = v.if_object();
+            if (!to) return config_error(origin, "timeouts must be an object");
+            for (auto const& [tk, tv] : *to) {
+                std::string const where = "timeouts." + std::string(tk);
+                duration* target = nullptr;
+                if (tk == "connect") target = &next.timeouts.connect;
+                else if (tk == "tls_handshake") target = &next.timeouts.tls_handshake;
+                else if (tk == "first_byte") target = &next.timeouts.first_byte;
+                else if (tk == "idle") target = &next.timeouts.idle;
+                else if (tk == "total") target = &next.timeouts.total;
+                else if (tk == "pool_wait") target = &next.timeouts.pool_wait;
+                else return config_error(origin, "unknown field " + where);
+                auto d = json_duration(tv, origin, where);
+                if (!d) return d.error();
+                *target = *d;
+            }
+        } else if (key == "tls") {
+            auto const* t = v.if_object();
+            if (!t) return config_error(origin, "tls must be an object");
+            for (auto const& [tk, tv] : *t) {
+                if (tk == "ca_file" && tv.is_string())
+                    next.tls.ca_file = std::string(tv.get_string());
+                else if (tk == "insecure_skip_verify" && tv.is_bool())
+                    next.tls.insecure_skip_verify = tv.get_bool();
+                else
+                    return config_error(origin, "tls." + std::string(tk) +
+                                                    " is unknown or has the wrong type");
+            }
+        } else if (key == "pool") {
+            auto const* t = v.if_object();
+            if (!t) return config_error(origin, "pool must be an object");
+            for (auto const& [tk, tv] : *t) {
+                if (tk == "max_connections_per_origin" && tv.is_number()) {
+                    auto n = tv.to_number<double>();
+                    if (n < 1 || n > 1e6 || n != std::floor(n))
+                        return config_error(origin, "pool.max_connections_per_origin must be "
+                                                    "a positive integer");
+                    next.pool.max_connections_per_origin = static_cast<std::size_t>(n);
+                } else if (tk == "idle_timeout") {
+                    auto d = json_duration(tv, origin, "pool.idle_timeout");
+                    if (!d) return d.error();
+                    next.pool.idle_timeout = *d;
+                } else {
+                    return config_error(origin, "pool." + std::string(tk) +
+                                                    " is unknown or has the wrong type");
+                }
+            }
+        } else if (key == "max_response_bytes" || key == "max_stream_bytes") {
+            if (!v.is_number() || v.to_number<double>() < 1)
+                return config_error(origin, std::string(key) + " must be a positive number");
+            auto const n = static_cast<std::size_t>(v.to_number<double>());
+            (key == "max_response_bytes" ? next.max_response_bytes : next.max_stream_bytes) = n;
+        } else {
+            // Sections of other components (catalog, gateway, ...) live in the same file;
+            // they are validated by their own loaders.
+            if (key != "models" && key != "catalog" && key != "gateway" && key != "routes")
+                return config_error(origin, "unknown field " + std::string(key));
+        }
+    }
+    *this = std::move(next);
+    return {};
+}
+
+provider_config const* client_config::find(std::string_view name) const {
+    auto it = providers.find(name);
+    return it == providers.end() ? nullptr : &it->second;
+}
+
+provider_config* client_config::find(std::string_view name) {
+    auto it = providers.find(name);
+    return it == providers.end() ? nullptr : &it->second;
+}
+
+bool client_config::has_any_key() const {
+    return std::any_of(providers.begin(), providers.end(), [](auto const& e) {
+        auto const& p = e.second;
+        if (!p.key_required) return false;
+        auto const& c = p.credentials;
+        return !c.api_key.empty() || !c.aws_access_key_id.empty() ||
+               !c.google_credentials_file.empty() || !c.access_token.empty();
+    });
+}
+
+void client_config::route_all_to(std::string_view base_url) {
+    std::string const root = trim_slash(std::string(base_url));
+    for (auto& [name, p] : providers) {
+        // `{model}` is not valid in a URI: swap it out while the path is parsed.
+        std::string url = p.base_url;
+        if (auto pos = url.find("{model}"); pos != std::string::npos) url.replace(pos, 7, "MODEL_");
+        std::string path;
+        if (auto u = boost::urls::parse_uri(url); u)
+            path = std::string(u->encoded_path());
+        else if (name == "azure")
+            path = "/openai/deployments/MODEL_";
+        if (auto pos = path.find("MODEL_"); pos != std::string::npos) path.replace(pos, 6, "{model}");
+        p.base_url = root + trim_slash(path);
+        if (p.credentials.api_key.empty()) p.credentials.api_key = "llmux-emulator";
+        if (p.credentials.aws_access_key_id.empty()) {
+            p.credentials.aws_access_key_id = "AKIDLLMUXEMULATOR";
+            p.credentials.aws_secret_access_key = "llmux-emulator-secret";
+        }
+        p.options["emulated"] = true;
+    }
+}
+
+}  // namespace llmux

@@ -1,0 +1,84 @@
+// SPDX-License-Identifier: BSL-1.0
+#include <llmux/types.hpp>
+
+#include <ostream>
+
+namespace llmux {
+
+std::string_view to_string(role r) noexcept {
+    switch (r) {
+    case role::system: return "system";
+    case role::user: return "user";
+    case role::assistant: return "assistant";
+    case role::tool: return "tool";
+    }
+    return "user";
+}
+
+std::string_view to_string(finish_reason r) noexcept {
+    switch (r) {
+    case finish_reason::unknown: return "unknown";
+    case finish_reason::stop: return "stop";
+    case finish_reason::length: return "length";
+    case finish_reason::tool_calls: return "tool_calls";
+    case finish_reason::content_filter: return "content_filter";
+    case finish_reason::error: return "error";
+    }
+    return "unknown";
+}
+
+image_part image_base64(std::string_view media_type, std::string_view base64_data) {
+    std::string url;
+    url.reserve(media_type.size() + base64_data.size() + 13);
+    url.append("data:").append(media_type).append(";base64,").append(base64_data);
+    return {std::move(url), {}};
+}
+
+std::string message::text() const {
+    std::string out;
+    for (auto const& p : content)
+        if (auto const* t = std::get_if<text_part>(&p)) out += t->text;
+    return out;
+}
+
+message system(std::string text) { return {role::system, {text_part{std::move(text)}}}; }
+message user(std::string text) { return {role::user, {text_part{std::move(text)}}}; }
+message user(std::vector<content_part> parts) { return {role::user, std::move(parts)}; }
+message assistant(std::string text) { return {role::assistant, {text_part{std::move(text)}}}; }
+
+message assistant(std::string text, std::vector<tool_call> calls) {
+    message m{role::assistant, {}};
+    if (!text.empty()) m.content.emplace_back(text_part{std::move(text)});
+    for (auto& c : calls) m.content.emplace_back(std::move(c));
+    return m;
+}
+
+message tool_answer(std::string tool_call_id, std::string content, std::string name,
+                    bool is_error) {
+    return {role::tool,
+            {tool_result{std::move(tool_call_id), std::move(name), std::move(content), is_error}}};
+}
+
+std::ostream& operator<<(std::ostream& os, token_count const& c) {
+    if (c) return os << *c;
+    return os << "unknown";
+}
+
+result<model_id> model_id::parse(std::string_view id) {
+    auto const slash = id.find('/');
+    if (slash == std::string_view::npos || slash == 0 || slash + 1 == id.size()) {
+        return failure(error::invalid_model_id,
+                       "invalid model id '" + std::string(id) +
+                           "': expected provider/model, e.g. openai/gpt-4o-mini");
+    }
+    for (char c : id) {
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f || c == ' ') {
+            return failure(error::invalid_model_id,
+                           "invalid model id '" + std::string(id) +
+                               "': it contains a space or control character");
+        }
+    }
+    return model_id{std::string(id.substr(0, slash)), std::string(id.substr(slash + 1))};
+}
+
+}  // namespace llmux

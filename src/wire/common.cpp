@@ -1,0 +1,164 @@
+// SPDX-License-Identifier: BSL-1.0
+#include "wire/common.hpp"
+
+#include <boost/json/parse.hpp>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <ctime>
+
+namespace llmux::detail {
+
+error status_to_error(unsigned status) noexcept {
+    switch (status) {
+    case 400: return error::bad_request;
+    case 401: return error::auth_failed;
+    case 402: return error::payment_required;
+    case 403: return error::permission_denied;
+    case 404: return error::not_found;
+    case 408: return error::timeout;
+    case 413: return error::bad_request;
+    case 422: return error::bad_request;
+    case 429: return error::rate_limited;
+    case 503: return error::overloaded;
+    case 504: return error::timeout;
+    case 529: return error::overloaded;
+    default: break;
+    }
+    if (status >= 500) return error::server_error;
+    return error::bad_request;
+}
+
+namespace {
+
+std::optional<std::chrono::milliseconds> parse_number_ms(std::string_view v, double scale) {
+    while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
+    while (!v.empty() && v.back() == ' ') v.remove_suffix(1);
+    if (v.empty()) return std::nullopt;
+    double d = 0;
+    auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), d);
+    if (ec != std::errc{} || p != v.data() + v.size() || d < 0 || d > 1e9) return std::nullopt;
+    return std::chrono::milliseconds(static_cast<std::int64_t>(d * scale + 0.5));
+}
+
+// RFC 7231 IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT".
+std::optional<std::chrono::milliseconds> parse_http_date(std::string_view v) {
+    std::tm tm{};
+    std::string const s(v);
+    char const* end = strptime(s.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    if (!end || *end != '\0') return std::nullopt;
+    std::time_t const t = timegm(&tm);
+    auto const now = std::chrono::system_clock::now();
+    auto const when = std::chrono::system_clock::from_time_t(t);
+    if (when <= now) return std::chrono::milliseconds(0);
+    return std::chrono::duration_cast<std::chrono::milliseconds>(when - now);
+}
+
+}  // namespace
+
+std::optional<std::chrono::milliseconds> parse_retry_after(response_head const& head) {
+    if (auto v = head.header("retry-after-ms"); !v.empty())
+        if (auto ms = parse_number_ms(v, 1.0)) return ms;
+    if (auto v = head.header("retry-after"); !v.empty()) {
+        if (auto ms = parse_number_ms(v, 1000.0)) return ms;
+        return parse_http_date(v);
+    }
+    return std::nullopt;
+}
+
+failure http_failure(response_head const& head, std::string_view request_id_header) {
+    failure f(status_to_error(head.status));
+    f.diag.http_status = head.status;
+    f.diag.retry_after = parse_retry_after(head);
+    if (!request_id_header.empty()) f.diag.request_id = std::string(head.header(request_id_header));
+    return f;
+}
+
+bool mentions_context_length(std::string_view message) noexcept {
+    std::string lower(message.substr(0, 4096));
+    std::transform(lower.begin(), lower.end(), lower.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    for (std::string_view needle :
+         {"context length", "context_length", "context window", "maximum context",
+          "prompt is too long", "too many tokens", "input is too long", "exceeds the maximum number of tokens",
+          "input token count", "too long for the model"}) {
+        if (lower.find(needle) != std::string::npos) return true;
+    }
+    return false;
+}
+
+result<boost::json::object> parse_object(std::string_view body, std::string_view what) {
+    boost::system::error_code ec;
+    boost::json::value v = boost::json::parse(body, ec);
+    if (ec)
+        return failure(error::protocol_error, std::string(what) + " is not valid JSON (" +
+                                                  ec.message() + "): " + excerpt(body, 120));
+    if (!v.is_object())
+        return failure(error::protocol_error, std::string(what) + " is not a JSON object: " +
+                                                  excerpt(body, 120));
+    return std::move(v.get_object());
+}
+
+failure bad_field(std::string_view path, std::string_view expected) {
+    return failure(error::protocol_error,
+                   "response field '" + std::string(path) + "' " + std::string(expected));
+}
+
+std::string_view get_string(boost::json::object const& o, std::string_view key) noexcept {
+    auto const* v = o.if_contains(key);
+    if (!v || !v->is_string()) return {};
+    auto const& s = v->get_string();
+    return {s.data(), s.size()};
+}
+
+boost::json::object const* get_object(boost::json::object const& o, std::string_view key) noexcept {
+    auto const* v = o.if_contains(key);
+    return v ? v->if_object() : nullptr;
+}
+
+token_count get_count(boost::json::object const& o, std::string_view key) noexcept {
+    auto const* v = o.if_contains(key);
+    if (!v) return {};
+    if (auto const* i = v->if_int64(); i && *i >= 0) return static_cast<std::uint64_t>(*i);
+    if (auto const* u = v->if_uint64()) return *u;
+    if (auto const* d = v->if_double(); d && *d >= 0 && *d < 1e18)
+        return static_cast<std::uint64_t>(*d);
+    if (auto const* s = v->if_string()) {  // Gemini/Google sometimes send int64 as strings
+        std::uint64_t n = 0;
+        auto [p, ec] = std::from_chars(s->data(), s->data() + s->size(), n);
+        if (ec == std::errc{} && p == s->data() + s->size()) return n;
+    }
+    return {};
+}
+
+std::string excerpt(std::string_view text, std::size_t max) {
+    if (text.size() <= max) return std::string(text);
+    std::size_t n = max;
+    while (n > 0 && (static_cast<unsigned char>(text[n]) & 0xC0) == 0x80) --n;
+    return std::string(text.substr(0, n)) + "...";
+}
+
+void merge_extra(boost::json::object& body, boost::json::object const& extra) {
+    for (auto const& [k, v] : extra) {
+        auto* existing = body.if_contains(k);
+        if (existing && existing->is_object() && v.is_object())
+            merge_extra(existing->get_object(), v.get_object());
+        else
+            body[k] = v;
+    }
+}
+
+bool parse_data_uri(std::string_view uri, std::string& media_type, std::string& data) {
+    if (uri.substr(0, 5) != "data:") return false;
+    auto const comma = uri.find(',');
+    if (comma == std::string_view::npos) return false;
+    std::string_view meta = uri.substr(5, comma - 5);
+    constexpr std::string_view b64 = ";base64";
+    if (meta.size() < b64.size() || meta.substr(meta.size() - b64.size()) != b64) return false;
+    media_type = std::string(meta.substr(0, meta.size() - b64.size()));
+    data = std::string(uri.substr(comma + 1));
+    return !media_type.empty();
+}
+
+}  // namespace llmux::detail

@@ -1,0 +1,57 @@
+// SPDX-License-Identifier: BSL-1.0
+// Helpers shared by the wire formats: HTTP status mapping, retry hints, JSON access.
+#pragma once
+
+#include "http/message.hpp"
+
+#include <llmux/error.hpp>
+#include <llmux/types.hpp>
+
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace llmux::detail {
+
+/// The default error for an HTTP status (401 auth_failed, 429 rate_limited, 529 overloaded, ...).
+error status_to_error(unsigned status) noexcept;
+
+/// `retry-after-ms` (checked first), then `retry-after` in seconds or as an HTTP date.
+std::optional<std::chrono::milliseconds> parse_retry_after(response_head const& head);
+
+/// A failure for a non-2xx response before the body is interpreted: code from the status,
+/// status, retry-after and the request id from `request_id_header`.
+failure http_failure(response_head const& head, std::string_view request_id_header);
+
+/// True when a provider's error message says the prompt is too long for the model.
+bool mentions_context_length(std::string_view message) noexcept;
+
+/// Parses `body` as a JSON object; a failure is `error::protocol_error` saying what was wrong.
+result<boost::json::object> parse_object(std::string_view body, std::string_view what);
+
+/// Returns a failure of `error::protocol_error` naming the JSON path that was missing or wrong.
+failure bad_field(std::string_view path, std::string_view expected);
+
+/// The string at `key`, or empty when missing or not a string.
+std::string_view get_string(boost::json::object const& o, std::string_view key) noexcept;
+
+/// The object at `key`, or null.
+boost::json::object const* get_object(boost::json::object const& o, std::string_view key) noexcept;
+
+/// A non-negative integer at `key` as a token count; unknown when missing or not a number.
+token_count get_count(boost::json::object const& o, std::string_view key) noexcept;
+
+/// Cuts `text` to `max` bytes (on a UTF-8 boundary) for an error message.
+std::string excerpt(std::string_view text, std::size_t max = 200);
+
+/// Merges `extra` into `body` (extra wins, objects merged recursively).
+void merge_extra(boost::json::object& body, boost::json::object const& extra);
+
+/// Parses a `data:<media>;base64,<data>` URI. Returns false for anything else.
+bool parse_data_uri(std::string_view uri, std::string& media_type, std::string& data);
+
+}  // namespace llmux::detail
