@@ -24,6 +24,10 @@ namespace llmux {
     `emulator_config::scripts` for the model name, directives in the model name after a `~`
     (`gpt-4o-mini~ttft=200ms,error=429`), and the `x-llmux-emulate` request header
     (`ttft=200ms,error=429`). See `parse_behaviour` for the directive syntax.
+
+    Errors and faults apply to every request unless `fail_first` or `error_rate` is set; then
+    they apply only to the requests those select (and a selected request without `error_status`
+    or `fault` fails with 500).
 */
 struct emulator_behaviour {
     /// Delay before the response headers.
@@ -31,7 +35,8 @@ struct emulator_behaviour {
     /// Streams: delay between the headers and the first content chunk. Non-streaming: added
     /// to `latency`.
     duration ttft{};
-    /// Output pacing in tokens per second after the first token; 0 means no pacing.
+    /// Output pacing in tokens per second after the first token; 0 means no pacing. A
+    /// non-streaming answer is sent when its last token would have been.
     double tokens_per_second = 0;
     /// Answer with this HTTP status and the provider's own error body (0: succeed).
     unsigned error_status = 0;
@@ -42,16 +47,21 @@ struct emulator_behaviour {
         none,
         /// Close the connection with a TCP reset before sending any response bytes.
         reset_before_headers,
-        /// Reset the connection after `fault_after` content chunks of a stream.
+        /// Reset the connection after `fault_after` content chunks of a stream (non-streaming:
+        /// after half the body).
         reset_mid_stream,
-        /// End the stream cleanly after `fault_after` chunks, without its end marker.
+        /// End the stream cleanly after `fault_after` chunks, without its end marker
+        /// (non-streaming: half the body, with an honest `Content-Length`).
         truncate,
-        /// Send a body (or a stream event) that is not valid JSON.
+        /// Send a body that is not valid JSON; in a stream, one invalid event after
+        /// `fault_after` chunks, then the rest of the stream as usual.
         malformed_json,
-        /// Send nothing more after the headers (streams) or at all (non-streaming), until the
-        /// client goes away or the emulator stops.
+        /// Send nothing more after `fault_after` chunks (streams; the headers are sent) or at
+        /// all (non-streaming), until the client goes away or the emulator stops (or an hour
+        /// passes: every wait has a deadline).
         stall,
-        /// Send the provider's in-stream error event after `fault_after` chunks.
+        /// Send the provider's in-stream error event after `fault_after` chunks, then end the
+        /// stream (non-streaming: a 500 error response).
         error_mid_stream,
         /// Answer normally but with `Connection: close`, then close.
         close_after_response,
@@ -61,10 +71,11 @@ struct emulator_behaviour {
 
     /// Length of the answer in tokens (words); 0 means the default answer.
     std::size_t output_tokens = 0;
-    /// The answer's text instead of the default one.
+    /// The answer's text instead of the default one (a tool call, when tools are offered,
+    /// still wins).
     std::string reply;
     /// Only the first `fail_first` requests for this model fail with `error_status`
-    /// (0: every request does).
+    /// (0: every request does). Counted per model name as sent, `~directives` included.
     unsigned fail_first = 0;
     /// Fraction (0..1) of requests that fail with `error_status` (or 500 if unset), chosen by a
     /// deterministic sequence so runs repeat.
@@ -74,9 +85,12 @@ struct emulator_behaviour {
 /** @brief Parses behaviour directives: comma-separated `key=value` pairs applied onto `base`.
 
     Keys: `latency`, `ttft` (durations: `200ms`, `1.5s`), `tps` (tokens per second), `error`
-    (HTTP status), `retry_after` (duration), `fault` (`reset`, `reset_mid`, `truncate`,
-    `malformed`, `stall`, `error_mid`, `close`), `after` (chunks before a mid-stream fault),
-    `tokens` (answer length), `fail_first` (count), `error_rate` (0..1).
+    (HTTP status 400..599, 0 for none), `retry_after` (duration), `fault` (`none`, `reset`,
+    `reset_mid`, `truncate`, `malformed`, `stall`, `error_mid`, `close`), `after` (chunks before
+    a mid-stream fault), `tokens` (answer length), `fail_first` (count), `error_rate` (0..1),
+    `reply` (the answer text; it takes the rest of the string, commas included, so put it
+    last). `-` may stand for `_` in keys; spaces around keys and values and empty items are
+    ignored; a later key wins.
 
     @par Errors
     `error::invalid_config` naming the bad directive.
@@ -99,7 +113,9 @@ struct emulator_config {
     std::string ca_out;
     /// Behaviour of every request unless a script or directive says otherwise.
     emulator_behaviour defaults;
-    /// Behaviour by model name (as the provider sees it, e.g. `gpt-4o-mini`).
+    /// Behaviour by model name (as the provider sees it, e.g. `gpt-4o-mini`). An entry
+    /// replaces `defaults` (build it with `parse_behaviour(d, defaults)` to layer them).
+    /// `GET .../models` lists these names.
     std::map<std::string, emulator_behaviour, std::less<>> scripts;
     /// Reject requests without credentials with the provider's 401 error.
     bool require_auth = true;
@@ -113,8 +129,11 @@ struct emulator_config {
 struct emulator_stats {
     std::uint64_t connections_accepted = 0;
     std::uint64_t connections_open = 0;
+    /// Complete HTTP requests read (whatever the answer).
     std::uint64_t requests = 0;
+    /// Error responses sent: scripted errors and the 400/401/404 of bad requests.
     std::uint64_t errors_sent = 0;
+    /// Requests that got a fault (`fault_kind` other than `none`).
     std::uint64_t faults_injected = 0;
 };
 
@@ -139,7 +158,8 @@ public:
     emulator(emulator const&) = delete;
     emulator& operator=(emulator const&) = delete;
 
-    /// @brief Binds the listeners and starts accepting. Errors: the bind or certificate error.
+    /// @brief Binds the listeners and starts accepting (once per object). Errors: the bind
+    /// or certificate error, or a CA file that cannot be written.
     result<void> start();
     /// @brief Stops accepting and closes every connection; pending work ends promptly.
     void stop();

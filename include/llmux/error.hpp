@@ -116,6 +116,9 @@ struct failure {
     failure(error e, std::string message) : code(make_error_code(e)) {
         diag.message = std::move(message);
     }
+    failure(boost::system::error_code ec, std::string message) : code(ec) {
+        diag.message = std::move(message);
+    }
 
     /// @brief A one-line description: code name, HTTP status, provider, message, request id.
     std::string to_string() const;

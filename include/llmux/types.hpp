@@ -123,6 +123,11 @@ struct response_format {
 
 /** @brief A chat request, the same for every provider.
 
+    @note GCC 12 miscompiles an aggregate built inside a `co_await` expression (it is destroyed
+    twice), so with GCC 12 write `chat_request req{...}; co_await client.chat(req);` or use
+    `client.chat(model, prompt)`, not `co_await client.chat({...})`. Clang and GCC 13+ accept
+    both forms.
+
     `model` is `provider/model` (e.g. `openai/gpt-4o-mini`, `openrouter/anthropic/claude-sonnet-4.6`).
     Optional fields left empty are not sent, so the provider's defaults apply.
 */

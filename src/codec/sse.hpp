@@ -34,6 +34,27 @@ public:
     template <class OnEvent>
     bool feed(std::string_view bytes, OnEvent&& on_event);
 
+    /** At the end of the stream: hands `on_event` the event that was not closed by a blank line
+        (its last line may lack its line end too). The WHATWG rules discard such an event; a
+        caller uses this only to recognise an end marker that lost its final blank line.
+    */
+    template <class OnEvent>
+    void flush(OnEvent&& on_event) {
+        if (failed_) return;
+        if (!line_.empty()) {
+            std::string last = std::move(line_);
+            line_.clear();
+            if (process_line(last)) {
+                on_event(static_cast<sse_event const&>(event_));
+                return;
+            }
+        }
+        if (data_started_) {
+            if (!event_.data.empty() && event_.data.back() == '\n') event_.data.pop_back();
+            on_event(static_cast<sse_event const&>(event_));
+        }
+    }
+
     /// True when bytes of an unfinished event are buffered (a stream cut mid-event).
     bool has_partial_event() const noexcept {
         return !line_.empty() || !event_.data.empty() || data_started_ || !event_.event.empty();

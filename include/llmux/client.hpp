@@ -1,0 +1,180 @@
+// SPDX-License-Identifier: BSL-1.0
+#pragma once
+
+#include <llmux/config.hpp>
+#include <llmux/error.hpp>
+#include <llmux/types.hpp>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/co_spawn.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string_view>
+
+namespace llmux {
+
+/// @brief Connection and request counters of a client.
+struct client_stats {
+    /// New TCP connections made.
+    std::uint64_t connections_opened = 0;
+    /// Requests sent on a pooled keep-alive connection.
+    std::uint64_t connections_reused = 0;
+    /// Sockets open now (idle in the pool or busy).
+    std::uint64_t connections_open = 0;
+    /// HTTP requests sent.
+    std::uint64_t requests = 0;
+    /// Calls in flight now.
+    std::uint64_t in_flight = 0;
+};
+
+/** @brief One finished call (or attempt), for telemetry callbacks.
+ */
+struct call_record {
+    std::string provider;
+    std::string model;  ///< `provider/model`
+    bool stream = false;
+    /// Empty on success.
+    std::optional<failure> error;
+    std::chrono::nanoseconds latency{};
+    std::chrono::nanoseconds ttft{};
+    llmux::usage usage;
+    std::optional<double> cost_usd;
+};
+
+class client;
+
+/** @brief A streamed answer. Move-only; obtained from `client::stream`.
+
+    @code
+    auto s = client.stream(req);
+    while (auto chunk = co_await s.next()) std::cout << chunk->text;
+    auto const& r = s.response();   // the assembled answer, or why the stream failed
+    if (!r) std::cerr << r.error() << '\n';
+    @endcode
+
+    The request is sent by the first `next()`. `next()` returns chunks as they arrive and an
+    empty optional when the stream is over, successfully or not: then `response()` holds the
+    whole answer (text, tool calls assembled from their fragments, finish reason, usage) or the
+    failure. A stream that ends before the provider's end marker fails with `error::truncated`;
+    it is never a short answer.
+
+    @par Cancellation
+    `next()` follows the awaiting coroutine's cancellation slot (terminal cancellation): the
+    connection is closed and `response()` holds `asio::error::operation_aborted`. Dropping the
+    stream before its end closes its connection too. (A coroutine cancelled while it is running
+    rather than waiting gets Asio's own `operation_aborted` exception at its next `co_await`,
+    unless it has turned `this_coro::throw_if_cancelled` off.)
+*/
+class chat_stream {
+public:
+    chat_stream() = default;
+    chat_stream(chat_stream&&) noexcept;
+    chat_stream& operator=(chat_stream&&) noexcept;
+    ~chat_stream();
+
+    /// @brief The next chunk, or an empty optional at the end (check `response()`).
+    boost::asio::awaitable<std::optional<chat_chunk>> next();
+
+    /// @brief True once `next()` has returned an empty optional.
+    bool done() const noexcept;
+
+    /// @brief The assembled answer or the failure. Meaningful once `done()`.
+    result<chat_response> const& response() const;
+
+    /// @brief True once a chunk with content has been returned by `next()`.
+    bool content_started() const noexcept;
+
+    /// @brief Stops the stream now and closes its connection.
+    void close();
+
+    struct state;  ///< Internal.
+
+private:
+    friend class client;
+    std::shared_ptr<state> st_;
+};
+
+/** @brief The client: one interface to every provider.
+
+    @code
+    boost::asio::io_context io;
+    llmux::client c{io.get_executor(), llmux::client_config::from_env()};
+    co_spawn(io, [&]() -> boost::asio::awaitable<void> {
+        llmux::chat_request req{.model = "openai/gpt-4o-mini",
+                                .messages = {llmux::user("Hello")}};
+        auto r = co_await c.chat(req);
+        if (r) std::cout << r->text() << '\n'; else std::cerr << r.error() << '\n';
+    }, boost::asio::detached);
+    io.run();
+    @endcode
+
+    @par Errors
+    Calls return `result<T>`; nothing throws for a failed call. A malformed model id, an unknown
+    provider or a missing key fail before anything is sent, with an error naming the problem.
+
+    @par Thread safety
+    Safe to call from several threads when its `io_context` runs on several threads.
+
+    @par Object lifetimes
+    The client may be destroyed while calls are in flight; they keep what they need alive.
+    It must not outlive its execution context.
+*/
+class client {
+public:
+    using executor_type = boost::asio::any_io_executor;
+
+    client(executor_type ex, client_config cfg);
+    ~client();
+    client(client&&) noexcept;
+    client& operator=(client&&) noexcept;
+
+    /** @brief Sends a request and returns the whole answer.
+
+        @par Cancellation
+        Follows the awaiting coroutine's cancellation slot (terminal): the connection is closed
+        and the result is `asio::error::operation_aborted`.
+    */
+    boost::asio::awaitable<result<chat_response>> chat(chat_request req);
+
+    /// @brief `chat` with one user message: `co_await c.chat("openai/gpt-4o-mini", "Hi")`.
+    boost::asio::awaitable<result<chat_response>> chat(std::string model, std::string prompt);
+
+    /// @brief Starts a streamed call; the request is sent by the first `next()`.
+    chat_stream stream(chat_request req);
+
+    /// @brief `stream` with one user message.
+    chat_stream stream(std::string model, std::string prompt);
+
+    /// @brief `chat` for callback, future and `deferred` users.
+    template <class CompletionToken = boost::asio::default_completion_token_t<executor_type>>
+    auto async_chat(chat_request req, CompletionToken&& token = {}) {
+        return boost::asio::co_spawn(get_executor(), chat(std::move(req)),
+                                     std::forward<CompletionToken>(token));
+    }
+
+    /** @brief Checks, without sending anything, that `model` names a configured provider with
+        its credentials. Errors: `invalid_model_id`, `unknown_provider`, `missing_api_key`,
+        `invalid_config`.
+    */
+    result<void> check(std::string_view model) const;
+
+    /// @brief Registers a callback called once per finished call or attempt.
+    /// Callbacks run on the thread that finished the call; keep them short.
+    void on_call(std::function<void(call_record const&)> cb);
+
+    executor_type get_executor() const noexcept;
+    client_config const& config() const noexcept;
+    client_stats stats() const;
+
+    struct impl;
+
+private:
+    std::shared_ptr<impl> impl_;
+};
+
+}  // namespace llmux

@@ -1,0 +1,130 @@
+// SPDX-License-Identifier: BSL-1.0
+// llmux chat: one prompt to one model.
+#include "cli/commands.hpp"
+#include "cli/common.hpp"
+
+#include <llmux/client.hpp>
+
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <iostream>
+#include <iterator>
+
+namespace po = boost::program_options;
+namespace asio = boost::asio;
+
+int llmux_cli_chat(std::vector<std::string> const& args) {
+    using namespace llmux;
+    cli::provider_options popts;
+    std::string model, system_prompt;
+    std::vector<std::string> words;
+    bool stream = false, json = false;
+    double temperature = -1;
+    std::int64_t max_tokens = 0;
+
+    po::options_description desc(
+        "usage: llmux chat -m MODEL [options] PROMPT\n"
+        "Sends PROMPT (or standard input when PROMPT is '-') to MODEL and prints the answer.\n"
+        "MODEL is provider/model, e.g. openai/gpt-4o-mini, openrouter/anthropic/claude-sonnet-4.6.\n\n"
+        "options");
+    desc.add_options()
+        ("help,h", "show this help")
+        ("model,m", po::value(&model)->value_name("MODEL"), "the model, as provider/model")
+        ("stream", po::bool_switch(&stream), "print the answer as it arrives")
+        ("json", po::bool_switch(&json), "print one JSON object describing the call")
+        ("system", po::value(&system_prompt)->value_name("TEXT"), "a system prompt")
+        ("temperature", po::value(&temperature)->value_name("T"), "sampling temperature")
+        ("max-tokens", po::value(&max_tokens)->value_name("N"), "cap on the answer's tokens");
+    cli::add_provider_options(desc, popts);
+    po::options_description hidden;
+    hidden.add_options()("prompt", po::value(&words)->multitoken());
+    po::options_description all;
+    all.add(desc).add(hidden);
+    po::positional_options_description pos;
+    pos.add("prompt", -1);
+
+    po::variables_map vm;
+    if (!cli::parse_args(args, all, pos, vm, "chat")) return 2;
+    if (vm.count("help")) {
+        std::cout << desc << "\n";
+        return 0;
+    }
+    if (model.empty()) {
+        std::cerr << "llmux chat: missing -m MODEL (e.g. -m openai/gpt-4o-mini)\n";
+        return 2;
+    }
+    std::string prompt;
+    for (auto const& w : words) prompt += (prompt.empty() ? "" : " ") + w;
+    if (prompt == "-") {
+        prompt.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+    }
+    if (prompt.empty()) {
+        std::cerr << "llmux chat: missing PROMPT (or '-' to read it from standard input)\n";
+        return 2;
+    }
+    if (vm.count("max-tokens") && max_tokens <= 0) {
+        std::cerr << "llmux chat: --max-tokens must be a positive number\n";
+        return 2;
+    }
+
+    cli::session s;
+    if (auto r = cli::setup(s, popts, {model}, "chat"); !r) {
+        std::cerr << "llmux chat: " << r.error() << "\n";
+        return 1;
+    }
+    client c{s.io.get_executor(), s.cfg};
+    if (auto r = c.check(model); !r) {
+        std::cerr << "llmux chat: " << r.error() << "\n";
+        if (s.emu) s.emu->stop();
+        return 1;
+    }
+
+    chat_request req;
+    req.model = model;
+    req.messages = {user(prompt)};
+    req.system = system_prompt;
+    if (vm.count("temperature")) req.temperature = temperature;
+    if (max_tokens > 0) req.max_tokens = max_tokens;
+
+    asio::cancellation_signal cancel;
+    asio::signal_set signals(s.io, SIGINT, SIGTERM);
+    signals.async_wait([&](boost::system::error_code ec, int) {
+        if (!ec) cancel.emit(asio::cancellation_type::terminal);
+    });
+
+    int code = 1;
+    auto run = [&]() -> asio::awaitable<void> {
+        result<chat_response> r{failure(error::invalid_request, "not run")};
+        if (stream) {
+            auto st = c.stream(req);
+            while (auto chunk = co_await st.next()) {
+                if (!json && !chunk->text.empty()) {
+                    std::cout << chunk->text;
+                    std::cout.flush();
+                }
+            }
+            r = st.response();
+            if (!json && r && !r->content.empty()) std::cout << "\n";
+        } else {
+            r = co_await c.chat(req);
+            if (!json && r) std::cout << r->content << (r->content.empty() ? "" : "\n");
+        }
+        if (json) {
+            std::cout << boost::json::serialize(cli::result_json(r, model)) << "\n";
+        } else if (r) {
+            for (auto const& tc : r->tool_calls)
+                std::cout << "tool call " << tc.id << ": " << tc.name << "(" << tc.arguments
+                          << ")\n";
+        }
+        if (!r) std::cerr << "llmux chat: " << r.error() << "\n";
+        code = r ? 0 : 1;
+        signals.cancel();
+        if (s.emu) s.emu->stop();
+    };
+    asio::co_spawn(s.io, run(), asio::bind_cancellation_slot(cancel.slot(), asio::detached));
+    s.io.run();
+    return code;
+}

@@ -1,0 +1,156 @@
+// SPDX-License-Identifier: BSL-1.0
+#include "cli/common.hpp"
+
+#include <boost/json.hpp>
+
+#include <iostream>
+
+namespace llmux::cli {
+
+namespace po = boost::program_options;
+
+void add_provider_options(po::options_description& desc, provider_options& opts) {
+    desc.add_options()
+        ("config", po::value(&opts.config_file)->value_name("FILE"),
+         "JSON file that adds or overrides providers and settings")
+        ("base-url", po::value(&opts.base_url)->value_name("URL"),
+         "base URL for the model's provider (a proxy, a local server, the emulator)")
+        ("ca-file", po::value(&opts.ca_file)->value_name("FILE"),
+         "PEM file of CA certificates to trust instead of the system store")
+        ("timeout", po::value(&opts.timeout)->value_name("DURATION"),
+         "deadline of the whole call, e.g. 30s, 500ms (default 10m)")
+        ("insecure", po::bool_switch(&opts.insecure),
+         "turn TLS certificate verification off (dangerous)");
+}
+
+bool parse_args(std::vector<std::string> const& args, po::options_description const& desc,
+                po::positional_options_description const& pos, po::variables_map& vm,
+                std::string const& command) {
+    try {
+        po::store(po::command_line_parser(args).options(desc).positional(pos).run(), vm);
+        po::notify(vm);
+    } catch (po::error const& e) {
+        std::cerr << "llmux " << command << ": " << e.what() << " (see 'llmux " << command
+                  << " --help')\n";
+        return false;
+    }
+    return true;
+}
+
+result<void> setup(session& s, provider_options const& opts, std::vector<std::string> const& models,
+                   std::string const& command) {
+    s.cfg = client_config::from_env();
+    if (!opts.config_file.empty())
+        if (auto r = s.cfg.load_file(opts.config_file); !r) return r;
+    if (!opts.timeout.empty()) {
+        auto d = parse_duration(opts.timeout);
+        if (!d) {
+            auto f = d.error();
+            f.diag.message = "--timeout: " + f.diag.message;
+            return f;
+        }
+        s.cfg.timeouts.total = *d;
+    }
+    if (!opts.ca_file.empty()) s.cfg.tls.ca_file = opts.ca_file;
+    if (opts.insecure) s.cfg.tls.insecure_skip_verify = true;
+
+    if (!opts.base_url.empty()) {
+        for (auto const& m : models) {
+            auto id = model_id::parse(m);
+            if (!id) return id.error();
+            auto* p = s.cfg.find(id->provider);
+            if (!p) {
+                provider_config pc;
+                pc.name = id->provider;
+                pc.wire = "openai";
+                p = &s.cfg.providers.emplace(pc.name, std::move(pc)).first->second;
+            }
+            p->base_url = opts.base_url;
+            while (!p->base_url.empty() && p->base_url.back() == '/') p->base_url.pop_back();
+            // A server named by hand (a proxy, a local model) may take no key; send one if set.
+            p->key_required = false;
+        }
+        return {};
+    }
+
+    if (!s.cfg.has_any_key()) {
+        emulator_config ec;
+        s.emu = std::make_unique<emulator>(s.io.get_executor(), ec);
+        if (auto r = s.emu->start(); !r) return r;
+        s.cfg.route_all_to(s.emu->url());
+        std::cerr << "llmux " << command
+                  << ": no provider API keys are set; using the built-in emulator at "
+                  << s.emu->url() << " (answers are emulated, not from a real model)\n";
+    }
+    return {};
+}
+
+double to_ms(std::chrono::nanoseconds d) {
+    return static_cast<double>(std::chrono::duration_cast<std::chrono::microseconds>(d).count()) /
+           1000.0;
+}
+
+namespace {
+boost::json::value count_json(token_count const& c) {
+    if (c) return static_cast<std::uint64_t>(*c);
+    return nullptr;
+}
+}  // namespace
+
+boost::json::object result_json(result<chat_response> const& r, std::string const& model) {
+    boost::json::object o;
+    if (r) {
+        auto const& resp = *r;
+        o["model"] = resp.requested_model.empty() ? model : resp.requested_model;
+        o["provider"] = resp.provider;
+        o["response_model"] = resp.model;
+        o["text"] = resp.content;
+        o["finish_reason"] = std::string(to_string(resp.finish_reason));
+        boost::json::array calls;
+        for (auto const& tc : resp.tool_calls)
+            calls.push_back(boost::json::object{{"id", tc.id}, {"name", tc.name}, {"arguments", tc.arguments}});
+        o["tool_calls"] = std::move(calls);
+        o["usage"] = boost::json::object{{"input_tokens", count_json(resp.usage.input_tokens)},
+                                         {"output_tokens", count_json(resp.usage.output_tokens)},
+                                         {"total_tokens", count_json(resp.usage.total_tokens)}};
+        o["latency_ms"] = to_ms(resp.latency);
+        o["ttft_ms"] = to_ms(resp.ttft);
+        o["request_id"] = resp.request_id;
+    } else {
+        auto const& f = r.error();
+        auto id = model_id::parse(model);
+        o["model"] = model;
+        o["provider"] = id ? id->provider : std::string();
+        o["text"] = "";
+        o["finish_reason"] = "error";
+        o["tool_calls"] = boost::json::array{};
+        o["usage"] = boost::json::object{{"input_tokens", nullptr},
+                                         {"output_tokens", nullptr},
+                                         {"total_tokens", nullptr}};
+        o["latency_ms"] = nullptr;
+        o["ttft_ms"] = nullptr;
+        boost::json::object e;
+        e["code"] = code_name(f.code);
+        e["status"] = f.diag.http_status ? boost::json::value(f.diag.http_status) : boost::json::value(nullptr);
+        e["message"] = f.to_string();
+        o["error"] = std::move(e);
+    }
+    return o;
+}
+
+std::vector<std::string> split_list(std::string const& s) {
+    std::vector<std::string> out;
+    std::size_t start = 0;
+    while (start <= s.size()) {
+        auto end = s.find(',', start);
+        if (end == std::string::npos) end = s.size();
+        std::string part = s.substr(start, end - start);
+        auto b = part.find_first_not_of(" \t");
+        auto e = part.find_last_not_of(" \t");
+        if (b != std::string::npos) out.push_back(part.substr(b, e - b + 1));
+        start = end + 1;
+    }
+    return out;
+}
+
+}  // namespace llmux::cli

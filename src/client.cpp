@@ -1,0 +1,597 @@
+// SPDX-License-Identifier: BSL-1.0
+#include <llmux/client.hpp>
+
+#include "auth/crypto.hpp"
+#include "http/transport.hpp"
+#include "wire/common.hpp"
+#include "wire/wire_format.hpp"
+
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <algorithm>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <vector>
+
+namespace llmux {
+
+namespace asio = boost::asio;
+using detail::clock;
+
+namespace {
+
+bool has_crlf(std::string_view s) { return s.find_first_of("\r\n") != std::string_view::npos; }
+
+/// A header name for an error message: CR and LF shown escaped, long names cut. The value is
+/// never shown: it may be a credential.
+std::string printable_header_name(std::string_view name) {
+    std::string out;
+    for (char c : name.substr(0, 100)) {
+        if (c == '\r')
+            out += "\\r";
+        else if (c == '\n')
+            out += "\\n";
+        else
+            out += c;
+    }
+    return out;
+}
+
+/// Removes every occurrence of a secret from a text (providers sometimes echo a key back).
+void redact(std::string& text, std::string_view secret) {
+    if (secret.size() < 6) return;
+    for (auto pos = text.find(secret); pos != std::string::npos; pos = text.find(secret, pos))
+        text.replace(pos, secret.size(), "[redacted]");
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+
+struct provider_entry {
+    provider_config cfg;
+    detail::wire_format const* wire = nullptr;
+    detail::origin org;
+    std::string base_path;
+    std::optional<failure> problem;
+};
+
+struct prepared {
+    provider_entry const* p = nullptr;
+    model_id id;
+    std::shared_ptr<detail::http_request> req;
+};
+
+struct client::impl : std::enable_shared_from_this<client::impl> {
+    asio::any_io_executor ex;
+    client_config cfg;
+    std::shared_ptr<detail::transport> tr;
+    std::map<std::string, provider_entry, std::less<>> providers;
+    std::atomic<std::uint64_t> in_flight{0};
+    std::mutex observers_mu;
+    std::vector<std::function<void(call_record const&)>> observers;
+
+    impl(asio::any_io_executor e, client_config c) : ex(std::move(e)), cfg(std::move(c)) {
+        detail::transport_config tc;
+        tc.timeouts = cfg.timeouts;
+        tc.tls = cfg.tls;
+        tc.pool = cfg.pool;
+        tc.max_response_bytes = cfg.max_response_bytes;
+        tc.max_stream_bytes = cfg.max_stream_bytes;
+        tr = std::make_shared<detail::transport>(ex, std::move(tc));
+        for (auto const& [name, pc] : cfg.providers) {
+            provider_entry e;
+            e.cfg = pc;
+            e.wire = detail::find_wire_format(pc.wire);
+            if (!e.wire) {
+                std::string known;
+                for (auto n : detail::wire_format_names()) known += (known.empty() ? "" : ", ") + std::string(n);
+                e.problem = failure(error::invalid_config, "provider '" + name +
+                                                               "': unknown wire format '" + pc.wire +
+                                                               "' (known: " + known + ")");
+            } else if (pc.base_url.empty()) {
+                std::string hint = name == "azure" ? " (set AZURE_OPENAI_ENDPOINT)" : "";
+                e.problem = failure(error::invalid_config,
+                                    "provider '" + name + "' has no base URL" + hint);
+            } else {
+                auto o = detail::parse_base_url(pc.base_url, e.base_path);
+                if (!o) {
+                    auto f = o.error();
+                    f.diag.message = "provider '" + name + "': " + f.diag.message;
+                    e.problem = f;
+                } else {
+                    e.org = *o;
+                }
+            }
+            providers.emplace(name, std::move(e));
+        }
+    }
+
+    result<provider_entry const*> find_provider(model_id const& id) const {
+        auto it = providers.find(id.provider);
+        if (it == providers.end()) {
+            std::string known;
+            for (auto const& [n, e] : providers) known += (known.empty() ? "" : ", ") + n;
+            return failure(error::unknown_provider,
+                           "unknown provider '" + id.provider + "' in model id '" + id.str() +
+                               "' (configured: " + known + "; add others in a config file)");
+        }
+        auto const& e = it->second;
+        if (e.problem) return *e.problem;
+        auto const& c = e.cfg.credentials;
+        bool const keyless = e.cfg.auth == auth_scheme::none || !e.cfg.key_required;
+        if (!keyless) {
+            bool has = !c.api_key.empty();
+            if (e.cfg.auth == auth_scheme::aws_sigv4)
+                has = has || (!c.aws_access_key_id.empty() && !c.aws_secret_access_key.empty());
+            if (e.cfg.auth == auth_scheme::google_oauth)
+                has = !c.access_token.empty() || !c.google_credentials_file.empty();
+            if (!has) {
+                std::string how = e.cfg.api_key_env.empty()
+                                      ? "set its api_key_env in a config file"
+                                      : "set " + e.cfg.api_key_env;
+                return failure(error::missing_api_key,
+                               "provider '" + id.provider + "' needs an API key: " + how);
+            }
+        }
+        return &e;
+    }
+
+    result<prepared> prepare(chat_request const& req, bool stream) const {
+        auto id = model_id::parse(req.model);
+        if (!id) return id.error();
+        auto pe = find_provider(*id);
+        if (!pe) return pe.error();
+        provider_entry const& p = **pe;
+        for (auto const& [name, value] : req.headers) {
+            if (name.empty())
+                return failure(error::invalid_request, "a request header has an empty name");
+            if (has_crlf(name) || has_crlf(value))
+                return failure(error::invalid_request,
+                               "request header '" + printable_header_name(name) +
+                                   "' contains CR or LF");
+        }
+        detail::encode_context ctx{p.cfg, id->model, stream};
+        auto enc = p.wire->encode(req, ctx);
+        if (!enc) {
+            auto f = enc.error();
+            f.diag.provider = id->provider;
+            f.diag.model = id->model;
+            return f;
+        }
+        auto hr = std::make_shared<detail::http_request>(std::move(*enc));
+        std::string target = p.base_path;
+        if (auto pos = target.find("{model}"); pos != std::string::npos)
+            target.replace(pos, 7, detail::uri_encode(id->model, true));
+        target += hr->target;
+        if (target.empty() || target.front() != '/') target.insert(0, "/");
+        char sep = target.find('?') == std::string::npos ? '?' : '&';
+        for (auto const& [k, v] : p.cfg.query) {
+            target += sep;
+            target += detail::uri_encode(k, true);
+            target += '=';
+            target += detail::uri_encode(v, true);
+            sep = '&';
+        }
+        hr->target = std::move(target);
+        for (auto const& [k, v] : p.cfg.headers)
+            if (hr->header(k).empty()) hr->headers.emplace_back(k, v);
+        for (auto const& [k, v] : req.headers) hr->set_header(k, v);  // the call's own win
+        auto const& key = p.cfg.credentials.api_key;
+        switch (p.cfg.auth) {
+        case auth_scheme::none: break;
+        case auth_scheme::bearer:
+            if (!key.empty()) hr->set_header("Authorization", "Bearer " + key);
+            break;
+        case auth_scheme::header:
+            if (!key.empty())
+                hr->set_header(p.cfg.auth_header.empty() ? "api-key" : p.cfg.auth_header, key);
+            break;
+        case auth_scheme::aws_sigv4:
+        case auth_scheme::google_oauth:
+            return failure(error::unsupported, "provider '" + id->provider +
+                                                   "': this auth scheme is not available yet");
+        }
+        return prepared{&p, std::move(*id), std::move(hr)};
+    }
+
+    /// Fills in who failed and removes secrets from what the provider said.
+    void finish_failure(failure& f, prepared const* p, std::string_view model) const {
+        if (p) {
+            if (f.diag.provider.empty()) f.diag.provider = p->id.provider;
+            if (f.diag.model.empty()) f.diag.model = p->id.model;
+            auto const& c = p->p->cfg.credentials;
+            for (auto const* s : {&c.api_key, &c.aws_secret_access_key, &c.aws_session_token,
+                                  &c.access_token}) {
+                redact(f.diag.message, *s);
+                redact(f.diag.error_code, *s);
+                redact(f.diag.error_type, *s);
+            }
+        } else if (f.diag.model.empty()) {
+            f.diag.model = std::string(model);
+        }
+    }
+
+    void notify(call_record const& rec) {
+        std::vector<std::function<void(call_record const&)>> obs;
+        {
+            std::lock_guard lk(observers_mu);
+            if (observers.empty()) return;
+            obs = observers;
+        }
+        for (auto& o : obs) o(rec);
+    }
+};
+
+// ---------------------------------------------------------------------------------------------
+
+client::client(executor_type ex, client_config cfg)
+    : impl_(std::make_shared<impl>(std::move(ex), std::move(cfg))) {}
+client::~client() = default;
+client::client(client&&) noexcept = default;
+client& client::operator=(client&&) noexcept = default;
+
+client::executor_type client::get_executor() const noexcept { return impl_->ex; }
+client_config const& client::config() const noexcept { return impl_->cfg; }
+
+client_stats client::stats() const {
+    auto t = impl_->tr->stats();
+    client_stats s;
+    s.connections_opened = t.connections_opened;
+    s.connections_reused = t.connections_reused;
+    s.connections_open = t.connections_open;
+    s.requests = t.requests;
+    s.in_flight = impl_->in_flight.load();
+    return s;
+}
+
+void client::on_call(std::function<void(call_record const&)> cb) {
+    std::lock_guard lk(impl_->observers_mu);
+    impl_->observers.push_back(std::move(cb));
+}
+
+result<void> client::check(std::string_view model) const {
+    auto id = model_id::parse(model);
+    if (!id) return id.error();
+    auto p = impl_->find_provider(*id);
+    if (!p) return p.error();
+    return {};
+}
+
+namespace {
+struct in_flight_guard {
+    std::atomic<std::uint64_t>& n;
+    explicit in_flight_guard(std::atomic<std::uint64_t>& c) : n(c) { ++n; }
+    ~in_flight_guard() { --n; }
+};
+}  // namespace
+
+namespace {
+
+/// The work of `client::chat`, in a coroutine thread of its own (see `client::chat`).
+asio::awaitable<result<chat_response>> chat_impl(std::shared_ptr<client::impl> self,
+                                                 chat_request req) {
+    co_await asio::this_coro::throw_if_cancelled(false);
+    in_flight_guard guard(self->in_flight);
+    auto const t0 = clock::now();
+    auto const deadline = t0 + self->cfg.timeouts.total;
+    call_record rec;
+    rec.model = req.model;
+
+    auto prep = self->prepare(req, false);
+    if (!prep) {
+        auto f = prep.error();
+        self->finish_failure(f, nullptr, req.model);
+        co_return f;
+    }
+    rec.provider = prep->id.provider;
+    auto const& p = *prep->p;
+
+    auto done = [&](result<chat_response> r) -> result<chat_response> {
+        rec.latency = clock::now() - t0;
+        if (r) {
+            rec.usage = r->usage;
+            rec.ttft = r->ttft;
+            rec.cost_usd = r->cost_usd;
+        } else {
+            auto f = r.error();
+            self->finish_failure(f, &*prep, req.model);
+            rec.error = f;
+            r = std::move(f);
+        }
+        self->notify(rec);
+        return r;
+    };
+
+    auto resp = co_await self->tr->request(p.org, prep->req, deadline);
+    if (!resp) co_return done(resp.error());
+    auto const& head = resp->head;
+    if (head.status < 200 || head.status > 299)
+        co_return done(p.wire->decode_error(head, resp->body));
+    auto out = p.wire->decode(head, resp->body);
+    if (!out) {
+        auto f = out.error();
+        if (f.diag.http_status == 0) f.diag.http_status = head.status;
+        co_return done(std::move(f));
+    }
+    auto const now = clock::now();
+    out->provider = prep->id.provider;
+    out->requested_model = prep->id.str();
+    if (out->model.empty()) out->model = prep->id.model;
+    out->latency = now - t0;
+    out->ttft = resp->first_byte - t0;
+    out->attempts.push_back(attempt{out->requested_model, std::nullopt, out->latency});
+    co_return done(std::move(out));
+}
+
+}  // namespace
+
+asio::awaitable<result<chat_response>> client::chat(chat_request req) {
+    // The call runs in its own coroutine thread: llmux's coroutines turn `throw_if_cancelled`
+    // off, and that flag belongs to a whole coroutine thread, so the caller's is left alone.
+    auto self = impl_;
+    try {
+        co_return co_await asio::co_spawn(self->ex, chat_impl(self, std::move(req)),
+                                          asio::use_awaitable);
+    } catch (boost::system::system_error const& e) {
+        // The calling coroutine was cancelled before the call could start.
+        co_return failure(e.code(), "cancelled before the call started");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Streams
+
+struct chat_stream::state {
+    std::shared_ptr<client::impl> c;
+    chat_request req;
+    std::optional<prepared> prep;
+    detail::body_stream body;
+    std::unique_ptr<detail::stream_decoder> dec;
+    std::vector<chat_chunk> pending;
+    std::size_t next_pending = 0;
+    bool opened = false;
+    bool ended = false;   // the body is over (decoder finished)
+    bool finished = false;
+    bool content = false;
+    std::size_t chunks = 0;
+    std::optional<failure> deferred;  // a failure decoded after chunks that are delivered first
+    clock::time_point t0{};
+    clock::time_point first_content{};
+    chat_response resp;
+    std::map<std::size_t, tool_call> calls;
+    result<chat_response> final{failure(error::invalid_request, "the stream has not finished")};
+
+    void absorb(chat_chunk const& ch) {
+        resp.content += ch.text;
+        resp.reasoning += ch.reasoning;
+        for (auto const& d : ch.tool_calls) {
+            auto& tc = calls[d.index];
+            if (!d.id.empty()) tc.id = d.id;
+            if (!d.name.empty()) tc.name = d.name;
+            tc.arguments += d.arguments;
+        }
+        if (ch.finish_reason) resp.finish_reason = *ch.finish_reason;
+        if (ch.usage) {
+            auto const& u = *ch.usage;
+            auto merge = [](token_count& into, token_count const& from) {
+                if (from) into = from;
+            };
+            merge(resp.usage.input_tokens, u.input_tokens);
+            merge(resp.usage.output_tokens, u.output_tokens);
+            merge(resp.usage.total_tokens, u.total_tokens);
+            merge(resp.usage.cached_input_tokens, u.cached_input_tokens);
+            merge(resp.usage.cache_write_tokens, u.cache_write_tokens);
+            merge(resp.usage.reasoning_tokens, u.reasoning_tokens);
+            if (u.reported_cost) resp.usage.reported_cost = u.reported_cost;
+        }
+    }
+
+    void fail(failure f) {
+        c->finish_failure(f, prep ? &*prep : nullptr, req.model);
+        body.close();
+        final = std::move(f);
+        finish_record();
+    }
+
+    void succeed() {
+        auto const now = clock::now();
+        for (auto& [i, tc] : calls) resp.tool_calls.push_back(std::move(tc));
+        auto const& info = dec->info();
+        resp.id = info.id;
+        resp.model = info.model.empty() ? prep->id.model : info.model;
+        resp.native_finish_reason = info.native_finish_reason;
+        resp.provider = prep->id.provider;
+        resp.requested_model = prep->id.str();
+        if (resp.request_id.empty()) {
+            for (auto h : {"x-request-id", "request-id", "x-amzn-requestid", "x-generation-id"})
+                if (auto v = body.head().header(h); !v.empty()) {
+                    resp.request_id = std::string(v);
+                    break;
+                }
+        }
+        resp.latency = now - t0;
+        resp.ttft = content ? first_content - t0 : resp.latency;
+        resp.attempts.push_back(attempt{resp.requested_model, std::nullopt, resp.latency});
+        final = std::move(resp);
+        finish_record();
+    }
+
+    void finish_record() {
+        finished = true;
+        call_record rec;
+        rec.model = req.model;
+        rec.provider = prep ? prep->id.provider : std::string();
+        rec.stream = true;
+        rec.latency = clock::now() - t0;
+        if (final) {
+            rec.usage = final->usage;
+            rec.ttft = final->ttft;
+            rec.cost_usd = final->cost_usd;
+        } else {
+            rec.error = final.error();
+        }
+        --c->in_flight;
+        c->notify(rec);
+    }
+};
+
+chat_stream::chat_stream(chat_stream&&) noexcept = default;
+chat_stream& chat_stream::operator=(chat_stream&&) noexcept = default;
+chat_stream::~chat_stream() {
+    if (st_ && !st_->finished && st_->opened) {
+        st_->body.close();
+        --st_->c->in_flight;
+    }
+}
+
+bool chat_stream::done() const noexcept { return !st_ || st_->finished; }
+bool chat_stream::content_started() const noexcept { return st_ && st_->content; }
+
+result<chat_response> const& chat_stream::response() const {
+    static result<chat_response> const empty{
+        failure(error::invalid_request, "this stream was not started by a client")};
+    return st_ ? st_->final : empty;
+}
+
+void chat_stream::close() {
+    if (!st_ || st_->finished) return;
+    if (!st_->opened) {
+        st_->finished = true;
+        st_->final = failure(asio::error::operation_aborted, "the stream was closed");
+        return;
+    }
+    st_->fail(failure(asio::error::operation_aborted, "the stream was closed by the caller"));
+}
+
+asio::awaitable<result<chat_response>> client::chat(std::string model, std::string prompt) {
+    chat_request req;
+    req.model = std::move(model);
+    req.messages.push_back(user(std::move(prompt)));
+    return chat(std::move(req));
+}
+
+chat_stream client::stream(std::string model, std::string prompt) {
+    chat_request req;
+    req.model = std::move(model);
+    req.messages.push_back(user(std::move(prompt)));
+    return stream(std::move(req));
+}
+
+chat_stream client::stream(chat_request req) {
+    chat_stream s;
+    s.st_ = std::make_shared<chat_stream::state>();
+    s.st_->c = impl_;
+    s.st_->req = std::move(req);
+    return s;
+}
+
+namespace {
+
+/// Maps a transport failure in the middle of a stream: once the answer has started, a broken
+/// connection means the answer is incomplete.
+failure mid_stream_failure(failure f, std::size_t chunks) {
+    auto const& ec = f.code;
+    if (ec != asio::error::operation_aborted && ec.category() != category()) {
+        std::string why = f.diag.message;
+        f = failure(error::truncated,
+                    "the stream broke after " + std::to_string(chunks) + " chunks: " + why);
+    }
+    return f;
+}
+
+asio::awaitable<void> read_error_body(std::shared_ptr<chat_stream::state> st);
+
+/// One step of a stream, in a coroutine thread of its own: open it (on the client's executor)
+/// or read and decode its next bytes (on its connection's strand).
+asio::awaitable<void> stream_step(std::shared_ptr<chat_stream::state> st) {
+    co_await asio::this_coro::throw_if_cancelled(false);
+    auto& c = *st->c;
+    if (!st->opened) {
+        st->opened = true;
+        ++c.in_flight;
+        st->t0 = clock::now();
+        auto prep = c.prepare(st->req, true);
+        if (!prep) {
+            st->fail(prep.error());
+            co_return;
+        }
+        st->prep = std::move(*prep);
+        auto const deadline = st->t0 + c.cfg.timeouts.total;
+        auto b = co_await c.tr->open(st->prep->p->org, st->prep->req, deadline);
+        if (!b) {
+            st->fail(b.error());
+            co_return;
+        }
+        st->body = std::move(*b);
+        auto const& head = st->body.head();
+        if (head.status < 200 || head.status > 299) {
+            co_await asio::co_spawn(st->body.strand(), read_error_body(st), asio::use_awaitable);
+            co_return;
+        }
+        st->dec = st->prep->p->wire->make_stream_decoder();
+        co_return;
+    }
+    auto bytes = co_await st->body.read_some();
+    if (!bytes) {
+        st->deferred = mid_stream_failure(bytes.error(), st->chunks);
+        co_return;
+    }
+    if (bytes->empty()) {
+        if (auto r = st->dec->finish(st->pending); !r) st->deferred = r.error();
+        st->ended = true;
+        co_return;
+    }
+    if (auto r = st->dec->feed(*bytes, st->pending); !r) st->deferred = r.error();
+}
+
+asio::awaitable<void> read_error_body(std::shared_ptr<chat_stream::state> st) {
+    co_await asio::this_coro::throw_if_cancelled(false);
+    auto body = co_await st->body.read_all(1u << 20);
+    st->fail(st->prep->p->wire->decode_error(st->body.head(), body ? *body : std::string()));
+}
+
+}  // namespace
+
+asio::awaitable<std::optional<chat_chunk>> chat_stream::next() {
+    auto st = st_;
+    if (!st) co_return std::nullopt;
+    for (;;) {
+        if (st->finished) co_return std::nullopt;
+        if (st->next_pending < st->pending.size()) {
+            chat_chunk ch = std::move(st->pending[st->next_pending++]);
+            if (st->next_pending == st->pending.size()) {
+                st->pending.clear();
+                st->next_pending = 0;
+            }
+            if (ch.has_content() && !st->content) {
+                st->content = true;
+                st->first_content = clock::now();
+            }
+            ++st->chunks;
+            st->absorb(ch);
+            co_return ch;
+        }
+        if (st->deferred) {
+            st->fail(std::move(*st->deferred));
+            co_return std::nullopt;
+        }
+        if (st->ended) {
+            st->succeed();
+            co_return std::nullopt;
+        }
+        // The I/O runs in its own coroutine thread (see client::chat).
+        auto ex = st->opened ? st->body.strand() : st->c->ex;
+        try {
+            co_await asio::co_spawn(ex, stream_step(st), asio::use_awaitable);
+        } catch (boost::system::system_error const& e) {
+            // The calling coroutine was cancelled before the step could start.
+            st->fail(failure(e.code(), "the stream was cancelled"));
+            co_return std::nullopt;
+        }
+    }
+}
+
+}  // namespace llmux

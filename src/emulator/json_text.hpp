@@ -1,0 +1,69 @@
+// SPDX-License-Identifier: BSL-1.0
+// Appending JSON text straight into a reused buffer: the emulator writes every answer and stream
+// event this way, without building a DOM per event.
+#pragma once
+
+#include <charconv>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace llmux::detail {
+
+/// Appends `s` as a JSON string literal (quotes included). `s` must be UTF-8.
+inline void append_json_string(std::string& out, std::string_view s) {
+    static constexpr char hex[] = "0123456789abcdef";
+    out.push_back('"');
+    std::size_t run = 0;  // start of the current run of characters that need no escape
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        auto const c = static_cast<unsigned char>(s[i]);
+        if (c >= 0x20 && c != '"' && c != '\\') continue;
+        out.append(s.data() + run, i - run);
+        run = i + 1;
+        switch (c) {
+        case '"':
+            out.append("\\\"");
+            break;
+        case '\\':
+            out.append("\\\\");
+            break;
+        case '\n':
+            out.append("\\n");
+            break;
+        case '\r':
+            out.append("\\r");
+            break;
+        case '\t':
+            out.append("\\t");
+            break;
+        default: {
+            char const u[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+            out.append(u, 6);
+        }
+        }
+    }
+    out.append(s.data() + run, s.size() - run);
+    out.push_back('"');
+}
+
+/// Appends `s` as a JSON string or, when empty, `null`.
+inline void append_json_string_or_null(std::string& out, std::string_view s) {
+    if (s.empty())
+        out.append("null");
+    else
+        append_json_string(out, s);
+}
+
+inline void append_number(std::string& out, std::uint64_t v) {
+    char buf[24];
+    auto const r = std::to_chars(buf, buf + sizeof buf, v);
+    out.append(buf, static_cast<std::size_t>(r.ptr - buf));
+}
+
+inline void append_number(std::string& out, std::int64_t v) {
+    char buf[24];
+    auto const r = std::to_chars(buf, buf + sizeof buf, v);
+    out.append(buf, static_cast<std::size_t>(r.ptr - buf));
+}
+
+}  // namespace llmux::detail

@@ -1,0 +1,226 @@
+// SPDX-License-Identifier: BSL-1.0
+// The deterministic answers of the emulator, whatever the wire format.
+#include "emulator/plan.hpp"
+
+#include "emulator/json_text.hpp"
+
+#include <boost/json/array.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/string.hpp>
+
+#include <algorithm>
+#include <array>
+
+namespace llmux::detail {
+
+namespace {
+
+/// The words of `tokens=N` answers, cycled: familiar filler, so nobody mistakes it for content.
+constexpr std::array<std::string_view, 32> filler_words = {
+    "Lorem",   "ipsum", "dolor",  "sit",     "amet",    "consectetur",  "adipiscing",
+    "elit",    "sed",   "do",     "eiusmod", "tempor",  "incididunt",   "ut",
+    "labore",  "et",    "dolore", "magna",   "aliqua",  "ut",           "enim",
+    "ad",      "minim", "veniam", "quis",    "nostrud", "exercitation", "ullamco",
+    "laboris", "nisi",  "ut",     "aliquip",
+};
+
+/// How many words of the user's message the default answer echoes.
+constexpr std::size_t echo_words = 12;
+/// How much of a tool result the answer after a tool call quotes.
+constexpr std::size_t quote_bytes = 200;
+constexpr int max_schema_depth = 16;
+
+bool is_space(char c) noexcept {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/// The first `n` words of `text`, separated by single spaces.
+std::string first_words(std::string_view text, std::size_t n) {
+    std::string out;
+    std::size_t i = 0;
+    for (std::size_t w = 0; w < n; ++w) {
+        while (i < text.size() && is_space(text[i]))
+            ++i;
+        if (i == text.size()) break;
+        std::size_t const start = i;
+        while (i < text.size() && !is_space(text[i]))
+            ++i;
+        if (!out.empty()) out.push_back(' ');
+        out.append(text.substr(start, i - start));
+    }
+    return out;
+}
+
+/// `text` cut to at most `max` bytes on a UTF-8 character boundary.
+std::string_view utf8_prefix(std::string_view text, std::size_t max) noexcept {
+    if (text.size() <= max) return text;
+    std::size_t n = max;
+    while (n > 0 && (static_cast<unsigned char>(text[n]) & 0xC0) == 0x80)
+        --n;
+    return text.substr(0, n);
+}
+
+void append_json_value(std::string& out, boost::json::value const& v) {
+    out += boost::json::serialize(v);
+}
+
+/// The first type of a schema's `type` (a string or an array such as ["string","null"]).
+std::string_view schema_type(boost::json::object const& s) {
+    auto const* t = s.if_contains("type");
+    if (!t) {
+        if (s.contains("properties")) return "object";
+        if (s.contains("items")) return "array";
+        return {};
+    }
+    if (auto const* str = t->if_string()) return *str;
+    if (auto const* arr = t->if_array()) {
+        for (auto const& e : *arr)
+            if (auto const* es = e.if_string(); es && *es != "null") return *es;
+    }
+    return {};
+}
+
+}  // namespace
+
+void split_tokens(std::string_view text, std::vector<std::uint32_t>& ends) {
+    ends.clear();
+    std::size_t i = 0;
+    while (i < text.size()) {
+        while (i < text.size() && is_space(text[i]))
+            ++i;
+        while (i < text.size() && !is_space(text[i]))
+            ++i;
+        ends.push_back(static_cast<std::uint32_t>(i));
+    }
+}
+
+void append_schema_example(std::string& out, boost::json::object const* schema, int depth) {
+    if (!schema) {
+        out += "{}";
+        return;
+    }
+    auto const& s = *schema;
+    if (auto const* c = s.if_contains("const")) {
+        append_json_value(out, *c);
+        return;
+    }
+    if (auto const* e = s.if_contains("enum"); e && e->is_array() && !e->get_array().empty()) {
+        append_json_value(out, e->get_array().front());
+        return;
+    }
+    for (auto const* key : {"anyOf", "oneOf", "allOf"}) {
+        if (auto const* alts = s.if_contains(key); alts && alts->is_array()) {
+            for (auto const& alt : alts->get_array()) {
+                auto const* o = alt.if_object();
+                if (!o) continue;
+                if (auto const* t = o->if_contains("type");
+                    t && t->is_string() && t->get_string() == "null")
+                    continue;
+                append_schema_example(out, o, depth + 1);
+                return;
+            }
+        }
+    }
+    auto const type = schema_type(s);
+    if (type == "string") {
+        out += "\"example\"";
+    } else if (type == "number" || type == "integer") {
+        out += '1';
+    } else if (type == "boolean") {
+        out += "true";
+    } else if (type == "array") {
+        out += "[]";
+    } else if (type == "null") {
+        out += "null";
+    } else if (type == "object") {
+        out += '{';
+        auto const* props = s.if_contains("properties");
+        auto const* required = s.if_contains("required");
+        bool first = true;
+        if (depth < max_schema_depth && required && required->is_array()) {
+            for (auto const& r : required->get_array()) {
+                auto const* name = r.if_string();
+                if (!name) continue;
+                boost::json::object const* prop = nullptr;
+                if (props && props->is_object())
+                    if (auto const* p = props->get_object().if_contains(*name))
+                        prop = p->if_object();
+                if (!first) out += ", ";
+                first = false;
+                append_json_string(out, *name);
+                out += ": ";
+                if (prop)
+                    append_schema_example(out, prop, depth + 1);
+                else
+                    out += "\"example\"";
+            }
+        }
+        out += '}';
+    } else {
+        out += "\"example\"";
+    }
+}
+
+emu_answer plan_answer(emu_request const& req, emulator_behaviour const& b, std::uint64_t number,
+                       std::int64_t created) {
+    emu_answer a;
+    a.number = number;
+    a.model = std::string(base_model(req.model));
+    a.created = created;
+    a.stream = req.stream;
+    a.include_usage = req.include_usage;
+
+    bool const wants_tool = !req.tools.empty() && req.tool_choice != emu_request::tool_mode::none &&
+                            !req.last_is_tool_result;
+    if (wants_tool) {
+        emu_tool const* tool = &req.tools.front();
+        if (req.tool_choice == emu_request::tool_mode::named) {
+            auto it = std::find_if(req.tools.begin(), req.tools.end(), [&](emu_tool const& t) {
+                return t.name == req.tool_choice_name;
+            });
+            if (it != req.tools.end()) tool = &*it;
+        }
+        a.tool_call = true;
+        a.tool_name = std::string(tool->name);
+        append_schema_example(a.text, tool->parameters);
+        a.finish = emu_finish::tool_calls;
+    } else {
+        std::string text;
+        if (req.last_is_tool_result) {
+            text = "Emulated answer from " + a.model + " using the tool result: " +
+                   std::string(utf8_prefix(req.tool_result, quote_bytes));
+        } else if (!b.reply.empty()) {
+            text = b.reply;
+        } else if (b.output_tokens > 0) {
+            text.reserve(b.output_tokens * 7);
+            for (std::size_t i = 0; i < b.output_tokens; ++i) {
+                if (i) text += ' ';
+                text += filler_words[i % filler_words.size()];
+            }
+        } else {
+            auto const echo = first_words(req.last_user_text, echo_words);
+            text = "Emulated answer from " + a.model;
+            text += echo.empty() ? std::string(".") : " to: " + echo;
+        }
+        if (req.response_format == emu_request::format::json_schema && b.reply.empty()) {
+            append_schema_example(a.text, req.schema);
+        } else if (req.response_format != emu_request::format::text && b.reply.empty()) {
+            a.text = "{\"answer\": ";
+            append_json_string(a.text, text);
+            a.text += '}';
+        } else {
+            a.text = std::move(text);
+        }
+    }
+
+    split_tokens(a.text, a.piece_ends);
+    if (req.max_tokens && a.piece_ends.size() > *req.max_tokens) {
+        a.piece_ends.resize(static_cast<std::size_t>(*req.max_tokens));
+        a.finish = emu_finish::length;
+    }
+    a.completion_tokens = a.piece_ends.size();
+    a.prompt_tokens = std::max<std::uint64_t>(1, (req.prompt_chars + 3) / 4);
+    return a;
+}
+
+}  // namespace llmux::detail

@@ -1,0 +1,50 @@
+// SPDX-License-Identifier: BSL-1.0
+// The format-neutral part of the emulator: which behaviour applies to a request, whether it
+// fails, and what the deterministic answer is.
+#pragma once
+
+#include "emulator/protocol.hpp"
+
+#include <llmux/emulator.hpp>
+
+#include <boost/json/object.hpp>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace llmux::detail {
+
+/// The model name without its `~directives`.
+std::string_view base_model(std::string_view model) noexcept;
+
+/** Resolves the behaviour of one request, later wins: `cfg.defaults`, `cfg.scripts[base model]`
+    (which replaces the defaults), the `~directives` of `model`, then `header`
+    (`x-llmux-emulate`). Errors: `error::invalid_config` naming the bad directive.
+*/
+result<emulator_behaviour> resolve_behaviour(emulator_config const& cfg, std::string_view model,
+                                             std::string_view header);
+
+/** Whether request number `n` (0-based, counted per model) fails or gets the fault, given
+    `fail_first` and `error_rate`: without either, every request does; otherwise the first
+    `fail_first` do, and a deterministic, evenly spread `error_rate` fraction of the rest.
+*/
+bool selected_for_failure(emulator_behaviour const& b, std::uint64_t n) noexcept;
+
+/// End offsets of the tokens of `text`: each token is a run of non-space characters with the
+/// white space before it, so the tokens concatenate back to `text`.
+void split_tokens(std::string_view text, std::vector<std::uint32_t>& ends);
+
+/** Appends an example JSON value for `schema` (null: an empty object): required properties
+    filled by type (string "example", number and integer 1, boolean true, array [], object
+    recursively), `enum`/`const` by their first value. Written with a space after each `:` and
+    `,` so it splits into several tokens.
+*/
+void append_schema_example(std::string& out, boost::json::object const* schema, int depth = 0);
+
+/// The deterministic answer to `req` under `b` (see `emulator_behaviour`), numbered `number`.
+emu_answer plan_answer(emu_request const& req, emulator_behaviour const& b, std::uint64_t number,
+                       std::int64_t created);
+
+}  // namespace llmux::detail

@@ -1,0 +1,652 @@
+// SPDX-License-Identifier: BSL-1.0
+#include "http/server.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/stream_traits.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/status.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <cstdio>
+#include <mutex>
+#include <optional>
+#include <tuple>
+#include <type_traits>
+#include <unordered_map>
+#include <vector>
+
+namespace llmux::detail {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace ssl = asio::ssl;
+using tcp = asio::ip::tcp;
+using error_code = boost::system::error_code;
+
+namespace {
+
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+/// Largest number of buffers one response write gathers: status line, headers, framing,
+/// chunk size line, data, chunk end, last chunk.
+constexpr std::size_t max_write_buffers = 8;
+using write_buffers = std::array<asio::const_buffer, max_write_buffers>;
+
+/// How long a closing connection waits for the client's side of the close, so that unread
+/// request bytes do not turn our FIN into a reset that destroys the last response.
+constexpr auto linger_time = std::chrono::seconds(1);
+/// Request buffers larger than this are released after their request instead of reused.
+constexpr std::size_t retained_bytes = 1u << 20;
+constexpr std::size_t linger_max_bytes = 1u << 20;
+
+bool has_crlf(std::string_view s) noexcept {
+    return s.find_first_of("\r\n") != std::string_view::npos;
+}
+
+std::string_view reason_phrase(unsigned status) noexcept {
+    if (status == 529) return "Site Overloaded";  // Anthropic's, not in the IANA registry
+    auto const r = http::obsolete_reason(http::int_to_status(status));
+    if (r.empty() || r.front() == '<') return "Unknown";
+    return {r.data(), r.size()};
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Shared state and the type-erased connection.
+
+struct listener {
+    asio::strand<asio::any_io_executor> strand;
+    tcp::acceptor acceptor;
+    asio::steady_timer backoff;
+    std::shared_ptr<ssl::context> tls;
+
+    listener(asio::any_io_executor const& ex, std::shared_ptr<ssl::context> ctx)
+        : strand(asio::make_strand(ex)), acceptor(strand), backoff(strand), tls(std::move(ctx)) {}
+};
+
+struct http_server::state {
+    asio::any_io_executor ex;
+    server_config cfg;
+    server_handler handler;
+
+    std::atomic<std::uint64_t> accepted{0};
+    std::atomic<std::uint64_t> open{0};
+    std::atomic<std::uint64_t> requests{0};
+    std::atomic<bool> stopped{false};
+
+    std::mutex mutex;  // guards listeners and connections
+    std::vector<std::shared_ptr<listener>> listeners;
+    std::unordered_map<server_connection*, std::weak_ptr<server_connection>> connections;
+
+    state(asio::any_io_executor e, server_config c, server_handler h)
+        : ex(std::move(e)), cfg(c), handler(std::move(h)) {}
+
+    /// False when the server is already stopping: the caller closes the connection.
+    bool add(std::shared_ptr<server_connection> const& c) {
+        std::lock_guard lock(mutex);
+        if (stopped.load()) return false;
+        connections.emplace(c.get(), c);
+        return true;
+    }
+    void remove(server_connection* c) {
+        std::lock_guard lock(mutex);
+        connections.erase(c);
+    }
+};
+
+/// What `server_exchange` needs from a connection, whatever its stream type.
+class server_connection {
+public:
+    server_connection(std::shared_ptr<http_server::state> srv, asio::any_io_executor ex, bool tls)
+        : server_(std::move(srv)), ex_(std::move(ex)), timer_(ex_), tls_(tls) {}
+    virtual ~server_connection() = default;
+    server_connection(server_connection const&) = delete;
+    server_connection& operator=(server_connection const&) = delete;
+
+    /// Writes the non-empty buffers, under the write deadline.
+    virtual asio::awaitable<error_code> write(write_buffers const& bufs) = 0;
+    /// Reads and discards until the peer closes, an error, or `limit`.
+    virtual asio::awaitable<error_code> read_discard(duration limit) = 0;
+    /// TCP reset: SO_LINGER 0, then close.
+    virtual void reset() noexcept = 0;
+    /// Closes the socket now; pending operations complete with operation_aborted.
+    virtual void close_now() noexcept = 0;
+
+    /// Runs on the connection's strand (posted by `http_server::stop`).
+    void stop_now() noexcept {
+        stopping_ = true;
+        timer_.cancel();
+        close_now();
+    }
+
+    std::shared_ptr<http_server::state> server_;
+    asio::any_io_executor ex_;
+    asio::steady_timer timer_;
+    bool tls_;
+    bool stopping_ = false;
+
+    // The request being answered.
+    bool http10_ = false;
+    bool keep_alive_ = true;
+    bool head_request_ = false;
+
+    // Response buffers, reused across keep-alive requests (capacity stays).
+    std::string head_;         // header lines added by the handler
+    std::string status_line_;  // "HTTP/1.1 200 OK\r\n"
+    std::string framing_;      // Content-Length / Transfer-Encoding / Connection + blank line
+    char chunk_line_[24] = {};
+};
+
+// ---------------------------------------------------------------------------------------------
+// server_exchange
+
+asio::any_io_executor server_exchange::get_executor() const noexcept {
+    return conn_->ex_;
+}
+bool server_exchange::is_tls() const noexcept {
+    return conn_->tls_;
+}
+bool server_exchange::stopping() const noexcept {
+    return conn_->stopping_;
+}
+
+void server_exchange::add_header(std::string_view name, std::string_view value) {
+    if (phase_ != phase::head || name.empty() || has_crlf(name) || has_crlf(value)) return;
+    auto& h = conn_->head_;
+    h.append(name).append(": ").append(value).append("\r\n");
+}
+
+namespace {
+
+enum class framing { length, chunked, none };
+
+void format_head(server_connection& c, unsigned status, bool close, framing how,
+                 std::size_t content_length) {
+    c.status_line_.assign("HTTP/1.1 ");
+    char num[24];
+    int const n = std::snprintf(num, sizeof num, "%u ", status);
+    c.status_line_.append(num, static_cast<std::size_t>(n));
+    c.status_line_.append(reason_phrase(status)).append("\r\n");
+
+    c.framing_.clear();
+    if (how == framing::length) {
+        int const m = std::snprintf(num, sizeof num, "%zu", content_length);
+        c.framing_.append("Content-Length: ").append(num, static_cast<std::size_t>(m));
+        c.framing_.append("\r\n");
+    } else if (how == framing::chunked) {
+        c.framing_.append("Transfer-Encoding: chunked\r\n");
+    }
+    if (close)
+        c.framing_.append("Connection: close\r\n");
+    else if (c.http10_)
+        c.framing_.append("Connection: keep-alive\r\n");  // HTTP/1.0 closes unless told
+    c.framing_.append("\r\n");
+}
+
+}  // namespace
+
+asio::awaitable<error_code> server_exchange::send(std::string_view body) {
+    if (phase_ != phase::head) co_return asio::error::make_error_code(asio::error::already_started);
+    auto& c = *conn_;
+    if (!c.keep_alive_ || c.stopping_) close_ = true;
+    format_head(c, status_, close_, framing::length, body.size());
+    write_buffers bufs{};
+    bufs[0] = asio::buffer(c.status_line_);
+    bufs[1] = asio::buffer(c.head_);
+    bufs[2] = asio::buffer(c.framing_);
+    if (!c.head_request_) bufs[3] = asio::buffer(body.data(), body.size());
+    auto const ec = co_await c.write(bufs);
+    phase_ = ec ? phase::failed : phase::done;
+    co_return ec;
+}
+
+void server_exchange::start_chunked() noexcept {
+    if (phase_ != phase::head) return;
+    auto& c = *conn_;
+    if (!c.keep_alive_ || c.stopping_) close_ = true;
+    // HTTP/1.0 has no chunked encoding: send the body raw and mark its end by closing.
+    raw_stream_ = c.http10_;
+    if (raw_stream_) close_ = true;
+    format_head(c, status_, close_, raw_stream_ ? framing::none : framing::chunked, 0);
+    head_pending_ = true;
+    phase_ = phase::streaming;
+}
+
+asio::awaitable<error_code> server_exchange::write_head_and(std::string_view data, bool chunk,
+                                                            bool last) {
+    if (phase_ != phase::streaming)
+        co_return asio::error::make_error_code(asio::error::not_connected);
+    auto& c = *conn_;
+    if (c.head_request_) data = {};
+    write_buffers bufs{};
+    std::size_t n = 0;
+    if (head_pending_) {
+        bufs[n++] = asio::buffer(c.status_line_);
+        bufs[n++] = asio::buffer(c.head_);
+        bufs[n++] = asio::buffer(c.framing_);
+        head_pending_ = false;
+    }
+    if (!data.empty()) {
+        if (chunk && !raw_stream_) {
+            int const m =
+                std::snprintf(c.chunk_line_, sizeof c.chunk_line_, "%zx\r\n", data.size());
+            bufs[n++] = asio::buffer(c.chunk_line_, static_cast<std::size_t>(m));
+            bufs[n++] = asio::buffer(data.data(), data.size());
+            bufs[n++] = asio::buffer("\r\n", 2);
+        } else {
+            bufs[n++] = asio::buffer(data.data(), data.size());
+        }
+    }
+    if (last && !raw_stream_ && !c.head_request_) bufs[n++] = asio::buffer("0\r\n\r\n", 5);
+    if (n == 0) co_return error_code{};
+    auto const ec = co_await c.write(bufs);
+    if (ec)
+        phase_ = phase::failed;
+    else if (last)
+        phase_ = phase::done;
+    co_return ec;
+}
+
+asio::awaitable<error_code> server_exchange::flush() {
+    if (!head_pending_) co_return error_code{};
+    co_return co_await write_head_and({}, false, false);
+}
+
+asio::awaitable<error_code> server_exchange::write_chunk(std::string_view data) {
+    co_return co_await write_head_and(data, true, false);
+}
+
+asio::awaitable<error_code> server_exchange::end_chunked(std::string_view last_data) {
+    co_return co_await write_head_and(last_data, true, true);
+}
+
+void server_exchange::abort() noexcept {
+    conn_->reset();
+    phase_ = phase::failed;
+}
+
+asio::awaitable<error_code> server_exchange::sleep_until(std::chrono::steady_clock::time_point t) {
+    auto& c = *conn_;
+    if (c.stopping_) co_return asio::error::make_error_code(asio::error::operation_aborted);
+    if (t <= std::chrono::steady_clock::now()) co_return error_code{};
+    c.timer_.expires_at(t);
+    auto [ec] = co_await c.timer_.async_wait(use_tuple);
+    // stop() may have run between the timer firing and this coroutine resuming.
+    if (!ec && c.stopping_) ec = asio::error::operation_aborted;
+    co_return ec;
+}
+
+asio::awaitable<error_code> server_exchange::sleep_for(duration d) {
+    co_return co_await sleep_until(std::chrono::steady_clock::now() + d);
+}
+
+asio::awaitable<error_code> server_exchange::wait_for_disconnect(duration limit) {
+    // Whatever happens, this connection cannot carry another request: its read side was
+    // consumed and the response (if any) is incomplete.
+    phase_ = phase::failed;
+    co_return co_await conn_->read_discard(limit);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The connection coroutine, per stream type.
+
+namespace {
+
+template <class Stream>
+class connection final : public server_connection {
+public:
+    static constexpr bool is_tls = !std::is_same_v<Stream, beast::tcp_stream>;
+
+    connection(std::shared_ptr<http_server::state> srv, tcp::socket sock,
+               std::shared_ptr<ssl::context> tls)
+        : server_connection(std::move(srv), sock.get_executor(), is_tls),
+          stream_(make_stream(std::move(sock), tls.get())), tls_ctx_(std::move(tls)) {}
+
+    static asio::awaitable<void> run(std::shared_ptr<connection> self) {
+        try {
+            co_await self->serve();
+        } catch (...) {
+            // Only out-of-memory gets here (every I/O error is a value): drop the connection.
+        }
+        self->close_now();
+        self->server_->remove(self.get());
+        self->server_->open.fetch_sub(1, std::memory_order_relaxed);
+    }
+
+    asio::awaitable<error_code> write(write_buffers const& bufs) override {
+        lowest().expires_after(server_->cfg.write_timeout);
+        auto [ec, n] = co_await asio::async_write(stream_, bufs, use_tuple);
+        (void)n;
+        co_return ec;
+    }
+
+    asio::awaitable<error_code> read_discard(duration limit) override {
+        lowest().expires_after(limit);
+        for (;;) {
+            auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(16384), use_tuple);
+            (void)n;
+            if (ec) co_return ec;
+        }
+    }
+
+    void reset() noexcept override {
+        error_code ec;
+        auto& sock = lowest().socket();
+        if (!sock.is_open()) return;
+        sock.set_option(tcp::socket::linger(true, 0), ec);
+        lowest().close();
+    }
+
+    void close_now() noexcept override {
+        if (lowest().socket().is_open()) lowest().close();  // also cancels the stream's timers
+    }
+
+private:
+    static Stream make_stream(tcp::socket sock, ssl::context* ctx) {
+        if constexpr (is_tls)
+            return Stream(std::move(sock), *ctx);
+        else
+            return Stream(std::move(sock));
+    }
+
+    beast::tcp_stream& lowest() noexcept { return beast::get_lowest_layer(stream_); }
+
+    asio::awaitable<void> serve() {
+        auto const& cfg = server_->cfg;
+        if constexpr (is_tls) {
+            lowest().expires_after(cfg.read_timeout);
+            auto [ec] = co_await stream_.async_handshake(ssl::stream_base::server, use_tuple);
+            if (ec) co_return;
+        }
+        for (;;) {
+            if (stopping_) co_return;
+            if (buffer_.size() == 0) {
+                // Idle keep-alive wait, bounded by idle_timeout; the read deadline starts with
+                // the first byte of the request.
+                lowest().expires_after(cfg.idle_timeout);
+                auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(4096), use_tuple);
+                if (ec) co_return;
+                buffer_.commit(n);
+            }
+            // Reuse the previous body's capacity for this request's body.
+            parser_.emplace(std::piecewise_construct, std::make_tuple(std::move(spare_body_)));
+            parser_->body_limit(cfg.max_body_bytes);
+            parser_->header_limit(cfg.max_header_bytes);
+            lowest().expires_after(cfg.read_timeout);
+            {
+                auto [ec, n] =
+                    co_await http::async_read_header(stream_, buffer_, *parser_, use_tuple);
+                (void)n;
+                if (ec) {
+                    co_await reject(ec);
+                    co_return;
+                }
+            }
+            if (!parser_->is_done()) {
+                // curl and others wait (up to a second) for this before sending a large body.
+                auto const expect = parser_->get()[http::field::expect];
+                if (beast::iequals(expect, "100-continue")) {
+                    static constexpr std::string_view cont = "HTTP/1.1 100 Continue\r\n\r\n";
+                    auto [ec, n] = co_await asio::async_write(
+                        stream_, asio::buffer(cont.data(), cont.size()), use_tuple);
+                    (void)n;
+                    if (ec) co_return;
+                }
+                auto [ec, n] = co_await http::async_read(stream_, buffer_, *parser_, use_tuple);
+                (void)n;
+                if (ec) {
+                    co_await reject(ec);
+                    co_return;
+                }
+            }
+            server_->requests.fetch_add(1, std::memory_order_relaxed);
+
+            auto& req = parser_->get();
+            http10_ = req.version() < 11;
+            keep_alive_ = req.keep_alive();
+            head_request_ = req.method() == http::verb::head;
+            head_.clear();
+            server_exchange ex(*this, req);
+            try {
+                co_await server_->handler(ex);
+            } catch (...) {
+                // A throwing handler is a bug; the phase check below still answers the client.
+            }
+            switch (ex.state()) {
+            case server_exchange::phase::head:
+                if (stopping_) co_return;
+                // The handler sent nothing: answer rather than leave the client waiting.
+                head_.clear();
+                ex.set_status(500);
+                ex.add_header("Content-Type", "text/plain; charset=utf-8");
+                ex.close_after_response();
+                co_await ex.send("internal server error: the handler sent no response\n");
+                co_await graceful_close();
+                co_return;
+            case server_exchange::phase::streaming:
+                // An unfinished chunked body cannot be completed any more: make it visible.
+                reset();
+                co_return;
+            case server_exchange::phase::failed:
+                co_return;
+            case server_exchange::phase::done:
+                break;
+            }
+            if (ex.closing() || stopping_) {
+                co_await graceful_close();
+                co_return;
+            }
+            spare_body_ = std::move(req.body());
+            spare_body_.clear();
+            parser_.reset();
+            // Keep buffers for the next request, but not the memory of one huge request
+            // for the life of the connection.
+            if (spare_body_.capacity() > retained_bytes) std::string().swap(spare_body_);
+            if (buffer_.size() == 0 && buffer_.capacity() > retained_bytes) buffer_.shrink_to_fit();
+        }
+    }
+
+    /// Answers a request that could not be read (400, 413, 431) and closes; other read errors
+    /// (end of stream, timeout, reset, stop) just close.
+    asio::awaitable<void> reject(error_code ec) {
+        if (ec.category() != http::make_error_code(http::error::end_of_stream).category() ||
+            ec == http::error::end_of_stream || ec == http::error::partial_message || stopping_)
+            co_return;
+        unsigned status = 400;
+        std::string_view body = "bad request: malformed HTTP\n";
+        if (ec == http::error::body_limit) {
+            status = 413;
+            body = "request body too large\n";
+        } else if (ec == http::error::header_limit) {
+            status = 431;
+            body = "request header fields too large\n";
+        }
+        http10_ = false;
+        keep_alive_ = false;
+        head_request_ = false;
+        head_.clear();
+        server_exchange ex(*this, parser_->get());
+        ex.set_status(status);
+        ex.add_header("Content-Type", "text/plain; charset=utf-8");
+        ex.close_after_response();
+        if (co_await ex.send(body)) co_return;
+        co_await graceful_close();
+    }
+
+    asio::awaitable<void> graceful_close() {
+        if (!lowest().socket().is_open()) co_return;
+        lowest().expires_after(std::min<duration>(linger_time, server_->cfg.read_timeout));
+        if constexpr (is_tls) {
+            // Sends close_notify; a client that just closes the socket ends it as well.
+            auto [ec] = co_await stream_.async_shutdown(use_tuple);
+            (void)ec;
+        } else {
+            error_code ec;
+            lowest().socket().shutdown(tcp::socket::shutdown_send, ec);
+            // Drain what the client still sends (the rest of a refused body, a pipelined
+            // request): closing with unread data would send a reset that can destroy the
+            // response we just wrote before the client reads it.
+            for (std::size_t drained = 0; !ec && drained < linger_max_bytes;) {
+                auto [rec, n] =
+                    co_await lowest().async_read_some(buffer_.prepare(16384), use_tuple);
+                ec = rec;
+                drained += n;
+            }
+        }
+        close_now();
+    }
+
+    Stream stream_;
+    std::shared_ptr<ssl::context> tls_ctx_;
+    beast::flat_buffer buffer_;
+    std::optional<http::request_parser<http::string_body>> parser_;
+    std::string spare_body_;
+};
+
+using plain_connection = connection<beast::tcp_stream>;
+using tls_connection = connection<beast::ssl_stream<beast::tcp_stream>>;
+
+template <class Connection>
+void start_connection(std::shared_ptr<http_server::state> const& srv, tcp::socket sock,
+                      std::shared_ptr<ssl::context> tls) {
+    auto c = std::make_shared<Connection>(srv, std::move(sock), std::move(tls));
+    if (!srv->add(c)) {
+        c->close_now();
+        return;
+    }
+    srv->accepted.fetch_add(1, std::memory_order_relaxed);
+    srv->open.fetch_add(1, std::memory_order_relaxed);
+    auto ex = c->ex_;
+    asio::co_spawn(ex, Connection::run(std::move(c)), [](std::exception_ptr) {});
+}
+
+asio::awaitable<void> accept_loop(std::shared_ptr<http_server::state> srv,
+                                  std::shared_ptr<listener> l) {
+    for (;;) {
+        // Each connection gets its own strand, so the io_context may run on many threads.
+        tcp::socket sock(asio::make_strand(srv->ex));
+        auto [ec] = co_await l->acceptor.async_accept(sock, use_tuple);
+        if (ec) {
+            if (ec == asio::error::operation_aborted || !l->acceptor.is_open() ||
+                srv->stopped.load())
+                co_return;
+            // Out of descriptors, or a connection aborted before accept: back off briefly
+            // instead of spinning on the error.
+            l->backoff.expires_after(std::chrono::milliseconds(50));
+            auto [wec] = co_await l->backoff.async_wait(use_tuple);
+            if (wec || srv->stopped.load()) co_return;
+            continue;
+        }
+        error_code ignored;
+        sock.set_option(tcp::no_delay(true), ignored);  // small SSE writes must not wait
+        if (l->tls)
+            start_connection<tls_connection>(srv, std::move(sock), l->tls);
+        else
+            start_connection<plain_connection>(srv, std::move(sock), nullptr);
+    }
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// http_server
+
+http_server::http_server(asio::any_io_executor ex, server_config cfg, server_handler handler)
+    : state_(std::make_shared<state>(std::move(ex), cfg, std::move(handler))) {}
+
+http_server::~http_server() {
+    stop();
+}
+
+result<tcp::endpoint> http_server::listen(std::string const& host, std::uint16_t port,
+                                          std::shared_ptr<ssl::context> tls) {
+    auto fail = [&](error_code ec, std::string what) {
+        diagnostics d;
+        d.message = what + " " + host + ":" + std::to_string(port) + ": " + ec.message();
+        return failure(ec, std::move(d));
+    };
+    if (state_->stopped.load())
+        return fail(asio::error::make_error_code(asio::error::operation_aborted),
+                    "cannot listen on");
+    error_code ec;
+    tcp::endpoint ep;
+    auto const addr = asio::ip::make_address(host, ec);
+    if (!ec) {
+        ep = tcp::endpoint(addr, port);
+    } else {
+        // A name such as "localhost": resolved once, at start, so blocking is acceptable.
+        asio::io_context resolve_ctx;
+        tcp::resolver resolver(resolve_ctx);
+        auto const results = resolver.resolve(host, std::to_string(port), ec);
+        if (ec || results.empty()) return fail(ec, "cannot resolve");
+        ep = results.begin()->endpoint();
+    }
+    auto l = std::make_shared<listener>(state_->ex, std::move(tls));
+    l->acceptor.open(ep.protocol(), ec);
+    if (ec) return fail(ec, "cannot open a socket for");
+    l->acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+    l->acceptor.bind(ep, ec);
+    if (ec) return fail(ec, "cannot bind");
+    l->acceptor.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) return fail(ec, "cannot listen on");
+    auto const bound = l->acceptor.local_endpoint(ec);
+    if (ec) return fail(ec, "cannot listen on");
+    {
+        std::lock_guard lock(state_->mutex);
+        state_->listeners.push_back(l);
+    }
+    asio::co_spawn(l->strand, accept_loop(state_, l), [](std::exception_ptr) {});
+    return bound;
+}
+
+void http_server::stop() {
+    auto const s = state_;
+    s->stopped.store(true);
+    std::vector<std::shared_ptr<listener>> ls;
+    std::vector<std::shared_ptr<server_connection>> cs;
+    {
+        std::lock_guard lock(s->mutex);
+        ls.swap(s->listeners);
+        cs.reserve(s->connections.size());
+        for (auto const& [raw, weak] : s->connections)
+            if (auto c = weak.lock()) cs.push_back(std::move(c));
+    }
+    // Each object is touched only on its own strand.
+    for (auto& l : ls)
+        asio::post(l->strand, [l] {
+            error_code ec;
+            l->acceptor.close(ec);
+            l->backoff.cancel();
+        });
+    for (auto& c : cs) {
+        auto ex = c->ex_;
+        asio::post(ex, [c = std::move(c)] { c->stop_now(); });
+    }
+}
+
+server_stats http_server::stats() const noexcept {
+    return {state_->accepted.load(std::memory_order_relaxed),
+            state_->open.load(std::memory_order_relaxed),
+            state_->requests.load(std::memory_order_relaxed)};
+}
+
+server_config const& http_server::config() const noexcept {
+    return state_->cfg;
+}
+
+}  // namespace llmux::detail

@@ -1,0 +1,200 @@
+// SPDX-License-Identifier: BSL-1.0
+// A small, fast HTTP/1.1 server over plain TCP or TLS: one coroutine per connection, buffers
+// reused across keep-alive requests, deadlines on every wait. The emulator runs on it, and the
+// gateway (`llmux serve`) will.
+#pragma once
+
+#include <llmux/config.hpp>
+#include <llmux/error.hpp>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/system/error_code.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace llmux::detail {
+
+/// A request as the server hands it to the handler (body read whole, up to the body limit).
+using server_request = boost::beast::http::request<boost::beast::http::string_body>;
+
+/// @brief Limits and deadlines of an `http_server`.
+struct server_config {
+    /// Largest request body; larger requests get 413 and the connection is closed.
+    std::size_t max_body_bytes = 32u << 20;
+    /// Largest request head (request line and headers); larger requests get 431.
+    std::uint32_t max_header_bytes = 64u << 10;
+    /// How long a keep-alive connection may sit idle before the next request starts.
+    duration idle_timeout = std::chrono::seconds(60);
+    /// Deadline for the TLS handshake, and for reading a whole request once its first byte
+    /// has arrived (slow clients).
+    duration read_timeout = std::chrono::seconds(30);
+    /// Deadline of each write (a client that stops reading).
+    duration write_timeout = std::chrono::seconds(30);
+};
+
+/// @brief Counters of an `http_server`; read with relaxed atomics.
+struct server_stats {
+    std::uint64_t accepted = 0;
+    std::uint64_t open = 0;
+    std::uint64_t requests = 0;
+};
+
+class server_connection;
+
+/** @brief One request on a connection and the means to answer it.
+
+    A handler answers in exactly one of these ways:
+    - `send(body)`: a whole response with `Content-Length`;
+    - `start_chunked()`, then `write_chunk()` / `flush()` as pieces are produced, then
+      `end_chunked()`: a streamed response (chunked transfer encoding; for an HTTP/1.0 client
+      the body is sent raw and the connection closes at its end);
+    - `abort()`: a TCP reset, at any point, even in the middle of a streamed body.
+
+    Set the status and headers before the first write. Headers are written as given (the
+    server adds only `Content-Length`/`Transfer-Encoding` and `Connection`), so they must not
+    repeat those. Every awaitable returns an `error_code` instead of throwing: after a failed
+    write, or once `stopping()` is true, the handler should return promptly.
+
+    @par Thread safety
+    Use only from the handler's coroutine (it runs on the connection's strand).
+
+    @par Object lifetimes
+    Valid until the handler's coroutine returns. Views passed to `send` / `write_chunk` /
+    `end_chunked` must stay valid until the awaited call completes (no copy is made).
+*/
+class server_exchange {
+public:
+    using error_code = boost::system::error_code;
+
+    server_exchange(server_connection& conn, server_request& req) noexcept
+        : conn_(&conn), req_(&req) {}
+    server_exchange(server_exchange const&) = delete;
+    server_exchange& operator=(server_exchange const&) = delete;
+
+    /// @brief The request. Mutable so a handler may parse the body in place or move it out.
+    server_request& request() noexcept { return *req_; }
+    /// @brief The connection's executor (a strand).
+    boost::asio::any_io_executor get_executor() const noexcept;
+    bool is_tls() const noexcept;
+    /// @brief True once the server is stopping: end the response promptly.
+    bool stopping() const noexcept;
+
+    /// @name Response head (before the first write)
+    /// @{
+    void set_status(unsigned status) noexcept { status_ = status; }
+    unsigned status() const noexcept { return status_; }
+    /// Adds a header line. A name or value containing CR or LF is dropped (response splitting).
+    void add_header(std::string_view name, std::string_view value);
+    /// Sends `Connection: close` and closes after this response.
+    void close_after_response() noexcept { close_ = true; }
+    /// @}
+
+    /// @brief Sends a whole response (headers and body) with `Content-Length`.
+    boost::asio::awaitable<error_code> send(std::string_view body);
+
+    /// @brief Starts a streamed response; the head goes out with the next write or flush.
+    void start_chunked() noexcept;
+    /// @brief Writes the head if not yet sent (so the client sees headers before a delay).
+    boost::asio::awaitable<error_code> flush();
+    /// @brief Writes one chunk (and the head if pending), in one system call where possible.
+    boost::asio::awaitable<error_code> write_chunk(std::string_view data);
+    /// @brief Writes `last_data` (if any) and the terminating chunk.
+    boost::asio::awaitable<error_code> end_chunked(std::string_view last_data = {});
+
+    /// @brief Resets the connection now (SO_LINGER 0, close): the client sees ECONNRESET.
+    void abort() noexcept;
+
+    /// @brief Waits without blocking a thread; ends early (operation_aborted) on stop().
+    boost::asio::awaitable<error_code> sleep_until(std::chrono::steady_clock::time_point t);
+    boost::asio::awaitable<error_code> sleep_for(duration d);
+
+    /** @brief Sends nothing and waits until the client closes the connection, the server
+        stops, or `limit` passes; whatever the client sends meanwhile is discarded. The
+        connection is closed after the handler returns.
+    */
+    boost::asio::awaitable<error_code> wait_for_disconnect(duration limit);
+
+    /// @brief Where the response is.
+    enum class phase {
+        /// Nothing sent yet.
+        head,
+        /// A chunked response was started and not ended.
+        streaming,
+        /// A complete response was sent.
+        done,
+        /// The connection was reset or a write failed: no further writes.
+        failed,
+    };
+    phase state() const noexcept { return phase_; }
+    bool closing() const noexcept { return close_; }
+
+private:
+    friend class server_connection;
+
+    boost::asio::awaitable<error_code> write_head_and(std::string_view body, bool chunk, bool last);
+
+    server_connection* conn_;
+    server_request* req_;
+    unsigned status_ = 200;
+    phase phase_ = phase::head;
+    bool close_ = false;
+    bool head_pending_ = false;
+    bool raw_stream_ = false;
+};
+
+/// @brief Called once per request, on the connection's strand.
+using server_handler = std::function<boost::asio::awaitable<void>(server_exchange&)>;
+
+/** @brief An HTTP/1.1 server: listeners (plain or TLS) and their connections.
+
+    Each connection is one coroutine on its own strand, so the `io_context` may run on several
+    threads. Requests are read with Beast's parser under the configured limits (400 for a
+    malformed request, 413 for a body over the limit, 431 for an oversized head; each closes
+    the connection). Keep-alive is honoured; an idle connection closes after `idle_timeout`.
+
+    @par Thread safety
+    `listen` must not run concurrently with `stop`; `stop` and `stats` are safe from any thread.
+
+    @par Object lifetimes
+    The server's state lives as long as any of its coroutines; destroying the object stops it.
+*/
+class http_server {
+public:
+    http_server(boost::asio::any_io_executor ex, server_config cfg, server_handler handler);
+    ~http_server();
+    http_server(http_server const&) = delete;
+    http_server& operator=(http_server const&) = delete;
+
+    /** @brief Binds `host:port` (port 0: a free one) and starts accepting.
+
+        @param tls When set, connections on this listener speak TLS with this context.
+        @return The bound endpoint, or the resolve/bind/listen error.
+    */
+    result<boost::asio::ip::tcp::endpoint>
+    listen(std::string const& host, std::uint16_t port,
+           std::shared_ptr<boost::asio::ssl::context> tls = nullptr);
+
+    /// @brief Closes the listeners and every open connection; their coroutines end promptly.
+    void stop();
+
+    server_stats stats() const noexcept;
+    server_config const& config() const noexcept;
+
+    struct state;
+
+private:
+    std::shared_ptr<state> state_;
+};
+
+}  // namespace llmux::detail

@@ -1,0 +1,925 @@
+// SPDX-License-Identifier: BSL-1.0
+// OpenAI chat completions (PROVIDERS.md sections 1, 2 and 7), spoken by OpenAI itself and by the
+// OpenAI-compatible endpoints: OpenRouter, DeepSeek, ZenMux, Azure OpenAI, Groq, Together, vLLM,
+// Ollama. Sans-io: every function here works from bytes alone.
+#include "codec/sse.hpp"
+#include "wire/common.hpp"
+#include "wire/formats.hpp"
+
+#include <boost/json/monotonic_resource.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/parser.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+
+namespace llmux::detail {
+
+namespace {
+
+namespace json = boost::json;
+using namespace std::string_view_literals;
+
+// ---------------------------------------------------------------------------------------------
+// Small helpers
+
+bool istarts_with(std::string_view s, std::string_view prefix) noexcept {
+    return s.size() >= prefix.size() && iequals(s.substr(0, prefix.size()), prefix);
+}
+
+bool icontains(std::string_view haystack, std::string_view needle) noexcept {
+    if (needle.size() > haystack.size()) return false;
+    for (std::size_t i = 0; i + needle.size() <= haystack.size(); ++i)
+        if (iequals(haystack.substr(i, needle.size()), needle)) return true;
+    return false;
+}
+
+std::string_view trim(std::string_view s) noexcept {
+    constexpr auto ws = " \t\r\n"sv;
+    auto const b = s.find_first_not_of(ws);
+    if (b == std::string_view::npos) return {};
+    return s.substr(b, s.find_last_not_of(ws) - b + 1);
+}
+
+std::string_view as_view(json::string const& s) noexcept {
+    return {s.data(), s.size()};
+}
+
+std::string_view request_id_of(response_head const& head) {
+    // OpenAI and most compatible servers send x-request-id; OpenRouter sends X-Generation-Id.
+    if (auto id = head.header("x-request-id"); !id.empty()) return id;
+    return head.header("x-generation-id");
+}
+
+// A data URI the OpenAI API accepts: `data:<media type>;base64,<data>`. Checked without copying
+// the (possibly megabytes of) data, which parse_data_uri would do.
+bool is_base64_data_uri(std::string_view uri) noexcept {
+    if (!istarts_with(uri, "data:")) return false;
+    auto const comma = uri.find(',');
+    if (comma == std::string_view::npos) return false;
+    std::string_view const meta = uri.substr(5, comma - 5);
+    constexpr auto b64 = ";base64"sv;
+    return meta.size() > b64.size() && iequals(meta.substr(meta.size() - b64.size()), b64);
+}
+
+bool valid_image_url(std::string_view url) noexcept {
+    if (istarts_with(url, "https://")) return url.size() > 8;
+    if (istarts_with(url, "http://")) return url.size() > 7;
+    return is_base64_data_uri(url);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Encoding
+
+failure invalid(std::string message) {
+    return failure(error::invalid_request, std::move(message));
+}
+
+std::string at_message(std::size_t i) {
+    return "messages[" + std::to_string(i) + "]";
+}
+std::string at_part(std::size_t i, std::size_t j) {
+    return at_message(i) + ".content[" + std::to_string(j) + "]";
+}
+
+// The text parts of a message joined: a view of the part itself when there is only one (the
+// common case), else joined into `buf`.
+std::string_view joined_text(message const& m, std::string& buf) {
+    std::string_view first;
+    std::size_t n = 0;
+    for (auto const& p : m.content) {
+        auto const* t = std::get_if<text_part>(&p);
+        if (!t) continue;
+        if (n++ == 0) {
+            first = t->text;
+        } else {
+            if (n == 2) buf.assign(first);
+            buf += t->text;
+        }
+    }
+    return n <= 1 ? first : std::string_view(buf);
+}
+
+class request_encoder {
+public:
+    explicit request_encoder(json::storage_ptr sp) : sp_(std::move(sp)), messages_(sp_) {}
+
+    json::array take_messages() { return std::move(messages_); }
+
+    void add_system(std::string_view text) {
+        json::object m(sp_);
+        m.emplace("role", "system");
+        m.emplace("content", text);
+        messages_.emplace_back(std::move(m));
+    }
+
+    result<void> add(message const& m, std::size_t i) {
+        switch (m.role) {
+        case role::system:
+            return add_system_message(m, i);
+        case role::user:
+            return add_user(m, i);
+        case role::assistant:
+            return add_assistant(m, i);
+        case role::tool:
+            return add_tool(m, i);
+        }
+        return invalid(at_message(i) + ": unknown role");
+    }
+
+private:
+    result<void> add_system_message(message const& m, std::size_t i) {
+        for (std::size_t j = 0; j < m.content.size(); ++j)
+            if (!std::holds_alternative<text_part>(m.content[j]))
+                return failure(error::unsupported,
+                               at_part(i, j) + ": a system message may only hold text");
+        std::string buf;
+        add_system(joined_text(m, buf));
+        return {};
+    }
+
+    result<void> add_tool_result(tool_result const& r, std::size_t i, std::size_t j) {
+        if (r.tool_call_id.empty())
+            return invalid(at_part(i, j) + ": a tool result needs a tool_call_id");
+        // OpenAI has no is_error flag: the content itself must say that the tool failed.
+        json::object t(sp_);
+        t.emplace("role", "tool");
+        t.emplace("tool_call_id", r.tool_call_id);
+        t.emplace("content", r.content);
+        messages_.emplace_back(std::move(t));
+        return {};
+    }
+
+    result<void> add_user(message const& m, std::size_t i) {
+        bool has_image = false;
+        bool has_text = false;
+        bool has_result = false;
+        // Tool results go first, as separate tool messages: OpenAI wants the tool messages
+        // right after the assistant message whose tool_calls they answer.
+        for (std::size_t j = 0; j < m.content.size(); ++j) {
+            auto const& p = m.content[j];
+            if (auto const* r = std::get_if<tool_result>(&p)) {
+                has_result = true;
+                if (auto ok = add_tool_result(*r, i, j); !ok) return ok;
+            } else if (auto const* img = std::get_if<image_part>(&p)) {
+                if (!valid_image_url(img->url))
+                    return invalid(at_part(i, j) + ": an image URL must be https://, http:// or a "
+                                                   "data:<media type>;base64, URI");
+                has_image = true;
+            } else if (std::holds_alternative<tool_call>(p)) {
+                return invalid(at_part(i, j) + ": a tool call belongs in an assistant message");
+            } else {
+                has_text = true;
+            }
+        }
+        if (has_result && !has_text && !has_image) return {};
+
+        json::object u(sp_);
+        u.emplace("role", "user");
+        if (!has_image) {
+            std::string buf;
+            u.emplace("content", joined_text(m, buf));
+        } else {
+            json::array parts(sp_);
+            for (auto const& p : m.content) {
+                if (auto const* t = std::get_if<text_part>(&p)) {
+                    json::object o(sp_);
+                    o.emplace("type", "text");
+                    o.emplace("text", t->text);
+                    parts.emplace_back(std::move(o));
+                } else if (auto const* img = std::get_if<image_part>(&p)) {
+                    json::object url(sp_);
+                    url.emplace("url", img->url);
+                    if (!img->detail.empty()) url.emplace("detail", img->detail);
+                    json::object o(sp_);
+                    o.emplace("type", "image_url");
+                    o.emplace("image_url", std::move(url));
+                    parts.emplace_back(std::move(o));
+                }
+            }
+            u.emplace("content", std::move(parts));
+        }
+        messages_.emplace_back(std::move(u));
+        return {};
+    }
+
+    result<void> add_assistant(message const& m, std::size_t i) {
+        json::array calls(sp_);
+        for (std::size_t j = 0; j < m.content.size(); ++j) {
+            auto const& p = m.content[j];
+            if (std::holds_alternative<text_part>(p)) {
+                continue;
+            } else if (auto const* c = std::get_if<tool_call>(&p)) {
+                if (c->id.empty()) return invalid(at_part(i, j) + ": a tool call needs an id");
+                if (c->name.empty()) return invalid(at_part(i, j) + ": a tool call needs a name");
+                json::object fn(sp_);
+                fn.emplace("name", c->name);
+                // `arguments` is required JSON text; an empty string is not valid JSON.
+                fn.emplace("arguments",
+                           c->arguments.empty() ? "{}"sv : std::string_view(c->arguments));
+                json::object call(sp_);
+                call.emplace("id", c->id);
+                call.emplace("type", "function");
+                call.emplace("function", std::move(fn));
+                calls.emplace_back(std::move(call));
+            } else if (std::holds_alternative<image_part>(p)) {
+                return failure(error::unsupported,
+                               at_part(i, j) + ": assistant messages cannot hold images");
+            } else {
+                return invalid(at_part(i, j) + ": a tool result belongs in a tool or user message");
+            }
+        }
+        std::string buf;
+        std::string_view const text = joined_text(m, buf);
+        json::object a(sp_);
+        a.emplace("role", "assistant");
+        if (!text.empty() || calls.empty())
+            a.emplace("content", text);
+        else
+            a.emplace("content", nullptr);
+        if (!calls.empty()) a.emplace("tool_calls", std::move(calls));
+        messages_.emplace_back(std::move(a));
+        return {};
+    }
+
+    result<void> add_tool(message const& m, std::size_t i) {
+        if (m.content.empty())
+            return invalid(at_message(i) + ": a tool message needs a tool_result part");
+        for (std::size_t j = 0; j < m.content.size(); ++j) {
+            auto const* r = std::get_if<tool_result>(&m.content[j]);
+            if (!r)
+                return invalid(at_part(i, j) + ": a tool message may only hold tool_result parts");
+            if (auto ok = add_tool_result(*r, i, j); !ok) return ok;
+        }
+        return {};
+    }
+
+    json::storage_ptr sp_;
+    json::array messages_;
+};
+
+std::string_view max_tokens_field(provider_config const& p) noexcept {
+    if (auto const* v = p.options.if_contains("max_tokens_field"))
+        if (auto const* s = v->if_string(); s && !s->empty()) return as_view(*s);
+    // max_tokens is deprecated at OpenAI (and rejected by o-series models); compatible servers
+    // mostly know only max_tokens.
+    if (p.name == "openai" || p.name == "azure") return "max_completion_tokens";
+    return "max_tokens";
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+
+// The error an error type or code names, for errors that arrive without a meaningful HTTP
+// status (inside a 2xx body or a stream).
+std::optional<error> error_from_name(std::string_view n) noexcept {
+    if (n.empty()) return std::nullopt;
+    if (n == "server_error" || n == "internal_error" || n == "internal_server_error" ||
+        n == "api_error")
+        return error::server_error;
+    if (n == "rate_limit_exceeded" || n == "rate_limit_error" || n == "tokens" || n == "requests")
+        return error::rate_limited;
+    if (n == "overloaded" || n == "overloaded_error" || n == "service_unavailable" ||
+        n == "insufficient_system_resource")
+        return error::overloaded;
+    if (n == "invalid_request_error" || n == "invalid_request" || n == "bad_request" ||
+        n == "invalid_value")
+        return error::bad_request;
+    if (n == "authentication_error" || n == "invalid_api_key" || n == "unauthorized")
+        return error::auth_failed;
+    if (n == "permission_error" || n == "permission_denied") return error::permission_denied;
+    if (n == "not_found" || n == "not_found_error" || n == "model_not_found")
+        return error::not_found;
+    if (n == "insufficient_quota" || n == "payment_required") return error::payment_required;
+    if (n == "context_length_exceeded") return error::context_length_exceeded;
+    if (n == "content_filter" || n == "content_policy_violation") return error::content_filtered;
+    if (n == "timeout") return error::timeout;
+    return std::nullopt;
+}
+
+// What an error body says, whatever its shape.
+struct error_fields {
+    std::string_view message;
+    std::string_view type;
+    std::string_view code;                 // a string `code`
+    std::optional<std::int64_t> code_num;  // OpenRouter's numeric `code`
+    std::string_view upstream;             // OpenRouter's metadata.raw
+    std::string_view upstream_provider;    // OpenRouter's metadata.provider_name
+    bool moderation = false;               // OpenRouter's 403 with metadata.reasons
+};
+
+error_fields read_error(json::value const& err) {
+    error_fields f;
+    if (auto const* s = err.if_string()) {  // Ollama and others: {"error":"model not found"}
+        f.message = as_view(*s);
+        return f;
+    }
+    auto const* o = err.if_object();
+    if (!o) return f;
+    f.message = get_string(*o, "message");
+    f.type = get_string(*o, "type");
+    if (auto const* c = o->if_contains("code")) {
+        if (auto const* s = c->if_string())
+            f.code = as_view(*s);
+        else if (auto const* i = c->if_int64())
+            f.code_num = *i;
+        else if (auto const* u = c->if_uint64(); u && *u <= 0xffff)
+            f.code_num = static_cast<std::int64_t>(*u);
+    }
+    if (f.type.empty()) f.type = get_string(*o, "status");  // Gemini's OpenAI layer
+    if (auto const* md = get_object(*o, "metadata")) {
+        f.upstream = get_string(*md, "raw");
+        f.upstream_provider = get_string(*md, "provider_name");
+        f.moderation = md->contains("reasons") || md->contains("flagged_input");
+    }
+    return f;
+}
+
+// Fills `f` from what the provider said. `status` is the HTTP status of a non-2xx response, or
+// 0 for an error inside a 2xx body or a stream, where the type and code decide.
+void classify(failure& f, error_fields const& e, unsigned status) {
+    error code = status >= 300 ? status_to_error(status) : error::server_error;
+    if (status < 300) {
+        if (e.code_num && *e.code_num >= 400 && *e.code_num <= 599)
+            code = status_to_error(static_cast<unsigned>(*e.code_num));
+        else if (auto c = error_from_name(e.code))
+            code = *c;
+        else if (auto t = error_from_name(e.type))
+            code = *t;
+    }
+    auto const is = [&](std::string_view n) { return e.code == n || e.type == n; };
+    if (is("context_length_exceeded") ||
+        (code != error::rate_limited &&
+         (mentions_context_length(e.message) || mentions_context_length(e.upstream))))
+        code = error::context_length_exceeded;
+    else if (is("insufficient_quota"))
+        code = error::payment_required;
+    else if (is("content_filter") || is("content_policy_violation") ||
+             (status == 403 && e.moderation))
+        code = error::content_filtered;
+    else if (is("invalid_api_key"))
+        code = error::auth_failed;
+    else if ((status == 500 || status == 503 || (status < 300 && code == error::server_error)) &&
+             icontains(e.message, "overloaded"))
+        code = error::overloaded;
+    f.code = make_error_code(code);
+
+    f.diag.error_type = std::string(e.type);
+    if (!e.code.empty())
+        f.diag.error_code = std::string(e.code);
+    else if (e.code_num)
+        f.diag.error_code = std::to_string(*e.code_num);
+    std::string msg(e.message);
+    if (!e.upstream.empty()) {
+        // OpenRouter wraps an upstream failure as "Provider returned error"; the upstream's
+        // own message is what says what went wrong.
+        msg += msg.empty() ? "" : " ";
+        msg += "(upstream";
+        if (!e.upstream_provider.empty()) msg.append(" ").append(e.upstream_provider);
+        msg += ": " + excerpt(e.upstream, 300) + ")";
+    }
+    if (!msg.empty()) f.diag.message = std::move(msg);
+}
+
+// A readable excerpt of a body that is not JSON (an HTML error page from a proxy).
+std::string body_excerpt(std::string_view body) {
+    std::string squeezed;
+    squeezed.reserve(std::min<std::size_t>(body.size(), 400));
+    bool space = false;
+    for (char c : body.substr(0, 4096)) {
+        if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
+            space = !squeezed.empty();
+            continue;
+        }
+        if (space) squeezed += ' ';
+        space = false;
+        squeezed += c;
+        if (squeezed.size() > 400) break;
+    }
+    return excerpt(squeezed, 200);
+}
+
+// The error object of a body: OpenAI's and OpenRouter's {"error":{...}}, or Gemini's OpenAI
+// layer's [{"error":{...}}]. Null when there is none.
+json::value const* find_error(json::value const& v) noexcept {
+    json::value const* e = nullptr;
+    if (auto const* o = v.if_object())
+        e = o->if_contains("error");
+    else if (auto const* a = v.if_array(); a && !a->empty() && (*a)[0].is_object())
+        e = (*a)[0].get_object().if_contains("error");
+    return e && !e->is_null() ? e : nullptr;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Decoding
+
+// The unified value of OpenAI's finish_reason; `fails` is set for the values that mean the
+// generation failed (OpenRouter's `error`, DeepSeek's `insufficient_system_resource`).
+finish_reason map_finish(std::string_view s, bool& fails) noexcept {
+    fails = false;
+    if (s == "stop") return finish_reason::stop;
+    if (s == "length") return finish_reason::length;
+    if (s == "tool_calls" || s == "function_call") return finish_reason::tool_calls;
+    if (s == "content_filter") return finish_reason::content_filter;
+    if (s == "error" || s == "insufficient_system_resource") {
+        fails = true;
+        return finish_reason::error;
+    }
+    return finish_reason::unknown;
+}
+
+failure finish_failure(std::string_view native) {
+    failure f(error::overloaded, "the provider ended the answer with finish_reason '" +
+                                     std::string(native) + "'; retrying may succeed");
+    f.diag.error_code = std::string(native);
+    return f;
+}
+
+std::optional<double> get_number(json::object const& o, std::string_view key) noexcept {
+    auto const* v = o.if_contains(key);
+    if (!v) return std::nullopt;
+    if (auto const* d = v->if_double()) return *d;
+    if (auto const* i = v->if_int64()) return static_cast<double>(*i);
+    if (auto const* u = v->if_uint64()) return static_cast<double>(*u);
+    return std::nullopt;
+}
+
+usage read_usage(json::object const& u) {
+    usage r;
+    r.input_tokens = get_count(u, "prompt_tokens");
+    r.output_tokens = get_count(u, "completion_tokens");
+    r.total_tokens = get_count(u, "total_tokens");
+    if (auto const* d = get_object(u, "prompt_tokens_details")) {
+        r.cached_input_tokens = get_count(*d, "cached_tokens");
+        r.cache_write_tokens = get_count(*d, "cache_write_tokens");  // OpenRouter
+    }
+    if (!r.cached_input_tokens) r.cached_input_tokens = get_count(u, "prompt_cache_hit_tokens");
+    if (auto const* d = get_object(u, "completion_tokens_details"))
+        r.reasoning_tokens = get_count(*d, "reasoning_tokens");
+    r.reported_cost = get_number(u, "cost");  // OpenRouter, in credits (1 credit = 1 USD)
+    return r;
+}
+
+// The usage of a response or chunk: `usage`, or Groq's `x_groq.usage` on its last chunk.
+json::object const* find_usage(json::object const& o) noexcept {
+    if (auto const* u = get_object(o, "usage")) return u;
+    if (auto const* x = get_object(o, "x_groq")) return get_object(*x, "usage");
+    return nullptr;
+}
+
+// Tool-call arguments: JSON text, though some compatible servers send an object.
+void read_arguments(json::value const* v, std::string& out) {
+    if (!v) return;
+    if (auto const* s = v->if_string())
+        out.assign(s->data(), s->size());
+    else if (v->is_object())
+        out = json::serialize(*v);
+}
+
+// The choice with index 0 (only it maps to the unified types), or the first one.
+json::object const* first_choice(json::array const& choices) noexcept {
+    for (auto const& c : choices) {
+        auto const* o = c.if_object();
+        if (!o) continue;
+        auto const* idx = o->if_contains("index");
+        if (!idx || (idx->is_int64() && idx->get_int64() == 0) ||
+            (idx->is_uint64() && idx->get_uint64() == 0))
+            return o;
+    }
+    return choices.empty() ? nullptr : choices[0].if_object();
+}
+
+// Appends content that is a string, or an array of text parts (some compatible servers).
+// Returns false for any other non-null value.
+bool append_content(json::value const* v, std::string& out) {
+    if (!v || v->is_null()) return true;
+    if (auto const* s = v->if_string()) {
+        out.append(s->data(), s->size());
+        return true;
+    }
+    if (auto const* a = v->if_array()) {
+        for (auto const& p : *a)
+            if (auto const* po = p.if_object()) out.append(get_string(*po, "text"));
+        return true;
+    }
+    return false;
+}
+
+result<chat_response> decode_body(response_head const& head, std::string_view body) {
+    auto const fail = [&](failure f) {
+        f.diag.http_status = head.status;
+        f.diag.request_id = std::string(request_id_of(head));
+        return f;
+    };
+    json::monotonic_resource mr;
+    boost::system::error_code ec;
+    // JSON whitespace covers the blank lines DeepSeek sends ahead of the body while it waits.
+    json::value const v = json::parse(body, ec, &mr);
+    if (ec)
+        return fail(failure(error::protocol_error, "response body is not valid JSON (" +
+                                                       ec.message() + "): " + body_excerpt(body)));
+    if (auto const* e = find_error(v)) {
+        failure f;
+        classify(f, read_error(*e), 0);
+        if (f.diag.message.empty()) f.diag.message = body_excerpt(body);
+        return fail(std::move(f));
+    }
+    auto const* o = v.if_object();
+    if (!o)
+        return fail(failure(error::protocol_error,
+                            "response body is not a JSON object: " + body_excerpt(body)));
+    auto const* choices_v = o->if_contains("choices");
+    auto const* choices = choices_v ? choices_v->if_array() : nullptr;
+    if (!choices) return fail(bad_field("choices", "is missing or not an array"));
+    if (choices->empty()) return fail(bad_field("choices", "is empty"));
+    auto const* choice = first_choice(*choices);
+    if (!choice) return fail(bad_field("choices[0]", "is not an object"));
+
+    chat_response r;
+    r.id = get_string(*o, "id");
+    r.model = get_string(*o, "model");
+    r.request_id = request_id_of(head);
+
+    std::string_view const native = get_string(*choice, "finish_reason");
+    bool fails = false;
+    r.finish_reason = map_finish(native, fails);
+    r.native_finish_reason = native;
+    if (fails) return fail(finish_failure(native));
+
+    auto const* msg = get_object(*choice, "message");
+    // Azure may leave the message out of a choice its filter stopped.
+    if (!msg && native.empty()) return fail(bad_field("choices[0].message", "is missing"));
+    if (msg) {
+        if (!append_content(msg->if_contains("content"), r.content))
+            return fail(bad_field("choices[0].message.content", "is not a string"));
+        // A refusal (structured outputs) is the model's answer: keep it rather than lose it.
+        if (r.content.empty()) r.content = get_string(*msg, "refusal");
+        r.reasoning = get_string(*msg, "reasoning_content");                   // DeepSeek
+        if (r.reasoning.empty()) r.reasoning = get_string(*msg, "reasoning");  // OpenRouter, Groq
+        if (auto const* tcv = msg->if_contains("tool_calls"); tcv && !tcv->is_null()) {
+            auto const* tcs = tcv->if_array();
+            if (!tcs) return fail(bad_field("choices[0].message.tool_calls", "is not an array"));
+            r.tool_calls.reserve(tcs->size());
+            for (std::size_t i = 0; i < tcs->size(); ++i) {
+                auto const* tc = (*tcs)[i].if_object();
+                auto const* fn = tc ? get_object(*tc, "function") : nullptr;
+                if (!fn)
+                    return fail(bad_field("choices[0].message.tool_calls[" + std::to_string(i) +
+                                              "].function",
+                                          "is missing"));
+                tool_call& call = r.tool_calls.emplace_back();
+                call.id = get_string(*tc, "id");
+                call.name = get_string(*fn, "name");
+                read_arguments(fn->if_contains("arguments"), call.arguments);
+            }
+        } else if (auto const* fc = get_object(*msg, "function_call")) {  // legacy functions
+            tool_call& call = r.tool_calls.emplace_back();
+            call.name = get_string(*fc, "name");
+            read_arguments(fc->if_contains("arguments"), call.arguments);
+        }
+    }
+    if (auto const* u = find_usage(*o)) r.usage = read_usage(*u);
+    return r;
+}
+
+failure decode_error_body(response_head const& head, std::string_view body) {
+    failure f = http_failure(head, "x-request-id");
+    if (f.diag.request_id.empty()) f.diag.request_id = head.header("x-generation-id");
+    std::string_view const text = trim(body);
+    if (text.empty()) {
+        f.diag.message = "HTTP " + std::to_string(head.status) + " with an empty body";
+        return f;
+    }
+    json::monotonic_resource mr;
+    boost::system::error_code ec;
+    json::value const v = json::parse(text, ec, &mr);
+    error_fields e;
+    if (!ec) {
+        if (auto const* err = find_error(v)) {
+            e = read_error(*err);
+        } else if (auto const* o = v.if_object()) {
+            // FastAPI-based servers (vLLM) say {"detail": "..."}, others {"message": "..."}.
+            e.message = get_string(*o, "message");
+            if (e.message.empty()) e.message = get_string(*o, "detail");
+        }
+    }
+    classify(f, e, head.status);
+    if (f.diag.message.empty()) f.diag.message = body_excerpt(text);
+    return f;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Streaming
+
+class openai_stream_decoder final : public stream_decoder {
+public:
+    result<void> feed(std::string_view bytes, std::vector<chat_chunk>& out) override {
+        if (failed_) return *failed_;
+        bool const ok = sse_.feed(bytes, [&](sse_event const& ev) {
+            if (!failed_ && !done_) on_event(ev, out);
+        });
+        if (!ok && !failed_)
+            failed_ = failure(error::protocol_error,
+                              "the stream has a line longer than the SSE parser's cap");
+        if (failed_) return *failed_;
+        return {};
+    }
+
+    result<void> finish(std::vector<chat_chunk>&) override {
+        if (failed_) return *failed_;
+        // `data: [DONE]` that lost its closing blank line still ends the stream completely.
+        if (!done_)
+            sse_.flush([this](sse_event const& ev) {
+                if (trim(ev.data) == "[DONE]") done_ = true;
+            });
+        if (done_) return {};
+        std::string msg = "the stream ended without its [DONE] marker";
+        if (finish_seen_) {
+            msg += ", after the finish reason '" + info_.native_finish_reason + "'";
+            if (!usage_seen_) msg += " but before the usage chunk";
+        } else {
+            msg += ", before any finish reason arrived";
+        }
+        if (sse_.has_partial_event()) msg += "; it was cut in the middle of an event";
+        failed_ = failure(error::truncated, std::move(msg));
+        return *failed_;
+    }
+
+    stream_info const& info() const noexcept override { return info_; }
+
+private:
+    void on_event(sse_event const& ev, std::vector<chat_chunk>& out) {
+        std::string_view const data = trim(ev.data);
+        if (data.empty()) return;
+        if (data == "[DONE]") {
+            done_ = true;
+            return;
+        }
+        // One parse per event, into a reused arena: no heap allocation for typical chunks.
+        json_.reset();
+        mr_.release();
+        json_.reset(&mr_);
+        boost::system::error_code ec;
+        json_.write(data.data(), data.size(), ec);
+        if (ec) {
+            json_.reset();
+            if (ev.event == "error") {  // `event: error` with a plain-text message
+                failed_ = failure(error::server_error, body_excerpt(data));
+                return;
+            }
+            failed_ = failure(error::protocol_error, "a stream event is not valid JSON (" +
+                                                         ec.message() + "): " + excerpt(data, 120));
+            return;
+        }
+        json::value const v = json_.release();
+        on_json(v, ev, out);
+    }
+
+    void on_json(json::value const& v, sse_event const& ev, std::vector<chat_chunk>& out) {
+        // A data object with an `error` key fails the stream (as the OpenAI SDK does); so does
+        // an `event: error`, whatever its data says.
+        json::value const* e = find_error(v);
+        if (!e && ev.event == "error") e = &v;
+        if (e) {
+            failure f;
+            classify(f, read_error(*e), 0);
+            if (f.diag.message.empty()) f.diag.message = "an error event without a message";
+            failed_ = std::move(f);
+            return;
+        }
+        auto const* o = v.if_object();
+        if (!o) {
+            failed_ = failure(error::protocol_error,
+                              "a stream event is not a JSON object: " + excerpt(ev.data, 120));
+            return;
+        }
+        if (info_.id.empty()) info_.id = get_string(*o, "id");
+        if (info_.model.empty()) info_.model = get_string(*o, "model");
+
+        chat_chunk c;
+        if (auto const* cv = o->if_contains("choices")) {
+            if (auto const* choices = cv->if_array()) {
+                for (std::size_t i = 0; i < choices->size(); ++i) {
+                    auto const* ch = (*choices)[i].if_object();
+                    if (!ch) continue;
+                    if (auto const* idx = ch->if_contains("index"))
+                        if (!((idx->is_int64() && idx->get_int64() == 0) ||
+                              (idx->is_uint64() && idx->get_uint64() == 0)))
+                            continue;  // n > 1: only the first choice is unified
+                    if (!on_choice(*ch, c)) return;
+                }
+            }
+        }
+        if (auto const* u = find_usage(*o)) {
+            c.usage = read_usage(*u);
+            usage_seen_ = true;
+        }
+        if (c.has_content() || c.finish_reason || c.usage) out.push_back(std::move(c));
+    }
+
+    // Returns false when the choice failed the stream.
+    bool on_choice(json::object const& ch, chat_chunk& c) {
+        if (auto const* d = get_object(ch, "delta")) {
+            if (!append_content(d->if_contains("content"), c.text)) {
+                failed_ = bad_field("choices[0].delta.content", "is not a string");
+                return false;
+            }
+            c.text.append(get_string(*d, "refusal"));
+            std::string_view reasoning = get_string(*d, "reasoning_content");  // DeepSeek
+            if (reasoning.empty()) reasoning = get_string(*d, "reasoning");    // OpenRouter, Groq
+            c.reasoning.append(reasoning);
+            if (auto const* tv = d->if_contains("tool_calls")) {
+                if (auto const* tcs = tv->if_array()) {
+                    for (std::size_t i = 0; i < tcs->size(); ++i) {
+                        auto const* tc = (*tcs)[i].if_object();
+                        if (!tc) continue;
+                        tool_call_delta& td = c.tool_calls.emplace_back();
+                        td.index = i;  // servers that leave `index` out send one call per slot
+                        if (auto n = get_count(*tc, "index"))
+                            td.index = static_cast<std::size_t>(*n);
+                        td.id = get_string(*tc, "id");
+                        if (auto const* fn = get_object(*tc, "function")) {
+                            td.name = get_string(*fn, "name");
+                            read_arguments(fn->if_contains("arguments"), td.arguments);
+                        }
+                    }
+                }
+            } else if (auto const* fc = get_object(*d, "function_call")) {  // legacy functions
+                tool_call_delta& td = c.tool_calls.emplace_back();
+                td.name = get_string(*fc, "name");
+                read_arguments(fc->if_contains("arguments"), td.arguments);
+            }
+        }
+        if (std::string_view const fr = get_string(ch, "finish_reason"); !fr.empty()) {
+            bool fails = false;
+            c.finish_reason = map_finish(fr, fails);
+            info_.native_finish_reason = fr;
+            finish_seen_ = true;
+            if (fails) {
+                failed_ = finish_failure(fr);
+                return false;
+            }
+        }
+        return true;
+    }
+
+    sse_parser sse_;
+    stream_info info_;
+    // The arena must outlive the parser, which holds a (non-owning) pointer to it.
+    alignas(std::max_align_t) unsigned char arena_[8192];
+    json::monotonic_resource mr_{arena_, sizeof arena_};
+    json::parser json_;
+    std::optional<failure> failed_;
+    bool done_ = false;
+    bool finish_seen_ = false;
+    bool usage_seen_ = false;
+};
+
+// ---------------------------------------------------------------------------------------------
+
+class openai_chat final : public wire_format {
+public:
+    std::string_view name() const noexcept override { return "openai"; }
+
+    result<http_request> encode(chat_request const& req, encode_context const& ctx) const override {
+        if (req.messages.empty()) return invalid("the request has no messages");
+
+        http_request out;
+        out.target = "/chat/completions";
+        out.set_header("Content-Type", "application/json");
+        out.set_header("Accept", ctx.stream ? "text/event-stream" : "application/json");
+        // Per-call headers (`req.headers`) are validated and applied by the client, for every
+        // wire format alike.
+
+        json::monotonic_resource mr;
+        json::storage_ptr sp(&mr);
+        json::object body(sp);
+        body.emplace("model", ctx.model);
+
+        request_encoder enc(sp);
+        if (!req.system.empty()) enc.add_system(req.system);
+        for (std::size_t i = 0; i < req.messages.size(); ++i)
+            if (auto ok = enc.add(req.messages[i], i); !ok) return ok.error();
+        body.emplace("messages", enc.take_messages());
+
+        if (req.temperature) body.emplace("temperature", *req.temperature);
+        if (req.top_p) body.emplace("top_p", *req.top_p);
+        if (req.max_tokens) body.emplace(max_tokens_field(ctx.provider), *req.max_tokens);
+        if (req.seed) body.emplace("seed", *req.seed);
+        if (!req.user.empty()) body.emplace("user", req.user);
+        if (!req.stop.empty()) {
+            json::array stop(sp);
+            for (auto const& s : req.stop)
+                stop.emplace_back(s);
+            body.emplace("stop", std::move(stop));
+        }
+
+        if (!req.tools.empty()) {
+            json::array tools(sp);
+            for (std::size_t i = 0; i < req.tools.size(); ++i) {
+                auto const& t = req.tools[i];
+                if (t.name.empty())
+                    return invalid("tools[" + std::to_string(i) + "]: a tool needs a name");
+                json::object fn(sp);
+                fn.emplace("name", t.name);
+                if (!t.description.empty()) fn.emplace("description", t.description);
+                // An empty schema is left out: OpenAI reads that as "no parameters".
+                if (!t.parameters.empty()) fn.emplace("parameters", json::object(t.parameters, sp));
+                if (t.strict) fn.emplace("strict", true);
+                json::object o(sp);
+                o.emplace("type", "function");
+                o.emplace("function", std::move(fn));
+                tools.emplace_back(std::move(o));
+            }
+            body.emplace("tools", std::move(tools));
+        }
+        if (req.tool_choice) {
+            auto const& tc = *req.tool_choice;
+            switch (tc.how) {
+            case tool_choice::mode::automatic:
+                // OpenAI rejects tool_choice without tools; "auto" is the default anyway.
+                if (!req.tools.empty()) body.emplace("tool_choice", "auto");
+                break;
+            case tool_choice::mode::none:
+                if (!req.tools.empty()) body.emplace("tool_choice", "none");
+                break;
+            case tool_choice::mode::required:
+                if (req.tools.empty())
+                    return invalid("tool_choice is 'required' but the request defines no tools");
+                body.emplace("tool_choice", "required");
+                break;
+            case tool_choice::mode::named: {
+                bool found = false;
+                for (auto const& t : req.tools)
+                    found = found || t.name == tc.name;
+                if (!found)
+                    return invalid("tool_choice names the tool '" + tc.name +
+                                   "', which the request does not define");
+                json::object fn(sp);
+                fn.emplace("name", tc.name);
+                json::object o(sp);
+                o.emplace("type", "function");
+                o.emplace("function", std::move(fn));
+                body.emplace("tool_choice", std::move(o));
+                break;
+            }
+            }
+        }
+        if (req.response_format) {
+            auto const& rf = *req.response_format;
+            if (rf.type == response_format::kind::json_object) {
+                json::object o(sp);
+                o.emplace("type", "json_object");
+                body.emplace("response_format", std::move(o));
+            } else if (rf.type == response_format::kind::json_schema) {
+                if (rf.name.empty()) return invalid("response_format: a JSON schema needs a name");
+                json::object js(sp);
+                js.emplace("name", rf.name);
+                js.emplace("schema", json::object(rf.schema, sp));
+                js.emplace("strict", rf.strict);
+                json::object o(sp);
+                o.emplace("type", "json_schema");
+                o.emplace("json_schema", std::move(js));
+                body.emplace("response_format", std::move(o));
+            }
+        }
+        if (ctx.stream) {
+            body.emplace("stream", true);
+            // Without this the usage chunk is not sent and a streamed call's usage is lost.
+            json::object so(sp);
+            so.emplace("include_usage", true);
+            body.emplace("stream_options", std::move(so));
+        }
+        merge_extra(body, req.extra);
+        out.body = json::serialize(body);
+        return out;
+    }
+
+    result<chat_response> decode(response_head const& head, std::string_view body) const override {
+        return decode_body(head, body);
+    }
+
+    failure decode_error(response_head const& head, std::string_view body) const override {
+        return decode_error_body(head, body);
+    }
+
+    std::unique_ptr<stream_decoder> make_stream_decoder() const override {
+        return std::make_unique<openai_stream_decoder>();
+    }
+};
+
+}  // namespace
+
+wire_format const& openai_chat_format() {
+    static openai_chat const instance;
+    return instance;
+}
+
+}  // namespace llmux::detail

@@ -1,0 +1,463 @@
+// SPDX-License-Identifier: BSL-1.0
+// The client against the in-process emulator over loopback: TLS, keep-alive, deadlines,
+// cancellation, faults and concurrency.
+#include "common/client_fixture.hpp"
+
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <atomic>
+#include <thread>
+
+using namespace llmux;
+using namespace std::chrono_literals;
+namespace asio = boost::asio;
+using llmux::test::emulator_fixture;
+
+namespace {
+
+chat_request ask(std::string model, std::string prompt = "Introduce Python in one sentence") {
+    return {.model = std::move(model), .messages = {user(std::move(prompt))}};
+}
+
+bool is(failure const& f, error e) { return f.code == make_error_code(e); }
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(client_transport)
+
+BOOST_AUTO_TEST_CASE(chat_over_tls) {
+    emulator_fixture fx;
+    auto c = fx.make_client();
+    auto r = fx.chat(c, ask("openai/gpt-4o-mini"));
+    BOOST_TEST_REQUIRE(!!r, r.error());
+    BOOST_TEST(r->text().find("gpt-4o-mini") != std::string::npos);
+    BOOST_TEST((r->finish_reason == finish_reason::stop));
+    BOOST_TEST(r->usage.known());
+    BOOST_TEST(*r->usage.total_tokens == *r->usage.input_tokens + *r->usage.output_tokens);
+    BOOST_TEST(!r->request_id.empty());
+    BOOST_TEST(r->provider == "openai");
+    BOOST_TEST(r->requested_model == "openai/gpt-4o-mini");
+    BOOST_TEST(r->latency.count() > 0);
+    BOOST_TEST(r->ttft <= r->latency);
+    BOOST_TEST(r->attempts.size() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(chat_over_plain_http) {
+    emulator_fixture fx({}, false);
+    auto c = fx.make_client();
+    auto r = fx.chat(c, ask("deepseek/deepseek-chat"));
+    BOOST_TEST_REQUIRE(!!r, r.error());
+    BOOST_TEST(r->provider == "deepseek");
+}
+
+BOOST_AUTO_TEST_CASE(every_openai_compatible_provider_by_model_id_only) {
+    emulator_fixture fx;
+    fx.cfg.find("azure")->query = {{"api-version", "2024-10-21"}};
+    auto c = fx.make_client();
+    for (auto m : {"openai/gpt-4o-mini", "openrouter/anthropic/claude-sonnet-4.6",
+                   "deepseek/deepseek-chat", "zenmux/gpt-4.1-mini", "azure/my-deployment",
+                   "groq/llama-3.3-70b", "together/meta-llama/Llama-3-8b", "ollama/llama3",
+                   "vllm/qwen"}) {
+        BOOST_TEST_CONTEXT(m) {
+            auto r = fx.chat(c, ask(m));
+            BOOST_TEST_REQUIRE(!!r, r.error());
+            BOOST_TEST(r->requested_model == m);
+            BOOST_TEST(!r->content.empty());
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(stream_over_tls_assembles_the_answer) {
+    emulator_fixture fx;
+    auto c = fx.make_client();
+    auto s = fx.stream(c, ask("openai/gpt-4o-mini"));
+    BOOST_TEST_REQUIRE(!!s.response, s.response.error());
+    BOOST_TEST(s.chunks > 3u);
+    BOOST_TEST(s.text == s.response->content);
+    BOOST_TEST(s.text.find("gpt-4o-mini") != std::string::npos);
+    BOOST_TEST((s.response->finish_reason == finish_reason::stop));
+    BOOST_TEST(s.response->usage.known());  // include_usage is always requested
+    BOOST_TEST(s.response->ttft <= s.response->latency);
+}
+
+BOOST_AUTO_TEST_CASE(stream_assembles_tool_calls) {
+    emulator_fixture fx;
+    auto c = fx.make_client();
+    chat_request req = ask("openai/gpt-4o-mini", "Weather in Oslo?");
+    boost::json::object params{{"type", "object"},
+                               {"properties", {{"city", {{"type", "string"}}}}},
+                               {"required", boost::json::array{"city"}}};
+    req.tools = {tool{"get_weather", "Current weather", params}};
+    auto s = fx.stream(c, req);
+    BOOST_TEST_REQUIRE(!!s.response, s.response.error());
+    BOOST_TEST((s.response->finish_reason == finish_reason::tool_calls));
+    BOOST_TEST_REQUIRE(s.response->tool_calls.size() == 1u);
+    auto const& tc = s.response->tool_calls[0];
+    BOOST_TEST(tc.name == "get_weather");
+    BOOST_TEST(!tc.id.empty());
+    boost::system::error_code ec;
+    auto args = boost::json::parse(tc.arguments, ec);
+    BOOST_TEST_REQUIRE(!ec, tc.arguments);
+    BOOST_TEST(args.as_object().contains("city"));
+
+    // Send the tool result back; the model answers with text.
+    req.messages.push_back(assistant("", s.response->tool_calls));
+    req.messages.push_back(tool_answer(tc.id, "{\"temp_c\":4}", "get_weather"));
+    auto r = fx.chat(c, req);
+    BOOST_TEST_REQUIRE(!!r, r.error());
+    BOOST_TEST((r->finish_reason == finish_reason::stop));
+    BOOST_TEST(r->content.find("temp_c") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(keep_alive_reuses_one_connection) {
+    emulator_fixture fx;
+    auto c = fx.make_client();
+    for (int i = 0; i < 20; ++i) {
+        auto r = fx.chat(c, ask("openai/gpt-4o-mini"));
+        BOOST_TEST_REQUIRE(!!r, r.error());
+        auto s = fx.stream(c, ask("openai/gpt-4o-mini"));
+        BOOST_TEST_REQUIRE(!!s.response, s.response.error());
+    }
+    BOOST_TEST(fx.emu->stats().connections_accepted == 1u);
+    BOOST_TEST(c.stats().connections_opened == 1u);
+    BOOST_TEST(c.stats().connections_reused == 39u);
+}
+
+BOOST_AUTO_TEST_CASE(untrusted_certificate_is_rejected) {
+    emulator_fixture fx;
+    fx.cfg.tls.ca_file.clear();  // the system store does not know the emulator's CA
+    auto c = fx.make_client();
+    auto r = fx.chat(c, ask("openai/gpt-4o-mini"));
+    BOOST_TEST_REQUIRE(!r);
+    BOOST_TEST(code_name(r.error().code) == "tls_error");
+    BOOST_TEST(r.error().diag.message.find("certificate") != std::string::npos, r.error());
+    BOOST_TEST(fx.emu->stats().requests == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(host_name_mismatch_is_rejected) {
+    emulator_config ec;
+    ec.tls_names = {"only-this-name.test"};
+    emulator_fixture fx(ec);
+    auto c = fx.make_client();
+    auto r = fx.chat(c, ask("openai/gpt-4o-mini"));
+    BOOST_TEST_REQUIRE(!r);
+    BOOST_TEST(code_name(r.error().code) == "tls_error");
+    BOOST_TEST(fx.emu->stats().requests == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(insecure_skip_verify_is_explicit) {
+    emulator_config ec;
+    ec.tls_names = {"only-this-name.test"};
+    emulator_fixture fx(ec);
+    fx.cfg.tls.ca_file.clear();
+    fx.cfg.tls.insecure_skip_verify = true;
+    auto c = fx.make_client();
+    auto r = fx.chat(c, ask("openai/gpt-4o-mini"));
+    BOOST_TEST(!!r);
+}
+
+BOOST_AUTO_TEST_CASE(first_byte_deadline) {
+    emulator_fixture fx;
+    fx.cfg.timeouts.first_byte = 200ms;
+    auto c = fx.make_client();
+    auto r = fx.chat(c, ask("openai/gpt-4o-mini~latency=10s"));
+    BOOST_TEST_REQUIRE(!r);
+    BOOST_TEST(is(r.error(), error::timeout));
+    BOOST_TEST(r.error().diag.message.find("first-byte") != std::string::npos, r.error());
+    BOOST_TEST(c.stats().connections_open == 0u);  // the timed-out connection was closed
+}
+
+BOOST_AUTO_TEST_CASE(idle_deadline_between_chunks) {
+    emulator_fixture fx;
+    fx.cfg.timeouts.idle = 200ms;
+    auto c = fx.make_client();
+    auto s = fx.stream(c, ask("openai/gpt-4o-mini~fault=stall,after=2"));
+    BOOST_TEST_REQUIRE(!s.response);
+    BOOST_TEST(is(s.response.error(), error::timeout));
+    BOOST_TEST(s.response.error().diag.message.find("idle") != std::string::npos,
+               s.response.error());
+}
+
+BOOST_AUTO_TEST_CASE(total_deadline) {
+    emulator_fixture fx;
+    fx.cfg.timeouts.total = 300ms;
+    auto c = fx.make_client();
+    // 20 tokens at 10 tokens/s take about 2 s: never idle for long, but too long in total.
+    auto s = fx.stream(c, ask("openai/gpt-4o-mini~tokens=20,tps=10"));
+    BOOST_TEST_REQUIRE(!s.response);
+    BOOST_TEST(is(s.response.error(), error::timeout));
+    BOOST_TEST(s.response.error().diag.message.find("total") != std::string::npos,
+               s.response.error());
+}
+
+BOOST_AUTO_TEST_CASE(tls_handshake_deadline) {
+    // A TCP server that accepts and never speaks TLS.
+    asio::io_context io;
+    asio::ip::tcp::acceptor acc(io, {asio::ip::make_address("127.0.0.1"), 0});
+    asio::ip::tcp::socket held(io);
+    acc.async_accept(held, [](boost::system::error_code) {});
+    auto cfg = client_config::presets();
+    cfg.find("openai")->base_url =
+        "https://127.0.0.1:" + std::to_string(acc.local_endpoint().port()) + "/v1";
+    cfg.find("openai")->credentials.api_key = "k";
+    cfg.timeouts.tls_handshake = 200ms;
+    client c{io.get_executor(), cfg};
+    auto r = llmux::test::run_coro(
+        io, [&] { return c.chat(ask("openai/gpt-4o-mini")); });
+    BOOST_TEST_REQUIRE(!r);
+    BOOST_TEST(is(r.error(), error::timeout));
+    BOOST_TEST(r.error().diag.message.find("TLS") != std::string::npos, r.error());
+    BOOST_TEST(c.stats().connections_open == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(connection_refused) {
+    asio::io_context io;
+    std::uint16_t port;
+    {
+        asio::ip::tcp::acceptor acc(io, {asio::ip::make_address("127.0.0.1"), 0});
+        port = acc.local_endpoint().port();
+    }  // closed again: nothing listens there now
+    auto cfg = client_config::presets();
+    cfg.find("openai")->base_url = "http://127.0.0.1:" + std::to_string(port) + "/v1";
+    cfg.find("openai")->credentials.api_key = "k";
+    client c{io.get_executor(), cfg};
+    auto r = llmux::test::run_coro(
+        io, [&] { return c.chat(ask("openai/gpt-4o-mini")); });
+    BOOST_TEST_REQUIRE(!r);
+    BOOST_TEST(code_name(r.error().code) == "connection_refused");
+    BOOST_TEST(r.error().diag.message.find(std::to_string(port)) != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(scripted_errors_map_to_codes) {
+    emulator_fixture fx;
+    auto c = fx.make_client();
+    struct expect {
+        char const* directives;
+        error code;
+        unsigned status;
+    };
+    for (auto const& e : {expect{"error=429,retry_after=2s", error::rate_limited, 429},
+                          expect{"error=500", error::server_error, 500},
+                          expect{"error=503", error::overloaded, 503},
+                          expect{"error=401", error::auth_failed, 401},
+                          expect{"error=404", error::not_found, 404},
+                          expect{"error=400", error::bad_request, 400}}) {
+        BOOST_TEST_CONTEXT(e.directives) {
+            auto r = fx.chat(c, ask(std::string("openai/gpt-4o-mini~") + e.directives));
+            BOOST_TEST_REQUIRE(!r);
+            BOOST_TEST(is(r.error(), e.code), r.error());
+            BOOST_TEST(r.error().diag.http_status == e.status);
+            BOOST_TEST(!r.error().diag.message.empty());
+            BOOST_TEST(!r.error().diag.request_id.empty());
+            auto s = fx.stream(c, ask(std::string("openai/gpt-4o-mini~") + e.directives));
+            BOOST_TEST_REQUIRE(!s.response);
+            BOOST_TEST(is(s.response.error(), e.code));
+            BOOST_TEST(s.chunks == 0u);
+        }
+    }
+    auto r = fx.chat(c, ask("openai/gpt-4o-mini~error=429,retry_after=2s"));
+    BOOST_TEST_REQUIRE(r.error().diag.retry_after.has_value());
+    BOOST_TEST(r.error().diag.retry_after->count() == 2000);
+    // Errors with a body keep the connection.
+    BOOST_TEST(fx.emu->stats().connections_accepted == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(scripted_faults_give_documented_errors) {
+    emulator_fixture fx;
+    auto c = fx.make_client();
+    auto st = [&](char const* d) { return fx.stream(c, ask(std::string("openai/m~") + d)); };
+    auto ch = [&](char const* d) { return fx.chat(c, ask(std::string("openai/m~") + d)); };
+
+    auto reset = ch("fault=reset");
+    BOOST_TEST_REQUIRE(!reset);
+    BOOST_TEST((code_name(reset.error().code) == "connection_reset" ||
+                code_name(reset.error().code) == "connection_closed"),
+               reset.error());
+
+    auto reset_mid = st("fault=reset_mid,after=3");
+    BOOST_TEST_REQUIRE(!reset_mid.response);
+    BOOST_TEST(is(reset_mid.response.error(), error::truncated), reset_mid.response.error());
+    BOOST_TEST(reset_mid.chunks >= 1u);
+
+    auto trunc = st("fault=truncate,after=3");
+    BOOST_TEST_REQUIRE(!trunc.response);
+    BOOST_TEST(is(trunc.response.error(), error::truncated), trunc.response.error());
+    BOOST_TEST(!trunc.text.empty());  // what came is delivered, then the failure
+
+    auto trunc_body = ch("fault=truncate");
+    BOOST_TEST_REQUIRE(!trunc_body);
+    BOOST_TEST(is(trunc_body.error(), error::protocol_error), trunc_body.error());
+
+    auto bad = ch("fault=malformed");
+    BOOST_TEST_REQUIRE(!bad);
+    BOOST_TEST(is(bad.error(), error::protocol_error), bad.error());
+
+    auto bad_stream = st("fault=malformed,after=2");
+    BOOST_TEST_REQUIRE(!bad_stream.response);
+    BOOST_TEST(is(bad_stream.response.error(), error::protocol_error));
+
+    auto mid = st("fault=error_mid,after=2");
+    BOOST_TEST_REQUIRE(!mid.response);
+    BOOST_TEST(is(mid.response.error(), error::server_error), mid.response.error());
+    BOOST_TEST(mid.chunks >= 1u);
+
+    auto close = ch("fault=close");
+    BOOST_TEST(!!close);
+    auto again = ch("");
+    BOOST_TEST(!!again);
+    BOOST_TEST(c.stats().connections_open == 1u);  // the last connection is kept alive
+}
+
+BOOST_AUTO_TEST_CASE(server_dropping_idle_sockets_is_survived) {
+    emulator_config ec;
+    ec.idle_timeout = 100ms;
+    emulator_fixture fx(ec);
+    auto c = fx.make_client();
+    BOOST_TEST_REQUIRE(!!fx.chat(c, ask("openai/gpt-4o-mini")));
+    // Wait until the server has dropped the idle connection.
+    BOOST_TEST_REQUIRE(llmux::test::run_until(
+        fx.io, [&] { return fx.emu->stats().connections_open == 0; }));
+    auto r = fx.chat(c, ask("openai/gpt-4o-mini"));
+    BOOST_TEST_REQUIRE(!!r, r.error());
+    BOOST_TEST(fx.emu->stats().connections_accepted == 2u);
+    BOOST_TEST(fx.emu->stats().requests == 2u);  // the request was sent once
+}
+
+BOOST_AUTO_TEST_CASE(cancelling_a_stream_closes_its_socket) {
+    emulator_fixture fx;
+    auto c = fx.make_client();
+    asio::cancellation_signal cancel;
+    std::size_t chunks = 0;
+    std::optional<result<chat_response>> final;
+    asio::co_spawn(
+        fx.io,
+        [&]() -> asio::awaitable<void> {
+            auto s = c.stream(ask("openai/gpt-4o-mini~tokens=1000,tps=50"));
+            while (auto ch = co_await s.next()) {
+                // Cancel from outside, while this coroutine waits in next() (as a timer or
+                // cancel_after would). Cancelling a coroutine while it runs makes Asio throw at
+                // its next co_await instead, by design.
+                if (++chunks == 3)
+                    asio::post(fx.io, [&] { cancel.emit(asio::cancellation_type::terminal); });
+            }
+            final = s.response();
+        },
+        asio::bind_cancellation_slot(cancel.slot(), asio::detached));
+    BOOST_TEST_REQUIRE(llmux::test::run_until(fx.io, [&] { return final.has_value(); }));
+    BOOST_TEST_REQUIRE(!*final);
+    BOOST_TEST(final->error().code == asio::error::operation_aborted);
+    BOOST_TEST(chunks < 10u);
+    BOOST_TEST(llmux::test::run_until(fx.io, [&] {
+        return c.stats().connections_open == 0 && fx.emu->stats().connections_open == 0;
+    }));
+    BOOST_TEST(c.stats().in_flight == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(cancelling_a_chat_with_awaitable_or) {
+    emulator_fixture fx;
+    auto c = fx.make_client();
+    auto r = llmux::test::run_coro(fx.io, [&]() -> asio::awaitable<int> {
+        using namespace asio::experimental::awaitable_operators;
+        asio::steady_timer t(co_await asio::this_coro::executor, 100ms);
+        auto v = co_await (c.chat(ask("openai/gpt-4o-mini~latency=10s")) ||
+                           t.async_wait(asio::use_awaitable));
+        co_return static_cast<int>(v.index());
+    });
+    BOOST_TEST(r == 1);  // the timer won; the call was cancelled
+    // The client closed its socket at once (the emulator, asleep in its scripted latency,
+    // notices later).
+    BOOST_TEST(c.stats().connections_open == 0u);
+    BOOST_TEST(c.stats().in_flight == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(a_thousand_concurrent_calls_on_one_context) {
+    emulator_fixture fx;
+    fx.cfg.pool.max_connections_per_origin = 64;
+    auto c = fx.make_client();
+    std::atomic<int> ok{0}, failed{0};
+    int const n = 1000;
+    for (int i = 0; i < n; ++i) {
+        asio::co_spawn(
+            fx.io,
+            [&, i]() -> asio::awaitable<void> {
+                auto r = co_await c.chat(ask("openai/gpt-4o-mini", "call " + std::to_string(i)));
+                if (r && r->content.find("call " + std::to_string(i)) != std::string::npos)
+                    ++ok;
+                else
+                    ++failed;
+            },
+            asio::detached);
+    }
+    BOOST_TEST_REQUIRE(llmux::test::run_until(
+        fx.io, [&] { return ok + failed == n; }, std::chrono::seconds(60)));
+    BOOST_TEST(ok == n);
+    BOOST_TEST(fx.emu->stats().connections_accepted <= 64u);
+    BOOST_TEST(fx.emu->stats().requests == std::uint64_t(n));
+}
+
+BOOST_AUTO_TEST_CASE(several_threads_share_one_client) {
+    emulator_fixture fx;
+    auto c = fx.make_client();
+    std::atomic<int> ok{0}, done{0};
+    int const n = 400;
+    for (int i = 0; i < n; ++i) {
+        asio::co_spawn(
+            fx.io,
+            [&, i]() -> asio::awaitable<void> {
+                if (i % 2) {
+                    auto r = co_await c.chat(ask("openai/gpt-4o-mini"));
+                    if (r) ++ok;
+                } else {
+                    auto s = c.stream(ask("openai/gpt-4o-mini"));
+                    while (co_await s.next()) {
+                    }
+                    if (s.response()) ++ok;
+                }
+                ++done;
+            },
+            asio::detached);
+    }
+    fx.io.restart();
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t)
+        threads.emplace_back([&] {
+            while (done < n) fx.io.run_for(10ms);
+        });
+    for (auto& t : threads) t.join();
+    BOOST_TEST(ok == n);
+}
+
+BOOST_AUTO_TEST_CASE(keys_never_reach_errors) {
+    emulator_fixture fx;
+    std::string const secret = "sk-live-very-secret-key-0123456789";
+    fx.cfg.find("openai")->credentials.api_key = secret;
+    auto c = fx.make_client();
+    for (auto d : {"error=401", "error=500", "fault=malformed", "fault=reset"}) {
+        auto r = fx.chat(c, ask(std::string("openai/gpt-4o-mini~") + d));
+        BOOST_TEST_REQUIRE(!r);
+        BOOST_TEST(r.error().to_string().find(secret) == std::string::npos);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(telemetry_callback_sees_every_call) {
+    emulator_fixture fx;
+    auto c = fx.make_client();
+    std::vector<call_record> records;
+    c.on_call([&](call_record const& r) { records.push_back(r); });
+    (void)fx.chat(c, ask("openai/gpt-4o-mini"));
+    (void)fx.chat(c, ask("openai/gpt-4o-mini~error=429"));
+    (void)fx.stream(c, ask("openai/gpt-4o-mini"));
+    BOOST_TEST_REQUIRE(records.size() == 3u);
+    BOOST_TEST(!records[0].error);
+    BOOST_TEST(records[0].usage.known());
+    BOOST_TEST(records[1].error.has_value());
+    BOOST_TEST(records[2].stream);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
