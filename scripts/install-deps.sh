@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: BSL-1.0
 # Installs the Debian packages llmux needs, only those missing (idempotent, Debian 12).
-# Usage: scripts/install-deps.sh [--with-tools]   (--with-tools adds wrk, hyperfine, clang for
-# fuzzing and benchmarks)
+# Usage: scripts/install-deps.sh [--with-tools]   (--with-tools adds wrk and hyperfine for the
+# benchmarks)
 set -euo pipefail
 
 packages=(g++ cmake ninja-build pkg-config libssl-dev
           libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
-          libboost-test1.81-dev libboost-program-options1.81-dev)
+          libboost-test1.81-dev libboost-program-options1.81-dev
+          clang libclang-rt-14-dev)   # clang: the libFuzzer targets
 if [[ "${1:-}" == "--with-tools" ]]; then
-    packages+=(wrk hyperfine clang libclang-rt-14-dev)
+    packages+=(wrk hyperfine)
 fi
 command -v node >/dev/null 2>&1 || packages+=(nodejs)
 command -v npm >/dev/null 2>&1 || packages+=(npm)

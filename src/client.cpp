@@ -2,7 +2,10 @@
 #include <llmux/client.hpp>
 
 #include "auth/crypto.hpp"
+#include "auth/google_token.hpp"
+#include "auth/sigv4.hpp"
 #include "http/transport.hpp"
+#include "resilience.hpp"
 #include "wire/common.hpp"
 #include "wire/wire_format.hpp"
 
@@ -60,6 +63,8 @@ struct provider_entry {
 
 struct prepared {
     provider_entry const* p = nullptr;
+    /// The wire format of this model (`wire_format::for_model`).
+    detail::wire_format const* wire = nullptr;
     model_id id;
     std::shared_ptr<detail::http_request> req;
 };
@@ -72,8 +77,17 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
     std::atomic<std::uint64_t> in_flight{0};
     std::mutex observers_mu;
     std::vector<std::function<void(call_record const&)>> observers;
+    /// Access tokens of providers that authenticate with a Google service account.
+    std::map<std::string, std::shared_ptr<detail::google_token_source>, std::less<>> google_tokens;
+    catalog const* models;
+    detail::model_books books;
+    detail::rate_limiter limiter;
+    detail::spend_meter spend;
 
-    impl(asio::any_io_executor e, client_config c) : ex(std::move(e)), cfg(std::move(c)) {
+    impl(asio::any_io_executor e, client_config c)
+        : ex(std::move(e)), cfg(std::move(c)),
+          models(cfg.models ? cfg.models.get() : &catalog::built_in()), limiter(cfg.limits),
+          spend(cfg.budget_usd) {
         detail::transport_config tc;
         tc.timeouts = cfg.timeouts;
         tc.tls = cfg.tls;
@@ -105,6 +119,10 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
                     e.org = *o;
                 }
             }
+            if (pc.auth == auth_scheme::google_oauth && pc.credentials.access_token.empty() &&
+                !pc.credentials.google_credentials_file.empty())
+                google_tokens.emplace(name, std::make_shared<detail::google_token_source>(
+                                                name, pc.credentials.google_credentials_file));
             providers.emplace(name, std::move(e));
         }
     }
@@ -154,7 +172,8 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
                                    "' contains CR or LF");
         }
         detail::encode_context ctx{p.cfg, id->model, stream};
-        auto enc = p.wire->encode(req, ctx);
+        auto const& wire = p.wire->for_model(id->model);
+        auto enc = wire.encode(req, ctx);
         if (!enc) {
             auto f = enc.error();
             f.diag.provider = id->provider;
@@ -190,11 +209,68 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
                 hr->set_header(p.cfg.auth_header.empty() ? "api-key" : p.cfg.auth_header, key);
             break;
         case auth_scheme::aws_sigv4:
+            if (!key.empty()) {
+                hr->set_header("Authorization", "Bearer " + key);  // a Bedrock API key
+                break;
+            }
+            if (auto r = sign_aws(p, *hr); !r) return r.error();
+            break;
         case auth_scheme::google_oauth:
-            return failure(error::unsupported, "provider '" + id->provider +
-                                                   "': this auth scheme is not available yet");
+            // An access token given directly; otherwise `authorize` gets one asynchronously.
+            if (!p.cfg.credentials.access_token.empty())
+                hr->set_header("Authorization", "Bearer " + p.cfg.credentials.access_token);
+            break;
         }
-        return prepared{&p, std::move(*id), std::move(hr)};
+        return prepared{&p, &wire, std::move(*id), std::move(hr)};
+    }
+
+    /// Signs `hr` with AWS Signature Version 4 (the provider's `region` and `service` options;
+    /// defaults `us-east-1` and `bedrock`).
+    static result<void> sign_aws(provider_entry const& p, detail::http_request& hr) {
+        auto opt = [&](char const* k, char const* dflt) -> std::string {
+            if (auto const* v = p.cfg.options.if_contains(k); v && v->is_string())
+                return std::string(v->get_string());
+            return dflt;
+        };
+        std::string const host = detail::host_header(p.org);
+        std::string_view target = hr.target;
+        std::string_view path = target, query;
+        if (auto q = target.find('?'); q != std::string_view::npos) {
+            path = target.substr(0, q);
+            query = target.substr(q + 1);
+        }
+        detail::sigv4_request sr;
+        sr.method = hr.method;
+        sr.host = host;
+        sr.path = path;
+        sr.query = query;
+        sr.headers = hr.headers;
+        sr.body = hr.body;
+        auto const& c = p.cfg.credentials;
+        detail::aws_credentials creds{c.aws_access_key_id, c.aws_secret_access_key,
+                                      c.aws_session_token};
+        auto added = detail::sigv4_sign(sr, creds, opt("region", "us-east-1"),
+                                        opt("service", "bedrock"), std::chrono::system_clock::now());
+        if (!added) return added.error();
+        for (auto& [k, v] : *added) hr.set_header(std::move(k), std::move(v));
+        return {};
+    }
+
+    /// Adds what `prepare` could not do synchronously: a Google access token from the
+    /// provider's service account (cached; refreshed before it expires).
+    asio::awaitable<result<void>> authorize(prepared& prep, clock::time_point deadline) {
+        auto const& p = *prep.p;
+        if (p.cfg.auth != auth_scheme::google_oauth || !prep.req->header("Authorization").empty())
+            co_return result<void>{};
+        auto it = google_tokens.find(prep.id.provider);
+        if (it == google_tokens.end())
+            co_return failure(error::missing_api_key,
+                              "provider '" + prep.id.provider +
+                                  "' needs GOOGLE_APPLICATION_CREDENTIALS or an access token");
+        auto tok = co_await it->second->token(tr, deadline);
+        if (!tok) co_return tok.error();
+        prep.req->set_header("Authorization", "Bearer " + *tok);
+        co_return result<void>{};
     }
 
     /// Fills in who failed and removes secrets from what the provider said.
@@ -223,7 +299,111 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
         }
         for (auto& o : obs) o(rec);
     }
+
+    /** Refuses a call before anything is sent when the budget is spent or the prompt cannot
+        fit the model's context window, then waits for the provider's client-side rate limit.
+        `est_tokens` receives the estimate charged to the token bucket.
+    */
+    asio::awaitable<result<void>> before_send(prepared const& prep, chat_request const& req,
+                                              clock::time_point deadline, double& est_tokens) {
+        if (auto b = spend.check(); !b) co_return b.error();
+        auto const chars = prompt_chars(req);
+        auto const max_out = static_cast<double>(req.max_tokens.value_or(0));
+        est_tokens = static_cast<double>(chars) / 4.0 + max_out;
+        if (auto const* m = models->find(prep.id.str()); m && m->context_window) {
+            // At least one token per 6 characters: the check must not refuse a prompt that
+            // would fit, so it uses the lowest plausible count.
+            double const lowest = static_cast<double>(chars) / 6.0 + max_out;
+            if (lowest > static_cast<double>(*m->context_window))
+                co_return failure(error::context_length_exceeded,
+                                  "the prompt (" + std::to_string(chars) + " characters, at least " +
+                                      std::to_string(static_cast<std::uint64_t>(chars / 6)) +
+                                      " tokens) plus max_tokens " +
+                                      std::to_string(static_cast<std::uint64_t>(max_out)) +
+                                      " exceeds the context window of " + prep.id.str() + " (" +
+                                      std::to_string(*m->context_window) + " tokens)");
+        }
+        if (limiter.limited(prep.id.provider))
+            co_return co_await limiter.acquire(prep.id.provider, est_tokens, deadline);
+        co_return result<void>{};
+    }
+
+    /// Characters of everything the prompt sends (text, tool calls and results, tools).
+    static std::size_t prompt_chars(chat_request const& req) {
+        std::size_t n = req.system.size();
+        for (auto const& m : req.messages) {
+            for (auto const& part : m.content) {
+                if (auto const* t = std::get_if<text_part>(&part)) n += t->text.size();
+                else if (std::get_if<image_part>(&part)) n += 4 * 800;  // ~800 tokens a picture
+                else if (auto const* c = std::get_if<tool_call>(&part)) n += c->name.size() + c->arguments.size();
+                else if (auto const* r = std::get_if<tool_result>(&part)) n += r->content.size();
+            }
+        }
+        for (auto const& t : req.tools) n += t.name.size() + t.description.size() + 64 * t.parameters.size();
+        return n;
+    }
 };
+
+namespace {
+
+/** One call's bookkeeping from start to finish: the call record for callbacks, the model's
+    measurements and circuit, the spend, the token-bucket correction. Shared by chat and
+    streams so that both count the same way.
+*/
+struct call_tracker {
+    std::shared_ptr<client::impl> c;
+    call_record rec;
+    clock::time_point t0 = clock::now();
+    std::shared_ptr<detail::model_book> book;
+    double est_tokens = 0;
+    bool done = false;
+
+    call_tracker(std::shared_ptr<client::impl> cl, std::string const& model, std::uint32_t attempt,
+                 bool stream)
+        : c(std::move(cl)) {
+        rec.model = model;
+        rec.attempt = attempt;
+        rec.stream = stream;
+    }
+
+    /// The call is about to be sent to `prep`'s provider.
+    void sending(prepared const& prep) {
+        rec.provider = prep.id.provider;
+        book = c->books.get(prep.id.str());
+        book->started();
+    }
+
+    /// Finishes with `r`; fills in the cost of a success. Returns `r`.
+    result<chat_response> finish(result<chat_response> r, prepared const* prep) {
+        if (done) return r;
+        done = true;
+        rec.latency = clock::now() - t0;
+        if (r) {
+            r->cost_usd = c->models->cost(r->requested_model, r->usage);
+            if (!r->attempts.empty()) r->attempts.back().latency = r->latency;
+            rec.usage = r->usage;
+            rec.ttft = r->ttft;
+            rec.cost_usd = r->cost_usd;
+        } else {
+            auto f = r.error();
+            c->finish_failure(f, prep, rec.model);
+            rec.error = f;
+            r = std::move(f);
+        }
+        if (book) {
+            book->finished(rec.error, rec.ttft, rec.latency, rec.usage, rec.cost_usd, c->cfg.breaker,
+                           clock::now());
+            c->spend.record(!r, rec.usage, rec.cost_usd);
+            if (r && rec.usage.known())
+                c->limiter.settle(rec.provider, est_tokens,
+                                  static_cast<double>(*rec.usage.input_tokens + *rec.usage.output_tokens));
+        }
+        c->notify(rec);
+        return r;
+    }
+};
+
+}  // namespace
 
 // ---------------------------------------------------------------------------------------------
 
@@ -244,7 +424,35 @@ client_stats client::stats() const {
     s.connections_open = t.connections_open;
     s.requests = t.requests;
     s.in_flight = impl_->in_flight.load();
+    s.tls_resumed = t.tls_resumed;
     return s;
+}
+
+catalog const& client::models() const noexcept { return *impl_->models; }
+
+client_totals client::totals() const { return impl_->spend.totals(); }
+
+std::vector<model_metrics> client::metrics() const {
+    std::vector<model_metrics> out;
+    auto const now = clock::now();
+    for (auto const& b : impl_->books.all()) out.push_back(b->snapshot(impl_->cfg.breaker, now));
+    return out;
+}
+
+std::optional<model_metrics> client::metrics(std::string_view model) const {
+    auto b = impl_->books.find(model);
+    if (!b) return std::nullopt;
+    return b->snapshot(impl_->cfg.breaker, clock::now());
+}
+
+model_estimate client::estimate(std::string_view model) const {
+    auto b = impl_->books.find(model);
+    if (!b) return {};
+    return b->estimate(impl_->cfg.breaker, clock::now());
+}
+
+bool client::admit(std::string_view model) {
+    return impl_->books.get(std::string(model))->admit(impl_->cfg.breaker, clock::now());
 }
 
 void client::on_call(std::function<void(call_record const&)> cb) {
@@ -272,68 +480,55 @@ namespace {
 
 /// The work of `client::chat`, in a coroutine thread of its own (see `client::chat`).
 asio::awaitable<result<chat_response>> chat_impl(std::shared_ptr<client::impl> self,
-                                                 chat_request req) {
+                                                 chat_request req, std::uint32_t attempt_no) {
     co_await asio::this_coro::throw_if_cancelled(false);
     in_flight_guard guard(self->in_flight);
-    auto const t0 = clock::now();
-    auto const deadline = t0 + self->cfg.timeouts.total;
-    call_record rec;
-    rec.model = req.model;
+    call_tracker track(self, req.model, attempt_no, false);
+    auto const deadline = track.t0 + self->cfg.timeouts.total;
 
     auto prep = self->prepare(req, false);
-    if (!prep) {
-        auto f = prep.error();
-        self->finish_failure(f, nullptr, req.model);
-        co_return f;
-    }
-    rec.provider = prep->id.provider;
+    if (!prep) co_return track.finish(prep.error(), nullptr);
     auto const& p = *prep->p;
+    auto const& wire = *prep->wire;
+    if (auto b = co_await self->before_send(*prep, req, deadline, track.est_tokens); !b)
+        co_return track.finish(b.error(), &*prep);
+    if (auto a = co_await self->authorize(*prep, deadline); !a)
+        co_return track.finish(a.error(), &*prep);
 
-    auto done = [&](result<chat_response> r) -> result<chat_response> {
-        rec.latency = clock::now() - t0;
-        if (r) {
-            rec.usage = r->usage;
-            rec.ttft = r->ttft;
-            rec.cost_usd = r->cost_usd;
-        } else {
-            auto f = r.error();
-            self->finish_failure(f, &*prep, req.model);
-            rec.error = f;
-            r = std::move(f);
-        }
-        self->notify(rec);
-        return r;
-    };
-
+    track.sending(*prep);
     auto resp = co_await self->tr->request(p.org, prep->req, deadline);
-    if (!resp) co_return done(resp.error());
+    if (!resp) co_return track.finish(resp.error(), &*prep);
     auto const& head = resp->head;
     if (head.status < 200 || head.status > 299)
-        co_return done(p.wire->decode_error(head, resp->body));
-    auto out = p.wire->decode(head, resp->body);
+        co_return track.finish(wire.decode_error(head, resp->body), &*prep);
+    auto out = wire.decode(head, resp->body);
     if (!out) {
         auto f = out.error();
         if (f.diag.http_status == 0) f.diag.http_status = head.status;
-        co_return done(std::move(f));
+        co_return track.finish(std::move(f), &*prep);
     }
     auto const now = clock::now();
     out->provider = prep->id.provider;
     out->requested_model = prep->id.str();
     if (out->model.empty()) out->model = prep->id.model;
-    out->latency = now - t0;
-    out->ttft = resp->first_byte - t0;
+    out->latency = now - track.t0;
+    out->ttft = resp->first_byte - track.t0;
     out->attempts.push_back(attempt{out->requested_model, std::nullopt, out->latency});
-    co_return done(std::move(out));
+    co_return track.finish(std::move(out), &*prep);
 }
 
 }  // namespace
 
 asio::awaitable<result<chat_response>> client::chat(chat_request req) {
+    return chat(std::move(req), attempt_context{});
+}
+
+asio::awaitable<result<chat_response>> client::chat(chat_request req, attempt_context ctx) {
     // The call runs in its own coroutine thread: llmux's coroutines turn `throw_if_cancelled`
     // off, and that flag belongs to a whole coroutine thread, so the caller's is left alone.
     auto self = impl_;
     try {
-        co_return co_await asio::co_spawn(self->ex, chat_impl(self, std::move(req)),
+        co_return co_await asio::co_spawn(self->ex, chat_impl(self, std::move(req), ctx.attempt),
                                           asio::use_awaitable);
     } catch (boost::system::system_error const& e) {
         // The calling coroutine was cancelled before the call could start.
@@ -347,6 +542,8 @@ asio::awaitable<result<chat_response>> client::chat(chat_request req) {
 struct chat_stream::state {
     std::shared_ptr<client::impl> c;
     chat_request req;
+    std::uint32_t attempt_no = 1;
+    std::optional<call_tracker> track;  // from the first next()
     std::optional<prepared> prep;
     detail::body_stream body;
     std::unique_ptr<detail::stream_decoder> dec;
@@ -390,10 +587,10 @@ struct chat_stream::state {
     }
 
     void fail(failure f) {
-        c->finish_failure(f, prep ? &*prep : nullptr, req.model);
         body.close();
-        final = std::move(f);
-        finish_record();
+        final = track ? track->finish(std::move(f), prep ? &*prep : nullptr) : result<chat_response>(f);
+        finished = true;
+        --c->in_flight;
     }
 
     void succeed() {
@@ -412,39 +609,22 @@ struct chat_stream::state {
                     break;
                 }
         }
+        if (resp.request_id.empty()) resp.request_id = info.request_id;
         resp.latency = now - t0;
         resp.ttft = content ? first_content - t0 : resp.latency;
         resp.attempts.push_back(attempt{resp.requested_model, std::nullopt, resp.latency});
-        final = std::move(resp);
-        finish_record();
-    }
-
-    void finish_record() {
+        final = track->finish(std::move(resp), &*prep);
         finished = true;
-        call_record rec;
-        rec.model = req.model;
-        rec.provider = prep ? prep->id.provider : std::string();
-        rec.stream = true;
-        rec.latency = clock::now() - t0;
-        if (final) {
-            rec.usage = final->usage;
-            rec.ttft = final->ttft;
-            rec.cost_usd = final->cost_usd;
-        } else {
-            rec.error = final.error();
-        }
         --c->in_flight;
-        c->notify(rec);
     }
 };
 
 chat_stream::chat_stream(chat_stream&&) noexcept = default;
 chat_stream& chat_stream::operator=(chat_stream&&) noexcept = default;
 chat_stream::~chat_stream() {
-    if (st_ && !st_->finished && st_->opened) {
-        st_->body.close();
-        --st_->c->in_flight;
-    }
+    // An abandoned stream is a cancelled call: close it and count it as such.
+    if (st_ && !st_->finished && st_->opened)
+        st_->fail(failure(asio::error::operation_aborted, "the stream was dropped before its end"));
 }
 
 bool chat_stream::done() const noexcept { return !st_ || st_->finished; }
@@ -480,11 +660,14 @@ chat_stream client::stream(std::string model, std::string prompt) {
     return stream(std::move(req));
 }
 
-chat_stream client::stream(chat_request req) {
+chat_stream client::stream(chat_request req) { return stream(std::move(req), attempt_context{}); }
+
+chat_stream client::stream(chat_request req, attempt_context ctx) {
     chat_stream s;
     s.st_ = std::make_shared<chat_stream::state>();
     s.st_->c = impl_;
     s.st_->req = std::move(req);
+    s.st_->attempt_no = ctx.attempt;
     return s;
 }
 
@@ -512,7 +695,8 @@ asio::awaitable<void> stream_step(std::shared_ptr<chat_stream::state> st) {
     if (!st->opened) {
         st->opened = true;
         ++c.in_flight;
-        st->t0 = clock::now();
+        st->track.emplace(st->c, st->req.model, st->attempt_no, true);
+        st->t0 = st->track->t0;
         auto prep = c.prepare(st->req, true);
         if (!prep) {
             st->fail(prep.error());
@@ -520,6 +704,16 @@ asio::awaitable<void> stream_step(std::shared_ptr<chat_stream::state> st) {
         }
         st->prep = std::move(*prep);
         auto const deadline = st->t0 + c.cfg.timeouts.total;
+        if (auto b = co_await c.before_send(*st->prep, st->req, deadline, st->track->est_tokens);
+            !b) {
+            st->fail(b.error());
+            co_return;
+        }
+        if (auto a = co_await c.authorize(*st->prep, deadline); !a) {
+            st->fail(a.error());
+            co_return;
+        }
+        st->track->sending(*st->prep);
         auto b = co_await c.tr->open(st->prep->p->org, st->prep->req, deadline);
         if (!b) {
             st->fail(b.error());
@@ -531,7 +725,7 @@ asio::awaitable<void> stream_step(std::shared_ptr<chat_stream::state> st) {
             co_await asio::co_spawn(st->body.strand(), read_error_body(st), asio::use_awaitable);
             co_return;
         }
-        st->dec = st->prep->p->wire->make_stream_decoder();
+        st->dec = st->prep->wire->make_stream_decoder();
         co_return;
     }
     auto bytes = co_await st->body.read_some();
@@ -550,7 +744,7 @@ asio::awaitable<void> stream_step(std::shared_ptr<chat_stream::state> st) {
 asio::awaitable<void> read_error_body(std::shared_ptr<chat_stream::state> st) {
     co_await asio::this_coro::throw_if_cancelled(false);
     auto body = co_await st->body.read_all(1u << 20);
-    st->fail(st->prep->p->wire->decode_error(st->body.head(), body ? *body : std::string()));
+    st->fail(st->prep->wire->decode_error(st->body.head(), body ? *body : std::string()));
 }
 
 }  // namespace

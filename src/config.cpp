@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: BSL-1.0
 #include <llmux/config.hpp>
 
+#include <llmux/catalog.hpp>
+
 #include <boost/json.hpp>
 #include <boost/url/parse.hpp>
 
@@ -47,7 +49,23 @@ constexpr preset presets_table[] = {
      auth_scheme::bearer, "", false, "openai"},
     {"vllm", "http://localhost:8000/v1", "VLLM_API_KEY", "VLLM_BASE_URL", auth_scheme::bearer,
      "", false, "openai"},
+    {"anthropic", "https://api.anthropic.com", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL",
+     auth_scheme::header, "x-api-key", true, "anthropic"},
+    {"google", "https://generativelanguage.googleapis.com/v1beta", "GEMINI_API_KEY",
+     "GEMINI_BASE_URL", auth_scheme::header, "x-goog-api-key", true, "gemini"},
+    // Vertex and Bedrock build their base URLs from the project/location or region below.
+    {"vertex", "", "VERTEX_ACCESS_TOKEN", "VERTEX_BASE_URL", auth_scheme::google_oauth, "", true,
+     "vertex"},
+    {"bedrock", "", "AWS_BEARER_TOKEN_BEDROCK", "BEDROCK_BASE_URL", auth_scheme::aws_sigv4, "",
+     true, "bedrock"},
 };
+
+/// The Vertex AI base URL of a project and location (PROVIDERS.md 5.1).
+std::string vertex_base_url(std::string const& project, std::string const& location) {
+    std::string const host = location == "global" ? "aiplatform.googleapis.com"
+                                                  : location + "-aiplatform.googleapis.com";
+    return "https://" + host + "/v1/projects/" + project + "/locations/" + location;
+}
 
 char const* default_getenv(char const* name) { return std::getenv(name); }
 
@@ -230,6 +248,10 @@ client_config client_config::presets() {
         c.providers.emplace(pc.name, std::move(pc));
     }
     c.providers["azure"].query.emplace_back("api-version", "2024-10-21");
+    c.providers["vertex"].options["vertex"] = true;
+    c.providers["vertex"].options["location"] = "us-central1";
+    c.providers["bedrock"].options["region"] = "us-east-1";
+    c.providers["bedrock"].base_url = "https://bedrock-runtime.us-east-1.amazonaws.com";
     return c;
 }
 
@@ -271,6 +293,55 @@ client_config client_config::from_env(env_reader getenv) {
             !host.empty() && env_or(getenv, "OLLAMA_BASE_URL").empty()) {
             ol.base_url = (host.find("://") == std::string::npos ? "http://" + host : host);
             ol.base_url = trim_slash(ol.base_url) + "/v1";
+        }
+    }
+    {
+        // GOOGLE_API_KEY is accepted too, as the Google SDKs do.
+        auto& g = c.providers["google"];
+        if (g.credentials.api_key.empty()) {
+            g.credentials.api_key = env_or(getenv, "GOOGLE_API_KEY");
+            if (!g.credentials.api_key.empty()) g.api_key_env = "GOOGLE_API_KEY";
+        }
+    }
+    {
+        auto& v = c.providers["vertex"];
+        v.credentials.access_token = v.credentials.api_key;  // VERTEX_ACCESS_TOKEN
+        v.credentials.api_key.clear();
+        v.credentials.google_credentials_file = env_or(getenv, "GOOGLE_APPLICATION_CREDENTIALS");
+        v.api_key_env = "GOOGLE_APPLICATION_CREDENTIALS or VERTEX_ACCESS_TOKEN";
+        std::string project = env_or(getenv, "GOOGLE_CLOUD_PROJECT");
+        if (project.empty()) project = env_or(getenv, "VERTEX_PROJECT");
+        if (project.empty() && !v.credentials.google_credentials_file.empty()) {
+            // The key file names its project.
+            std::ifstream in(v.credentials.google_credentials_file);
+            std::ostringstream ss;
+            ss << in.rdbuf();
+            boost::system::error_code ec;
+            auto doc = boost::json::parse(ss.str(), ec);
+            if (!ec && doc.is_object())
+                if (auto const* pid = doc.get_object().if_contains("project_id"); pid && pid->is_string())
+                    project = std::string(pid->get_string());
+        }
+        std::string location = env_or(getenv, "GOOGLE_CLOUD_LOCATION");
+        if (location.empty()) location = env_or(getenv, "VERTEX_LOCATION");
+        if (location.empty()) location = "us-central1";
+        v.options["location"] = location;
+        if (!project.empty()) v.options["project"] = project;
+        if (v.base_url.empty() && !project.empty()) v.base_url = vertex_base_url(project, location);
+    }
+    {
+        auto& b = c.providers["bedrock"];
+        auto& cr = b.credentials;
+        cr.aws_access_key_id = env_or(getenv, "AWS_ACCESS_KEY_ID");
+        cr.aws_secret_access_key = env_or(getenv, "AWS_SECRET_ACCESS_KEY");
+        cr.aws_session_token = env_or(getenv, "AWS_SESSION_TOKEN");
+        b.api_key_env = "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_BEARER_TOKEN_BEDROCK)";
+        std::string region = env_or(getenv, "AWS_REGION");
+        if (region.empty()) region = env_or(getenv, "AWS_DEFAULT_REGION");
+        if (!region.empty()) {
+            b.options["region"] = region;
+            if (env_or(getenv, "BEDROCK_BASE_URL").empty())
+                b.base_url = "https://bedrock-runtime." + region + ".amazonaws.com";
         }
     }
     if (auto ca = env_or(getenv, "LLMUX_CA_FILE"); !ca.empty()) c.tls.ca_file = ca;
@@ -368,6 +439,54 @@ result<void> client_config::load_json(std::string_view json, std::string_view or
                                                     " is unknown or has the wrong type");
                 }
             }
+        } else if (key == "limits") {
+            auto const* l = v.if_object();
+            if (!l) return config_error(origin, "limits must be an object of providers");
+            for (auto const& [pname, pv] : *l) {
+                std::string const where = "limits." + std::string(pname);
+                auto const* po = pv.if_object();
+                if (!po) return config_error(origin, where + " must be an object");
+                rate_limit rl;
+                for (auto const& [lk, lv] : *po) {
+                    if (!lv.is_number() || lv.to_number<double>() < 0)
+                        return config_error(origin, where + "." + std::string(lk) +
+                                                        " must be a non-negative number");
+                    if (lk == "requests_per_minute" || lk == "rpm")
+                        rl.requests_per_minute = lv.to_number<double>();
+                    else if (lk == "tokens_per_minute" || lk == "tpm")
+                        rl.tokens_per_minute = lv.to_number<double>();
+                    else
+                        return config_error(origin, "unknown field " + where + "." + std::string(lk));
+                }
+                next.limits[std::string(pname)] = rl;
+            }
+        } else if (key == "budget_usd") {
+            if (!v.is_number() || v.to_number<double>() < 0)
+                return config_error(origin, "budget_usd must be a non-negative number");
+            next.budget_usd = v.to_number<double>();
+        } else if (key == "breaker") {
+            auto const* b = v.if_object();
+            if (!b) return config_error(origin, "breaker must be an object");
+            for (auto const& [bk, bv] : *b) {
+                std::string const where = "breaker." + std::string(bk);
+                if (bk == "enabled" && bv.is_bool()) {
+                    next.breaker.enabled = bv.get_bool();
+                } else if (bk == "failure_threshold" && bv.is_number() && bv.to_number<double>() >= 1) {
+                    next.breaker.failure_threshold = static_cast<unsigned>(bv.to_number<double>());
+                } else if (bk == "window" || bk == "cooldown") {
+                    auto d = json_duration(bv, origin, where);
+                    if (!d) return d.error();
+                    (bk == "window" ? next.breaker.window : next.breaker.cooldown) = *d;
+                } else {
+                    return config_error(origin, where + " is unknown or has the wrong type");
+                }
+            }
+        } else if (key == "catalog") {
+            // A catalog file whose models add to (or override) the built-in ones.
+            if (!v.is_string()) return config_error(origin, "catalog must be a file path");
+            auto c = std::make_shared<catalog>(next.models ? *next.models : catalog::built_in());
+            if (auto r = c->load_file(std::string(v.get_string())); !r) return r.error();
+            next.models = std::move(c);
         } else if (key == "max_response_bytes" || key == "max_stream_bytes") {
             if (!v.is_number() || v.to_number<double>() < 1)
                 return config_error(origin, std::string(key) + " must be a positive number");
@@ -376,7 +495,7 @@ result<void> client_config::load_json(std::string_view json, std::string_view or
         } else {
             // Sections of other components (catalog, gateway, ...) live in the same file;
             // they are validated by their own loaders.
-            if (key != "models" && key != "catalog" && key != "gateway" && key != "routes")
+            if (key != "gateway" && key != "routes")
                 return config_error(origin, "unknown field " + std::string(key));
         }
     }
@@ -399,7 +518,7 @@ bool client_config::has_any_key() const {
         auto const& p = e.second;
         if (!p.key_required) return false;
         auto const& c = p.credentials;
-        return !c.api_key.empty() || !c.aws_access_key_id.empty() ||
+        return !c.api_key.empty() || (!c.aws_access_key_id.empty() && !c.aws_secret_access_key.empty()) ||
                !c.google_credentials_file.empty() || !c.access_token.empty();
     });
 }
@@ -415,9 +534,18 @@ void client_config::route_all_to(std::string_view base_url) {
             path = std::string(u->encoded_path());
         else if (name == "azure")
             path = "/openai/deployments/MODEL_";
+        if (name == "vertex" && path.empty())
+            path = "/v1/projects/llmux-emulator/locations/us-central1";
         if (auto pos = path.find("MODEL_"); pos != std::string::npos) path.replace(pos, 6, "{model}");
         p.base_url = root + trim_slash(path);
-        if (p.credentials.api_key.empty()) p.credentials.api_key = "llmux-emulator";
+        if (p.auth == auth_scheme::google_oauth) {
+            if (p.credentials.google_credentials_file.empty() && p.credentials.access_token.empty())
+                p.credentials.access_token = "llmux-emulator";
+        } else if (p.auth == auth_scheme::aws_sigv4) {
+            // Signed with the emulator's default credentials (below), not a bearer key.
+        } else if (p.credentials.api_key.empty()) {
+            p.credentials.api_key = "llmux-emulator";
+        }
         if (p.credentials.aws_access_key_id.empty()) {
             p.credentials.aws_access_key_id = "AKIDLLMUXEMULATOR";
             p.credentials.aws_secret_access_key = "llmux-emulator-secret";

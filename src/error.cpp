@@ -133,6 +133,21 @@ std::ostream& operator<<(std::ostream& os, failure const& f) {
     }
     if (f.diag.retry_after) os << " (retry after " << f.diag.retry_after->count() << " ms)";
     if (!f.diag.request_id.empty()) os << " (request id " << f.diag.request_id << ")";
+    if (!f.diag.attempts.empty()) {
+        os << " [attempts:";
+        for (auto const& a : f.diag.attempts) {
+            os << " " << a.model << " ";
+            if (a.error) {
+                os << code_name(a.error->code);
+                if (a.error->diag.http_status) os << " " << a.error->diag.http_status;
+            } else {
+                os << "ok";
+            }
+            os << " " << std::chrono::duration_cast<std::chrono::milliseconds>(a.latency).count()
+               << "ms;";
+        }
+        os << "]";
+    }
     return os;
 }
 

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: BSL-1.0
 #pragma once
 
+#include <llmux/catalog.hpp>
 #include <llmux/config.hpp>
 #include <llmux/error.hpp>
+#include <llmux/telemetry.hpp>
 #include <llmux/types.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
@@ -15,6 +17,7 @@
 #include <memory>
 #include <optional>
 #include <string_view>
+#include <vector>
 
 namespace llmux {
 
@@ -30,6 +33,8 @@ struct client_stats {
     std::uint64_t requests = 0;
     /// Calls in flight now.
     std::uint64_t in_flight = 0;
+    /// TLS handshakes that resumed an earlier session (cheaper than a full handshake).
+    std::uint64_t tls_resumed = 0;
 };
 
 /** @brief One finished call (or attempt), for telemetry callbacks.
@@ -37,6 +42,8 @@ struct client_stats {
 struct call_record {
     std::string provider;
     std::string model;  ///< `provider/model`
+    /// 1 for a plain call; fallback, retry and hedging number their attempts 1, 2, ...
+    std::uint32_t attempt = 1;
     bool stream = false;
     /// Empty on success.
     std::optional<failure> error;
@@ -47,6 +54,12 @@ struct call_record {
 };
 
 class client;
+
+/// @brief Which attempt of a larger operation (fallback, retry, hedge) a call is; reported in
+/// its `call_record`.
+struct attempt_context {
+    std::uint32_t attempt = 1;
+};
 
 /** @brief A streamed answer. Move-only; obtained from `client::stream`.
 
@@ -141,6 +154,9 @@ public:
     */
     boost::asio::awaitable<result<chat_response>> chat(chat_request req);
 
+    /// @brief `chat` as attempt `ctx.attempt` of a fallback, retry or hedge.
+    boost::asio::awaitable<result<chat_response>> chat(chat_request req, attempt_context ctx);
+
     /// @brief `chat` with one user message: `co_await c.chat("openai/gpt-4o-mini", "Hi")`.
     boost::asio::awaitable<result<chat_response>> chat(std::string model, std::string prompt);
 
@@ -149,6 +165,9 @@ public:
 
     /// @brief `stream` with one user message.
     chat_stream stream(std::string model, std::string prompt);
+
+    /// @brief `stream` as attempt `ctx.attempt` of a fallback or retry.
+    chat_stream stream(chat_request req, attempt_context ctx);
 
     /// @brief `chat` for callback, future and `deferred` users.
     template <class CompletionToken = boost::asio::default_completion_token_t<executor_type>>
@@ -170,6 +189,25 @@ public:
     executor_type get_executor() const noexcept;
     client_config const& config() const noexcept;
     client_stats stats() const;
+
+    /// @brief The catalog used for prices, context windows and capabilities.
+    llmux::catalog const& models() const noexcept;
+
+    /// @brief Totals of every call: tokens, known spend, failures.
+    client_totals totals() const;
+
+    /// @brief What was measured for each model called so far.
+    std::vector<model_metrics> metrics() const;
+    /// @brief What was measured for `model` (`provider/model`), if it was called.
+    std::optional<model_metrics> metrics(std::string_view model) const;
+    /// @brief Moving latency estimates, in-flight count and circuit of `model` (cheap).
+    model_estimate estimate(std::string_view model) const;
+
+    /** @brief Asks `model`'s circuit breaker whether a fallback or router may try it now.
+        An open circuit whose cool-down has ended admits exactly one caller (the probe);
+        a plain `chat` is never blocked by the breaker, only counted.
+    */
+    bool admit(std::string_view model);
 
     struct impl;
 

@@ -9,12 +9,16 @@
 #include <cstddef>
 #include <functional>
 #include <map>
+#include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
 namespace llmux {
+
+class catalog;
 
 using duration = std::chrono::steady_clock::duration;
 using header_list = std::vector<std::pair<std::string, std::string>>;
@@ -104,6 +108,27 @@ struct pool_config {
     duration idle_timeout = std::chrono::seconds(50);
 };
 
+/** @brief Client-side rate limits of one provider (token buckets): calls wait for capacity
+    instead of provoking the provider's 429s. Zero means no limit.
+*/
+struct rate_limit {
+    double requests_per_minute = 0;
+    /// Estimated prompt tokens plus the requested `max_tokens`, corrected by the usage
+    /// reported afterwards.
+    double tokens_per_minute = 0;
+};
+
+/** @brief Circuit breaking per `provider/model`: after `failure_threshold` failures that a
+    retry elsewhere could fix (timeouts, 429, 5xx, overloaded, connection errors) within
+    `window`, fallback and routing skip the model for `cooldown`, then let one probe through.
+*/
+struct breaker_config {
+    bool enabled = true;
+    unsigned failure_threshold = 5;
+    duration window = std::chrono::seconds(60);
+    duration cooldown = std::chrono::seconds(30);
+};
+
 /** @brief Everything a client needs: providers, deadlines, TLS and pool settings.
 
     Build it with `client_config::from_env()` (presets plus keys from the environment), then
@@ -118,6 +143,16 @@ struct client_config {
     std::size_t max_response_bytes = 64u << 20;
     /// Cap on a whole streamed body.
     std::size_t max_stream_bytes = std::size_t(1) << 30;
+
+    /// Client-side rate limits by provider name.
+    std::map<std::string, rate_limit, std::less<>> limits;
+    /// A spend budget in USD: once the client's known spend reaches it, new calls fail with
+    /// `error::budget_exceeded` (calls already in flight finish).
+    std::optional<double> budget_usd;
+    llmux::breaker_config breaker;
+    /// The model catalog for prices, context windows and capabilities; null means
+    /// `catalog::built_in()`.
+    std::shared_ptr<llmux::catalog const> models;
 
     /// Reads an environment variable; replaceable for tests.
     using env_reader = std::function<char const*(char const*)>;

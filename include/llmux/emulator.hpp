@@ -123,6 +123,21 @@ struct emulator_config {
     duration idle_timeout = std::chrono::seconds(60);
     /// Largest request body accepted.
     std::size_t max_body_bytes = 32u << 20;
+
+    /// AWS credentials accepted for Bedrock's SigV4 (access key id → secret); a request signed
+    /// with anything else, or a bad signature, gets Bedrock's 403.
+    std::map<std::string, std::string, std::less<>> aws_credentials = {
+        {"AKIDLLMUXEMULATOR", "llmux-emulator-secret"}};
+    /// Bearer tokens accepted as Vertex access tokens and Bedrock API keys, besides those the
+    /// OAuth endpoint issued.
+    std::vector<std::string> access_tokens = {"llmux-emulator"};
+    /** Google service accounts whose JWTs the OAuth token endpoint (`POST .../token`) accepts:
+        `client_email` → public key (PEM). The JWT's RS256 signature, `aud`, `iat` and `exp` are
+        checked; a bad one gets Google's `invalid_grant`.
+    */
+    std::map<std::string, std::string, std::less<>> google_service_accounts;
+    /// Lifetime of issued access tokens (`expires_in`).
+    duration token_lifetime = std::chrono::hours(1);
 };
 
 /// @brief Counters of an emulator, for tests and benchmarks.
@@ -135,6 +150,8 @@ struct emulator_stats {
     std::uint64_t errors_sent = 0;
     /// Requests that got a fault (`fault_kind` other than `none`).
     std::uint64_t faults_injected = 0;
+    /// Access tokens issued by the OAuth endpoint.
+    std::uint64_t tokens_issued = 0;
 };
 
 /** @brief A local server that speaks the providers' wire formats with deterministic answers

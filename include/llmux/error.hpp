@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <vector>
 
 namespace llmux {
 
@@ -82,6 +83,8 @@ inline boost::system::error_code make_error_code(error e) noexcept {
     return {static_cast<int>(e), category()};
 }
 
+struct attempt;
+
 /** @brief What a provider (or llmux) said about a failure.
 
     Never holds API keys, authorization headers or prompt text.
@@ -101,6 +104,8 @@ struct diagnostics {
     std::string request_id;
     /// How long the provider asked to wait before retrying (`retry-after-ms`, `retry-after`).
     std::optional<std::chrono::milliseconds> retry_after;
+    /// For a failed fallback, retry or hedge: every attempt, in order, with its error.
+    std::vector<attempt> attempts;
 };
 
 /** @brief A failed operation: an error code plus what is known about it.
@@ -125,6 +130,15 @@ struct failure {
 };
 
 std::ostream& operator<<(std::ostream& os, failure const& f);
+
+/// @brief One attempt of a call (fallback, retry and hedging make several).
+struct attempt {
+    /// The `provider/model` tried.
+    std::string model;
+    /// Empty on success.
+    std::optional<failure> error;
+    std::chrono::nanoseconds latency{};
+};
 
 /// @brief The short, stable name of an error code, as used in `--json` output
 /// (`rate_limited`, `timeout`, `connection_refused`, `tls_error`, ...).

@@ -225,15 +225,6 @@ struct model_id {
     std::string str() const { return provider + "/" + model; }
 };
 
-/// @brief One attempt of a call (fallback, retry and hedging make several).
-struct attempt {
-    /// The `provider/model` tried.
-    std::string model;
-    /// Empty on success.
-    std::optional<failure> error;
-    std::chrono::nanoseconds latency{};
-};
-
 /// @brief A whole answer.
 struct chat_response {
     /// The provider's response id (`chatcmpl-…`, `msg_…`).

@@ -2,6 +2,7 @@
 // llmux chat: one prompt to one model.
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
+#include "util/json_write.hpp"
 
 #include <llmux/client.hpp>
 
@@ -113,7 +114,7 @@ int llmux_cli_chat(std::vector<std::string> const& args) {
             if (!json && r) std::cout << r->content << (r->content.empty() ? "" : "\n");
         }
         if (json) {
-            std::cout << boost::json::serialize(cli::result_json(r, model)) << "\n";
+            std::cout << llmux::detail::to_json(cli::result_json(r, model)) << "\n";
         } else if (r) {
             for (auto const& tc : r->tool_calls)
                 std::cout << "tool call " << tc.id << ": " << tc.name << "(" << tc.arguments

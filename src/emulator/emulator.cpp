@@ -3,6 +3,9 @@
 // planned answer with the scripted timing, errors and faults.
 #include <llmux/emulator.hpp>
 
+#include "auth/crypto.hpp"
+#include "auth/jwt.hpp"
+#include "emulator/json_text.hpp"
 #include "emulator/plan.hpp"
 #include "emulator/protocol.hpp"
 #include "http/server.hpp"
@@ -89,6 +92,12 @@ struct emulator::impl {
     std::atomic<std::uint64_t> request_number{0};
     std::atomic<std::uint64_t> errors_sent{0};
     std::atomic<std::uint64_t> faults_injected{0};
+    std::atomic<std::uint64_t> tokens_issued{0};
+
+    // Access tokens issued by the OAuth endpoint, with their expiry.
+    std::mutex tokens_mutex;
+    std::unordered_map<std::string, std::chrono::system_clock::time_point> tokens;
+    detail::emu_auth auth;
 
     // Requests seen per model (as sent, directives included) that carry a failure directive:
     // fail_first and error_rate count these.
@@ -96,11 +105,29 @@ struct emulator::impl {
     std::unordered_map<std::string, std::uint64_t> counts;
 
     impl(asio::any_io_executor e, emulator_config c) : ex(std::move(e)), cfg(std::move(c)) {
-        // One line per wire format.
-        protocols.push_back(detail::make_openai_protocol());
+        // One line per wire format. The first one answers unknown paths.
+        for (auto make : {&detail::make_openai_protocol, &detail::make_anthropic_protocol,
+                          &detail::make_gemini_protocol, &detail::make_bedrock_protocol})
+            if (auto p = make()) protocols.push_back(std::move(p));
         for (auto const& [name, b] : cfg.scripts)
             model_names.push_back(name);
+        auth.aws_secret = [this](std::string_view akid) -> std::optional<std::string> {
+            auto it = cfg.aws_credentials.find(akid);
+            if (it == cfg.aws_credentials.end()) return std::nullopt;
+            return it->second;
+        };
+        auth.bearer_token = [this](std::string_view token) {
+            if (std::find(cfg.access_tokens.begin(), cfg.access_tokens.end(), token) !=
+                cfg.access_tokens.end())
+                return true;
+            std::lock_guard lock(tokens_mutex);
+            auto it = tokens.find(std::string(token));
+            return it != tokens.end() && it->second > std::chrono::system_clock::now();
+        };
     }
+
+    /// Google's OAuth token endpoint for service-account JWTs (PROVIDERS.md 5.2).
+    asio::awaitable<void> oauth_token(server_exchange& x, std::uint64_t n, clock::time_point t0);
 
     std::uint64_t next_count(std::string const& model) {
         std::lock_guard lock(counts_mutex);
@@ -142,6 +169,7 @@ asio::awaitable<void> emulator::impl::send_error(server_exchange& x, emulator_pr
     x.set_status(e.status);
     x.add_header("Content-Type", "application/json");
     p.add_headers(x, n, ms_since(t0));
+    p.add_error_headers(x, e);
     if (retry_after) {
         auto const ms = std::chrono::duration_cast<std::chrono::milliseconds>(*retry_after).count();
         // retry-after is whole seconds: round up so a client never retries early.
@@ -162,6 +190,12 @@ asio::awaitable<void> emulator::impl::handle(server_exchange& x) {
     std::string_view const target = req.target();
     std::string_view const path = target.substr(0, target.find('?'));
 
+    if (req.method() == boost::beast::http::verb::post && path.size() >= 6 &&
+        path.substr(path.size() - 6) == "/token") {
+        co_await oauth_token(x, n, t0);
+        co_return;
+    }
+
     emulator_protocol const* proto = nullptr;
     detail::emu_route route;
     for (auto const& p : protocols) {
@@ -177,9 +211,12 @@ asio::awaitable<void> emulator::impl::handle(server_exchange& x) {
         co_await send_error(x, p, p.unknown_route(req.method_string(), target), n, t0);
         co_return;
     }
-    if (cfg.require_auth && !proto->authorized(req)) {
-        co_await send_error(x, *proto, proto->unauthorized(), n, t0);
-        co_return;
+    if (cfg.require_auth) {
+        auth.now = std::chrono::system_clock::now();
+        if (auto e = proto->check_auth(req, auth)) {
+            co_await send_error(x, *proto, *e, n, t0);
+            co_return;
+        }
     }
     std::string body;
     switch (route.endpoint) {
@@ -197,6 +234,130 @@ asio::awaitable<void> emulator::impl::handle(server_exchange& x) {
     case emu_endpoint::none:
         break;
     }
+}
+
+namespace {
+
+/// Decodes `application/x-www-form-urlencoded` value `v` (`+` is a space).
+std::string form_decode(std::string_view v) {
+    std::string out;
+    out.reserve(v.size());
+    for (std::size_t i = 0; i < v.size(); ++i) {
+        if (v[i] == '+') {
+            out.push_back(' ');
+        } else if (v[i] == '%' && i + 2 < v.size()) {
+            auto const hex = [](char c) -> int {
+                if (c >= '0' && c <= '9') return c - '0';
+                if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+                if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+                return -1;
+            };
+            int const hi = hex(v[i + 1]), lo = hex(v[i + 2]);
+            if (hi < 0 || lo < 0) return {};
+            out.push_back(static_cast<char>(hi * 16 + lo));
+            i += 2;
+        } else {
+            out.push_back(v[i]);
+        }
+    }
+    return out;
+}
+
+std::string form_field(std::string_view body, std::string_view name) {
+    while (!body.empty()) {
+        auto const amp = body.find('&');
+        auto const pair = body.substr(0, amp);
+        auto const eq = pair.find('=');
+        if (eq != std::string_view::npos && pair.substr(0, eq) == name)
+            return form_decode(pair.substr(eq + 1));
+        if (amp == std::string_view::npos) break;
+        body.remove_prefix(amp + 1);
+    }
+    return {};
+}
+
+}  // namespace
+
+asio::awaitable<void> emulator::impl::oauth_token(server_exchange& x, std::uint64_t n,
+                                                  clock::time_point t0) {
+    (void)n;
+    (void)t0;
+    auto const& req = x.request();
+    auto reply = [&](unsigned status, std::string body) -> asio::awaitable<void> {
+        x.set_status(status);
+        x.add_header("Content-Type", "application/json; charset=utf-8");
+        x.add_header("Cache-Control", "no-cache, no-store, max-age=0, must-revalidate");
+        if (status != 200) errors_sent.fetch_add(1, std::memory_order_relaxed);
+        co_await x.send(body);
+    };
+    auto invalid_grant = [](std::string why) {
+        std::string body = R"({"error":"invalid_grant","error_description":)";
+        detail::append_json_string(body, why);
+        body += "}";
+        return body;
+    };
+    std::string_view const form = req.body();
+    if (form_field(form, "grant_type") != "urn:ietf:params:oauth:grant-type:jwt-bearer") {
+        co_await reply(400, R"({"error":"unsupported_grant_type","error_description":"Invalid grant_type."})");
+        co_return;
+    }
+    std::string const jwt = form_field(form, "assertion");
+    // The issuer names the key to verify with; read it before the signature is checked.
+    auto const dot1 = jwt.find('.');
+    auto const dot2 = dot1 == std::string::npos ? dot1 : jwt.find('.', dot1 + 1);
+    std::optional<std::string> claims_text;
+    if (dot2 != std::string::npos)
+        claims_text = detail::base64url_decode(std::string_view(jwt).substr(dot1 + 1, dot2 - dot1 - 1));
+    boost::system::error_code ec;
+    auto const claims_doc = claims_text ? boost::json::parse(*claims_text, ec) : boost::json::value();
+    if (!claims_text || ec || !claims_doc.is_object()) {
+        co_await reply(400, invalid_grant("Invalid JWT: the assertion is not a JWT."));
+        co_return;
+    }
+    auto const& claims = claims_doc.get_object();
+    auto const* iss = claims.if_contains("iss");
+    std::string const email = iss && iss->is_string() ? std::string(iss->get_string()) : "";
+    auto const key = cfg.google_service_accounts.find(email);
+    if (key == cfg.google_service_accounts.end()) {
+        co_await reply(400, invalid_grant("Invalid JWT Signature."));
+        co_return;
+    }
+    if (auto v = detail::verify_rs256(jwt, key->second); !v) {
+        co_await reply(400, invalid_grant("Invalid JWT Signature."));
+        co_return;
+    }
+    auto const now = std::chrono::duration_cast<std::chrono::seconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+    auto number = [&](char const* k) -> std::int64_t {
+        auto const* v = claims.if_contains(k);
+        if (v && v->is_int64()) return v->get_int64();
+        if (v && v->is_uint64()) return static_cast<std::int64_t>(v->get_uint64());
+        return -1;
+    };
+    auto const iat = number("iat"), exp = number("exp");
+    auto const* aud = claims.if_contains("aud");
+    std::string_view const audience =
+        aud && aud->is_string() ? std::string_view(aud->get_string()) : std::string_view();
+    if (audience.size() < 6 || audience.substr(audience.size() - 6) != "/token") {
+        co_await reply(400, invalid_grant("Invalid JWT: aud must be the token endpoint."));
+        co_return;
+    }
+    if (iat < 0 || exp < 0 || exp <= now || iat > now + 300 || exp - iat > 3600) {
+        co_await reply(400, invalid_grant("Invalid JWT: Token must be a short-lived token "
+                                          "(60 minutes) and in a reasonable timeframe."));
+        co_return;
+    }
+    std::string const token = "ya29.emu-" + detail::hex_encode(detail::random_bytes(16));
+    auto const lifetime = std::chrono::duration_cast<std::chrono::seconds>(cfg.token_lifetime);
+    {
+        std::lock_guard lock(tokens_mutex);
+        tokens[token] = std::chrono::system_clock::now() + lifetime;
+    }
+    tokens_issued.fetch_add(1, std::memory_order_relaxed);
+    std::string body = R"({"access_token":")" + token + R"(","expires_in":)" +
+                       std::to_string(lifetime.count()) + R"(,"token_type":"Bearer"})";
+    co_await reply(200, std::move(body));
 }
 
 asio::awaitable<void> emulator::impl::chat(server_exchange& x, emulator_protocol const& p,
@@ -236,8 +397,10 @@ asio::awaitable<void> emulator::impl::chat(server_exchange& x, emulator_protocol
 
     if (b->latency > duration::zero() && co_await x.sleep_for(b->latency)) co_return;
     if (error_status) {
-        co_await send_error(x, p, p.error_for_status(error_status, detail::base_model(r.model)), n,
-                            t0, b->retry_after);
+        emu_error e = p.error_for_status(error_status, detail::base_model(r.model));
+        if (b->retry_after)
+            e.retry_after = std::chrono::duration_cast<std::chrono::milliseconds>(*b->retry_after);
+        co_await send_error(x, p, e, n, t0, b->retry_after);
         co_return;
     }
     if (fault == fault_kind::reset_before_headers) {
@@ -473,6 +636,7 @@ emulator_stats emulator::stats() const {
     }
     st.errors_sent = impl_->errors_sent.load(std::memory_order_relaxed);
     st.faults_injected = impl_->faults_injected.load(std::memory_order_relaxed);
+    st.tokens_issued = impl_->tokens_issued.load(std::memory_order_relaxed);
     return st;
 }
 

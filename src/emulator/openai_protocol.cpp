@@ -157,13 +157,14 @@ public:
         return r;
     }
 
-    bool authorized(server_request const& req) const override {
+    std::optional<emu_error> check_auth(server_request const& req, emu_auth const&) const override {
         std::string_view const auth = req[http::field::authorization];
         if (auth.size() > 7 && boost::beast::iequals(auth.substr(0, 7), "Bearer ")) {
             auto const key = auth.substr(7);
-            if (key.find_first_not_of(' ') != std::string_view::npos) return true;
+            if (key.find_first_not_of(' ') != std::string_view::npos) return std::nullopt;
         }
-        return !req["api-key"].empty();  // Azure OpenAI
+        if (!req["api-key"].empty()) return std::nullopt;  // Azure OpenAI
+        return unauthorized();
     }
 
     boost::system::result<emu_request, emu_error>

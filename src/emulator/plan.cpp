@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 
 namespace llmux::detail {
 
@@ -121,7 +122,11 @@ void append_schema_example(std::string& out, boost::json::object const* schema, 
             }
         }
     }
-    auto const type = schema_type(s);
+    // Lower-cased: Gemini's OpenAPI-style schemas (`parameters`, `responseSchema`) spell the
+    // types in capitals (STRING, OBJECT).
+    std::string type(schema_type(s));
+    std::transform(type.begin(), type.end(), type.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
     if (type == "string") {
         out += "\"example\"";
     } else if (type == "number" || type == "integer") {

@@ -12,7 +12,9 @@
 #include <boost/system/result.hpp>
 
 #include <cstddef>
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -32,6 +34,22 @@ struct emu_error {
     std::string code;
     /// The request field at fault; empty means null.
     std::string param;
+    /// The scripted retry-after of the error, for protocols that also say it in the body
+    /// (Gemini's `google.rpc.RetryInfo`). The emulator sends the headers itself.
+    std::optional<std::chrono::milliseconds> retry_after;
+};
+
+/** @brief What the emulator knows about credentials, for protocols that verify signatures
+    (Bedrock's SigV4) or tokens (Vertex's OAuth access tokens).
+*/
+struct emu_auth {
+    /// The secret of an AWS access key id, if the emulator knows it.
+    std::function<std::optional<std::string>(std::string_view)> aws_secret;
+    /// True when `token` is a Bearer token the emulator accepts: one its OAuth endpoint issued
+    /// and that has not expired, or one of `emulator_config::access_tokens`.
+    std::function<bool(std::string_view)> bearer_token;
+    /// Now, for signature time checks.
+    std::chrono::system_clock::time_point now;
 };
 
 /// @brief Which endpoint of a protocol a request targets.
@@ -139,8 +157,12 @@ public:
     /// protocol serves it.
     virtual emu_route route(boost::beast::http::verb method, std::string_view path) const = 0;
 
-    /// @brief Whether the request carries credentials the way this provider expects.
-    virtual bool authorized(server_request const& req) const = 0;
+    /** @brief Checks the request's credentials the way this provider does. Returns the error
+        to answer with (in the provider's shape: 401, or Bedrock's 403) when they are missing
+        or wrong. Only called when `emulator_config::require_auth` is on.
+    */
+    virtual std::optional<emu_error> check_auth(server_request const& req,
+                                                emu_auth const& auth) const = 0;
 
     /// @brief Reads a chat request from `doc` (the parsed body). An invalid request gives
     /// the 400 to answer with.
@@ -165,6 +187,12 @@ public:
     /// @brief Headers every response of this provider carries (request id, timing).
     virtual void add_headers(server_exchange& ex, std::uint64_t number,
                              std::uint64_t processing_ms) const = 0;
+
+    /// @brief Headers an error response carries besides those (Bedrock's `x-amzn-ErrorType`).
+    virtual void add_error_headers(server_exchange& ex, emu_error const& e) const {
+        (void)ex;
+        (void)e;
+    }
 
     /// @name Answers
     /// @{
@@ -193,5 +221,11 @@ public:
 
 /// @brief The OpenAI chat-completions wire format (also what OpenAI-compatible APIs speak).
 std::unique_ptr<emulator_protocol> make_openai_protocol();
+/// @brief Anthropic Messages (`/v1/messages`), also Claude on Vertex (`:rawPredict`).
+std::unique_ptr<emulator_protocol> make_anthropic_protocol();
+/// @brief Gemini `generateContent` (AI Studio and Vertex `publishers/google`).
+std::unique_ptr<emulator_protocol> make_gemini_protocol();
+/// @brief Bedrock Runtime Converse and ConverseStream.
+std::unique_ptr<emulator_protocol> make_bedrock_protocol();
 
 }  // namespace llmux::detail

@@ -73,6 +73,13 @@ step_deadline make_step(clock::duration limit, clock::time_point total, char con
 
 }  // namespace
 
+std::string host_header(origin const& o) {
+    bool const default_port = (o.tls && o.port == 443) || (!o.tls && o.port == 80);
+    std::string h = o.host.find(':') != std::string::npos ? "[" + o.host + "]" : o.host;
+    if (!default_port) h += ":" + std::to_string(o.port);
+    return h;
+}
+
 result<origin> parse_base_url(std::string_view base_url, std::string& path) {
     // `{model}` is not valid in a URI; swap it out while parsing.
     std::string url(base_url);
@@ -146,7 +153,8 @@ struct transport::impl {
     failure tls_error;  // set when the TLS settings could not be applied (bad CA file)
     std::mutex mu;
     std::unordered_map<std::string, std::shared_ptr<pool>> pools;
-    std::atomic<std::uint64_t> opened{0}, reused{0}, open_now{0}, requests{0}, stale_retries{0};
+    std::atomic<std::uint64_t> opened{0}, reused{0}, open_now{0}, requests{0}, stale_retries{0},
+        tls_resumed{0};
 };
 
 class connection : public std::enable_shared_from_this<connection> {
@@ -154,8 +162,9 @@ public:
     using strand_type = asio::strand<asio::any_io_executor>;
 
     connection(asio::any_io_executor const& ex, std::shared_ptr<transport::pool> p,
-               std::atomic<std::uint64_t>* open_counter)
-        : strand(asio::make_strand(ex)), pool(std::move(p)), open_counter_(open_counter) {}
+               std::atomic<std::uint64_t>* open_counter, std::atomic<std::uint64_t>* resumed)
+        : strand(asio::make_strand(ex)), pool(std::move(p)), open_counter_(open_counter),
+          resumed_counter(resumed) {}
 
     ~connection() { close_now(); }
 
@@ -167,6 +176,7 @@ public:
     bool is_open = false;
     clock::time_point idle_since{};
     std::uint64_t uses = 0;
+    std::atomic<std::uint64_t>* resumed_counter;
 
     beast::tcp_stream& tcp() { return secure ? beast::get_lowest_layer(*secure) : *plain; }
 
@@ -298,6 +308,7 @@ awaitable<result<void>> connect(connection& c, origin const& o, ssl::context* tl
             if (vr != X509_V_OK) why = X509_verify_cert_error_string(vr);
             co_return failure(hec, "TLS handshake with " + o.key + " failed: " + why);
         }
+        if (SSL_session_reused(ssl)) c.resumed_counter->fetch_add(1, std::memory_order_relaxed);
     }
     co_return result<void>{};
 }
@@ -347,10 +358,7 @@ awaitable<exchange_outcome> send_and_read_head(std::shared_ptr<connection> c,
     msg.method_string(req->method);
     msg.target(req->target);
     msg.version(11);
-    if ((o.tls && o.port == 443) || (!o.tls && o.port == 80))
-        msg.set(http::field::host, o.host);
-    else
-        msg.set(http::field::host, o.host + ":" + std::to_string(o.port));
+    msg.set(http::field::host, host_header(o));
     msg.set(http::field::user_agent, "llmux/0.1");
     for (auto const& [name, value] : req->headers) msg.set(name, value);
     msg.body() = {req->body.data(), req->body.size()};
@@ -518,7 +526,7 @@ awaitable<result<transport::lease>> transport::acquire(origin const& o, clock::t
         if (!l.conn) {
             if (p->total < cfg_.pool.max_connections_per_origin) {
                 ++p->total;
-                l = {std::make_shared<connection>(impl_->ex, p, &impl_->open_now), false};
+                l = {std::make_shared<connection>(impl_->ex, p, &impl_->open_now, &impl_->tls_resumed), false};
             } else {
                 ch = std::make_shared<waiter_channel>(impl_->ex, 1);
                 p->waiters.push_back(ch);
@@ -538,7 +546,7 @@ awaitable<result<transport::lease>> transport::acquire(origin const& o, clock::t
         auto [ec, c] = std::get<0>(r);
         if (!ec) {
             if (c) co_return lease{std::move(c), true};
-            co_return lease{std::make_shared<connection>(impl_->ex, p, &impl_->open_now), false};
+            co_return lease{std::make_shared<connection>(impl_->ex, p, &impl_->open_now, &impl_->tls_resumed), false};
         }
     }
     // Timed out or cancelled: leave the queue, giving back anything handed over meanwhile.
@@ -641,6 +649,7 @@ transport_stats transport::stats() const {
     s.connections_open = impl_->open_now.load();
     s.requests = impl_->requests.load();
     s.stale_retries = impl_->stale_retries.load();
+    s.tls_resumed = impl_->tls_resumed.load();
     return s;
 }
 

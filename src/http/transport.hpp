@@ -30,6 +30,10 @@ struct origin {
     std::string key;  // "https://host:port"
 };
 
+/// The `Host` header the transport sends to `o` (`host`, or `host:port` for a non-default
+/// port); request signers (SigV4) sign exactly this.
+std::string host_header(origin const& o);
+
 /// Splits a base URL into its origin and its path (no trailing slash). Errors name the URL.
 result<origin> parse_base_url(std::string_view base_url, std::string& path);
 
@@ -56,6 +60,8 @@ struct transport_stats {
     std::uint64_t connections_open = 0;
     std::uint64_t requests = 0;
     std::uint64_t stale_retries = 0;
+    /// TLS handshakes that resumed an earlier session instead of a full handshake.
+    std::uint64_t tls_resumed = 0;
 };
 
 class transport;

@@ -8,5 +8,10 @@
 namespace llmux::detail {
 
 wire_format const& openai_chat_format();
+wire_format const& anthropic_messages_format();
+wire_format const& gemini_format();
+wire_format const& bedrock_converse_format();
+/// Vertex AI: Gemini models (publishers/google) and Claude models (publishers/anthropic).
+wire_format const& vertex_format();
 
 }  // namespace llmux::detail

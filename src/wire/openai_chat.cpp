@@ -3,6 +3,7 @@
 // OpenAI-compatible endpoints: OpenRouter, DeepSeek, ZenMux, Azure OpenAI, Groq, Together, vLLM,
 // Ollama. Sans-io: every function here works from bytes alone.
 #include "codec/sse.hpp"
+#include "util/json_write.hpp"
 #include "wire/common.hpp"
 #include "wire/formats.hpp"
 
@@ -898,7 +899,7 @@ public:
             body.emplace("stream_options", std::move(so));
         }
         merge_extra(body, req.extra);
-        out.body = json::serialize(body);
+        out.body = to_json(body);
         return out;
     }
 

@@ -13,6 +13,10 @@ struct entry {
 };
 constexpr std::array entries = {
     entry{"openai", &openai_chat_format},
+    entry{"anthropic", &anthropic_messages_format},
+    entry{"gemini", &gemini_format},
+    entry{"bedrock", &bedrock_converse_format},
+    entry{"vertex", &vertex_format},
 };
 }  // namespace
 

@@ -27,6 +27,9 @@ struct stream_info {
     std::string id;
     std::string model;
     std::string native_finish_reason;
+    /// The request id when the stream's body carries it (Gemini's `responseId`); the client
+    /// uses the response headers when this is empty.
+    std::string request_id;
 };
 
 /** Turns a streamed body into chunks. Owns its framing (SSE, AWS event-stream), so the
@@ -55,6 +58,14 @@ public:
     virtual ~wire_format() = default;
 
     virtual std::string_view name() const noexcept = 0;
+
+    /// The format that serves `model`. A provider whose models speak different protocols
+    /// (Vertex AI: Gemini and Claude) returns the right one; the client uses it for the whole
+    /// call (encode, decode, errors, stream).
+    virtual wire_format const& for_model(std::string_view model) const noexcept {
+        (void)model;
+        return *this;
+    }
 
     /// Builds the HTTP request (target, headers except auth, body). A request the format
     /// cannot express fails with `error::unsupported` naming the field.

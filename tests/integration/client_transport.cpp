@@ -129,6 +129,28 @@ BOOST_AUTO_TEST_CASE(keep_alive_reuses_one_connection) {
     BOOST_TEST(c.stats().connections_reused == 39u);
 }
 
+BOOST_AUTO_TEST_CASE(new_connections_resume_the_tls_session) {
+    emulator_fixture fx;
+    auto c = fx.make_client();
+    BOOST_TEST_REQUIRE(!!fx.chat(c, ask("openai/gpt-4o-mini")));
+    BOOST_TEST(c.stats().tls_resumed == 0u);  // the first handshake is a full one
+    // Four calls at once need three more connections; each resumes the saved session.
+    std::atomic<int> done{0}, ok{0};
+    for (int i = 0; i < 4; ++i)
+        asio::co_spawn(
+            fx.io,
+            [&]() -> asio::awaitable<void> {
+                auto r = co_await c.chat(ask("openai/gpt-4o-mini~latency=50ms"));
+                if (r) ++ok;
+                ++done;
+            },
+            asio::detached);
+    BOOST_TEST_REQUIRE(llmux::test::run_until(fx.io, [&] { return done == 4; }));
+    BOOST_TEST(ok == 4);
+    BOOST_TEST(c.stats().connections_opened == 4u);
+    BOOST_TEST(c.stats().tls_resumed == 3u);
+}
+
 BOOST_AUTO_TEST_CASE(untrusted_certificate_is_rejected) {
     emulator_fixture fx;
     fx.cfg.tls.ca_file.clear();  // the system store does not know the emulator's CA

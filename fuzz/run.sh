@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSL-1.0
+# Builds the libFuzzer targets with clang and runs each for SECONDS (default 20), seeded from the
+# test fixtures (each seed gets a leading byte that picks how the input is split).
+# Usage: fuzz/run.sh [SECONDS] [BUILD_DIR]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs=${1:-20}
+build=${2:-build-fuzz}
+CXX=clang++ cmake -S fuzz -B "$build" -G Ninja >/dev/null
+cmake --build "$build"
+
+seeds=$(mktemp -d)
+trap 'rm -rf "$seeds"' EXIT
+seed() {  # seed TARGET FILE...
+    local t=$1; shift
+    mkdir -p "$seeds/$t"
+    local i=0
+    for f in "$@"; do
+        [[ -f "$f" ]] || continue
+        for b in 0 1 5; do
+            { printf "\\$(printf '%03o' $b)"; cat "$f"; } >"$seeds/$t/$(basename "$f").$b"
+        done
+        i=$((i + 1))
+    done
+}
+seed sse tests/data/openai/*.sse tests/data/anthropic/*.sse tests/data/gemini/*.sse
+seed openai_stream tests/data/openai/*.sse
+seed anthropic_stream tests/data/anthropic/*.sse
+seed gemini_stream tests/data/gemini/*.sse
+seed bedrock_stream tests/data/bedrock/*.bin
+# The event-stream example frame of PROVIDERS.md 6.3.
+mkdir -p "$seeds/event_stream"
+printf '\x00\x00\x00\x94\x00\x00\x00\x57\xb4\xab\x9a\xee\x0b:event-type\x07\x00\x11contentBlockDelta\x0d:content-type\x07\x00\x10application/json\x0d:message-type\x07\x00\x05event{"contentBlockIndex":0,"delta":{"text":"Hi"}}\x1f\x94\x46\x57' \
+    >"$seeds/event_stream/example"
+cp "$seeds/event_stream/example" "$seeds/bedrock_stream/example" 2>/dev/null || true
+
+status=0
+for t in sse event_stream openai_stream anthropic_stream gemini_stream bedrock_stream; do
+    mkdir -p "$seeds/$t"
+    log="$build/$t.log"
+    if "$build/fuzz_$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+        -artifact_prefix="$build/crash-$t-" "$seeds/$t" >"$log" 2>&1; then
+        echo "fuzz_$t: ok ($(grep -o 'stat::number_of_executed_units: [0-9]*' "$log" | awk '{print $2}') runs in ${secs}s)"
+    else
+        echo "fuzz_$t: FAILED; see $log and $build/crash-$t-*"
+        tail -n 30 "$log"
+        status=1
+    fi
+done
+exit $status

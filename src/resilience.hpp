@@ -1,0 +1,123 @@
+// SPDX-License-Identifier: BSL-1.0
+// What a client keeps across calls (DESIGN.md layers 10-11): per-model measurements and
+// circuit breakers, client-side rate limits, and the spend budget. No I/O here except the
+// limiter's wait.
+#pragma once
+
+#include <llmux/config.hpp>
+#include <llmux/error.hpp>
+#include <llmux/telemetry.hpp>
+#include <llmux/types.hpp>
+
+#include <boost/asio/awaitable.hpp>
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace llmux::detail {
+
+using steady = std::chrono::steady_clock;
+
+/// True when a failure says something about the model's health (it counts toward opening
+/// its circuit): timeouts, throttling, overload, server and transport failures, broken
+/// streams. Not the caller's mistakes (bad request, auth, content filter) nor cancellation.
+bool counts_against_health(failure const& f) noexcept;
+
+/// The measurements and circuit of one `provider/model`.
+class model_book {
+public:
+    explicit model_book(std::string model) : model_(std::move(model)) {}
+
+    void started() noexcept { ++in_flight_; }
+    /// Records a finished attempt; updates the circuit.
+    void finished(std::optional<failure> const& error, std::chrono::nanoseconds ttft,
+                  std::chrono::nanoseconds latency, usage const& u, std::optional<double> cost,
+                  breaker_config const& cfg, steady::time_point now);
+
+    /** True when a fallback or router may try the model now. An open circuit whose cool-down
+        has ended turns half-open and admits this one caller as its probe.
+    */
+    bool admit(breaker_config const& cfg, steady::time_point now);
+
+    circuit_state circuit(breaker_config const& cfg, steady::time_point now) const;
+    model_estimate estimate(breaker_config const& cfg, steady::time_point now) const;
+    model_metrics snapshot(breaker_config const& cfg, steady::time_point now) const;
+
+private:
+    std::string model_;
+    latency_histogram ttft_;
+    latency_histogram latency_;
+    std::atomic<std::uint64_t> in_flight_{0};
+    mutable std::mutex mu_;  // guards everything below
+    std::uint64_t calls_ = 0, failures_ = 0, input_ = 0, output_ = 0, samples_ = 0;
+    double cost_ = 0;
+    std::optional<double> ewma_ttft_ns_, ewma_latency_ns_;
+    std::vector<steady::time_point> recent_failures_;  // within the breaker window
+    enum class state { closed, open, half_open } state_ = state::closed;
+    steady::time_point open_until_{};
+    bool probe_in_flight_ = false;
+};
+
+/// Every model's book, created on first use.
+class model_books {
+public:
+    std::shared_ptr<model_book> get(std::string const& model);
+    std::shared_ptr<model_book> find(std::string_view model) const;
+    std::vector<std::shared_ptr<model_book>> all() const;
+
+private:
+    mutable std::mutex mu_;
+    std::map<std::string, std::shared_ptr<model_book>, std::less<>> books_;
+};
+
+/// Token buckets per provider (requests and tokens per minute).
+class rate_limiter {
+public:
+    explicit rate_limiter(std::map<std::string, rate_limit, std::less<>> limits)
+        : limits_(std::move(limits)) {}
+
+    /** Waits until `provider` has capacity for one request of about `tokens` tokens, or fails
+        with `error::rate_limited` when that cannot happen before `deadline` (nothing is taken
+        then). Must run in one of llmux's own coroutine threads.
+    */
+    boost::asio::awaitable<result<void>> acquire(std::string const& provider, double tokens,
+                                                 steady::time_point deadline);
+
+    /// Corrects the token bucket once the real usage is known.
+    void settle(std::string const& provider, double estimated, double actual);
+
+    bool limited(std::string_view provider) const { return limits_.count(provider) != 0; }
+
+private:
+    struct bucket {
+        double requests = 0, tokens = 0;
+        steady::time_point at{};
+        bool init = false;
+    };
+    std::map<std::string, rate_limit, std::less<>> limits_;
+    std::mutex mu_;
+    std::map<std::string, bucket, std::less<>> buckets_;
+};
+
+/// The client's spend and its budget.
+class spend_meter {
+public:
+    explicit spend_meter(std::optional<double> budget) : budget_(budget) {}
+    /// `budget_exceeded` when no new call may start.
+    result<void> check() const;
+    /// Counts a finished call: its tokens, and its cost when known.
+    void record(bool failed, usage const& u, std::optional<double> cost);
+    client_totals totals() const;
+
+private:
+    std::optional<double> budget_;
+    mutable std::mutex mu_;
+    client_totals totals_;
+};
+
+}  // namespace llmux::detail

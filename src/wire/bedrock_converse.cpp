@@ -1,0 +1,986 @@
+// SPDX-License-Identifier: BSL-1.0
+// AWS Bedrock Runtime Converse and ConverseStream (PROVIDERS.md sections 6 and 7): the JSON
+// bodies, Bedrock's errors, and the binary `application/vnd.amazon.eventstream` framing of
+// streams. Sans-io: every function here works from bytes alone; the client signs (SigV4) or adds
+// the Bedrock API key after `encode`.
+//
+// Mappings where Converse has no field of its own (each documented where it is made):
+//   - tool_choice none: the tools are left out (a model cannot call a tool it is not offered);
+//     when the conversation already holds tool blocks Bedrock requires `toolConfig`, and then
+//     there is no way to forbid calls, so the request fails with error::unsupported.
+//   - seed: error::unsupported (Converse has no seed; models that take one get it through
+//     `extra`: {"additionalModelRequestFields":{"seed":42}}).
+//   - user: `requestMetadata: {"user": <id>}`, Bedrock's key-value tags of an invocation.
+//   - response_format json_schema: a forced tool (`llmux_json_output`, the schema as its input
+//     schema); decoding turns that tool's input back into the answer's text. json_object (no
+//     schema) is error::unsupported: a forced tool without a schema tends to return `{}`.
+//   - images: data URIs (png, jpeg, gif, webp) as `bytes`, `s3://` URLs as `s3Location`;
+//     http(s) URLs are error::unsupported (Bedrock does not fetch URLs).
+//   - usage: Bedrock's `inputTokens` leaves out the tokens read from and written to the prompt
+//     cache, which `totalTokens` does count (the AWS prompt-caching guide's examples; not
+//     checked against the live service here), so the unified input count adds
+//     `cacheReadInputTokens` and `cacheWriteInputTokens` to it: `usage::input_tokens` counts
+//     every prompt token, cached or not.
+#include "auth/crypto.hpp"
+#include "codec/event_stream.hpp"
+#include "wire/common.hpp"
+#include "wire/formats.hpp"
+
+#include <boost/json/monotonic_resource.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/parser.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+
+#include <algorithm>
+#include <cctype>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace llmux::detail {
+
+namespace {
+
+namespace json = boost::json;
+using namespace std::string_view_literals;
+
+/// The tool that carries a JSON-schema answer (see the file comment). A name no user tool is
+/// likely to have, since decoding treats a call of it as the answer's text.
+constexpr std::string_view json_tool_name = "llmux_json_output";
+
+constexpr std::string_view request_id_header = "x-amzn-RequestId";
+
+std::string_view as_view(json::string const& s) noexcept {
+    return {s.data(), s.size()};
+}
+
+std::string_view trim(std::string_view s) noexcept {
+    constexpr auto ws = " \t\r\n"sv;
+    auto const b = s.find_first_not_of(ws);
+    if (b == std::string_view::npos) return {};
+    return s.substr(b, s.find_last_not_of(ws) - b + 1);
+}
+
+bool istarts_with(std::string_view s, std::string_view prefix) noexcept {
+    return s.size() >= prefix.size() && iequals(s.substr(0, prefix.size()), prefix);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+
+/// The exception name of an `x-amzn-ErrorType` value or a body's `__type`:
+/// `ThrottlingException:http://internal.amazon.com/coral/...` and
+/// `com.amazon.coral.validate#ValidationException` both name their exception (PROVIDERS.md 6.4).
+std::string_view exception_name(std::string_view raw) noexcept {
+    raw = trim(raw);
+    raw = raw.substr(0, raw.find(':'));
+    if (auto const hash = raw.rfind('#'); hash != std::string_view::npos)
+        raw.remove_prefix(hash + 1);
+    return trim(raw);
+}
+
+/// The llmux error of a Bedrock exception (PROVIDERS.md 6.4), or nothing for names it does not
+/// document. Stream exception frames name the member in lower camel case (`throttlingException`),
+/// so the first letter is compared without case.
+std::optional<error> error_from_exception(std::string_view name) noexcept {
+    if (name.empty()) return std::nullopt;
+    auto const is = [&](std::string_view n) {
+        return name.size() == n.size() && std::toupper(static_cast<unsigned char>(name[0])) == n[0] &&
+               name.substr(1) == n.substr(1);
+    };
+    if (is("ValidationException")) return error::bad_request;
+    if (is("AccessDeniedException")) return error::permission_denied;
+    if (is("UnrecognizedClientException") || is("InvalidSignatureException") ||
+        is("ExpiredTokenException") || is("IncompleteSignatureException") ||
+        is("MissingAuthenticationTokenException"))
+        return error::auth_failed;
+    if (is("ResourceNotFoundException")) return error::not_found;
+    if (is("ModelTimeoutException")) return error::timeout;
+    if (is("ModelErrorException") || is("ModelStreamErrorException") ||
+        is("InternalServerException"))
+        return error::server_error;
+    if (is("ThrottlingException") || is("ServiceQuotaExceededException"))
+        return error::rate_limited;
+    if (is("ModelNotReadyException") || is("ServiceUnavailableException")) return error::overloaded;
+    return std::nullopt;
+}
+
+/// `throttlingException` (a stream's member name) as `ThrottlingException`, the name
+/// `decode_error` reports for the same exception.
+std::string canonical_exception(std::string_view name) {
+    std::string s(name);
+    if (!s.empty()) s[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(s[0])));
+    return s;
+}
+
+/// Sets the code of `f` from the exception `type` (the status when it names none) and the
+/// message, and records both.
+void classify(failure& f, std::string_view type, std::string message, unsigned status) {
+    error code = status >= 300 ? status_to_error(status) : error::server_error;
+    if (auto e = error_from_exception(type)) code = *e;
+    // Bedrock says "Input is too long for requested model." or passes the model's "prompt is
+    // too long" on as a ValidationException.
+    if (code == error::bad_request && mentions_context_length(message))
+        code = error::context_length_exceeded;
+    f.code = make_error_code(code);
+    f.diag.error_type = canonical_exception(type);
+    f.diag.message = std::move(message);
+}
+
+/// What a Bedrock error payload says: `message` (or `Message`, as some AWS front ends write
+/// it), and ModelErrorException's / ModelStreamErrorException's original status and message.
+struct error_payload {
+    std::string message;
+    std::string type;  // the body's `__type`, if any
+    std::string original_status;
+};
+
+error_payload read_error_payload(json::object const& o) {
+    error_payload p;
+    p.message = get_string(o, "message");
+    if (p.message.empty()) p.message = get_string(o, "Message");
+    p.type = get_string(o, "__type");
+    if (auto n = get_count(o, "originalStatusCode")) p.original_status = std::to_string(*n);
+    if (auto om = get_string(o, "originalMessage"); !om.empty() && om != p.message) {
+        p.message += p.message.empty() ? "" : " ";
+        p.message += "(the model said: " + excerpt(om, 300) + ")";
+    }
+    return p;
+}
+
+// A readable excerpt of a body that is not JSON (an HTML error page from a proxy).
+std::string body_excerpt(std::string_view body) {
+    std::string squeezed;
+    squeezed.reserve(std::min<std::size_t>(body.size(), 400));
+    bool space = false;
+    for (char c : body.substr(0, 4096)) {
+        if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
+            space = !squeezed.empty();
+            continue;
+        }
+        if (space) squeezed += ' ';
+        space = false;
+        squeezed += c;
+        if (squeezed.size() > 400) break;
+    }
+    return excerpt(squeezed, 200);
+}
+
+failure decode_error_body(response_head const& head, std::string_view body) {
+    failure f = http_failure(head, request_id_header);
+    std::string_view const text = trim(body);
+    error_payload p;
+    bool json_body = false;
+    if (!text.empty()) {
+        json::monotonic_resource mr;
+        boost::system::error_code ec;
+        json::value const v = json::parse(text, ec, &mr);
+        if (!ec && v.is_object()) {
+            p = read_error_payload(v.get_object());
+            json_body = true;
+        }
+    }
+    std::string_view type = exception_name(head.header("x-amzn-ErrorType"));
+    if (type.empty()) type = exception_name(p.type);
+    std::string message = std::move(p.message);
+    if (message.empty())
+        message = text.empty() || json_body
+                      ? "HTTP " + std::to_string(head.status) +
+                            (text.empty() ? " with an empty body" : " without an error message")
+                      : body_excerpt(text);
+    classify(f, type, std::move(message), head.status);
+    f.diag.error_code = std::move(p.original_status);
+    return f;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Finish reasons and usage
+
+/// The unified value of a Bedrock `stopReason` (PROVIDERS.md 7). `fails` is set for the values
+/// that mean the generation failed. `json_answer`: the only tool called was the JSON-schema
+/// tool, whose call is the answer, so `tool_use` means the answer is complete.
+finish_reason map_stop(std::string_view s, bool json_answer, bool& fails) noexcept {
+    fails = false;
+    if (s == "end_turn" || s == "stop_sequence") return finish_reason::stop;
+    if (s == "max_tokens" || s == "model_context_window_exceeded") return finish_reason::length;
+    if (s == "tool_use") return json_answer ? finish_reason::stop : finish_reason::tool_calls;
+    if (s == "guardrail_intervened" || s == "content_filtered")
+        return finish_reason::content_filter;
+    if (s == "malformed_model_output" || s == "malformed_tool_use") {
+        fails = true;
+        return finish_reason::error;
+    }
+    return finish_reason::unknown;
+}
+
+failure stop_failure(std::string_view native) {
+    std::string what = native == "malformed_tool_use"
+                           ? "the model produced a tool call that is not valid"
+                           : "the model produced output that is not valid";
+    failure f(error::server_error, "Bedrock ended the answer with stopReason '" +
+                                       std::string(native) + "': " + what +
+                                       "; retrying may succeed");
+    f.diag.error_code = std::string(native);
+    return f;
+}
+
+usage read_usage(json::object const& u) {
+    usage r;
+    r.output_tokens = get_count(u, "outputTokens");
+    r.total_tokens = get_count(u, "totalTokens");
+    r.cached_input_tokens = get_count(u, "cacheReadInputTokens");
+    r.cache_write_tokens = get_count(u, "cacheWriteInputTokens");
+    // inputTokens leaves out what was read from or written to the cache (file comment).
+    if (auto in = get_count(u, "inputTokens"))
+        r.input_tokens =
+            *in + r.cached_input_tokens.value_or(0) + r.cache_write_tokens.value_or(0);
+    return r;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Encoding
+
+failure invalid(std::string message) {
+    return failure(error::invalid_request, std::move(message));
+}
+
+failure unsupported(std::string message) {
+    return failure(error::unsupported, std::move(message));
+}
+
+std::string at_message(std::size_t i) {
+    return "messages[" + std::to_string(i) + "]";
+}
+std::string at_part(std::size_t i, std::size_t j) {
+    return at_message(i) + ".content[" + std::to_string(j) + "]";
+}
+
+/// Bedrock's `ImageFormat` of a media type, or empty.
+std::string_view image_format(std::string_view media_type) noexcept {
+    if (iequals(media_type, "image/png")) return "png";
+    if (iequals(media_type, "image/jpeg") || iequals(media_type, "image/jpg")) return "jpeg";
+    if (iequals(media_type, "image/gif")) return "gif";
+    if (iequals(media_type, "image/webp")) return "webp";
+    return {};
+}
+
+/// The format of an `s3://` object from its file extension, or empty.
+std::string_view s3_image_format(std::string_view url) noexcept {
+    auto const dot = url.rfind('.');
+    if (dot == std::string_view::npos || url.find('/', dot) != std::string_view::npos) return {};
+    std::string_view const ext = url.substr(dot + 1);
+    if (iequals(ext, "png")) return "png";
+    if (iequals(ext, "jpeg") || iequals(ext, "jpg")) return "jpeg";
+    if (iequals(ext, "gif")) return "gif";
+    if (iequals(ext, "webp")) return "webp";
+    return {};
+}
+
+class request_encoder {
+public:
+    explicit request_encoder(json::storage_ptr sp)
+        : sp_(std::move(sp)), system_(sp_), messages_(sp_) {}
+
+    json::array take_system() { return std::move(system_); }
+    json::array take_messages() { return std::move(messages_); }
+    /// True when the conversation holds toolUse or toolResult blocks (Bedrock then requires
+    /// `toolConfig`).
+    bool has_tool_blocks() const noexcept { return tool_blocks_; }
+
+    void add_system_text(std::string_view text) {
+        if (text.empty()) return;  // Bedrock rejects blank text blocks
+        json::object b(sp_);
+        b.emplace("text", text);
+        system_.emplace_back(std::move(b));
+    }
+
+    result<void> add(message const& m, std::size_t i) {
+        switch (m.role) {
+        case role::system:
+            return add_system_message(m, i);
+        case role::user:
+            return add_user(m, i);
+        case role::assistant:
+            return add_assistant(m, i);
+        case role::tool:
+            return add_tool(m, i);
+        }
+        return invalid(at_message(i) + ": unknown role");
+    }
+
+private:
+    // Bedrock has no system role: system messages join the top-level `system` blocks, in order.
+    result<void> add_system_message(message const& m, std::size_t i) {
+        for (std::size_t j = 0; j < m.content.size(); ++j) {
+            auto const* t = std::get_if<text_part>(&m.content[j]);
+            if (!t)
+                return unsupported(at_part(i, j) + ": a system message may only hold text");
+            add_system_text(t->text);
+        }
+        return {};
+    }
+
+    // The content array of the turn `role`: consecutive messages of one role are merged into
+    // one turn, as Bedrock wants turns to alternate.
+    json::array& turn(std::string_view role) {
+        if (messages_.empty() || last_role_ != role) {
+            json::object m(sp_);
+            m.emplace("role", role);
+            m.emplace("content", json::array(sp_));
+            messages_.emplace_back(std::move(m));
+            last_role_ = role;
+        }
+        return messages_.back().get_object()["content"].get_array();
+    }
+
+    result<json::object> image_block(image_part const& img, std::size_t i, std::size_t j) {
+        json::object source(sp_);
+        std::string_view format;
+        std::string media_type, data;
+        if (parse_data_uri(img.url, media_type, data)) {
+            format = image_format(media_type);
+            if (format.empty())
+                return unsupported(at_part(i, j) + ": Bedrock takes png, jpeg, gif and webp "
+                                                   "images, not '" +
+                                   excerpt(media_type, 60) + "'");
+            source.emplace("bytes", data);  // a blob is base64 in JSON, as the data URI has it
+        } else if (istarts_with(img.url, "s3://")) {
+            format = s3_image_format(img.url);
+            if (format.empty())
+                return unsupported(at_part(i, j) +
+                                   ": the image format of an s3:// URL is taken from its "
+                                   "extension, which must be png, jpg, jpeg, gif or webp");
+            json::object loc(sp_);
+            loc.emplace("uri", img.url);
+            source.emplace("s3Location", std::move(loc));
+        } else if (istarts_with(img.url, "https://") || istarts_with(img.url, "http://")) {
+            return unsupported(at_part(i, j) +
+                               ": Bedrock does not fetch images by URL; pass the image as a "
+                               "data:<media type>;base64, URI (or an s3:// URL)");
+        } else {
+            return invalid(at_part(i, j) + ": an image URL must be a data:<media type>;base64, "
+                                           "URI or an s3:// URL");
+        }
+        json::object image(sp_);
+        image.emplace("format", format);
+        image.emplace("source", std::move(source));
+        json::object b(sp_);
+        b.emplace("image", std::move(image));
+        return b;
+    }
+
+    result<json::object> tool_result_block(tool_result const& r, std::size_t i, std::size_t j) {
+        if (r.tool_call_id.empty())
+            return invalid(at_part(i, j) + ": a tool result needs a tool_call_id");
+        // A JSON object goes as a `json` block (what 6.1 shows), anything else as text.
+        json::object item(sp_);
+        boost::system::error_code ec;
+        json::value parsed = json::parse(r.content, ec, sp_);
+        if (!ec && parsed.is_object())
+            item.emplace("json", std::move(parsed));
+        else
+            item.emplace("text", r.content);
+        json::array content(sp_);
+        content.emplace_back(std::move(item));
+        json::object res(sp_);
+        res.emplace("toolUseId", r.tool_call_id);
+        res.emplace("content", std::move(content));
+        res.emplace("status", r.is_error ? "error" : "success");
+        json::object b(sp_);
+        b.emplace("toolResult", std::move(res));
+        tool_blocks_ = true;
+        return b;
+    }
+
+    // A message that adds nothing would leave an empty turn, which Bedrock rejects; say so here.
+    result<void> require_content(std::size_t added, std::size_t i) {
+        if (added == 0)
+            return invalid(at_message(i) + ": the message has no content (Bedrock rejects empty "
+                                           "messages and blank text)");
+        return {};
+    }
+
+    result<void> add_user(message const& m, std::size_t i) {
+        json::array& content = turn("user");
+        std::size_t added = 0;
+        // Tool results first: Claude on Bedrock wants them ahead of other blocks in a turn.
+        for (std::size_t j = 0; j < m.content.size(); ++j) {
+            auto const* r = std::get_if<tool_result>(&m.content[j]);
+            if (!r) continue;
+            auto b = tool_result_block(*r, i, j);
+            if (!b) return b.error();
+            content.emplace_back(std::move(*b));
+            ++added;
+        }
+        for (std::size_t j = 0; j < m.content.size(); ++j) {
+            auto const& p = m.content[j];
+            if (auto const* t = std::get_if<text_part>(&p)) {
+                if (t->text.empty()) continue;
+                json::object b(sp_);
+                b.emplace("text", t->text);
+                content.emplace_back(std::move(b));
+                ++added;
+            } else if (auto const* img = std::get_if<image_part>(&p)) {
+                auto b = image_block(*img, i, j);
+                if (!b) return b.error();
+                content.emplace_back(std::move(*b));
+                ++added;
+            } else if (std::holds_alternative<tool_call>(p)) {
+                return invalid(at_part(i, j) + ": a tool call belongs in an assistant message");
+            }
+        }
+        return require_content(added, i);
+    }
+
+    result<void> add_assistant(message const& m, std::size_t i) {
+        json::array& content = turn("assistant");
+        std::size_t added = 0;
+        for (std::size_t j = 0; j < m.content.size(); ++j) {
+            auto const& p = m.content[j];
+            if (auto const* t = std::get_if<text_part>(&p)) {
+                if (t->text.empty()) continue;
+                json::object b(sp_);
+                b.emplace("text", t->text);
+                content.emplace_back(std::move(b));
+                ++added;
+            } else if (auto const* c = std::get_if<tool_call>(&p)) {
+                if (c->id.empty()) return invalid(at_part(i, j) + ": a tool call needs an id");
+                if (c->name.empty()) return invalid(at_part(i, j) + ": a tool call needs a name");
+                // `input` is a JSON document, not text: the arguments must parse, and tool
+                // inputs are objects.
+                json::value input;
+                if (c->arguments.empty() || trim(c->arguments).empty()) {
+                    input = json::object(sp_);
+                } else {
+                    boost::system::error_code ec;
+                    input = json::parse(c->arguments, ec, sp_);
+                    if (ec)
+                        return invalid(at_part(i, j) + ": the arguments of tool call '" + c->id +
+                                       "' are not valid JSON (" + ec.message() + ")");
+                    if (!input.is_object())
+                        return invalid(at_part(i, j) + ": the arguments of tool call '" + c->id +
+                                       "' are not a JSON object");
+                }
+                json::object use(sp_);
+                use.emplace("toolUseId", c->id);
+                use.emplace("name", c->name);
+                use.emplace("input", std::move(input));
+                json::object b(sp_);
+                b.emplace("toolUse", std::move(use));
+                content.emplace_back(std::move(b));
+                tool_blocks_ = true;
+                ++added;
+            } else if (std::holds_alternative<image_part>(p)) {
+                return unsupported(at_part(i, j) + ": assistant messages cannot hold images");
+            } else {
+                return invalid(at_part(i, j) + ": a tool result belongs in a tool or user message");
+            }
+        }
+        return require_content(added, i);
+    }
+
+    // Bedrock has no tool role: tool results are blocks of a user turn.
+    result<void> add_tool(message const& m, std::size_t i) {
+        if (m.content.empty())
+            return invalid(at_message(i) + ": a tool message needs a tool_result part");
+        json::array& content = turn("user");
+        for (std::size_t j = 0; j < m.content.size(); ++j) {
+            auto const* r = std::get_if<tool_result>(&m.content[j]);
+            if (!r)
+                return invalid(at_part(i, j) + ": a tool message may only hold tool_result parts");
+            auto b = tool_result_block(*r, i, j);
+            if (!b) return b.error();
+            content.emplace_back(std::move(*b));
+        }
+        return {};
+    }
+
+    json::storage_ptr sp_;
+    json::array system_;
+    json::array messages_;
+    std::string_view last_role_;
+    bool tool_blocks_ = false;
+};
+
+json::object tool_spec(json::storage_ptr const& sp, std::string_view name,
+                       std::string_view description, json::object const& schema) {
+    json::object spec(sp);
+    spec.emplace("name", name);
+    if (!description.empty()) spec.emplace("description", description);
+    json::object input_schema(sp);
+    if (schema.empty()) {
+        // inputSchema is required; an object without properties is "no parameters".
+        json::object empty(sp);
+        empty.emplace("type", "object");
+        empty.emplace("properties", json::object(sp));
+        input_schema.emplace("json", std::move(empty));
+    } else {
+        input_schema.emplace("json", json::object(schema, sp));
+    }
+    spec.emplace("inputSchema", std::move(input_schema));
+    json::object t(sp);
+    t.emplace("toolSpec", std::move(spec));
+    return t;
+}
+
+json::object choice(json::storage_ptr const& sp, std::string_view kind, std::string_view name = {}) {
+    json::object inner(sp);
+    if (!name.empty()) inner.emplace("name", name);
+    json::object o(sp);
+    o.emplace(kind, std::move(inner));
+    return o;
+}
+
+/// `toolConfig`, or an empty object when none is sent.
+result<json::object> encode_tool_config(chat_request const& req, bool has_tool_blocks,
+                                        json::storage_ptr const& sp) {
+    json::object config(sp);
+    if (req.response_format && req.response_format->type == response_format::kind::json_schema) {
+        auto const& rf = *req.response_format;
+        if (!req.tools.empty())
+            return unsupported("response_format json_schema with tools: Bedrock Converse has no "
+                               "JSON mode, and llmux's forced JSON tool would override the "
+                               "request's own tools");
+        std::string description = "Give the answer as this tool's input: a JSON value matching "
+                                  "the schema";
+        if (!rf.name.empty()) description += " '" + rf.name + "'";
+        json::array tools(sp);
+        json::object schema = rf.schema.empty() ? json::object{{"type", "object"}} : rf.schema;
+        tools.emplace_back(tool_spec(sp, json_tool_name, description, schema));
+        config.emplace("tools", std::move(tools));
+        config.emplace("toolChoice", choice(sp, "tool", json_tool_name));
+        return config;
+    }
+    if (req.tools.empty()) {
+        if (req.tool_choice) {
+            if (req.tool_choice->how == tool_choice::mode::required)
+                return invalid("tool_choice is 'required' but the request defines no tools");
+            if (req.tool_choice->how == tool_choice::mode::named)
+                return invalid("tool_choice names the tool '" + req.tool_choice->name +
+                               "', which the request does not define");
+        }
+        return config;
+    }
+    json::array tools(sp);
+    for (std::size_t i = 0; i < req.tools.size(); ++i) {
+        auto const& t = req.tools[i];
+        if (t.name.empty()) return invalid("tools[" + std::to_string(i) + "]: a tool needs a name");
+        // `strict` has no Converse field; the schema is still sent and models follow it.
+        tools.emplace_back(tool_spec(sp, t.name, t.description, t.parameters));
+    }
+    std::optional<json::object> tc;
+    if (req.tool_choice) {
+        switch (req.tool_choice->how) {
+        case tool_choice::mode::automatic:
+            tc = choice(sp, "auto");
+            break;
+        case tool_choice::mode::none:
+            // No "none" in Converse (file comment): leave the tools out, which forbids calls,
+            // unless the conversation's tool blocks make Bedrock require them.
+            if (has_tool_blocks)
+                return unsupported("tool_choice 'none': Bedrock Converse cannot forbid tool "
+                                   "calls when the conversation holds tool calls or results "
+                                   "(it then requires the tools to be sent)");
+            return json::object(sp);
+        case tool_choice::mode::required:
+            tc = choice(sp, "any");
+            break;
+        case tool_choice::mode::named: {
+            auto const& name = req.tool_choice->name;
+            bool const found = std::any_of(req.tools.begin(), req.tools.end(),
+                                           [&](llmux::tool const& t) { return t.name == name; });
+            if (!found)
+                return invalid("tool_choice names the tool '" + name +
+                               "', which the request does not define");
+            tc = choice(sp, "tool", name);
+            break;
+        }
+        }
+    }
+    config.emplace("tools", std::move(tools));
+    if (tc) config.emplace("toolChoice", std::move(*tc));
+    return config;
+}
+
+result<http_request> encode_request(chat_request const& req, encode_context const& ctx) {
+    if (req.messages.empty()) return invalid("the request has no messages");
+    if (ctx.model.empty()) return invalid("the request names no Bedrock model");
+    if (req.seed)
+        return unsupported("seed: Bedrock Converse has no seed field; pass it in extra as "
+                           "{\"additionalModelRequestFields\":{\"seed\":...}} for models that "
+                           "take one");
+    if (req.response_format && req.response_format->type == response_format::kind::json_object)
+        return unsupported("response_format json_object: Bedrock Converse has no JSON mode; use "
+                           "response_format::json_schema (sent as a forced tool)");
+
+    http_request out;
+    // The model id (or inference profile, or ARN) is one path segment: `:` and `/` encoded.
+    out.target = "/model/" + uri_encode(ctx.model, true) +
+                 (ctx.stream ? "/converse-stream" : "/converse");
+    out.set_header("Content-Type", "application/json");
+    out.set_header("Accept", ctx.stream ? "application/vnd.amazon.eventstream" : "application/json");
+
+    json::monotonic_resource mr;
+    json::storage_ptr sp(&mr);
+    request_encoder enc(sp);
+    enc.add_system_text(req.system);
+    for (std::size_t i = 0; i < req.messages.size(); ++i)
+        if (auto ok = enc.add(req.messages[i], i); !ok) return ok.error();
+
+    // Key order follows PROVIDERS.md 6.1: system, messages, inferenceConfig, toolConfig.
+    json::object body(sp);
+    json::array system = enc.take_system();
+    if (!system.empty()) body.emplace("system", std::move(system));
+    body.emplace("messages", enc.take_messages());
+
+    json::object inference(sp);
+    if (req.max_tokens) inference.emplace("maxTokens", *req.max_tokens);
+    if (req.temperature) inference.emplace("temperature", *req.temperature);
+    if (req.top_p) inference.emplace("topP", *req.top_p);
+    if (!req.stop.empty()) {
+        json::array stop(sp);
+        for (auto const& s : req.stop)
+            stop.emplace_back(s);
+        inference.emplace("stopSequences", std::move(stop));
+    }
+    if (!inference.empty()) body.emplace("inferenceConfig", std::move(inference));
+
+    auto tools = encode_tool_config(req, enc.has_tool_blocks(), sp);
+    if (!tools) return tools.error();
+    if (!tools->empty()) body.emplace("toolConfig", std::move(*tools));
+
+    if (!req.user.empty()) {
+        json::object md(sp);
+        md.emplace("user", req.user);
+        body.emplace("requestMetadata", std::move(md));
+    }
+    merge_extra(body, req.extra);
+    out.body = json::serialize(body);
+    return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Decoding
+
+/// The text of a `reasoningContent` block: `reasoningText.text` in a response, `text` in a
+/// stream delta. Redacted reasoning and signatures carry no text.
+std::string_view reasoning_text(json::object const& rc) noexcept {
+    if (auto const* rt = get_object(rc, "reasoningText")) return get_string(*rt, "text");
+    return get_string(rc, "text");
+}
+
+result<chat_response> decode_body(response_head const& head, std::string_view body) {
+    auto const fail = [&](failure f) {
+        f.diag.http_status = head.status;
+        f.diag.request_id = std::string(head.header(request_id_header));
+        return f;
+    };
+    json::monotonic_resource mr;
+    boost::system::error_code ec;
+    json::value const v = json::parse(body, ec, &mr);
+    if (ec)
+        return fail(failure(error::protocol_error, "response body is not valid JSON (" +
+                                                       ec.message() + "): " + body_excerpt(body)));
+    auto const* o = v.if_object();
+    if (!o)
+        return fail(failure(error::protocol_error,
+                            "response body is not a JSON object: " + body_excerpt(body)));
+    auto const* output = get_object(*o, "output");
+    if (!output) return fail(bad_field("output", "is missing or not an object"));
+    auto const* msg = get_object(*output, "message");
+    if (!msg) return fail(bad_field("output.message", "is missing or not an object"));
+    auto const* cv = msg->if_contains("content");
+    auto const* content = cv ? cv->if_array() : nullptr;
+    if (!content) return fail(bad_field("output.message.content", "is missing or not an array"));
+    auto const* sr = o->if_contains("stopReason");
+    if (!sr || !sr->is_string()) return fail(bad_field("stopReason", "is missing or not a string"));
+
+    chat_response r;
+    r.request_id = head.header(request_id_header);
+    bool json_answer = false;
+    for (std::size_t i = 0; i < content->size(); ++i) {
+        auto const* b = (*content)[i].if_object();
+        if (!b) continue;
+        if (auto const* t = b->if_contains("text")) {
+            if (auto const* s = t->if_string()) r.content.append(s->data(), s->size());
+        } else if (auto const* use = get_object(*b, "toolUse")) {
+            std::string_view const name = get_string(*use, "name");
+            auto const* input = use->if_contains("input");
+            std::string args = input ? json::serialize(*input) : std::string("{}");
+            if (name == json_tool_name) {
+                json_answer = true;
+                r.content += args;
+                continue;
+            }
+            if (name.empty())
+                return fail(bad_field("output.message.content[" + std::to_string(i) +
+                                          "].toolUse.name",
+                                      "is missing"));
+            r.tool_calls.push_back(
+                tool_call{std::string(get_string(*use, "toolUseId")), std::string(name),
+                          std::move(args)});
+        } else if (auto const* rc = get_object(*b, "reasoningContent")) {
+            r.reasoning += reasoning_text(*rc);
+        }
+        // Other blocks (citations, images, documents) have no unified field.
+    }
+
+    std::string_view const native = as_view(sr->get_string());
+    bool fails = false;
+    r.finish_reason = map_stop(native, json_answer && r.tool_calls.empty(), fails);
+    r.native_finish_reason = native;
+    if (fails) return fail(stop_failure(native));
+    if (auto const* u = get_object(*o, "usage")) r.usage = read_usage(*u);
+    return r;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Streaming
+
+class bedrock_stream_decoder final : public stream_decoder {
+public:
+    result<void> feed(std::string_view bytes, std::vector<chat_chunk>& out) override {
+        if (failed_) return *failed_;
+        // Once messageStop and metadata are in, the answer is complete: Bedrock sends nothing
+        // after them, and whatever else arrives is not read.
+        while (!failed_ && !done_) {
+            auto m = frames_.next(bytes);
+            if (!m) {
+                failed_ = m.error();
+                break;
+            }
+            if (*m == nullptr) break;
+            ++frames_seen_;
+            on_message(**m, out);
+        }
+        if (failed_) return *failed_;
+        return {};
+    }
+
+    result<void> finish(std::vector<chat_chunk>&) override {
+        if (failed_) return *failed_;
+        if (done_) return {};
+        auto const framing = frames_.finish();
+        if (!framing && framing.error().code != make_error_code(error::truncated)) {
+            failed_ = framing.error();
+            return *failed_;
+        }
+        std::string msg;
+        if (!stop_seen_)
+            msg = "the event stream ended before its messageStop event";
+        else
+            msg = "the event stream ended after messageStop ('" + info_.native_finish_reason +
+                  "') but before the metadata event with the usage";
+        msg += ", after " + std::to_string(frames_seen_) + " complete frame" +
+               (frames_seen_ == 1 ? "" : "s");
+        if (deltas_ > 0)
+            msg += " (" + std::to_string(deltas_) + " content delta" + (deltas_ == 1 ? "" : "s") +
+                   ")";
+        if (!framing) msg += "; then the " + framing.error().diag.message;
+        failed_ = failure(error::truncated, std::move(msg));
+        return *failed_;
+    }
+
+    stream_info const& info() const noexcept override { return info_; }
+
+private:
+    enum class block_kind { tool, json };
+    struct block {
+        std::uint64_t index;
+        block_kind kind;
+        std::size_t tool;  // the tool call's index among the answer's tool calls
+    };
+
+    block const* find_block(std::uint64_t index) const noexcept {
+        for (auto const& b : blocks_)
+            if (b.index == index) return &b;
+        return nullptr;
+    }
+
+    void on_message(event_message const& m, std::vector<chat_chunk>& out) {
+        std::string_view const type = m.string_header(":message-type");
+        if (type == "event") {
+            on_event(m.string_header(":event-type"), m.payload, out);
+        } else if (type == "exception") {
+            on_exception(m.string_header(":exception-type"), m.payload);
+        } else if (type == "error") {
+            // A generic (unmodelled) error: its code and message are headers.
+            std::string_view const code = m.string_header(":error-code");
+            std::string message(m.string_header(":error-message"));
+            if (message.empty()) message = "an error frame without a message";
+            failure f;
+            classify(f, code, std::move(message), 0);
+            failed_ = std::move(f);
+        } else {
+            failed_ = failure(error::protocol_error,
+                              type.empty() ? std::string("an event-stream message has no "
+                                                         ":message-type header")
+                                           : "an event-stream message has the unknown "
+                                             ":message-type '" +
+                                                 excerpt(type, 60) + "'");
+        }
+    }
+
+    /// Parses a payload in the reused arena (so the value must be gone before the next call).
+    /// Sets `failed_` (and returns null) if it is not a JSON object.
+    json::value parse(std::string_view payload, std::string_view event) {
+        json_.reset();
+        mr_.release();
+        json_.reset(&mr_);
+        boost::system::error_code ec;
+        json_.write(payload.data(), payload.size(), ec);
+        if (ec) {
+            json_.reset();
+            failed_ = failure(error::protocol_error, "the payload of a " + std::string(event) +
+                                                         " event is not valid JSON (" +
+                                                         ec.message() +
+                                                         "): " + excerpt(payload, 120));
+            return nullptr;
+        }
+        json::value doc = json_.release();
+        if (!doc.is_object())
+            failed_ = failure(error::protocol_error, "the payload of a " + std::string(event) +
+                                                         " event is not a JSON object: " +
+                                                         excerpt(payload, 120));
+        return doc;
+    }
+
+    void on_exception(std::string_view type, std::string_view payload) {
+        error_payload p;
+        json::monotonic_resource mr;
+        boost::system::error_code ec;
+        json::value const v = json::parse(payload, ec, &mr);
+        if (!ec && v.is_object())
+            p = read_error_payload(v.get_object());
+        else if (!trim(payload).empty())
+            p.message = body_excerpt(payload);
+        if (p.message.empty()) p.message = "an exception frame without a message";
+        failure f;
+        classify(f, type, std::move(p.message), 0);
+        if (type.empty()) f.diag.message += " (the frame has no :exception-type header)";
+        f.diag.error_code = std::move(p.original_status);
+        failed_ = std::move(f);
+    }
+
+    void on_event(std::string_view event, std::string_view payload, std::vector<chat_chunk>& out) {
+        // Events with nothing to unify are not parsed (unknown ones included).
+        if (event == "messageStart" || event == "contentBlockStop") return;
+        if (event != "contentBlockStart" && event != "contentBlockDelta" &&
+            event != "messageStop" && event != "metadata")
+            return;
+        json::value const doc = parse(payload, event);
+        if (failed_) return;
+        json::object const* o = &doc.get_object();
+        std::uint64_t const index = get_count(*o, "contentBlockIndex").value_or(0);
+        chat_chunk c;
+        if (event == "contentBlockStart") {
+            auto const* start = get_object(*o, "start");
+            auto const* use = start ? get_object(*start, "toolUse") : nullptr;
+            if (!use) return;  // text blocks need no start
+            std::string_view const name = get_string(*use, "name");
+            if (name == json_tool_name) {
+                blocks_.push_back({index, block_kind::json, 0});
+                return;
+            }
+            std::size_t const tool = tools_++;
+            blocks_.push_back({index, block_kind::tool, tool});
+            c.tool_calls.push_back(
+                tool_call_delta{tool, std::string(get_string(*use, "toolUseId")),
+                                std::string(name), {}});
+        } else if (event == "contentBlockDelta") {
+            auto const* delta = get_object(*o, "delta");
+            if (!delta) return;
+            ++deltas_;
+            if (auto const* t = delta->if_contains("text"); t && t->is_string()) {
+                c.text = as_view(t->get_string());
+            } else if (auto const* use = get_object(*delta, "toolUse")) {
+                std::string_view const input = get_string(*use, "input");
+                auto const* b = find_block(index);
+                if (!b) {
+                    failed_ = failure(error::protocol_error,
+                                      "a toolUse delta for content block " + std::to_string(index) +
+                                          ", which did not start as a tool use");
+                    return;
+                }
+                if (b->kind == block_kind::json)
+                    c.text = input;
+                else
+                    c.tool_calls.push_back(tool_call_delta{b->tool, {}, {}, std::string(input)});
+            } else if (auto const* rc = get_object(*delta, "reasoningContent")) {
+                c.reasoning = reasoning_text(*rc);
+            }
+        } else if (event == "messageStop") {
+            std::string_view const native = get_string(*o, "stopReason");
+            bool const json_answer = tools_ == 0 && !blocks_.empty();
+            bool fails = false;
+            finish_reason const fr = map_stop(native, json_answer, fails);
+            info_.native_finish_reason = native;
+            stop_seen_ = true;
+            if (fails) {
+                failed_ = stop_failure(native);
+                return;
+            }
+            c.finish_reason = fr;
+        } else {  // metadata: the last event, with the usage
+            if (!stop_seen_) {
+                // Bedrock sends it after messageStop; before it, it cannot end the stream.
+                if (auto const* u = get_object(*o, "usage")) c.usage = read_usage(*u);
+            } else {
+                done_ = true;
+                if (auto const* u = get_object(*o, "usage")) c.usage = read_usage(*u);
+            }
+        }
+        if (c.has_content() || c.finish_reason || c.usage) out.push_back(std::move(c));
+    }
+
+    event_stream_decoder frames_;
+    stream_info info_;
+    std::vector<block> blocks_;
+    std::size_t tools_ = 0;
+    std::size_t frames_seen_ = 0;
+    std::size_t deltas_ = 0;
+    // The arena must outlive the parser, which holds a (non-owning) pointer to it.
+    alignas(std::max_align_t) unsigned char arena_[8192];
+    json::monotonic_resource mr_{arena_, sizeof arena_};
+    json::parser json_;
+    std::optional<failure> failed_;
+    bool stop_seen_ = false;
+    bool done_ = false;  // messageStop and then metadata arrived: the answer is complete
+};
+
+// ---------------------------------------------------------------------------------------------
+
+class bedrock_converse final : public wire_format {
+public:
+    std::string_view name() const noexcept override { return "bedrock"; }
+
+    result<http_request> encode(chat_request const& req, encode_context const& ctx) const override {
+        return encode_request(req, ctx);
+    }
+
+    result<chat_response> decode(response_head const& head, std::string_view body) const override {
+        return decode_body(head, body);
+    }
+
+    failure decode_error(response_head const& head, std::string_view body) const override {
+        return decode_error_body(head, body);
+    }
+
+    std::unique_ptr<stream_decoder> make_stream_decoder() const override {
+        return std::make_unique<bedrock_stream_decoder>();
+    }
+};
+
+}  // namespace
+
+wire_format const& bedrock_converse_format() {
+    static bedrock_converse const instance;
+    return instance;
+}
+
+}  // namespace llmux::detail

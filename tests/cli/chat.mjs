@@ -1,0 +1,123 @@
+// SPDX-License-Identifier: BSL-1.0
+// `llmux chat` as a user runs it.
+import { run, json, emulate, test, done, assert } from './harness.mjs';
+
+await test('no keys: answers on the built-in emulator and says so', () => {
+  const r = run(['chat', '-m', 'openai/gpt-4o-mini', 'Introduce Python in one sentence']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /built-in emulator/);
+  assert.match(r.stdout, /gpt-4o-mini/);
+  assert.match(r.stdout, /Introduce Python/);
+});
+
+await test('--json has every documented field', () => {
+  const o = json(run(['chat', '--json', '-m', 'openai/gpt-4o-mini', 'hello']));
+  for (const k of ['model', 'provider', 'text', 'finish_reason', 'tool_calls', 'usage', 'latency_ms', 'ttft_ms'])
+    assert.ok(k in o, `missing ${k}`);
+  assert.equal(o.model, 'openai/gpt-4o-mini');
+  assert.equal(o.provider, 'openai');
+  assert.equal(o.finish_reason, 'stop');
+  assert.ok(Array.isArray(o.tool_calls));
+  assert.equal(o.usage.total_tokens, o.usage.input_tokens + o.usage.output_tokens);
+  assert.ok(o.latency_ms > 0 && o.ttft_ms >= 0 && o.ttft_ms <= o.latency_ms);
+  assert.ok(!('error' in o));
+});
+
+await test('--stream prints the same answer', () => {
+  const whole = run(['chat', '-m', 'deepseek/deepseek-chat', 'count']).stdout;
+  const streamed = run(['chat', '--stream', '-m', 'deepseek/deepseek-chat', 'count']);
+  assert.equal(streamed.code, 0, streamed.stderr);
+  assert.equal(streamed.stdout, whole);
+  const o = json(run(['chat', '--stream', '--json', '-m', 'deepseek/deepseek-chat', 'count']));
+  assert.equal(o.text, whole.trim());
+  assert.ok(o.usage.output_tokens > 0);
+});
+
+await test('a provider error is reported with code and status, exit 1', () => {
+  const r = run(['chat', '--json', '-m', 'openai/gpt-4o-mini~error=429,retry_after=2s', 'hi']);
+  assert.equal(r.code, 1);
+  const o = json(r);
+  assert.equal(o.finish_reason, 'error');
+  assert.equal(o.error.code, 'rate_limited');
+  assert.equal(o.error.status, 429);
+  assert.match(o.error.message, /429/);
+  assert.equal(o.usage.total_tokens, null);
+  assert.match(r.stderr, /rate_limited/);
+});
+
+await test('a truncated stream is an error, not a short answer', () => {
+  const r = run(['chat', '--stream', '--json', '-m', 'openai/m~fault=truncate,after=3', 'hi']);
+  assert.equal(r.code, 1);
+  assert.equal(json(r).error.code, 'truncated');
+});
+
+await test('--timeout bounds the call', () => {
+  const r = run(['chat', '--json', '--timeout', '300ms', '-m', 'openai/m~latency=10s', 'hi']);
+  assert.equal(r.code, 1);
+  assert.equal(json(r).error.code, 'timeout');
+});
+
+await test('bad input gets one clear line and a non-zero exit', () => {
+  const cases = [
+    [['chat', 'hi'], 2, /missing -m MODEL/],
+    [['chat', '-m', 'openai/x'], 2, /missing PROMPT/],
+    [['chat', '--frobnicate', '-m', 'openai/x', 'hi'], 2, /frobnicate/],
+    [['chat', '--timeout', '10x', '-m', 'openai/x', 'hi'], 1, /invalid duration '10x'/],
+    [['chat', '-m', 'gpt-4o', 'hi'], 1, /invalid model id 'gpt-4o'/],
+    [['chat', '-m', 'nosuch/model', 'hi'], 1, /unknown provider 'nosuch'/],
+    [['chat', '--config', '/nonexistent.json', '-m', 'openai/x', 'hi'], 1, /nonexistent\.json/],
+    [['nosuchcommand'], 2, /unknown command/],
+  ];
+  for (const [args, code, re] of cases) {
+    const r = run(args);
+    assert.equal(r.code, code, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, re, args.join(' '));
+    assert.equal(r.stderr.trim().split('\n').filter((l) => !/built-in emulator/.test(l)).length, 1,
+      `more than one line for ${args.join(' ')}:\n${r.stderr}`);
+  }
+});
+
+await test('a missing key names its variable (when other keys are set)', () => {
+  const r = run(['chat', '-m', 'groq/llama-3.3-70b', 'hi'], { env: { OPENAI_API_KEY: 'sk-test' } });
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /GROQ_API_KEY/);
+  assert.doesNotMatch(r.stderr, /sk-test/);
+});
+
+await test('--help for chat', () => {
+  const r = run(['chat', '--help']);
+  assert.equal(r.code, 0);
+  assert.match(r.stdout, /--base-url/);
+  assert.match(r.stdout, /--json/);
+});
+
+await test('--base-url points a provider (known or not) at another server', async () => {
+  const emu = await emulate(['--no-auth']);
+  try {
+    const known = json(run(['chat', '--json', '--base-url', `${emu.url}/v1`, '-m', 'openai/gpt-4o-mini', 'hi']));
+    assert.equal(known.finish_reason, 'stop');
+    const custom = json(run(['chat', '--json', '--base-url', `${emu.url}/v1`, '-m', 'mylab/llama', 'hi']));
+    assert.equal(custom.provider, 'mylab');
+    assert.match(custom.text, /llama/);
+  } finally {
+    assert.equal(await emu.stop(), 0, 'the emulator exits 0 on SIGTERM');
+  }
+});
+
+await test('a config file adds a provider', async () => {
+  const emu = await emulate();
+  const fs = await import('node:fs');
+  const os = await import('node:os');
+  const path = `${os.tmpdir()}/llmux-cli-test-${process.pid}.json`;
+  fs.writeFileSync(path, JSON.stringify({ providers: { lab: { base_url: `${emu.url}/v1`, api_key_env: 'LAB_KEY' } } }));
+  try {
+    const r = run(['chat', '--json', '--config', path, '-m', 'lab/m1', 'hi'], { env: { LAB_KEY: 'k' } });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(json(r).provider, 'lab');
+  } finally {
+    fs.unlinkSync(path);
+    await emu.stop();
+  }
+});
+
+done();

@@ -1,0 +1,63 @@
+// SPDX-License-Identifier: BSL-1.0
+// Shared helpers for the CLI tests: run the binary with a clean environment (no provider keys
+// leak in from the machine), start `llmux emulate` in the background, assert.
+import { spawn, spawnSync } from 'node:child_process';
+import assert from 'node:assert/strict';
+
+export const bin = process.argv[2];
+if (!bin) { console.error('usage: node <test>.mjs /path/to/llmux'); process.exit(2); }
+
+// Only what a process needs; every provider variable is left out on purpose.
+export function cleanEnv(extra = {}) {
+  const env = { PATH: process.env.PATH, HOME: process.env.HOME ?? '/tmp', LANG: 'C.UTF-8' };
+  return { ...env, ...extra };
+}
+
+export function run(args, { env = {}, input, timeout = 60_000 } = {}) {
+  const r = spawnSync(bin, args, { env: cleanEnv(env), input, encoding: 'utf8', timeout });
+  if (r.error) throw r.error;
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+export function json(r) {
+  const lines = r.stdout.trim().split('\n');
+  assert.equal(lines.length, 1, `expected one JSON line, got:\n${r.stdout}`);
+  return JSON.parse(lines[0]);
+}
+
+/// Starts `llmux emulate` and resolves with { url, stop() }.
+export function emulate(args = []) {
+  return new Promise((resolve, reject) => {
+    const p = spawn(bin, ['emulate', '--port', '0', ...args], { env: cleanEnv() });
+    let out = '';
+    const timer = setTimeout(() => { p.kill('SIGKILL'); reject(new Error('emulator printed no URL')); }, 10_000);
+    p.stdout.on('data', (d) => {
+      out += d;
+      const m = /listening on (http:\/\/[0-9.:]+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve({
+          url: m[1],
+          stop: () => new Promise((res) => { p.on('exit', (code) => res(code)); p.kill('SIGTERM'); }),
+        });
+      }
+    });
+    p.on('error', reject);
+  });
+}
+
+let failures = 0;
+export async function test(name, fn) {
+  try {
+    await fn();
+    console.log(`ok   ${name}`);
+  } catch (e) {
+    failures++;
+    console.log(`FAIL ${name}\n${e.stack ?? e}`);
+  }
+}
+export function done() {
+  if (failures) { console.log(`${failures} failed`); process.exit(1); }
+  console.log('all passed');
+}
+export { assert };
