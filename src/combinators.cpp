@@ -96,7 +96,7 @@ failure with_attempts(failure f, std::vector<attempt> attempts) {
 // ---------------------------------------------------------------------------------------------
 // fallback
 
-asio::awaitable<result<chat_response>> fallback_impl(client& c, std::vector<std::string> models,
+asio::awaitable<result<chat_response>> fallback_impl(client& c, model_list models,
                                                      chat_request req, fallback_options opts) {
     co_await asio::this_coro::throw_if_cancelled(false);
     auto const t0 = steady::now();
@@ -141,6 +141,8 @@ asio::awaitable<result<chat_response>> fallback_impl(client& c, std::vector<std:
             auto out = std::move(*r);
             attempts.push_back(attempt{model, std::nullopt, out.latency});
             out.attempts = std::move(attempts);
+            // Times count from the start of the whole operation, as the caller waited.
+            out.ttft += start - t0;
             out.latency = steady::now() - t0;
             co_return out;
         }
@@ -191,6 +193,7 @@ asio::awaitable<result<chat_response>> retry_impl(client& c, chat_request req, r
             auto out = std::move(*r);
             attempts.push_back(attempt{req.model, std::nullopt, out.latency});
             out.attempts = std::move(attempts);
+            out.ttft += start - t0;
             out.latency = steady::now() - t0;
             co_return out;
         }
@@ -235,7 +238,7 @@ asio::awaitable<void> hedge_attempt(client& c, chat_request req, std::uint32_t n
     ch->try_send(boost::system::error_code{}, slot, std::move(r));
 }
 
-asio::awaitable<result<chat_response>> hedge_impl(client& c, std::vector<std::string> models,
+asio::awaitable<result<chat_response>> hedge_impl(client& c, model_list models,
                                                   chat_request req, hedge_options opts) {
     co_await asio::this_coro::throw_if_cancelled(false);
     if (models.empty()) co_return failure(error::invalid_request, "hedge needs at least one model");
@@ -327,6 +330,7 @@ asio::awaitable<result<chat_response>> hedge_impl(client& c, std::vector<std::st
         if (res) {
             outcomes[slot] = attempt{models[slot], std::nullopt, res->latency};
             winner = std::move(*res);
+            winner->ttft += started_at[slot] - t0;
             break;
         }
         outcomes[slot] = attempt{models[slot], res.error(), steady::now() - started_at[slot]};
@@ -415,7 +419,7 @@ asio::awaitable<result<T>> isolated(client& c, asio::awaitable<result<T>> work) 
 
 }  // namespace
 
-asio::awaitable<result<chat_response>> fallback(client& c, std::vector<std::string> models,
+asio::awaitable<result<chat_response>> fallback(client& c, model_list models,
                                                 chat_request request, fallback_options opts) {
     return isolated(c, fallback_impl(c, std::move(models), std::move(request), std::move(opts)));
 }
@@ -424,13 +428,12 @@ asio::awaitable<result<chat_response>> retry(client& c, chat_request request, re
     return isolated(c, retry_impl(c, std::move(request), std::move(opts)));
 }
 
-asio::awaitable<result<chat_response>> hedge(client& c, std::vector<std::string> models,
+asio::awaitable<result<chat_response>> hedge(client& c, model_list models,
                                              chat_request request, hedge_options opts) {
     return isolated(c, hedge_impl(c, std::move(models), std::move(request), std::move(opts)));
 }
 
-asio::awaitable<std::vector<result<chat_response>>> gather(client& c,
-                                                           std::vector<std::string> models,
+asio::awaitable<std::vector<result<chat_response>>> gather(client& c, model_list models,
                                                            chat_request request,
                                                            gather_options opts) {
     std::vector<chat_request> requests;
@@ -485,6 +488,7 @@ struct fallback_stream::state {
         finished = true;
         if (r) {
             r->attempts = attempts;
+            if (committed) r->ttft += current_start - t0;
             r->latency = steady::now() - t0;
         } else {
             auto f = r.error();
@@ -513,7 +517,7 @@ fallback_stream fallback_stream::failed(failure f) {
     return s;
 }
 
-fallback_stream stream_fallback(client& c, std::vector<std::string> models, chat_request request,
+fallback_stream stream_fallback(client& c, model_list models, chat_request request,
                                 fallback_options opts) {
     fallback_stream s;
     s.st_ = std::make_shared<fallback_stream::state>();

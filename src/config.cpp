@@ -493,9 +493,9 @@ result<void> client_config::load_json(std::string_view json, std::string_view or
             auto const n = static_cast<std::size_t>(v.to_number<double>());
             (key == "max_response_bytes" ? next.max_response_bytes : next.max_stream_bytes) = n;
         } else {
-            // Sections of other components (catalog, gateway, ...) live in the same file;
-            // they are validated by their own loaders.
-            if (key != "gateway" && key != "routes")
+            // Sections of other components (the gateway's `gateway` and `models`, ...) live in
+            // the same file; they are validated by their own loaders.
+            if (key != "gateway" && key != "routes" && key != "models")
                 return config_error(origin, "unknown field " + std::string(key));
         }
     }

@@ -64,7 +64,7 @@ struct fallback_options {
     `c` must outlive the operation.
 */
 [[nodiscard]] boost::asio::awaitable<result<chat_response>>
-fallback(client& c, std::vector<std::string> models, chat_request request,
+fallback(client& c, model_list models, chat_request request,
          fallback_options opts = {});
 
 /// @brief Options of `retry`.
@@ -124,7 +124,7 @@ struct hedge_options {
     `error::all_attempts_failed` when every candidate failed, with `diag.attempts`.
 */
 [[nodiscard]] boost::asio::awaitable<result<chat_response>>
-hedge(client& c, std::vector<std::string> models, chat_request request, hedge_options opts = {});
+hedge(client& c, model_list models, chat_request request, hedge_options opts = {});
 
 /// @brief Options of `gather`.
 struct gather_options {
@@ -138,7 +138,7 @@ struct gather_options {
     Terminal cancellation of the awaiting coroutine cancels every branch.
 */
 [[nodiscard]] boost::asio::awaitable<std::vector<result<chat_response>>>
-gather(client& c, std::vector<std::string> models, chat_request request, gather_options opts = {});
+gather(client& c, model_list models, chat_request request, gather_options opts = {});
 
 /// @brief As above, with one request per slot (each names its model).
 [[nodiscard]] boost::asio::awaitable<std::vector<result<chat_response>>>
@@ -190,13 +190,13 @@ public:
     struct state;  ///< Internal.
 
 private:
-    friend fallback_stream stream_fallback(client&, std::vector<std::string>, chat_request,
+    friend fallback_stream stream_fallback(client&, model_list, chat_request,
                                            fallback_options);
     std::shared_ptr<state> st_;
 };
 
 /// @brief Starts a streamed fallback over `models`; nothing is sent until the first `next()`.
-fallback_stream stream_fallback(client& c, std::vector<std::string> models, chat_request request,
+fallback_stream stream_fallback(client& c, model_list models, chat_request request,
                                 fallback_options opts = {});
 
 }  // namespace llmux

@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -210,6 +211,25 @@ enum class finish_reason {
 };
 
 std::string_view to_string(finish_reason r) noexcept;
+
+/** @brief A list of `provider/model` ids, for fallback, hedging and fan-out.
+
+    A `std::vector<std::string>` that also brace-initialises element by element, without a
+    `std::initializer_list`: GCC 12 rejects an initializer list inside a `co_await` expression,
+    which would break `co_await llmux::fallback(client, {"openai/gpt-4o", "google/gemini-2.0-flash"}, req)`.
+*/
+class model_list : public std::vector<std::string> {
+public:
+    model_list() = default;
+    model_list(std::vector<std::string> ids) : std::vector<std::string>(std::move(ids)) {}  // NOLINT
+
+    template <class... S>
+        requires(sizeof...(S) > 0 && (std::is_constructible_v<std::string, S &&> && ...))
+    model_list(S&&... ids) {  // NOLINT: implicit on purpose
+        reserve(sizeof...(S));
+        (emplace_back(std::forward<S>(ids)), ...);
+    }
+};
 
 /** @brief A `provider/model` id, parsed once.
 

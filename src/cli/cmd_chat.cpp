@@ -20,6 +20,7 @@ namespace asio = boost::asio;
 int llmux_cli_chat(std::vector<std::string> const& args) {
     using namespace llmux;
     cli::provider_options popts;
+    cli::call_options copts;
     std::string model, system_prompt;
     std::vector<std::string> words;
     bool stream = false, json = false;
@@ -39,6 +40,7 @@ int llmux_cli_chat(std::vector<std::string> const& args) {
         ("system", po::value(&system_prompt)->value_name("TEXT"), "a system prompt")
         ("temperature", po::value(&temperature)->value_name("T"), "sampling temperature")
         ("max-tokens", po::value(&max_tokens)->value_name("N"), "cap on the answer's tokens");
+    cli::add_call_options(desc, copts);
     cli::add_provider_options(desc, popts);
     po::options_description hidden;
     hidden.add_options()("prompt", po::value(&words)->multitoken());
@@ -53,7 +55,7 @@ int llmux_cli_chat(std::vector<std::string> const& args) {
         std::cout << desc << "\n";
         return 0;
     }
-    if (model.empty()) {
+    if (model.empty() && copts.route.empty()) {
         std::cerr << "llmux chat: missing -m MODEL (e.g. -m openai/gpt-4o-mini)\n";
         return 2;
     }
@@ -71,17 +73,26 @@ int llmux_cli_chat(std::vector<std::string> const& args) {
         return 2;
     }
 
+    auto plan = cli::make_plan(copts, model);
+    if (!plan) {
+        std::cerr << "llmux chat: " << plan.error().diag.message << "\n";
+        return 2;
+    }
     cli::session s;
-    if (auto r = cli::setup(s, popts, {model}, "chat"); !r) {
+    if (auto r = cli::setup(s, popts, plan->models, "chat"); !r) {
         std::cerr << "llmux chat: " << r.error() << "\n";
         return 1;
     }
     client c{s.io.get_executor(), s.cfg};
-    if (auto r = c.check(model); !r) {
-        std::cerr << "llmux chat: " << r.error() << "\n";
-        if (s.emu) s.emu->stop();
-        return 1;
+    router rt{c};
+    for (auto const& m : plan->models) {
+        if (auto r = c.check(m); !r) {
+            std::cerr << "llmux chat: " << r.error() << "\n";
+            if (s.emu) s.emu->stop();
+            return 1;
+        }
     }
+    std::string const label = model.empty() ? "route:" + copts.route : model;
 
     chat_request req;
     req.model = model;
@@ -100,7 +111,7 @@ int llmux_cli_chat(std::vector<std::string> const& args) {
     auto run = [&]() -> asio::awaitable<void> {
         result<chat_response> r{failure(error::invalid_request, "not run")};
         if (stream) {
-            auto st = c.stream(req);
+            auto st = cli::start_stream(c, rt, *plan, req);
             while (auto chunk = co_await st.next()) {
                 if (!json && !chunk->text.empty()) {
                     std::cout << chunk->text;
@@ -110,11 +121,11 @@ int llmux_cli_chat(std::vector<std::string> const& args) {
             r = st.response();
             if (!json && r && !r->content.empty()) std::cout << "\n";
         } else {
-            r = co_await c.chat(req);
+            r = co_await cli::run_call(c, rt, *plan, req);
             if (!json && r) std::cout << r->content << (r->content.empty() ? "" : "\n");
         }
         if (json) {
-            std::cout << llmux::detail::to_json(cli::result_json(r, model)) << "\n";
+            std::cout << llmux::detail::to_json(cli::result_json(r, label)) << "\n";
         } else if (r) {
             for (auto const& tc : r->tool_calls)
                 std::cout << "tool call " << tc.id << ": " << tc.name << "(" << tc.arguments

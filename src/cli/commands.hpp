@@ -16,3 +16,15 @@ int llmux_cli_chat(std::vector<std::string> const& args);
     @return 0 after a clean stop, 1 when the emulator cannot start, 2 for bad options.
 */
 int llmux_cli_emulate(std::vector<std::string> const& args);
+
+/// @brief `llmux compare -m M1,M2,... [options] PROMPT`: one prompt to many models at once.
+int llmux_cli_compare(std::vector<std::string> const& args);
+
+/// @brief `llmux bench -m M1,M2,... -n N -c C [options] PROMPT`: latency benchmark per model.
+int llmux_cli_bench(std::vector<std::string> const& args);
+
+/// @brief `llmux models [--json] [filters]`: the model catalog.
+int llmux_cli_models(std::vector<std::string> const& args);
+
+/// @brief `llmux serve [options]`: the OpenAI-compatible gateway.
+int llmux_cli_serve(std::vector<std::string> const& args);

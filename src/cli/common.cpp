@@ -85,6 +85,120 @@ result<void> setup(session& s, provider_options const& opts, std::vector<std::st
     return {};
 }
 
+void add_call_options(po::options_description& desc, call_options& opts) {
+    desc.add_options()
+        ("fallback", po::value(&opts.fallback)->value_name("M2,M3"),
+         "models to try in order when the previous one fails")
+        ("per-attempt", po::value(&opts.per_attempt)->value_name("DURATION"),
+         "deadline of each attempt (fallback, route, hedge)")
+        ("deadline", po::value(&opts.deadline)->value_name("DURATION"),
+         "deadline of the whole call across its attempts")
+        ("route", po::value(&opts.route)->value_name("STRATEGY"),
+         "pick the model: cheapest, fastest, best, weighted, least_busy (-m and --fallback "
+         "become the candidates; without them, every configured catalog model)")
+        ("hedge", po::value(&opts.hedge)->value_name("DELAY"),
+         "also send to the next model if no answer within DELAY ('auto': measured p95)");
+}
+
+result<call_plan> make_plan(call_options const& opts, std::string const& model) {
+    call_plan plan;
+    if (!model.empty()) plan.models.push_back(model);
+    for (auto& m : split_list(opts.fallback)) plan.models.push_back(m);
+    for (auto const& m : plan.models)
+        if (auto id = model_id::parse(m); !id) return id.error();
+    auto dur = [](std::string const& text, char const* flag) -> result<duration> {
+        auto d = parse_duration(text);
+        if (!d) {
+            auto f = d.error();
+            f.diag.message = std::string(flag) + ": " + f.diag.message;
+            return f;
+        }
+        return *d;
+    };
+    if (!opts.per_attempt.empty()) {
+        auto d = dur(opts.per_attempt, "--per-attempt");
+        if (!d) return d.error();
+        plan.fallback.per_attempt = *d;
+    }
+    if (!opts.deadline.empty()) {
+        auto d = dur(opts.deadline, "--deadline");
+        if (!d) return d.error();
+        plan.fallback.deadline = *d;
+    }
+    if (!opts.route.empty()) {
+        plan.how = parse_route(opts.route);
+        if (!plan.how)
+            return failure(error::invalid_config,
+                           "--route: unknown strategy '" + opts.route +
+                               "' (expected cheapest, fastest, best, weighted, least_busy)");
+    }
+    if (!opts.hedge.empty()) {
+        hedge_options h;
+        if (opts.hedge != "auto") {
+            auto d = dur(opts.hedge, "--hedge");
+            if (!d) return d.error();
+            h.delay = *d;
+        }
+        h.deadline = plan.fallback.deadline;
+        plan.hedge = h;
+        if (plan.models.size() < 2)
+            return failure(error::invalid_config,
+                           "--hedge needs a second model to hedge with (--fallback M2)");
+    }
+    if (plan.models.empty() && !plan.how)
+        return failure(error::invalid_config, "missing -m MODEL (or --route STRATEGY)");
+    return plan;
+}
+
+boost::asio::awaitable<result<chat_response>> run_call(client& c, router& r, call_plan const& plan,
+                                                       chat_request req) {
+    if (plan.how) {
+        if (plan.models.empty()) co_return co_await r.chat(std::move(req), *plan.how);
+        router_config rc;
+        rc.candidates = plan.models;
+        rc.fallback = plan.fallback;
+        router scoped(c, rc);
+        co_return co_await scoped.chat(std::move(req), *plan.how);
+    }
+    if (plan.hedge) co_return co_await hedge(c, plan.models, std::move(req), *plan.hedge);
+    if (plan.models.size() > 1 || plan.fallback.per_attempt > duration::zero() ||
+        plan.fallback.deadline > duration::zero())
+        co_return co_await fallback(c, plan.models, std::move(req), plan.fallback);
+    req.model = plan.models.front();
+    co_return co_await c.chat(std::move(req));
+}
+
+any_stream start_stream(client& c, router& r, call_plan const& plan, chat_request req) {
+    any_stream s;
+    if (plan.how) {
+        if (plan.models.empty()) {
+            s.combined.emplace(r.stream(std::move(req), *plan.how));
+        } else {
+            router_config rc;
+            rc.candidates = plan.models;
+            rc.fallback = plan.fallback;
+            router scoped(c, rc);
+            s.combined.emplace(scoped.stream(std::move(req), *plan.how));
+        }
+    } else if (plan.combined() || plan.fallback.per_attempt > duration::zero() ||
+               plan.fallback.deadline > duration::zero()) {
+        s.combined.emplace(stream_fallback(c, plan.models, std::move(req), plan.fallback));
+    } else {
+        req.model = plan.models.front();
+        s.plain.emplace(c.stream(std::move(req)));
+    }
+    return s;
+}
+
+boost::asio::awaitable<std::optional<chat_chunk>> any_stream::next() {
+    if (plain) co_return co_await plain->next();
+    co_return co_await combined->next();
+}
+
+result<chat_response> const& any_stream::response() const {
+    return plain ? plain->response() : combined->response();
+}
+
 double to_ms(std::chrono::nanoseconds d) {
     return static_cast<double>(std::chrono::duration_cast<std::chrono::microseconds>(d).count()) /
            1000.0;
@@ -96,6 +210,27 @@ boost::json::value count_json(token_count const& c) {
     return nullptr;
 }
 }  // namespace
+
+boost::json::array attempts_json(std::vector<attempt> const& attempts) {
+    boost::json::array out;
+    for (auto const& a : attempts) {
+        boost::json::object o;
+        o["model"] = a.model;
+        if (a.error) {
+            o["error"] = boost::json::object{
+                {"code", code_name(a.error->code)},
+                {"status", a.error->diag.http_status ? boost::json::value(a.error->diag.http_status)
+                                                     : boost::json::value(nullptr)},
+                {"message", a.error->diag.message.empty() ? a.error->code.message()
+                                                          : a.error->diag.message}};
+        } else {
+            o["error"] = nullptr;
+        }
+        o["latency_ms"] = to_ms(a.latency);
+        out.push_back(std::move(o));
+    }
+    return out;
+}
 
 boost::json::object result_json(result<chat_response> const& r, std::string const& model) {
     boost::json::object o;
@@ -116,6 +251,8 @@ boost::json::object result_json(result<chat_response> const& r, std::string cons
         o["latency_ms"] = to_ms(resp.latency);
         o["ttft_ms"] = to_ms(resp.ttft);
         o["request_id"] = resp.request_id;
+        o["cost_usd"] = resp.cost_usd ? boost::json::value(*resp.cost_usd) : boost::json::value(nullptr);
+        o["attempts"] = attempts_json(resp.attempts);
     } else {
         auto const& f = r.error();
         auto id = model_id::parse(model);
@@ -134,6 +271,8 @@ boost::json::object result_json(result<chat_response> const& r, std::string cons
         e["status"] = f.diag.http_status ? boost::json::value(f.diag.http_status) : boost::json::value(nullptr);
         e["message"] = f.to_string();
         o["error"] = std::move(e);
+        o["cost_usd"] = nullptr;
+        o["attempts"] = attempts_json(f.diag.attempts);
     }
     return o;
 }

@@ -3,8 +3,10 @@
 #pragma once
 
 #include <llmux/client.hpp>
+#include <llmux/combinators.hpp>
 #include <llmux/config.hpp>
 #include <llmux/emulator.hpp>
+#include <llmux/router.hpp>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/json/object.hpp>
@@ -51,8 +53,50 @@ bool parse_args(std::vector<std::string> const& args,
                 boost::program_options::positional_options_description const& pos,
                 boost::program_options::variables_map& vm, std::string const& command);
 
+/// How a call is made: one model, fallback, a route, or hedging (`--fallback`, `--route`, ...).
+struct call_options {
+    std::string fallback;     ///< "M2,M3": models tried after -m, in order
+    std::string per_attempt;  ///< duration
+    std::string deadline;     ///< duration
+    std::string route;        ///< cheapest|fastest|best|weighted|least_busy
+    std::string hedge;        ///< a delay, or "auto" for the measured p95
+};
+
+void add_call_options(boost::program_options::options_description& desc, call_options& opts);
+
+/// The validated form of `call_options`.
+struct call_plan {
+    std::vector<std::string> models;  ///< -m first, then --fallback
+    std::optional<route> how;
+    fallback_options fallback;
+    std::optional<hedge_options> hedge;
+    /// True when the call is more than one plain call to one model.
+    bool combined() const { return how || hedge || models.size() > 1; }
+};
+
+/// Checks the flags (durations, route names, combinations); errors name the flag.
+result<call_plan> make_plan(call_options const& opts, std::string const& model);
+
+/// Makes the call the plan describes: chat, fallback, route, or hedge.
+boost::asio::awaitable<result<chat_response>> run_call(client& c, router& r, call_plan const& plan,
+                                                       chat_request req);
+
+/// A stream of either kind (a plain call, or a fallback/route).
+struct any_stream {
+    std::optional<chat_stream> plain;
+    std::optional<fallback_stream> combined;
+    boost::asio::awaitable<std::optional<chat_chunk>> next();
+    result<chat_response> const& response() const;
+};
+
+/// Starts the stream the plan describes (hedging is not streamed: it falls back instead).
+any_stream start_stream(client& c, router& r, call_plan const& plan, chat_request req);
+
 /// The `--json` object of one call (the fields of `llmux chat --json`).
 boost::json::object result_json(result<chat_response> const& r, std::string const& model);
+
+/// The `attempts` array of `--json` output: model, error (code, status, message) and latency.
+boost::json::array attempts_json(std::vector<attempt> const& attempts);
 
 /// Milliseconds as a JSON number with microsecond precision.
 double to_ms(std::chrono::nanoseconds d);

@@ -14,7 +14,11 @@ void usage(std::ostream& os) {
           "\n"
           "commands:\n"
           "  chat      send one prompt to one model and print the answer\n"
-          "  emulate   run the built-in provider emulator (OpenAI-compatible API)\n"
+          "  compare   send one prompt to many models at once and show the answers side by side\n"
+          "  bench     measure latency, time to first token and throughput per model\n"
+          "  models    list the model catalog: prices, context windows, capabilities\n"
+          "  serve     run the OpenAI-compatible gateway\n"
+          "  emulate   run the built-in provider emulator (OpenAI, Anthropic, Gemini, Vertex, Bedrock)\n"
           "\n"
           "Run 'llmux <command> --help' for a command's options.\n"
           "With no provider API keys set, commands use the built-in emulator and say so.\n";
@@ -32,6 +36,10 @@ int main(int argc, char** argv) {
     try {
         if (cmd == "chat") return llmux_cli_chat(args);
         if (cmd == "emulate") return llmux_cli_emulate(args);
+        if (cmd == "compare") return llmux_cli_compare(args);
+        if (cmd == "bench") return llmux_cli_bench(args);
+        if (cmd == "models") return llmux_cli_models(args);
+        if (cmd == "serve") return llmux_cli_serve(args);
         if (cmd == "--help" || cmd == "-h" || cmd == "help") {
             usage(std::cout);
             return 0;

@@ -2,7 +2,10 @@
 #include "http/server.hpp"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
@@ -52,6 +55,9 @@ constexpr auto linger_time = std::chrono::seconds(1);
 /// Request buffers larger than this are released after their request instead of reused.
 constexpr std::size_t retained_bytes = 1u << 20;
 constexpr std::size_t linger_max_bytes = 1u << 20;
+/// While a handler runs, bytes the client pipelines are kept up to this much; beyond it the
+/// server stops reading (and so stops noticing a disconnect) until the handler is done.
+constexpr std::size_t watch_max_bytes = 256u << 10;
 
 bool has_crlf(std::string_view s) noexcept {
     return s.find_first_of("\r\n") != std::string_view::npos;
@@ -87,7 +93,9 @@ struct http_server::state {
     std::atomic<std::uint64_t> accepted{0};
     std::atomic<std::uint64_t> open{0};
     std::atomic<std::uint64_t> requests{0};
+    std::atomic<std::uint64_t> disconnects{0};
     std::atomic<bool> stopped{false};
+    std::atomic<bool> draining{false};
 
     std::mutex mutex;  // guards listeners and connections
     std::vector<std::shared_ptr<listener>> listeners;
@@ -99,7 +107,7 @@ struct http_server::state {
     /// False when the server is already stopping: the caller closes the connection.
     bool add(std::shared_ptr<server_connection> const& c) {
         std::lock_guard lock(mutex);
-        if (stopped.load()) return false;
+        if (stopped.load() || draining.load()) return false;
         connections.emplace(c.get(), c);
         return true;
     }
@@ -110,18 +118,18 @@ struct http_server::state {
 };
 
 /// What `server_exchange` needs from a connection, whatever its stream type.
-class server_connection {
+class server_connection : public std::enable_shared_from_this<server_connection> {
 public:
     server_connection(std::shared_ptr<http_server::state> srv, asio::any_io_executor ex, bool tls)
-        : server_(std::move(srv)), ex_(std::move(ex)), timer_(ex_), tls_(tls) {}
+        : server_(std::move(srv)), ex_(std::move(ex)), timer_(ex_), tls_(tls), watch_done_(ex_) {}
     virtual ~server_connection() = default;
     server_connection(server_connection const&) = delete;
     server_connection& operator=(server_connection const&) = delete;
 
     /// Writes the non-empty buffers, under the write deadline.
     virtual asio::awaitable<error_code> write(write_buffers const& bufs) = 0;
-    /// Reads and discards until the peer closes, an error, or `limit`.
-    virtual asio::awaitable<error_code> read_discard(duration limit) = 0;
+    /// Starts watching the connection while a handler runs (no-op when already watching).
+    virtual void start_watch() = 0;
     /// TCP reset: SO_LINGER 0, then close.
     virtual void reset() noexcept = 0;
     /// Closes the socket now; pending operations complete with operation_aborted.
@@ -134,11 +142,31 @@ public:
         close_now();
     }
 
+    /// Runs on the connection's strand (posted by `http_server::drain`): an idle connection
+    /// closes now, a busy one after its response.
+    void drain_now() noexcept {
+        draining_ = true;
+        if (idle_) close_now();
+    }
+
     std::shared_ptr<http_server::state> server_;
     asio::any_io_executor ex_;
     asio::steady_timer timer_;
     bool tls_;
     bool stopping_ = false;
+    bool draining_ = false;
+    /// Waiting for the first byte of the next request (a keep-alive pause).
+    bool idle_ = false;
+
+    // The watch on the connection while a handler runs (see server_exchange).
+    asio::cancellation_signal handler_cancel_;  // terminal cancellation of the handler
+    asio::cancellation_signal watch_cancel_;    // ends the watch's read
+    asio::steady_timer watch_done_;             // cancelled when the watch ends
+    bool watching_ = false;
+    bool watch_stop_ = false;  // the server itself ended the watch
+    bool peer_gone_ = false;
+    error_code watch_error_;  // how the client left
+    bool discard_reads_ = false;  // wait_for_disconnect: drop what the client sends
 
     // The request being answered.
     bool http10_ = false;
@@ -163,6 +191,9 @@ bool server_exchange::is_tls() const noexcept {
 }
 bool server_exchange::stopping() const noexcept {
     return conn_->stopping_;
+}
+bool server_exchange::client_gone() const noexcept {
+    return conn_->peer_gone_;
 }
 
 void server_exchange::add_header(std::string_view name, std::string_view value) {
@@ -203,7 +234,7 @@ void format_head(server_connection& c, unsigned status, bool close, framing how,
 asio::awaitable<error_code> server_exchange::send(std::string_view body) {
     if (phase_ != phase::head) co_return asio::error::make_error_code(asio::error::already_started);
     auto& c = *conn_;
-    if (!c.keep_alive_ || c.stopping_) close_ = true;
+    if (!c.keep_alive_ || c.stopping_ || c.draining_) close_ = true;
     format_head(c, status_, close_, framing::length, body.size());
     write_buffers bufs{};
     bufs[0] = asio::buffer(c.status_line_);
@@ -218,7 +249,7 @@ asio::awaitable<error_code> server_exchange::send(std::string_view body) {
 void server_exchange::start_chunked() noexcept {
     if (phase_ != phase::head) return;
     auto& c = *conn_;
-    if (!c.keep_alive_ || c.stopping_) close_ = true;
+    if (!c.keep_alive_ || c.stopping_ || c.draining_) close_ = true;
     // HTTP/1.0 has no chunked encoding: send the body raw and mark its end by closing.
     raw_stream_ = c.http10_;
     if (raw_stream_) close_ = true;
@@ -299,7 +330,17 @@ asio::awaitable<error_code> server_exchange::wait_for_disconnect(duration limit)
     // Whatever happens, this connection cannot carry another request: its read side was
     // consumed and the response (if any) is incomplete.
     phase_ = phase::failed;
-    co_return co_await conn_->read_discard(limit);
+    auto& c = *conn_;
+    c.discard_reads_ = true;
+    if (c.peer_gone_) co_return asio::error::make_error_code(asio::error::eof);
+    if (c.stopping_) co_return asio::error::make_error_code(asio::error::operation_aborted);
+    // The watch notices the close and cancels this handler, which ends the wait.
+    c.start_watch();
+    c.timer_.expires_after(limit);
+    auto [ec] = co_await c.timer_.async_wait(use_tuple);
+    if (c.peer_gone_) co_return c.watch_error_;
+    if (c.stopping_ || ec) co_return asio::error::make_error_code(asio::error::operation_aborted);
+    co_return boost::beast::error::timeout;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -335,13 +376,16 @@ public:
         co_return ec;
     }
 
-    asio::awaitable<error_code> read_discard(duration limit) override {
-        lowest().expires_after(limit);
-        for (;;) {
-            auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(16384), use_tuple);
-            (void)n;
-            if (ec) co_return ec;
-        }
+    void start_watch() override {
+        if (watching_ || stopping_ || !lowest().socket().is_open()) return;
+        watching_ = true;
+        watch_stop_ = false;
+        // No deadline on the watch itself: the handler's own waits have theirs. Nothing else is
+        // pending now, so this touches both of the stream's timers; later writes (the
+        // handler's) set only the write timer while the watch reads.
+        lowest().expires_never();
+        asio::co_spawn(ex_, watch(std::static_pointer_cast<connection>(shared_from_this())),
+                       asio::detached);
     }
 
     void reset() noexcept override {
@@ -357,6 +401,53 @@ public:
     }
 
 private:
+    /** Reads from the connection while a handler runs: pipelined bytes are kept in `buffer_`
+        for the next request; the end of the connection (eof, reset, close by stop()) cancels
+        the handler. Ends when `end_watch` cancels the read, or when too many bytes are kept.
+    */
+    static asio::awaitable<void> watch(std::shared_ptr<connection> self) {
+        auto& c = *self;
+        while (!c.watch_stop_) {
+            if (!c.discard_reads_ && c.buffer_.size() >= watch_max_bytes) break;
+            auto [ec, n] = co_await c.stream_.async_read_some(
+                c.buffer_.prepare(4096),
+                asio::bind_cancellation_slot(c.watch_cancel_.slot(), use_tuple));
+            c.buffer_.commit(n);
+            if (c.discard_reads_) c.buffer_.consume(c.buffer_.size());
+            if (ec) {
+                if (!c.watch_stop_) {
+                    if (!c.stopping_) {
+                        c.peer_gone_ = true;
+                        c.watch_error_ = ec;
+                        c.server_->disconnects.fetch_add(1, std::memory_order_relaxed);
+                    }
+                    c.handler_cancel_.emit(asio::cancellation_type::terminal);
+                }
+                break;
+            }
+        }
+        c.watching_ = false;
+        c.watch_done_.cancel();
+    }
+
+    /// Ends the watch and waits until its read has completed: a stream has one reader.
+    asio::awaitable<void> end_watch() {
+        if (!watching_) co_return;
+        watch_stop_ = true;
+        watch_cancel_.emit(asio::cancellation_type::terminal);
+        while (watching_) {
+            watch_done_.expires_at(std::chrono::steady_clock::time_point::max());
+            auto [ec] = co_await watch_done_.async_wait(use_tuple);
+            (void)ec;
+        }
+    }
+
+    /// The handler, in a coroutine thread of its own so that the watch can cancel it.
+    static asio::awaitable<void> call_handler(std::shared_ptr<http_server::state> srv,
+                                              server_exchange& ex) {
+        co_await srv->handler(ex);
+    }
+
     static Stream make_stream(tcp::socket sock, ssl::context* ctx) {
         if constexpr (is_tls)
             return Stream(std::move(sock), *ctx);
@@ -376,10 +467,13 @@ private:
         for (;;) {
             if (stopping_) co_return;
             if (buffer_.size() == 0) {
+                if (draining_) co_return;
                 // Idle keep-alive wait, bounded by idle_timeout; the read deadline starts with
                 // the first byte of the request.
                 lowest().expires_after(cfg.idle_timeout);
+                idle_ = true;
                 auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(4096), use_tuple);
+                idle_ = false;
                 if (ec) co_return;
                 buffer_.commit(n);
             }
@@ -422,22 +516,34 @@ private:
             head_request_ = req.method() == http::verb::head;
             head_.clear();
             server_exchange ex(*this, req);
-            try {
-                co_await server_->handler(ex);
-            } catch (...) {
+            peer_gone_ = false;
+            discard_reads_ = false;
+            start_watch();
+            {
                 // A throwing handler is a bug; the phase check below still answers the client.
+                auto [ep] = co_await asio::co_spawn(
+                    ex_, call_handler(server_, ex),
+                    asio::bind_cancellation_slot(handler_cancel_.slot(), use_tuple));
+                (void)ep;
             }
+            handler_cancel_.slot().clear();
+            co_await end_watch();
+            if (peer_gone_) co_return;  // nobody to answer, and no further requests
             switch (ex.state()) {
-            case server_exchange::phase::head:
+            case server_exchange::phase::head: {
                 if (stopping_) co_return;
                 // The handler sent nothing: answer rather than leave the client waiting.
                 head_.clear();
                 ex.set_status(500);
-                ex.add_header("Content-Type", "text/plain; charset=utf-8");
+                std::string type, body;
+                render_error(req, 500, "internal server error: the handler sent no response",
+                             type, body);
+                ex.add_header("Content-Type", type);
                 ex.close_after_response();
-                co_await ex.send("internal server error: the handler sent no response\n");
+                co_await ex.send(body);
                 co_await graceful_close();
                 co_return;
+            }
             case server_exchange::phase::streaming:
                 // An unfinished chunked body cannot be completed any more: make it visible.
                 reset();
@@ -468,24 +574,36 @@ private:
             ec == http::error::end_of_stream || ec == http::error::partial_message || stopping_)
             co_return;
         unsigned status = 400;
-        std::string_view body = "bad request: malformed HTTP\n";
+        std::string_view message = "bad request: malformed HTTP";
         if (ec == http::error::body_limit) {
             status = 413;
-            body = "request body too large\n";
+            message = "request body too large";
         } else if (ec == http::error::header_limit) {
             status = 431;
-            body = "request header fields too large\n";
+            message = "request header fields too large";
         }
         http10_ = false;
         keep_alive_ = false;
         head_request_ = false;
         head_.clear();
+        std::string type, body;
+        render_error(parser_->get(), status, message, type, body);
         server_exchange ex(*this, parser_->get());
         ex.set_status(status);
-        ex.add_header("Content-Type", "text/plain; charset=utf-8");
+        ex.add_header("Content-Type", type);
         ex.close_after_response();
         if (co_await ex.send(body)) co_return;
         co_await graceful_close();
+    }
+
+    void render_error(server_request const& req, unsigned status, std::string_view message,
+                      std::string& type, std::string& body) const {
+        if (server_->cfg.error_renderer) {
+            server_->cfg.error_renderer(req, status, message, type, body);
+            return;
+        }
+        type = "text/plain; charset=utf-8";
+        body.assign(message).append("\n");
     }
 
     asio::awaitable<void> graceful_close() {
@@ -639,10 +757,35 @@ void http_server::stop() {
     }
 }
 
+void http_server::drain() {
+    auto const s = state_;
+    s->draining.store(true);
+    std::vector<std::shared_ptr<listener>> ls;
+    std::vector<std::shared_ptr<server_connection>> cs;
+    {
+        std::lock_guard lock(s->mutex);
+        ls.swap(s->listeners);
+        cs.reserve(s->connections.size());
+        for (auto const& [raw, weak] : s->connections)
+            if (auto c = weak.lock()) cs.push_back(std::move(c));
+    }
+    for (auto& l : ls)
+        asio::post(l->strand, [l] {
+            error_code ec;
+            l->acceptor.close(ec);
+            l->backoff.cancel();
+        });
+    for (auto& c : cs) {
+        auto ex = c->ex_;
+        asio::post(ex, [c = std::move(c)] { c->drain_now(); });
+    }
+}
+
 server_stats http_server::stats() const noexcept {
     return {state_->accepted.load(std::memory_order_relaxed),
             state_->open.load(std::memory_order_relaxed),
-            state_->requests.load(std::memory_order_relaxed)};
+            state_->requests.load(std::memory_order_relaxed),
+            state_->disconnects.load(std::memory_order_relaxed)};
 }
 
 server_config const& http_server::config() const noexcept {

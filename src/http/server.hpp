@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: BSL-1.0
 // A small, fast HTTP/1.1 server over plain TCP or TLS: one coroutine per connection, buffers
-// reused across keep-alive requests, deadlines on every wait. The emulator runs on it, and the
-// gateway (`llmux serve`) will.
+// reused across keep-alive requests, deadlines on every wait, and a watch on the connection
+// while a handler runs so that a client that goes away cancels its handler at once. The
+// emulator and the gateway (`llmux serve`) run on it.
 #pragma once
 
 #include <llmux/config.hpp>
@@ -41,6 +42,13 @@ struct server_config {
     duration read_timeout = std::chrono::seconds(30);
     /// Deadline of each write (a client that stops reading).
     duration write_timeout = std::chrono::seconds(30);
+    /** Writes the body of the server's own error answers (400 malformed request, 413 body too
+        large, 431 head too large, 500 handler sent nothing) and its content type; `request`
+        holds what could be parsed of the request (its target may be empty). Empty: plain text.
+    */
+    std::function<void(server_request const& request, unsigned status, std::string_view message,
+                       std::string& content_type, std::string& body)>
+        error_renderer;
 };
 
 /// @brief Counters of an `http_server`; read with relaxed atomics.
@@ -48,6 +56,8 @@ struct server_stats {
     std::uint64_t accepted = 0;
     std::uint64_t open = 0;
     std::uint64_t requests = 0;
+    /// Handlers whose client went away while they ran (they got a terminal cancellation).
+    std::uint64_t disconnects = 0;
 };
 
 class server_connection;
@@ -65,6 +75,14 @@ class server_connection;
     server adds only `Content-Length`/`Transfer-Encoding` and `Connection`), so they must not
     repeat those. Every awaitable returns an `error_code` instead of throwing: after a failed
     write, or once `stopping()` is true, the handler should return promptly.
+
+    @par Cancellation
+    The handler runs in a coroutine thread of its own. While it runs the server watches the
+    connection (bytes the client pipelines are kept for the next request); when the client
+    closes or resets it, or the server stops, the handler's coroutine gets a terminal
+    cancellation, so whatever it awaits (an upstream call, a timer) ends at once, and
+    `client_gone()` turns true. A handler that keeps `throw_if_cancelled` on (the default)
+    gets `operation_aborted` thrown at its next `co_await`.
 
     @par Thread safety
     Use only from the handler's coroutine (it runs on the connection's strand).
@@ -89,6 +107,8 @@ public:
     bool is_tls() const noexcept;
     /// @brief True once the server is stopping: end the response promptly.
     bool stopping() const noexcept;
+    /// @brief True once the client closed or reset the connection while the handler ran.
+    bool client_gone() const noexcept;
 
     /// @name Response head (before the first write)
     /// @{
@@ -121,7 +141,8 @@ public:
 
     /** @brief Sends nothing and waits until the client closes the connection, the server
         stops, or `limit` passes; whatever the client sends meanwhile is discarded. The
-        connection is closed after the handler returns.
+        connection is closed after the handler returns. Returns the error that ended the
+        connection (eof, reset), `operation_aborted` on stop, or `beast::error::timeout`.
     */
     boost::asio::awaitable<error_code> wait_for_disconnect(duration limit);
 
@@ -185,8 +206,16 @@ public:
     listen(std::string const& host, std::uint16_t port,
            std::shared_ptr<boost::asio::ssl::context> tls = nullptr);
 
-    /// @brief Closes the listeners and every open connection; their coroutines end promptly.
+    /// @brief Closes the listeners and every open connection; their coroutines end promptly
+    /// (running handlers get a terminal cancellation).
     void stop();
+
+    /** @brief Starts a graceful shutdown: closes the listeners and the idle keep-alive
+        connections now; every other connection closes after the response in progress
+        (`Connection: close`). `stats().open` reaches 0 when all are done; call `stop()` to cut
+        the rest short.
+    */
+    void drain();
 
     server_stats stats() const noexcept;
     server_config const& config() const noexcept;

@@ -63,7 +63,7 @@ await test('bad input gets one clear line and a non-zero exit', () => {
     [['chat', '-m', 'openai/x'], 2, /missing PROMPT/],
     [['chat', '--frobnicate', '-m', 'openai/x', 'hi'], 2, /frobnicate/],
     [['chat', '--timeout', '10x', '-m', 'openai/x', 'hi'], 1, /invalid duration '10x'/],
-    [['chat', '-m', 'gpt-4o', 'hi'], 1, /invalid model id 'gpt-4o'/],
+    [['chat', '-m', 'gpt-4o', 'hi'], 2, /invalid model id 'gpt-4o'/],
     [['chat', '-m', 'nosuch/model', 'hi'], 1, /unknown provider 'nosuch'/],
     [['chat', '--config', '/nonexistent.json', '-m', 'openai/x', 'hi'], 1, /nonexistent\.json/],
     [['nosuchcommand'], 2, /unknown command/],
@@ -117,6 +117,85 @@ await test('a config file adds a provider', async () => {
   } finally {
     fs.unlinkSync(path);
     await emu.stop();
+  }
+});
+
+await test('--fallback reports every attempt and the cost', () => {
+  const r = run(['chat', '--json', '-m', 'openai/gpt-4o~error=503', '--fallback',
+                 'anthropic/claude-sonnet-4.6,google/gemini-2.0-flash', 'hello']);
+  assert.equal(r.code, 0, r.stderr);
+  const o = json(r);
+  assert.equal(o.model, 'anthropic/claude-sonnet-4.6');
+  assert.equal(o.attempts.length, 2);
+  assert.equal(o.attempts[0].model, 'openai/gpt-4o~error=503');
+  assert.equal(o.attempts[0].error.code, 'overloaded');
+  assert.equal(o.attempts[0].error.status, 503);
+  assert.equal(o.attempts[1].error, null);
+  assert.ok(o.cost_usd > 0, 'a catalog model has a cost');
+});
+
+await test('--per-attempt cuts a stalled model and moves on', () => {
+  const o = json(run(['chat', '--json', '-m', 'openai/a~latency=10s', '--fallback', 'deepseek/deepseek-chat',
+                      '--per-attempt', '200ms', 'hi']));
+  assert.equal(o.model, 'deepseek/deepseek-chat');
+  assert.equal(o.attempts[0].error.code, 'timeout');
+  assert.ok(o.attempts[0].latency_ms >= 200);
+});
+
+await test('--deadline ends the whole fallback', () => {
+  const r = run(['chat', '--json', '-m', 'openai/a~latency=10s', '--fallback', 'openai/b~latency=10s',
+                 '--per-attempt', '300ms', '--deadline', '500ms', 'hi']);
+  assert.equal(r.code, 1);
+  const o = json(r);
+  assert.equal(o.error.code, 'all_attempts_failed');
+  assert.ok(o.attempts.length >= 2);
+  assert.ok(o.attempts.every((a) => a.error && a.error.code === 'timeout'));
+});
+
+await test('--route picks by catalog price and quality', () => {
+  const cheap = json(run(['chat', '--json', '--route', 'cheapest', '-m', 'openai/gpt-4o',
+                          '--fallback', 'openai/gpt-4o-mini,google/gemini-2.0-flash', 'hi']));
+  assert.equal(cheap.model, 'google/gemini-2.0-flash');
+  const best = json(run(['chat', '--json', '--route', 'best', '-m', 'openai/gpt-4o-mini',
+                         '--fallback', 'openai/gpt-4o', 'hi']));
+  assert.equal(best.model, 'openai/gpt-4o');
+  const any = json(run(['chat', '--json', '--route', 'cheapest', 'hi']));
+  assert.equal(any.finish_reason, 'stop');
+  assert.equal(any.cost_usd, 0, 'the cheapest catalog model is a free local one');
+});
+
+await test('--hedge answers from the faster model', () => {
+  const o = json(run(['chat', '--json', '-m', 'openai/slow~latency=5s', '--fallback', 'openai/fast',
+                      '--hedge', '100ms', 'hi']));
+  assert.equal(o.model, 'openai/fast');
+  assert.equal(o.attempts[0].error.code, 'cancelled');
+  assert.ok(o.latency_ms >= 100);
+});
+
+await test('resilience flags reject bad values with one line', () => {
+  for (const [args, re] of [
+    [['--route', 'quickest'], /unknown strategy 'quickest'/],
+    [['--per-attempt', 'soon'], /--per-attempt: invalid duration 'soon'/],
+    [['--hedge', '10ms'], /--hedge needs a second model/],
+  ]) {
+    const r = run(['chat', '-m', 'openai/x', ...args, 'hi']);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, re);
+  }
+});
+
+await test('every provider of the mission answers through the emulator', () => {
+  for (const m of ['anthropic/claude-sonnet-4.6', 'google/gemini-2.0-flash', 'vertex/gemini-2.0-flash',
+                   'vertex/claude-sonnet-4.6', 'bedrock/anthropic.claude-3-5-sonnet-20240620-v1:0',
+                   'openrouter/anthropic/claude-sonnet-4.6', 'azure/my-deployment', 'zenmux/gpt-4.1-mini']) {
+    for (const extra of [[], ['--stream']]) {
+      const r = run(['chat', '--json', ...extra, '-m', m, 'hello']);
+      assert.equal(r.code, 0, `${m} ${extra}: ${r.stderr}`);
+      const o = json(r);
+      assert.equal(o.model, m);
+      assert.equal(o.finish_reason, 'stop');
+      assert.ok(o.usage.input_tokens > 0 && o.usage.output_tokens > 0, `${m}: usage ${JSON.stringify(o.usage)}`);
+    }
   }
 });
 

@@ -554,7 +554,12 @@ BOOST_AUTO_TEST_CASE(soak_ten_thousand_fallbacks_with_injected_faults) {
     BOOST_TEST(c.stats().in_flight == 0u);
     BOOST_TEST(c.stats().connections_open <= 64u);
     BOOST_TEST(fx.emu->stats().connections_accepted <= 64u + 1);
-    BOOST_TEST(rss_kb() - rss_after_warmup < 32 * 1024, "RSS grew by " << (rss_kb() - rss_after_warmup) << " KiB");
+#if !defined(__SANITIZE_ADDRESS__)
+    // Under AddressSanitizer freed memory sits in its quarantine (256 MiB by default), so RSS
+    // says nothing there; LeakSanitizer checks that build instead.
+    BOOST_TEST(rss_kb() - rss_after_warmup < 32 * 1024,
+               "RSS grew by " << (rss_kb() - rss_after_warmup) << " KiB");
+#endif
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,248 @@
+// SPDX-License-Identifier: BSL-1.0
+#pragma once
+
+#include <llmux/client.hpp>
+#include <llmux/config.hpp>
+#include <llmux/error.hpp>
+
+#include <boost/asio/any_io_executor.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace llmux {
+
+/// @brief How a model group orders its deployments for each request.
+enum class group_strategy {
+    /// In the configured order: the first deployment, the next on failure.
+    fallback,
+    /// A random order drawn by `model_group::weights` (load balancing), then fallback.
+    weighted,
+    /// Catalog price, cheapest first (see `route::cheapest`).
+    cheapest,
+    /// Measured time to first token, fastest first (see `route::fastest`).
+    fastest,
+    /// Catalog quality rank, best first.
+    best,
+    /// Fewest calls in flight first.
+    least_busy,
+};
+
+/// @brief Parses `fallback`, `weighted`, `cheapest`, `fastest`, `best`, `least_busy`.
+std::optional<group_strategy> parse_group_strategy(std::string_view s) noexcept;
+char const* to_string(group_strategy s) noexcept;
+
+/** @brief A key that clients of the gateway present (`Authorization: Bearer <key>`, or
+    `x-api-key` on `/v1/messages`). Only its SHA-256 is kept, so configuration files need not
+    hold secrets; the key itself is never logged or echoed.
+*/
+struct gateway_key {
+    /// A name for logs and metrics (`team-a`); never the key.
+    std::string name;
+    /// SHA-256 of the key, 64 lowercase hex digits.
+    std::string sha256;
+    /// Spend allowed through this key, USD; once reached, requests get 402.
+    std::optional<double> budget_usd;
+    /// Token-bucket limits; 0 means none. Tokens are estimated before the call (prompt
+    /// characters / 4 + `max_tokens`) and corrected with the usage reported afterwards.
+    double requests_per_minute = 0;
+    double tokens_per_minute = 0;
+};
+
+/** @brief A public model name served by the gateway and the deployments behind it.
+ */
+struct model_group {
+    /// `provider/model` ids, in fallback order for `group_strategy::fallback`.
+    std::vector<std::string> deployments;
+    group_strategy strategy = group_strategy::fallback;
+    /// For `group_strategy::weighted`, by deployment (a deployment without one weighs 1).
+    std::map<std::string, double, std::less<>> weights;
+    /// Deadline of each attempt (to the first token, for streams); zero: none.
+    duration per_attempt{};
+    /// Deadline of the whole request across attempts; zero: none.
+    duration deadline{};
+    /// Extra attempts of each deployment before moving on to the next (no backoff: the
+    /// next deployment is the backoff).
+    unsigned retries = 0;
+    /// Hedged requests (non-streaming only): start the next deployment when the current one
+    /// has not answered within this delay; the first answer wins, the other is cancelled.
+    std::optional<duration> hedge;
+};
+
+/** @brief Settings of a gateway.
+
+    The JSON form (`gateway_config::load_json`), next to the client's own sections
+    (`providers`, `timeouts`, `tls`, `pool`, `limits`, `breaker`, `catalog`, ...) in one file:
+    @code
+    {
+      "gateway": {
+        "keys": [{"name": "team-a", "key_env": "GW_KEY_1", "budget_usd": 5,
+                  "requests_per_minute": 600, "tokens_per_minute": 100000},
+                 {"name": "ci", "key_sha256": "9f86d0...15b0f00a08"}],
+        "access_log": true, "access_log_file": "", "log_prompts": false,
+        "max_body_bytes": 8388608, "max_header_bytes": 65536,
+        "read_timeout": "30s", "write_timeout": "30s", "idle_timeout": "60s",
+        "grace": "10s", "any_model": false
+      },
+      "models": {
+        "gpt-smart": {"deployments": ["openai/gpt-4o", "anthropic/claude-sonnet-4.6"],
+                      "strategy": "fallback", "per_attempt": "10s", "deadline": "30s",
+                      "retries": 1, "hedge": "500ms"},
+        "cheap": {"deployments": ["openai/gpt-4o-mini", "deepseek/deepseek-chat"],
+                  "strategy": "weighted", "weights": {"openai/gpt-4o-mini": 3}},
+        "mini": "openai/gpt-4o-mini"
+      },
+      "providers": { ... }
+    }
+    @endcode
+    A model given as a string is a group of one deployment. Durations are `250ms`, `10s`,
+    `1.5s`, `2m` or a number of seconds.
+*/
+struct gateway_config {
+    /// Where to listen. Without keys the gateway only listens on a loopback address.
+    std::string host = "127.0.0.1";
+    /// 0 picks a free port.
+    std::uint16_t port = 0;
+
+    /// Keys clients must present; empty means no authentication (loopback only).
+    std::vector<gateway_key> keys;
+
+    /// Public model names. Empty means every `provider/model` id the client can reach.
+    std::map<std::string, model_group, std::less<>> models;
+    /// Also serve `provider/model` ids that are not a group name (always on when `models` is
+    /// empty).
+    bool any_model = false;
+
+    /// One line per request (see `log_sink`): time, key name, method, path, public model,
+    /// upstream model, status, attempts, latency, time to first token, tokens, cost.
+    bool access_log = true;
+    /// Where access log lines go; empty means stderr. Ignored when `log_sink` is set.
+    std::string access_log_file;
+    /// Adds the last user message's text to access log lines. Off by default: prompts may
+    /// hold personal data.
+    bool log_prompts = false;
+    /// Receives each access log line (without its newline) instead of stderr or the file.
+    /// Called from the connection's thread; must be thread-safe.
+    std::function<void(std::string_view)> log_sink;
+
+    /// Largest request body (413 beyond it).
+    std::size_t max_body_bytes = 8u << 20;
+    /// Largest request head (431 beyond it).
+    std::uint32_t max_header_bytes = 64u << 10;
+    /// Slow clients: the whole request must arrive within this once its first byte has.
+    duration read_timeout = std::chrono::seconds(30);
+    /// A client that stops reading a response is dropped after this.
+    duration write_timeout = std::chrono::seconds(30);
+    /// Idle keep-alive connections close after this.
+    duration idle_timeout = std::chrono::seconds(60);
+    /// Default grace period of a graceful stop (the CLI's SIGTERM).
+    duration grace = std::chrono::seconds(10);
+
+    /// The upstream client: providers, keys, deadlines, catalog.
+    client_config client;
+
+    /** @brief Reads the `gateway` and `models` sections of a JSON configuration (other
+        top-level keys are the client's and are ignored here; load them with
+        `client_config::load_json`). Keys given by `key_env` are read from the environment
+        and hashed at once.
+
+        @par Errors
+        `error::invalid_config` naming the origin and the bad field; never the key.
+    */
+    result<void> load_json(std::string_view json, std::string_view origin = "config",
+                           client_config::env_reader getenv = nullptr);
+    /// @brief `load_json` of a file's contents.
+    result<void> load_file(std::string const& path, client_config::env_reader getenv = nullptr);
+};
+
+/// @brief Counters of a gateway.
+struct gateway_stats {
+    /// HTTP requests answered, every endpoint.
+    std::uint64_t requests = 0;
+    /// Model requests (chat completions, messages) being answered now.
+    std::uint64_t in_flight = 0;
+    /// Responses with a status of 400 or more (or a stream that failed).
+    std::uint64_t errors = 0;
+    /// Model requests whose client went away before the answer was complete.
+    std::uint64_t client_disconnects = 0;
+    std::uint64_t connections_accepted = 0;
+    std::uint64_t connections_open = 0;
+};
+
+/** @brief An OpenAI-compatible HTTP gateway in front of the library (`llmux serve`).
+
+    Serves `POST /v1/chat/completions` (whole and streamed answers in OpenAI's format, whatever
+    the upstream provider), `POST /v1/messages` (Anthropic's format, translated to any
+    configured model), `GET /v1/models`, `GET /health` and `GET /metrics` (Prometheus text).
+    Each request goes through the model group's strategy, fallback, retries and hedging with
+    the library's combinators; every error is answered in the endpoint's error shape.
+
+    @code
+    boost::asio::io_context io;
+    llmux::gateway_config cfg;
+    cfg.client = llmux::client_config::from_env();
+    cfg.port = 8080;
+    llmux::gateway gw{io.get_executor(), cfg};
+    if (auto r = gw.start(); !r) { std::cerr << r.error() << '\n'; return 1; }
+    io.run();
+    @endcode
+
+    @par Cancellation
+    A client that disconnects cancels its request at once: the upstream call is cancelled and
+    its connection closed, so no tokens are spent on an answer nobody reads.
+
+    @par Thread safety
+    The io_context may run on several threads. `stats()`, `metrics_text()` and `url()` are
+    safe from any thread; `start()` and `stop()` must not run concurrently with each other.
+
+    @par Object lifetimes
+    The gateway must outlive the io_context run that serves it, or be stopped first.
+*/
+class gateway {
+public:
+    gateway(boost::asio::any_io_executor ex, gateway_config cfg);
+    ~gateway();
+    gateway(gateway const&) = delete;
+    gateway& operator=(gateway const&) = delete;
+
+    /** @brief Binds the listener and starts serving.
+        @par Errors
+        The bind error; `error::invalid_config` for a group with no deployments or a bad
+        deployment id, or for a non-loopback host without keys.
+    */
+    result<void> start();
+
+    /** @brief Graceful stop: stops accepting and closes idle connections at once, lets the
+        requests in flight finish for up to `grace`, then cancels what is left (their upstream
+        calls are cancelled). `on_stopped` runs (on the gateway's executor) once every
+        connection is closed. Returns at once.
+    */
+    void stop(duration grace, std::function<void()> on_stopped = {});
+    /// @brief Stops now: closes every connection, cancelling the requests in flight.
+    void stop();
+
+    /// @brief `http://host:port`.
+    std::string url() const;
+    gateway_stats stats() const;
+    /// @brief The Prometheus exposition text that `GET /metrics` serves.
+    std::string metrics_text() const;
+
+    /// @brief The upstream client (its stats and metrics).
+    client& upstream() noexcept;
+    gateway_config const& config() const noexcept;
+
+    struct impl;
+
+private:
+    std::shared_ptr<impl> impl_;
+};
+
+}  // namespace llmux

@@ -1,0 +1,164 @@
+// SPDX-License-Identifier: BSL-1.0
+// Failures of upstream calls as HTTP answers of the gateway: status, OpenAI error type and
+// code, and a message that says what happened without repeating anything secret.
+#include "gateway/api.hpp"
+
+#include <boost/asio/error.hpp>
+
+namespace llmux::detail {
+
+namespace {
+
+bool is_auth(failure const& f) {
+    return f.code == make_error_code(error::auth_failed) ||
+           f.code == make_error_code(error::permission_denied) ||
+           f.code == make_error_code(error::missing_api_key);
+}
+
+std::string clip(std::string s, std::size_t n = 300) {
+    if (s.size() > n) {
+        s.resize(n);
+        s += "...";
+    }
+    return s;
+}
+
+/// `code (HTTP n): message`, for one attempt; credentials problems never quote the provider,
+/// which may echo part of the key.
+std::string describe(failure const& f) {
+    std::string out = code_name(f.code);
+    if (f.diag.http_status) out += " (HTTP " + std::to_string(f.diag.http_status) + ")";
+    if (is_auth(f)) {
+        out += ": upstream authentication failed";
+        if (!f.diag.provider.empty()) out += " for provider '" + f.diag.provider + "'";
+        return out;
+    }
+    std::string msg = f.diag.message.empty() ? f.code.message() : f.diag.message;
+    out += ": " + clip(std::move(msg));
+    return out;
+}
+
+api_error make(unsigned status, char const* type, char const* code, std::string message) {
+    api_error e;
+    e.status = status;
+    e.type = type;
+    e.code = code;
+    e.message = std::move(message);
+    return e;
+}
+
+std::string where(failure const& f) {
+    if (f.diag.provider.empty() && f.diag.model.empty()) return "upstream";
+    if (f.diag.provider.empty()) return "upstream " + f.diag.model;
+    return "upstream " + f.diag.provider + "/" + f.diag.model;
+}
+
+api_error map_one(failure const& f) {
+    auto const& ec = f.code;
+    auto const msg = [&] { return clip(f.diag.message.empty() ? ec.message() : f.diag.message); };
+    if (ec.category() != category()) {
+        if (ec == boost::asio::error::operation_aborted)
+            return make(499, "invalid_request_error", "client_closed_request",
+                        "the request was cancelled");
+        // Refused, reset, TLS and the like: the upstream could not be reached or broke off.
+        return make(502, "server_error", "upstream_connection_failed",
+                    where(f) + " connection failed: " + msg());
+    }
+    switch (static_cast<error>(ec.value())) {
+    case error::timeout:
+        return make(504, "server_error", "timeout", where(f) + " timed out: " + msg());
+    case error::rate_limited: {
+        auto e = make(429, "rate_limit_error", "rate_limit_exceeded",
+                      where(f) + " is rate limited: " + msg());
+        e.retry_after = f.diag.retry_after;
+        return e;
+    }
+    case error::overloaded: {
+        auto e = make(503, "server_error", "overloaded", where(f) + " is overloaded: " + msg());
+        e.retry_after = f.diag.retry_after;
+        return e;
+    }
+    case error::server_error:
+        return make(502, "server_error", "upstream_error",
+                    where(f) + " failed" +
+                        (f.diag.http_status ? " (HTTP " + std::to_string(f.diag.http_status) + ")"
+                                            : std::string()) +
+                        ": " + msg());
+    case error::auth_failed:
+    case error::permission_denied:
+    case error::missing_api_key:
+        return make(502, "server_error", "upstream_auth_failed",
+                    "upstream authentication failed" +
+                        (f.diag.provider.empty() ? std::string()
+                                                 : " for provider '" + f.diag.provider + "'") +
+                        " (the gateway's provider credentials were rejected or are missing)");
+    case error::bad_request:
+        return make(400, "invalid_request_error", "upstream_bad_request",
+                    where(f) + " rejected the request: " + msg());
+    case error::context_length_exceeded:
+        return make(400, "invalid_request_error", "context_length_exceeded", msg());
+    case error::content_filtered:
+        return make(400, "invalid_request_error", "content_filter", msg());
+    case error::not_found:
+        return make(404, "invalid_request_error", "model_not_found",
+                    where(f) + " does not know the model: " + msg());
+    case error::payment_required:
+        return make(502, "server_error", "upstream_payment_required",
+                    where(f) + " refused for lack of credit: " + msg());
+    case error::protocol_error:
+    case error::truncated:
+    case error::response_too_large:
+        return make(502, "server_error", "upstream_bad_response",
+                    where(f) + " sent a bad response: " + msg());
+    case error::budget_exceeded: {
+        auto e = make(402, "insufficient_quota", "budget_exceeded", msg());
+        e.no_retry = true;
+        return e;
+    }
+    case error::circuit_open:
+        return make(503, "server_error", "circuit_open", where(f) + " is cooling down: " + msg());
+    case error::invalid_model_id:
+    case error::unknown_provider:
+        return make(404, "invalid_request_error", "model_not_found", msg());
+    case error::unsupported:
+    case error::invalid_request:
+        return make(400, "invalid_request_error", "unsupported", msg());
+    case error::invalid_config:
+        return make(500, "server_error", "invalid_config", "gateway configuration: " + msg());
+    case error::cancelled:
+        return make(503, "server_error", "cancelled", msg());
+    case error::all_attempts_failed:
+        break;
+    }
+    return make(502, "server_error", "upstream_error", msg());
+}
+
+}  // namespace
+
+api_error error_from_failure(failure const& f) {
+    if (f.code != make_error_code(error::all_attempts_failed)) return map_one(f);
+    // A failed fallback answers like its last real attempt, and lists them all.
+    attempt const* last = nullptr;
+    std::size_t tried = 0;
+    for (auto const& a : f.diag.attempts) {
+        if (!a.error) continue;
+        ++tried;
+        if (a.error->code != make_error_code(error::circuit_open) || !last) last = &a;
+    }
+    api_error e = last ? map_one(*last->error)
+                       : make(502, "server_error", "upstream_error", "every attempt failed");
+    if (e.status == 499) e = make(502, "server_error", "upstream_error", "every attempt failed");
+    std::string msg = "all " + std::to_string(tried) + " attempts failed: ";
+    bool first = true;
+    for (auto const& a : f.diag.attempts) {
+        if (!a.error) continue;
+        if (!first) msg += "; ";
+        first = false;
+        msg += a.model + ": " + describe(*a.error);
+    }
+    e.message = clip(std::move(msg), 2000);
+    if (!e.retry_after) e.retry_after = f.diag.retry_after;
+    return e;
+}
+
+}  // namespace llmux::detail
