@@ -6,6 +6,7 @@
 #include "auth/sigv4.hpp"
 #include "http/transport.hpp"
 #include "resilience.hpp"
+#include "util/spawn.hpp"
 #include "wire/common.hpp"
 #include "wire/wire_format.hpp"
 
@@ -722,7 +723,7 @@ asio::awaitable<void> stream_step(std::shared_ptr<chat_stream::state> st) {
         st->body = std::move(*b);
         auto const& head = st->body.head();
         if (head.status < 200 || head.status > 299) {
-            co_await asio::co_spawn(st->body.strand(), read_error_body(st), asio::use_awaitable);
+            co_await detail::spawn_on(st->body.strand(), read_error_body(st));
             co_return;
         }
         st->dec = st->prep->wire->make_stream_decoder();
@@ -779,7 +780,7 @@ asio::awaitable<std::optional<chat_chunk>> chat_stream::next() {
         // The I/O runs in its own coroutine thread (see client::chat).
         auto ex = st->opened ? st->body.strand() : st->c->ex;
         try {
-            co_await asio::co_spawn(ex, stream_step(st), asio::use_awaitable);
+            co_await detail::spawn_on(ex, stream_step(st));
         } catch (boost::system::system_error const& e) {
             // The calling coroutine was cancelled before the step could start.
             st->fail(failure(e.code(), "the stream was cancelled"));

@@ -4,6 +4,8 @@
 // caller's throw_if_cancelled setting is left alone; cancellation flows in through co_spawn.
 #include <llmux/combinators.hpp>
 
+#include "util/spawn.hpp"
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
@@ -11,6 +13,7 @@
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/experimental/concurrent_channel.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
 
 #include <algorithm>
 #include <atomic>
@@ -411,7 +414,9 @@ asio::awaitable<std::vector<result<chat_response>>> gather_impl(client& c,
 template <class T>
 asio::awaitable<result<T>> isolated(client& c, asio::awaitable<result<T>> work) {
     try {
-        co_return co_await asio::co_spawn(c.get_executor(), std::move(work), asio::use_awaitable);
+        // A strand of its own: the operation's timers and parallel groups complete on the
+        // context's threads, and Asio's cancellation between them is not thread-safe.
+        co_return co_await detail::spawn_on(asio::make_strand(c.get_executor()), std::move(work));
     } catch (boost::system::system_error const& e) {
         co_return failure(e.code(), "cancelled before the operation started");
     }
@@ -450,9 +455,8 @@ asio::awaitable<std::vector<result<chat_response>>> gather(client& c,
                                                            gather_options opts) {
     auto const n = requests.size();
     try {
-        co_return co_await asio::co_spawn(c.get_executor(),
-                                          gather_impl(c, std::move(requests), opts),
-                                          asio::use_awaitable);
+        co_return co_await detail::spawn_on(asio::make_strand(c.get_executor()),
+                                            gather_impl(c, std::move(requests), opts));
     } catch (boost::system::system_error const& e) {
         std::vector<result<chat_response>> out;
         for (std::size_t i = 0; i < n; ++i)
@@ -658,8 +662,8 @@ asio::awaitable<std::optional<chat_chunk>> fallback_stream::next() {
     if (!st || st->finished) co_return std::nullopt;
     if (!st->ready) {
         try {
-            co_await asio::co_spawn(st->c->get_executor(), stream_fallback_step(st),
-                                    asio::use_awaitable);
+            co_await detail::spawn_on(asio::make_strand(st->c->get_executor()),
+                                      stream_fallback_step(st));
         } catch (boost::system::system_error const& e) {
             if (st->current) st->current->close();
             st->finish(failure(e.code(), "stream fallback cancelled"));

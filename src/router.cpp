@@ -72,9 +72,10 @@ std::vector<std::string> router::rank(chat_request const& req, route how,
 
     auto const& cat = c_->models();
     std::vector<std::string> pool = cfg_.candidates;
-    if (pool.empty())
+    if (pool.empty()) {
         for (auto const& m : cat.models())
             if (c_->check(m.id)) pool.push_back(m.id);
+    }
 
     struct candidate {
         std::string id;
@@ -82,6 +83,7 @@ std::vector<std::string> router::rank(chat_request const& req, route how,
         model_estimate est;
         std::optional<double> price;  // expected USD per call
         double key = 0;
+        bool callable = true;  // the client has what it needs to call it (key, provider)
     };
     std::vector<candidate> cands;
     for (auto const& id : pool) {
@@ -113,7 +115,7 @@ std::vector<std::string> router::rank(chat_request const& req, route how,
                                    std::max(1.0, prompt_tokens + out_tokens);
             if (blended > *need.max_price) continue;
         }
-        cands.push_back({id, info, c_->estimate(id), price, 0});
+        cands.push_back({id, info, c_->estimate(id), price, 0, !!c_->check(id)});
     }
 
     constexpr double unknown = std::numeric_limits<double>::infinity();
@@ -162,8 +164,11 @@ std::vector<std::string> router::rank(chat_request const& req, route how,
         break;
     }
     std::stable_sort(cands.begin(), cands.end(), [](candidate const& a, candidate const& b) {
+        // Candidates the client cannot call (no key, unknown provider) go last: they cannot
+        // answer, but when none can, the first one's error says why. Open circuits next.
+        if (a.callable != b.callable) return a.callable;
         bool const ao = a.est.circuit == circuit_state::open, bo = b.est.circuit == circuit_state::open;
-        if (ao != bo) return bo;  // open circuits last
+        if (ao != bo) return bo;
         return a.key < b.key;
     });
     std::vector<std::string> out;

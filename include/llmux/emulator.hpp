@@ -80,6 +80,12 @@ struct emulator_behaviour {
     /// Fraction (0..1) of requests that fail with `error_status` (or 500 if unset), chosen by a
     /// deterministic sequence so runs repeat.
     double error_rate = 0;
+    /** Spread of the delays: each request's `latency` and `ttft` are multiplied by
+        1 + jitter × E, with E drawn from an exponential distribution of mean 1 (a
+        deterministic sequence, so runs repeat). The scripted values stay the minimum and the
+        tail is long, as with real providers. 0: every request takes exactly the scripted time.
+    */
+    double jitter = 0;
 };
 
 /** @brief Parses behaviour directives: comma-separated `key=value` pairs applied onto `base`.
@@ -87,7 +93,7 @@ struct emulator_behaviour {
     Keys: `latency`, `ttft` (durations: `200ms`, `1.5s`), `tps` (tokens per second), `error`
     (HTTP status 400..599, 0 for none), `retry_after` (duration), `fault` (`none`, `reset`,
     `reset_mid`, `truncate`, `malformed`, `stall`, `error_mid`, `close`), `after` (chunks before
-    a mid-stream fault), `tokens` (answer length), `fail_first` (count), `error_rate` (0..1),
+    a mid-stream fault), `tokens` (answer length), `fail_first` (count), `error_rate` (0..1), `jitter` (>= 0),
     `reply` (the answer text; it takes the rest of the string, commas included, so put it
     last). `-` may stand for `_` in keys; spaces around keys and values and empty items are
     ignored; a later key wins.

@@ -114,16 +114,14 @@ struct failure {
     boost::system::error_code code;
     llmux::diagnostics diag;
 
-    failure() = default;
-    failure(boost::system::error_code ec) : code(ec) {}  // NOLINT: implicit on purpose
-    failure(error e) : code(make_error_code(e)) {}       // NOLINT
-    failure(boost::system::error_code ec, llmux::diagnostics d) : code(ec), diag(std::move(d)) {}
-    failure(error e, std::string message) : code(make_error_code(e)) {
-        diag.message = std::move(message);
-    }
-    failure(boost::system::error_code ec, std::string message) : code(ec) {
-        diag.message = std::move(message);
-    }
+    // Defined below `attempt`: `diagnostics` holds a vector of them, which must be complete
+    // where the constructors are (Clang checks this; GCC does not).
+    failure();
+    failure(boost::system::error_code ec);  // NOLINT: implicit on purpose
+    failure(error e);                       // NOLINT
+    failure(boost::system::error_code ec, llmux::diagnostics d);
+    failure(error e, std::string message);
+    failure(boost::system::error_code ec, std::string message);
 
     /// @brief A one-line description: code name, HTTP status, provider, message, request id.
     std::string to_string() const;
@@ -139,6 +137,18 @@ struct attempt {
     std::optional<failure> error;
     std::chrono::nanoseconds latency{};
 };
+
+inline failure::failure() = default;
+inline failure::failure(boost::system::error_code ec) : code(ec) {}
+inline failure::failure(error e) : code(make_error_code(e)) {}
+inline failure::failure(boost::system::error_code ec, llmux::diagnostics d)
+    : code(ec), diag(std::move(d)) {}
+inline failure::failure(error e, std::string message) : code(make_error_code(e)) {
+    diag.message = std::move(message);
+}
+inline failure::failure(boost::system::error_code ec, std::string message) : code(ec) {
+    diag.message = std::move(message);
+}
 
 /// @brief The short, stable name of an error code, as used in `--json` output
 /// (`rate_limited`, `timeout`, `connection_refused`, `tls_error`, ...).

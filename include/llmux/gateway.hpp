@@ -185,6 +185,15 @@ struct gateway_stats {
     Each request goes through the model group's strategy, fallback, retries and hedging with
     the library's combinators; every error is answered in the endpoint's error shape.
 
+    @par Keys, budgets and limits
+    With `gateway_config::keys` set, every endpoint but `/health` needs a key
+    (`Authorization: Bearer`, or `x-api-key`); a missing or unknown one gets 401
+    (`missing_api_key` / `invalid_api_key`). A key whose budget is spent gets 402
+    (`insufficient_quota`, `x-should-retry: false`); a key over its request or token rate gets
+    429 with `Retry-After`. Upstream credential failures are 502 and never quote the provider.
+    A stream that fails before its first byte is answered with a plain HTTP error; after it, with
+    the format's in-stream error event.
+
     @code
     boost::asio::io_context io;
     llmux::gateway_config cfg;

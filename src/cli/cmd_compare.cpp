@@ -42,6 +42,7 @@ struct slot {
     bool started = false;
     bool done = false;
     steady::time_point t0;
+    steady::time_point t1;                    // when the outcome arrived
     std::optional<steady::time_point> first;  // first content chunk of a stream
     std::string partial;                      // the streamed text so far
     std::optional<llmux::result<llmux::chat_response>> r;
@@ -49,6 +50,7 @@ struct slot {
 
 struct compare_state {
     llmux::client* c = nullptr;
+    llmux::client_config const* cfg = nullptr;
     llmux::chat_request req;
     bool stream = false;
     std::vector<slot> slots;
@@ -80,6 +82,8 @@ asio::awaitable<void> compare_worker(std::shared_ptr<compare_state> st) {
         } else {
             s.r = co_await st->c->chat(std::move(req));
         }
+        if (*s.r) llmux::cli::price_scripted(**s.r, *st->cfg);
+        s.t1 = steady::now();
         s.done = true;
         st->dirty = true;
         if (st->on_done) st->on_done(i);
@@ -123,7 +127,7 @@ std::vector<table::cell> cells(slot const& s, steady::time_point now) {
     }
     if (s.done) {
         auto const& f = s.r->error();
-        return {{s.model, "1"}, {"error", "31"}, {"-"}, {format_duration_ms(ms(now - s.t0)), "2"},
+        return {{s.model, "1"}, {"error", "31"}, {"-"}, {format_duration_ms(ms(s.t1 - s.t0)), "2"},
                 {"-"},          {"-"},           {"-"}, {llmux::cli::printable(f.to_string()), "31"}};
     }
     if (!s.started) return {{s.model, "1"}, {"…", "2"}, {}, {}, {}, {}, {}, {"waiting", "2"}};
@@ -146,7 +150,7 @@ table make_table() {
                   {"LATENCY", true, false, 0, 7},
                   {"IN", true, false, 0, 4},
                   {"OUT", true, false, 0, 4},
-                  {"COST", true, false, 0, 9},
+                  {"COST", true, false, 0, 10},
                   {"ANSWER", false, true, 0, 20}});
 }
 
@@ -156,7 +160,7 @@ void fit_ahead(table& t, std::vector<slot> const& slots, std::size_t width) {
     std::vector<std::vector<table::cell>> rows;
     for (auto const& s : slots)
         rows.push_back({{s.model}, {"error"}, {"12.3 ms"}, {"12.3 ms"}, {"1234"}, {"1234"},
-                        {"$0.000123"}, {""}});
+                        {"$0.0000123"}, {""}});
     t.fit(rows, width);
 }
 
@@ -209,7 +213,7 @@ int llmux_cli_compare(std::vector<std::string> const& args) {
     }
     std::vector<std::string> models;
     for (auto const& a : model_args)
-        for (auto& m : cli::split_list(a)) models.push_back(std::move(m));
+        for (auto& m : cli::split_models(a)) models.push_back(std::move(m));
     if (models.empty()) {
         std::cerr << "llmux compare: missing -m M1,M2,... (e.g. -m openai/gpt-4o-mini,"
                      "anthropic/claude-haiku-4.5)\n";
@@ -234,7 +238,12 @@ int llmux_cli_compare(std::vector<std::string> const& args) {
     for (auto const& m : models)
         if (auto id = model_id::parse(m); !id) {
             std::cerr << "llmux compare: " << id.error() << "\n";
-            return 1;
+            return 2;
+        }
+    if (!popts.timeout.empty())
+        if (auto d = parse_duration(popts.timeout); !d) {
+            std::cerr << "llmux compare: --timeout: " << d.error().diag.message << "\n";
+            return 2;
         }
 
     cli::session s;
@@ -252,6 +261,7 @@ int llmux_cli_compare(std::vector<std::string> const& args) {
 
     auto st = std::make_shared<compare_state>();
     st->c = &c;
+    st->cfg = &s.cfg;
     st->stream = stream;
     st->req.messages = {user(prompt)};
     st->req.system = system_prompt;
@@ -278,6 +288,27 @@ int llmux_cli_compare(std::vector<std::string> const& args) {
         live ? std::clamp<std::size_t>((height - 3) / models.size(), 1, 3) : 1;
     std::size_t drawn = 0;  // lines of the live region on screen
 
+    // On a terminal too narrow for an answer column of 20, answers go under their rows, indented
+    // and wrapped to the full width, so no line is longer than the terminal.
+    bool const narrow = fixed_width + 20 > width;
+    auto final_row = [&](slot const& sl, steady::time_point now) {
+        auto row = cells(sl, now);
+        if (!narrow) return t.row(row, pal, answer_lines);
+        auto const answer = row.back();
+        row.back() = {};
+        std::string out = t.row(row, pal);
+        std::size_t const w = width > 12 ? width - 4 : 8;
+        auto lines = cli::wrap(answer.text, w);
+        if (answer_lines && lines.size() > answer_lines) {
+            lines.resize(answer_lines);
+            auto& last = lines.back();
+            if (cli::display_width(last) + 1 > w) last = cli::truncate(last, w - 1);
+            last += "…";
+        }
+        for (auto const& l : lines) out += "    " + pal.paint(l, answer.sgr) + "\n";
+        return out;
+    };
+
     auto draw = [&](bool final) {
         auto const now = steady::now();
         std::string frame;
@@ -285,7 +316,7 @@ int llmux_cli_compare(std::vector<std::string> const& args) {
         frame += "\x1b[J";
         std::string body = t.header(pal);
         for (auto const& sl : st->slots)
-            body += final ? t.row(cells(sl, now), pal, answer_lines)
+            body += final ? final_row(sl, now)
                           : t.row(cells(sl, now), pal, live_lines, !sl.done);
         drawn = cli::line_count(body);
         std::cout << frame << body << std::flush;
@@ -299,7 +330,7 @@ int llmux_cli_compare(std::vector<std::string> const& args) {
         } else {
             std::cout << t.header(pal) << std::flush;
             st->on_done = [&](std::size_t i) {
-                std::cout << t.row(cells(st->slots[i], steady::now()), pal, answer_lines)
+                std::cout << final_row(st->slots[i], steady::now())
                           << std::flush;
             };
         }
@@ -314,7 +345,8 @@ int llmux_cli_compare(std::vector<std::string> const& args) {
     auto tick = [&]() -> asio::awaitable<void> {
         while (!st->finished) {
             st->ticker->expires_after(std::chrono::milliseconds(80));
-            auto [ec] = co_await st->ticker->async_wait(asio::as_tuple(asio::use_awaitable));
+            auto waited = co_await st->ticker->async_wait(asio::as_tuple(asio::use_awaitable));
+            (void)waited;  // cancelled at the end: the loop condition says so
             if (st->finished) break;
             draw(false);
         }

@@ -2,6 +2,7 @@
 // `llmux emulate`: the provider emulator as a process (for SDK conformance tests, benchmarks
 // and trying clients without keys).
 #include "cli/commands.hpp"
+#include "cli/common.hpp"
 
 #include <llmux/config.hpp>
 #include <llmux/emulator.hpp>
@@ -30,42 +31,6 @@ int bad_usage(std::string const& message) {
     return 2;
 }
 
-/// Reads `--script FILE`: a JSON object of model name -> directive string.
-llmux::result<void> load_script(std::string const& path, llmux::emulator_config& cfg) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in)
-        return llmux::failure(llmux::error::invalid_config,
-                              "cannot read script file '" + path + "'");
-    std::stringstream ss;
-    ss << in.rdbuf();
-    boost::system::error_code ec;
-    auto const doc = boost::json::parse(ss.str(), ec);
-    if (ec)
-        return llmux::failure(llmux::error::invalid_config,
-                              "script file '" + path + "' is not valid JSON: " + ec.message());
-    auto const* obj = doc.if_object();
-    if (!obj)
-        return llmux::failure(llmux::error::invalid_config,
-                              "script file '" + path +
-                                  "' must be a JSON object of model name -> directives");
-    for (auto const& [model, v] : *obj) {
-        auto const* s = v.if_string();
-        if (!s)
-            return llmux::failure(llmux::error::invalid_config,
-                                  "script file '" + path + "': the value of '" +
-                                      std::string(model) +
-                                      "' must be a directive string such as \"ttft=200ms,tps=50\"");
-        // Script entries layer on --default, so `--default latency=5ms` applies to them too.
-        auto b = llmux::parse_behaviour(*s, cfg.defaults);
-        if (!b)
-            return llmux::failure(llmux::error::invalid_config,
-                                  "script file '" + path + "', model '" + std::string(model) +
-                                      "': " + b.error().diag.message);
-        cfg.scripts.insert_or_assign(std::string(model), std::move(*b));
-    }
-    return {};
-}
-
 }  // namespace
 
 int llmux_cli_emulate(std::vector<std::string> const& args_in) {
@@ -74,7 +39,7 @@ int llmux_cli_emulate(std::vector<std::string> const& args_in) {
 
     po::options_description desc(
         "llmux emulate: a local server that speaks the providers' wire formats (OpenAI chat\n"
-        "completions now) with deterministic answers and scripted latency, errors and faults.\n"
+        "completions, Anthropic Messages, Gemini, Vertex AI, Bedrock) with deterministic answers and scripted latency, errors and faults.\n"
         "Directives (comma-separated key=value): latency, ttft, retry_after (durations such as\n"
         "200ms or 1.5s), tps, error (HTTP status), fault (reset, reset_mid, truncate, malformed,\n"
         "stall, error_mid, close), after, tokens, fail_first, error_rate, reply (takes the rest).\n"
@@ -135,7 +100,7 @@ int llmux_cli_emulate(std::vector<std::string> const& args_in) {
         cfg.defaults = std::move(*b);
     }
     if (vm.count("script")) {
-        auto r = load_script(vm["script"].as<std::string>(), cfg);
+        auto r = llmux::cli::load_emulator_script(vm["script"].as<std::string>(), cfg);
         if (!r) return bad_usage("--script: " + r.error().diag.message);
     }
     // Without --ca-out the CA still needs a file for clients to trust; ours to remove at exit.

@@ -87,18 +87,24 @@ int llmux_cli_models(std::vector<std::string> const& args) {
     using namespace llmux;
     std::string config_file, openrouter_file, search;
     std::vector<std::string> providers_arg, caps_arg, extra;
-    bool json = false;
+    bool json = false, want_tools = false, want_vision = false, want_schema = false;
 
     po::options_description desc(
         "usage: llmux models [options] [TEXT]\n"
         "Lists the model catalog: provider, model, prices (USD per million tokens), context\n"
         "window, longest answer, capabilities and quality rank. TEXT keeps the models whose id\n"
-        "contains it.\n\n"
+        "contains it (case-insensitive). Filters combine: every one given must hold.\n"
+        "Exit status: 0 (also when no model matches), 1 for an unknown provider or a config or\n"
+        "file that cannot be read, 2 for bad usage.\n\n"
         "options");
     desc.add_options()
         ("help,h", "show this help")
         ("provider,p", po::value(&providers_arg)->composing()->value_name("P1,P2"),
          "only these providers (repeatable)")
+        ("tools", po::bool_switch(&want_tools), "only models that can call tools")
+        ("vision", po::bool_switch(&want_vision), "only models that take images")
+        ("json-schema", po::bool_switch(&want_schema),
+         "only models that follow a JSON schema (structured output)")
         ("capability", po::value(&caps_arg)->composing()->value_name("CAP"),
          "only models with every capability given: tools, vision, json_schema (repeatable)")
         ("json", po::bool_switch(&json), "print a JSON array of the models instead of a table")
@@ -126,6 +132,9 @@ int llmux_cli_models(std::vector<std::string> const& args) {
     if (!extra.empty()) search = lower(extra.front());
 
     std::set<std::string> caps;
+    if (want_tools) caps.insert("tools");
+    if (want_vision) caps.insert("vision");
+    if (want_schema) caps.insert("json_schema");
     for (auto const& arg : caps_arg)
         for (auto c : cli::split_list(arg)) {
             std::replace(c.begin(), c.end(), '-', '_');

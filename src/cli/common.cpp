@@ -1,9 +1,14 @@
 // SPDX-License-Identifier: BSL-1.0
 #include "cli/common.hpp"
 
+#include <llmux/catalog.hpp>
+
 #include <boost/json.hpp>
 
+#include <cstdlib>
+#include <fstream>
 #include <iostream>
+#include <sstream>
 
 namespace llmux::cli {
 
@@ -75,12 +80,20 @@ result<void> setup(session& s, provider_options const& opts, std::vector<std::st
 
     if (!s.cfg.has_any_key()) {
         emulator_config ec;
+        // Scripted latencies for demonstrations (scripts/main.sh uses data/emulator-demo.json).
+        std::string script;
+        if (char const* e = std::getenv("LLMUX_EMULATE_SCRIPT"); e && *e) script = e;
+        if (!script.empty())
+            if (auto r = load_emulator_script(script, ec); !r)
+                return failure(error::invalid_config,
+                               "LLMUX_EMULATE_SCRIPT: " + r.error().diag.message);
         s.emu = std::make_unique<emulator>(s.io.get_executor(), ec);
         if (auto r = s.emu->start(); !r) return r;
         s.cfg.route_all_to(s.emu->url());
         std::cerr << "llmux " << command
                   << ": no provider API keys are set; using the built-in emulator at "
-                  << s.emu->url() << " (answers are emulated, not from a real model)\n";
+                  << s.emu->url() << (script.empty() ? "" : ", scripted by " + script)
+                  << " (answers are emulated, not from a real model)\n";
     }
     return {};
 }
@@ -103,7 +116,7 @@ void add_call_options(po::options_description& desc, call_options& opts) {
 result<call_plan> make_plan(call_options const& opts, std::string const& model) {
     call_plan plan;
     if (!model.empty()) plan.models.push_back(model);
-    for (auto& m : split_list(opts.fallback)) plan.models.push_back(m);
+    for (auto& m : split_models(opts.fallback)) plan.models.push_back(m);
     for (auto const& m : plan.models)
         if (auto id = model_id::parse(m); !id) return id.error();
     auto dur = [](std::string const& text, char const* flag) -> result<duration> {
@@ -290,6 +303,63 @@ std::vector<std::string> split_list(std::string const& s) {
         start = end + 1;
     }
     return out;
+}
+
+void price_scripted(chat_response& r, client_config const& cfg) {
+    if (r.cost_usd) return;
+    auto const tilde = r.requested_model.find('~');
+    if (tilde == std::string::npos) return;
+    auto const& cat = cfg.models ? *cfg.models : catalog::built_in();
+    r.cost_usd = cat.cost(std::string_view(r.requested_model).substr(0, tilde), r.usage);
+}
+
+std::vector<std::string> split_models(std::string const& s) {
+    std::vector<std::string> out;
+    for (auto& part : split_list(s)) {
+        auto const eq = part.find('=');
+        bool const directive = eq != std::string::npos && part.find('/') > eq;
+        if (directive && !out.empty() && out.back().find('~') != std::string::npos)
+            out.back() += "," + part;
+        else
+            out.push_back(std::move(part));
+    }
+    return out;
+}
+
+}  // namespace llmux::cli
+
+namespace llmux::cli {
+
+result<void> load_emulator_script(std::string const& path, emulator_config& cfg) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return failure(error::invalid_config, "cannot read script file '" + path + "'");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    boost::system::error_code ec;
+    auto const doc = boost::json::parse(ss.str(), ec);
+    if (ec)
+        return failure(error::invalid_config,
+                       "script file '" + path + "' is not valid JSON: " + ec.message());
+    auto const* obj = doc.if_object();
+    if (!obj)
+        return failure(error::invalid_config,
+                       "script file '" + path +
+                           "' must be a JSON object of model name -> directives");
+    for (auto const& [model, v] : *obj) {
+        auto const* text = v.if_string();
+        if (!text)
+            return failure(error::invalid_config,
+                           "script file '" + path + "': the value of '" + std::string(model) +
+                               "' must be a directive string such as \"ttft=200ms,tps=50\"");
+        // Script entries layer on the defaults, so `--default latency=5ms` applies to them too.
+        auto b = parse_behaviour(*text, cfg.defaults);
+        if (!b)
+            return failure(error::invalid_config, "script file '" + path + "', model '" +
+                                                      std::string(model) +
+                                                      "': " + b.error().diag.message);
+        cfg.scripts.insert_or_assign(std::string(model), std::move(*b));
+    }
+    return {};
 }
 
 }  // namespace llmux::cli

@@ -101,7 +101,22 @@ boost::json::array attempts_json(std::vector<attempt> const& attempts);
 /// Milliseconds as a JSON number with microsecond precision.
 double to_ms(std::chrono::nanoseconds d);
 
+/** Reads an emulator script file (`llmux emulate --script`, `LLMUX_EMULATE_SCRIPT`): a JSON
+    object of model name -> directives (`{"gpt-4o-mini": "ttft=300ms,tps=80"}`), layered on
+    `cfg.defaults`. Errors name the file and the model.
+*/
+result<void> load_emulator_script(std::string const& path, emulator_config& cfg);
+
+/// Prices an answer the client left unpriced because its model id carries emulator
+/// directives (`openai/gpt-4o-mini~ttft=200ms`): at the catalog price of the id before the `~`.
+void price_scripted(chat_response& r, client_config const& cfg);
+
 /// Splits "a,b,c" into its non-empty, trimmed parts.
 std::vector<std::string> split_list(std::string const& s);
+
+/// Splits a list of model ids like `split_list`, keeping emulator directives whole: in
+/// "openai/a~ttft=200ms,tps=100,openai/b" a part of the form `key=value` (no '/' before the
+/// '=') continues the previous id after its '~', so this gives two ids.
+std::vector<std::string> split_models(std::string const& s);
 
 }  // namespace llmux::cli

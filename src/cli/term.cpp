@@ -207,10 +207,31 @@ std::string format_usd(std::optional<double> usd) {
     if (!usd) return "-";
     double const v = *usd;
     if (v == 0) return "$0";
+    if (v < 0) return "-" + format_usd(-v);
     if (v >= 1) return "$" + fixed(v, 2);
-    // Three significant digits for small amounts: $0.000123, $0.0412.
-    int const digits = std::clamp(2 - static_cast<int>(std::floor(std::log10(v))), 2, 9);
-    return "$" + fixed(v, digits);
+    // Sub-cent call costs are common (a short answer from a small model costs ~$0.000002):
+    // show their significant digits rather than "$0.00", and keep the cell at 10 columns by
+    // stopping at seven decimals; what is smaller than that is shown as a bound.
+    if (v < 0.00000095) return "<$0.000001";
+    int const digits = std::clamp(2 - static_cast<int>(std::floor(std::log10(v))), 2, 7);
+    std::string s = fixed(v, digits);
+    while (s.size() > 4 && s.back() == '0' && s[s.size() - 3] != '.') s.pop_back();
+    return "$" + s;
+}
+
+std::string progress_bar(double fraction, std::size_t width, bool ascii) {
+    fraction = std::clamp(std::isnan(fraction) ? 0.0 : fraction, 0.0, 1.0);
+    auto const eighths = static_cast<std::size_t>(std::lround(fraction * double(width) * 8));
+    std::string out;
+    std::size_t cols = 0;
+    for (; cols < eighths / 8; ++cols) out += ascii ? "#" : "█";
+    if (cols < width && eighths % 8) {
+        static char const* const parts[] = {"", "▏", "▎", "▍", "▌", "▋", "▊", "▉"};
+        out += ascii ? "-" : parts[eighths % 8];
+        ++cols;
+    }
+    out.append(width - cols, ascii ? '.' : ' ');
+    return out;
 }
 
 std::string format_price(std::optional<double> per_million) {

@@ -60,7 +60,9 @@ std::string format_ms(double ms);
 /// A duration for people: "850 µs", "12.3 ms", "201 ms", "1.52 s".
 std::string format_duration_ms(double ms);
 
-/// USD: "$0.000123", "$0.0412", "$1.23"; "-" when unknown.
+/// USD with two or three significant digits and at most 10 columns: "$1.23", "$0.0412",
+/// "$0.000123", "$0.0000021", "<$0.000001" (under a millionth of a dollar), "$0"; "-" when
+/// unknown. Never exponent notation, never cut.
 std::string format_usd(std::optional<double> usd);
 
 /// A price per million tokens: "$0.15", "$2.50", "$0.075", "free"; "-" when unknown.
@@ -71,6 +73,10 @@ std::string format_count(std::optional<std::uint64_t> n);
 
 /// A number with `digits` decimals.
 std::string fixed(double v, int digits);
+
+/// A progress bar of `width` columns for `fraction` (0..1): "█████▌    " with Unicode block
+/// eighths, or "#####     " when `ascii`.
+std::string progress_bar(double fraction, std::size_t width, bool ascii = false);
 
 /** A table whose columns are aligned to their widest cell, with one wrapping column (the last
     flexible one) that takes the width left over. Cells may hold several lines.

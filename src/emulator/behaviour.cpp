@@ -124,10 +124,15 @@ result<emulator_behaviour> parse_behaviour(std::string_view directives, emulator
             if (!parse_double(value, v) || v < 0 || v > 1)
                 return bad_directive(item, "expected a fraction from 0 to 1");
             b.error_rate = v;
+        } else if (key == "jitter") {
+            double v = 0;
+            if (!parse_double(value, v) || v < 0 || v > 100)
+                return bad_directive(item, "expected a spread factor from 0 to 100");
+            b.jitter = v;
         } else {
             return bad_directive(item,
                                  "unknown key (known: latency, ttft, tps, error, retry_after, "
-                                 "fault, after, tokens, fail_first, error_rate, reply)");
+                                 "fault, after, tokens, fail_first, error_rate, jitter, reply)");
         }
         rest = next;
     }
@@ -158,6 +163,17 @@ result<emulator_behaviour> resolve_behaviour(emulator_config const& cfg, std::st
         b = std::move(*r);
     }
     return b;
+}
+
+double jitter_factor(double jitter, std::uint64_t n) noexcept {
+    if (jitter <= 0) return 1;
+    // splitmix64 of the request number: a uniform u in (0, 1), then E = -ln(u).
+    std::uint64_t z = n + 0x9e3779b97f4a7c15ull;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    z ^= z >> 31;
+    double const u = (static_cast<double>(z >> 11) + 0.5) / 9007199254740992.0;
+    return 1 + jitter * -std::log(u);
 }
 
 bool selected_for_failure(emulator_behaviour const& b, std::uint64_t n) noexcept {

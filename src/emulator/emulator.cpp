@@ -395,6 +395,14 @@ asio::awaitable<void> emulator::impl::chat(server_exchange& x, emulator_protocol
         }
     }
 
+    if (b->jitter > 0) {
+        auto const f = detail::jitter_factor(b->jitter, n);
+        auto scale = [f](duration d) {
+            return std::chrono::duration_cast<duration>(d * f);
+        };
+        b->latency = scale(b->latency);
+        b->ttft = scale(b->ttft);
+    }
     if (b->latency > duration::zero() && co_await x.sleep_for(b->latency)) co_return;
     if (error_status) {
         emu_error e = p.error_for_status(error_status, detail::base_model(r.model));

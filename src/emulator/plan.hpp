@@ -32,6 +32,9 @@ result<emulator_behaviour> resolve_behaviour(emulator_config const& cfg, std::st
 */
 bool selected_for_failure(emulator_behaviour const& b, std::uint64_t n) noexcept;
 
+/// The factor `jitter` spreads request `n`'s delays by: 1 + jitter × E, E ~ exponential(1).
+double jitter_factor(double jitter, std::uint64_t n) noexcept;
+
 /// End offsets of the tokens of `text`: each token is a run of non-space characters with the
 /// white space before it, so the tokens concatenate back to `text`.
 void split_tokens(std::string_view text, std::vector<std::uint32_t>& ends);

@@ -167,6 +167,7 @@ public:
     bool peer_gone_ = false;
     error_code watch_error_;  // how the client left
     bool discard_reads_ = false;  // wait_for_disconnect: drop what the client sends
+    std::uint64_t watch_gen_ = 0;  // plain TCP: which watch a readability wait belongs to
 
     // The request being answered.
     bool http10_ = false;
@@ -380,6 +381,14 @@ public:
         if (watching_ || stopping_ || !lowest().socket().is_open()) return;
         watching_ = true;
         watch_stop_ = false;
+        if constexpr (!is_tls) {
+            // Plain TCP: wait for readability and read without blocking when it comes. No
+            // coroutine and no speculative read per request (the watch runs for every request,
+            // so its cost is the server's), and ending it needs no round trip (see end_watch).
+            lowest().expires_never();
+            arm_watch(++watch_gen_);
+            return;
+        }
         // No deadline on the watch itself: the handler's own waits have theirs. Nothing else is
         // pending now, so this touches both of the stream's timers; later writes (the
         // handler's) set only the write timer while the watch reads.
@@ -430,7 +439,59 @@ private:
         c.watch_done_.cancel();
     }
 
-    /// Ends the watch and waits until its read has completed: a stream has one reader.
+    /// Plain TCP: one wait for readability, its completion handled by `on_readable`.
+    void arm_watch(std::uint64_t gen) {
+        auto self = std::static_pointer_cast<connection>(shared_from_this());
+        lowest().socket().async_wait(
+            tcp::socket::wait_read,
+            asio::bind_cancellation_slot(watch_cancel_.slot(), [self, gen](error_code ec) {
+                self->on_readable(gen, ec);
+            }));
+    }
+
+    /// Runs on the connection's strand (the socket's executor). A completion of an earlier
+    /// watch (`gen` is not the current one) is ignored: end_watch does not wait for it.
+    void on_readable(std::uint64_t gen, error_code ec) {
+        if (gen != watch_gen_ || !watching_) return;
+        std::size_t n = 0;
+        if (!ec) {
+            auto& sock = lowest().socket();
+            if (!sock.non_blocking()) sock.non_blocking(true, ec);
+            if (!ec) n = sock.read_some(buffer_.prepare(4096), ec);
+            if (ec == asio::error::would_block || ec == asio::error::try_again) {
+                arm_watch(gen);  // a spurious wake-up
+                return;
+            }
+        }
+        if (ec) {
+            watching_ = false;
+            if (!stopping_) {
+                peer_gone_ = true;
+                watch_error_ = ec;
+                server_->disconnects.fetch_add(1, std::memory_order_relaxed);
+            }
+            handler_cancel_.emit(asio::cancellation_type::terminal);
+            return;
+        }
+        buffer_.commit(n);
+        if (discard_reads_) buffer_.consume(buffer_.size());
+        if (!discard_reads_ && buffer_.size() >= watch_max_bytes) {
+            watching_ = false;  // stop reading until the handler is done
+            return;
+        }
+        arm_watch(gen);
+    }
+
+    /// Plain TCP: only a wait (no read) is pending, so cancel it and move on at once; its
+    /// completion is ignored (its generation is stale).
+    void end_plain_watch() noexcept {
+        if (!watching_) return;
+        watching_ = false;
+        ++watch_gen_;
+        watch_cancel_.emit(asio::cancellation_type::terminal);
+    }
+
+    /// TLS: ends the watch and waits until its read has completed (a stream has one reader).
     asio::awaitable<void> end_watch() {
         if (!watching_) co_return;
         watch_stop_ = true;
@@ -527,7 +588,10 @@ private:
                 (void)ep;
             }
             handler_cancel_.slot().clear();
-            co_await end_watch();
+            if constexpr (is_tls)
+                co_await end_watch();
+            else
+                end_plain_watch();
             if (peer_gone_) co_return;  // nobody to answer, and no further requests
             switch (ex.state()) {
             case server_exchange::phase::head: {

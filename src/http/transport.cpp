@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: BSL-1.0
 #include "http/transport.hpp"
+#include "util/spawn.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -671,11 +672,10 @@ awaitable<result<http_response>> transport::request(origin const& o,
         auto first_byte = std::make_shared<clock::time_point>();
         // A named coroutine, not a capturing lambda: GCC 12 destroys a lambda temporary in a
         // co_await expression twice.
-        auto out = co_await asio::co_spawn(
+        auto out = co_await spawn_on(
             c->strand,
             full_exchange(c, req, p, deadline, shared_from_this(), &*impl_->tls, l->reused,
-                          first_byte),
-            use_awaitable);
+                          first_byte));
         release(c, out.reusable && !out.fail);
         if (out.fail) {
             if (out.retry_fresh && attempt == 0) {
@@ -796,8 +796,8 @@ awaitable<result<body_stream>> transport::open(origin const& o,
         st->conn = c;
         st->deadline = deadline;
         st->parser.body_limit(cfg_.max_stream_bytes);
-        auto out = co_await asio::co_spawn(
-            c->strand, head_exchange(st, req, &*impl_->tls, l->reused), use_awaitable);
+        auto out =
+            co_await spawn_on(c->strand, head_exchange(st, req, &*impl_->tls, l->reused));
         if (out.fail) {
             st->release(false);
             if (out.retry_fresh && attempt == 0) {

@@ -11,6 +11,8 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/test/unit_test.hpp>
 
 #include <chrono>
@@ -36,6 +38,11 @@ struct server_fixture : llmux::test::io_context_fixture {
     /// What the last wait_for_disconnect returned, for the handler below.
     error_code disconnect_ec;
     bool disconnect_done = false;
+    /// What the /watched handler saw.
+    bool handler_started = false;
+    bool handler_done = false;
+    bool watched_gone = false;
+    error_code watched_ec;
 
     void start(llmux::detail::server_config cfg = {}) {
         server = std::make_unique<llmux::detail::http_server>(
@@ -78,6 +85,23 @@ struct server_fixture : llmux::test::io_context_fixture {
             co_await x.send("bye");
         } else if (target == "/sleep") {
             co_await x.sleep_for(1h);
+        } else if (target == "/watched") {
+            // Waits on a timer of its own (not the server's): only the terminal cancellation
+            // that the watch emits when the client leaves can end it early.
+            co_await asio::this_coro::throw_if_cancelled(false);
+            handler_started = true;
+            asio::steady_timer t(x.get_executor());
+            t.expires_after(1h);
+            auto [ec] = co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+            watched_ec = ec;
+            watched_gone = x.client_gone();
+            handler_done = true;
+        } else if (target == "/slow") {
+            handler_started = true;
+            asio::steady_timer t(x.get_executor());
+            t.expires_after(100ms);
+            auto [ec] = co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+            co_await x.send(ec ? "cancelled" : "slow done");
         } else if (target == "/wait") {
             disconnect_ec = co_await x.wait_for_disconnect(30s);
             disconnect_done = true;
@@ -296,6 +320,80 @@ BOOST_FIXTURE_TEST_CASE(tls_listener, server_fixture) {
 
     BOOST_TEST(llmux::detail::make_tls_material({}).has_error());
     BOOST_TEST(llmux::detail::make_tls_material({"bad name,DNS:evil"}).has_error());
+}
+
+BOOST_FIXTURE_TEST_CASE(a_client_that_leaves_cancels_its_handler, server_fixture) {
+    start();
+    for (int round = 0; round < 2; ++round) {
+        handler_started = handler_done = watched_gone = false;
+        watched_ec = {};
+        run([&]() -> asio::awaitable<void> {
+            client c(ctx.get_executor());
+            BOOST_TEST_REQUIRE(!(co_await c.connect(url)));
+            // The second round sends a pipelined request first: the watch keeps its bytes and
+            // still notices the close.
+            std::string const req = "GET /watched HTTP/1.1\r\nHost: x\r\n\r\n";
+            std::string const bytes = round == 0 ? req : req + req;  // no ?: in co_await
+            BOOST_TEST_REQUIRE(!(co_await c.write_raw(bytes)));
+            asio::steady_timer t(ctx);
+            for (int i = 0; i < 2000 && !handler_started; ++i) {
+                t.expires_after(1ms);
+                co_await t.async_wait(asio::use_awaitable);
+            }
+            BOOST_TEST_REQUIRE(handler_started);
+            c.close();
+        });
+        BOOST_TEST(llmux::test::run_until(ctx, [&] { return handler_done; }, 10s));
+        BOOST_TEST((watched_ec == asio::error::operation_aborted), watched_ec.message());
+        BOOST_TEST(watched_gone);
+        BOOST_TEST(server->stats().disconnects == unsigned(round + 1));
+        BOOST_TEST(llmux::test::run_until(ctx, [&] { return server->stats().open == 0; }, 10s));
+    }
+    // A handler that finishes normally is not cancelled, and the connection stays usable.
+    auto const r = run([&]() -> asio::awaitable<std::pair<reply, reply>> {
+        client c(ctx.get_executor());
+        co_await c.connect(url);
+        auto a = co_await c.request(http::verb::get, "/slow", {}, {}, false);
+        auto b = co_await c.request(http::verb::get, "/whole", {}, {}, false);
+        co_return std::pair{a, b};
+    });
+    BOOST_TEST(r.first.body == "slow done");
+    BOOST_TEST(r.second.status == 200u);
+    BOOST_TEST(server->stats().disconnects == 2u);
+}
+
+BOOST_FIXTURE_TEST_CASE(drain_lets_busy_connections_finish_and_closes_idle_ones, server_fixture) {
+    start();
+    auto const out = run([&]() -> asio::awaitable<std::pair<reply, error_code>> {
+        client idle(ctx.get_executor()), busy(ctx.get_executor());
+        BOOST_TEST_REQUIRE(!(co_await idle.connect(url)));
+        auto const first = co_await idle.request(http::verb::get, "/whole", {}, {}, false);
+        BOOST_TEST(first.status == 200u);
+        BOOST_TEST_REQUIRE(!(co_await busy.connect(url)));
+        BOOST_TEST_REQUIRE(!(co_await busy.write_request(http::verb::get, "/slow", {}, {}, false)));
+        asio::steady_timer t(ctx);
+        for (int i = 0; i < 2000 && !handler_started; ++i) {
+            t.expires_after(1ms);
+            co_await t.async_wait(asio::use_awaitable);
+        }
+        BOOST_TEST_REQUIRE(handler_started);
+        server->drain();
+        auto const idle_end = co_await idle.read_until_closed(5s);
+        auto r = co_await busy.read_response(5s);
+        co_return std::pair{r, idle_end};
+    });
+    BOOST_TEST(out.first.status == 200u);
+    BOOST_TEST(out.first.body == "slow done");
+    BOOST_TEST(out.first.header("Connection") == "close");
+    BOOST_TEST((out.second == asio::error::eof || out.second == asio::error::connection_reset),
+               out.second.message());
+    BOOST_TEST(llmux::test::run_until(ctx, [&] { return server->stats().open == 0; }, 10s));
+    // No new connections after a drain.
+    auto const ec = run([&]() -> asio::awaitable<error_code> {
+        client c(ctx.get_executor());
+        co_return co_await c.connect(url);
+    });
+    BOOST_TEST(bool(ec));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

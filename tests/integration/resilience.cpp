@@ -458,6 +458,30 @@ BOOST_AUTO_TEST_CASE(router_explores_unmeasured_models) {
     BOOST_TEST(rt.rank(ask("x"), route::fastest).front() == "google/gemini-2.0-flash");
 }
 
+BOOST_AUTO_TEST_CASE(router_puts_candidates_without_a_key_last) {
+    emulator_fixture fx;
+    fx.cfg.providers["google"].credentials.api_key.clear();  // google cannot be called now
+    auto c = fx.make_client();
+    router_config rc;
+    rc.candidates = {"google/gemini-2.0-flash", "openai/gpt-4o"};
+    router rt(c, rc);
+    auto const req = ask("x");
+    // gemini-2.0-flash is the cheapest, but without its key it cannot answer.
+    auto const ranked = rt.rank(req, route::cheapest);
+    BOOST_TEST_REQUIRE(ranked.size() == 2u);
+    BOOST_TEST(ranked[0] == "openai/gpt-4o");
+    auto r = run_coro(fx.io, [&] { return rt.chat(req, route::cheapest); });
+    BOOST_TEST_REQUIRE(!!r, r.error());
+    BOOST_TEST(r->requested_model == "openai/gpt-4o");
+    // With nothing callable, the error says why.
+    router_config only_google;
+    only_google.candidates = {"google/gemini-2.0-flash"};
+    router rg(c, only_google);
+    auto none = run_coro(fx.io, [&] { return rg.chat(req, route::cheapest); });
+    BOOST_TEST_REQUIRE(!none);
+    BOOST_TEST(none.error().code == make_error_code(error::missing_api_key), none.error());
+}
+
 BOOST_AUTO_TEST_CASE(streaming_fallback_moves_on_only_before_content) {
     emulator_fixture fx;
     auto c = fx.make_client();

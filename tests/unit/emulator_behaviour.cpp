@@ -9,7 +9,9 @@
 #include <boost/json/parse.hpp>
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <string>
 
 using namespace std::chrono_literals;
@@ -329,6 +331,33 @@ BOOST_AUTO_TEST_CASE(json_answers) {
     auto const s = llmux::detail::plan_answer(req, {}, 1, 0);
     BOOST_TEST(boost::json::parse(s.text) == boost::json::parse(R"({"name":"example","age":1})"));
     BOOST_TEST(s.piece_count() == 4u);
+}
+
+BOOST_AUTO_TEST_CASE(jitter_spreads_delays_upwards_deterministically) {
+    using llmux::parse_behaviour;
+    namespace detail = llmux::detail;
+    auto b = parse_behaviour("ttft=100ms,jitter=0.5");
+    BOOST_TEST_REQUIRE(!!b);
+    BOOST_TEST(b->jitter == 0.5);
+    BOOST_TEST(!parse_behaviour("jitter=-1"));
+    BOOST_TEST(!parse_behaviour("jitter=x"));
+    BOOST_TEST(detail::jitter_factor(0, 7) == 1.0);
+    // 1 + 0.5 E with E ~ exponential(1): never below 1, mean 1.5, median 1 + 0.5 ln 2.
+    double sum = 0, low = 1e9;
+    int below_median = 0;
+    int const n = 20000;
+    for (int i = 0; i < n; ++i) {
+        double const f = detail::jitter_factor(0.5, static_cast<std::uint64_t>(i));
+        BOOST_TEST(f == detail::jitter_factor(0.5, static_cast<std::uint64_t>(i)));
+        sum += f;
+        low = std::min(low, f);
+        if (f < 1 + 0.5 * std::log(2.0)) ++below_median;
+    }
+    BOOST_TEST(low >= 1.0);
+    BOOST_TEST(sum / n > 1.47);
+    BOOST_TEST(sum / n < 1.53);
+    BOOST_TEST(below_median > n * 0.47);
+    BOOST_TEST(below_median < n * 0.53);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

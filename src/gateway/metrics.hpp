@@ -1,0 +1,94 @@
+// SPDX-License-Identifier: BSL-1.0
+// The gateway's counters and histograms, recorded lock-free from every connection's thread and
+// written out as Prometheus text (`GET /metrics`).
+#pragma once
+
+#include <llmux/histogram.hpp>
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace llmux::detail {
+
+/// Counts by HTTP status: one atomic per status the gateway answers, and one for the rest.
+class status_counters {
+public:
+    static constexpr std::array<unsigned, 17> statuses = {400, 401, 402, 403, 404, 405, 408,
+                                                          413, 422, 429, 431, 499, 500, 502,
+                                                          503, 504, 529};
+    void add(unsigned status) noexcept;
+    /// `(status, count)` for every status counted at least once; 0 is "other".
+    template <class F>
+    void for_each(F&& f) const {
+        for (std::size_t i = 0; i <= statuses.size(); ++i) {
+            auto const n = counts_[i].load(std::memory_order_relaxed);
+            if (n) f(i < statuses.size() ? statuses[i] : 0u, n);
+        }
+    }
+    std::uint64_t total() const noexcept;
+
+private:
+    std::array<std::atomic<std::uint64_t>, statuses.size() + 1> counts_{};
+};
+
+/// What is measured for one public model name.
+struct model_counters {
+    std::atomic<std::uint64_t> requests{0};
+    std::atomic<std::uint64_t> streams{0};
+    /// Upstream attempts (one per deployment tried).
+    std::atomic<std::uint64_t> attempts{0};
+    /// Requests answered by another deployment than the first one tried.
+    std::atomic<std::uint64_t> fallbacks{0};
+    std::atomic<std::uint64_t> input_tokens{0};
+    std::atomic<std::uint64_t> output_tokens{0};
+    /// Known cost, in nano-USD (integer, so that it adds atomically).
+    std::atomic<std::uint64_t> cost_nano_usd{0};
+    status_counters errors;
+    latency_histogram latency;
+    latency_histogram ttft;
+};
+
+/// Every counter of one gateway.
+class gateway_metrics {
+public:
+    /// `fixed`: the configured public names, looked up without any lock.
+    explicit gateway_metrics(std::vector<std::string> const& fixed);
+
+    /// The counters of `name`; names outside the fixed set are added on first use (under a
+    /// shared lock for lookups; at most `max_dynamic` of them, the rest share `(other)`).
+    model_counters& model(std::string_view name);
+
+    std::atomic<std::uint64_t> http_requests{0};
+    std::atomic<std::uint64_t> in_flight{0};
+    std::atomic<std::uint64_t> client_disconnects{0};
+    std::atomic<std::uint64_t> auth_failures{0};
+    std::atomic<std::uint64_t> rate_limited{0};
+    std::atomic<std::uint64_t> budget_exceeded{0};
+    status_counters errors;
+
+    /// Server-side figures that the HTTP server keeps itself.
+    struct connections {
+        std::uint64_t accepted = 0;
+        std::uint64_t open = 0;
+    };
+    /// Appends the Prometheus text exposition (format 0.0.4).
+    void render(std::string& out, connections conn) const;
+
+    static constexpr std::size_t max_dynamic = 1024;
+
+private:
+    std::map<std::string, std::unique_ptr<model_counters>, std::less<>> fixed_;
+    mutable std::shared_mutex mu_;  // guards dynamic_ (never taken for fixed names)
+    std::map<std::string, std::unique_ptr<model_counters>, std::less<>> dynamic_;
+    model_counters other_;
+};
+
+}  // namespace llmux::detail

@@ -1,0 +1,51 @@
+// SPDX-License-Identifier: BSL-1.0
+// `co_await spawn_on(ex, op)`: runs `op` in a coroutine thread of its own on `ex` (typically a
+// strand) and waits for it, forwarding the caller's cancellation.
+//
+// Why not plain `co_await co_spawn(ex, op, use_awaitable)`: Boost 1.81's co_spawn forwards a
+// cancellation to a coroutine on another executor by dispatching a lambda that holds a raw
+// pointer to a signal owned by the completion handler. When the dispatch is not run inline (the
+// emitter is not inside `ex`, e.g. a strand) and the coroutine finishes before the posted lambda
+// runs, the lambda emits a destroyed signal: a use-after-free (seen as crashes when clients
+// disconnect under load, and possible whenever a per-attempt timeout or a hedge cancels a call).
+// Here the forwarding signal is shared, and it is always emitted from inside `ex`, where
+// co_spawn's own forwarding runs inline.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <memory>
+#include <utility>
+
+namespace llmux::detail {
+
+template <class T, class Executor>
+boost::asio::awaitable<T> spawn_on(Executor ex, boost::asio::awaitable<T> op) {
+    namespace asio = boost::asio;
+    auto sig = std::make_shared<asio::cancellation_signal>();
+    auto cs = co_await asio::this_coro::cancellation_state;
+    auto parent = cs.slot();
+    if (parent.is_connected())
+        parent.assign([sig, ex](asio::cancellation_type type) {
+            asio::dispatch(ex, [sig, type] { sig->emit(type); });
+        });
+    // Unhooks both slots however this coroutine ends; a forward still queued then emits into
+    // an empty slot, which does nothing.
+    struct unhook {
+        asio::cancellation_slot parent;
+        std::shared_ptr<asio::cancellation_signal> sig;
+        ~unhook() {
+            if (parent.is_connected()) parent.clear();
+        }
+    } const guard{parent, sig};
+    co_return co_await asio::co_spawn(
+        ex, std::move(op), asio::bind_cancellation_slot(sig->slot(), asio::use_awaitable));
+}
+
+}  // namespace llmux::detail

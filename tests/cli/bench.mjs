@@ -1,0 +1,306 @@
+// SPDX-License-Identifier: BSL-1.0
+// `llmux bench` as a user runs it: figures checked against the emulator's scripted latencies,
+// the reports (JSON, CSV, SVG, HTML) parsed and checked.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { run, test, done, assert } from './harness.mjs';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'llmux-bench-test-'));
+process.on('exit', () => fs.rmSync(tmp, { recursive: true, force: true }));
+
+/// A strict XML 1.0 well-formedness check (no DTDs): one root, matched tags, quoted and unique
+/// attributes, only the predefined entities and character references, no '<' or stray '&' in
+/// text. Returns the root element as { name, attrs, children, text }.
+function parseXml(src) {
+  let i = 0;
+  const fail = (msg) => { throw new Error(`XML: ${msg} at offset ${i}: ${JSON.stringify(src.slice(i, i + 40))}`); };
+  const name = /[A-Za-z_:][-A-Za-z0-9_.:]*/y;
+  const checkText = (t) => {
+    if (t.includes('<')) fail('"<" in text or attribute');
+    const amp = /&(?!(?:amp|lt|gt|quot|apos|#[0-9]+|#x[0-9A-Fa-f]+);)/;
+    if (amp.test(t)) fail('bare "&"');
+    if (/[\x00-\x08\x0B\x0C\x0E-\x1F]/.test(t)) fail('control character');
+    return t.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&apos;/g, "'")
+      .replace(/&#([0-9]+);/g, (_, n) => String.fromCodePoint(+n))
+      .replace(/&#x([0-9A-Fa-f]+);/g, (_, n) => String.fromCodePoint(parseInt(n, 16)))
+      .replace(/&amp;/g, '&');
+  };
+  const skipMisc = () => {
+    for (;;) {
+      const ws = /\s*/y; ws.lastIndex = i; ws.exec(src); i = ws.lastIndex;
+      if (src.startsWith('<!--', i)) {
+        const e = src.indexOf('-->', i + 4);
+        if (e < 0) fail('unterminated comment');
+        if (src.slice(i + 4, e).includes('--')) fail('"--" in comment');
+        i = e + 3;
+      } else if (src.startsWith('<?', i)) {
+        const e = src.indexOf('?>', i);
+        if (e < 0) fail('unterminated processing instruction');
+        i = e + 2;
+      } else return;
+    }
+  };
+  if (src.startsWith('<?xml')) { const e = src.indexOf('?>'); if (e < 0) fail('bad declaration'); i = e + 2; }
+  skipMisc();
+  if (src.startsWith('<!DOCTYPE', i)) fail('DOCTYPE not expected');
+  const stack = [];
+  let root = null;
+  while (i < src.length) {
+    if (!stack.length && root) { skipMisc(); if (i < src.length) fail('content after the root element'); break; }
+    if (src[i] === '<') {
+      if (src.startsWith('<!--', i)) { skipMisc(); continue; }
+      if (src.startsWith('<![CDATA[', i)) {
+        const e = src.indexOf(']]>', i);
+        if (e < 0 || !stack.length) fail('bad CDATA');
+        stack.at(-1).text += src.slice(i + 9, e);
+        i = e + 3;
+        continue;
+      }
+      if (src.startsWith('<?', i)) { skipMisc(); continue; }
+      if (src[i + 1] === '/') {
+        i += 2; name.lastIndex = i; const m = name.exec(src); if (!m) fail('bad end tag');
+        i = name.lastIndex;
+        const ws = /\s*>/y; ws.lastIndex = i; if (!ws.exec(src)) fail('bad end tag'); i = ws.lastIndex;
+        const open = stack.pop();
+        if (!open || open.name !== m[0]) fail(`</${m[0]}> closes <${open?.name}>`);
+        continue;
+      }
+      i += 1; name.lastIndex = i; const m = name.exec(src); if (!m) fail('bad tag name');
+      i = name.lastIndex;
+      const el = { name: m[0], attrs: {}, children: [], text: '' };
+      for (;;) {
+        const ws = /\s*/y; ws.lastIndex = i; const sp = ws.exec(src)[0]; i = ws.lastIndex;
+        if (src.startsWith('/>', i)) { i += 2; el.selfClosed = true; break; }
+        if (src[i] === '>') { i += 1; break; }
+        if (!sp) fail('no space before attribute');
+        name.lastIndex = i; const a = name.exec(src); if (!a) fail('bad attribute name');
+        i = name.lastIndex;
+        const eq = /\s*=\s*(["'])/y; eq.lastIndex = i; const q = eq.exec(src); if (!q) fail('attribute without quoted value');
+        i = eq.lastIndex;
+        const e = src.indexOf(q[1], i); if (e < 0) fail('unterminated attribute');
+        if (a[0] in el.attrs) fail(`duplicate attribute ${a[0]}`);
+        el.attrs[a[0]] = checkText(src.slice(i, e));
+        i = e + 1;
+      }
+      if (stack.length) stack.at(-1).children.push(el);
+      else if (root) fail('second root element');
+      else root = el;
+      if (!el.selfClosed) stack.push(el);
+    } else {
+      const e = src.indexOf('<', i);
+      const t = src.slice(i, e < 0 ? src.length : e);
+      if (!stack.length) { if (t.trim()) fail('text outside the root element'); }
+      else stack.at(-1).text += checkText(t);
+      i = e < 0 ? src.length : e;
+    }
+  }
+  if (stack.length) fail(`<${stack.at(-1).name}> not closed`);
+  if (!root) fail('no root element');
+  return root;
+}
+
+function* walk(el) { yield el; for (const c of el.children) yield* walk(c); }
+
+/// RFC 4180 CSV (quoted fields may hold commas, quotes and newlines).
+function parseCsv(text) {
+  const rows = []; let row = []; let field = ''; let q = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (q) {
+      if (c === '"' && text[i + 1] === '"') { field += '"'; i++; } else if (c === '"') q = false; else field += c;
+    } else if (c === '"') q = true;
+    else if (c === ',') { row.push(field); field = ''; }
+    else if (c === '\n') { row.push(field); rows.push(row); row = []; field = ''; }
+    else field += c;
+  }
+  if (field || row.length) { row.push(field); rows.push(row); }
+  return rows;
+}
+
+const scripted = 'openai/gpt-4o-mini~ttft=200ms,tps=100,tokens=50';
+
+await test('streamed: scripted 200 ms TTFT and 100 tokens/s are measured right', () => {
+  const files = { csv: `${tmp}/a.csv`, svg: `${tmp}/a.svg`, html: `${tmp}/a.html` };
+  const r = run(['bench', '-m', scripted, '-n', '8', '-c', '4', '--stream', '--json', '-',
+                 '--csv', files.csv, '--svg', files.svg, '--html', files.html, 'hello']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /built-in emulator/);
+  const o = JSON.parse(r.stdout);
+  assert.equal(o.settings.requests, 8);
+  assert.equal(o.settings.concurrency, 4);
+  assert.equal(o.settings.stream, true);
+  assert.equal(o.settings.emulated, true);
+  assert.equal(o.models.length, 1);
+  const m = o.models[0];
+  assert.equal(m.model, scripted);
+  assert.equal(m.requests, 8);
+  assert.equal(m.ok, 8);
+  assert.equal(m.failed, 0);
+  assert.equal(m.error_rate, 0);
+  for (const q of ['p50', 'p90', 'p99', 'max']) {
+    assert.ok(m.ttft_ms[q] >= 200 && m.ttft_ms[q] < 400, `TTFT ${q} ${m.ttft_ms[q]}`);
+    // 49 tokens after the first at 100/s: about 490 ms more.
+    assert.ok(m.latency_ms[q] >= 200 + 480 && m.latency_ms[q] < 1400, `latency ${q} ${m.latency_ms[q]}`);
+  }
+  assert.ok(m.ttft_ms.p50 <= m.ttft_ms.p90 && m.ttft_ms.p90 <= m.ttft_ms.p99 && m.ttft_ms.p99 <= m.ttft_ms.max);
+  assert.equal(m.output_tokens, 8 * 50);
+  assert.ok(m.output_tokens_per_second > 60 && m.output_tokens_per_second <= 105,
+    `tokens/s ${m.output_tokens_per_second}`);
+  assert.ok(m.requests_per_second > 0);
+  assert.ok(m.cost_usd > 0);
+  // The table went to stderr, since the JSON took stdout.
+  assert.match(r.stderr, /TTFT ms/);
+
+  const csv = parseCsv(fs.readFileSync(files.csv, 'utf8'));
+  assert.equal(csv.length, 2);
+  const [head, row] = csv;
+  assert.equal(head.length, row.length);
+  const rec = Object.fromEntries(head.map((h, i) => [h, row[i]]));
+  assert.equal(rec.model, scripted, 'a model id with commas is quoted');
+  assert.equal(+rec.requests, 8);
+  assert.ok(Math.abs(+rec.ttft_p50_ms - m.ttft_ms.p50) < 0.01);
+  assert.ok(Math.abs(+rec.latency_max_ms - m.latency_ms.max) < 0.01);
+
+  const svg = parseXml(fs.readFileSync(files.svg, 'utf8'));
+  assert.equal(svg.name, 'svg');
+  assert.equal(svg.attrs.xmlns, 'http://www.w3.org/2000/svg');
+  const html = fs.readFileSync(files.html, 'utf8');
+  assert.match(html, /^<!DOCTYPE html>/);
+  assert.match(html, /<svg [^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"/);
+  assert.ok(html.includes('gpt-4o-mini~ttft=200ms,tps=100,tokens=50'));
+  parseXml(html.slice(html.indexOf('<svg'), html.indexOf('</svg>') + 6));
+  assert.match(html, /<table>[\s\S]*<\/table>/);
+});
+
+await test('whole answers: TTFT is the response head; warm-up calls are left out', () => {
+  const r = run(['bench', '-m', 'openai/gpt-4o-mini~ttft=200ms', '-n', '4', '-c', '2', '--warmup', '2',
+                 '--json', '-', 'hi']);
+  assert.equal(r.code, 0, r.stderr);
+  const o = JSON.parse(r.stdout);
+  assert.equal(o.settings.warmup, 2);
+  const m = o.models[0];
+  assert.equal(m.requests, 4);
+  assert.equal(m.ok, 4);
+  assert.ok(m.ttft_ms.p50 >= 200 && m.ttft_ms.max < 400, JSON.stringify(m.ttft_ms));
+  assert.ok(m.latency_ms.p50 >= 200 && m.latency_ms.max < 400, JSON.stringify(m.latency_ms));
+  assert.ok(m.ttft_ms.max <= m.latency_ms.max);
+});
+
+await test('error rates by code; the chart has one series per model per panel', () => {
+  const models = ['openai/gpt-4o-mini~ttft=20ms', 'deepseek/deepseek-chat~error_rate=0.25,error=503',
+                  'openai/down~error=429', 'anthropic/claude-haiku-4.5'];
+  const svgFile = `${tmp}/b.svg`;
+  const r = run(['bench', '-m', models.join(','), '-n', '20', '-c', '5', '--svg', svgFile,
+                 '--json', `${tmp}/b.json`, 'hello <&> "there"']);
+  assert.equal(r.code, 1, 'a model with no successful call fails the run');
+  assert.match(r.stderr, /openai\/down~error=429: no successful call/);
+  const o = JSON.parse(fs.readFileSync(`${tmp}/b.json`, 'utf8'));
+  const by = Object.fromEntries(o.models.map((m) => [m.model, m]));
+  assert.deepEqual(o.models.map((m) => m.model), models);
+  assert.equal(by[models[0]].error_rate, 0);
+  const flaky = by[models[1]];
+  assert.equal(flaky.requests, 20);
+  assert.ok(flaky.failed >= 2 && flaky.failed <= 9, `failed ${flaky.failed} of 20 at 25%`);
+  assert.deepEqual(flaky.errors, { overloaded: flaky.failed });
+  assert.equal(flaky.ok + flaky.failed, 20);
+  const down = by[models[2]];
+  assert.equal(down.ok, 0);
+  assert.equal(down.error_rate, 1);
+  assert.deepEqual(down.errors, { rate_limited: 20 });
+  assert.equal(down.ttft_ms, null);
+  assert.equal(down.output_tokens_per_second, null);
+  // The table, on stdout, lists each model and the errors by code.
+  for (const m of models) assert.match(r.stdout, new RegExp(`^${m.split('~')[0]}[\\s~]`, 'm'), `table lacks ${m}`);
+  assert.match(r.stdout, /overloaded \d+/);
+  assert.match(r.stdout, /rate_limited 20/);
+  assert.match(r.stdout, /100%/);
+  // Plain progress lines (stderr is not a terminal).
+  assert.match(r.stderr, /llmux bench: openai\/gpt-4o-mini~ttft=20ms\s+20\/20/);
+  assert.doesNotMatch(r.stderr, /\x1b\[/, 'no escape sequences when stderr is not a terminal');
+
+  const svg = parseXml(fs.readFileSync(svgFile, 'utf8'));
+  const series = [...walk(svg)].filter((e) => e.name === 'g' && /\bseries\b/.test(e.attrs.class ?? ''));
+  for (const kind of ['ttft', 'total', 'cdf-total', 'cdf-ttft']) {
+    const gs = series.filter((g) => g.attrs.class.split(/\s+/).includes(kind));
+    const titles = gs.map((g) => g.children.find((c) => c.name === 'title')?.text);
+    assert.deepEqual(titles, models, `one "${kind}" series per model`);
+  }
+  // Bars for the models that answered; none for the one that never did.
+  const ttftOf = (m) => series.find((g) => g.attrs.class === 'series ttft' &&
+                                          g.children[0].text === m);
+  assert.equal(ttftOf(models[0]).children.filter((c) => c.name === 'rect').length, 4);
+  assert.equal(ttftOf(models[2]).children.filter((c) => c.name === 'rect').length, 0);
+  const texts = [...walk(svg)].filter((e) => e.name === 'text').map((e) => e.text);
+  for (const label of ['p50', 'p90', 'p99', 'max', 'milliseconds']) assert.ok(texts.includes(label), label);
+  const paths = [...walk(svg)].filter((e) => e.name === 'path');
+  assert.equal(paths.length, 2 * 3, 'a latency and a TTFT curve per model that answered');
+});
+
+await test('the table: columns, percentiles and definitions', () => {
+  const r = run(['bench', '-m', 'openai/gpt-4o-mini,groq/llama-3.3-70b', '-n', '3', '-c', '3', 'hi'],
+                { env: { COLUMNS: '140' } });
+  assert.equal(r.code, 0, r.stderr);
+  const lines = r.stdout.split('\n');
+  assert.ok(lines.some((l) => /TTFT ms/.test(l) && /LATENCY ms/.test(l)), r.stdout);
+  assert.ok(lines.some((l) => /^MODEL\s+OK\s+ERR\s+p50\s+p90\s+p99\s+max\s+p50\s+p90\s+p99\s+max\s+TOK\/S\s+REQ\/S\s+COST$/.test(l)),
+    r.stdout);
+  const row = lines.find((l) => l.startsWith('openai/gpt-4o-mini '));
+  assert.ok(row, r.stdout);
+  assert.match(row, /^openai\/gpt-4o-mini\s+3\s+0%/);
+  assert.match(r.stdout, /3 requests per model, 3 in flight per model, whole answers, on the built-in emulator/);
+  assert.match(r.stdout, /TTFT: time to first token/);
+  assert.match(r.stderr, /llmux bench: groq\/llama-3\.3-70b\s+3\/3.*done in/);
+});
+
+await test('--fallback: a failing model is measured through its fallback', () => {
+  const r = run(['bench', '-m', 'openai/gpt-4o~error=503', '--fallback', 'deepseek/deepseek-chat',
+                 '-n', '3', '--json', '-', 'hi']);
+  assert.equal(r.code, 0, r.stderr);
+  const m = JSON.parse(r.stdout).models[0];
+  assert.equal(m.model, 'openai/gpt-4o~error=503');
+  assert.equal(m.ok, 3);
+});
+
+await test('bad input gets one clear line and a non-zero exit', () => {
+  const cfg = `${tmp}/nokey.json`;
+  fs.writeFileSync(cfg, JSON.stringify({ providers: { lab: { base_url: 'http://127.0.0.1:9/v1', api_key_env: 'LAB_KEY' } } }));
+  const cases = [
+    [['bench', 'hi'], 2, /missing -m/],
+    [['bench', '-m', 'openai/x'], 2, /missing PROMPT/],
+    [['bench', '--frobnicate', '-m', 'openai/x', 'hi'], 2, /frobnicate/],
+    [['bench', '-n', 'many', '-m', 'openai/x', 'hi'], 2, /many/],
+    [['bench', '-n', '0', '-m', 'openai/x', 'hi'], 2, /--requests must be a positive number/],
+    [['bench', '-c', '-1', '-m', 'openai/x', 'hi'], 2, /--concurrency must be a positive number/],
+    [['bench', '--timeout', '10x', '-m', 'openai/x', 'hi'], 2, /--timeout: invalid duration '10x'/],
+    [['bench', '--per-attempt', 'soon', '-m', 'openai/x', 'hi'], 2, /--per-attempt: invalid duration 'soon'/],
+    [['bench', '--route', 'quickest', '-m', 'openai/x', 'hi'], 2, /unknown strategy 'quickest'/],
+    [['bench', '-m', 'gpt-4o', 'hi'], 2, /invalid model id 'gpt-4o'/],
+    [['bench', '-m', 'openai/x,nosuch/model', 'hi'], 1, /unknown provider 'nosuch'/],
+    [['bench', '--config', '/nonexistent.json', '-m', 'openai/x', 'hi'], 1, /nonexistent\.json/],
+    [['bench', '--svg', '/nonexistent/dir/x.svg', '-m', 'openai/x', 'hi'], 1, /cannot write '\/nonexistent\/dir\/x\.svg'/],
+  ];
+  for (const [args, code, re] of cases) {
+    const r = run(args);
+    assert.equal(r.code, code, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, re, args.join(' '));
+    assert.equal(r.stderr.trim().split('\n').filter((l) => !/built-in emulator/.test(l)).length, 1,
+      `more than one line for ${args.join(' ')}:\n${r.stderr}`);
+  }
+  // A provider of --config without its key, while other keys are set (so no emulator).
+  const r = run(['bench', '--config', cfg, '-m', 'lab/m1', 'hi'], { env: { OPENAI_API_KEY: 'sk-test-secret' } });
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /LAB_KEY/);
+  assert.doesNotMatch(r.stderr + r.stdout, /sk-test-secret/);
+  assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+});
+
+await test('--help for bench', () => {
+  const r = run(['bench', '--help']);
+  assert.equal(r.code, 0);
+  for (const flag of ['-n', '-c', '--stream', '--warmup', '--json', '--csv', '--svg', '--html',
+                      '--config', '--base-url', '--timeout', '--fallback', '--route'])
+    assert.ok(r.stdout.includes(flag), flag);
+});
+
+done();
