@@ -14,6 +14,7 @@
 
 #include <mutex>
 #include <sstream>
+#include <thread>
 
 using namespace llmux;
 using namespace std::chrono_literals;
@@ -593,6 +594,70 @@ BOOST_AUTO_TEST_CASE(stop_after_grace_cancels_what_is_left) {
         return stopped && fx.gw->stats().in_flight == 0 &&
                fx.gw->upstream().stats().connections_open == 0;
     }, 10s));
+}
+
+BOOST_AUTO_TEST_CASE(concurrent_requests_on_a_gateway_running_on_two_threads) {
+    // The gateway (and its upstream client) on a context of its own run by two threads, with
+    // fallbacks, per-attempt timeouts and streams at once: what `llmux serve --threads N` does.
+    emulator_fixture emu{{}, false};
+    asio::io_context gw_io;
+    auto work = asio::make_work_guard(gw_io);
+    auto cfg = with_models(R"({"models":{
+        "smart":{"deployments":["openai/gpt-4o-mini~fault=stall,after=0","openai/gpt-4o"],
+                 "per_attempt":"100ms"},
+        "resilient":["openai/gpt-4o~error=503","anthropic/claude-sonnet-4.6"]}})");
+    cfg.client = emu.cfg;
+    cfg.access_log = false;
+    llmux::gateway gw(gw_io.get_executor(), cfg);
+    auto started = gw.start();
+    BOOST_TEST_REQUIRE(!!started);
+    std::vector<std::thread> threads;
+    for (int i = 0; i < 2; ++i) threads.emplace_back([&] { gw_io.run(); });
+    std::string const url = gw.url();
+
+    constexpr int n = 24;
+    std::vector<unsigned> statuses(n, 0);
+    int done = 0;
+    run_coro(emu.io, [&]() -> asio::awaitable<void> {
+        auto ex = co_await asio::this_coro::executor;
+        for (int i = 0; i < n; ++i)
+            asio::co_spawn(
+                ex,
+                [&, i]() -> asio::awaitable<void> {
+                    http_test_client c(emu.io.get_executor());
+                    if (!(co_await c.connect(url))) {
+                        std::string const body =
+                            chat_body(i % 2 ? "smart" : "resilient", i % 3 == 0);
+                        std::string const target = "/v1/chat/completions";
+                        auto const r = co_await c.request(http::verb::post, target, body, {},
+                                                          false, 20s);
+                        statuses[static_cast<std::size_t>(i)] = r.status;
+                    }
+                    ++done;
+                },
+                asio::detached);
+        asio::steady_timer t(ex);
+        for (int k = 0; k < 20000 && done < n; ++k) {
+            t.expires_after(1ms);
+            co_await t.async_wait(asio::use_awaitable);
+        }
+    });
+    BOOST_TEST(done == n);
+    for (int i = 0; i < n; ++i) BOOST_TEST(statuses[static_cast<std::size_t>(i)] == 200u, i);
+    auto const st = gw.stats();
+    BOOST_TEST(st.in_flight == 0u);
+    BOOST_TEST(st.errors == 0u);
+    auto const text = gw.metrics_text();
+    BOOST_TEST(metric(text, R"(llmux_gateway_requests_total{model="smart"})") == n / 2.0);
+    BOOST_TEST(metric(text, R"(llmux_gateway_attempts_total{model="smart"})") == double(n));
+
+    gw.stop();
+    for (int k = 0; k < 5000 && gw.stats().connections_open != 0; ++k)
+        std::this_thread::sleep_for(1ms);  // bounded: the other threads do the closing
+    BOOST_TEST(gw.stats().connections_open == 0u);
+    work.reset();
+    gw_io.stop();
+    for (auto& th : threads) th.join();
 }
 
 BOOST_AUTO_TEST_CASE(refuses_a_public_address_without_keys) {
