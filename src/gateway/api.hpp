@@ -9,6 +9,8 @@
 #include <llmux/types.hpp>
 
 #include <boost/json/object.hpp>
+#include <boost/json/string.hpp>
+#include <boost/json/value.hpp>
 #include <boost/system/result.hpp>
 
 #include <chrono>
@@ -39,6 +41,21 @@ struct api_error {
     /// Sent as `x-should-retry: false` (the official SDKs retry 429 and 5xx otherwise).
     bool no_retry = false;
 };
+
+/// @name JSON reading helpers shared by the request parsers
+/// @{
+inline std::string_view sv(boost::json::string const& s) noexcept {
+    return {s.data(), s.size()};
+}
+/// "a string", "an array", ...: what a client sent instead of the expected type.
+char const* json_kind(boost::json::value const& v) noexcept;
+/// A present, non-null member, or null.
+inline boost::json::value const* member(boost::json::object const& o,
+                                        std::string_view key) noexcept {
+    auto const* v = o.if_contains(key);
+    return v && !v->is_null() ? v : nullptr;
+}
+/// @}
 
 /// @brief A 400 naming the request field at fault.
 api_error invalid_field(std::string param, std::string message);

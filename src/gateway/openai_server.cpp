@@ -19,33 +19,9 @@ namespace json = boost::json;
 
 namespace {
 
-std::string_view sv(json::string const& s) noexcept {
-    return {s.data(), s.size()};
-}
-
-char const* json_kind(json::value const& v) noexcept {
-    switch (v.kind()) {
-    case json::kind::null: return "null";
-    case json::kind::bool_: return "a boolean";
-    case json::kind::int64:
-    case json::kind::uint64:
-    case json::kind::double_: return "a number";
-    case json::kind::string: return "a string";
-    case json::kind::array: return "an array";
-    case json::kind::object: return "an object";
-    }
-    return "a value";
-}
-
 api_error wrong_type(std::string const& param, char const* expected, json::value const& got) {
     return invalid_field(param, "Invalid type for '" + param + "': expected " + expected +
                                     ", but got " + json_kind(got) + " instead.");
-}
-
-/// A present, non-null member.
-json::value const* member(json::object const& o, std::string_view key) {
-    auto const* v = o.if_contains(key);
-    return v && !v->is_null() ? v : nullptr;
 }
 
 /// Reads an integer member (JSON integers, or doubles with no fraction: some clients write
