@@ -2,6 +2,7 @@
 #include "auth/sigv4.hpp"
 
 #include "auth/crypto.hpp"
+#include "util/text.hpp"
 
 #include <openssl/crypto.h>
 
@@ -176,33 +177,6 @@ std::string build_canonical_request(sigv4_request const& req,
     return out;
 }
 
-int hex_value(char c) noexcept {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-// A `%` not followed by two hex digits is kept literally (and so re-encoded as `%25`), as
-// lenient servers do.
-std::string percent_decode(std::string_view s) {
-    std::string out;
-    out.reserve(s.size());
-    for (std::size_t i = 0; i < s.size(); ++i) {
-        if (s[i] == '%' && i + 2 < s.size()) {
-            int const hi = hex_value(s[i + 1]);
-            int const lo = hex_value(s[i + 2]);
-            if (hi >= 0 && lo >= 0) {
-                out.push_back(static_cast<char>((hi << 4) | lo));
-                i += 2;
-                continue;
-            }
-        }
-        out.push_back(s[i]);
-    }
-    return out;
-}
-
 // RFC 3986 5.2.4 plus the removal of empty segments (AWS collapses `//`), as botocore's
 // `normalize_url_path` does.
 std::string remove_dot_segments(std::string_view path) {
@@ -237,7 +211,8 @@ failure rejection(std::string_view aws_type, std::string message) {
     return f;
 }
 
-std::string_view trim(std::string_view s) noexcept {
+// Any whitespace, \v and \f included, as botocore strips it.
+std::string_view trim_any_space(std::string_view s) noexcept {
     while (!s.empty() && is_space(s.front()))
         s.remove_prefix(1);
     while (!s.empty() && is_space(s.back()))
@@ -420,10 +395,10 @@ result<sigv4_identity> sigv4_verify(sigv4_incoming_request const& req,
                                     aws_secret_lookup const& lookup,
                                     sigv4_verify_options const& options) {
     auto const auth = find_header(req.headers, "authorization");
-    if (!auth || trim(*auth).empty())
+    if (!auth || trim_any_space(*auth).empty())
         return rejection("MissingAuthenticationTokenException", "Missing Authentication Token");
 
-    std::string_view rest = trim(*auth);
+    std::string_view rest = trim_any_space(*auth);
     if (rest.size() <= algorithm.size() || rest.substr(0, algorithm.size()) != algorithm ||
         !is_space(rest[algorithm.size()]))
         return rejection("IncompleteSignatureException",
@@ -433,7 +408,7 @@ result<sigv4_identity> sigv4_verify(sigv4_incoming_request const& req,
     std::optional<std::string_view> credential, signed_list, signature;
     while (!rest.empty()) {
         std::size_t const comma = rest.find(',');
-        std::string_view const item = trim(rest.substr(0, comma));
+        std::string_view const item = trim_any_space(rest.substr(0, comma));
         rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
         if (item.empty()) continue;
         std::size_t const eq = item.find('=');

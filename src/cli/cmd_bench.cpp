@@ -194,11 +194,11 @@ int llmux_cli_bench(std::vector<std::string> const& args) {
     using namespace llmux;
     cli::provider_options popts;
     cli::call_options copts;
-    std::vector<std::string> model_args, words;
-    std::string system_prompt, json_file, csv_file, svg_file, html_file;
-    std::int64_t requests = 20, concurrency = 4, warmup = 0, max_tokens = 0;
+    cli::prompt_options prompt;
+    std::vector<std::string> model_args;
+    std::string json_file, csv_file, svg_file, html_file;
+    std::int64_t requests = 20, concurrency = 4, warmup = 0;
     bool stream = false;
-    double temperature = -1;
 
     po::options_description desc(
         "usage: llmux bench -m M1,M2,... [-n REQUESTS] [-c CONCURRENCY] [options] PROMPT\n"
@@ -227,25 +227,13 @@ int llmux_cli_bench(std::vector<std::string> const& args) {
         ("csv", po::value(&csv_file)->value_name("FILE"), "write the results as CSV ('-': stdout)")
         ("svg", po::value(&svg_file)->value_name("FILE"),
          "write a chart: percentiles per model and the latency CDF")
-        ("html", po::value(&html_file)->value_name("FILE"), "write an HTML page with the chart and table")
-        ("system", po::value(&system_prompt)->value_name("TEXT"), "a system prompt")
-        ("temperature", po::value(&temperature)->value_name("T"), "sampling temperature")
-        ("max-tokens", po::value(&max_tokens)->value_name("N"), "cap on each answer's tokens");
+        ("html", po::value(&html_file)->value_name("FILE"), "write an HTML page with the chart and table");
+    cli::add_prompt_options(desc, prompt, "cap on each answer's tokens");
     cli::add_call_options(desc, copts);
     cli::add_provider_options(desc, popts);
-    po::options_description hidden;
-    hidden.add_options()("prompt", po::value(&words)->multitoken());
-    po::options_description all;
-    all.add(desc).add(hidden);
-    po::positional_options_description pos;
-    pos.add("prompt", -1);
 
     po::variables_map vm;
-    if (!cli::parse_args(args, all, pos, vm, "bench")) return 2;
-    if (vm.count("help")) {
-        std::cout << desc << "\n";
-        return 0;
-    }
+    if (auto code = cli::parse_command(args, desc, prompt, vm, "bench")) return *code;
     auto usage_error = [](std::string const& msg) {
         std::cerr << "llmux bench: " << msg << "\n";
         return 2;
@@ -255,16 +243,11 @@ int llmux_cli_bench(std::vector<std::string> const& args) {
         for (auto& m : cli::split_models(a)) models.push_back(std::move(m));
     if (models.empty() && copts.route.empty())
         return usage_error("missing -m M1,M2,... (e.g. -m openai/gpt-4o-mini,deepseek/deepseek-chat)");
-    std::string prompt;
-    for (auto const& w : words) prompt += (prompt.empty() ? "" : " ") + w;
-    if (prompt == "-")
-        prompt.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
-    if (prompt.empty()) return usage_error("missing PROMPT (or '-' to read it from standard input)");
+    auto made = cli::make_request(prompt, vm);
+    if (!made) return usage_error(made.error().diag.message);
     if (requests <= 0) return usage_error("-n/--requests must be a positive number");
     if (concurrency <= 0) return usage_error("-c/--concurrency must be a positive number");
     if (warmup < 0) return usage_error("--warmup must be zero or more");
-    if (vm.count("max-tokens") && max_tokens <= 0)
-        return usage_error("--max-tokens must be a positive number");
     if (!popts.timeout.empty())
         if (auto d = parse_duration(popts.timeout); !d)
             return usage_error("--timeout: " + d.error().diag.message);
@@ -349,10 +332,7 @@ int llmux_cli_bench(std::vector<std::string> const& args) {
     st.requests = static_cast<std::size_t>(requests);
     st.concurrency = static_cast<std::size_t>(concurrency);
     st.warmup = static_cast<std::size_t>(warmup);
-    st.req.messages = {user(prompt)};
-    st.req.system = system_prompt;
-    if (vm.count("temperature")) st.req.temperature = temperature;
-    if (max_tokens > 0) st.req.max_tokens = max_tokens;
+    st.req = std::move(*made);
     st.runs.resize(series.size());
     for (std::size_t i = 0; i < series.size(); ++i) {
         st.runs[i].m.model = series[i].first;
@@ -365,7 +345,7 @@ int llmux_cli_bench(std::vector<std::string> const& args) {
     settings.warmup = st.warmup;
     settings.stream = stream;
     settings.emulated = s.emu != nullptr;
-    settings.prompt_chars = prompt.size();
+    settings.prompt_chars = st.req.messages.front().text().size();
     settings.started_at = iso_now();
 
     // Progress on stderr: bars redrawn in place on a terminal, plain lines every few seconds

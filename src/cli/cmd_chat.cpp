@@ -21,11 +21,9 @@ int llmux_cli_chat(std::vector<std::string> const& args) {
     using namespace llmux;
     cli::provider_options popts;
     cli::call_options copts;
-    std::string model, system_prompt;
-    std::vector<std::string> words;
+    cli::prompt_options prompt;
+    std::string model;
     bool stream = false, json = false;
-    double temperature = -1;
-    std::int64_t max_tokens = 0;
 
     po::options_description desc(
         "usage: llmux chat -m MODEL [options] PROMPT\n"
@@ -36,40 +34,20 @@ int llmux_cli_chat(std::vector<std::string> const& args) {
         ("help,h", "show this help")
         ("model,m", po::value(&model)->value_name("MODEL"), "the model, as provider/model")
         ("stream", po::bool_switch(&stream), "print the answer as it arrives")
-        ("json", po::bool_switch(&json), "print one JSON object describing the call")
-        ("system", po::value(&system_prompt)->value_name("TEXT"), "a system prompt")
-        ("temperature", po::value(&temperature)->value_name("T"), "sampling temperature")
-        ("max-tokens", po::value(&max_tokens)->value_name("N"), "cap on the answer's tokens");
+        ("json", po::bool_switch(&json), "print one JSON object describing the call");
+    cli::add_prompt_options(desc, prompt, "cap on the answer's tokens");
     cli::add_call_options(desc, copts);
     cli::add_provider_options(desc, popts);
-    po::options_description hidden;
-    hidden.add_options()("prompt", po::value(&words)->multitoken());
-    po::options_description all;
-    all.add(desc).add(hidden);
-    po::positional_options_description pos;
-    pos.add("prompt", -1);
 
     po::variables_map vm;
-    if (!cli::parse_args(args, all, pos, vm, "chat")) return 2;
-    if (vm.count("help")) {
-        std::cout << desc << "\n";
-        return 0;
-    }
+    if (auto code = cli::parse_command(args, desc, prompt, vm, "chat")) return *code;
     if (model.empty() && copts.route.empty()) {
         std::cerr << "llmux chat: missing -m MODEL (e.g. -m openai/gpt-4o-mini)\n";
         return 2;
     }
-    std::string prompt;
-    for (auto const& w : words) prompt += (prompt.empty() ? "" : " ") + w;
-    if (prompt == "-") {
-        prompt.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
-    }
-    if (prompt.empty()) {
-        std::cerr << "llmux chat: missing PROMPT (or '-' to read it from standard input)\n";
-        return 2;
-    }
-    if (vm.count("max-tokens") && max_tokens <= 0) {
-        std::cerr << "llmux chat: --max-tokens must be a positive number\n";
+    auto made = cli::make_request(prompt, vm);
+    if (!made) {
+        std::cerr << "llmux chat: " << made.error().diag.message << "\n";
         return 2;
     }
 
@@ -94,12 +72,8 @@ int llmux_cli_chat(std::vector<std::string> const& args) {
     }
     std::string const label = model.empty() ? "route:" + copts.route : model;
 
-    chat_request req;
+    chat_request req = std::move(*made);
     req.model = model;
-    req.messages = {user(prompt)};
-    req.system = system_prompt;
-    if (vm.count("temperature")) req.temperature = temperature;
-    if (max_tokens > 0) req.max_tokens = max_tokens;
 
     asio::cancellation_signal cancel;
     asio::signal_set signals(s.io, SIGINT, SIGTERM);

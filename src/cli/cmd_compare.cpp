@@ -169,11 +169,9 @@ void fit_ahead(table& t, std::vector<slot> const& slots, std::size_t width) {
 int llmux_cli_compare(std::vector<std::string> const& args) {
     using namespace llmux;
     cli::provider_options popts;
-    std::vector<std::string> model_args, words;
-    std::string system_prompt;
+    cli::prompt_options prompt;
+    std::vector<std::string> model_args;
     bool stream = false, json = false, full = false;
-    double temperature = -1;
-    std::int64_t max_tokens = 0;
     int concurrency = 0;
 
     po::options_description desc(
@@ -193,24 +191,12 @@ int llmux_cli_compare(std::vector<std::string> const& args) {
          "stream the answers (on a terminal they grow live); TTFT is then the first token")
         ("full", po::bool_switch(&full), "show whole answers (default: the first 4 lines)")
         ("json", po::bool_switch(&json),
-         "print one JSON object per model (the fields of 'llmux chat --json'), in -m order")
-        ("system", po::value(&system_prompt)->value_name("TEXT"), "a system prompt")
-        ("temperature", po::value(&temperature)->value_name("T"), "sampling temperature")
-        ("max-tokens", po::value(&max_tokens)->value_name("N"), "cap on each answer's tokens");
+         "print one JSON object per model (the fields of 'llmux chat --json'), in -m order");
+    cli::add_prompt_options(desc, prompt, "cap on each answer's tokens");
     cli::add_provider_options(desc, popts);
-    po::options_description hidden;
-    hidden.add_options()("prompt", po::value(&words)->multitoken());
-    po::options_description all;
-    all.add(desc).add(hidden);
-    po::positional_options_description pos;
-    pos.add("prompt", -1);
 
     po::variables_map vm;
-    if (!cli::parse_args(args, all, pos, vm, "compare")) return 2;
-    if (vm.count("help")) {
-        std::cout << desc << "\n";
-        return 0;
-    }
+    if (auto code = cli::parse_command(args, desc, prompt, vm, "compare")) return *code;
     std::vector<std::string> models;
     for (auto const& a : model_args)
         for (auto& m : cli::split_models(a)) models.push_back(std::move(m));
@@ -219,20 +205,13 @@ int llmux_cli_compare(std::vector<std::string> const& args) {
                      "anthropic/claude-haiku-4.5)\n";
         return 2;
     }
-    std::string prompt;
-    for (auto const& w : words) prompt += (prompt.empty() ? "" : " ") + w;
-    if (prompt == "-")
-        prompt.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
-    if (prompt.empty()) {
-        std::cerr << "llmux compare: missing PROMPT (or '-' to read it from standard input)\n";
+    auto made = cli::make_request(prompt, vm);
+    if (!made) {
+        std::cerr << "llmux compare: " << made.error().diag.message << "\n";
         return 2;
     }
     if (vm.count("concurrency") && concurrency <= 0) {
         std::cerr << "llmux compare: --concurrency must be a positive number\n";
-        return 2;
-    }
-    if (vm.count("max-tokens") && max_tokens <= 0) {
-        std::cerr << "llmux compare: --max-tokens must be a positive number\n";
         return 2;
     }
     for (auto const& m : models)
@@ -263,10 +242,7 @@ int llmux_cli_compare(std::vector<std::string> const& args) {
     st->c = &c;
     st->cfg = &s.cfg;
     st->stream = stream;
-    st->req.messages = {user(prompt)};
-    st->req.system = system_prompt;
-    if (vm.count("temperature")) st->req.temperature = temperature;
-    if (max_tokens > 0) st->req.max_tokens = max_tokens;
+    st->req = std::move(*made);
     for (auto const& m : models) st->slots.push_back(slot{.model = m});
     std::size_t const workers =
         concurrency > 0 ? std::min<std::size_t>(models.size(), concurrency) : models.size();

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <iterator>
 #include <sstream>
 
 namespace llmux::cli {
@@ -40,6 +41,49 @@ bool parse_args(std::vector<std::string> const& args, po::options_description co
         return false;
     }
     return true;
+}
+
+void add_prompt_options(po::options_description& desc, prompt_options& opts,
+                        char const* max_tokens_help) {
+    desc.add_options()
+        ("system", po::value(&opts.system)->value_name("TEXT"), "a system prompt")
+        ("temperature", po::value(&opts.temperature)->value_name("T"), "sampling temperature")
+        ("max-tokens", po::value(&opts.max_tokens)->value_name("N"), max_tokens_help);
+}
+
+std::optional<int> parse_command(std::vector<std::string> const& args,
+                                 po::options_description const& desc, prompt_options& prompt,
+                                 po::variables_map& vm, std::string const& command) {
+    po::options_description hidden;
+    hidden.add_options()("prompt", po::value(&prompt.words)->multitoken());
+    po::options_description all;
+    all.add(desc).add(hidden);
+    po::positional_options_description pos;
+    pos.add("prompt", -1);
+    if (!parse_args(args, all, pos, vm, command)) return 2;
+    if (vm.count("help")) {
+        std::cout << desc << "\n";
+        return 0;
+    }
+    return std::nullopt;
+}
+
+result<chat_request> make_request(prompt_options const& opts, po::variables_map const& vm) {
+    std::string prompt;
+    for (auto const& w : opts.words) prompt += (prompt.empty() ? "" : " ") + w;
+    if (prompt == "-")
+        prompt.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+    if (prompt.empty())
+        return failure(error::invalid_request,
+                       "missing PROMPT (or '-' to read it from standard input)");
+    if (vm.count("max-tokens") && opts.max_tokens <= 0)
+        return failure(error::invalid_request, "--max-tokens must be a positive number");
+    chat_request req;
+    req.messages = {user(prompt)};
+    req.system = opts.system;
+    if (vm.count("temperature")) req.temperature = opts.temperature;
+    if (opts.max_tokens > 0) req.max_tokens = opts.max_tokens;
+    return req;
 }
 
 result<void> setup(session& s, provider_options const& opts, std::vector<std::string> const& models,

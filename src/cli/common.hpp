@@ -12,12 +12,40 @@
 #include <boost/json/object.hpp>
 #include <boost/program_options.hpp>
 
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 namespace llmux::cli {
+
+/// What `chat`, `compare` and `bench` ask: PROMPT (words, or `-` for standard input),
+/// `--system`, `--temperature`, `--max-tokens`.
+struct prompt_options {
+    std::vector<std::string> words;
+    std::string system;
+    double temperature = -1;
+    std::int64_t max_tokens = 0;
+};
+
+/// Adds `--system`, `--temperature` and `--max-tokens` (described by `max_tokens_help`).
+void add_prompt_options(boost::program_options::options_description& desc, prompt_options& opts,
+                        char const* max_tokens_help);
+
+/** Parses the command line: `desc` plus PROMPT as positional words. Prints `--help` (exit 0) or
+    one line for a bad flag (exit 2); returns the exit code when the command ends here.
+*/
+std::optional<int> parse_command(std::vector<std::string> const& args,
+                                 boost::program_options::options_description const& desc,
+                                 prompt_options& prompt, boost::program_options::variables_map& vm,
+                                 std::string const& command);
+
+/** The request of the prompt options (no model yet): reads standard input for `-`. Errors
+    name the problem (a missing prompt, a bad `--max-tokens`).
+*/
+result<chat_request> make_request(prompt_options const& opts,
+                                  boost::program_options::variables_map const& vm);
 
 /// Options every command that calls providers takes.
 struct provider_options {

@@ -7,6 +7,8 @@
 // and Anthropic's error bodies.
 #include "emulator/json_text.hpp"
 #include "emulator/protocol.hpp"
+#include "util/json_write.hpp"
+#include "util/text.hpp"
 
 #include <boost/beast/core/string.hpp>
 #include <boost/json/array.hpp>
@@ -27,54 +29,6 @@ using namespace std::string_view_literals;
 
 constexpr auto vertex_marker = "/publishers/anthropic/models/"sv;
 constexpr auto vertex_version = "vertex-2023-10-16"sv;
-
-bool ends_with(std::string_view s, std::string_view suffix) noexcept {
-    return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
-}
-
-/// Decodes %XX escapes (model ids in paths); other bytes are kept.
-std::string percent_decode(std::string_view s) {
-    std::string out;
-    out.reserve(s.size());
-    auto hex = [](char c) -> int {
-        if (c >= '0' && c <= '9') return c - '0';
-        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-        return -1;
-    };
-    for (std::size_t i = 0; i < s.size(); ++i) {
-        if (s[i] == '%' && i + 2 < s.size()) {
-            int const h = hex(s[i + 1]), l = hex(s[i + 2]);
-            if (h >= 0 && l >= 0) {
-                out.push_back(static_cast<char>(h * 16 + l));
-                i += 2;
-                continue;
-            }
-        }
-        out.push_back(s[i]);
-    }
-    return out;
-}
-
-char const* json_kind(boost::json::value const& v) noexcept {
-    switch (v.kind()) {
-    case boost::json::kind::null:
-        return "null";
-    case boost::json::kind::bool_:
-        return "a boolean";
-    case boost::json::kind::int64:
-    case boost::json::kind::uint64:
-    case boost::json::kind::double_:
-        return "a number";
-    case boost::json::kind::string:
-        return "a string";
-    case boost::json::kind::array:
-        return "an array";
-    case boost::json::kind::object:
-        return "an object";
-    }
-    return "a value";
-}
 
 emu_error invalid(std::string message) {
     return {400, std::move(message), "invalid_request_error", "", ""};
@@ -146,7 +100,7 @@ public:
     emu_route route(http::verb method, std::string_view path) const override {
         emu_route r;
         if (method != http::verb::post) return r;
-        if (ends_with(path, "/v1/messages")) {
+        if (path.ends_with("/v1/messages")) {
             r.endpoint = emu_endpoint::chat;
             return r;
         }

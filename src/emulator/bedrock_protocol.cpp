@@ -10,6 +10,7 @@
 #include "codec/event_stream.hpp"
 #include "emulator/json_text.hpp"
 #include "emulator/protocol.hpp"
+#include "util/text.hpp"
 
 #include <boost/beast/core/string.hpp>
 #include <boost/json/parse.hpp>
@@ -32,38 +33,6 @@ using namespace std::string_view_literals;
 /// What Bedrock appends to the exception name in `x-amzn-ErrorType`.
 constexpr std::string_view error_type_suffix =
     ":http://internal.amazon.com/coral/com.amazon.coral.service/";
-
-/// Decodes %XX escapes (the model id in the path); other bytes are kept.
-std::string percent_decode(std::string_view s) {
-    std::string out;
-    out.reserve(s.size());
-    auto hex = [](char c) -> int {
-        if (c >= '0' && c <= '9') return c - '0';
-        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-        return -1;
-    };
-    for (std::size_t i = 0; i < s.size(); ++i) {
-        if (s[i] == '%' && i + 2 < s.size()) {
-            int const h = hex(s[i + 1]), l = hex(s[i + 2]);
-            if (h >= 0 && l >= 0) {
-                out.push_back(static_cast<char>(h * 16 + l));
-                i += 2;
-                continue;
-            }
-        }
-        out.push_back(s[i]);
-    }
-    return out;
-}
-
-std::string_view trim(std::string_view s) noexcept {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-        s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
-        s.remove_suffix(1);
-    return s;
-}
 
 /// True when the `SignedHeaders` list of a SigV4 `Authorization` value names `header`
 /// (lower case, as SigV4 lists them).

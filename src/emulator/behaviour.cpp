@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSL-1.0
 // Behaviour directives: parsing, precedence and failure selection.
 #include "emulator/plan.hpp"
+#include "util/text.hpp"
 
 #include <llmux/config.hpp>
 #include <llmux/emulator.hpp>
@@ -14,13 +15,7 @@ namespace llmux {
 
 namespace {
 
-std::string_view trim(std::string_view s) noexcept {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-        s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
-        s.remove_suffix(1);
-    return s;
-}
+using detail::trim;
 
 failure bad_directive(std::string_view item, std::string_view why) {
     return failure(error::invalid_config,

@@ -11,6 +11,7 @@
 // SSE). `emu_error::code` holds the `google.rpc.ErrorInfo` reason (API_KEY_INVALID, ...).
 #include "emulator/json_text.hpp"
 #include "emulator/protocol.hpp"
+#include "util/text.hpp"
 
 #include <boost/beast/core/string.hpp>
 #include <boost/json/serialize.hpp>
@@ -32,34 +33,6 @@ constexpr auto stream_suffix = ":streamGenerateContent"sv;
 constexpr auto publishers = "/publishers/"sv;
 constexpr auto google_publisher = "/publishers/google"sv;
 
-bool ends_with(std::string_view s, std::string_view suffix) noexcept {
-    return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
-}
-
-/// Decodes %XX escapes (model ids in paths); other bytes are kept.
-std::string percent_decode(std::string_view s) {
-    std::string out;
-    out.reserve(s.size());
-    auto hex = [](char c) -> int {
-        if (c >= '0' && c <= '9') return c - '0';
-        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-        return -1;
-    };
-    for (std::size_t i = 0; i < s.size(); ++i) {
-        if (s[i] == '%' && i + 2 < s.size()) {
-            int const h = hex(s[i + 1]), l = hex(s[i + 2]);
-            if (h >= 0 && l >= 0) {
-                out.push_back(static_cast<char>(h * 16 + l));
-                i += 2;
-                continue;
-            }
-        }
-        out.push_back(s[i]);
-    }
-    return out;
-}
-
 /// A generateContent path taken apart.
 struct gemini_path {
     bool matches = false;
@@ -71,10 +44,10 @@ struct gemini_path {
 gemini_path parse_path(std::string_view path) noexcept {
     gemini_path p;
     std::string_view rest;
-    if (ends_with(path, stream_suffix)) {
+    if (path.ends_with(stream_suffix)) {
         p.stream = true;
         rest = path.substr(0, path.size() - stream_suffix.size());
-    } else if (ends_with(path, generate_suffix)) {
+    } else if (path.ends_with(generate_suffix)) {
         rest = path.substr(0, path.size() - generate_suffix.size());
     } else {
         return p;
@@ -83,10 +56,10 @@ gemini_path parse_path(std::string_view path) noexcept {
     if (m == std::string_view::npos || m + 8 == rest.size()) return p;
     std::string_view const prefix = rest.substr(0, m);
     // Other publishers on Vertex (anthropic, meta) speak their own protocols.
-    if (prefix.find(publishers) != std::string_view::npos && !ends_with(prefix, google_publisher))
+    if (prefix.find(publishers) != std::string_view::npos && !prefix.ends_with(google_publisher))
         return p;
     p.matches = true;
-    p.vertex = ends_with(prefix, google_publisher);
+    p.vertex = prefix.ends_with(google_publisher);
     p.model = rest.substr(m + 8);
     return p;
 }

@@ -4,6 +4,8 @@
 // bodies.
 #include "emulator/json_text.hpp"
 #include "emulator/protocol.hpp"
+#include "util/json_write.hpp"
+#include "util/text.hpp"
 
 #include <boost/beast/core/string.hpp>
 #include <boost/json/array.hpp>
@@ -21,34 +23,6 @@ namespace {
 namespace http = boost::beast::http;
 
 constexpr std::string_view fingerprint = "fp_emulator";
-
-bool ends_with(std::string_view s, std::string_view suffix) noexcept {
-    return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
-}
-
-/// Decodes %XX escapes (model ids in paths); other bytes are kept.
-std::string percent_decode(std::string_view s) {
-    std::string out;
-    out.reserve(s.size());
-    auto hex = [](char c) -> int {
-        if (c >= '0' && c <= '9') return c - '0';
-        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-        return -1;
-    };
-    for (std::size_t i = 0; i < s.size(); ++i) {
-        if (s[i] == '%' && i + 2 < s.size()) {
-            int const h = hex(s[i + 1]), l = hex(s[i + 2]);
-            if (h >= 0 && l >= 0) {
-                out.push_back(static_cast<char>(h * 16 + l));
-                i += 2;
-                continue;
-            }
-        }
-        out.push_back(s[i]);
-    }
-    return out;
-}
 
 /// Text of a message's `content`: a string, or the text parts of an array.
 void append_content_text(boost::json::value const* content, std::string& out) {
@@ -71,26 +45,6 @@ void append_content_text(boost::json::value const* content, std::string& out) {
 
 emu_error invalid(std::string message, std::string param = {}, std::string code = {}) {
     return {400, std::move(message), "invalid_request_error", std::move(code), std::move(param)};
-}
-
-char const* json_kind(boost::json::value const& v) noexcept {
-    switch (v.kind()) {
-    case boost::json::kind::null:
-        return "null";
-    case boost::json::kind::bool_:
-        return "a boolean";
-    case boost::json::kind::int64:
-    case boost::json::kind::uint64:
-    case boost::json::kind::double_:
-        return "a number";
-    case boost::json::kind::string:
-        return "a string";
-    case boost::json::kind::array:
-        return "an array";
-    case boost::json::kind::object:
-        return "an object";
-    }
-    return "a value";
 }
 
 void append_usage(std::string& out, emu_answer const& a) {
@@ -129,7 +83,7 @@ public:
 
     emu_route route(http::verb method, std::string_view path) const override {
         emu_route r;
-        if (method == http::verb::post && ends_with(path, "/chat/completions")) {
+        if (method == http::verb::post && path.ends_with("/chat/completions")) {
             r.endpoint = emu_endpoint::chat;
             // Azure: /openai/deployments/{deployment}/chat/completions names the model.
             static constexpr std::string_view dep = "/deployments/";
@@ -141,7 +95,7 @@ public:
             return r;
         }
         if (method == http::verb::get) {
-            if (ends_with(path, "/models")) {
+            if (path.ends_with("/models")) {
                 r.endpoint = emu_endpoint::list_models;
                 return r;
             }

@@ -5,6 +5,8 @@
 // from bytes (tests/unit/gateway_*.cpp).
 #pragma once
 
+#include "util/json_write.hpp"
+
 #include <llmux/error.hpp>
 #include <llmux/types.hpp>
 
@@ -47,8 +49,6 @@ struct api_error {
 inline std::string_view sv(boost::json::string const& s) noexcept {
     return {s.data(), s.size()};
 }
-/// "a string", "an array", ...: what a client sent instead of the expected type.
-char const* json_kind(boost::json::value const& v) noexcept;
 /// A present, non-null member, or null.
 inline boost::json::value const* member(boost::json::object const& o,
                                         std::string_view key) noexcept {

@@ -135,20 +135,6 @@ api_error map_one(failure const& f) {
 
 }  // namespace
 
-char const* json_kind(boost::json::value const& v) noexcept {
-    switch (v.kind()) {
-    case boost::json::kind::null: return "null";
-    case boost::json::kind::bool_: return "a boolean";
-    case boost::json::kind::int64:
-    case boost::json::kind::uint64:
-    case boost::json::kind::double_: return "a number";
-    case boost::json::kind::string: return "a string";
-    case boost::json::kind::array: return "an array";
-    case boost::json::kind::object: return "an object";
-    }
-    return "a value";
-}
-
 api_error error_from_failure(failure const& f) {
     if (f.code != make_error_code(error::all_attempts_failed)) return map_one(f);
     // A failed fallback answers like its last real attempt, and lists them all.

@@ -796,9 +796,11 @@ result<tcp::endpoint> http_server::listen(std::string const& host, std::uint16_t
     return bound;
 }
 
-void http_server::stop() {
-    auto const s = state_;
-    s->stopped.store(true);
+namespace {
+
+/// Closes the listeners and runs `what` on every open connection, each on its own strand.
+void close_listeners_then(std::shared_ptr<http_server::state> const& s,
+                          void (server_connection::*what)() noexcept) {
     std::vector<std::shared_ptr<listener>> ls;
     std::vector<std::shared_ptr<server_connection>> cs;
     {
@@ -808,7 +810,6 @@ void http_server::stop() {
         for (auto const& [raw, weak] : s->connections)
             if (auto c = weak.lock()) cs.push_back(std::move(c));
     }
-    // Each object is touched only on its own strand.
     for (auto& l : ls)
         asio::post(l->strand, [l] {
             error_code ec;
@@ -817,32 +818,20 @@ void http_server::stop() {
         });
     for (auto& c : cs) {
         auto ex = c->ex_;
-        asio::post(ex, [c = std::move(c)] { c->stop_now(); });
+        asio::post(ex, [c = std::move(c), what] { ((*c).*what)(); });
     }
 }
 
+}  // namespace
+
+void http_server::stop() {
+    state_->stopped.store(true);
+    close_listeners_then(state_, &server_connection::stop_now);
+}
+
 void http_server::drain() {
-    auto const s = state_;
-    s->draining.store(true);
-    std::vector<std::shared_ptr<listener>> ls;
-    std::vector<std::shared_ptr<server_connection>> cs;
-    {
-        std::lock_guard lock(s->mutex);
-        ls.swap(s->listeners);
-        cs.reserve(s->connections.size());
-        for (auto const& [raw, weak] : s->connections)
-            if (auto c = weak.lock()) cs.push_back(std::move(c));
-    }
-    for (auto& l : ls)
-        asio::post(l->strand, [l] {
-            error_code ec;
-            l->acceptor.close(ec);
-            l->backoff.cancel();
-        });
-    for (auto& c : cs) {
-        auto ex = c->ex_;
-        asio::post(ex, [c = std::move(c)] { c->drain_now(); });
-    }
+    state_->draining.store(true);
+    close_listeners_then(state_, &server_connection::drain_now);
 }
 
 server_stats http_server::stats() const noexcept {

@@ -88,4 +88,18 @@ std::string to_json(boost::json::object const& o) {
     return out;
 }
 
+char const* json_kind(boost::json::value const& v) noexcept {
+    switch (v.kind()) {
+    case boost::json::kind::null: return "null";
+    case boost::json::kind::bool_: return "a boolean";
+    case boost::json::kind::int64:
+    case boost::json::kind::uint64:
+    case boost::json::kind::double_: return "a number";
+    case boost::json::kind::string: return "a string";
+    case boost::json::kind::array: return "an array";
+    case boost::json::kind::object: return "an object";
+    }
+    return "a value";
+}
+
 }  // namespace llmux::detail

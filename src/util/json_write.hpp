@@ -18,6 +18,10 @@ void append_json(std::string& out, boost::json::value const& v);
 
 void append_json(std::string& out, boost::json::object const& o);
 
+/// "a string", "an array", "null", ...: the kind of a value, for messages about a client that
+/// sent one type where another was expected.
+char const* json_kind(boost::json::value const& v) noexcept;
+
 /// `v` as compact JSON text.
 std::string to_json(boost::json::value const& v);
 std::string to_json(boost::json::object const& o);

@@ -25,6 +25,7 @@
 // - `image_part::detail` (OpenAI's hint) has no equivalent and is not sent.
 #include "auth/crypto.hpp"
 #include "codec/sse.hpp"
+#include "util/text.hpp"
 #include "wire/common.hpp"
 #include "wire/formats.hpp"
 
@@ -69,13 +70,6 @@ bool icontains(std::string_view haystack, std::string_view needle) noexcept {
     for (std::size_t i = 0; i + needle.size() <= haystack.size(); ++i)
         if (iequals(haystack.substr(i, needle.size()), needle)) return true;
     return false;
-}
-
-std::string_view trim(std::string_view s) noexcept {
-    constexpr auto ws = " \t\r\n"sv;
-    auto const b = s.find_first_not_of(ws);
-    if (b == std::string_view::npos) return {};
-    return s.substr(b, s.find_last_not_of(ws) - b + 1);
 }
 
 std::string_view as_view(json::string const& s) noexcept {

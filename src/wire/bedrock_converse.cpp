@@ -23,6 +23,7 @@
 //     every prompt token, cached or not.
 #include "auth/crypto.hpp"
 #include "codec/event_stream.hpp"
+#include "util/text.hpp"
 #include "wire/common.hpp"
 #include "wire/formats.hpp"
 
@@ -57,13 +58,6 @@ constexpr std::string_view request_id_header = "x-amzn-RequestId";
 
 std::string_view as_view(json::string const& s) noexcept {
     return {s.data(), s.size()};
-}
-
-std::string_view trim(std::string_view s) noexcept {
-    constexpr auto ws = " \t\r\n"sv;
-    auto const b = s.find_first_not_of(ws);
-    if (b == std::string_view::npos) return {};
-    return s.substr(b, s.find_last_not_of(ws) - b + 1);
 }
 
 bool istarts_with(std::string_view s, std::string_view prefix) noexcept {

@@ -45,6 +45,7 @@
 //   without is `truncated`.
 #include "auth/crypto.hpp"
 #include "codec/sse.hpp"
+#include "util/text.hpp"
 #include "wire/common.hpp"
 #include "wire/formats.hpp"
 
@@ -88,13 +89,6 @@ bool icontains(std::string_view haystack, std::string_view needle) noexcept {
     for (std::size_t i = 0; i + needle.size() <= haystack.size(); ++i)
         if (iequals(haystack.substr(i, needle.size()), needle)) return true;
     return false;
-}
-
-std::string_view trim(std::string_view s) noexcept {
-    constexpr auto ws = " \t\r\n"sv;
-    auto const b = s.find_first_not_of(ws);
-    if (b == std::string_view::npos) return {};
-    return s.substr(b, s.find_last_not_of(ws) - b + 1);
 }
 
 bool is_true(json::value const* v) noexcept {

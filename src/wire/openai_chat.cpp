@@ -4,6 +4,7 @@
 // Ollama. Sans-io: every function here works from bytes alone.
 #include "codec/sse.hpp"
 #include "util/json_write.hpp"
+#include "util/text.hpp"
 #include "wire/common.hpp"
 #include "wire/formats.hpp"
 
@@ -40,13 +41,6 @@ bool icontains(std::string_view haystack, std::string_view needle) noexcept {
     for (std::size_t i = 0; i + needle.size() <= haystack.size(); ++i)
         if (iequals(haystack.substr(i, needle.size()), needle)) return true;
     return false;
-}
-
-std::string_view trim(std::string_view s) noexcept {
-    constexpr auto ws = " \t\r\n"sv;
-    auto const b = s.find_first_not_of(ws);
-    if (b == std::string_view::npos) return {};
-    return s.substr(b, s.find_last_not_of(ws) - b + 1);
 }
 
 std::string_view as_view(json::string const& s) noexcept {
@@ -481,7 +475,7 @@ void read_arguments(json::value const* v, std::string& out) {
     if (auto const* s = v->if_string())
         out.assign(s->data(), s->size());
     else if (v->is_object())
-        out = json::serialize(*v);
+        out = to_json(*v);
 }
 
 // The choice with index 0 (only it maps to the unified types), or the first one.
