@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSL-1.0
 // The OpenAI chat-completions wire format, table-driven over the fixtures in tests/data/openai/:
 // the requests we build, the responses, errors and streams we decode.
+#include "common/wire_fixtures.hpp"
 #include "wire/formats.hpp"
 #include "wire/wire_format.hpp"
 
@@ -35,136 +36,19 @@ wire_format const& fmt() {
     return detail::openai_chat_format();
 }
 
-// ---------------------------------------------------------------------------------------------
-// Fixtures
-
-std::string fixture_path(std::string_view name) {
-    return std::string(LLMUX_TEST_DATA_DIR) + "/openai/" + std::string(name);
-}
-
+// The shared fixture helpers (tests/common/wire_fixtures.hpp), for tests/data/openai/.
+constexpr std::string_view fixture_dir = "openai";
 std::string load_text(std::string_view name) {
-    std::ifstream in(fixture_path(name), std::ios::binary);
-    BOOST_REQUIRE_MESSAGE(in, "cannot open fixture " << fixture_path(name));
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
+    return fixture_text(fixture_dir, name);
 }
-
 json::value load_json(std::string_view name) {
-    boost::system::error_code ec;
-    json::value v = json::parse(load_text(name), ec);
-    BOOST_REQUIRE_MESSAGE(!ec, "fixture " << name << " is not valid JSON: " << ec.message());
-    return v;
+    return fixture_json(fixture_dir, name);
 }
-
-std::string_view str(json::value const& v) {
-    auto const& s = v.as_string();
-    return {s.data(), s.size()};
-}
-
-// A case's body: the bytes of `file`, or the inline `body` string.
 std::string case_body(json::object const& c) {
-    if (auto const* f = c.if_contains("file")) return load_text(str(*f));
-    return std::string(str(c.at("body")));
+    return test::case_body(fixture_dir, c);
 }
-
-response_head case_head(json::object const& c) {
-    response_head h;
-    h.status = c.contains("status") ? static_cast<unsigned>(c.at("status").to_number<int>()) : 200;
-    if (auto const* hs = c.if_contains("headers"))
-        for (auto const& [k, v] : hs->as_object())
-            h.headers.emplace_back(std::string(k), std::string(str(v)));
-    return h;
-}
-
-void check_json(json::value const& actual, json::value const& expected, std::string_view what) {
-    BOOST_TEST(actual == expected, what << "\n  got:      " << json::serialize(actual)
-                                        << "\n  expected: " << json::serialize(expected));
-}
-
-// ---------------------------------------------------------------------------------------------
-// Results as JSON, so that fixtures can state them exactly.
-
-json::value count_json(token_count c) {
-    return c ? json::value(*c) : json::value(nullptr);
-}
-
-json::object usage_json(usage const& u) {
-    return {{"input", count_json(u.input_tokens)},
-            {"output", count_json(u.output_tokens)},
-            {"total", count_json(u.total_tokens)},
-            {"cached_input", count_json(u.cached_input_tokens)},
-            {"cache_write", count_json(u.cache_write_tokens)},
-            {"reasoning", count_json(u.reasoning_tokens)},
-            {"cost", u.reported_cost ? json::value(*u.reported_cost) : json::value(nullptr)}};
-}
-
-json::object response_json(chat_response const& r) {
-    json::array calls;
-    for (auto const& c : r.tool_calls)
-        calls.push_back(json::object{{"id", c.id}, {"name", c.name}, {"arguments", c.arguments}});
-    return {{"id", r.id},
-            {"model", r.model},
-            {"content", r.content},
-            {"reasoning", r.reasoning},
-            {"tool_calls", std::move(calls)},
-            {"finish_reason", to_string(r.finish_reason)},
-            {"native_finish_reason", r.native_finish_reason},
-            {"request_id", r.request_id},
-            {"usage", usage_json(r.usage)}};
-}
-
-json::object failure_json(failure const& f) {
-    return {{"code", code_name(f.code)},
-            {"http_status", f.diag.http_status},
-            {"error_type", f.diag.error_type},
-            {"error_code", f.diag.error_code},
-            {"message", f.diag.message},
-            {"request_id", f.diag.request_id},
-            {"retry_after_ms",
-             f.diag.retry_after ? json::value(f.diag.retry_after->count()) : json::value(nullptr)}};
-}
-
-json::object chunk_json(chat_chunk const& c) {
-    json::object o;
-    if (!c.text.empty()) o["text"] = c.text;
-    if (!c.reasoning.empty()) o["reasoning"] = c.reasoning;
-    if (!c.tool_calls.empty()) {
-        json::array a;
-        for (auto const& t : c.tool_calls)
-            a.push_back(json::object{
-                {"index", t.index}, {"id", t.id}, {"name", t.name}, {"arguments", t.arguments}});
-        o["tool_calls"] = std::move(a);
-    }
-    if (c.finish_reason) o["finish_reason"] = to_string(*c.finish_reason);
-    if (c.usage) o["usage"] = usage_json(*c.usage);
-    return o;
-}
-
-// Runs a stream decoder over `pieces` and returns {chunks, info, end} as JSON.
 json::object decode_stream(std::vector<std::string_view> const& pieces) {
-    auto d = fmt().make_stream_decoder();
-    std::vector<chat_chunk> chunks;
-    json::value end = "ok";
-    bool failed = false;
-    for (auto p : pieces) {
-        if (auto r = d->feed(p, chunks); !r) {
-            end = failure_json(r.error());
-            failed = true;
-            break;
-        }
-    }
-    if (!failed)
-        if (auto r = d->finish(chunks); !r) end = failure_json(r.error());
-    json::array cs;
-    for (auto const& c : chunks)
-        cs.push_back(chunk_json(c));
-    auto const& info = d->info();
-    return {{"chunks", std::move(cs)},
-            {"info", json::object{{"id", info.id},
-                                  {"model", info.model},
-                                  {"native_finish_reason", info.native_finish_reason}}},
-            {"end", std::move(end)}};
+    return test::decode_stream(fmt(), pieces);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -181,20 +65,6 @@ result<http_request> encode(chat_request const& req, std::string provider = "ope
                             bool stream = false, json::object options = {}) {
     auto const p = provider_named(std::move(provider), std::move(options));
     return fmt().encode(req, encode_context{p, "gpt-4o-mini", stream});
-}
-
-json::object body_of(http_request const& r) {
-    boost::system::error_code ec;
-    json::value v = json::parse(r.body, ec);
-    BOOST_REQUIRE_MESSAGE(!ec, "the request body is not JSON: " << r.body);
-    BOOST_REQUIRE(v.is_object());
-    return std::move(v.get_object());
-}
-
-json::object weather_schema() {
-    return json::parse(
-               R"({"type":"object","properties":{"city":{"type":"string"}},"required":["city"]})")
-        .as_object();
 }
 
 // The unified requests the request_*.json fixtures were written for.
@@ -339,7 +209,7 @@ BOOST_AUTO_TEST_CASE(request_fixtures) {
 
 BOOST_AUTO_TEST_CASE(every_request_fixture_is_used) {
     std::size_t n = 0;
-    for (auto const& e : std::filesystem::directory_iterator(fixture_path(""))) {
+    for (auto const& e : std::filesystem::directory_iterator(fixture_path(fixture_dir, ""))) {
         std::string const name = e.path().filename().string();
         if (name.rfind("request_", 0) != 0) continue;
         ++n;

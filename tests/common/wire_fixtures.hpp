@@ -1,0 +1,62 @@
+// SPDX-License-Identifier: BSL-1.0
+// What the table-driven wire-format tests share (tests/unit/{openai_chat,anthropic_messages,
+// gemini,bedrock_converse}.cpp): fixture files in tests/data/<format>/, test cases' bodies and
+// heads, and the unified results written as JSON so that fixtures can state them exactly.
+#pragma once
+
+#include <llmux/config.hpp>
+#include <llmux/error.hpp>
+#include <llmux/types.hpp>
+
+#include "wire/wire_format.hpp"
+
+#include <boost/json.hpp>
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace llmux::test {
+
+/// tests/data/<dir>/<name>.
+std::string fixture_path(std::string_view dir, std::string_view name);
+/// The bytes of tests/data/<dir>/<name>; a missing file fails the test.
+std::string fixture_text(std::string_view dir, std::string_view name);
+/// The JSON of tests/data/<dir>/<name>; invalid JSON fails the test.
+boost::json::value fixture_json(std::string_view dir, std::string_view name);
+
+/// A JSON string as a view (throws when `v` is not a string).
+std::string_view str(boost::json::value const& v);
+
+/// A case's body: the bytes of its `file` (in `dir`), or its inline `body` string.
+std::string case_body(std::string_view dir, boost::json::object const& c);
+/// A case's `status` (default 200) and `headers`.
+detail::response_head case_head(boost::json::object const& c);
+
+/// Checks `actual == expected`, printing both on failure.
+void check_json(boost::json::value const& actual, boost::json::value const& expected,
+                std::string_view what);
+
+/// @name The unified results as JSON
+/// @{
+boost::json::value count_json(token_count c);
+boost::json::object usage_json(usage const& u);
+boost::json::object response_json(chat_response const& r);
+boost::json::object failure_json(failure const& f);
+boost::json::object chunk_json(chat_chunk const& c);
+/// @}
+
+/** Runs `fmt`'s stream decoder over `pieces` and returns {chunks, info, end} as JSON; `info`
+    has the stream's request id too when `with_request_id`.
+*/
+boost::json::object decode_stream(detail::wire_format const& fmt,
+                                  std::vector<std::string_view> const& pieces,
+                                  bool with_request_id = false);
+
+/// The JSON body of an encoded request (not JSON, or not an object, fails the test).
+boost::json::object body_of(detail::http_request const& r);
+
+/// `{"type":"object","properties":{"city":{"type":"string"}},"required":["city"]}`.
+boost::json::object weather_schema();
+
+}  // namespace llmux::test
