@@ -156,4 +156,64 @@ json::object weather_schema() {
         .as_object();
 }
 
+void check_response_table(detail::wire_format const& fmt, std::string_view dir) {
+    json::object const table = fixture_json(dir, "responses.json").as_object();
+    for (auto const& cv : table.at("cases").as_array()) {
+        auto const& c = cv.as_object();
+        BOOST_TEST_CONTEXT("case '" << str(c.at("name")) << "'") {
+            auto const r = fmt.decode(case_head(c), case_body(dir, c));
+            if (auto const* expected = c.if_contains("response")) {
+                BOOST_REQUIRE_MESSAGE(r.has_value(), (r ? "" : r.error().to_string()));
+                check_json(response_json(*r), *expected, "response");
+            } else {
+                BOOST_REQUIRE_MESSAGE(!r.has_value(), "decoded a response that should fail");
+                check_json(failure_json(r.error()), c.at("failure"), "failure");
+            }
+        }
+    }
+}
+
+void check_error_table(detail::wire_format const& fmt, std::string_view dir) {
+    json::object const table = fixture_json(dir, "errors.json").as_object();
+    for (auto const& cv : table.at("cases").as_array()) {
+        auto const& c = cv.as_object();
+        BOOST_TEST_CONTEXT("case '" << str(c.at("name")) << "'") {
+            auto const f = fmt.decode_error(case_head(c), case_body(dir, c));
+            check_json(failure_json(f), c.at("failure"), "failure");
+        }
+    }
+}
+
+void check_stream_table(detail::wire_format const& fmt, std::string_view dir,
+                        std::function<std::string(json::object const&)> const& body_of_case,
+                        bool with_request_id) {
+    json::object const table = fixture_json(dir, "streams.json").as_object();
+    for (auto const& cv : table.at("cases").as_array()) {
+        auto const& c = cv.as_object();
+        BOOST_TEST_CONTEXT("stream '" << str(c.at("name")) << "'") {
+            std::string const body = body_of_case(c);
+            std::string_view const bytes = body;
+            json::object expected{
+                {"chunks", c.at("chunks")}, {"info", c.at("info")}, {"end", c.at("end")}};
+            json::object const whole = decode_stream(fmt, {bytes}, with_request_id);
+            check_json(whole, expected, "whole body");
+
+            // Every split point gives the same chunks, info and ending.
+            std::size_t mismatches = 0;
+            for (std::size_t k = 0; k <= bytes.size(); ++k) {
+                json::object const split = decode_stream(fmt, {bytes.substr(0, k), bytes.substr(k)}, with_request_id);
+                if (split != whole && mismatches++ < 3)
+                    BOOST_ERROR("split at " << k << " differs: " << json::serialize(split));
+            }
+            BOOST_TEST(mismatches == 0u);
+
+            std::vector<std::string_view> singles;
+            for (std::size_t i = 0; i < bytes.size(); ++i)
+                singles.push_back(bytes.substr(i, 1));
+            json::object const bytewise = decode_stream(fmt, singles, with_request_id);
+            check_json(bytewise, whole, "byte by byte");
+        }
+    }
+}
+
 }  // namespace llmux::test

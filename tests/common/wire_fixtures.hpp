@@ -12,6 +12,7 @@
 
 #include <boost/json.hpp>
 
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -52,6 +53,20 @@ boost::json::object chunk_json(chat_chunk const& c);
 boost::json::object decode_stream(detail::wire_format const& fmt,
                                   std::vector<std::string_view> const& pieces,
                                   bool with_request_id = false);
+
+/// @name The fixture tables every wire format has, in tests/data/<dir>/
+/// @{
+/// responses.json: each case's head and body decode to its `response`, or fail with its `failure`.
+void check_response_table(detail::wire_format const& fmt, std::string_view dir);
+/// errors.json: each case's error response decodes to its `failure`.
+void check_error_table(detail::wire_format const& fmt, std::string_view dir);
+/** streams.json: each case's body (`body_of_case`) decodes to its chunks, info and ending, the
+    same whole, split at every byte, and byte by byte.
+*/
+void check_stream_table(detail::wire_format const& fmt, std::string_view dir,
+                        std::function<std::string(boost::json::object const&)> const& body_of_case,
+                        bool with_request_id = false);
+/// @}
 
 /// The JSON body of an encoded request (not JSON, or not an object, fails the test).
 boost::json::object body_of(detail::http_request const& r);

@@ -47,9 +47,6 @@ json::value load_json(std::string_view name) {
 std::string case_body(json::object const& c) {
     return test::case_body(fixture_dir, c);
 }
-json::object decode_stream(std::vector<std::string_view> const& pieces) {
-    return test::decode_stream(fmt(), pieces);
-}
 
 // ---------------------------------------------------------------------------------------------
 // Requests
@@ -373,31 +370,11 @@ BOOST_AUTO_TEST_CASE(invalid_requests) {
 }
 
 BOOST_AUTO_TEST_CASE(response_fixtures) {
-    json::object const table = load_json("responses.json").as_object();
-    for (auto const& cv : table.at("cases").as_array()) {
-        auto const& c = cv.as_object();
-        BOOST_TEST_CONTEXT("case '" << str(c.at("name")) << "'") {
-            auto const r = fmt().decode(case_head(c), case_body(c));
-            if (auto const* expected = c.if_contains("response")) {
-                BOOST_REQUIRE_MESSAGE(r.has_value(), (r ? "" : r.error().to_string()));
-                check_json(response_json(*r), *expected, "response");
-            } else {
-                BOOST_REQUIRE_MESSAGE(!r.has_value(), "decoded a response that should fail");
-                check_json(failure_json(r.error()), c.at("failure"), "failure");
-            }
-        }
-    }
+    check_response_table(fmt(), fixture_dir);
 }
 
 BOOST_AUTO_TEST_CASE(error_fixtures) {
-    json::object const table = load_json("errors.json").as_object();
-    for (auto const& cv : table.at("cases").as_array()) {
-        auto const& c = cv.as_object();
-        BOOST_TEST_CONTEXT("case '" << str(c.at("name")) << "'") {
-            auto const f = fmt().decode_error(case_head(c), case_body(c));
-            check_json(failure_json(f), c.at("failure"), "failure");
-        }
-    }
+    check_error_table(fmt(), fixture_dir);
 }
 
 BOOST_AUTO_TEST_CASE(error_never_copies_flagged_input) {
@@ -417,33 +394,8 @@ BOOST_AUTO_TEST_CASE(error_message_excerpt_is_bounded) {
 }
 
 BOOST_AUTO_TEST_CASE(stream_fixtures) {
-    json::object const table = load_json("streams.json").as_object();
-    for (auto const& cv : table.at("cases").as_array()) {
-        auto const& c = cv.as_object();
-        BOOST_TEST_CONTEXT("stream '" << str(c.at("name")) << "'") {
-            std::string const body = case_body(c);
-            std::string_view const bytes = body;
-            json::object expected{
-                {"chunks", c.at("chunks")}, {"info", c.at("info")}, {"end", c.at("end")}};
-            json::object const whole = decode_stream({bytes});
-            check_json(whole, expected, "whole body");
-
-            // Every split point gives the same chunks, info and ending.
-            std::size_t mismatches = 0;
-            for (std::size_t k = 0; k <= bytes.size(); ++k) {
-                json::object const split = decode_stream({bytes.substr(0, k), bytes.substr(k)});
-                if (split != whole && mismatches++ < 3)
-                    BOOST_ERROR("split at " << k << " differs: " << json::serialize(split));
-            }
-            BOOST_TEST(mismatches == 0u);
-
-            std::vector<std::string_view> singles;
-            for (std::size_t i = 0; i < bytes.size(); ++i)
-                singles.push_back(bytes.substr(i, 1));
-            json::object const bytewise = decode_stream(singles);
-            check_json(bytewise, whole, "byte by byte");
-        }
-    }
+    check_stream_table(
+        fmt(), fixture_dir, [](json::object const& c) { return case_body(c); });
 }
 
 BOOST_AUTO_TEST_CASE(stream_tool_call_arguments_concatenate) {
