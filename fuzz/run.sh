@@ -35,8 +35,22 @@ printf '\x00\x00\x00\x94\x00\x00\x00\x57\xb4\xab\x9a\xee\x0b:event-type\x07\x00\
     >"$seeds/event_stream/example"
 cp "$seeds/event_stream/example" "$seeds/bedrock_stream/example" 2>/dev/null || true
 
+# Requests as clients send them: the gateway tests' bodies behind a few heads.
+mkdir -p "$seeds/http_request"
+i=0
+for body in '{"model":"m","messages":[{"role":"user","content":"hi"}]}' \
+            '{"model":"m","max_tokens":8,"messages":[{"role":"user","content":[{"type":"text","text":"hi"}]}],"stream":true}'; do
+    for b in 0 3 5; do
+        printf "\\$(printf '%03o' $b)POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s" \
+            "${#body}" "$body" >"$seeds/http_request/cl$i.$b"
+        printf "\\$(printf '%03o' $b)POST /v1/messages HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n0\r\n\r\n" \
+            "${#body}" "$body" >"$seeds/http_request/te$i.$b"
+    done
+    i=$((i + 1))
+done
+
 status=0
-for t in sse event_stream openai_stream anthropic_stream gemini_stream bedrock_stream; do
+for t in sse event_stream openai_stream anthropic_stream gemini_stream bedrock_stream http_request; do
     mkdir -p "$seeds/$t"
     log="$build/$t.log"
     if "$build/fuzz_$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \

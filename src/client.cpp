@@ -6,6 +6,8 @@
 #include "auth/sigv4.hpp"
 #include "http/transport.hpp"
 #include "resilience.hpp"
+#include "util/estimate.hpp"
+#include "util/header.hpp"
 #include "util/spawn.hpp"
 #include "wire/common.hpp"
 #include "wire/wire_format.hpp"
@@ -15,6 +17,7 @@
 
 #include <algorithm>
 #include <deque>
+#include <span>
 #include <map>
 #include <mutex>
 #include <vector>
@@ -26,28 +29,70 @@ using detail::clock;
 
 namespace {
 
-bool has_crlf(std::string_view s) { return s.find_first_of("\r\n") != std::string_view::npos; }
-
-/// A header name for an error message: CR and LF shown escaped, long names cut. The value is
-/// never shown: it may be a credential.
-std::string printable_header_name(std::string_view name) {
-    std::string out;
-    for (char c : name.substr(0, 100)) {
-        if (c == '\r')
-            out += "\\r";
-        else if (c == '\n')
-            out += "\\n";
-        else
-            out += c;
-    }
-    return out;
+/** What is wrong with the values of `p` that reach the wire (credentials, headers, the auth
+    header's name), or nothing. A second line of defence behind the checks where values are
+    loaded (environment, config file), for configurations built in code; names the field or
+    variable, never the value.
+*/
+std::optional<std::string> provider_problem(provider_config const& p) {
+    if (!p.load_error.empty()) return p.load_error;
+    std::string const who = "provider '" + p.name + "': ";
+    auto const& c = p.credentials;
+    std::string const key_name = p.api_key_env.empty() ? std::string("api_key") : p.api_key_env;
+    struct value {
+        std::string const* v;
+        std::string name;
+    };
+    for (auto const& [v, name] :
+         {value{&c.api_key, "the key (" + key_name + ")"},
+          value{&c.access_token, std::string("the access token")},
+          value{&c.aws_access_key_id, std::string("AWS_ACCESS_KEY_ID")},
+          value{&c.aws_secret_access_key, std::string("AWS_SECRET_ACCESS_KEY")},
+          value{&c.aws_session_token, std::string("AWS_SESSION_TOKEN")}})
+        if (auto problem = detail::header_value_problem(*v)) return who + name + " " + std::string(*problem);
+    if (p.auth == auth_scheme::header && !p.auth_header.empty() &&
+        !detail::is_header_name(p.auth_header))
+        return who + "auth_header '" + detail::printable_name(p.auth_header) +
+               "' is not a header name";
+    for (auto const& [k, v] : p.headers)
+        if (auto problem = detail::header_problem(k, v)) return who + *problem;
+    for (auto const& [k, v] : p.options)
+        if (auto const* s = v.if_string())
+            if (auto problem = detail::header_value_problem(*s))
+                return who + "options." + std::string(k) + " " + std::string(*problem);
+    return std::nullopt;
 }
 
-/// Removes every occurrence of a secret from a text (providers sometimes echo a key back).
-void redact(std::string& text, std::string_view secret) {
-    if (secret.size() < 6) return;
-    for (auto pos = text.find(secret); pos != std::string::npos; pos = text.find(secret, pos))
-        text.replace(pos, secret.size(), "[redacted]");
+/// A failure of the transport: its message names the upstream's address and what was being
+/// done, which is for operators (logs), not for a gateway's clients.
+failure transport_failure(failure f) {
+    f.diag.source = message_source::internal;
+    return f;
+}
+
+/// Removes every occurrence of each secret from a text (providers sometimes echo a key back).
+void redact(std::string& text, std::span<std::string_view const> secrets) {
+    for (auto secret : secrets)
+        for (auto pos = text.find(secret); pos != std::string::npos; pos = text.find(secret, pos))
+            text.replace(pos, secret.size(), "[redacted]");
+}
+
+/// Every text field of a failure, its attempts' failures included.
+void redact(failure& f, std::span<std::string_view const> secrets) {
+    auto& d = f.diag;
+    for (auto* t : {&d.provider, &d.model, &d.error_type, &d.error_code, &d.message, &d.request_id})
+        redact(*t, secrets);
+    for (auto& a : d.attempts) {
+        redact(a.model, secrets);
+        if (a.error) redact(*a.error, secrets);
+    }
+}
+
+/// Every field of a response that the provider wrote, apart from the answer itself (the
+/// model's words are the caller's data; see the README's security notes).
+void redact(chat_response& r, std::span<std::string_view const> secrets) {
+    for (auto* t : {&r.id, &r.model, &r.request_id, &r.native_finish_reason}) redact(*t, secrets);
+    for (auto& c : r.tool_calls) redact(c.id, secrets);
 }
 
 }  // namespace
@@ -87,7 +132,8 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
 
     impl(asio::any_io_executor e, client_config c)
         : ex(std::move(e)), cfg(std::move(c)),
-          models(cfg.models ? cfg.models.get() : &catalog::built_in()), limiter(cfg.limits),
+          models(cfg.models ? cfg.models.get() : &catalog::built_in()),
+          books(cfg.max_tracked_models), limiter(cfg.limits),
           spend(cfg.budget_usd) {
         detail::transport_config tc;
         tc.timeouts = cfg.timeouts;
@@ -106,6 +152,8 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
                 e.problem = failure(error::invalid_config, "provider '" + name +
                                                                "': unknown wire format '" + pc.wire +
                                                                "' (known: " + known + ")");
+            } else if (auto problem = provider_problem(pc)) {
+                e.problem = failure(error::invalid_config, std::move(*problem));
             } else if (pc.base_url.empty()) {
                 std::string hint = name == "azure" ? " (set AZURE_OPENAI_ENDPOINT)" : "";
                 e.problem = failure(error::invalid_config,
@@ -164,14 +212,9 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
         auto pe = find_provider(*id);
         if (!pe) return pe.error();
         provider_entry const& p = **pe;
-        for (auto const& [name, value] : req.headers) {
-            if (name.empty())
-                return failure(error::invalid_request, "a request header has an empty name");
-            if (has_crlf(name) || has_crlf(value))
-                return failure(error::invalid_request,
-                               "request header '" + printable_header_name(name) +
-                                   "' contains CR or LF");
-        }
+        for (auto const& [name, value] : req.headers)
+            if (auto problem = detail::header_problem(name, value))
+                return failure(error::invalid_request, "request headers: " + *problem);
         detail::encode_context ctx{p.cfg, id->model, stream};
         auto const& wire = p.wire->for_model(id->model);
         auto enc = wire.encode(req, ctx);
@@ -274,18 +317,39 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
         co_return result<void>{};
     }
 
-    /// Fills in who failed and removes secrets from what the provider said.
+    /** The credentials a call to `p` carries: the provider's keys and tokens, and the
+        credential headers of the prepared request (an OAuth token fetched for it). Values
+        shorter than 8 bytes are left out: they would match ordinary text.
+    */
+    static std::vector<std::string_view> secrets_of(prepared const& p) {
+        std::vector<std::string_view> out;
+        auto add = [&](std::string_view s) {
+            if (s.size() >= 8 && std::find(out.begin(), out.end(), s) == out.end())
+                out.push_back(s);
+        };
+        auto const& c = p.p->cfg.credentials;
+        for (auto const* s : {&c.api_key, &c.aws_secret_access_key, &c.aws_session_token,
+                              &c.access_token})
+            add(*s);
+        if (p.req) {
+            auto const auth = p.req->header("Authorization");
+            add(auth);
+            if (auth.starts_with("Bearer ")) add(auth.substr(7));
+            if (!p.p->cfg.auth_header.empty()) add(p.req->header(p.p->cfg.auth_header));
+            add(p.req->header("x-amz-security-token"));
+        }
+        // Longest first: a secret that contains another is replaced whole.
+        std::sort(out.begin(), out.end(),
+                  [](std::string_view a, std::string_view b) { return a.size() > b.size(); });
+        return out;
+    }
+
+    /// Fills in who failed and removes secrets from everything the provider said.
     void finish_failure(failure& f, prepared const* p, std::string_view model) const {
         if (p) {
             if (f.diag.provider.empty()) f.diag.provider = p->id.provider;
             if (f.diag.model.empty()) f.diag.model = p->id.model;
-            auto const& c = p->p->cfg.credentials;
-            for (auto const* s : {&c.api_key, &c.aws_secret_access_key, &c.aws_session_token,
-                                  &c.access_token}) {
-                redact(f.diag.message, *s);
-                redact(f.diag.error_code, *s);
-                redact(f.diag.error_type, *s);
-            }
+            redact(f, secrets_of(*p));
         } else if (f.diag.model.empty()) {
             f.diag.model = std::string(model);
         }
@@ -301,47 +365,64 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
         for (auto& o : obs) o(rec);
     }
 
-    /** Refuses a call before anything is sent when the budget is spent or the prompt cannot
-        fit the model's context window, then waits for the provider's client-side rate limit.
-        `est_tokens` receives the estimate charged to the token bucket.
+    /** The cost of `u` on `model`: the catalog's (or the provider's own report), else the
+        configured price for unpriced models; empty when unknown.
+    */
+    std::optional<double> cost_of(std::string_view model, usage const& u) const {
+        if (auto c = models->cost(model, u)) return c;
+        if (!cfg.unpriced_price || !u.known()) return std::nullopt;
+        if (auto const* m = models->find(model); m && m->priced()) return std::nullopt;
+        return (static_cast<double>(*u.input_tokens) * cfg.unpriced_price->input_per_mtok +
+                static_cast<double>(*u.output_tokens) * cfg.unpriced_price->output_per_mtok) /
+               1e6;
+    }
+
+    /// The most a call to `model` with a prompt of `size` may cost (see `client::max_cost`).
+    std::optional<double> max_cost_of(std::string_view model, detail::prompt_size const& size,
+                                      std::uint64_t max_tokens) const {
+        auto const* m = models->find(model);
+        usage most;
+        most.input_tokens = size.highest;
+        most.output_tokens = max_tokens                       ? max_tokens
+                             : m && m->max_output_tokens ? *m->max_output_tokens
+                                                         : cfg.default_max_output_tokens;
+        return cost_of(model, most);
+    }
+
+    /** Refuses a call before anything is sent when it cannot fit the budget (reserving the
+        most it may cost) or the model's context window, then waits for the provider's
+        client-side rate limit. `est_tokens` receives the estimate charged to the token
+        bucket, `reserved` the budget reservation (released by the call tracker).
     */
     asio::awaitable<result<void>> before_send(prepared const& prep, chat_request const& req,
-                                              clock::time_point deadline, double& est_tokens) {
-        if (auto b = spend.check(); !b) co_return b.error();
-        auto const chars = prompt_chars(req);
-        auto const max_out = static_cast<double>(req.max_tokens.value_or(0));
-        est_tokens = static_cast<double>(chars) / 4.0 + max_out;
-        if (auto const* m = models->find(prep.id.str()); m && m->context_window) {
-            // At least one token per 6 characters: the check must not refuse a prompt that
-            // would fit, so it uses the lowest plausible count.
-            double const lowest = static_cast<double>(chars) / 6.0 + max_out;
-            if (lowest > static_cast<double>(*m->context_window))
-                co_return failure(error::context_length_exceeded,
-                                  "the prompt (" + std::to_string(chars) + " characters, at least " +
-                                      std::to_string(static_cast<std::uint64_t>(chars / 6)) +
-                                      " tokens) plus max_tokens " +
-                                      std::to_string(static_cast<std::uint64_t>(max_out)) +
-                                      " exceeds the context window of " + prep.id.str() + " (" +
-                                      std::to_string(*m->context_window) + " tokens)");
+                                              clock::time_point deadline, double& est_tokens,
+                                              double& reserved) {
+        auto const size = detail::estimate_prompt(req);
+        auto const max_out = static_cast<std::uint64_t>(std::max<std::int64_t>(req.max_tokens.value_or(0), 0));
+        est_tokens = static_cast<double>(size.typical + max_out);
+        auto const model = prep.id.str();
+        auto const* m = models->find(model);
+        if (m && m->context_window && size.lowest + max_out > *m->context_window)
+            co_return failure(error::context_length_exceeded,
+                              "the prompt (" + std::to_string(size.bytes) + " bytes, at least " +
+                                  std::to_string(size.lowest) + " tokens) plus max_tokens " +
+                                  std::to_string(max_out) + " exceeds the context window of " +
+                                  model + " (" + std::to_string(*m->context_window) + " tokens)");
+        if (spend.has_budget()) {
+            auto const cost = max_cost_of(model, size, max_out);
+            if (!cost)
+                co_return failure(error::unsupported,
+                                  "the model " + model + " has no known price, so the budget "
+                                  "cannot be kept (set unpriced_price to charge a price for "
+                                  "models the catalog does not price)");
+            if (auto r = spend.reserve(*cost); !r) co_return r.error();
+            reserved = *cost;
+        } else if (auto b = spend.check(); !b) {
+            co_return b.error();
         }
         if (limiter.limited(prep.id.provider))
             co_return co_await limiter.acquire(prep.id.provider, est_tokens, deadline);
         co_return result<void>{};
-    }
-
-    /// Characters of everything the prompt sends (text, tool calls and results, tools).
-    static std::size_t prompt_chars(chat_request const& req) {
-        std::size_t n = req.system.size();
-        for (auto const& m : req.messages) {
-            for (auto const& part : m.content) {
-                if (auto const* t = std::get_if<text_part>(&part)) n += t->text.size();
-                else if (std::get_if<image_part>(&part)) n += 4 * 800;  // ~800 tokens a picture
-                else if (auto const* c = std::get_if<tool_call>(&part)) n += c->name.size() + c->arguments.size();
-                else if (auto const* r = std::get_if<tool_result>(&part)) n += r->content.size();
-            }
-        }
-        for (auto const& t : req.tools) n += t.name.size() + t.description.size() + 64 * t.parameters.size();
-        return n;
     }
 };
 
@@ -356,7 +437,11 @@ struct call_tracker {
     call_record rec;
     clock::time_point t0 = clock::now();
     std::shared_ptr<detail::model_book> book;
+    /// The `provider/model` the call was sent to; empty until `sending`.
+    std::string sent_to;
     double est_tokens = 0;
+    /// The budget reservation of the call, released when it finishes.
+    double reserved = 0;
     bool done = false;
 
     call_tracker(std::shared_ptr<client::impl> cl, std::string const& model, std::uint32_t attempt,
@@ -370,17 +455,26 @@ struct call_tracker {
     /// The call is about to be sent to `prep`'s provider.
     void sending(prepared const& prep) {
         rec.provider = prep.id.provider;
-        book = c->books.get(prep.id.str());
-        book->started();
+        sent_to = prep.id.str();
+        // Books exist only for models that answered, failed in a way that says something
+        // about their health, or were pinned (see model_books): an id that a client made up
+        // and the provider rejected leaves nothing behind.
+        book = c->books.existing(sent_to);
+        if (book) book->started();
     }
 
-    /// Finishes with `r`; fills in the cost of a success. Returns `r`.
-    result<chat_response> finish(result<chat_response> r, prepared const* prep) {
+    /** Finishes with `r`; fills in the cost of a success. `billed`: for a failure, the usage
+        the provider bills for what it did before (a stream that broke after its answer
+        began); its cost goes into the failure and the spend. Returns `r`.
+    */
+    result<chat_response> finish(result<chat_response> r, prepared const* prep,
+                                 usage const* billed = nullptr) {
         if (done) return r;
         done = true;
         rec.latency = clock::now() - t0;
         if (r) {
-            r->cost_usd = c->models->cost(r->requested_model, r->usage);
+            if (prep) redact(*r, client::impl::secrets_of(*prep));
+            r->cost_usd = c->cost_of(r->requested_model, r->usage);
             if (!r->attempts.empty()) r->attempts.back().latency = r->latency;
             rec.usage = r->usage;
             rec.ttft = r->ttft;
@@ -388,12 +482,21 @@ struct call_tracker {
         } else {
             auto f = r.error();
             c->finish_failure(f, prep, rec.model);
+            if (billed && !sent_to.empty()) {
+                rec.usage = *billed;
+                rec.cost_usd = c->cost_of(sent_to, *billed);
+                f.diag.cost_usd = rec.cost_usd;
+            }
             rec.error = f;
             r = std::move(f);
         }
-        if (book) {
-            book->finished(rec.error, rec.ttft, rec.latency, rec.usage, rec.cost_usd, c->cfg.breaker,
-                           clock::now());
+        c->spend.release(reserved);
+        if (!sent_to.empty()) {
+            if (!book && (r || detail::counts_against_health(*rec.error)))
+                book = c->books.get(sent_to);
+            if (book)
+                book->finished(rec.error, rec.ttft, rec.latency, rec.usage, rec.cost_usd,
+                               c->cfg.breaker, clock::now());
             c->spend.record(!r, rec.usage, rec.cost_usd);
             if (r && rec.usage.known())
                 c->limiter.settle(rec.provider, est_tokens,
@@ -453,7 +556,24 @@ model_estimate client::estimate(std::string_view model) const {
 }
 
 bool client::admit(std::string_view model) {
-    return impl_->books.get(std::string(model))->admit(impl_->cfg.breaker, clock::now());
+    // A model without a book has no circuit to open.
+    auto b = impl_->books.existing(model);
+    return !b || b->admit(impl_->cfg.breaker, clock::now());
+}
+
+std::optional<double> client::cost(std::string_view model, usage const& u) const {
+    return impl_->cost_of(model, u);
+}
+
+std::optional<double> client::max_cost(chat_request const& req, std::string_view model) const {
+    auto const max_out =
+        static_cast<std::uint64_t>(std::max<std::int64_t>(req.max_tokens.value_or(0), 0));
+    return impl_->max_cost_of(model.empty() ? req.model : model, detail::estimate_prompt(req),
+                              max_out);
+}
+
+void client::track(std::string_view model) {
+    impl_->books.pin(std::string(model));
 }
 
 void client::on_call(std::function<void(call_record const&)> cb) {
@@ -491,14 +611,15 @@ asio::awaitable<result<chat_response>> chat_impl(std::shared_ptr<client::impl> s
     if (!prep) co_return track.finish(prep.error(), nullptr);
     auto const& p = *prep->p;
     auto const& wire = *prep->wire;
-    if (auto b = co_await self->before_send(*prep, req, deadline, track.est_tokens); !b)
+    if (auto b = co_await self->before_send(*prep, req, deadline, track.est_tokens, track.reserved);
+        !b)
         co_return track.finish(b.error(), &*prep);
     if (auto a = co_await self->authorize(*prep, deadline); !a)
         co_return track.finish(a.error(), &*prep);
 
     track.sending(*prep);
     auto resp = co_await self->tr->request(p.org, prep->req, deadline);
-    if (!resp) co_return track.finish(resp.error(), &*prep);
+    if (!resp) co_return track.finish(transport_failure(resp.error()), &*prep);
     auto const& head = resp->head;
     if (head.status < 200 || head.status > 299)
         co_return track.finish(wire.decode_error(head, resp->body), &*prep);
@@ -587,9 +708,28 @@ struct chat_stream::state {
         }
     }
 
+    /** What the provider bills for a stream that ends early: nothing if its answer never
+        began; else the usage it reported so far, with the prompt (estimated) and the tokens
+        received (estimated from their bytes) where it reported none.
+    */
+    std::optional<usage> billed_so_far() const {
+        if (!dec || (chunks == 0 && !resp.usage.input_tokens)) return std::nullopt;
+        usage u = resp.usage;
+        if (!u.input_tokens) u.input_tokens = detail::estimate_prompt(req).typical;
+        std::size_t bytes = resp.content.size() + resp.reasoning.size();
+        for (auto const& [i, tc] : calls) bytes += tc.name.size() + tc.arguments.size();
+        std::uint64_t const received = (bytes + 3) / 4;
+        if (!u.output_tokens || *u.output_tokens < received) u.output_tokens = received;
+        u.total_tokens = *u.input_tokens + *u.output_tokens;
+        return u;
+    }
+
     void fail(failure f) {
         body.close();
-        final = track ? track->finish(std::move(f), prep ? &*prep : nullptr) : result<chat_response>(f);
+        auto const billed = billed_so_far();
+        final = track ? track->finish(std::move(f), prep ? &*prep : nullptr,
+                                      billed ? &*billed : nullptr)
+                      : result<chat_response>(f);
         finished = true;
         --c->in_flight;
     }
@@ -683,7 +823,7 @@ failure mid_stream_failure(failure f, std::size_t chunks) {
         f = failure(error::truncated,
                     "the stream broke after " + std::to_string(chunks) + " chunks: " + why);
     }
-    return f;
+    return transport_failure(std::move(f));
 }
 
 asio::awaitable<void> read_error_body(std::shared_ptr<chat_stream::state> st);
@@ -705,7 +845,8 @@ asio::awaitable<void> stream_step(std::shared_ptr<chat_stream::state> st) {
         }
         st->prep = std::move(*prep);
         auto const deadline = st->t0 + c.cfg.timeouts.total;
-        if (auto b = co_await c.before_send(*st->prep, st->req, deadline, st->track->est_tokens);
+        if (auto b = co_await c.before_send(*st->prep, st->req, deadline, st->track->est_tokens,
+                                            st->track->reserved);
             !b) {
             st->fail(b.error());
             co_return;
@@ -717,7 +858,7 @@ asio::awaitable<void> stream_step(std::shared_ptr<chat_stream::state> st) {
         st->track->sending(*st->prep);
         auto b = co_await c.tr->open(st->prep->p->org, st->prep->req, deadline);
         if (!b) {
-            st->fail(b.error());
+            st->fail(transport_failure(b.error()));
             co_return;
         }
         st->body = std::move(*b);

@@ -76,6 +76,15 @@ asio::awaitable<result<chat_response>> timed_chat(client& c, chat_request req, s
     co_return failure(error::timeout, "exceeded the " + what);
 }
 
+/// What the failed attempts were billed (streams that broke after their answer began), or
+/// nothing when none was.
+std::optional<double> billed(std::vector<attempt> const& attempts) {
+    std::optional<double> total;
+    for (auto const& a : attempts)
+        if (a.error && a.error->diag.cost_usd) total = total.value_or(0) + *a.error->diag.cost_usd;
+    return total;
+}
+
 failure all_failed(std::string_view what, std::vector<attempt> attempts) {
     std::ostringstream msg;
     msg << what << ": every one of " << attempts.size() << " attempts failed";
@@ -85,13 +94,17 @@ failure all_failed(std::string_view what, std::vector<attempt> attempts) {
     if (!attempts.empty() && attempts.back().error) {
         f.diag.http_status = attempts.back().error->diag.http_status;
         f.diag.retry_after = attempts.back().error->diag.retry_after;
+        if (attempts.back().error->diag.source == message_source::internal)
+            f.diag.source = message_source::internal;  // the message quotes it
     }
+    f.diag.cost_usd = billed(attempts);
     f.diag.attempts = std::move(attempts);
     return f;
 }
 
-/// Attaches the attempts so far to a final failure.
+/// Attaches the attempts so far to a final failure; its cost becomes the whole call's.
 failure with_attempts(failure f, std::vector<attempt> attempts) {
+    if (auto b = billed(attempts)) f.diag.cost_usd = b;
     f.diag.attempts = std::move(attempts);
     return f;
 }
@@ -496,6 +509,7 @@ struct fallback_stream::state {
             r->latency = steady::now() - t0;
         } else {
             auto f = r.error();
+            if (auto b = billed(attempts)) f.diag.cost_usd = b;
             f.diag.attempts = attempts;
             r = std::move(f);
         }
@@ -505,6 +519,19 @@ struct fallback_stream::state {
 
 fallback_stream::~fallback_stream() {
     if (st_ && st_->current) st_->current->close();
+}
+
+void fallback_stream::close() {
+    if (!st_ || st_->finished) return;
+    failure const closed(asio::error::operation_aborted, "the stream was closed by the caller");
+    if (st_->current) {
+        st_->current->close();
+        // The attempt in progress ends with its own failure, which carries what it was billed.
+        auto const& r = st_->current->response();
+        if (!st_->attempts.empty() && !st_->attempts.back().error)
+            st_->attempts.back().error = r ? closed : r.error();
+    }
+    st_->finish(closed);
 }
 
 bool fallback_stream::done() const noexcept { return !st_ || st_->finished; }

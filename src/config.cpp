@@ -3,6 +3,8 @@
 
 #include <llmux/catalog.hpp>
 
+#include "util/header.hpp"
+
 #include <boost/json.hpp>
 #include <boost/url/parse.hpp>
 
@@ -75,6 +77,53 @@ std::string env_or(client_config::env_reader const& getenv, char const* name) {
     return v ? std::string(v) : std::string();
 }
 
+/// What a loaded value becomes: a header value, a name inside a host (region, location), a
+/// project id inside a URL path, or a URL or file path.
+enum class value_kind { header, host_label, project, url };
+
+/// What is wrong with `v` as a value of `kind`, or nothing. Never quotes the value.
+std::optional<std::string> value_problem(std::string_view v, value_kind kind) {
+    if (auto p = detail::header_value_problem(v)) return std::string(*p);
+    auto all = [&](auto ok) {
+        for (char c : v)
+            if (!ok(c)) return false;
+        return !v.empty();
+    };
+    auto alnum = [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+    };
+    switch (kind) {
+    case value_kind::host_label:
+        if (!all([&](char c) { return alnum(c) || c == '-'; }))
+            return std::string("must be a region or location name: letters, digits and '-' "
+                               "(e.g. us-east-1)");
+        break;
+    case value_kind::project:
+        if (!all([&](char c) { return alnum(c) || c == '-' || c == '_' || c == '.' || c == ':'; }))
+            return std::string("must be a project id: letters, digits and - _ . :");
+        break;
+    case value_kind::header:
+    case value_kind::url: break;
+    }
+    return std::nullopt;
+}
+
+/** Reads the environment variable `name` for provider `p`. A value that cannot be used is not
+    used: `p.load_error` names the variable and the problem (the first one found wins).
+*/
+std::string env_checked(client_config::env_reader const& getenv, char const* name,
+                        value_kind kind, provider_config& p) {
+    std::string v = env_or(getenv, name);
+    if (v.empty()) return v;
+    if (auto problem = value_problem(v, kind)) {
+        if (p.load_error.empty())
+            p.load_error = "provider '" + p.name + "': environment variable " + name + " " +
+                           *problem;
+        return {};
+    }
+    return v;
+}
+
 std::string trim_slash(std::string s) {
     while (!s.empty() && s.back() == '/') s.pop_back();
     return s;
@@ -95,19 +144,18 @@ result<auth_scheme> parse_auth(std::string_view s, std::string_view origin,
                                     "' (expected none, bearer, header, aws_sigv4, google_oauth)");
 }
 
+/// Reads an object of strings; `check(name, value)` says what is wrong with a pair.
+template <class Check>
 result<header_list> parse_pairs(boost::json::value const& v, std::string_view origin,
-                                std::string const& where) {
+                                std::string const& where, Check check) {
     auto const* obj = v.if_object();
     if (!obj) return config_error(origin, where + " must be an object of strings");
     header_list out;
     for (auto const& [k, val] : *obj) {
         auto const* s = val.if_string();
         if (!s) return config_error(origin, where + "." + std::string(k) + " must be a string");
-        auto bad = [](std::string_view t) {
-            return t.find_first_of("\r\n") != std::string_view::npos;
-        };
-        if (bad(k) || bad(*s))
-            return config_error(origin, where + "." + std::string(k) + " contains CR or LF");
+        if (auto problem = check(k, *s))
+            return config_error(origin, where + "." + detail::printable_name(k) + ": " + *problem);
         out.emplace_back(std::string(k), std::string(*s));
     }
     return out;
@@ -155,21 +203,32 @@ result<void> apply_provider(provider_config& p, boost::json::object const& o,
         } else if (key == "auth_header") {
             auto s = need_string();
             if (!s) return s.error();
+            if (!detail::is_header_name(*s))
+                return config_error(origin, field + " must be a header name (a token such as "
+                                                    "x-api-key)");
             p.auth_header = *s;
         } else if (key == "api_key_env") {
             auto s = need_string();
             if (!s) return s.error();
             p.api_key_env = *s;
-            p.credentials.api_key = env_or(getenv, s->c_str());
+            std::string key_value = env_or(getenv, s->c_str());
+            if (auto problem = value_problem(key_value, value_kind::header))
+                return config_error(origin, "environment variable " + *s + " (named by " +
+                                                field + ") " + *problem);
+            p.credentials.api_key = std::move(key_value);
         } else if (key == "api_key") {
             auto s = need_string();
             if (!s) return s.error();
+            if (auto problem = value_problem(*s, value_kind::header))
+                return config_error(origin, field + " " + *problem);
             p.credentials.api_key = *s;
         } else if (key == "key_required") {
             if (!v.is_bool()) return config_error(origin, field + " must be true or false");
             p.key_required = v.get_bool();
         } else if (key == "headers") {
-            auto h = parse_pairs(v, origin, field);
+            auto h = parse_pairs(v, origin, field, [](std::string_view n, std::string_view val) {
+                return detail::header_problem(n, val);
+            });
             if (!h) return h.error();
             for (auto& [k, val] : *h) {
                 auto it = std::find_if(p.headers.begin(), p.headers.end(),
@@ -180,12 +239,25 @@ result<void> apply_provider(provider_config& p, boost::json::object const& o,
                     p.headers.emplace_back(k, val);
             }
         } else if (key == "query") {
-            auto q = parse_pairs(v, origin, field);
+            auto q = parse_pairs(v, origin, field, [](std::string_view, std::string_view val) {
+                return value_problem(val, value_kind::url);
+            });
             if (!q) return q.error();
             p.query = std::move(*q);
         } else if (key == "options") {
             if (!v.is_object()) return config_error(origin, field + " must be an object");
-            for (auto const& [ok, ov] : v.get_object()) p.options[ok] = ov;
+            for (auto const& [ok, ov] : v.get_object()) {
+                // Options become headers (anthropic_version), host names (region, location)
+                // and URL paths (project): each is checked for what it becomes.
+                if (auto const* os = ov.if_string()) {
+                    value_kind const kind = ok == "region" || ok == "location" ? value_kind::host_label
+                                            : ok == "project"                  ? value_kind::project
+                                                                               : value_kind::header;
+                    if (auto problem = value_problem(*os, kind))
+                        return config_error(origin, field + "." + std::string(ok) + " " + *problem);
+                }
+                p.options[ok] = ov;
+            }
         } else {
             return config_error(origin, "unknown field " + field);
         }
@@ -260,36 +332,41 @@ client_config client_config::from_env(env_reader getenv) {
     client_config c = presets();
     for (auto const& p : presets_table) {
         auto& pc = c.providers[p.name];
-        pc.credentials.api_key = env_or(getenv, p.key_env);
-        if (auto base = env_or(getenv, p.base_env); !base.empty()) pc.base_url = trim_slash(base);
+        pc.credentials.api_key = env_checked(getenv, p.key_env, value_kind::header, pc);
+        if (auto base = env_checked(getenv, p.base_env, value_kind::url, pc); !base.empty())
+            pc.base_url = trim_slash(base);
     }
     // Azure: the resource endpoint names the base; deployments go in the path.
     {
         auto& az = c.providers["azure"];
         if (az.base_url.empty()) {
-            if (auto ep = trim_slash(env_or(getenv, "AZURE_OPENAI_ENDPOINT")); !ep.empty())
+            if (auto ep = trim_slash(env_checked(getenv, "AZURE_OPENAI_ENDPOINT", value_kind::url, az));
+                !ep.empty())
                 az.base_url = ep + "/openai/deployments/{model}";
         }
-        if (auto v = env_or(getenv, "AZURE_OPENAI_API_VERSION"); !v.empty())
+        if (auto v = env_checked(getenv, "AZURE_OPENAI_API_VERSION", value_kind::url, az); !v.empty())
             az.query = {{"api-version", v}};
     }
     {
         auto& oa = c.providers["openai"];
-        if (auto org = env_or(getenv, "OPENAI_ORG_ID"); !org.empty())
+        if (auto org = env_checked(getenv, "OPENAI_ORG_ID", value_kind::header, oa); !org.empty())
             oa.headers.emplace_back("OpenAI-Organization", org);
-        if (auto proj = env_or(getenv, "OPENAI_PROJECT_ID"); !proj.empty())
+        if (auto proj = env_checked(getenv, "OPENAI_PROJECT_ID", value_kind::header, oa);
+            !proj.empty())
             oa.headers.emplace_back("OpenAI-Project", proj);
     }
     {
         auto& orr = c.providers["openrouter"];
-        if (auto ref = env_or(getenv, "OPENROUTER_REFERER"); !ref.empty())
+        if (auto ref = env_checked(getenv, "OPENROUTER_REFERER", value_kind::header, orr);
+            !ref.empty())
             orr.headers.emplace_back("HTTP-Referer", ref);
-        if (auto title = env_or(getenv, "OPENROUTER_TITLE"); !title.empty())
+        if (auto title = env_checked(getenv, "OPENROUTER_TITLE", value_kind::header, orr);
+            !title.empty())
             orr.headers.emplace_back("X-Title", title);
     }
     {
         auto& ol = c.providers["ollama"];
-        if (std::string const host = env_or(getenv, "OLLAMA_HOST");
+        if (std::string const host = env_checked(getenv, "OLLAMA_HOST", value_kind::url, ol);
             !host.empty() && env_or(getenv, "OLLAMA_BASE_URL").empty()) {
             ol.base_url = (host.find("://") == std::string::npos ? "http://" + host : host);
             ol.base_url = trim_slash(ol.base_url) + "/v1";
@@ -298,8 +375,8 @@ client_config client_config::from_env(env_reader getenv) {
     {
         // GOOGLE_API_KEY is accepted too, as the Google SDKs do.
         auto& g = c.providers["google"];
-        if (g.credentials.api_key.empty()) {
-            g.credentials.api_key = env_or(getenv, "GOOGLE_API_KEY");
+        if (g.credentials.api_key.empty() && env_or(getenv, "GEMINI_API_KEY").empty()) {
+            g.credentials.api_key = env_checked(getenv, "GOOGLE_API_KEY", value_kind::header, g);
             if (!g.credentials.api_key.empty()) g.api_key_env = "GOOGLE_API_KEY";
         }
     }
@@ -307,10 +384,11 @@ client_config client_config::from_env(env_reader getenv) {
         auto& v = c.providers["vertex"];
         v.credentials.access_token = v.credentials.api_key;  // VERTEX_ACCESS_TOKEN
         v.credentials.api_key.clear();
-        v.credentials.google_credentials_file = env_or(getenv, "GOOGLE_APPLICATION_CREDENTIALS");
+        v.credentials.google_credentials_file =
+            env_checked(getenv, "GOOGLE_APPLICATION_CREDENTIALS", value_kind::url, v);
         v.api_key_env = "GOOGLE_APPLICATION_CREDENTIALS or VERTEX_ACCESS_TOKEN";
-        std::string project = env_or(getenv, "GOOGLE_CLOUD_PROJECT");
-        if (project.empty()) project = env_or(getenv, "VERTEX_PROJECT");
+        std::string project = env_checked(getenv, "GOOGLE_CLOUD_PROJECT", value_kind::project, v);
+        if (project.empty()) project = env_checked(getenv, "VERTEX_PROJECT", value_kind::project, v);
         if (project.empty() && !v.credentials.google_credentials_file.empty()) {
             // The key file names its project.
             std::ifstream in(v.credentials.google_credentials_file);
@@ -319,11 +397,20 @@ client_config client_config::from_env(env_reader getenv) {
             boost::system::error_code ec;
             auto doc = boost::json::parse(ss.str(), ec);
             if (!ec && doc.is_object())
-                if (auto const* pid = doc.get_object().if_contains("project_id"); pid && pid->is_string())
-                    project = std::string(pid->get_string());
+                if (auto const* pid = doc.get_object().if_contains("project_id"); pid && pid->is_string()) {
+                    std::string_view const id = pid->get_string();
+                    if (auto problem = value_problem(id, value_kind::project)) {
+                        if (v.load_error.empty())
+                            v.load_error = "provider 'vertex': the project_id of the key file "
+                                           "named by GOOGLE_APPLICATION_CREDENTIALS " + *problem;
+                    } else {
+                        project = std::string(id);
+                    }
+                }
         }
-        std::string location = env_or(getenv, "GOOGLE_CLOUD_LOCATION");
-        if (location.empty()) location = env_or(getenv, "VERTEX_LOCATION");
+        std::string location = env_checked(getenv, "GOOGLE_CLOUD_LOCATION", value_kind::host_label, v);
+        if (location.empty())
+            location = env_checked(getenv, "VERTEX_LOCATION", value_kind::host_label, v);
         if (location.empty()) location = "us-central1";
         v.options["location"] = location;
         if (!project.empty()) v.options["project"] = project;
@@ -332,12 +419,12 @@ client_config client_config::from_env(env_reader getenv) {
     {
         auto& b = c.providers["bedrock"];
         auto& cr = b.credentials;
-        cr.aws_access_key_id = env_or(getenv, "AWS_ACCESS_KEY_ID");
-        cr.aws_secret_access_key = env_or(getenv, "AWS_SECRET_ACCESS_KEY");
-        cr.aws_session_token = env_or(getenv, "AWS_SESSION_TOKEN");
+        cr.aws_access_key_id = env_checked(getenv, "AWS_ACCESS_KEY_ID", value_kind::header, b);
+        cr.aws_secret_access_key = env_checked(getenv, "AWS_SECRET_ACCESS_KEY", value_kind::header, b);
+        cr.aws_session_token = env_checked(getenv, "AWS_SESSION_TOKEN", value_kind::header, b);
         b.api_key_env = "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_BEARER_TOKEN_BEDROCK)";
-        std::string region = env_or(getenv, "AWS_REGION");
-        if (region.empty()) region = env_or(getenv, "AWS_DEFAULT_REGION");
+        std::string region = env_checked(getenv, "AWS_REGION", value_kind::host_label, b);
+        if (region.empty()) region = env_checked(getenv, "AWS_DEFAULT_REGION", value_kind::host_label, b);
         if (!region.empty()) {
             b.options["region"] = region;
             if (env_or(getenv, "BEDROCK_BASE_URL").empty())
@@ -386,9 +473,17 @@ result<void> client_config::load_json(std::string_view json, std::string_view or
                     return r.error();
                 if (it->second.base_url.empty())
                     return config_error(origin, where + ": base_url is required");
-                auto u = boost::urls::parse_uri(it->second.base_url);
-                if (!u || (u->scheme() != "http" && u->scheme() != "https"))
-                    return config_error(origin, where + ": base_url '" + it->second.base_url +
+                // `{model}` (Azure-style deployments) is not valid in a URI: parse with a
+                // stand-in for it.
+                std::string url = it->second.base_url;
+                for (auto pos = url.find("{model}"); pos != std::string::npos;
+                     pos = url.find("{model}", pos))
+                    url.replace(pos, 7, "MODEL");
+                auto u = boost::urls::parse_uri(url);
+                if (value_problem(url, value_kind::url) || !u ||
+                    (u->scheme() != "http" && u->scheme() != "https") || u->encoded_host().empty())
+                    return config_error(origin, where + ".base_url '" +
+                                                    detail::printable_name(it->second.base_url) +
                                                     "' is not an http:// or https:// URL");
             }
         } else if (key == "timeouts") {
@@ -460,6 +555,37 @@ result<void> client_config::load_json(std::string_view json, std::string_view or
                 }
                 next.limits[std::string(pname)] = rl;
             }
+        } else if (key == "unpriced_price") {
+            auto const* o = v.if_object();
+            if (!o) return config_error(origin, "unpriced_price must be an object {\"input\": USD per "
+                                                "million tokens, \"output\": ...}");
+            price pr;
+            bool in = false, out = false;
+            for (auto const& [pk, pv] : *o) {
+                if (!pv.is_number() || pv.to_number<double>() < 0 || !std::isfinite(pv.to_number<double>()))
+                    return config_error(origin, "unpriced_price." + std::string(pk) +
+                                                    " must be a non-negative number");
+                if (pk == "input") {
+                    pr.input_per_mtok = pv.to_number<double>();
+                    in = true;
+                } else if (pk == "output") {
+                    pr.output_per_mtok = pv.to_number<double>();
+                    out = true;
+                } else {
+                    return config_error(origin, "unknown field unpriced_price." + std::string(pk));
+                }
+            }
+            if (!in || !out)
+                return config_error(origin, "unpriced_price needs both input and output");
+            next.unpriced_price = pr;
+        } else if (key == "default_max_output_tokens" || key == "max_tracked_models") {
+            if (!v.is_number() || v.to_number<double>() < 1 || v.to_number<double>() > 1e9 ||
+                v.to_number<double>() != std::floor(v.to_number<double>()))
+                return config_error(origin, std::string(key) + " must be a positive whole number");
+            if (key == "default_max_output_tokens")
+                next.default_max_output_tokens = static_cast<std::uint64_t>(v.to_number<double>());
+            else
+                next.max_tracked_models = static_cast<std::size_t>(v.to_number<double>());
         } else if (key == "budget_usd") {
             if (!v.is_number() || v.to_number<double>() < 0)
                 return config_error(origin, "budget_usd must be a non-negative number");
@@ -517,6 +643,9 @@ bool client_config::has_any_key() const {
     return std::any_of(providers.begin(), providers.end(), [](auto const& e) {
         auto const& p = e.second;
         if (!p.key_required) return false;
+        // A key that was set but could not be used still counts: the user meant to call the
+        // provider, and its calls report the problem (rather than falling back to the emulator).
+        if (!p.load_error.empty()) return true;
         auto const& c = p.credentials;
         return !c.api_key.empty() || (!c.aws_access_key_id.empty() && !c.aws_secret_access_key.empty()) ||
                !c.google_credentials_file.empty() || !c.access_token.empty();

@@ -8,7 +8,33 @@
 namespace llmux {
 
 latency_histogram::latency_histogram() noexcept {
-    for (auto& b : buckets_) b.store(0, std::memory_order_relaxed);
+    for (auto& g : groups_) g.store(nullptr, std::memory_order_relaxed);
+}
+
+latency_histogram::~latency_histogram() {
+    for (auto& g : groups_) delete g.load(std::memory_order_relaxed);
+}
+
+latency_histogram::group* latency_histogram::group_for(std::size_t i) noexcept {
+    auto& slot = groups_[i / sub_buckets];
+    group* g = slot.load(std::memory_order_acquire);
+    if (g) return g;
+    auto* fresh = new (std::nothrow) group;
+    if (!fresh) return nullptr;
+    for (auto& b : *fresh) b.store(0, std::memory_order_relaxed);
+    // Another thread may have installed one meanwhile: keep theirs.
+    if (slot.compare_exchange_strong(g, fresh, std::memory_order_acq_rel,
+                                     std::memory_order_acquire))
+        return fresh;
+    delete fresh;
+    return g;
+}
+
+std::size_t latency_histogram::allocated_bytes() const noexcept {
+    std::size_t n = 0;
+    for (auto const& g : groups_)
+        if (g.load(std::memory_order_relaxed)) n += sizeof(group);
+    return n;
 }
 
 latency_histogram::latency_histogram(latency_histogram const& other) noexcept : latency_histogram() {
@@ -39,7 +65,8 @@ std::uint64_t latency_histogram::bucket_lower(std::size_t i) noexcept {
 
 void latency_histogram::record(duration d) noexcept {
     std::uint64_t const ns = d.count() < 0 ? 0 : static_cast<std::uint64_t>(d.count());
-    buckets_[bucket_of(ns)].fetch_add(1, std::memory_order_relaxed);
+    std::size_t const i = bucket_of(ns);
+    if (auto* g = group_for(i)) (*g)[i % sub_buckets].fetch_add(1, std::memory_order_relaxed);
     count_.fetch_add(1, std::memory_order_relaxed);
     sum_.fetch_add(ns, std::memory_order_relaxed);
     auto lo = min_.load(std::memory_order_relaxed);
@@ -77,7 +104,7 @@ latency_histogram::duration latency_histogram::percentile(double q) const noexce
     // Sum the buckets rather than trust count_: a concurrent record may have bumped one but
     // not yet the other.
     std::uint64_t total = 0;
-    for (auto const& b : buckets_) total += b.load(std::memory_order_relaxed);
+    for (std::size_t i = 0; i < bucket_count; ++i) total += bucket(i);
     if (total == 0) return duration::zero();
     q = std::clamp(q, 0.0, 1.0);
     auto rank = static_cast<std::uint64_t>(std::ceil(q * static_cast<double>(total)));
@@ -85,7 +112,7 @@ latency_histogram::duration latency_histogram::percentile(double q) const noexce
     if (rank >= total) return max();  // the largest sample is known exactly
     std::uint64_t seen = 0;
     for (std::size_t i = 0; i < bucket_count; ++i) {
-        seen += buckets_[i].load(std::memory_order_relaxed);
+        seen += bucket(i);
         if (seen >= rank) {
             std::uint64_t const lo = i == 0 ? 0 : bucket_lower(i);
             std::uint64_t const hi =
@@ -104,14 +131,15 @@ std::uint64_t latency_histogram::count_at_or_below(duration d) const noexcept {
     std::uint64_t const ns = d.count() < 0 ? 0 : static_cast<std::uint64_t>(d.count());
     std::size_t const last = bucket_of(ns);
     std::uint64_t n = 0;
-    for (std::size_t i = 0; i <= last; ++i) n += buckets_[i].load(std::memory_order_relaxed);
+    for (std::size_t i = 0; i <= last; ++i) n += bucket(i);
     return n;
 }
 
 void latency_histogram::merge(latency_histogram const& other) noexcept {
     for (std::size_t i = 0; i < bucket_count; ++i) {
-        auto const v = other.buckets_[i].load(std::memory_order_relaxed);
-        if (v) buckets_[i].fetch_add(v, std::memory_order_relaxed);
+        auto const v = other.bucket(i);
+        if (!v) continue;
+        if (auto* g = group_for(i)) (*g)[i % sub_buckets].fetch_add(v, std::memory_order_relaxed);
     }
     auto const n = other.count_.load(std::memory_order_relaxed);
     if (n == 0) return;
@@ -128,7 +156,9 @@ void latency_histogram::merge(latency_histogram const& other) noexcept {
 }
 
 void latency_histogram::reset() noexcept {
-    for (auto& b : buckets_) b.store(0, std::memory_order_relaxed);
+    for (auto& slot : groups_)
+        if (auto* g = slot.load(std::memory_order_acquire))
+            for (auto& b : *g) b.store(0, std::memory_order_relaxed);
     count_.store(0, std::memory_order_relaxed);
     sum_.store(0, std::memory_order_relaxed);
     min_.store(~std::uint64_t(0), std::memory_order_relaxed);

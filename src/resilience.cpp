@@ -159,24 +159,72 @@ model_metrics model_book::snapshot(breaker_config const& cfg, steady::time_point
     return m;
 }
 
+model_books::entry& model_books::create(std::string const& model) {
+    auto [it, fresh] = books_.try_emplace(model);
+    if (fresh) {
+        it->second.book = std::make_shared<model_book>(model);
+        lru_.push_front(model);
+        it->second.lru = lru_.begin();
+        evict();
+    }
+    return it->second;
+}
+
+void model_books::evict() {
+    // The oldest first; a book with calls in flight stays until they end, and the newest
+    // (the one just created) always stays.
+    auto const newest = lru_.begin();
+    for (auto it = lru_.end(); lru_.size() > cap_ && it != newest;) {
+        --it;
+        if (it == newest) break;
+        auto const b = books_.find(*it);
+        if (b->second.book->in_flight() != 0) continue;
+        books_.erase(b);
+        it = lru_.erase(it);
+    }
+}
+
 std::shared_ptr<model_book> model_books::get(std::string const& model) {
     std::lock_guard lk(mu_);
-    auto& b = books_[model];
-    if (!b) b = std::make_shared<model_book>(model);
-    return b;
+    auto& e = create(model);
+    if (e.lru != lru_.end()) lru_.splice(lru_.begin(), lru_, e.lru);
+    return e.book;
+}
+
+std::shared_ptr<model_book> model_books::existing(std::string_view model) {
+    std::lock_guard lk(mu_);
+    auto it = books_.find(model);
+    if (it == books_.end()) return nullptr;
+    if (it->second.lru != lru_.end()) lru_.splice(lru_.begin(), lru_, it->second.lru);
+    return it->second.book;
 }
 
 std::shared_ptr<model_book> model_books::find(std::string_view model) const {
     std::lock_guard lk(mu_);
     auto it = books_.find(model);
-    return it == books_.end() ? nullptr : it->second;
+    return it == books_.end() ? nullptr : it->second.book;
+}
+
+void model_books::pin(std::string const& model) {
+    std::lock_guard lk(mu_);
+    auto& e = create(model);
+    if (e.lru != lru_.end()) {
+        lru_.erase(e.lru);
+        e.lru = lru_.end();
+    }
 }
 
 std::vector<std::shared_ptr<model_book>> model_books::all() const {
     std::lock_guard lk(mu_);
     std::vector<std::shared_ptr<model_book>> out;
-    for (auto const& [k, b] : books_) out.push_back(b);
+    out.reserve(books_.size());
+    for (auto const& [k, e] : books_) out.push_back(e.book);
     return out;
+}
+
+std::size_t model_books::size() const {
+    std::lock_guard lk(mu_);
+    return books_.size();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -257,6 +305,26 @@ result<void> spend_meter::check() const {
         return failure(error::budget_exceeded, msg.str());
     }
     return {};
+}
+
+result<void> spend_meter::reserve(double usd) {
+    if (!budget_) return {};
+    std::lock_guard lk(mu_);
+    if (totals_.cost_usd + reserved_ + usd > *budget_) {
+        std::ostringstream msg;
+        msg << "the client's spend budget of $" << *budget_ << " cannot cover this call: $"
+            << totals_.cost_usd << " spent, $" << reserved_
+            << " reserved by calls in flight, and this call may cost up to $" << usd;
+        return failure(error::budget_exceeded, msg.str());
+    }
+    reserved_ += usd;
+    return {};
+}
+
+void spend_meter::release(double usd) noexcept {
+    if (!budget_) return;
+    std::lock_guard lk(mu_);
+    reserved_ = std::max(0.0, reserved_ - usd);
 }
 
 void spend_meter::record(bool failed, usage const& u, std::optional<double> cost) {

@@ -11,7 +11,9 @@
 
 #include <boost/asio/awaitable.hpp>
 
+#include <algorithm>
 #include <chrono>
+#include <list>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -34,6 +36,7 @@ public:
     explicit model_book(std::string model) : model_(std::move(model)) {}
 
     void started() noexcept { ++in_flight_; }
+    std::uint64_t in_flight() const noexcept { return in_flight_.load(); }
     /// Records a finished attempt; updates the circuit.
     void finished(std::optional<failure> const& error, std::chrono::nanoseconds ttft,
                   std::chrono::nanoseconds latency, usage const& u, std::optional<double> cost,
@@ -63,16 +66,37 @@ private:
     bool probe_in_flight_ = false;
 };
 
-/// Every model's book, created on first use.
+/** The books of the tracked models: at most `cap` of them besides the pinned ones. Beyond
+    the cap the least recently used book with no call in flight is forgotten, so ids that
+    clients make up cannot grow memory without bound.
+*/
 class model_books {
 public:
+    explicit model_books(std::size_t cap = 256) : cap_(std::max<std::size_t>(cap, 1)) {}
+
+    /// The book of `model`, created if needed (which may forget another).
     std::shared_ptr<model_book> get(std::string const& model);
+    /// The book of `model` if it has one, marked as recently used; never creates one.
+    std::shared_ptr<model_book> existing(std::string_view model);
+    /// As `existing`, without marking it used.
     std::shared_ptr<model_book> find(std::string_view model) const;
+    /// Creates `model`'s book if needed and never forgets it.
+    void pin(std::string const& model);
     std::vector<std::shared_ptr<model_book>> all() const;
+    std::size_t size() const;
 
 private:
+    struct entry {
+        std::shared_ptr<model_book> book;
+        std::list<std::string>::iterator lru;  // into lru_; end() when pinned
+    };
+    entry& create(std::string const& model);
+    void evict();
+
+    std::size_t cap_;
     mutable std::mutex mu_;
-    std::map<std::string, std::shared_ptr<model_book>, std::less<>> books_;
+    std::map<std::string, entry, std::less<>> books_;
+    std::list<std::string> lru_;  // unpinned models, most recently used first
 };
 
 /// Token buckets per provider (requests and tokens per minute).
@@ -104,12 +128,21 @@ private:
     std::map<std::string, bucket, std::less<>> buckets_;
 };
 
-/// The client's spend and its budget.
+/** The client's spend and its budget. A call reserves the most it may cost before it is
+    sent and gives the reservation back when it has settled its real cost, so that calls in
+    flight together cannot spend past the budget.
+*/
 class spend_meter {
 public:
     explicit spend_meter(std::optional<double> budget) : budget_(budget) {}
+    bool has_budget() const noexcept { return budget_.has_value(); }
     /// `budget_exceeded` when no new call may start.
     result<void> check() const;
+    /// Reserves `usd` (the most the call may cost), or `budget_exceeded` when the spend, the
+    /// other reservations and `usd` do not fit in the budget.
+    result<void> reserve(double usd);
+    /// Gives back a reservation (its call has recorded its real cost, or failed).
+    void release(double usd) noexcept;
     /// Counts a finished call: its tokens, and its cost when known.
     void record(bool failed, usage const& u, std::optional<double> cost);
     client_totals totals() const;
@@ -118,6 +151,7 @@ private:
     std::optional<double> budget_;
     mutable std::mutex mu_;
     client_totals totals_;
+    double reserved_ = 0;
 };
 
 }  // namespace llmux::detail

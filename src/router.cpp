@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: BSL-1.0
 #include <llmux/router.hpp>
 
+#include "util/estimate.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -32,18 +34,6 @@ namespace {
 
 std::string provider_of(std::string const& id) { return id.substr(0, id.find('/')); }
 
-/// Prompt characters of a request (as the client estimates them).
-std::size_t prompt_chars(chat_request const& req) {
-    std::size_t n = req.system.size();
-    for (auto const& m : req.messages)
-        for (auto const& p : m.content) {
-            if (auto const* t = std::get_if<text_part>(&p)) n += t->text.size();
-            else if (auto const* r = std::get_if<tool_result>(&p)) n += r->content.size();
-            else if (auto const* c = std::get_if<tool_call>(&p)) n += c->arguments.size();
-        }
-    return n;
-}
-
 bool has_images(chat_request const& req) {
     for (auto const& m : req.messages)
         for (auto const& p : m.content)
@@ -64,11 +54,14 @@ std::vector<std::string> router::rank(chat_request const& req, route how,
     need.needs_json_schema =
         need.needs_json_schema ||
         (req.response_format && req.response_format->type == response_format::kind::json_schema);
-    double const prompt_tokens = static_cast<double>(prompt_chars(req)) / 4.0;
+    // The client's own estimate: typical tokens for prices, the lowest plausible count for
+    // the context a candidate needs (as the client's own context check).
+    auto const size = detail::estimate_prompt(req);
+    double const prompt_tokens = static_cast<double>(size.typical);
     double const out_tokens = static_cast<double>(
         req.max_tokens ? static_cast<std::uint64_t>(*req.max_tokens) : need.expected_output_tokens);
     need.min_context = std::max<std::uint64_t>(
-        need.min_context, static_cast<std::uint64_t>(prompt_tokens / 1.5 + out_tokens));
+        need.min_context, size.lowest + static_cast<std::uint64_t>(out_tokens));
 
     auto const& cat = c_->models();
     std::vector<std::string> pool = cfg_.candidates;

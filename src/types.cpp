@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: BSL-1.0
 #include <llmux/types.hpp>
 
+#include "util/header.hpp"
+
 #include <ostream>
 
 namespace llmux {
@@ -68,17 +70,25 @@ result<model_id> model_id::parse(std::string_view id) {
     auto const slash = id.find('/');
     if (slash == std::string_view::npos || slash == 0 || slash + 1 == id.size()) {
         return failure(error::invalid_model_id,
-                       "invalid model id '" + std::string(id) +
+                       "invalid model id '" + detail::printable_name(id) +
                            "': expected provider/model, e.g. openai/gpt-4o-mini");
     }
     for (char c : id) {
         if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f || c == ' ') {
             return failure(error::invalid_model_id,
-                           "invalid model id '" + std::string(id) +
+                           "invalid model id '" + detail::printable_name(id) +
                                "': it contains a space or control character");
         }
     }
-    return model_id{std::string(id.substr(0, slash)), std::string(id.substr(slash + 1))};
+    // Several formats put the model into the URL path (Bedrock, Gemini, Vertex, Azure
+    // deployments), percent-encoded as one segment; `.` and `..` would still be read as
+    // relative segments (`/model/../converse`).
+    std::string_view const model = id.substr(slash + 1);
+    if (model == "." || model == "..")
+        return failure(error::invalid_model_id,
+                       "invalid model id '" + std::string(id) + "': the model name '" +
+                           std::string(model) + "' is a relative path segment");
+    return model_id{std::string(id.substr(0, slash)), std::string(model)};
 }
 
 }  // namespace llmux

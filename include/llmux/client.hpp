@@ -196,7 +196,9 @@ public:
     /// @brief Totals of every call: tokens, known spend, failures.
     client_totals totals() const;
 
-    /// @brief What was measured for each model called so far.
+    /** @brief What was measured for each tracked model (at most
+        `client_config::max_tracked_models`, the most recently used; see `track`).
+    */
     std::vector<model_metrics> metrics() const;
     /// @brief What was measured for `model` (`provider/model`), if it was called.
     std::optional<model_metrics> metrics(std::string_view model) const;
@@ -208,6 +210,26 @@ public:
         a plain `chat` is never blocked by the breaker, only counted.
     */
     bool admit(std::string_view model);
+
+    /** @brief The cost of `u` on `model` (`provider/model`) as this client prices it: the
+        provider's own report, else the catalog's prices, else `client_config::unpriced_price`
+        when set; empty when unknown (never 0 for unknown).
+    */
+    std::optional<double> cost(std::string_view model, usage const& u) const;
+
+    /** @brief The most `req` may cost on `model` (`req.model` when empty): the prompt's
+        highest token estimate and `max_tokens` (or the model's longest answer, or
+        `client_config::default_max_output_tokens`) at this client's prices. What a budget
+        reserves before a call; empty when the model has no price.
+    */
+    std::optional<double> max_cost(chat_request const& req, std::string_view model = {}) const;
+
+    /** @brief Keeps measurements and a circuit for `model` from now on, whatever happens to
+        it, and never forgets them (a gateway pins its configured deployments). Other models
+        are tracked once they answer or fail in a way that says something about their health,
+        and only the `client_config::max_tracked_models` most recently used are kept.
+    */
+    void track(std::string_view model);
 
     struct impl;
 

@@ -184,6 +184,12 @@ public:
     /// @brief The answer (with every attempt in `attempts`) or the failure.
     result<chat_response> const& response() const;
 
+    /** @brief Ends the stream now (the caller stops reading): the candidate in progress is
+        cancelled and its connection closed; `response()` becomes `operation_aborted`, with
+        what the candidate was billed for the part of its answer already received.
+    */
+    void close();
+
     /// @brief A stream that ends at once with `f` (e.g. no candidate fits a route).
     static fallback_stream failed(failure f);
 

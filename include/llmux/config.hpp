@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -55,11 +56,16 @@ struct credentials {
     A vendor is data: OpenRouter, DeepSeek and Groq are the `openai` wire format with another
     base URL. `base_url` may contain `{model}`, replaced by the (percent-encoded) model name,
     for providers that put the model in the path (Azure OpenAI deployments).
+
+    Every value that reaches a header or a URL (keys, tokens, `headers`, `auth_header`, options
+    such as `anthropic_version`, `region`, `project`) is checked when it is loaded and again by
+    the transport: a line break, NUL or other control character is refused with an error that
+    names the variable or field, never the value.
 */
 struct provider_config {
     std::string name;
     std::string base_url;
-    /// The wire format: `openai` (more arrive with the providers issue).
+    /// The wire format: `openai`, `anthropic`, `gemini`, `vertex` or `bedrock`.
     std::string wire = "openai";
     auth_scheme auth = auth_scheme::bearer;
     /// The header that carries the key when `auth == auth_scheme::header`.
@@ -75,6 +81,12 @@ struct provider_config {
     header_list query;
     /// Options of the wire format or auth scheme (`region`, `project`, `location`, ...).
     boost::json::object options;
+    /** Set when a value loaded for this provider cannot be used (a key with a line break, a
+        region that is not a region name, ...). It names the environment variable or field,
+        never the value; every call to the provider then fails with `error::invalid_config`
+        and this text, while other providers keep working.
+    */
+    std::string load_error;
 };
 
 /// @brief Deadlines of each phase of a call. Every wait has one.
@@ -146,10 +158,34 @@ struct client_config {
 
     /// Client-side rate limits by provider name.
     std::map<std::string, rate_limit, std::less<>> limits;
-    /// A spend budget in USD: once the client's known spend reaches it, new calls fail with
-    /// `error::budget_exceeded` (calls already in flight finish).
+    /** A spend budget in USD. Before a call is sent it reserves the most it may cost (the
+        prompt's highest token estimate and `max_tokens`, or the model's longest answer, at
+        the catalog's prices); a call that does not fit beside the spend and the calls in
+        flight fails with `error::budget_exceeded`, and each call settles its real cost when
+        it ends. Streams dropped or broken after their answer began are charged for what was
+        received. See `unpriced_price` for models the catalog has no price for.
+    */
     std::optional<double> budget_usd;
+    /** The price charged for a model the catalog has no price for, in USD per million input
+        and output tokens. Without it, calls to unpriced models are refused while a budget is
+        set (`error::unsupported` naming the model): an unknown price is never taken as free.
+    */
+    struct price {
+        double input_per_mtok = 0;
+        double output_per_mtok = 0;
+    };
+    std::optional<price> unpriced_price;
+    /// The longest answer a budget reservation assumes when neither the request's
+    /// `max_tokens` nor the catalog says how long the answer may be.
+    std::uint64_t default_max_output_tokens = 8192;
     llmux::breaker_config breaker;
+    /** How many models the client keeps measurements and a circuit for (`client::metrics()`,
+        `client::estimate()`): a model gets them when it first answers or fails in a way that
+        says something about its health, and the least recently used one is forgotten beyond
+        this many. Models pinned with `client::track` (a gateway's deployments) are never
+        forgotten.
+    */
+    std::size_t max_tracked_models = 256;
     /// The model catalog for prices, context windows and capabilities; null means
     /// `catalog::built_in()`.
     std::shared_ptr<llmux::catalog const> models;
@@ -178,7 +214,8 @@ struct client_config {
     provider_config const* find(std::string_view name) const;
     provider_config* find(std::string_view name);
 
-    /// @brief True when at least one provider that needs a key has one.
+    /// @brief True when at least one provider that needs a key has one (or was given one that
+    /// could not be used: see `provider_config::load_error`).
     bool has_any_key() const;
 
     /// @brief Points every provider at one base URL (a proxy, the emulator), keeping each

@@ -85,6 +85,19 @@ inline boost::system::error_code make_error_code(error e) noexcept {
 
 struct attempt;
 
+/** @brief Where `diagnostics::message` comes from, for code that passes it on: a gateway
+    shows its clients llmux's and the provider's words, never internal details.
+*/
+enum class message_source : unsigned char {
+    /// llmux's own description (an invalid request, a refusal, a deadline): safe to show.
+    llmux,
+    /// The provider's own error message, as it wrote it.
+    provider,
+    /// Details for operators: the upstream address that was reached, an excerpt of a raw
+    /// upstream body. Logged, not shown to a gateway's clients.
+    internal,
+};
+
 /** @brief What a provider (or llmux) said about a failure.
 
     Never holds API keys, authorization headers or prompt text.
@@ -100,12 +113,21 @@ struct diagnostics {
     std::string error_code;
     /// The provider's message, or llmux's explanation of the problem.
     std::string message;
+    /// Where `message` comes from.
+    message_source source = message_source::llmux;
     /// The provider's request id (`x-request-id`, `request-id`, `x-amzn-RequestId`).
     std::string request_id;
     /// How long the provider asked to wait before retrying (`retry-after-ms`, `retry-after`).
     std::optional<std::chrono::milliseconds> retry_after;
     /// For a failed fallback, retry or hedge: every attempt, in order, with its error.
     std::vector<attempt> attempts;
+    /** What the provider billed (or will bill) for work done before the call failed, in USD:
+        a stream that broke or was dropped after its answer began is charged for the tokens
+        received (estimated where the provider reported none). For a failed fallback, retry
+        or hedge, the total of its attempts. Empty when nothing is known to be billed. Spend is
+        never lost: budgets and totals count it.
+    */
+    std::optional<double> cost_usd;
 };
 
 /** @brief A failed operation: an error code plus what is known about it.

@@ -133,12 +133,25 @@ struct gateway_config {
     /// Called from the connection's thread; must be thread-safe.
     std::function<void(std::string_view)> log_sink;
 
-    /// Largest request body (413 beyond it).
+    /** Error answers quote what llmux and the providers said, but never internal details
+        (the upstream's address, raw upstream bodies); those go to the access log. Set this to
+        show them to clients too, while debugging.
+    */
+    bool expose_upstream_errors = false;
+
+    /// Largest request body (413 beyond it). Bodies are read only after the key was checked.
     std::size_t max_body_bytes = 8u << 20;
     /// Largest request head (431 beyond it).
     std::uint32_t max_header_bytes = 64u << 10;
-    /// Slow clients: the whole request must arrive within this once its first byte has.
+    /// A new connection must send its request head within this of connecting; a later
+    /// request on a keep-alive connection, within this of its first byte.
+    duration header_timeout = std::chrono::seconds(10);
+    /// Slow clients: the request body must arrive within this once the head has.
     duration read_timeout = std::chrono::seconds(30);
+    /// Most client connections open at once, and from one address; beyond them a connection
+    /// is answered 503 and closed.
+    std::size_t max_connections = 10000;
+    std::size_t max_connections_per_client = 512;
     /// A client that stops reading a response is dropped after this.
     duration write_timeout = std::chrono::seconds(30);
     /// Idle keep-alive connections close after this.

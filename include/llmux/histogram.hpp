@@ -15,8 +15,9 @@ namespace llmux {
     Values are kept in log-linear buckets: each power of two from 1 µs to about 73 minutes is
     split into 128 equal sub-buckets, so any reported percentile is within 1/128 (under 0.8 %)
     of the true sample value. Values below 1 µs are counted in the first bucket, values above
-    the range in the last; `min()` and `max()` are exact. Memory is fixed (32 KiB), whatever the
-    number of samples.
+    the range in the last; `min()` and `max()` are exact. Memory does not grow with the number
+    of samples: the 128 buckets of a power of two (1 KiB) are allocated when a first value falls
+    in it, so a histogram whose values span a few powers of two takes a few KiB (32 KiB at most).
 
     @par Thread safety
     `record` may be called from any number of threads at once; readers see a consistent-enough
@@ -37,6 +38,7 @@ public:
         std::size_t(max_exponent - min_exponent) * sub_buckets;
 
     latency_histogram() noexcept;
+    ~latency_histogram();
     latency_histogram(latency_histogram const& other) noexcept;
     latency_histogram& operator=(latency_histogram const& other) noexcept;
 
@@ -71,11 +73,20 @@ public:
     static std::size_t bucket_of(std::uint64_t ns) noexcept;
     /// @brief The count in bucket `i`.
     std::uint64_t bucket(std::size_t i) const noexcept {
-        return buckets_[i].load(std::memory_order_relaxed);
+        auto const* g = groups_[i / sub_buckets].load(std::memory_order_acquire);
+        return g ? (*g)[i % sub_buckets].load(std::memory_order_relaxed) : 0;
     }
 
+    /// @brief Bytes of bucket storage allocated so far (for memory accounting).
+    std::size_t allocated_bytes() const noexcept;
+
 private:
-    std::array<std::atomic<std::uint64_t>, bucket_count> buckets_;
+    using group = std::array<std::atomic<std::uint64_t>, sub_buckets>;
+    /// The group of `i`'s power of two, allocated on first use; null if that fails.
+    group* group_for(std::size_t i) noexcept;
+
+    static constexpr std::size_t group_count = max_exponent - min_exponent;
+    std::array<std::atomic<group*>, group_count> groups_;
     std::atomic<std::uint64_t> count_{0};
     std::atomic<std::uint64_t> sum_{0};
     std::atomic<std::uint64_t> min_{~std::uint64_t(0)};

@@ -88,6 +88,7 @@ asio::awaitable<result<oauth_token>> fetch(service_account_key const& key, std::
     if (!resp) {
         auto f = resp.error();
         f.diag.message = "getting an access token from " + org->key + ": " + f.diag.message;
+        f.diag.source = message_source::internal;
         co_return f;
     }
     auto tok = parse_token_response(resp->head.status, resp->body);
@@ -96,6 +97,7 @@ asio::awaitable<result<oauth_token>> fetch(service_account_key const& key, std::
         f.diag.http_status = resp->head.status;
         f.diag.message = "the token endpoint " + org->key + " refused the service account '" +
                          key.client_email + "': " + f.diag.message;
+        f.diag.source = message_source::internal;
         co_return f;
     }
     co_return *tok;

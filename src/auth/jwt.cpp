@@ -2,6 +2,7 @@
 #include "auth/jwt.hpp"
 
 #include "auth/crypto.hpp"
+#include "util/header.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -295,6 +296,11 @@ result<oauth_token> parse_token_response(unsigned status, std::string_view body)
     token.access_token = string_field("access_token");
     if (token.access_token.empty())
         return failure(error::protocol_error, "token response has no 'access_token'");
+    // The token goes into an Authorization header: a token endpoint must not be able to add
+    // header lines of its own.
+    if (auto problem = header_value_problem(token.access_token))
+        return failure(error::protocol_error,
+                       "token response 'access_token' " + std::string(*problem));
     token.token_type = string_field("token_type");
     if (auto const* v = o->if_contains("expires_in")) {
         if (v->is_int64() && v->as_int64() >= 0) {

@@ -3,6 +3,7 @@
 // and trying clients without keys).
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
+#include "http/server.hpp"
 
 #include <llmux/config.hpp>
 #include <llmux/emulator.hpp>
@@ -115,6 +116,8 @@ int llmux_cli_emulate(std::vector<std::string> const& args_in) {
     }
 
     boost::asio::io_context ctx(threads);
+    // A server's connections are bounded by its own caps, not by a low default fd limit.
+    llmux::detail::raise_open_files_limit();
     llmux::emulator emu(ctx.get_executor(), cfg);
     // Installed before the URL is printed: whoever reads it may signal us at once.
     boost::asio::signal_set signals(ctx, SIGINT, SIGTERM);

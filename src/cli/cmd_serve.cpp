@@ -3,6 +3,7 @@
 // `llmux gateway listening on http://HOST:PORT`, so scripts can find the port.
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
+#include "http/server.hpp"
 
 #include <llmux/gateway.hpp>
 
@@ -104,6 +105,8 @@ int llmux_cli_serve(std::vector<std::string> const& args_in) {
     }
     gcfg.client = s.cfg;
 
+    // A server's connections are bounded by its own caps, not by a low default fd limit.
+    llmux::detail::raise_open_files_limit();
     llmux::gateway gw(s.io.get_executor(), gcfg);
     boost::asio::signal_set signals(s.io, SIGINT, SIGTERM);
     if (auto r = gw.start(); !r) {

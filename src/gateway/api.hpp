@@ -90,9 +90,11 @@ parse_result parse_anthropic_request(std::string_view body);
 /** @brief The answer to a failed call: HTTP status, error type and code, a clear message.
     Upstream credentials problems are `502 upstream authentication failed` (the provider's own
     message is not passed on: it may quote part of a key); a failed fallback answers with the
-    status of its last attempt and lists every attempt in the message.
+    status of its last attempt and lists every attempt in the message. Messages that hold
+    internal details (`message_source::internal`: the upstream's address, raw upstream bodies)
+    are replaced by the error code's description unless `expose` (a debugging option).
 */
-api_error error_from_failure(failure const& f);
+api_error error_from_failure(failure const& f, bool expose = false);
 
 /// @brief Facts of an answer that are not in `chat_response`.
 struct answer_meta {

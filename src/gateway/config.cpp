@@ -4,6 +4,7 @@
 #include <llmux/gateway.hpp>
 
 #include "auth/crypto.hpp"
+#include "util/header.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
@@ -98,6 +99,11 @@ result<void> load_keys(json::array const& arr, std::string_view origin,
                 if (!value || !*value)
                     return bad(origin, at + ": the environment variable " + var +
                                            " is not set or empty");
+                // Clients send the key in a header, which cannot hold these: such a key could
+                // never match (a stray newline from a pasted value, most likely).
+                if (auto problem = detail::header_value_problem(value))
+                    return bad(origin, at + ": the environment variable " + var + " " +
+                                           std::string(*problem));
                 k.sha256 = detail::sha256_hex(value);
                 has_key = true;
             } else if (name == "key_sha256") {
@@ -276,6 +282,17 @@ result<void> gateway_config::load_json(std::string_view text, std::string_view o
                     next.max_body_bytes = static_cast<std::size_t>(v.to_number<double>());
                 else
                     next.max_header_bytes = static_cast<std::uint32_t>(v.to_number<double>());
+            } else if (name == "expose_upstream_errors") {
+                r = flag(next.expose_upstream_errors);
+            } else if (name == "max_connections" || name == "max_connections_per_client") {
+                if (!v.is_number() || v.to_number<double>() < 1 || v.to_number<double>() > 1e7 ||
+                    v.to_number<double>() != std::floor(v.to_number<double>()))
+                    return bad(origin, at + " must be a whole number from 1 to 1e7");
+                (name == "max_connections" ? next.max_connections
+                                           : next.max_connections_per_client) =
+                    static_cast<std::size_t>(v.to_number<double>());
+            } else if (name == "header_timeout") {
+                r = dur(next.header_timeout);
             } else if (name == "read_timeout") {
                 r = dur(next.read_timeout);
             } else if (name == "write_timeout") {

@@ -23,9 +23,20 @@ std::string clip(std::string s, std::size_t n = 300) {
     return s;
 }
 
+/** What a client may be told of `f`: the provider's own words, or llmux's where they are its
+    own (a refusal, a deadline); internal details (the upstream's address, an excerpt of a raw
+    upstream body) are replaced by the code's description unless `expose`.
+*/
+std::string shown(failure const& f, bool expose) {
+    bool const own_words = f.diag.source == message_source::provider ||
+                           (f.diag.source == message_source::llmux && f.code.category() == category());
+    if (f.diag.message.empty() || (!expose && !own_words)) return clip(f.code.message());
+    return clip(f.diag.message);
+}
+
 /// `code (HTTP n): message`, for one attempt; credentials problems never quote the provider,
 /// which may echo part of the key.
-std::string describe(failure const& f) {
+std::string describe(failure const& f, bool expose) {
     std::string out = code_name(f.code);
     if (f.diag.http_status) out += " (HTTP " + std::to_string(f.diag.http_status) + ")";
     if (is_auth(f)) {
@@ -33,8 +44,7 @@ std::string describe(failure const& f) {
         if (!f.diag.provider.empty()) out += " for provider '" + f.diag.provider + "'";
         return out;
     }
-    std::string msg = f.diag.message.empty() ? f.code.message() : f.diag.message;
-    out += ": " + clip(std::move(msg));
+    out += ": " + shown(f, expose);
     return out;
 }
 
@@ -53,9 +63,9 @@ std::string where(failure const& f) {
     return "upstream " + f.diag.provider + "/" + f.diag.model;
 }
 
-api_error map_one(failure const& f) {
+api_error map_one(failure const& f, bool expose) {
     auto const& ec = f.code;
-    auto const msg = [&] { return clip(f.diag.message.empty() ? ec.message() : f.diag.message); };
+    auto const msg = [&] { return shown(f, expose); };
     if (ec.category() != category()) {
         if (ec == boost::asio::error::operation_aborted)
             return make(499, "invalid_request_error", "client_closed_request",
@@ -135,8 +145,8 @@ api_error map_one(failure const& f) {
 
 }  // namespace
 
-api_error error_from_failure(failure const& f) {
-    if (f.code != make_error_code(error::all_attempts_failed)) return map_one(f);
+api_error error_from_failure(failure const& f, bool expose) {
+    if (f.code != make_error_code(error::all_attempts_failed)) return map_one(f, expose);
     // A failed fallback answers like its last real attempt, and lists them all.
     attempt const* last = nullptr;
     std::size_t tried = 0;
@@ -145,7 +155,7 @@ api_error error_from_failure(failure const& f) {
         ++tried;
         if (a.error->code != make_error_code(error::circuit_open) || !last) last = &a;
     }
-    api_error e = last ? map_one(*last->error)
+    api_error e = last ? map_one(*last->error, expose)
                        : make(502, "server_error", "upstream_error", "every attempt failed");
     if (e.status == 499) e = make(502, "server_error", "upstream_error", "every attempt failed");
     std::string msg = "all " + std::to_string(tried) + " attempts failed: ";
@@ -154,7 +164,7 @@ api_error error_from_failure(failure const& f) {
         if (!a.error) continue;
         if (!first) msg += "; ";
         first = false;
-        msg += a.model + ": " + describe(*a.error);
+        msg += a.model + ": " + describe(*a.error, expose);
     }
     e.message = clip(std::move(msg), 2000);
     if (!e.retry_after) e.retry_after = f.diag.retry_after;

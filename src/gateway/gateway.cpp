@@ -11,6 +11,7 @@
 #include "gateway/api.hpp"
 #include "gateway/metrics.hpp"
 #include "http/server.hpp"
+#include "util/estimate.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -58,6 +59,26 @@ struct key_state {
     std::atomic<std::uint64_t> spent_nano{0};
     // Token buckets; touched only for keys that have limits.
     std::mutex mu;
+    /// What requests in flight may still spend (guarded by `budget_mu`).
+    std::uint64_t reserved_nano = 0;
+    std::mutex budget_mu;
+
+    /** Reserves `nano` for a request, or false when the spend, the other reservations and
+        `nano` do not fit in the budget: requests in flight together cannot overshoot it.
+    */
+    bool reserve(std::uint64_t nano) {
+        std::lock_guard lock(budget_mu);
+        auto const spent = spent_nano.load(std::memory_order_relaxed);
+        if (static_cast<double>(spent + reserved_nano + nano) / 1e9 > *budget) return false;
+        reserved_nano += nano;
+        return true;
+    }
+    /// Gives back a reservation and adds what the request cost.
+    void settle(std::uint64_t reserved, std::uint64_t cost) {
+        std::lock_guard lock(budget_mu);
+        reserved_nano -= std::min(reserved_nano, reserved);
+        spent_nano.fetch_add(cost, std::memory_order_relaxed);
+    }
     double req_tokens = 0, tok_tokens = 0;
     steady::time_point at{};
     bool init = false;
@@ -108,7 +129,6 @@ struct group_state {
     bool all_openai = false;
     /// One deployment, one attempt, no deadlines: a plain call.
     bool simple = false;
-    detail::model_counters* counters = nullptr;
 };
 
 enum class api_kind { openai, anthropic };
@@ -123,20 +143,6 @@ bool is_loopback(std::string const& host) {
 std::string_view path_of(std::string_view target) {
     auto const q = target.find('?');
     return q == std::string_view::npos ? target : target.substr(0, q);
-}
-
-std::size_t prompt_chars(chat_request const& r) {
-    std::size_t n = r.system.size();
-    for (auto const& m : r.messages)
-        for (auto const& p : m.content) {
-            if (auto const* t = std::get_if<text_part>(&p))
-                n += t->text.size();
-            else if (auto const* tr = std::get_if<tool_result>(&p))
-                n += tr->content.size();
-            else if (auto const* tc = std::get_if<tool_call>(&p))
-                n += tc->arguments.size();
-        }
-    return n;
 }
 
 std::string last_user_text(chat_request const& r) {
@@ -195,6 +201,11 @@ struct upstream_stream {
         if (plain) return plain->response();
         return combined->response();
     }
+    /// Ends it now (the client left): what was received is billed in `response()`.
+    void close() {
+        if (plain) plain->close();
+        if (combined) combined->close();
+    }
 };
 
 /// The SSE writer of the endpoint's format.
@@ -242,6 +253,8 @@ struct request_record {
     usage use;
     std::optional<double> cost;
     std::string prompt;
+    /// The whole failure, internal details included (the log is the operator's).
+    std::string error;
 };
 
 }  // namespace
@@ -309,6 +322,8 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
                     f.diag.message = "model group '" + name + "': " + f.diag.message;
                     return f;
                 }
+                // Configured deployments keep their measurements and circuit for good.
+                up.track(d);
                 auto const id = model_id::parse(d);
                 auto const* p = up.config().find(id->provider);
                 if (!p || p->wire != "openai") gs->all_openai = false;
@@ -341,7 +356,6 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
             for (auto const& m : up.models().models())
                 if (!groups.count(m.id) && up.check(m.id)) model_names.push_back(m.id);
         metrics = std::make_unique<detail::gateway_metrics>(fixed);
-        for (auto& [n, g] : groups) g->counters = &metrics->model(n);
         detail::render_openai_models(model_names, std::time(nullptr), models_body);
 
         if (cfg.access_log && !cfg.log_sink) {
@@ -365,10 +379,47 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
         detail::server_config sc;
         sc.max_body_bytes = cfg.max_body_bytes;
         sc.max_header_bytes = cfg.max_header_bytes;
+        sc.header_timeout = cfg.header_timeout;
         sc.read_timeout = cfg.read_timeout;
         sc.write_timeout = cfg.write_timeout;
         sc.idle_timeout = cfg.idle_timeout;
+        sc.max_connections = cfg.max_connections;
+        sc.max_connections_per_client = cfg.max_connections_per_client;
         std::weak_ptr<impl> weak = shared_from_this();
+        if (!keys.empty()) {
+            // Keys are checked from the head, before a body is read: a client without a valid
+            // key cannot make the gateway buffer bodies. The handler checks again to learn
+            // which key it is (one SHA-256 of a short string).
+            sc.head_check = [weak](detail::server_request const& req)
+                -> std::optional<detail::early_answer> {
+                auto s = weak.lock();
+                if (!s) return std::nullopt;
+                auto const path = path_of(std::string_view(req.target().data(), req.target().size()));
+                if (path == "/health" || path == "/healthz") return std::nullopt;
+                api_kind const api = path == "/v1/messages" ? api_kind::anthropic : api_kind::openai;
+                auto key = s->authenticate(req, api);
+                if (key) return std::nullopt;
+                s->metrics->auth_failures.fetch_add(1, std::memory_order_relaxed);
+                s->metrics->http_requests.fetch_add(1, std::memory_order_relaxed);
+                auto const e = key.error();
+                s->metrics->errors.add(e.status);
+                request_record rec;
+                rec.start = steady::now();
+                rec.method = std::string_view(req.method_string().data(), req.method_string().size());
+                rec.path = path;
+                rec.status = e.status;
+                s->log(rec);
+                detail::early_answer a;
+                a.status = e.status;
+                a.content_type = "application/json";
+                if (api == api_kind::openai)
+                    detail::render_openai_error(e, a.body);
+                else
+                    detail::render_anthropic_error(e, a.body);
+                if (e.no_retry) a.headers.emplace_back("x-should-retry", "false");
+                return a;
+            };
+        }
         sc.error_renderer = [weak](detail::server_request const& req, unsigned status,
                                    std::string_view message, std::string& type,
                                    std::string& body) {
@@ -475,6 +526,10 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
         } else {
             line += '-';
         }
+        if (!r.error.empty()) {
+            line += " error=";
+            append_field(line, r.error, 1000);
+        }
         if (cfg.log_prompts && !r.prompt.empty()) {
             line += " prompt=";
             append_field(line, r.prompt, 1000);
@@ -536,8 +591,22 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
         auto const id = model_id::parse(model);
         auto const* p = id ? up.config().find(id->provider) : nullptr;
         scratch.all_openai = p && p->wire == "openai";
-        scratch.counters = &metrics->model(model);
         return &scratch;
+    }
+
+    /// What a failed call (all its attempts) was billed.
+    static double billed(failure const& f) { return f.diag.cost_usd.value_or(0); }
+
+    /// The most a request may cost on any deployment of its group; empty when one of them
+    /// has no price.
+    std::optional<double> max_cost(group_state const& g, chat_request const& req) const {
+        double most = 0;
+        for (auto const& d : g.order) {
+            auto const c = up.max_cost(req, d);
+            if (!c) return std::nullopt;
+            most = std::max(most, *c);
+        }
+        return most;
     }
 
     model_list ranked(group_state const& g, chat_request const& req) {
@@ -756,42 +825,71 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
             co_await send_error(ex, api, e);
             co_return;
         }
-        auto& counters = *g->counters;
-        counters.requests.fetch_add(1, std::memory_order_relaxed);
-        if (p.stream) counters.streams.fetch_add(1, std::memory_order_relaxed);
+        // A request refused before it reaches a provider counts under its model's name only
+        // if that name already has counters (see gateway_metrics::model).
+        auto refused = [&](unsigned status) {
+            auto const c = metrics->model(g->name, false);
+            c->requests.fetch_add(1, std::memory_order_relaxed);
+            if (p.stream) c->streams.fetch_add(1, std::memory_order_relaxed);
+            c->errors.add(status);
+        };
 
-        // The key's budget and rate limits.
+        // The key's rate limits, then its budget: the request reserves the most it may cost
+        // (on its costliest deployment), settled in `account` with what it did cost.
         key_state* k = *key;
         double estimate = 0;
+        std::uint64_t reserved = 0;
         if (k) {
-            if (k->budget &&
-                static_cast<double>(k->spent_nano.load(std::memory_order_relaxed)) / 1e9 >=
-                    *k->budget) {
-                metrics->budget_exceeded.fetch_add(1, std::memory_order_relaxed);
-                api_error e;
-                e.status = 402;
-                e.type = "insufficient_quota";
-                e.code = "budget_exceeded";
-                e.no_retry = true;
-                e.message = "the budget of gateway key '" + k->name + "' is spent";
-                counters.errors.add(402);
-                fail(e);
-                log(rec);
-                co_await send_error(ex, api, e);
-                co_return;
-            }
             if (k->limited()) {
-                estimate = static_cast<double>(prompt_chars(p.req)) / 4 +
-                           static_cast<double>(p.req.max_tokens.value_or(0));
+                auto const size = detail::estimate_prompt(p.req);
+                estimate = static_cast<double>(size.typical) +
+                           static_cast<double>(std::max<std::int64_t>(p.req.max_tokens.value_or(0), 0));
                 if (auto wait = k->take(estimate, steady::now())) {
                     metrics->rate_limited.fetch_add(1, std::memory_order_relaxed);
                     api_error e;
                     e.status = 429;
-                    e.type = api == api_kind::openai ? "rate_limit_error" : "rate_limit_error";
+                    e.type = "rate_limit_error";
                     e.code = "rate_limit_exceeded";
                     e.retry_after = *wait;
                     e.message = "gateway key '" + k->name + "' is over its rate limit";
-                    counters.errors.add(429);
+                    refused(429);
+                    fail(e);
+                    log(rec);
+                    co_await send_error(ex, api, e);
+                    co_return;
+                }
+            }
+            if (k->budget) {
+                auto const most = max_cost(*g, p.req);
+                if (!most) {
+                    api_error e;
+                    e.status = 400;
+                    e.type = "invalid_request_error";
+                    e.code = "unpriced_model";
+                    e.param = "model";
+                    e.no_retry = true;
+                    e.message = "the model '" + public_name +
+                                "' has no known price, and gateway key '" + k->name +
+                                "' has a budget that must not be spent blindly (the gateway's "
+                                "operator can set unpriced_price to charge a price for it)";
+                    refused(400);
+                    fail(e);
+                    log(rec);
+                    co_await send_error(ex, api, e);
+                    co_return;
+                }
+                reserved = to_nano(*most);
+                if (!k->reserve(reserved)) {
+                    metrics->budget_exceeded.fetch_add(1, std::memory_order_relaxed);
+                    api_error e;
+                    e.status = 402;
+                    e.type = "insufficient_quota";
+                    e.code = "budget_exceeded";
+                    e.no_retry = true;
+                    e.message = "the budget of gateway key '" + k->name +
+                                "' cannot cover this request (it is spent, or held by requests "
+                                "in flight)";
+                    refused(402);
                     fail(e);
                     log(rec);
                     co_await send_error(ex, api, e);
@@ -819,6 +917,7 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
         } else {
             stream = open_stream(*g, std::move(p.req));
             sse_started = co_await relay(ex, writers, stream, rec);
+            if (ex.client_gone()) stream.close();  // settles what the upstream billed so far
             outcome = &stream.response();
         }
 
@@ -828,8 +927,9 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
         std::optional<failure> failed;  // error() returns a copy: take it once
         if (!r) failed.emplace(r.error());
         std::optional<api_error> err;
-        if (failed && !ex.client_gone()) err = detail::error_from_failure(*failed);
-        account(rec, counters, k, estimate, r, failed, err, ex.client_gone());
+        if (failed && !ex.client_gone())
+            err = detail::error_from_failure(*failed, cfg.expose_upstream_errors);
+        account(rec, *g, p.stream, k, estimate, reserved, r, failed, err, ex.client_gone());
         log(rec);
 
         if (ex.client_gone()) co_return;
@@ -861,10 +961,16 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
     }
 
     /// Counts a finished model request in the metrics and the key's spend and buckets.
-    void account(request_record& rec, detail::model_counters& counters, key_state* k,
-                 double estimate, result<chat_response> const& r,
+    void account(request_record& rec, group_state const& g, bool stream, key_state* k,
+                 double estimate, std::uint64_t reserved, result<chat_response> const& r,
                  std::optional<failure> const& failed, std::optional<api_error> const& err,
                  bool gone) {
+        // A model name gets counters of its own once it has answered (bounded; see
+        // gateway_metrics::model): ids that fail upstream are counted under `(other)`.
+        auto const held = metrics->model(g.name, r.has_value());
+        auto& counters = *held;
+        counters.requests.fetch_add(1, std::memory_order_relaxed);
+        if (stream) counters.streams.fetch_add(1, std::memory_order_relaxed);
         std::vector<attempt> const* attempts = nullptr;
         if (r) {
             attempts = &r->attempts;
@@ -872,6 +978,7 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
             rec.use = r->usage;
             rec.cost = r->cost_usd;
         } else {
+            rec.error = failed->to_string();
             attempts = &failed->diag.attempts;
             if (!failed->diag.provider.empty())
                 rec.upstream = failed->diag.provider + "/" + failed->diag.model;
@@ -883,10 +990,28 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
             counters.input_tokens.fetch_add(*rec.use.input_tokens, std::memory_order_relaxed);
         if (rec.use.output_tokens)
             counters.output_tokens.fetch_add(*rec.use.output_tokens, std::memory_order_relaxed);
-        if (rec.cost) {
-            counters.cost_nano_usd.fetch_add(to_nano(*rec.cost), std::memory_order_relaxed);
-            if (k) k->spent_nano.fetch_add(to_nano(*rec.cost), std::memory_order_relaxed);
+        // What the request cost: the answer's cost and what failed attempts were billed
+        // (streams that broke after their answer began). An answer whose cost is unknown
+        // (the provider reported no usage) is charged its reservation: never free.
+        double charged = 0;
+        bool known = true;
+        if (r) {
+            if (r->cost_usd)
+                charged = *r->cost_usd;
+            else
+                known = false;
+            for (auto const& a : r->attempts)
+                if (a.error) charged += billed(*a.error);
+        } else {
+            charged = billed(*failed);
         }
+        rec.cost = known || charged > 0 ? std::optional<double>(charged) : std::nullopt;
+        if (charged > 0)
+            counters.cost_nano_usd.fetch_add(to_nano(charged), std::memory_order_relaxed);
+        if (k && k->budget)
+            k->settle(reserved, known ? to_nano(charged) : std::max(reserved, to_nano(charged)));
+        else if (k)
+            k->spent_nano.fetch_add(to_nano(charged), std::memory_order_relaxed);
         if (k && k->limited() && rec.use.known())
             k->settle(estimate, static_cast<double>(*rec.use.input_tokens + *rec.use.output_tokens));
 

@@ -7,9 +7,9 @@
 
 namespace llmux::detail {
 
-void status_counters::add(unsigned status) noexcept {
+void status_counters::add(unsigned status, std::uint64_t n) noexcept {
     auto const it = std::find(statuses.begin(), statuses.end(), status);
-    counts_[static_cast<std::size_t>(it - statuses.begin())].fetch_add(1,
+    counts_[static_cast<std::size_t>(it - statuses.begin())].fetch_add(n,
                                                                        std::memory_order_relaxed);
 }
 
@@ -23,17 +23,57 @@ gateway_metrics::gateway_metrics(std::vector<std::string> const& fixed) {
     for (auto const& n : fixed) fixed_.emplace(n, std::make_unique<model_counters>());
 }
 
-model_counters& gateway_metrics::model(std::string_view name) {
-    if (auto it = fixed_.find(name); it != fixed_.end()) return *it->second;
-    {
-        std::shared_lock lock(mu_);
-        if (auto it = dynamic_.find(name); it != dynamic_.end()) return *it->second;
+namespace {
+/// A pointer that does not own: fixed counters and `(other)` live as long as the metrics.
+std::shared_ptr<model_counters> unowned(model_counters& c) {
+    return std::shared_ptr<model_counters>(std::shared_ptr<void>(), &c);
+}
+}  // namespace
+
+void fold_into(model_counters& into, model_counters const& from) noexcept {
+    auto add = [](std::atomic<std::uint64_t>& a, std::atomic<std::uint64_t> const& b) {
+        a.fetch_add(b.load(std::memory_order_relaxed), std::memory_order_relaxed);
+    };
+    add(into.requests, from.requests);
+    add(into.streams, from.streams);
+    add(into.attempts, from.attempts);
+    add(into.fallbacks, from.fallbacks);
+    add(into.input_tokens, from.input_tokens);
+    add(into.output_tokens, from.output_tokens);
+    add(into.cost_nano_usd, from.cost_nano_usd);
+    from.errors.for_each([&](unsigned status, std::uint64_t n) { into.errors.add(status, n); });
+    into.latency.merge(from.latency);
+    into.ttft.merge(from.ttft);
+}
+
+std::shared_ptr<model_counters> gateway_metrics::model(std::string_view name, bool create) {
+    if (auto it = fixed_.find(name); it != fixed_.end()) return unowned(*it->second);
+    std::lock_guard lock(mu_);
+    if (auto it = dynamic_.find(name); it != dynamic_.end()) {
+        lru_.splice(lru_.begin(), lru_, it->second.lru);
+        return it->second.counters;
     }
-    std::unique_lock lock(mu_);
-    if (auto it = dynamic_.find(name); it != dynamic_.end()) return *it->second;
-    if (dynamic_.size() >= max_dynamic) return other_;
-    return *dynamic_.emplace(std::string(name), std::make_unique<model_counters>())
-                .first->second;
+    if (!create) return unowned(other_);
+    lru_.emplace_front(name);
+    auto& e = dynamic_[lru_.front()];
+    e.counters = std::make_shared<model_counters>();
+    e.lru = lru_.begin();
+    auto out = e.counters;
+    // Fold the least recently used names that no request holds (use_count 1: only the map).
+    for (auto it = lru_.end(); dynamic_.size() > max_dynamic && it != lru_.begin();) {
+        --it;
+        auto d = dynamic_.find(*it);
+        if (d->second.counters.use_count() > 1) continue;
+        fold_into(other_, *d->second.counters);
+        dynamic_.erase(d);
+        it = lru_.erase(it);
+    }
+    return out;
+}
+
+std::size_t gateway_metrics::dynamic_count() const {
+    std::lock_guard lock(mu_);
+    return dynamic_.size();
 }
 
 namespace {
@@ -148,8 +188,8 @@ void gateway_metrics::render(std::string& out, connections conn) const {
     // A consistent list of (name, counters) for the per-model families.
     std::vector<std::pair<std::string_view, model_counters const*>> models;
     for (auto const& [n, c] : fixed_) models.emplace_back(n, c.get());
-    std::shared_lock lock(mu_);
-    for (auto const& [n, c] : dynamic_) models.emplace_back(n, c.get());
+    std::lock_guard lock(mu_);
+    for (auto const& [n, e] : dynamic_) models.emplace_back(n, e.counters.get());
     if (other_.requests.load(std::memory_order_relaxed)) models.emplace_back("(other)", &other_);
 
     auto per_model = [&](char const* name, char const* type, char const* text, auto get) {

@@ -9,9 +9,10 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <list>
 #include <map>
 #include <memory>
-#include <shared_mutex>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -24,7 +25,7 @@ public:
     static constexpr std::array<unsigned, 17> statuses = {400, 401, 402, 403, 404, 405, 408,
                                                           413, 422, 429, 431, 499, 500, 502,
                                                           503, 504, 529};
-    void add(unsigned status) noexcept;
+    void add(unsigned status, std::uint64_t n = 1) noexcept;
     /// `(status, count)` for every status counted at least once; 0 is "other".
     template <class F>
     void for_each(F&& f) const {
@@ -56,15 +57,27 @@ struct model_counters {
     latency_histogram ttft;
 };
 
+/// Adds every count of `from` to `into` (an evicted model's counts kept under `(other)`).
+void fold_into(model_counters& into, model_counters const& from) noexcept;
+
 /// Every counter of one gateway.
 class gateway_metrics {
 public:
     /// `fixed`: the configured public names, looked up without any lock.
     explicit gateway_metrics(std::vector<std::string> const& fixed);
 
-    /// The counters of `name`; names outside the fixed set are added on first use (under a
-    /// shared lock for lookups; at most `max_dynamic` of them, the rest share `(other)`).
-    model_counters& model(std::string_view name);
+    /** The counters of `name`. A configured (fixed) name always has its own. Any other name
+        (a `provider/model` id a client sent) gets counters of its own only with `create` (the
+        gateway asks for that once the model answered) or when it already has them; otherwise
+        its counts go to `(other)`. At most `max_dynamic` such names keep their own counters:
+        beyond that the least recently used one that no request holds is folded into `(other)`,
+        so ids that clients make up cannot grow memory without bound. Hold the pointer while
+        recording (it keeps the counters from being folded meanwhile).
+    */
+    std::shared_ptr<model_counters> model(std::string_view name, bool create);
+
+    /// Names with counters of their own that are not configured ones (for tests).
+    std::size_t dynamic_count() const;
 
     std::atomic<std::uint64_t> http_requests{0};
     std::atomic<std::uint64_t> in_flight{0};
@@ -82,12 +95,18 @@ public:
     /// Appends the Prometheus text exposition (format 0.0.4).
     void render(std::string& out, connections conn) const;
 
-    static constexpr std::size_t max_dynamic = 1024;
+    static constexpr std::size_t max_dynamic = 256;
 
 private:
+    struct dynamic_entry {
+        std::shared_ptr<model_counters> counters;
+        std::list<std::string>::iterator lru;
+    };
+
     std::map<std::string, std::unique_ptr<model_counters>, std::less<>> fixed_;
-    mutable std::shared_mutex mu_;  // guards dynamic_ (never taken for fixed names)
-    std::map<std::string, std::unique_ptr<model_counters>, std::less<>> dynamic_;
+    mutable std::mutex mu_;  // guards dynamic_ and lru_ (never taken for fixed names)
+    std::map<std::string, dynamic_entry, std::less<>> dynamic_;
+    std::list<std::string> lru_;  // dynamic names, most recently used first
     model_counters other_;
 };
 

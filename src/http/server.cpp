@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: BSL-1.0
 #include "http/server.hpp"
 
+#include "util/header.hpp"
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
@@ -20,10 +22,13 @@
 #include <boost/beast/http/status.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <array>
 #include <atomic>
 #include <cstdio>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <tuple>
@@ -59,10 +64,6 @@ constexpr std::size_t linger_max_bytes = 1u << 20;
 /// server stops reading (and so stops noticing a disconnect) until the handler is done.
 constexpr std::size_t watch_max_bytes = 256u << 10;
 
-bool has_crlf(std::string_view s) noexcept {
-    return s.find_first_of("\r\n") != std::string_view::npos;
-}
-
 std::string_view reason_phrase(unsigned status) noexcept {
     if (status == 529) return "Site Overloaded";  // Anthropic's, not in the IANA registry
     auto const r = http::obsolete_reason(http::int_to_status(status));
@@ -71,6 +72,17 @@ std::string_view reason_phrase(unsigned status) noexcept {
 }
 
 }  // namespace
+
+std::uint64_t raise_open_files_limit() noexcept {
+    rlimit lim{};
+    if (::getrlimit(RLIMIT_NOFILE, &lim) != 0) return 0;
+    if (lim.rlim_cur < lim.rlim_max) {
+        rlimit raised = lim;
+        raised.rlim_cur = lim.rlim_max;
+        if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) lim = raised;
+    }
+    return static_cast<std::uint64_t>(lim.rlim_cur);
+}
 
 // ---------------------------------------------------------------------------------------------
 // Shared state and the type-erased connection.
@@ -94,26 +106,43 @@ struct http_server::state {
     std::atomic<std::uint64_t> open{0};
     std::atomic<std::uint64_t> requests{0};
     std::atomic<std::uint64_t> disconnects{0};
+    std::atomic<std::uint64_t> refused{0};
+    /// Refused connections still being answered (their 503 written, the socket drained).
+    std::atomic<std::uint64_t> refusing{0};
     std::atomic<bool> stopped{false};
     std::atomic<bool> draining{false};
 
     std::mutex mutex;  // guards listeners and connections
     std::vector<std::shared_ptr<listener>> listeners;
     std::unordered_map<server_connection*, std::weak_ptr<server_connection>> connections;
+    /// Open connections per client address; an entry exists only while one is open, so the
+    /// map is bounded by `max_connections`.
+    std::map<asio::ip::address, std::size_t> per_client;
 
     state(asio::any_io_executor e, server_config c, server_handler h)
         : ex(std::move(e)), cfg(c), handler(std::move(h)) {}
 
-    /// False when the server is already stopping: the caller closes the connection.
-    bool add(std::shared_ptr<server_connection> const& c) {
+    enum class admission { ok, stopping, over_cap };
+
+    /// Registers a new connection from `peer`, or says why not.
+    admission add(std::shared_ptr<server_connection> const& c, asio::ip::address const& peer) {
         std::lock_guard lock(mutex);
-        if (stopped.load() || draining.load()) return false;
+        if (stopped.load() || draining.load()) return admission::stopping;
+        if (connections.size() >= cfg.max_connections) return admission::over_cap;
+        auto& n = per_client[peer];
+        if (n >= cfg.max_connections_per_client) {
+            if (n == 0) per_client.erase(peer);
+            return admission::over_cap;
+        }
+        ++n;
         connections.emplace(c.get(), c);
-        return true;
+        return admission::ok;
     }
-    void remove(server_connection* c) {
+    void remove(server_connection* c, asio::ip::address const& peer) {
         std::lock_guard lock(mutex);
-        connections.erase(c);
+        if (connections.erase(c) == 0) return;
+        if (auto it = per_client.find(peer); it != per_client.end() && --it->second == 0)
+            per_client.erase(it);
     }
 };
 
@@ -152,6 +181,8 @@ public:
     std::shared_ptr<http_server::state> server_;
     asio::any_io_executor ex_;
     asio::steady_timer timer_;
+    /// The client's address (for the per-client connection cap).
+    asio::ip::address peer_;
     bool tls_;
     bool stopping_ = false;
     bool draining_ = false;
@@ -198,7 +229,7 @@ bool server_exchange::client_gone() const noexcept {
 }
 
 void server_exchange::add_header(std::string_view name, std::string_view value) {
-    if (phase_ != phase::head || name.empty() || has_crlf(name) || has_crlf(value)) return;
+    if (phase_ != phase::head || !is_header_name(name) || !is_header_value(value)) return;
     auto& h = conn_->head_;
     h.append(name).append(": ").append(value).append("\r\n");
 }
@@ -366,7 +397,7 @@ public:
             // Only out-of-memory gets here (every I/O error is a value): drop the connection.
         }
         self->close_now();
-        self->server_->remove(self.get());
+        self->server_->remove(self.get(), self->peer_);
         self->server_->open.fetch_sub(1, std::memory_order_relaxed);
     }
 
@@ -408,6 +439,9 @@ public:
     void close_now() noexcept override {
         if (lowest().socket().is_open()) lowest().close();  // also cancels the stream's timers
     }
+
+    /// The socket, taken out of a connection that was never started (plain TCP only).
+    tcp::socket release_socket() { return lowest().release_socket(); }
 
 private:
     /** Reads from the connection while a handler runs: pipelined bytes are kept in `buffer_`
@@ -520,29 +554,37 @@ private:
 
     asio::awaitable<void> serve() {
         auto const& cfg = server_->cfg;
+        // A new connection has header_timeout for its handshake and its first request head,
+        // from now: a client that connects and sends nothing (or a byte at a time) holds a
+        // descriptor no longer than that.
+        lowest().expires_after(cfg.header_timeout);
         if constexpr (is_tls) {
-            lowest().expires_after(cfg.read_timeout);
             auto [ec] = co_await stream_.async_handshake(ssl::stream_base::server, use_tuple);
             if (ec) co_return;
         }
+        bool first = true;
         for (;;) {
             if (stopping_) co_return;
             if (buffer_.size() == 0) {
                 if (draining_) co_return;
-                // Idle keep-alive wait, bounded by idle_timeout; the read deadline starts with
-                // the first byte of the request.
-                lowest().expires_after(cfg.idle_timeout);
+                // Idle keep-alive wait, bounded by idle_timeout; the head's deadline starts
+                // with the first byte of the request. The first request of a connection has
+                // the deadline set at accept for both.
+                if (!first) lowest().expires_after(cfg.idle_timeout);
                 idle_ = true;
                 auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(4096), use_tuple);
                 idle_ = false;
                 if (ec) co_return;
                 buffer_.commit(n);
+                if (!first) lowest().expires_after(cfg.header_timeout);
+            } else if (!first) {
+                lowest().expires_after(cfg.header_timeout);  // a pipelined request
             }
+            first = false;
             // Reuse the previous body's capacity for this request's body.
             parser_.emplace(std::piecewise_construct, std::make_tuple(std::move(spare_body_)));
             parser_->body_limit(cfg.max_body_bytes);
             parser_->header_limit(cfg.max_header_bytes);
-            lowest().expires_after(cfg.read_timeout);
             {
                 auto [ec, n] =
                     co_await http::async_read_header(stream_, buffer_, *parser_, use_tuple);
@@ -552,6 +594,21 @@ private:
                     co_return;
                 }
             }
+            // Framing that another server could read differently (request smuggling), then
+            // the owner's own check of the head: both answered without reading the body.
+            if (auto problem = framing_problem(parser_->get())) {
+                early_answer a;
+                a.body = std::string(*problem);
+                co_await answer_early(std::move(a), true);
+                co_return;
+            }
+            if (cfg.head_check) {
+                if (auto a = cfg.head_check(parser_->get())) {
+                    co_await answer_early(std::move(*a), false);
+                    co_return;
+                }
+            }
+            lowest().expires_after(cfg.read_timeout);
             if (!parser_->is_done()) {
                 // curl and others wait (up to a second) for this before sending a large body.
                 auto const expect = parser_->get()[http::field::expect];
@@ -645,6 +702,12 @@ private:
         } else if (ec == http::error::header_limit) {
             status = 431;
             message = "request header fields too large";
+        } else if (ec == http::error::bad_transfer_encoding) {
+            message = "bad request: invalid Transfer-Encoding (or both Transfer-Encoding and "
+                      "Content-Length)";
+        } else if (ec == http::error::bad_content_length) {
+            message = "bad request: invalid Content-Length (or both Transfer-Encoding and "
+                      "Content-Length)";
         }
         http10_ = false;
         keep_alive_ = false;
@@ -657,6 +720,30 @@ private:
         ex.add_header("Content-Type", type);
         ex.close_after_response();
         if (co_await ex.send(body)) co_return;
+        co_await graceful_close();
+    }
+
+    /** Sends an answer decided from the request's head alone and closes the connection: its
+        body (if any) is never read. `render`: the body is a message for the server's error
+        renderer (the framing errors); otherwise the answer is sent as given.
+    */
+    asio::awaitable<void> answer_early(early_answer a, bool render) {
+        auto& req = parser_->get();
+        http10_ = req.version() < 11;
+        keep_alive_ = false;
+        head_request_ = req.method() == http::verb::head;
+        head_.clear();
+        if (render) {
+            std::string const message = std::move(a.body);
+            render_error(req, a.status, message, a.content_type, a.body);
+        }
+        server_exchange ex(*this, req);
+        ex.set_status(a.status);
+        ex.add_header("Content-Type", a.content_type);
+        for (auto const& [k, v] : a.headers) ex.add_header(k, v);
+        ex.close_after_response();
+        lowest().expires_after(server_->cfg.write_timeout);
+        if (co_await ex.send(a.body)) co_return;
         co_await graceful_close();
     }
 
@@ -703,11 +790,65 @@ private:
 using plain_connection = connection<beast::tcp_stream>;
 using tls_connection = connection<beast::ssl_stream<beast::tcp_stream>>;
 
+/// Refused connections answered at once; beyond this many, a refused connection is just
+/// closed (its answer would cost a descriptor for up to a second).
+constexpr std::uint64_t max_refusing = 64;
+
+/** Answers a connection over a cap with 503 and closes it. What the client sent is read and
+    dropped for a moment after the answer, so that closing does not reset the connection
+    before the client has read the 503.
+*/
+asio::awaitable<void> refuse(std::shared_ptr<http_server::state> srv, tcp::socket sock) {
+    static constexpr std::string_view answer =
+        "HTTP/1.1 503 Service Unavailable\r\n"
+        "Content-Type: text/plain; charset=utf-8\r\n"
+        "Content-Length: 44\r\n"
+        "Retry-After: 1\r\n"
+        "Connection: close\r\n\r\n"
+        "too many connections: try again in a moment\n";
+    static_assert(answer.size() - answer.find("\r\n\r\n") - 4 == 44);
+    beast::tcp_stream s(std::move(sock));
+    s.expires_after(std::chrono::seconds(1));
+    auto [wec, wn] = co_await asio::async_write(s, asio::buffer(answer.data(), answer.size()),
+                                                use_tuple);
+    (void)wn;
+    if (!wec) {
+        error_code ec;
+        s.socket().shutdown(tcp::socket::shutdown_send, ec);
+        std::array<char, 4096> sink;
+        for (std::size_t drained = 0; !ec && drained < (64u << 10);) {
+            auto [rec, n] = co_await s.async_read_some(asio::buffer(sink), use_tuple);
+            ec = rec;
+            drained += n;
+        }
+    }
+    s.close();
+    srv->refusing.fetch_sub(1, std::memory_order_relaxed);
+}
+
 template <class Connection>
 void start_connection(std::shared_ptr<http_server::state> const& srv, tcp::socket sock,
                       std::shared_ptr<ssl::context> tls) {
+    error_code ec;
+    auto const peer = sock.remote_endpoint(ec).address();
+    if (ec) return;  // the client is already gone
     auto c = std::make_shared<Connection>(srv, std::move(sock), std::move(tls));
-    if (!srv->add(c)) {
+    c->peer_ = peer;
+    switch (srv->add(c, peer)) {
+    case http_server::state::admission::ok: break;
+    case http_server::state::admission::stopping: c->close_now(); return;
+    case http_server::state::admission::over_cap:
+        srv->refused.fetch_add(1, std::memory_order_relaxed);
+        // Plain HTTP gets a 503 it can read; a TLS client would need a handshake first, and
+        // a refused TLS connection is simply closed.
+        if constexpr (!Connection::is_tls) {
+            if (srv->refusing.fetch_add(1, std::memory_order_relaxed) < max_refusing) {
+                auto ex = c->ex_;
+                asio::co_spawn(ex, refuse(srv, c->release_socket()), asio::detached);
+                return;
+            }
+            srv->refusing.fetch_sub(1, std::memory_order_relaxed);
+        }
         c->close_now();
         return;
     }
@@ -838,7 +979,8 @@ server_stats http_server::stats() const noexcept {
     return {state_->accepted.load(std::memory_order_relaxed),
             state_->open.load(std::memory_order_relaxed),
             state_->requests.load(std::memory_order_relaxed),
-            state_->disconnects.load(std::memory_order_relaxed)};
+            state_->disconnects.load(std::memory_order_relaxed),
+            state_->refused.load(std::memory_order_relaxed)};
 }
 
 server_config const& http_server::config() const noexcept {

@@ -5,6 +5,8 @@
 // emulator and the gateway (`llmux serve`) run on it.
 #pragma once
 
+#include "http/framing.hpp"
+
 #include <llmux/config.hpp>
 #include <llmux/error.hpp>
 
@@ -21,6 +23,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -28,6 +31,21 @@ namespace llmux::detail {
 
 /// A request as the server hands it to the handler (body read whole, up to the body limit).
 using server_request = boost::beast::http::request<boost::beast::http::string_body>;
+
+/// @brief An answer a server gives from a request's head alone (see `server_config::head_check`).
+struct early_answer {
+    unsigned status = 400;
+    std::string content_type = "text/plain; charset=utf-8";
+    std::string body;
+    /// Extra header lines (validated like `server_exchange::add_header`).
+    header_list headers;
+};
+
+/** @brief Raises this process's soft limit of open files to its hard limit, so that a
+    server is limited by its own connection caps rather than by a low default (often 1024).
+    @return The soft limit now in force (unchanged if it could not be raised).
+*/
+std::uint64_t raise_open_files_limit() noexcept;
 
 /// @brief Limits and deadlines of an `http_server`.
 struct server_config {
@@ -37,9 +55,23 @@ struct server_config {
     std::uint32_t max_header_bytes = 64u << 10;
     /// How long a keep-alive connection may sit idle before the next request starts.
     duration idle_timeout = std::chrono::seconds(60);
-    /// Deadline for the TLS handshake, and for reading a whole request once its first byte
-    /// has arrived (slow clients).
+    /** A new connection must complete its TLS handshake and send its whole request head
+        within this of being accepted; a later request on a keep-alive connection, within this
+        of its first byte. Bounds what a client that sends nothing, or a byte at a time, holds.
+    */
+    duration header_timeout = std::chrono::seconds(10);
+    /// Deadline for reading a request's body once its head has arrived (slow clients).
     duration read_timeout = std::chrono::seconds(30);
+    /// Most connections open at once; a connection beyond it is answered 503 and closed.
+    std::size_t max_connections = 10000;
+    /// Most connections open at once from one client address (IP); beyond it, 503 and close.
+    std::size_t max_connections_per_client = 512;
+    /** Called with each request's head before its body is read (and before `100 Continue`):
+        an answer returned here is sent instead of calling the handler, and the connection is
+        closed without reading the body. The gateway refuses requests without a valid key
+        here, so that an unauthenticated client cannot make it buffer bodies.
+    */
+    std::function<std::optional<early_answer>(server_request const& head)> head_check;
     /// Deadline of each write (a client that stops reading).
     duration write_timeout = std::chrono::seconds(30);
     /** Writes the body of the server's own error answers (400 malformed request, 413 body too
@@ -58,6 +90,8 @@ struct server_stats {
     std::uint64_t requests = 0;
     /// Handlers whose client went away while they ran (they got a terminal cancellation).
     std::uint64_t disconnects = 0;
+    /// Connections refused (503) because a connection cap was reached.
+    std::uint64_t refused = 0;
 };
 
 class server_connection;
@@ -114,7 +148,8 @@ public:
     /// @{
     void set_status(unsigned status) noexcept { status_ = status; }
     unsigned status() const noexcept { return status_; }
-    /// Adds a header line. A name or value containing CR or LF is dropped (response splitting).
+    /// Adds a header line. A name that is not a token or a value with CR, LF, NUL or another
+    /// control character is dropped (response splitting).
     void add_header(std::string_view name, std::string_view value);
     /// Sends `Connection: close` and closes after this response.
     void close_after_response() noexcept { close_ = true; }

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: BSL-1.0
 #include "http/transport.hpp"
+
+#include "util/header.hpp"
 #include "util/spawn.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -164,8 +166,8 @@ public:
 
     connection(asio::any_io_executor const& ex, std::shared_ptr<transport::pool> p,
                std::atomic<std::uint64_t>* open_counter, std::atomic<std::uint64_t>* resumed)
-        : strand(asio::make_strand(ex)), pool(std::move(p)), open_counter_(open_counter),
-          resumed_counter(resumed) {}
+        : strand(asio::make_strand(ex)), pool(std::move(p)), resumed_counter(resumed),
+          open_counter_(open_counter) {}
 
     ~connection() { close_now(); }
 
@@ -654,11 +656,31 @@ transport_stats transport::stats() const {
     return s;
 }
 
+namespace {
+std::optional<failure> check_request(http_request const& req) {
+    // Defence in depth behind the checks where values are loaded: nothing that could end a
+    // header line or the request line is written, whoever built the request.
+    if (!is_header_name(req.method))
+        return failure(error::invalid_request, "the request method is not a token");
+    for (char c : req.target) {
+        auto const u = static_cast<unsigned char>(c);
+        if (u <= 0x20 || u == 0x7f)
+            return failure(error::invalid_request,
+                           "the request target contains a space or control character");
+    }
+    for (auto const& [name, value] : req.headers)
+        if (auto problem = header_problem(name, value))
+            return failure(error::invalid_request, "refusing to send the request: " + *problem);
+    return std::nullopt;
+}
+}  // namespace
+
 awaitable<result<http_response>> transport::request(origin const& o,
                                                     std::shared_ptr<http_request const> req,
                                                     clock::time_point deadline) {
     co_await asio::this_coro::throw_if_cancelled(false);
     if (o.tls && impl_->tls_error.code) co_return impl_->tls_error;
+    if (auto bad = check_request(*req)) co_return std::move(*bad);
     ++impl_->requests;
     for (int attempt = 0;; ++attempt) {
         auto l = co_await acquire(o, deadline);
@@ -783,6 +805,7 @@ awaitable<result<body_stream>> transport::open(origin const& o,
                                               clock::time_point deadline) {
     co_await asio::this_coro::throw_if_cancelled(false);
     if (o.tls && impl_->tls_error.code) co_return impl_->tls_error;
+    if (auto bad = check_request(*req)) co_return std::move(*bad);
     ++impl_->requests;
     for (int attempt = 0;; ++attempt) {
         auto l = co_await acquire(o, deadline);

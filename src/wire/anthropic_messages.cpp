@@ -595,7 +595,7 @@ void classify(failure& f, error_fields const& e, unsigned status) {
         code = error::content_filtered;
     f.code = make_error_code(code);
     f.diag.error_type = std::string(e.type);
-    if (!e.message.empty()) f.diag.message = std::string(e.message);
+    if (!e.message.empty()) provider_message(f, std::string(e.message));
 }
 
 // The error object of a body, or null.
@@ -624,7 +624,10 @@ failure decode_error_body(response_head const& head, std::string_view body) {
             f.diag.request_id = get_string(*o, "request_id");
     }
     classify(f, e, head.status);
-    if (f.diag.message.empty()) f.diag.message = body_excerpt(text);
+    if (f.diag.message.empty()) {
+        f.diag.message = body_excerpt(text);
+        f.diag.source = message_source::internal;
+    }
     return f;
 }
 
@@ -680,17 +683,20 @@ result<chat_response> decode_body(response_head const& head, std::string_view bo
     boost::system::error_code ec;
     json::value const v = json::parse(body, ec, &mr);
     if (ec)
-        return fail(failure(error::protocol_error, "response body is not valid JSON (" +
-                                                       ec.message() + "): " + body_excerpt(body)));
+        return fail(internal(failure(error::protocol_error, "response body is not valid JSON (" +
+                                                                ec.message() + "): " + body_excerpt(body))));
     auto const* o = v.if_object();
     if (!o)
-        return fail(failure(error::protocol_error,
-                            "response body is not a JSON object: " + body_excerpt(body)));
+        return fail(internal(failure(error::protocol_error,
+                                     "response body is not a JSON object: " + body_excerpt(body))));
     if (get_string(*o, "type") == "error") {
         failure f;
         json::object const* err = get_object(*o, "error");
         classify(f, err ? read_error(*err) : error_fields{}, 0);
-        if (f.diag.message.empty()) f.diag.message = body_excerpt(body);
+        if (f.diag.message.empty()) {
+            f.diag.message = body_excerpt(body);
+            f.diag.source = message_source::internal;
+        }
         f.diag.request_id = get_string(*o, "request_id");
         return fail(std::move(f));
     }
@@ -813,7 +819,7 @@ private:
         if (ec) {
             json_.reset();
             if (ev.event == "error") {  // an error event with a plain-text message
-                failed_ = failure(error::server_error, body_excerpt(data));
+                failed_ = internal(failure(error::server_error, body_excerpt(data)));
                 return;
             }
             failed_ = failure(error::protocol_error, "a stream event is not valid JSON (" +

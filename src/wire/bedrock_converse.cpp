@@ -182,12 +182,16 @@ failure decode_error_body(response_head const& head, std::string_view body) {
     std::string_view type = exception_name(head.header("x-amzn-ErrorType"));
     if (type.empty()) type = exception_name(p.type);
     std::string message = std::move(p.message);
-    if (message.empty())
-        message = text.empty() || json_body
-                      ? "HTTP " + std::to_string(head.status) +
-                            (text.empty() ? " with an empty body" : " without an error message")
-                      : body_excerpt(text);
+    auto source = message.empty() ? message_source::llmux : message_source::provider;
+    if (message.empty() && !text.empty() && !json_body) {
+        message = body_excerpt(text);
+        source = message_source::internal;
+    } else if (message.empty()) {
+        message = "HTTP " + std::to_string(head.status) +
+                  (text.empty() ? " with an empty body" : " without an error message");
+    }
     classify(f, type, std::move(message), head.status);
+    f.diag.source = source;
     f.diag.error_code = std::move(p.original_status);
     return f;
 }
@@ -678,12 +682,12 @@ result<chat_response> decode_body(response_head const& head, std::string_view bo
     boost::system::error_code ec;
     json::value const v = json::parse(body, ec, &mr);
     if (ec)
-        return fail(failure(error::protocol_error, "response body is not valid JSON (" +
-                                                       ec.message() + "): " + body_excerpt(body)));
+        return fail(internal(failure(error::protocol_error, "response body is not valid JSON (" +
+                                                                ec.message() + "): " + body_excerpt(body))));
     auto const* o = v.if_object();
     if (!o)
-        return fail(failure(error::protocol_error,
-                            "response body is not a JSON object: " + body_excerpt(body)));
+        return fail(internal(failure(error::protocol_error,
+                                     "response body is not a JSON object: " + body_excerpt(body))));
     auto const* output = get_object(*o, "output");
     if (!output) return fail(bad_field("output", "is missing or not an object"));
     auto const* msg = get_object(*output, "message");
@@ -849,13 +853,20 @@ private:
         json::monotonic_resource mr;
         boost::system::error_code ec;
         json::value const v = json::parse(payload, ec, &mr);
-        if (!ec && v.is_object())
+        auto source = message_source::provider;
+        if (!ec && v.is_object()) {
             p = read_error_payload(v.get_object());
-        else if (!trim(payload).empty())
+        } else if (!trim(payload).empty()) {
             p.message = body_excerpt(payload);
-        if (p.message.empty()) p.message = "an exception frame without a message";
+            source = message_source::internal;
+        }
+        if (p.message.empty()) {
+            p.message = "an exception frame without a message";
+            source = message_source::llmux;
+        }
         failure f;
         classify(f, type, std::move(p.message), 0);
+        f.diag.source = source;
         if (type.empty()) f.diag.message += " (the frame has no :exception-type header)";
         f.diag.error_code = std::move(p.original_status);
         failed_ = std::move(f);

@@ -27,6 +27,19 @@ std::optional<std::chrono::milliseconds> parse_retry_after(response_head const& 
 /// status, retry-after and the request id from `request_id_header`.
 failure http_failure(response_head const& head, std::string_view request_id_header);
 
+/// `f` marked as holding internal details (an excerpt of a raw upstream body): a gateway logs
+/// them and does not show them to its clients.
+inline failure internal(failure f) {
+    f.diag.source = message_source::internal;
+    return f;
+}
+
+/// Sets the message of `f` to what the provider's error object said.
+inline void provider_message(failure& f, std::string message) {
+    f.diag.message = std::move(message);
+    f.diag.source = message_source::provider;
+}
+
 /// True when a provider's error message says the prompt is too long for the model.
 bool mentions_context_length(std::string_view message) noexcept;
 

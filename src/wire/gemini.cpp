@@ -480,7 +480,7 @@ void classify(failure& f, error_fields const& e, unsigned status) {
     f.code = make_error_code(code);
     f.diag.error_type = std::string(e.status);
     f.diag.error_code = std::string(e.reason);
-    if (!e.message.empty()) f.diag.message = std::string(e.message);
+    if (!e.message.empty()) provider_message(f, std::string(e.message));
     if (!f.diag.retry_after && e.retry_delay) f.diag.retry_after = e.retry_delay;
 }
 
@@ -514,7 +514,10 @@ failure decode_error_body(response_head const& head, std::string_view body) {
     if (!ec)
         if (auto const* err = find_error(v)) e = read_error(*err);
     classify(f, e, head.status);
-    if (f.diag.message.empty()) f.diag.message = body_excerpt(text);
+    if (f.diag.message.empty()) {
+        f.diag.message = body_excerpt(text);
+        f.diag.source = message_source::internal;
+    }
     return f;
 }
 
@@ -649,18 +652,21 @@ result<chat_response> decode_body(response_head const& head, std::string_view bo
     boost::system::error_code ec;
     json::value const v = json::parse(body, ec, &mr);
     if (ec)
-        return fail(failure(error::protocol_error, "response body is not valid JSON (" +
-                                                       ec.message() + "): " + body_excerpt(body)));
+        return fail(internal(failure(error::protocol_error, "response body is not valid JSON (" +
+                                                                ec.message() + "): " + body_excerpt(body))));
     if (auto const* e = find_error(v)) {
         failure f;
         classify(f, read_error(*e), 0);
-        if (f.diag.message.empty()) f.diag.message = body_excerpt(body);
+        if (f.diag.message.empty()) {
+            f.diag.message = body_excerpt(body);
+            f.diag.source = message_source::internal;
+        }
         return fail(std::move(f));
     }
     auto const* o = v.if_object();
     if (!o)
-        return fail(failure(error::protocol_error,
-                            "response body is not a JSON object: " + body_excerpt(body)));
+        return fail(internal(failure(error::protocol_error,
+                                     "response body is not a JSON object: " + body_excerpt(body))));
     std::string_view const response_id = get_string(*o, "responseId");
     auto const with_id = [&](failure f) {
         if (header_id.empty()) f.diag.request_id = response_id;

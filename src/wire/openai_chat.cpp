@@ -380,7 +380,7 @@ void classify(failure& f, error_fields const& e, unsigned status) {
         if (!e.upstream_provider.empty()) msg.append(" ").append(e.upstream_provider);
         msg += ": " + excerpt(e.upstream, 300) + ")";
     }
-    if (!msg.empty()) f.diag.message = std::move(msg);
+    if (!msg.empty()) provider_message(f, std::move(msg));
 }
 
 // A readable excerpt of a body that is not JSON (an HTML error page from a proxy).
@@ -518,18 +518,21 @@ result<chat_response> decode_body(response_head const& head, std::string_view bo
     // JSON whitespace covers the blank lines DeepSeek sends ahead of the body while it waits.
     json::value const v = json::parse(body, ec, &mr);
     if (ec)
-        return fail(failure(error::protocol_error, "response body is not valid JSON (" +
-                                                       ec.message() + "): " + body_excerpt(body)));
+        return fail(internal(failure(error::protocol_error, "response body is not valid JSON (" +
+                                                                ec.message() + "): " + body_excerpt(body))));
     if (auto const* e = find_error(v)) {
         failure f;
         classify(f, read_error(*e), 0);
-        if (f.diag.message.empty()) f.diag.message = body_excerpt(body);
+        if (f.diag.message.empty()) {
+            f.diag.message = body_excerpt(body);
+            f.diag.source = message_source::internal;
+        }
         return fail(std::move(f));
     }
     auto const* o = v.if_object();
     if (!o)
-        return fail(failure(error::protocol_error,
-                            "response body is not a JSON object: " + body_excerpt(body)));
+        return fail(internal(failure(error::protocol_error,
+                                     "response body is not a JSON object: " + body_excerpt(body))));
     auto const* choices_v = o->if_contains("choices");
     auto const* choices = choices_v ? choices_v->if_array() : nullptr;
     if (!choices) return fail(bad_field("choices", "is missing or not an array"));
@@ -606,7 +609,10 @@ failure decode_error_body(response_head const& head, std::string_view body) {
         }
     }
     classify(f, e, head.status);
-    if (f.diag.message.empty()) f.diag.message = body_excerpt(text);
+    if (f.diag.message.empty()) {
+        f.diag.message = body_excerpt(text);
+        f.diag.source = message_source::internal;
+    }
     return f;
 }
 
@@ -666,7 +672,7 @@ private:
         if (ec) {
             json_.reset();
             if (ev.event == "error") {  // `event: error` with a plain-text message
-                failed_ = failure(error::server_error, body_excerpt(data));
+                failed_ = internal(failure(error::server_error, body_excerpt(data)));
                 return;
             }
             failed_ = failure(error::protocol_error, "a stream event is not valid JSON (" +

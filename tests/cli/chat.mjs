@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSL-1.0
 // `llmux chat` as a user runs it.
-import { run, json, emulate, test, done, assert } from './harness.mjs';
+import { run, runAsync, json, emulate, test, done, assert } from './harness.mjs';
+import http from 'node:http';
 
 await test('no keys: answers on the built-in emulator and says so', () => {
   const r = run(['chat', '-m', 'openai/gpt-4o-mini', 'Introduce Python in one sentence']);
@@ -197,6 +198,52 @@ await test('every provider of the mission answers through the emulator', () => {
       assert.ok(o.usage.input_tokens > 0 && o.usage.output_tokens > 0, `${m}: usage ${JSON.stringify(o.usage)}`);
     }
   }
+});
+
+await test('a key that an upstream echoes back is never printed', async () => {
+  const secret = 'sk-echoed-by-upstream-0123456789';
+  // An upstream that puts the caller's key into its request id and its error message.
+  const server = http.createServer((req, res) => {
+    const token = (req.headers.authorization ?? '').replace(/^Bearer /, '');
+    let body = '';
+    req.on('data', (d) => { body += d; });
+    req.on('end', () => {
+      res.setHeader('content-type', 'application/json');
+      res.setHeader('x-request-id', `req-${token}`);
+      if (body.includes('fail')) {
+        res.statusCode = 500;
+        res.end(JSON.stringify({ error: { message: `bad key ${token}`, type: `t-${token}`, code: token } }));
+      } else {
+        res.end(JSON.stringify({ id: `chatcmpl-${token}`, object: 'chat.completion', model: 'gpt-4o-mini',
+          choices: [{ index: 0, message: { role: 'assistant', content: 'hi' }, finish_reason: 'stop' }],
+          usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 } }));
+      }
+    });
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  const base = `http://127.0.0.1:${server.address().port}/v1`;
+  try {
+    for (const prompt of ['hello', 'fail']) {
+      for (const extra of [['--json'], []]) {
+        const r = await runAsync(['chat', ...extra, '--base-url', base, '-m', 'openai/gpt-4o-mini', prompt],
+                                 { env: { OPENAI_API_KEY: secret } });
+        assert.equal(r.code, prompt === 'fail' ? 1 : 0, r.stderr);
+        assert.ok(!r.stdout.includes(secret) && !r.stderr.includes(secret), `${r.stdout}\n${r.stderr}`);
+        if (prompt === 'fail') assert.match(r.stdout + r.stderr, /\[redacted\]/);
+      }
+    }
+  } finally {
+    server.close();
+  }
+});
+
+await test('a key with a line break is refused, naming the variable and not the value', () => {
+  const r = run(['chat', '-m', 'openai/gpt-4o-mini', '--base-url', 'http://127.0.0.1:9/v1', 'hi'],
+                { env: { OPENAI_API_KEY: 'sk-pasted-with-a-newline\r\nX-Injected: 1' } });
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /OPENAI_API_KEY/);
+  assert.match(r.stderr, /line break/);
+  assert.ok(!r.stderr.includes('sk-pasted'), r.stderr);
 });
 
 done();

@@ -19,6 +19,20 @@ export function run(args, { env = {}, input, timeout = 60_000 } = {}) {
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+/// As `run`, without blocking the event loop (for tests that serve the binary from this
+/// process).
+export function runAsync(args, { env = {}, timeout = 60_000 } = {}) {
+  return new Promise((resolve, reject) => {
+    const p = spawn(bin, args, { env: cleanEnv(env) });
+    let stdout = '', stderr = '';
+    const timer = setTimeout(() => { p.kill('SIGKILL'); reject(new Error(`timed out: ${args.join(' ')}`)); }, timeout);
+    p.stdout.on('data', (d) => { stdout += d; });
+    p.stderr.on('data', (d) => { stderr += d; });
+    p.on('error', reject);
+    p.on('close', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
+  });
+}
+
 export function json(r) {
   const lines = r.stdout.trim().split('\n');
   assert.equal(lines.length, 1, `expected one JSON line, got:\n${r.stdout}`);

@@ -27,18 +27,22 @@ using llmux::test::http_test_client;
 using llmux::test::run_coro;
 using llmux::test::run_until;
 
+constexpr std::size_t detail_max_dynamic = 256;  // gateway_metrics::max_dynamic
+
 namespace {
 
 using headers_t = std::vector<std::pair<std::string, std::string>>;
 
 /// An emulator (plain HTTP) and a gateway in front of it, on one io_context.
 struct gw_fixture {
-    emulator_fixture emu{{}, false};
+    emulator_fixture emu;
     std::unique_ptr<llmux::gateway> gw;
     std::shared_ptr<std::vector<std::string>> log = std::make_shared<std::vector<std::string>>();
 
-    explicit gw_fixture(gateway_config g = {}) {
-        g.client = emu.cfg;
+    explicit gw_fixture(gateway_config g = {}, emulator_config ec = {}) : emu(std::move(ec), false) {
+        // The providers point at the emulator; the rest of the client's settings are the test's.
+        g.client.providers = emu.cfg.providers;
+        g.client.tls = emu.cfg.tls;
         auto sink = log;
         g.log_sink = [sink](std::string_view line) { sink->emplace_back(line); };
         gw = std::make_unique<llmux::gateway>(emu.io.get_executor(), g);
@@ -333,7 +337,7 @@ BOOST_AUTO_TEST_CASE(all_deployments_failing_answers_with_the_last_status) {
 
 BOOST_AUTO_TEST_CASE(per_attempt_timeout_cuts_a_stall) {
     gw_fixture fx(with_models(R"({"models":{"smart":{"deployments":
-        ["openai/gpt-4o-mini~fault=stall,after=0","openai/gpt-4o"], "per_attempt":"300ms"}}})"));
+        ["openai/gpt-4o-mini~fault=stall,after=0","openai/gpt-4o"], "per_attempt":"2s"}}})"));
     auto const r = fx.post("/v1/chat/completions", chat_body("smart"));
     BOOST_TEST_REQUIRE(r.status == 200u, r.body);
     auto const s = fx.post("/v1/chat/completions", chat_body("smart", true));
@@ -386,21 +390,280 @@ BOOST_AUTO_TEST_CASE(gateway_keys) {
     BOOST_TEST(fx.log->at(2).find("key=team-a") != std::string::npos, fx.log->at(2));
 }
 
-BOOST_AUTO_TEST_CASE(spent_budget_gives_402) {
-    auto cfg = with_models(R"({"models":{"mini":"openai/gpt-4o-mini"}})");
+/// The request the gateway builds from `chat_body(model, false, max_tokens 10)`.
+chat_request mini_request(std::string model = "openai/gpt-4o-mini") {
+    chat_request r;
+    r.model = std::move(model);
+    r.messages.push_back(user("Say something"));
+    r.max_tokens = 10;
+    return r;
+}
+std::string const mini_extra = R"(,"max_tokens":10)";
+
+gateway_key key_with_budget(std::string name, std::string const& secret, double budget) {
     gateway_key k;
-    k.name = "small";
-    k.sha256 = detail::sha256_hex("sk-small");
-    k.budget_usd = 1e-9;
-    cfg.keys.push_back(k);
+    k.name = std::move(name);
+    k.sha256 = detail::sha256_hex(secret);
+    k.budget_usd = budget;
+    return k;
+}
+
+BOOST_AUTO_TEST_CASE(spent_budget_gives_402) {
+    // Requests reserve the most they may cost, so a budget is never overshot: the gateway
+    // refuses the request that might not fit, and what was spent stays within the budget.
+    auto cfg = with_models(R"({"models":{"mini":"openai/gpt-4o-mini"}})");
+    client probe{asio::system_executor(), cfg.client};
+    auto const most = probe.max_cost(mini_request());
+    BOOST_TEST_REQUIRE(most.has_value());
+    double const budget = *most * 1.5;
+    cfg.keys.push_back(key_with_budget("small", "sk-small", budget));
     gw_fixture fx(cfg);
     headers_t const auth = {{"Authorization", "Bearer sk-small"}};
-    auto const first = fx.post("/v1/chat/completions", chat_body("mini"), auth);
-    BOOST_TEST_REQUIRE(first.status == 200u, first.body);
-    auto const second = fx.post("/v1/chat/completions", chat_body("mini"), auth);
-    BOOST_TEST(second.status == 402u, second.body);
-    BOOST_TEST(openai_error(second).at("code").as_string() == "budget_exceeded");
-    BOOST_TEST(second.header("x-should-retry") == "false");
+    unsigned ok = 0;
+    http_reply refused;
+    for (int i = 0; i < 10 && refused.status == 0; ++i) {
+        auto const r = fx.post("/v1/chat/completions", chat_body("mini", false, mini_extra), auth);
+        if (r.status == 200u)
+            ++ok;
+        else
+            refused = r;
+    }
+    BOOST_TEST(ok >= 1u);
+    BOOST_TEST_REQUIRE(refused.status == 402u, refused.body);
+    BOOST_TEST(openai_error(refused).at("code").as_string() == "budget_exceeded");
+    BOOST_TEST(refused.header("x-should-retry") == "false");
+    double const spent = metric(fx.gw->metrics_text(), R"(llmux_gateway_cost_usd_total{model="mini"})");
+    BOOST_TEST(spent > 0);
+    BOOST_TEST(spent <= budget);           // never overshot
+    BOOST_TEST(spent + *most > budget);    // the refusal was needed
+}
+
+BOOST_AUTO_TEST_CASE(concurrent_requests_cannot_overshoot_a_budget) {
+    // The budget fits one request's reservation: while one is in flight, the others are
+    // refused at once (before this, all of them passed the check and overspent together).
+    auto cfg = with_models(R"({"models":{"mini":"openai/gpt-4o-mini"}})");
+    client probe{asio::system_executor(), cfg.client};
+    auto const most = probe.max_cost(mini_request());
+    BOOST_TEST_REQUIRE(most.has_value());
+    // One reservation fits, two do not; after the first request has settled (its answer is
+    // at most 10 tokens, well under its reservation), the next one fits again.
+    cfg.keys.push_back(key_with_budget("one", "sk-one", *most * 1.9));
+    emulator_config ec;
+    ec.scripts["gpt-4o-mini"] = parse_behaviour("latency=1500ms").value();
+    gw_fixture fx(cfg, ec);
+    headers_t const auth = {{"Authorization", "Bearer sk-one"}};
+    std::string const body = chat_body("mini", false, mini_extra);
+    unsigned first = 0;
+    std::vector<unsigned> others;
+    run_coro(fx.emu.io, [&]() -> asio::awaitable<void> {
+        auto ex = co_await asio::this_coro::executor;
+        bool first_done = false;
+        asio::co_spawn(
+            ex,
+            [&]() -> asio::awaitable<void> {
+                http_test_client c(ex);
+                co_await c.connect(fx.gw->url());
+                first = (co_await c.request(http::verb::post, "/v1/chat/completions", body, auth,
+                                            false, 20s))
+                            .status;
+                first_done = true;
+            },
+            asio::detached);
+        asio::steady_timer t(ex);
+        while (fx.gw->stats().in_flight == 0 && !first_done) {
+            t.expires_after(1ms);
+            co_await t.async_wait(asio::use_awaitable);
+        }
+        for (int i = 0; i < 4; ++i) {
+            http_test_client c(ex);
+            co_await c.connect(fx.gw->url());
+            others.push_back(
+                (co_await c.request(http::verb::post, "/v1/chat/completions", body, auth, false, 20s))
+                    .status);
+        }
+        while (!first_done) {
+            t.expires_after(1ms);
+            co_await t.async_wait(asio::use_awaitable);
+        }
+    });
+    BOOST_TEST(first == 200u);
+    BOOST_TEST_REQUIRE(others.size() == 4u);
+    for (auto st : others) BOOST_TEST(st == 402u);
+    // Settled: the reservation is back, so the next one passes.
+    BOOST_TEST(fx.post("/v1/chat/completions", body, auth).status == 200u);
+}
+
+BOOST_AUTO_TEST_CASE(an_unpriced_model_is_never_free_under_a_budget) {
+    gateway_config cfg;  // any provider/model id
+    cfg.keys.push_back(key_with_budget("b", "sk-b", 1.0));
+    gateway_key unlimited;
+    unlimited.name = "u";
+    unlimited.sha256 = detail::sha256_hex("sk-u");
+    cfg.keys.push_back(unlimited);
+    {
+        gw_fixture fx(cfg);
+        auto const r = fx.post("/v1/chat/completions", chat_body("openai/no-such-price-model"),
+                               {{"Authorization", "Bearer sk-b"}});
+        BOOST_TEST(r.status == 400u, r.body);
+        auto const e = openai_error(r);
+        BOOST_TEST(e.at("code").as_string() == "unpriced_model");
+        BOOST_TEST(e.at("message").as_string().find("unpriced_price") != std::string::npos);
+        // A key without a budget is not affected.
+        BOOST_TEST(fx.post("/v1/chat/completions", chat_body("openai/no-such-price-model"),
+                           {{"Authorization", "Bearer sk-u"}})
+                       .status == 200u);
+    }
+    // With a configured price, it is charged that price.
+    gateway_config priced = cfg;
+    auto r = priced.client.load_json(R"({"unpriced_price":{"input":10,"output":10}})");
+    BOOST_TEST_REQUIRE(!!r, r.error().to_string());
+    gw_fixture fx(priced);
+    auto const ok = fx.post("/v1/chat/completions", chat_body("openai/no-such-price-model"),
+                            {{"Authorization", "Bearer sk-b"}});
+    BOOST_TEST(ok.status == 200u, ok.body);
+    auto const text = fx.gw->metrics_text();
+    BOOST_TEST(metric(text, R"(llmux_gateway_cost_usd_total{model="openai/no-such-price-model"})") > 0,
+               text);
+}
+
+BOOST_AUTO_TEST_CASE(a_stream_the_client_drops_is_charged_for_what_was_sent) {
+    auto cfg = with_models(R"({"models":{"mini":"openai/gpt-4o-mini"}})");
+    emulator_config ec;
+    ec.scripts["gpt-4o-mini"] = parse_behaviour("tokens=400,tps=100").value();  // 4 s
+    gw_fixture fx(cfg, ec);
+    run_coro(fx.emu.io, [&]() -> asio::awaitable<void> {
+        http_test_client c(fx.emu.io.get_executor());
+        co_await c.connect(fx.gw->url());
+        co_await c.write_request(http::verb::post, "/v1/chat/completions",
+                                 chat_body("mini", true), {}, false);
+        auto const head = co_await c.read_response(10s, true);  // the head: content is flowing
+        BOOST_TEST(head.status == 200u);
+        c.close();  // and leave
+    });
+    BOOST_TEST(run_until(fx.emu.io, [&] {
+        return metric(fx.gw->metrics_text(), R"(llmux_gateway_cost_usd_total{model="mini"})") > 0;
+    }));
+    BOOST_TEST(fx.gw->stats().client_disconnects == 1u);
+    bool logged = false;
+    for (auto const& line : *fx.log)
+        if (line.find("status=499") != std::string::npos) {
+            logged = true;
+            BOOST_TEST(line.find("cost=-") == std::string::npos, line);
+        }
+    BOOST_TEST(logged);
+}
+
+BOOST_AUTO_TEST_CASE(bodies_are_not_read_before_the_key_is_checked) {
+    auto cfg = with_models(R"({"models":{"mini":"openai/gpt-4o-mini"}})");
+    gateway_key k;
+    k.name = "a";
+    k.sha256 = detail::sha256_hex("sk-gw-good");
+    cfg.keys.push_back(k);
+    gw_fixture fx(cfg);
+    for (std::string const path : {"/v1/chat/completions", "/v1/messages", "/anything"}) {
+        BOOST_TEST_CONTEXT(path) {
+            // 5 MB announced, none sent: the answer comes from the head, and the connection
+            // closes without waiting for the body.
+            auto const out = run_coro(fx.emu.io, [&]() -> asio::awaitable<std::pair<http_reply, boost::system::error_code>> {
+                http_test_client c(fx.emu.io.get_executor());
+                co_await c.connect(fx.gw->url());
+                co_await c.write_raw("POST " + path + " HTTP/1.1\r\nHost: x\r\n"
+                                     "Content-Type: application/json\r\n"
+                                     "Content-Length: 5000000\r\n\r\n");
+                auto r = co_await c.read_response();
+                co_return std::pair{r, co_await c.read_until_closed(10s)};
+            });
+            BOOST_TEST(out.first.status == 401u);
+            BOOST_TEST((out.second == asio::error::eof), out.second.message());
+            if (path == "/v1/messages")
+                BOOST_TEST(parse_json(out.first.body).at("error").at("type").as_string() ==
+                           "authentication_error");
+            else
+                BOOST_TEST(openai_error(out.first).at("code").as_string() == "missing_api_key");
+        }
+    }
+    BOOST_TEST(fx.get("/health").status == 200u);  // health needs no key
+}
+
+BOOST_AUTO_TEST_CASE(idle_connections_are_capped_and_dropped_while_others_are_served) {
+    auto cfg = with_models(R"({"models":{"mini":"openai/gpt-4o-mini"}})");
+    cfg.max_connections_per_client = 8;
+    cfg.header_timeout = 1s;
+    gw_fixture fx(cfg);
+    auto const port = static_cast<std::uint16_t>(std::stoi(fx.gw->url().substr(fx.gw->url().rfind(':') + 1)));
+    run_coro(fx.emu.io, [&]() -> asio::awaitable<void> {
+        auto ex = co_await asio::this_coro::executor;
+        // An attacker at 127.0.0.2 opens more idle connections than its share...
+        std::vector<std::unique_ptr<boost::beast::tcp_stream>> idle;
+        for (int i = 0; i < 20; ++i) {
+            auto s = std::make_unique<boost::beast::tcp_stream>(ex);
+            s->socket().open(asio::ip::tcp::v4());
+            s->socket().bind({asio::ip::make_address("127.0.0.2"), 0});
+            s->expires_after(10s);
+            auto [ec] = co_await s->async_connect({asio::ip::make_address("127.0.0.1"), port},
+                                                  asio::as_tuple(asio::use_awaitable));
+            BOOST_TEST(!ec);
+            idle.push_back(std::move(s));
+        }
+        // ... and the ones past it are answered 503 at once,
+        asio::steady_timer t(ex);
+        unsigned refused = 0;
+        for (auto& s : idle) {
+            char buf[512];
+            s->expires_after(200ms);
+            auto [ec, n] = co_await s->async_read_some(asio::buffer(buf),
+                                                       asio::as_tuple(asio::use_awaitable));
+            if (!ec && std::string_view(buf, n).starts_with("HTTP/1.1 503")) ++refused;
+        }
+        BOOST_TEST(refused == 12u);
+        // ... while a client at 127.0.0.1 is served meanwhile,
+        http_test_client c(ex);
+        co_await c.connect(fx.gw->url());
+        auto const r = co_await c.request(http::verb::post, "/v1/chat/completions",
+                                          chat_body("mini"), {}, false);
+        BOOST_TEST(r.status == 200u);
+        // and the idle ones are dropped after the header timeout.
+        while (fx.gw->stats().connections_open > 1) {
+            t.expires_after(5ms);
+            co_await t.async_wait(asio::use_awaitable);
+        }
+    });
+    BOOST_TEST(fx.gw->stats().connections_open <= 1u);
+}
+
+BOOST_AUTO_TEST_CASE(distinct_model_ids_leave_state_bounded) {
+    // Any provider/model id may be asked for. Ids the provider rejects leave nothing behind;
+    // ids that answer get counters and measurements, but only up to the caps, the rest folded
+    // into (other).
+    gateway_config cfg;
+    cfg.access_log = false;
+    gw_fixture fx(cfg);
+    constexpr int n = 300;
+    run_coro(fx.emu.io, [&]() -> asio::awaitable<void> {
+        http_test_client c(fx.emu.io.get_executor());
+        co_await c.connect(fx.gw->url());
+        for (int i = 0; i < n; ++i) {
+            auto const bad = co_await c.request(
+                http::verb::post, "/v1/chat/completions",
+                chat_body("openai/missing-" + std::to_string(i) + "~error=404"), {}, false);
+            BOOST_TEST(bad.status == 404u);
+            auto const good = co_await c.request(http::verb::post, "/v1/chat/completions",
+                                                 chat_body("openai/m-" + std::to_string(i)), {},
+                                                 false);
+            BOOST_TEST(good.status == 200u);
+        }
+    }, 120s);
+    auto const text = fx.gw->metrics_text();
+    std::size_t series = 0;
+    for (std::size_t pos = 0; (pos = text.find("llmux_gateway_requests_total{model=", pos)) !=
+                              std::string::npos;
+         ++pos)
+        ++series;
+    BOOST_TEST(series <= detail_max_dynamic + 1);  // the cap, plus (other)
+    BOOST_TEST(text.find("missing-") == std::string::npos);  // failures are not series
+    BOOST_TEST(metric(text, R"x(llmux_gateway_requests_total{model="(other)"})x") >= double(n));
+    BOOST_TEST(fx.gw->upstream().metrics().size() <= fx.gw->upstream().config().max_tracked_models);
+    for (auto const& m : fx.gw->upstream().metrics()) BOOST_TEST(m.model.find("missing-") == std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(request_rate_limit_gives_429_with_retry_after) {
@@ -604,7 +867,7 @@ BOOST_AUTO_TEST_CASE(concurrent_requests_on_a_gateway_running_on_two_threads) {
     auto work = asio::make_work_guard(gw_io);
     auto cfg = with_models(R"({"models":{
         "smart":{"deployments":["openai/gpt-4o-mini~fault=stall,after=0","openai/gpt-4o"],
-                 "per_attempt":"100ms"},
+                 "per_attempt":"2s"},
         "resilient":["openai/gpt-4o~error=503","anthropic/claude-sonnet-4.6"]}})");
     cfg.client = emu.cfg;
     cfg.access_log = false;

@@ -17,8 +17,11 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace {
 
@@ -231,6 +234,7 @@ BOOST_FIXTURE_TEST_CASE(limits_and_malformed_requests, server_fixture) {
 
 BOOST_FIXTURE_TEST_CASE(slow_and_idle_clients_are_dropped, server_fixture) {
     llmux::detail::server_config cfg;
+    cfg.header_timeout = 200ms;
     cfg.read_timeout = 200ms;
     cfg.idle_timeout = 200ms;
     start(cfg);
@@ -247,6 +251,167 @@ BOOST_FIXTURE_TEST_CASE(slow_and_idle_clients_are_dropped, server_fixture) {
         co_return co_await c.read_until_closed(10s);
     });
     BOOST_TEST((idle == asio::error::eof), idle.message());
+}
+
+// RFC 9112 section 6.3: a request whose framing another server on the path could read
+// differently is refused and its connection closed, so that what follows it is never taken
+// for a second request (request smuggling).
+BOOST_FIXTURE_TEST_CASE(ambiguous_transfer_encoding_is_refused_and_closes, server_fixture) {
+    start();
+    // What follows each head would be a second request if the body were read as empty.
+    std::string const smuggled = "0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n";
+    for (std::string te : {"xchunked", "identity", "chunked, identity", "gzip, chunked",
+                           "chunked;foo=bar", "chunked\r\nTransfer-Encoding: chunked",
+                           "chunked\r\nContent-Length: 5", "\tchunked , x"}) {
+        BOOST_TEST_CONTEXT("Transfer-Encoding: " << te) {
+            auto const out = run([&]() -> asio::awaitable<std::pair<reply, error_code>> {
+                client c(ctx.get_executor());
+                co_await c.connect(url);
+                co_await c.write_raw("POST /whole HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: " +
+                                     te + "\r\n\r\n" + smuggled);
+                auto r = co_await c.read_response();
+                // Nothing else may come: the connection ends after the 400.
+                co_return std::pair{r, co_await c.read_until_closed(10s)};
+            });
+            BOOST_TEST(out.first.status == 400u);
+            BOOST_TEST(out.first.header("Connection") == "close");
+            BOOST_TEST((out.first.body.find("Transfer-Encoding") != std::string::npos ||
+                        out.first.body.find("Content-Length") != std::string::npos),
+                       out.first.body);
+            BOOST_TEST((out.second == asio::error::eof), out.second.message());
+        }
+    }
+    // HTTP/1.0 has no chunked coding at all.
+    BOOST_TEST(raw("POST /whole HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n")
+                   .status == 400u);
+    // Plain `chunked` (any case, surrounding blanks) is read as such.
+    auto const ok = raw("POST /whole HTTP/1.1\r\nHost: x\r\nTransfer-Encoding:  Chunked \r\n\r\n"
+                        "3\r\nabc\r\n0\r\n\r\n");
+    BOOST_TEST(ok.status == 200u);
+    BOOST_TEST(ok.body == "hello abc");
+}
+
+BOOST_AUTO_TEST_CASE(framing_problem_is_a_pure_function_of_the_head) {
+    auto head = [](std::vector<std::pair<std::string, std::string>> fields, unsigned version = 11) {
+        http::request_header<> h;
+        h.version(version);
+        for (auto const& [k, v] : fields) h.insert(k, v);
+        return h;
+    };
+    using llmux::detail::framing_problem;
+    BOOST_TEST(!framing_problem(head({})));
+    BOOST_TEST(!framing_problem(head({{"Content-Length", "3"}})));
+    BOOST_TEST(!framing_problem(head({{"Transfer-Encoding", "chunked"}})));
+    BOOST_TEST(!framing_problem(head({{"Transfer-Encoding", "CHUNKED"}})));
+    BOOST_TEST(framing_problem(head({{"Transfer-Encoding", ""}})).has_value());
+    BOOST_TEST(framing_problem(head({{"Transfer-Encoding", "chunked,"}})).has_value() == false);
+    BOOST_TEST(framing_problem(head({{"Transfer-Encoding", "chunked"}, {"Transfer-Encoding", "chunked"}}))
+                   .has_value());
+    BOOST_TEST(framing_problem(head({{"Transfer-Encoding", "chunked"}}, 10)).has_value());
+    BOOST_TEST(framing_problem(head({{"Content-Length", "0"}, {"Transfer-Encoding", "chunked"}}))
+                   .has_value());
+}
+
+BOOST_FIXTURE_TEST_CASE(head_check_answers_before_the_body_is_read, server_fixture) {
+    llmux::detail::server_config cfg;
+    cfg.max_body_bytes = 1u << 20;
+    cfg.head_check = [&](llmux::detail::server_request const& req)
+        -> std::optional<llmux::detail::early_answer> {
+        if (req["x-key"] == "good") return std::nullopt;
+        llmux::detail::early_answer a;
+        a.status = 401;
+        a.body = "no key";
+        a.headers.emplace_back("x-why", "key");
+        a.headers.emplace_back("x-bad", "a\r\nInjected: 1");  // dropped
+        return a;
+    };
+    start(cfg);
+    // A body announced but never sent: the answer comes from the head alone, at once.
+    auto const refused = run([&]() -> asio::awaitable<std::pair<reply, error_code>> {
+        client c(ctx.get_executor());
+        co_await c.connect(url);
+        co_await c.write_raw("POST /whole HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+                             "Content-Length: 1000000\r\n\r\n");
+        auto r = co_await c.read_response();
+        co_return std::pair{r, co_await c.read_until_closed(10s)};
+    });
+    BOOST_TEST(refused.first.status == 401u);
+    BOOST_TEST(refused.first.body == "no key");
+    BOOST_TEST(refused.first.header("x-why") == "key");
+    BOOST_TEST(refused.first.header("Injected").empty());
+    BOOST_TEST(refused.first.header("Connection") == "close");
+    BOOST_TEST((refused.second == asio::error::eof), refused.second.message());
+    // With the key, the body is read and the handler runs.
+    auto const ok = run([&]() -> asio::awaitable<reply> {
+        client c(ctx.get_executor());
+        co_await c.connect(url);
+        std::vector<std::pair<std::string, std::string>> const headers = {{"x-key", "good"}};
+        co_return co_await c.request(http::verb::post, "/whole", "abc", headers, false);
+    });
+    BOOST_TEST(ok.status == 200u);
+    BOOST_TEST(ok.body == "hello abc");
+}
+
+BOOST_FIXTURE_TEST_CASE(connection_caps_refuse_with_503_and_keep_serving, server_fixture) {
+    llmux::detail::server_config cfg;
+    cfg.max_connections = 6;
+    cfg.max_connections_per_client = 3;
+    cfg.header_timeout = 30s;  // the idle ones stay for the whole test
+    start(cfg);
+    auto const out = run([&]() -> asio::awaitable<bool> {
+        // Three idle connections from 127.0.0.1 fill its share...
+        std::vector<std::unique_ptr<client>> idle;
+        for (int i = 0; i < 3; ++i) {
+            idle.push_back(std::make_unique<client>(ctx.get_executor()));
+            BOOST_TEST(!(co_await idle.back()->connect(url)));
+        }
+        // ... (wait until the server has seen them all) ...
+        asio::steady_timer t(ctx.get_executor());
+        while (server->stats().open < 3) {
+            t.expires_after(1ms);
+            co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+        }
+        // ... so a fourth from it is answered 503 and closed,
+        {
+            client c(ctx.get_executor());
+            co_await c.connect(url);
+            auto r = co_await c.read_response();
+            BOOST_TEST(r.status == 503u);
+            BOOST_TEST(r.header("Retry-After") == "1");
+            BOOST_TEST(r.body.find("too many connections") != std::string::npos);
+        }
+        BOOST_TEST(server->stats().refused == 1u);
+        // while another address (127.0.0.2 is loopback too) is still served,
+        {
+            asio::ip::tcp::socket sock(ctx.get_executor());
+            sock.open(asio::ip::tcp::v4());
+            sock.bind({asio::ip::make_address("127.0.0.2"), 0});
+            auto const port = static_cast<std::uint16_t>(std::stoi(url.substr(url.rfind(':') + 1)));
+            auto [ec] = co_await sock.async_connect({asio::ip::make_address("127.0.0.1"), port},
+                                                    asio::as_tuple(asio::use_awaitable));
+            BOOST_TEST(!ec, ec.message());
+            std::string const req = "GET /whole HTTP/1.1\r\nHost: x\r\n\r\n";
+            co_await asio::async_write(sock, asio::buffer(req), asio::as_tuple(asio::use_awaitable));
+            beast::flat_buffer buf;
+            http::response<http::string_body> res;
+            auto [rec, rn] = co_await http::async_read(sock, buf, res, asio::as_tuple(asio::use_awaitable));
+            BOOST_TEST(!rec, rec.message());
+            BOOST_TEST(res.result_int() == 200u);
+        }
+        // and once an idle one leaves, 127.0.0.1 gets its place back.
+        idle.front()->close();
+        idle.erase(idle.begin());
+        while (server->stats().open >= 3) {
+            t.expires_after(1ms);
+            co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+        }
+        client c(ctx.get_executor());
+        co_await c.connect(url);
+        auto r = co_await c.request(http::verb::get, "/whole", {}, {}, false);
+        BOOST_TEST(r.status == 200u);
+        co_return true;
+    });
+    BOOST_TEST(out);
 }
 
 BOOST_FIXTURE_TEST_CASE(wait_for_disconnect_sees_the_client_leave, server_fixture) {

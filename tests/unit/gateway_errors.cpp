@@ -46,6 +46,34 @@ BOOST_AUTO_TEST_CASE(upstream_auth_failure_is_502_without_the_provider_message) 
     BOOST_TEST(e.message.find("openai") != std::string::npos, e.message);
 }
 
+BOOST_AUTO_TEST_CASE(internal_details_stay_in_the_log) {
+    // A transport failure names the upstream's address; a non-JSON error body is quoted raw.
+    failure conn(boost::asio::error::make_error_code(boost::asio::error::connection_refused),
+                 "connecting to http://10.1.2.3:8443 failed: Connection refused");
+    conn.diag.source = message_source::internal;
+    conn.diag.provider = "openai";
+    conn.diag.model = "gpt-4o";
+    auto raw = upstream(error::server_error, 502, "<html>nginx at 10.1.2.3 upstream down</html>");
+    raw.diag.source = message_source::internal;
+    for (auto const& f : {conn, raw}) {
+        auto const e = error_from_failure(f);
+        BOOST_TEST(e.message.find("10.1.2.3") == std::string::npos, e.message);
+        BOOST_TEST(e.message.find("openai") != std::string::npos, e.message);  // who failed
+        // The debugging option shows them.
+        BOOST_TEST(error_from_failure(f, true).message.find("10.1.2.3") != std::string::npos);
+    }
+    // In a fallback's list of attempts too.
+    failure all(error::all_attempts_failed, "every attempt failed");
+    all.diag.attempts.push_back({"openai/gpt-4o", conn, 5ms});
+    all.diag.attempts.push_back({"openai/gpt-4o-mini", raw, 5ms});
+    BOOST_TEST(error_from_failure(all).message.find("10.1.2.3") == std::string::npos);
+    // The provider's own words are passed on.
+    auto said = upstream(error::bad_request, 400, "messages must not be empty");
+    said.diag.source = message_source::provider;
+    BOOST_TEST(error_from_failure(said).message.find("messages must not be empty") !=
+               std::string::npos);
+}
+
 BOOST_AUTO_TEST_CASE(statuses_by_error) {
     struct row {
         error e;

@@ -1,0 +1,50 @@
+// SPDX-License-Identifier: BSL-1.0
+// The one prompt-size estimate (src/util/estimate.hpp) that the client, the router and the
+// gateway share.
+#include "util/estimate.hpp"
+
+#include <boost/test/unit_test.hpp>
+
+#include <string>
+
+using namespace llmux;
+
+BOOST_AUTO_TEST_SUITE(estimate)
+
+BOOST_AUTO_TEST_CASE(counts_every_part_of_the_prompt) {
+    chat_request r;
+    r.system = std::string(40, 's');
+    r.messages.push_back(user(std::string(400, 'u')));
+    r.messages.push_back(assistant("", {tool_call{"c1", "lookup", std::string(60, 'a')}}));
+    r.messages.push_back(tool_answer("c1", std::string(100, 'r')));
+    tool t;
+    t.name = "lookup";
+    t.description = std::string(20, 'd');
+    r.tools.push_back(t);
+    auto const s = detail::estimate_prompt(r);
+    BOOST_TEST(s.bytes == 40u + 400u + 6u + 60u + 100u + 6u + 20u);
+    BOOST_TEST(s.images == 0u);
+    BOOST_TEST(s.lowest == s.bytes / 6);
+    BOOST_TEST(s.typical == (s.bytes + 3) / 4);
+    BOOST_TEST(s.lowest <= s.typical);
+    BOOST_TEST(s.typical <= s.highest);
+}
+
+BOOST_AUTO_TEST_CASE(the_highest_estimate_covers_dense_scripts_and_images) {
+    // About one token per character for Chinese: 3 bytes a character in UTF-8.
+    std::string chinese;
+    for (int i = 0; i < 300; ++i) chinese += "\xe4\xb8\xad";
+    chat_request r;
+    r.messages.push_back(user(chinese));
+    auto const s = detail::estimate_prompt(r);
+    BOOST_TEST(s.highest >= 300u);  // every character a token still fits the reservation
+    chat_request img;
+    img.messages.push_back(user({image_part{"https://example.com/a.png", ""}, text_part{"what?"}}));
+    auto const i = detail::estimate_prompt(img);
+    BOOST_TEST(i.images == 1u);
+    BOOST_TEST(i.lowest >= 85u);
+    BOOST_TEST(i.typical >= 800u);
+    BOOST_TEST(i.highest >= 1600u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
