@@ -414,6 +414,7 @@ catalog& catalog::operator=(catalog const& o) {
     if (this != &o) {
         models_ = o.models_;
         rules_ = o.rules_;
+        if (!cache_) cache_ = std::make_unique<detail::catalog_lookup_cache>();
         forget_lookups();
     }
     return *this;
@@ -448,7 +449,7 @@ catalog const& catalog::built_in() {
 
 result<catalog> catalog::from_genai_prices(std::string_view data, std::string_view origin,
                                            sys_clock::time_point now) {
-    auto parsed = detail::parse_price_data(data, origin);
+    auto parsed = detail::parse_price_data(data, origin, /*keep_raw=*/false);
     if (!parsed) return parsed.error();
     auto rules = std::make_shared<detail::catalog_rules>();
     std::vector<model_info> list;
@@ -523,7 +524,9 @@ model_info const* catalog::find(std::string_view id) const {
     if (auto const* m = find_exact(id)) return m;
     if (!rules_ || id.size() > max_resolvable_id) return nullptr;
     std::size_t index = not_found;
-    if (auto hit = cache_->get(id)) {
+    if (!cache_) {  // a moved-from catalog given new contents: no cache, same answers
+        index = resolve(id);
+    } else if (auto hit = cache_->get(id)) {
         index = *hit;
     } else {
         index = resolve(id);

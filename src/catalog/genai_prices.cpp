@@ -5,6 +5,7 @@
 
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
+#include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
 
 #include <algorithm>
@@ -193,14 +194,18 @@ std::size_t price_data::model_count() const noexcept {
     return n;
 }
 
-result<price_data> parse_price_data(std::string_view text, std::string_view origin) {
+result<price_data> parse_price_data(std::string_view text, std::string_view origin,
+                                    bool keep_raw) {
     boost::system::error_code ec;
-    auto doc = json::parse(text, ec);
+    // The data is parsed into a monotonic arena: one buffer, freed at once.
+    json::monotonic_resource arena;
+    auto doc = json::parse(text, ec, &arena);
     if (ec) return failure(error::invalid_config, std::string(origin) + ": not valid JSON (" + ec.message() + ")");
-    return price_data_from_json(doc, origin);
+    return price_data_from_json(doc, origin, keep_raw);
 }
 
-result<price_data> price_data_from_json(json::value const& doc, std::string_view origin) {
+result<price_data> price_data_from_json(json::value const& doc, std::string_view origin,
+                                        bool keep_raw) {
     auto const* list = doc.if_array();
     if (!list || list->empty())
         return failure(error::invalid_config,
@@ -264,7 +269,7 @@ result<price_data> price_data_from_json(json::value const& doc, std::string_view
             auto periods = parse_prices(*prices, origin, at + ".prices");
             if (!periods) return periods.error();
             m.periods = std::move(*periods);
-            m.raw_prices = *prices;
+            if (keep_raw) m.raw_prices = json::value(*prices, json::storage_ptr());
             p.models.push_back(std::move(m));
         }
         out.providers.push_back(std::move(p));

@@ -49,7 +49,7 @@ struct gp_model {
     bool deprecated = false;
     /// One period without constraint for plain prices.
     std::vector<gp_period> periods;
-    /// The `prices` value as written, to compare two copies of the data.
+    /// The `prices` value as written, to compare two copies of the data (null unless asked for).
     boost::json::value raw_prices;
 };
 
@@ -72,8 +72,11 @@ struct price_data {
     @par Errors
     `error::invalid_config` naming `origin`, the provider, the model and the field.
 */
-result<price_data> price_data_from_json(boost::json::value const& doc, std::string_view origin);
-result<price_data> parse_price_data(std::string_view text, std::string_view origin);
+/// `keep_raw`: keep each model's `prices` as written (`gp_model::raw_prices`), for diffs.
+result<price_data> price_data_from_json(boost::json::value const& doc, std::string_view origin,
+                                        bool keep_raw = true);
+result<price_data> parse_price_data(std::string_view text, std::string_view origin,
+                                    bool keep_raw = true);
 
 /// @brief The llmux prices of one period (tiers merged across the kinds of token).
 model_prices to_model_prices(gp_period const& p);

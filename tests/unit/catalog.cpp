@@ -240,6 +240,26 @@ BOOST_AUTO_TEST_CASE(load_json_adds_and_overrides) {
     BOOST_TEST(llmux::catalog::built_in().find("mylab/llama") == nullptr);
 }
 
+BOOST_AUTO_TEST_CASE(copies_and_moves_resolve_by_their_own_models) {
+    llmux::catalog a = llmux::catalog::built_in();
+    BOOST_TEST(a.find("anthropic/claude-sonnet-4.6")->id == "anthropic/claude-sonnet-4-6");
+    llmux::catalog b = std::move(a);
+    BOOST_TEST(b.find("anthropic/claude-sonnet-4.6")->id == "anthropic/claude-sonnet-4-6");
+    a = b;  // a moved-from catalog given new contents
+    BOOST_TEST(a.find("anthropic/claude-sonnet-4.6") != nullptr);
+    BOOST_TEST(a.find("anthropic/claude-sonnet-4.6") != b.find("anthropic/claude-sonnet-4.6"));
+    llmux::catalog c;
+    c = std::move(b);
+    b = llmux::catalog{};
+    BOOST_TEST(b.find("anthropic/claude-sonnet-4.6") == nullptr);
+    BOOST_TEST(c.find("anthropic/claude-sonnet-4.6")->id == "anthropic/claude-sonnet-4-6");
+    // A change forgets earlier lookups: the cached answer would point at a moved entry.
+    c.upsert(model_info{.id = "anthropic/aaa"});
+    BOOST_TEST(c.find("anthropic/claude-sonnet-4.6")->id == "anthropic/claude-sonnet-4-6");
+    c.upsert(model_info{.id = "anthropic/claude-sonnet-4.6", .input_price = 1, .output_price = 1});
+    BOOST_TEST(*c.find("anthropic/claude-sonnet-4.6")->input_price == 1.0);
+}
+
 BOOST_AUTO_TEST_CASE(bad_catalogs_name_the_problem) {
     struct bad_case {
         char const* json;
