@@ -49,19 +49,22 @@ int main(int argc, char** argv) {
         std::vector<double> v;
         for (int r = 0; r < 5; ++r) {
             auto const t0 = clock_type::now();
-            for (int i = 0; i < n; ++i) f(i);
+            for (int i = 0; i < n; ++i)
+                f(i);
             v.push_back(us_since(t0) / n);
         }
         return v;
     };
     std::size_t hits = 0;
-    report("find, listed id", per_call([&](int) { hits += cat.find("openai/gpt-4o-mini") != nullptr; }),
-           "us");
-    report("find, by rule, cached", per_call([&](int) { hits += cat.find("anthropic/claude-sonnet-4.6") != nullptr; }),
+    report("find, listed id",
+           per_call([&](int) { hits += cat.find("openai/gpt-4o-mini") != nullptr; }), "us");
+    report("find, by rule, cached",
+           per_call([&](int) { hits += cat.find("anthropic/claude-sonnet-4.6") != nullptr; }),
            "us");
     // New ids each time (more than the cache holds): every lookup walks the rules.
     report("find, by rule, uncached (bedrock profile)", per_call([&](int i) {
-               hits += cat.find("bedrock/us.anthropic.claude-sonnet-4-20250514-v1:" + std::to_string(i)) != nullptr;
+               hits += cat.find("bedrock/us.anthropic.claude-sonnet-4-20250514-v1:" +
+                                std::to_string(i)) != nullptr;
            }),
            "us");
     report("find, unknown id (openrouter, all routes)", per_call([&](int i) {

@@ -163,9 +163,10 @@ result<std::vector<price_tier>> tiers_field(json::value const& v, std::string_vi
         if (!above) return above.error();
         if (!*above) return bad(origin, at + ".above is required (prompt tokens)");
         t.above = static_cast<std::uint64_t>(**above);
-        for (auto [k, into] : {std::pair{"input", &t.input_price}, std::pair{"output", &t.output_price},
-                               std::pair{"cached_input", &t.cached_input_price},
-                               std::pair{"cache_write", &t.cache_write_price}}) {
+        for (auto [k, into] :
+             {std::pair{"input", &t.input_price}, std::pair{"output", &t.output_price},
+              std::pair{"cached_input", &t.cached_input_price},
+              std::pair{"cache_write", &t.cache_write_price}}) {
             auto n = number_field(*o, k, origin, at);
             if (!n) return n.error();
             *into = *n;
@@ -247,10 +248,10 @@ result<std::vector<entry>> parse_entries(std::string_view text, std::string_view
         if (ctx) m.context_window = static_cast<std::uint64_t>(*ctx);
         if (maxo) m.max_output_tokens = static_cast<std::uint64_t>(*maxo);
         if (quality) m.quality = static_cast<int>(*quality);
-        for (auto [k, into] : {std::pair{"tools", &m.tools}, std::pair{"vision", &m.vision},
-                               std::pair{"json_schema", &m.json_schema},
-                               std::pair{"reasoning", &m.reasoning},
-                               std::pair{"documents", &m.documents}}) {
+        for (auto [k, into] :
+             {std::pair{"tools", &m.tools}, std::pair{"vision", &m.vision},
+              std::pair{"json_schema", &m.json_schema}, std::pair{"reasoning", &m.reasoning},
+              std::pair{"documents", &m.documents}}) {
             auto b = bool_field(*o, k, origin, at);
             if (!b) return b.error();
             *into = *b;
@@ -288,8 +289,8 @@ model_info from_data(detail::gp_model const& g, std::string id, sys_clock::time_
     m.id = std::move(id);
     m.context_window = g.context_window;
     m.deprecated = g.deprecated;
-    bool const conditional = g.periods.size() > 1 || g.periods.front().start_date ||
-                             g.periods.front().start_time;
+    bool const conditional =
+        g.periods.size() > 1 || g.periods.front().start_date || g.periods.front().start_time;
     if (!conditional) {
         set_flat_prices(m, detail::to_model_prices(g.periods.front()));
         return m;
@@ -323,9 +324,8 @@ std::optional<double> per_token_string(json::object const* pricing, char const* 
 
 bool contains_string(json::value const* arr, std::string_view s) {
     if (!arr || !arr->is_array()) return false;
-    return std::any_of(arr->get_array().begin(), arr->get_array().end(), [&](json::value const& e) {
-        return e.is_string() && e.get_string() == s;
-    });
+    return std::any_of(arr->get_array().begin(), arr->get_array().end(),
+                       [&](json::value const& e) { return e.is_string() && e.get_string() == s; });
 }
 
 }  // namespace
@@ -347,8 +347,8 @@ bool price_period::active(sys_clock::time_point at) const noexcept {
 
 model_prices model_info::prices_at(sys_clock::time_point at) const {
     if (schedule.empty())
-        return {input_price, output_price, cached_input_price, cache_write_price, request_price,
-                tiers};
+        return {input_price,       output_price,  cached_input_price,
+                cache_write_price, request_price, tiers};
     // genai-prices: the last active period wins; when none is, the first applies.
     for (auto it = schedule.rbegin(); it != schedule.rend(); ++it)
         if (it->active(at)) return it->prices;
@@ -371,7 +371,8 @@ std::optional<double> catalog::cost(model_prices const& p, usage const& u) noexc
     };
     double const input = *price(&price_tier::input_price, p.input_price);
     double const output = *price(&price_tier::output_price, p.output_price);
-    double const read = price(&price_tier::cached_input_price, p.cached_input_price).value_or(input);
+    double const read =
+        price(&price_tier::cached_input_price, p.cached_input_price).value_or(input);
     double const write = price(&price_tier::cache_write_price, p.cache_write_price).value_or(input);
     double const usd = static_cast<double>(in - cached - written) * input +
                        static_cast<double>(cached) * read + static_cast<double>(written) * write +
@@ -433,7 +434,8 @@ void catalog::forget_lookups() noexcept {
 }
 
 std::string_view catalog::built_in_source() noexcept {
-    static std::string const s = "pydantic/genai-prices@" + std::string(detail::builtin_price_commit());
+    static std::string const s =
+        "pydantic/genai-prices@" + std::string(detail::builtin_price_commit());
     return s;
 }
 
@@ -461,7 +463,8 @@ result<catalog> catalog::from_genai_prices(std::string_view data, std::string_vi
             g.data_id = p.id;
             g.provider_match = p.provider_match;
             g.model_match = p.model_match;
-            for (auto const& f : p.fallbacks) g.fallbacks.push_back(detail::listings_of(f).front().provider);
+            for (auto const& f : p.fallbacks)
+                g.fallbacks.push_back(detail::listings_of(f).front().provider);
             for (auto const& m : p.models) {
                 if (l.skip_claude && m.id.starts_with("claude")) continue;
                 std::string id = l.provider + "/" + m.id;
@@ -485,9 +488,9 @@ result<catalog> catalog::from_genai_prices(std::string_view data, std::string_vi
     auto overlay = parse_entries(detail::builtin_overlay(), "data/models-overlay.json");
     if (!overlay) return overlay.error();
     for (auto& e : *overlay) {
-        auto it = std::lower_bound(
-            c.models_.begin(), c.models_.end(), e.m.id,
-            [](model_info const& a, std::string const& id) { return a.id < id; });
+        auto it =
+            std::lower_bound(c.models_.begin(), c.models_.end(), e.m.id,
+                             [](model_info const& a, std::string const& id) { return a.id < id; });
         if (it != c.models_.end() && it->id == e.m.id) {
             merge_facts(*it, e);  // the data set's prices stay
         } else if (auto const i = c.resolve(e.m.id); i != not_found) {
@@ -505,8 +508,9 @@ result<catalog> catalog::from_genai_prices(std::string_view data, std::string_vi
 }
 
 void catalog::upsert(model_info m) {
-    auto it = std::lower_bound(models_.begin(), models_.end(), m.id,
-                               [](model_info const& a, std::string const& id) { return a.id < id; });
+    auto it =
+        std::lower_bound(models_.begin(), models_.end(), m.id,
+                         [](model_info const& a, std::string const& id) { return a.id < id; });
     if (it != models_.end() && it->id == m.id)
         *it = std::move(m);
     else
@@ -537,7 +541,8 @@ model_info const* catalog::find(std::string_view id) const {
 
 std::size_t catalog::resolve(std::string_view id) const {
     auto const slash = id.find('/');
-    if (!rules_ || slash == std::string_view::npos || id.size() > max_resolvable_id) return not_found;
+    if (!rules_ || slash == std::string_view::npos || id.size() > max_resolvable_id)
+        return not_found;
     std::string const provider = detail::ascii_lower(id.substr(0, slash));
     std::string const model = detail::ascii_lower(id.substr(slash + 1));
     auto const& rules = *rules_;
@@ -553,7 +558,8 @@ std::size_t catalog::resolve(std::string_view id) const {
             bare = bare.substr(s + 1);
         }
         for (auto it = rules.groups.begin(); !hit && it != rules.groups.end(); ++it)
-            if (it->model_match && it->model_match->matches(bare)) hit = rules.search(*it, bare, true);
+            if (it->model_match && it->model_match->matches(bare))
+                hit = rules.search(*it, bare, true);
     }
     if (!hit) return not_found;
     auto const* m = find_exact(*hit);
@@ -571,7 +577,8 @@ result<void> catalog::load_file(std::string const& path) {
 result<void> catalog::load_json(std::string_view text, std::string_view origin) {
     auto parsed = parse_entries(text, origin);
     if (!parsed) return parsed.error();
-    for (auto& e : *parsed) upsert(std::move(e.m));
+    for (auto& e : *parsed)
+        upsert(std::move(e.m));
     return {};
 }
 
@@ -614,7 +621,8 @@ result<void> catalog::import_openrouter(std::string_view text) {
         parsed.push_back(std::move(m));
     }
     if (parsed.empty()) return bad("OpenRouter models", "no models in the answer");
-    for (auto& m : parsed) upsert(std::move(m));
+    for (auto& m : parsed)
+        upsert(std::move(m));
     return {};
 }
 

@@ -146,9 +146,9 @@ public:
         @par Errors
         `error::invalid_config` naming the provider, model and field at fault.
     */
-    static result<catalog> from_genai_prices(
-        std::string_view data, std::string_view origin,
-        std::chrono::system_clock::time_point now = std::chrono::system_clock::now());
+    static result<catalog>
+    from_genai_prices(std::string_view data, std::string_view origin,
+                      std::chrono::system_clock::time_point now = std::chrono::system_clock::now());
 
     /** @brief Adds or replaces models from llmux's JSON format:
         `{"models": [{"id": "openai/gpt-4o", "input": 2.5, "output": 10, "cached_input": 1.25,
@@ -197,9 +197,9 @@ public:
                                std::chrono::system_clock::time_point at) const;
 
     /// @brief The cost of `u` at `m`'s prices in effect `at`; see `cost`.
-    static std::optional<double> cost(
-        model_info const& m, usage const& u,
-        std::chrono::system_clock::time_point at = std::chrono::system_clock::now());
+    static std::optional<double>
+    cost(model_info const& m, usage const& u,
+         std::chrono::system_clock::time_point at = std::chrono::system_clock::now());
 
     /// @brief The cost of `u` at `p`'s prices (tiers and request price included); no reported
     /// cost involved.
@@ -208,9 +208,9 @@ public:
     /** @brief The cost of `u` from the catalog's prices alone, even when the provider reported
         its own (`usage::reported_cost`): to compare the two.
     */
-    std::optional<double> estimate(
-        std::string_view id, usage const& u,
-        std::chrono::system_clock::time_point at = std::chrono::system_clock::now()) const;
+    std::optional<double>
+    estimate(std::string_view id, usage const& u,
+             std::chrono::system_clock::time_point at = std::chrono::system_clock::now()) const;
 
     /// @brief Where the built-in prices come from: `pydantic/genai-prices@<commit>`.
     static std::string_view built_in_source() noexcept;

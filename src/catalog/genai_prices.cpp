@@ -4,8 +4,8 @@
 #include "util/json_write.hpp"
 
 #include <boost/json/array.hpp>
-#include <boost/json/object.hpp>
 #include <boost/json/monotonic_resource.hpp>
+#include <boost/json/object.hpp>
 #include <boost/json/parse.hpp>
 
 #include <algorithm>
@@ -20,10 +20,18 @@ extern std::string_view const builtin_price_schema_json;
 extern std::string_view const builtin_overlay_json;
 extern std::string_view const builtin_price_commit_id;
 
-std::string_view builtin_price_data() noexcept { return builtin_price_data_json; }
-std::string_view builtin_price_schema() noexcept { return builtin_price_schema_json; }
-std::string_view builtin_overlay() noexcept { return builtin_overlay_json; }
-std::string_view builtin_price_commit() noexcept { return builtin_price_commit_id; }
+std::string_view builtin_price_data() noexcept {
+    return builtin_price_data_json;
+}
+std::string_view builtin_price_schema() noexcept {
+    return builtin_price_schema_json;
+}
+std::string_view builtin_overlay() noexcept {
+    return builtin_overlay_json;
+}
+std::string_view builtin_price_commit() noexcept {
+    return builtin_price_commit_id;
+}
 
 namespace json = boost::json;
 
@@ -68,7 +76,8 @@ std::optional<seconds> parse_time(std::string_view s) {
         return std::nullopt;
     std::size_t i = 8;
     if (i < s.size() && s[i] == '.')
-        for (++i; i < s.size() && s[i] >= '0' && s[i] <= '9';) ++i;  // fractions: ignored
+        for (++i; i < s.size() && s[i] >= '0' && s[i] <= '9';)
+            ++i;  // fractions: ignored
     long offset = 0;
     if (i < s.size()) {
         if ((s[i] == 'Z' || s[i] == 'z') && i + 1 == s.size()) {
@@ -98,7 +107,8 @@ result<gp_price> parse_price(json::value const& v, std::string_view origin,
     auto const* tiers = o ? o->if_contains("tiers") : nullptr;
     if (!base || !tiers || !tiers->is_array())
         return bad(origin, where, "must be a number or {\"base\": N, \"tiers\": [...]}");
-    if (!is_nonneg_number(*base)) return bad(origin, where + ".base", "must be a finite number >= 0");
+    if (!is_nonneg_number(*base))
+        return bad(origin, where + ".base", "must be a finite number >= 0");
     p.base = base->to_number<double>();
     for (std::size_t i = 0; i < tiers->get_array().size(); ++i) {
         std::string const at = where + ".tiers[" + std::to_string(i) + "]";
@@ -106,9 +116,11 @@ result<gp_price> parse_price(json::value const& v, std::string_view origin,
         auto const* start = t ? t->if_contains("start") : nullptr;
         auto const* price = t ? t->if_contains("price") : nullptr;
         if (!start || !price) return bad(origin, at, "must be {\"start\": N, \"price\": N}");
-        if (!is_nonneg_number(*start) || start->to_number<double>() != std::floor(start->to_number<double>()))
+        if (!is_nonneg_number(*start) ||
+            start->to_number<double>() != std::floor(start->to_number<double>()))
             return bad(origin, at + ".start", "must be a whole number >= 0");
-        if (!is_nonneg_number(*price)) return bad(origin, at + ".price", "must be a finite number >= 0");
+        if (!is_nonneg_number(*price))
+            return bad(origin, at + ".price", "must be a finite number >= 0");
         p.tiers.emplace_back(static_cast<std::uint64_t>(start->to_number<double>()),
                              price->to_number<double>());
     }
@@ -142,7 +154,8 @@ result<std::vector<gp_period>> parse_prices(json::value const& v, std::string_vi
     }
     auto const* list = v.if_array();
     if (!list || list->empty())
-        return bad(origin, where, "must be an object of prices or a non-empty array of conditional prices");
+        return bad(origin, where,
+                   "must be an object of prices or a non-empty array of conditional prices");
     for (std::size_t i = 0; i < list->size(); ++i) {
         std::string const at = where + "[" + std::to_string(i) + "]";
         auto const* c = (*list)[i].if_object();
@@ -154,17 +167,21 @@ result<std::vector<gp_period>> parse_prices(json::value const& v, std::string_vi
             if (!ko) return bad(origin, at + ".constraint", "must be an object");
             if (auto const* d = ko->if_contains("start_date")) {
                 p.start_date = d->is_string() ? parse_date(d->get_string()) : std::nullopt;
-                if (!p.start_date) return bad(origin, at + ".constraint.start_date", "must be a date (YYYY-MM-DD)");
+                if (!p.start_date)
+                    return bad(origin, at + ".constraint.start_date",
+                               "must be a date (YYYY-MM-DD)");
             } else if (ko->contains("start_time") || ko->contains("end_time")) {
-                for (auto [key, into] : {std::pair{"start_time", &p.start_time},
-                                         std::pair{"end_time", &p.end_time}}) {
+                for (auto [key, into] :
+                     {std::pair{"start_time", &p.start_time}, std::pair{"end_time", &p.end_time}}) {
                     auto const* t = ko->if_contains(key);
                     *into = t && t->is_string() ? parse_time(t->get_string()) : std::nullopt;
                     if (!*into)
-                        return bad(origin, at + ".constraint." + key, "must be a time (HH:MM:SS, optional Z or offset)");
+                        return bad(origin, at + ".constraint." + key,
+                                   "must be a time (HH:MM:SS, optional Z or offset)");
                 }
             } else {
-                return bad(origin, at + ".constraint", "must have start_date, or start_time and end_time");
+                return bad(origin, at + ".constraint",
+                           "must have start_date, or start_time and end_time");
             }
         }
         if (auto r = parse_model_price(*prices, p, origin, at + ".prices"); !r) return r.error();
@@ -190,17 +207,19 @@ std::string with_origin(std::string_view origin, failure const& f) {
 
 std::size_t price_data::model_count() const noexcept {
     std::size_t n = 0;
-    for (auto const& p : providers) n += p.models.size();
+    for (auto const& p : providers)
+        n += p.models.size();
     return n;
 }
 
-result<price_data> parse_price_data(std::string_view text, std::string_view origin,
-                                    bool keep_raw) {
+result<price_data> parse_price_data(std::string_view text, std::string_view origin, bool keep_raw) {
     boost::system::error_code ec;
     // The data is parsed into a monotonic arena: one buffer, freed at once.
     json::monotonic_resource arena;
     auto doc = json::parse(text, ec, &arena);
-    if (ec) return failure(error::invalid_config, std::string(origin) + ": not valid JSON (" + ec.message() + ")");
+    if (ec)
+        return failure(error::invalid_config,
+                       std::string(origin) + ": not valid JSON (" + ec.message() + ")");
     return price_data_from_json(doc, origin, keep_raw);
 }
 
@@ -209,7 +228,8 @@ result<price_data> price_data_from_json(json::value const& doc, std::string_view
     auto const* list = doc.if_array();
     if (!list || list->empty())
         return failure(error::invalid_config,
-                       std::string(origin) + ": expected genai-prices data, a JSON array of providers");
+                       std::string(origin) +
+                           ": expected genai-prices data, a JSON array of providers");
     price_data out;
     std::set<std::string, std::less<>> ids;
     for (std::size_t i = 0; i < list->size(); ++i) {
@@ -223,7 +243,8 @@ result<price_data> price_data_from_json(json::value const& doc, std::string_view
         p.id = std::string(id->get_string());
         where += " (" + p.id + ")";
         if (!ids.insert(p.id).second) return bad(origin, where, "provider id repeated");
-        if (auto const* n = o->if_contains("name"); n && n->is_string()) p.name = std::string(n->get_string());
+        if (auto const* n = o->if_contains("name"); n && n->is_string())
+            p.name = std::string(n->get_string());
         auto pm = optional_rule(*o, "provider_match", where);
         if (!pm) return failure(error::invalid_config, with_origin(origin, pm.error()));
         p.provider_match = std::move(*pm);
@@ -231,14 +252,19 @@ result<price_data> price_data_from_json(json::value const& doc, std::string_view
         if (!mm) return failure(error::invalid_config, with_origin(origin, mm.error()));
         p.model_match = std::move(*mm);
         if (auto const* f = o->if_contains("fallback_model_providers"); f && !f->is_null()) {
-            if (!f->is_array()) return bad(origin, where + ".fallback_model_providers", "must be an array of provider ids");
+            if (!f->is_array())
+                return bad(origin, where + ".fallback_model_providers",
+                           "must be an array of provider ids");
             for (auto const& e : f->get_array()) {
-                if (!e.is_string()) return bad(origin, where + ".fallback_model_providers", "must be an array of provider ids");
+                if (!e.is_string())
+                    return bad(origin, where + ".fallback_model_providers",
+                               "must be an array of provider ids");
                 p.fallbacks.emplace_back(e.get_string());
             }
         }
         auto const* models = o->if_contains("models");
-        if (!models || !models->is_array()) return bad(origin, where + ".models", "must be an array");
+        if (!models || !models->is_array())
+            return bad(origin, where + ".models", "must be an array");
         for (std::size_t j = 0; j < models->get_array().size(); ++j) {
             std::string at = where + ".models[" + std::to_string(j) + "]";
             auto const* mo = models->get_array()[j].if_object();
@@ -257,7 +283,8 @@ result<price_data> price_data_from_json(json::value const& doc, std::string_view
             if (!rule) return failure(error::invalid_config, with_origin(origin, rule.error()));
             m.match = std::move(*rule);
             if (auto const* c = mo->if_contains("context_window"); c && !c->is_null()) {
-                if (!is_nonneg_number(*c)) return bad(origin, at + ".context_window", "must be a whole number >= 0");
+                if (!is_nonneg_number(*c))
+                    return bad(origin, at + ".context_window", "must be a whole number >= 0");
                 m.context_window = static_cast<std::uint64_t>(c->to_number<double>());
             }
             if (auto const* d = mo->if_contains("deprecated"); d && !d->is_null()) {
@@ -277,9 +304,9 @@ result<price_data> price_data_from_json(json::value const& doc, std::string_view
     for (auto const& p : out.providers)
         for (auto const& f : p.fallbacks)
             if (!ids.count(f))
-                return failure(error::invalid_config, std::string(origin) + ": provider " + p.id +
-                                                          ": fallback_model_providers names unknown provider '" +
-                                                          f + "'");
+                return failure(error::invalid_config,
+                               std::string(origin) + ": provider " + p.id +
+                                   ": fallback_model_providers names unknown provider '" + f + "'");
     return out;
 }
 
@@ -306,7 +333,8 @@ model_prices to_model_prices(gp_period const& p) {
     std::set<std::uint64_t> starts;
     for (auto const* g : {in, out, read, write})
         if (g)
-            for (auto const& [s, price] : g->tiers) starts.insert(s);
+            for (auto const& [s, price] : g->tiers)
+                starts.insert(s);
     auto at = [](gp_price const* g, std::uint64_t s) -> std::optional<double> {
         if (!g || g->tiers.empty()) return std::nullopt;  // not tiered: the model's own price
         double v = g->base;
@@ -338,7 +366,9 @@ std::string listed_id(gp_provider const& p, gp_model const& m) {
     return p.id + "/" + m.id;
 }
 
-std::string number_text(json::value const& v) { return to_json(v); }
+std::string number_text(json::value const& v) {
+    return to_json(v);
+}
 
 std::string describe_change(json::value const& before, json::value const& after) {
     // Plain prices: name each kind that changed; anything else (tiers, dated prices) in short.
@@ -346,8 +376,10 @@ std::string describe_change(json::value const& before, json::value const& after)
     auto const* b = after.if_object();
     if (!a || !b) return "prices changed";
     std::set<std::string> keys;
-    for (auto const& [k, v] : *a) keys.emplace(k);
-    for (auto const& [k, v] : *b) keys.emplace(k);
+    for (auto const& [k, v] : *a)
+        keys.emplace(k);
+    for (auto const& [k, v] : *b)
+        keys.emplace(k);
     std::string out;
     for (auto const& k : keys) {
         auto const* x = a->if_contains(k);
@@ -368,9 +400,11 @@ std::string describe_change(json::value const& before, json::value const& after)
 price_data_diff diff_price_data(price_data const& before, price_data const& after) {
     std::map<std::string, json::value const*> old_models, new_models;
     for (auto const& p : before.providers)
-        for (auto const& m : p.models) old_models.emplace(listed_id(p, m), &m.raw_prices);
+        for (auto const& m : p.models)
+            old_models.emplace(listed_id(p, m), &m.raw_prices);
     for (auto const& p : after.providers)
-        for (auto const& m : p.models) new_models.emplace(listed_id(p, m), &m.raw_prices);
+        for (auto const& m : p.models)
+            new_models.emplace(listed_id(p, m), &m.raw_prices);
     price_data_diff d;
     for (auto const& [id, prices] : new_models) {
         auto it = old_models.find(id);

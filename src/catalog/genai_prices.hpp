@@ -39,7 +39,7 @@ struct gp_price {
 struct gp_period {
     std::optional<std::chrono::sys_days> start_date;
     std::optional<std::chrono::seconds> start_time, end_time;  // UTC time of day
-    std::map<std::string, gp_price, std::less<>> prices;  // by the data set's key (input_mtok)
+    std::map<std::string, gp_price, std::less<>> prices;       // by the data set's key (input_mtok)
 };
 
 struct gp_model {

@@ -50,7 +50,8 @@ bool is_time(std::string_view s) {
     if (i < s.size() && s[i] == '.') {
         ++i;
         std::size_t const digits = i;
-        while (i < s.size() && s[i] >= '0' && s[i] <= '9') ++i;
+        while (i < s.size() && s[i] >= '0' && s[i] <= '9')
+            ++i;
         if (i == digits) return false;
     }
     if (i == s.size()) return true;
@@ -107,15 +108,16 @@ public:
                 if (!v.is_array() || v.get_array().empty())
                     return bad_schema(at, "must be a non-empty array");
                 for (std::size_t i = 0; i < v.get_array().size(); ++i)
-                    if (auto r = check_schema(v.get_array()[i], at + "/" + std::to_string(i),
-                                              depth + 1);
+                    if (auto r =
+                            check_schema(v.get_array()[i], at + "/" + std::to_string(i), depth + 1);
                         !r)
                         return r;
             } else if (k == "pattern") {
                 if (!v.is_string()) return bad_schema(at, "must be a string");
                 try {
-                    patterns_.emplace(std::string(v.get_string()),
-                                      std::regex(std::string(v.get_string()), std::regex::ECMAScript));
+                    patterns_.emplace(
+                        std::string(v.get_string()),
+                        std::regex(std::string(v.get_string()), std::regex::ECMAScript));
                 } catch (std::regex_error const&) {
                     return bad_schema(at, "is not a valid regex");
                 }
@@ -152,11 +154,13 @@ public:
                 names += std::string(n.get_string());
             };
             if (t->is_array())
-                for (auto const& n : t->get_array()) one(n);
+                for (auto const& n : t->get_array())
+                    one(n);
             else
                 one(*t);
             if (!ok) {
-                out.push_back({path, "expected " + article(names) + ", got " + json_kind(v), false});
+                out.push_back(
+                    {path, "expected " + article(names) + ", got " + json_kind(v), false});
                 return;  // the other keywords would only repeat it
             }
         }
@@ -170,9 +174,11 @@ public:
         if (v.is_string()) check_string(v.get_string(), o, path, out);
         if (v.is_number()) {
             double const d = v.to_number<double>();
-            if (auto const* m = o.if_contains("minimum"); m && m->is_number() && d < m->to_number<double>())
+            if (auto const* m = o.if_contains("minimum");
+                m && m->is_number() && d < m->to_number<double>())
                 out.push_back({path, "must be at least " + to_json(*m), false});
-            if (auto const* m = o.if_contains("maximum"); m && m->is_number() && d > m->to_number<double>())
+            if (auto const* m = o.if_contains("maximum");
+                m && m->is_number() && d > m->to_number<double>())
                 out.push_back({path, "must be at most " + to_json(*m), false});
         }
         if (auto const* obj = v.if_object()) check_object(*obj, o, path, depth, out);
@@ -180,9 +186,12 @@ public:
             for (std::size_t i = 0; i < arr->size() && out.size() < max_; ++i)
                 check((*arr)[i], o.at("items"), path + "/" + std::to_string(i), depth + 1, out);
         if (auto const* all = o.if_contains("allOf"))
-            for (auto const& b : all->get_array()) check(v, b, path, depth + 1, out);
-        if (auto const* any = o.if_contains("anyOf")) alternatives(v, any->get_array(), false, path, depth, out);
-        if (auto const* one = o.if_contains("oneOf")) alternatives(v, one->get_array(), true, path, depth, out);
+            for (auto const& b : all->get_array())
+                check(v, b, path, depth + 1, out);
+        if (auto const* any = o.if_contains("anyOf"))
+            alternatives(v, any->get_array(), false, path, depth, out);
+        if (auto const* one = o.if_contains("oneOf"))
+            alternatives(v, one->get_array(), true, path, depth, out);
     }
 
 private:
@@ -192,7 +201,8 @@ private:
     }
 
     static std::string article(std::string const& names) {
-        bool const vowel = !names.empty() && std::string_view("aeiou").find(names[0]) != std::string_view::npos;
+        bool const vowel =
+            !names.empty() && std::string_view("aeiou").find(names[0]) != std::string_view::npos;
         return (vowel ? "an " : "a ") + names;
     }
 
@@ -232,14 +242,17 @@ private:
         if (auto const* p = o.if_contains("pattern")) {
             auto const& re = patterns_.at(std::string(p->get_string()));
             if (!std::regex_search(s.begin(), s.end(), re))
-                out.push_back({path, "'" + std::string(s) + "' does not match " + to_json(*p), false});
+                out.push_back(
+                    {path, "'" + std::string(s) + "' does not match " + to_json(*p), false});
         }
         if (auto const* f = o.if_contains("format"); f && f->is_string()) {
             std::string_view const fmt = f->get_string();
             if (fmt == "date" && !is_date(s))
                 out.push_back({path, "'" + std::string(s) + "' is not a date (YYYY-MM-DD)", false});
             else if (fmt == "time" && !is_time(s))
-                out.push_back({path, "'" + std::string(s) + "' is not a time (HH:MM:SS, optional offset)", false});
+                out.push_back({path,
+                               "'" + std::string(s) + "' is not a time (HH:MM:SS, optional offset)",
+                               false});
             else if (fmt == "regex") {
                 try {
                     std::regex const re(std::string(s), std::regex::ECMAScript);
@@ -257,7 +270,9 @@ private:
         if (auto const* req = s.if_contains("required"))
             for (auto const& r : req->get_array())
                 if (r.is_string() && !v.contains(r.get_string()))
-                    out.push_back({path, "missing required field '" + std::string(r.get_string()) + "'", false});
+                    out.push_back({path,
+                                   "missing required field '" + std::string(r.get_string()) + "'",
+                                   false});
         auto const* extra = s.if_contains("additionalProperties");
         for (auto const& [k, fv] : v) {
             if (out.size() >= max_) return;
@@ -296,7 +311,8 @@ private:
         if (passed == 0) {
             std::string msg = "matches none of " + names;
             if (!closest.empty())
-                msg += " (closest: " + (closest.front().path.empty() ? std::string("/") : closest.front().path) +
+                msg += " (closest: " +
+                       (closest.front().path.empty() ? std::string("/") : closest.front().path) +
                        ": " + closest.front().message + ")";
             out.push_back({path, msg, false});
         } else if (exactly_one && passed > 1) {
@@ -311,9 +327,8 @@ private:
 
 }  // namespace
 
-result<std::vector<schema_issue>> validate_json_schema(json::value const& doc,
-                                                       json::value const& schema,
-                                                       std::size_t max_issues) {
+result<std::vector<schema_issue>>
+validate_json_schema(json::value const& doc, json::value const& schema, std::size_t max_issues) {
     validator v(schema, max_issues);
     if (auto r = v.check_schema(schema, "", 0); !r) return r.error();
     std::vector<schema_issue> out;

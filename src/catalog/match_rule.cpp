@@ -39,8 +39,10 @@ result<match_rule> match_rule::parse(json::value const& v, std::string const& wh
     auto const& [key, arg] = *o->begin();
     match_rule r;
     static constexpr std::pair<std::string_view, kind> text_kinds[] = {
-        {"equals", kind::equals},     {"starts_with", kind::starts_with},
-        {"ends_with", kind::ends_with}, {"contains", kind::contains},
+        {"equals", kind::equals},
+        {"starts_with", kind::starts_with},
+        {"ends_with", kind::ends_with},
+        {"contains", kind::contains},
         {"regex", kind::regex}};
     for (auto const& [name, k] : text_kinds) {
         if (key != name) continue;
@@ -51,11 +53,11 @@ result<match_rule> match_rule::parse(json::value const& v, std::string const& wh
             // Compiled once here; an id is searched case-insensitively like the other clauses.
             try {
                 r.re_ = std::make_shared<std::regex const>(
-                    std::string(pattern), std::regex::ECMAScript | std::regex::icase |
-                                              std::regex::optimize);
+                    std::string(pattern),
+                    std::regex::ECMAScript | std::regex::icase | std::regex::optimize);
             } catch (std::regex_error const& e) {
-                return bad(where + ".regex",
-                           "'" + std::string(pattern) + "' is not a valid regex (" + e.what() + ")");
+                return bad(where + ".regex", "'" + std::string(pattern) +
+                                                 "' is not a valid regex (" + e.what() + ")");
             }
         }
         r.text_ = ascii_lower(pattern);
@@ -79,11 +81,16 @@ result<match_rule> match_rule::parse(json::value const& v, std::string const& wh
 
 bool match_rule::matches(std::string_view s) const {
     switch (kind_) {
-    case kind::equals: return s == text_;
-    case kind::starts_with: return s.starts_with(text_);
-    case kind::ends_with: return s.ends_with(text_);
-    case kind::contains: return s.find(text_) != std::string_view::npos;
-    case kind::regex: return std::regex_search(s.begin(), s.end(), *re_);
+    case kind::equals:
+        return s == text_;
+    case kind::starts_with:
+        return s.starts_with(text_);
+    case kind::ends_with:
+        return s.ends_with(text_);
+    case kind::contains:
+        return s.find(text_) != std::string_view::npos;
+    case kind::regex:
+        return std::regex_search(s.begin(), s.end(), *re_);
     case kind::any_of:
         return std::any_of(children_.begin(), children_.end(),
                            [&](match_rule const& c) { return c.matches(s); });

@@ -46,9 +46,9 @@ private:
                                     int depth);
 
     kind kind_ = kind::equals;
-    std::string text_;                    // lower-cased pattern of the text clauses
+    std::string text_;                      // lower-cased pattern of the text clauses
     std::shared_ptr<std::regex const> re_;  // shared: rules are copied with the catalog
-    std::vector<match_rule> children_;   // or / and
+    std::vector<match_rule> children_;      // or / and
 };
 
 /// @brief `s` in ASCII lower case (ids are ASCII; other bytes are kept as they are).

@@ -14,7 +14,9 @@ using namespace llmux;
 using namespace std::chrono;
 
 namespace {
-bool near(double a, double b) { return std::abs(a - b) < 1e-12; }
+bool near(double a, double b) {
+    return std::abs(a - b) < 1e-12;
+}
 usage make_usage(std::uint64_t in, std::uint64_t out, std::optional<std::uint64_t> cached = {},
                  std::optional<std::uint64_t> written = {}) {
     usage u;
@@ -45,15 +47,20 @@ BOOST_AUTO_TEST_CASE(built_in_lists_the_whole_data_set) {
     std::size_t priced = 0;
     for (auto const& m : c.models()) {
         providers.insert(m.id.substr(0, m.id.find('/')));
-        BOOST_TEST_CONTEXT(m.id) { BOOST_TEST(model_id::parse(m.id).has_value()); }
+        BOOST_TEST_CONTEXT(m.id) {
+            BOOST_TEST(model_id::parse(m.id).has_value());
+        }
         priced += m.priced();
     }
     BOOST_TEST(priced > 1200u);
     for (auto p : {"openai", "anthropic", "google", "vertex", "bedrock", "deepseek", "openrouter",
                    "azure", "groq", "together", "ollama", "mistral", "x-ai"})
-        BOOST_TEST_CONTEXT(p) { BOOST_TEST(providers.count(p) == 1u); }
-    BOOST_TEST(std::is_sorted(c.models().begin(), c.models().end(),
-                              [](model_info const& a, model_info const& b) { return a.id < b.id; }));
+        BOOST_TEST_CONTEXT(p) {
+            BOOST_TEST(providers.count(p) == 1u);
+        }
+    BOOST_TEST(
+        std::is_sorted(c.models().begin(), c.models().end(),
+                       [](model_info const& a, model_info const& b) { return a.id < b.id; }));
     auto const* m = c.find("openai/gpt-4o-mini");
     BOOST_TEST_REQUIRE(m != nullptr);
     BOOST_TEST(*m->input_price == 0.15);
@@ -71,7 +78,7 @@ BOOST_AUTO_TEST_CASE(a_model_without_overlay_entry_is_listed_and_priced) {
     BOOST_TEST_REQUIRE(m != nullptr);
     BOOST_TEST(m->priced());
     BOOST_TEST(*m->context_window == 1000000u);  // the data set's
-    BOOST_TEST(!m->tools);                        // unknown capabilities: not promised
+    BOOST_TEST(!m->tools);                       // unknown capabilities: not promised
     BOOST_TEST(m->quality == 0);
 }
 
@@ -97,7 +104,8 @@ BOOST_AUTO_TEST_CASE(the_overlay_only_adds_what_the_data_set_lacks) {
         ++n;
         BOOST_TEST_CONTEXT(id) {
             if (auto it = listed.find(id); it != listed.end()) {
-                for (auto k : {"input", "output", "cached_input", "cache_write", "request", "tiers"})
+                for (auto k :
+                     {"input", "output", "cached_input", "cache_write", "request", "tiers"})
                     BOOST_TEST(!o.contains(k), k);
                 if (it->second) BOOST_TEST(!o.contains("context"));
             } else {
@@ -117,7 +125,8 @@ BOOST_AUTO_TEST_CASE(cost_prices_each_kind_of_token) {
     BOOST_TEST_REQUIRE(a.has_value());
     BOOST_TEST(near(*a, (800 * 2.5 + 200 * 1.25 + 500 * 10.0) / 1e6));
     // Anthropic: cache reads at 0.30, writes at 3.75; input counts all prompt tokens.
-    auto const b = c.cost("anthropic/claude-sonnet-4.5", make_usage(10000, 100, 6000, 3000), at(12));
+    auto const b =
+        c.cost("anthropic/claude-sonnet-4.5", make_usage(10000, 100, 6000, 3000), at(12));
     BOOST_TEST_REQUIRE(b.has_value());
     BOOST_TEST(near(*b, (1000 * 3.0 + 6000 * 0.3 + 3000 * 3.75 + 100 * 15.0) / 1e6));
     // No cache price listed: cached tokens at the input price.
@@ -150,8 +159,10 @@ BOOST_AUTO_TEST_CASE(prices_that_change_with_the_date_and_the_hour) {
     // o3 cost 10 / 40 until 2025-06-09, 2 / 8 from 2025-06-10.
     auto const before = sys_days{year{2025} / June / 9} + hours{23};
     auto const after = sys_days{year{2025} / June / 10};
-    BOOST_TEST(near(*c.cost("openai/o3", make_usage(1000, 1000), before), (1000 * 10.0 + 1000 * 40.0) / 1e6));
-    BOOST_TEST(near(*c.cost("openai/o3", make_usage(1000, 1000), after), (1000 * 2.0 + 1000 * 8.0) / 1e6));
+    BOOST_TEST(near(*c.cost("openai/o3", make_usage(1000, 1000), before),
+                    (1000 * 10.0 + 1000 * 40.0) / 1e6));
+    BOOST_TEST(
+        near(*c.cost("openai/o3", make_usage(1000, 1000), after), (1000 * 2.0 + 1000 * 8.0) / 1e6));
     // DeepSeek: standard 00:30-16:30 UTC, off-peak otherwise.
     BOOST_TEST(near(*c.cost("deepseek/deepseek-chat", make_usage(1000, 1000), at(0, 30)),
                     (1000 * 0.27 + 1000 * 1.1) / 1e6));
@@ -175,7 +186,8 @@ BOOST_AUTO_TEST_CASE(prices_that_change_with_the_date_and_the_hour) {
 
 BOOST_AUTO_TEST_CASE(per_request_prices_are_added) {
     // Perplexity sonar: 1 / 1 per million tokens and $12 per thousand requests.
-    auto const c = llmux::catalog::built_in().cost("perplexity/sonar", make_usage(1000, 1000), at(12));
+    auto const c =
+        llmux::catalog::built_in().cost("perplexity/sonar", make_usage(1000, 1000), at(12));
     BOOST_TEST_REQUIRE(c.has_value());
     BOOST_TEST(near(*c, (1000 * 1.0 + 1000 * 1.0) / 1e6 + 0.012));
 }
@@ -234,7 +246,8 @@ BOOST_AUTO_TEST_CASE(load_json_adds_and_overrides) {
     BOOST_TEST(lab->reasoning);
     BOOST_TEST(lab->documents);
     BOOST_TEST(lab->quality == 40);
-    BOOST_TEST(near(*c.cost("mylab/llama", make_usage(5000, 1000)), (5000 * 0.02 + 1000 * 0.04) / 1e6 + 0.5));
+    BOOST_TEST(near(*c.cost("mylab/llama", make_usage(5000, 1000)),
+                    (5000 * 0.02 + 1000 * 0.04) / 1e6 + 0.5));
     // The built-in catalog is untouched by changes to a copy.
     BOOST_TEST(*llmux::catalog::built_in().find("openai/gpt-4o")->input_price == 2.5);
     BOOST_TEST(llmux::catalog::built_in().find("mylab/llama") == nullptr);
@@ -265,15 +278,16 @@ BOOST_AUTO_TEST_CASE(bad_catalogs_name_the_problem) {
         char const* json;
         char const* mentions;
     };
-    for (auto const& bc : {bad_case{"[", "not valid JSON"}, bad_case{"{}", "models"},
-                           bad_case{"[{\"id\":\"openai\"}]", "genai-prices"},
-                           bad_case{R"({"models":[{"id":"nope"}]})", "models[0].id"},
-                           bad_case{R"({"models":[{"id":"a/b","input":-1}]})", "input"},
-                           bad_case{R"({"models":[{"id":"a/b","input":"1"}]})", "input"},
-                           bad_case{R"({"models":[{"id":"a/b","tools":1}]})", "tools"},
-                           bad_case{R"({"models":[{"id":"a/b","tiers":[{"input":1}]}]})", "above"},
-                           bad_case{R"({"models":[{"id":"a/b","tiers":[{"above":1,"x":1}]}]})", "x"},
-                           bad_case{R"({"models":[{"id":"a/b","colour":1}]})", "colour"}}) {
+    for (auto const& bc :
+         {bad_case{"[", "not valid JSON"}, bad_case{"{}", "models"},
+          bad_case{"[{\"id\":\"openai\"}]", "genai-prices"},
+          bad_case{R"({"models":[{"id":"nope"}]})", "models[0].id"},
+          bad_case{R"({"models":[{"id":"a/b","input":-1}]})", "input"},
+          bad_case{R"({"models":[{"id":"a/b","input":"1"}]})", "input"},
+          bad_case{R"({"models":[{"id":"a/b","tools":1}]})", "tools"},
+          bad_case{R"({"models":[{"id":"a/b","tiers":[{"input":1}]}]})", "above"},
+          bad_case{R"({"models":[{"id":"a/b","tiers":[{"above":1,"x":1}]}]})", "x"},
+          bad_case{R"({"models":[{"id":"a/b","colour":1}]})", "colour"}}) {
         llmux::catalog c;
         auto r = c.load_json(bc.json, "my.json");
         BOOST_TEST_CONTEXT(bc.json) {
@@ -331,27 +345,33 @@ BOOST_AUTO_TEST_CASE(from_genai_prices_errors_name_the_place) {
         char const* json;
         char const* mentions;
     };
-    for (auto const& bc : {
-             bad_case{"{", "not valid JSON"},
-             bad_case{R"({"models":[]})", "array of providers"},
-             bad_case{R"([{"models":[]}])", "providers[0].id"},
-             bad_case{R"([{"id":"p","models":[{"id":"m","prices":{"input_mtok":1}}]}])",
-                      "providers[0] (p).models[0] (m): missing match rule"},
-             bad_case{R"([{"id":"p","models":[{"id":"m","match":{"regex":"("},"prices":{}}]}])",
-                      "not a valid regex"},
-             bad_case{R"([{"id":"p","models":[{"id":"m","match":{"like":"x"},"prices":{}}]}])",
-                      "unknown match clause 'like'"},
-             bad_case{R"([{"id":"p","models":[{"id":"m","match":{"equals":"m"},"prices":{"input_mtok":-1}}]}])",
-                      "prices.input_mtok"},
-             bad_case{R"([{"id":"p","models":[{"id":"m","match":{"equals":"m"},"prices":{"input_mtok":{"base":1}}}]}])",
-                      "prices.input_mtok"},
-             bad_case{R"([{"id":"p","models":[{"id":"m","match":{"equals":"m"},"prices":[{"constraint":{"start_date":"2025-13-01"},"prices":{}}]}]}])",
-                      "start_date"},
-             bad_case{R"([{"id":"p","models":[{"id":"m","match":{"equals":"m"},"prices":[{"constraint":{"start_time":"25:00:00Z","end_time":"01:00:00Z"},"prices":{}}]}]}])",
-                      "start_time"},
-             bad_case{R"([{"id":"p","fallback_model_providers":["q"],"models":[]}])", "unknown provider 'q'"},
-             bad_case{R"([{"id":"p","models":[]},{"id":"p","models":[]}])", "repeated"},
-         }) {
+    for (
+        auto const& bc : {
+            bad_case{"{", "not valid JSON"},
+            bad_case{R"({"models":[]})", "array of providers"},
+            bad_case{R"([{"models":[]}])", "providers[0].id"},
+            bad_case{R"([{"id":"p","models":[{"id":"m","prices":{"input_mtok":1}}]}])",
+                     "providers[0] (p).models[0] (m): missing match rule"},
+            bad_case{R"([{"id":"p","models":[{"id":"m","match":{"regex":"("},"prices":{}}]}])",
+                     "not a valid regex"},
+            bad_case{R"([{"id":"p","models":[{"id":"m","match":{"like":"x"},"prices":{}}]}])",
+                     "unknown match clause 'like'"},
+            bad_case{
+                R"([{"id":"p","models":[{"id":"m","match":{"equals":"m"},"prices":{"input_mtok":-1}}]}])",
+                "prices.input_mtok"},
+            bad_case{
+                R"([{"id":"p","models":[{"id":"m","match":{"equals":"m"},"prices":{"input_mtok":{"base":1}}}]}])",
+                "prices.input_mtok"},
+            bad_case{
+                R"([{"id":"p","models":[{"id":"m","match":{"equals":"m"},"prices":[{"constraint":{"start_date":"2025-13-01"},"prices":{}}]}]}])",
+                "start_date"},
+            bad_case{
+                R"([{"id":"p","models":[{"id":"m","match":{"equals":"m"},"prices":[{"constraint":{"start_time":"25:00:00Z","end_time":"01:00:00Z"},"prices":{}}]}]}])",
+                "start_time"},
+            bad_case{R"([{"id":"p","fallback_model_providers":["q"],"models":[]}])",
+                     "unknown provider 'q'"},
+            bad_case{R"([{"id":"p","models":[]},{"id":"p","models":[]}])", "repeated"},
+        }) {
         auto r = llmux::catalog::from_genai_prices(bc.json, "new.json");
         BOOST_TEST_CONTEXT(bc.json) {
             BOOST_TEST_REQUIRE(!r);
@@ -376,7 +396,7 @@ BOOST_AUTO_TEST_CASE(from_genai_prices_keeps_the_overlay) {
     BOOST_TEST(*m->input_price == 0.2);
     BOOST_TEST(m->tools);
     BOOST_TEST(m->quality == 70);
-    BOOST_TEST(r->find("openai/gpt-4o") == nullptr);  // not in the newer data
+    BOOST_TEST(r->find("openai/gpt-4o") == nullptr);    // not in the newer data
     BOOST_TEST(r->find("ollama/llama3.1") != nullptr);  // the overlay's local models stay
 }
 

@@ -94,13 +94,12 @@ struct golden {
 void check(golden const& g) {
     BOOST_TEST_CONTEXT(g.name) {
         auto const& cat = catalog::built_in();
-        auto whole = g.fmt.decode(detail::response_head{.status = 200},
-                                  fixture_text(g.dir, g.response));
+        auto whole =
+            g.fmt.decode(detail::response_head{.status = 200}, fixture_text(g.dir, g.response));
         BOOST_TEST_REQUIRE(!!whole, (whole ? "" : whole.error().diag.message));
-        std::string const body =
-            std::string_view(g.stream).ends_with(".json")
-                ? bedrock_stream(fixture_json(g.dir, g.stream).as_object())
-                : fixture_text(g.dir, g.stream);
+        std::string const body = std::string_view(g.stream).ends_with(".json")
+                                     ? bedrock_stream(fixture_json(g.dir, g.stream).as_object())
+                                     : fixture_text(g.dir, g.stream);
         // Whole, and in 7-byte pieces (frames and events split anywhere).
         for (std::size_t piece : {body.size(), std::size_t{7}}) {
             usage const streamed = usage_of_stream(g.fmt, body, piece);
@@ -197,19 +196,22 @@ BOOST_AUTO_TEST_CASE(openrouter_reported_cost_is_preferred_and_agrees_with_the_c
            "openrouter/qwen/qwen-2.5-72b-instruct", 12, 2000, 0, 0, 500, 0,
            (2000 * 0.12 + 500 * 0.39) / 1e6});
     auto const& cat = catalog::built_in();
-    auto whole = detail::openai_chat_format().decode(detail::response_head{.status = 200},
-                                                     fixture_text("openai", "cost_openrouter_response.json"));
+    auto whole = detail::openai_chat_format().decode(
+        detail::response_head{.status = 200},
+        fixture_text("openai", "cost_openrouter_response.json"));
     BOOST_TEST_REQUIRE(!!whole);
     BOOST_TEST_REQUIRE(whole->usage.reported_cost.has_value());
-    auto const estimate = cat.estimate("openrouter/qwen/qwen-2.5-72b-instruct", whole->usage, at_hour(12));
+    auto const estimate =
+        cat.estimate("openrouter/qwen/qwen-2.5-72b-instruct", whole->usage, at_hour(12));
     BOOST_TEST_REQUIRE(estimate.has_value());
     BOOST_TEST(std::abs(*estimate - *whole->usage.reported_cost) < 1e-12);
     // The reported cost is what cost() gives, even when it disagrees with the catalog.
     usage disagreeing = whole->usage;
     disagreeing.reported_cost = 0.01;
     BOOST_TEST(*cat.cost("openrouter/qwen/qwen-2.5-72b-instruct", disagreeing) == 0.01);
-    BOOST_TEST(std::abs(*cat.estimate("openrouter/qwen/qwen-2.5-72b-instruct", disagreeing, at_hour(12)) -
-                        *estimate) < 1e-15);
+    BOOST_TEST(
+        std::abs(*cat.estimate("openrouter/qwen/qwen-2.5-72b-instruct", disagreeing, at_hour(12)) -
+                 *estimate) < 1e-15);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -14,16 +14,26 @@ BOOST_AUTO_TEST_SUITE(catalog_resolve)
 BOOST_AUTO_TEST_CASE(every_model_id_of_the_readme_examples_and_mission_has_a_price) {
     // README.md, examples/, scripts/main.sh, data/emulator-demo.json and the mission.
     auto const& c = llmux::catalog::built_in();
-    for (auto id : {"openai/gpt-4o-mini", "openai/gpt-4o", "openai/gpt-4.1-nano",
-                    "anthropic/claude-sonnet-4.6", "anthropic/claude-haiku-4.5",
+    for (auto id : {"openai/gpt-4o-mini",
+                    "openai/gpt-4o",
+                    "openai/gpt-4.1-nano",
+                    "anthropic/claude-sonnet-4.6",
+                    "anthropic/claude-haiku-4.5",
                     "anthropic/claude-opus-4.6",
-                    "google/gemini-2.0-flash", "google/gemini-2.5-flash", "google/gemini-2.5-pro",
-                    "vertex/gemini-2.0-flash", "vertex/claude-sonnet-4.6",
+                    "google/gemini-2.0-flash",
+                    "google/gemini-2.5-flash",
+                    "google/gemini-2.5-pro",
+                    "vertex/gemini-2.0-flash",
+                    "vertex/claude-sonnet-4.6",
                     "bedrock/anthropic.claude-3-5-sonnet-20240620-v1:0",
-                    "openrouter/anthropic/claude-sonnet-4.6", "openrouter/qwen/qwen-2.5-72b-instruct",
-                    "deepseek/deepseek-chat", "zenmux/gpt-4.1-mini", "azure/gpt-4o",
+                    "openrouter/anthropic/claude-sonnet-4.6",
+                    "openrouter/qwen/qwen-2.5-72b-instruct",
+                    "deepseek/deepseek-chat",
+                    "zenmux/gpt-4.1-mini",
+                    "azure/gpt-4o",
                     "groq/llama-3.3-70b-versatile",
-                    "together/meta-llama/Llama-3.3-70B-Instruct-Turbo", "ollama/llama3"}) {
+                    "together/meta-llama/Llama-3.3-70B-Instruct-Turbo",
+                    "ollama/llama3"}) {
         BOOST_TEST_CONTEXT(id) {
             auto const* m = c.find(id);
             BOOST_TEST_REQUIRE(m != nullptr);
@@ -71,7 +81,8 @@ BOOST_AUTO_TEST_CASE(ids_resolve_to_the_model_that_prices_them) {
              expect{"azure/gpt-4o-mini", "openai/gpt-4o-mini"},
              expect{"azure/o4-mini", "azure/o4-mini"},
              // OpenRouter's own list; routers price vendor/model at the vendor's prices.
-             expect{"openrouter/qwen/qwen-2.5-72b-instruct", "openrouter/qwen/qwen-2.5-72b-instruct"},
+             expect{"openrouter/qwen/qwen-2.5-72b-instruct",
+                    "openrouter/qwen/qwen-2.5-72b-instruct"},
              expect{"zenmux/gpt-4.1-mini", "openai/gpt-4.1-mini"},
              expect{"zenmux/anthropic/claude-sonnet-4.5", "anthropic/claude-sonnet-4-5"},
              expect{"zenmux/google/gemini-2.5-pro", "google/gemini-2.5-pro"},
@@ -95,7 +106,9 @@ BOOST_AUTO_TEST_CASE(unknown_ids_stay_unknown) {
     auto const& c = llmux::catalog::built_in();
     for (auto id : {"openai/no-such-model", "nosuch/gpt-4o", "mylab/llama", "gpt-4o", "openai/",
                     "groq/llama-3.3-70b", "vllm/my-served-model", "anthropic/gpt-4o"})
-        BOOST_TEST_CONTEXT(id) { BOOST_TEST(c.find(id) == nullptr); }
+        BOOST_TEST_CONTEXT(id) {
+            BOOST_TEST(c.find(id) == nullptr);
+        }
     // Ids far longer than any model's are not run through the rules.
     BOOST_TEST(c.find("openai/gpt-4o" + std::string(10000, 'x')) == nullptr);
     BOOST_TEST(c.find("anthropic/claude-sonnet-4.6" + std::string(300, '-')) == nullptr);
@@ -111,7 +124,8 @@ BOOST_AUTO_TEST_CASE(many_distinct_ids_from_clients_resolve_right) {
         BOOST_TEST_REQUIRE(c.find("openai/nope-" + std::to_string(i)) == nullptr);
         // Snapshots of a model whose rule is a prefix: each id new to the cache.
         if (i % 100 == 0)
-            BOOST_TEST_REQUIRE(c.find("anthropic/claude-sonnet-4-5-" + std::to_string(i)) == sonnet);
+            BOOST_TEST_REQUIRE(c.find("anthropic/claude-sonnet-4-5-" + std::to_string(i)) ==
+                               sonnet);
     }
     BOOST_TEST(c.find("anthropic/claude-sonnet-4-5-20250929") == sonnet);
     BOOST_TEST(c.find("openai/gpt-4o-2024-08-06") == c.find("openai/gpt-4o"));
@@ -143,10 +157,10 @@ BOOST_AUTO_TEST_CASE(the_data_sets_lookup_rules) {
     BOOST_TEST(id_of("alpha/A-3") == "alpha/a-any");
     BOOST_TEST(id_of("alpha/zzz9") == "alpha/a-any");
     BOOST_TEST(id_of("alpha/x-zz9") == "(none)");
-    BOOST_TEST(id_of("alpha/the-b-1") == "beta/b-1");   // fallback
-    BOOST_TEST(id_of("beta/a-7") == "alpha/a-any");     // fallback
-    BOOST_TEST(id_of("alfa/a-7") == "alpha/a-any");     // provider_match
-    BOOST_TEST(id_of("beta/c-1") == "(none)");          // one step only, no loop
+    BOOST_TEST(id_of("alpha/the-b-1") == "beta/b-1");  // fallback
+    BOOST_TEST(id_of("beta/a-7") == "alpha/a-any");    // fallback
+    BOOST_TEST(id_of("alfa/a-7") == "alpha/a-any");    // provider_match
+    BOOST_TEST(id_of("beta/c-1") == "(none)");         // one step only, no loop
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -37,21 +37,29 @@ BOOST_AUTO_TEST_CASE(schema_violations_are_found_and_placed) {
         char const* path;
         char const* mentions;
     };
-    for (auto const& bc : {
-             bad_case{R"({"id":"p"})", "", "expected an array"},
-             bad_case{R"([{"id":"p","name":"P","api_pattern":"x"}])", "/0", "missing required field 'models'"},
-             bad_case{R"([{"id":"p q","name":"P","api_pattern":"x","models":[]}])", "/0/id", "does not match"},
-             bad_case{R"([{"id":"p","name":"P","api_pattern":"x","models":[{"id":"m","match":{"equals":"m","contains":"m"},"prices":{}}]}])",
-                      "/0/models/0/match", "matches none of ClauseStartsWith"},
-             bad_case{R"([{"id":"p","name":"P","api_pattern":"x","models":[{"id":"m","match":{"equals":"m"},"prices":{"input_mtok":"1"}}]}])",
-                      "/0/models/0/prices", "matches none of"},
-             bad_case{R"([{"id":"p","name":"P","api_pattern":"x","models":[{"id":"m","match":{"equals":"m"},"prices":[{"constraint":{"start_date":"tomorrow"},"prices":{}}]}]}])",
-                      "/0/models/0/prices", "start_date"},
-             bad_case{R"([{"id":"p","name":"P","api_pattern":"x","models":[{"id":"m","match":{"regex":"("},"prices":{}}]}])",
-                      "/0/models/0/match", "not a valid regex"},
-             bad_case{R"([{"id":"p","name":"P","api_pattern":"x","models":[{"id":"m","match":{"equals":"m"},"prices":{},"context_window":1.5}]}])",
-                      "/0/models/0/context_window", "expected an integer"},
-         }) {
+    for (
+        auto const& bc : {
+            bad_case{R"({"id":"p"})", "", "expected an array"},
+            bad_case{R"([{"id":"p","name":"P","api_pattern":"x"}])", "/0",
+                     "missing required field 'models'"},
+            bad_case{R"([{"id":"p q","name":"P","api_pattern":"x","models":[]}])", "/0/id",
+                     "does not match"},
+            bad_case{
+                R"([{"id":"p","name":"P","api_pattern":"x","models":[{"id":"m","match":{"equals":"m","contains":"m"},"prices":{}}]}])",
+                "/0/models/0/match", "matches none of ClauseStartsWith"},
+            bad_case{
+                R"([{"id":"p","name":"P","api_pattern":"x","models":[{"id":"m","match":{"equals":"m"},"prices":{"input_mtok":"1"}}]}])",
+                "/0/models/0/prices", "matches none of"},
+            bad_case{
+                R"([{"id":"p","name":"P","api_pattern":"x","models":[{"id":"m","match":{"equals":"m"},"prices":[{"constraint":{"start_date":"tomorrow"},"prices":{}}]}]}])",
+                "/0/models/0/prices", "start_date"},
+            bad_case{
+                R"([{"id":"p","name":"P","api_pattern":"x","models":[{"id":"m","match":{"regex":"("},"prices":{}}]}])",
+                "/0/models/0/match", "not a valid regex"},
+            bad_case{
+                R"([{"id":"p","name":"P","api_pattern":"x","models":[{"id":"m","match":{"equals":"m"},"prices":{},"context_window":1.5}]}])",
+                "/0/models/0/context_window", "expected an integer"},
+        }) {
         BOOST_TEST_CONTEXT(bc.doc) {
             auto issues = detail::validate_json_schema(json::parse(bc.doc), schema);
             BOOST_TEST_REQUIRE(!!issues);
@@ -65,10 +73,12 @@ BOOST_AUTO_TEST_CASE(schema_violations_are_found_and_placed) {
 }
 
 BOOST_AUTO_TEST_CASE(a_schema_with_unsupported_keywords_is_refused) {
-    auto r = detail::validate_json_schema(json::parse("{}"), json::parse(R"({"type":"object","patternProperties":{}})"));
+    auto r = detail::validate_json_schema(
+        json::parse("{}"), json::parse(R"({"type":"object","patternProperties":{}})"));
     BOOST_TEST_REQUIRE(!r);
     BOOST_TEST(r.error().diag.message.find("patternProperties") != std::string::npos);
-    auto ref = detail::validate_json_schema(json::parse("{}"), json::parse(R"({"$ref":"#/$defs/nope"})"));
+    auto ref =
+        detail::validate_json_schema(json::parse("{}"), json::parse(R"({"$ref":"#/$defs/nope"})"));
     BOOST_TEST_REQUIRE(!ref);
     BOOST_TEST(ref.error().diag.message.find("$ref") != std::string::npos);
 }
@@ -90,7 +100,7 @@ BOOST_AUTO_TEST_CASE(tiers_of_each_kind_of_token_are_merged) {
     BOOST_TEST_REQUIRE(p.tiers.size() == 2u);
     BOOST_TEST(p.tiers[0].above == 128000u);
     BOOST_TEST(*p.tiers[0].input_price == 2.0);
-    BOOST_TEST(*p.tiers[0].output_price == 10.0);  // output's base still
+    BOOST_TEST(*p.tiers[0].output_price == 10.0);            // output's base still
     BOOST_TEST(!p.tiers[0].cached_input_price.has_value());  // not tiered: the model's price
     BOOST_TEST(p.tiers[1].above == 200000u);
     BOOST_TEST(*p.tiers[1].input_price == 4.0);
