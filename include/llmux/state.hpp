@@ -536,6 +536,10 @@ struct sqlite_store_config {
     @par Cache
     Entries expire by ttl; beyond `max_cache_bytes` the soonest-expiring entries are deleted
     first (not LRU: a read would have to write).
+
+    @par Object lifetimes
+    The execution contexts of the callers must outlive the store: the writer thread posts
+    completions to them until the destructor has joined it.
 */
 class sqlite_store final : public state_store {
 public:

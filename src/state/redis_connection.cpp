@@ -168,11 +168,15 @@ void redis_connection::complete(redis_pipeline::id_type id, result<replies> r) {
 }
 
 void redis_connection::finish(waiter w, result<replies> r) {
-    auto ex = w.ex;
-    asio::post(ex, [h = std::move(w.handler), r = std::move(r)]() mutable {
+    // The caller's context may run on another thread and be gone as soon as the handler ran:
+    // post through an untracked copy, and let the tracked one (the work) travel with the
+    // handler, released on the caller's side.
+    auto const ex = asio::prefer(w.ex, asio::execution::outstanding_work.untracked);
+    asio::post(ex, [h = std::move(w.handler), work = std::move(w.ex), r = std::move(r)]() mutable {
         // Cleared in the caller's context, the one that may emit a cancellation.
         auto slot = asio::get_associated_cancellation_slot(h);
         if (slot.is_connected()) slot.clear();
+        work = asio::any_io_executor();
         std::move(h)(std::move(r));
     });
 }

@@ -241,11 +241,15 @@ public:
         }
         void fail(failure const& f) override { out.emplace(f); }
         void complete() override {
-            auto ex = work.get_executor();
-            asio::post(ex, [h = std::move(handler), r = std::move(*out)]() mutable {
-                std::move(h)(std::move(r));
-            });
-            work.reset();
+            // This runs on the writer thread: after the post, nothing here may touch the
+            // caller's context, which may be gone as soon as the handler ran. So the work
+            // guard travels with the handler and is released on the caller's thread.
+            auto ex = work.get_executor();  // the untracked original
+            asio::post(
+                ex, [h = std::move(handler), r = std::move(*out), w = std::move(work)]() mutable {
+                    w.reset();
+                    std::move(h)(std::move(r));
+                });
         }
     };
 

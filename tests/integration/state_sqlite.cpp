@@ -83,13 +83,13 @@ std::vector<std::vector<std::string>> query(std::string const& path, char const*
 }
 
 /// `n` coroutines on a thread pool reserve `estimate` against `budget`, spread over `stores`,
-/// and settle what they were granted at exactly the estimate.
+/// and settle what they were granted at exactly the estimate. The pool must outlive the
+/// stores (their writer threads post completions to it).
 struct race_result {
     int granted = 0, refused = 0, failed = 0;
 };
-race_result race(std::vector<state_store*> const& stores, std::string const& key, int n,
-                 nano_usd estimate, nano_usd budget) {
-    asio::thread_pool pool(4);
+race_result race(asio::thread_pool& pool, std::vector<state_store*> const& stores,
+                 std::string const& key, int n, nano_usd estimate, nano_usd budget) {
     std::atomic<int> granted{0}, refused{0}, failed{0};
     for (int i = 0; i < n; ++i) {
         state_store* s = stores[static_cast<std::size_t>(i) % stores.size()];
@@ -127,10 +127,10 @@ BOOST_AUTO_TEST_CASE(keeps_the_rules_of_every_store) {
         test::virtual_clock clock;
         auto cfg = config_for(db, clock);
         cfg.durability = durability;
+        asio::io_context ctx;  // outlives the store (see sqlite_store's object lifetimes)
         auto store = open_store(cfg);
         BOOST_TEST(store->kind() == "sqlite");
         BOOST_TEST(store->path() == db.path);
-        asio::io_context ctx;
         test::check_all_rules(ctx, *store, clock, "t:");
         BOOST_TEST(store->available());
         BOOST_TEST(query(db.path, "PRAGMA journal_mode")[0][0] == "wal");
@@ -141,13 +141,14 @@ BOOST_AUTO_TEST_CASE(concurrent_reservations_fill_the_budget_exactly) {
     temp_db db;
     sqlite_store_config cfg;
     cfg.path = db.path;
+    asio::io_context ctx;
+    asio::thread_pool pool(4);
     auto store = open_store(cfg);
     // 300 calls of 10 against a budget of 1000: exactly 100 go through.
-    auto r = race({store.get()}, "team", 300, 10, 1000);
+    auto r = race(pool, {store.get()}, "team", 300, 10, 1000);
     BOOST_TEST(r.granted == 100);
     BOOST_TEST(r.refused == 200);
     BOOST_TEST(r.failed == 0);
-    asio::io_context ctx;
     auto sp = test::run_coro(ctx, [&] { return store->spend("team"); });
     BOOST_TEST_REQUIRE(sp.has_value(), sp.error());
     BOOST_TEST(sp->spent == 1000);
@@ -160,12 +161,13 @@ BOOST_AUTO_TEST_CASE(two_stores_on_one_file_share_the_budget_exactly) {
     temp_db db;
     sqlite_store_config cfg;
     cfg.path = db.path;
+    asio::io_context ctx;
+    asio::thread_pool pool(4);
     auto a = open_store(cfg);
     auto b = open_store(cfg);
-    auto r = race({a.get(), b.get()}, "team", 300, 10, 1000);
+    auto r = race(pool, {a.get(), b.get()}, "team", 300, 10, 1000);
     BOOST_TEST(r.granted == 100);
     BOOST_TEST(r.failed == 0);
-    asio::io_context ctx;
     auto sp = test::run_coro(ctx, [&] { return b->spend("team"); });
     BOOST_TEST_REQUIRE(sp.has_value());
     BOOST_TEST(sp->spent == 1000);
