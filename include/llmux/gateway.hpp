@@ -4,6 +4,7 @@
 #include <llmux/client.hpp>
 #include <llmux/config.hpp>
 #include <llmux/error.hpp>
+#include <llmux/state.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
 
@@ -55,6 +56,44 @@ struct gateway_key {
     /// characters / 4 + `max_tokens`) and corrected with the usage reported afterwards.
     double requests_per_minute = 0;
     double tokens_per_minute = 0;
+    /// May read every key's spend (`GET /v1/llmux/keys/{name}`); other keys read their own.
+    bool admin = false;
+};
+
+/// @brief Which `state_store` a gateway keeps its keys' spend, reservations and rate limits in.
+enum class state_backend {
+    /// This process's memory: exact, fast, forgotten at exit (the default).
+    memory,
+    /// A SQLite file: spend and the request ledger survive restarts and crashes.
+    sqlite,
+    /// A Redis shared by several replicas: spend and rates are shared exactly.
+    redis,
+};
+
+/** @brief Where a gateway keeps what must outlive a request, and what it does when that store
+    fails. JSON (`gateway.state`): `{"sqlite": "llmux.db"}`, `{"redis": "127.0.0.1:6379"}` or
+    `{"memory": true}`, with the optional fields below (`on_failure`, `reservation_ttl`,
+    `durability`, `ledger_max_age`, `ledger_max_rows`, `redis_password_env`, `redis_prefix`).
+*/
+struct gateway_state_config {
+    state_backend backend = state_backend::memory;
+    /// `state_backend::sqlite`: the database file (created when missing).
+    std::string sqlite_path;
+    sqlite_durability durability = sqlite_durability::full;
+    ledger_retention retention;
+    /// `state_backend::redis`: address, credentials (`redis_password_env`), key prefix.
+    redis_store_config redis;
+    /** When the store fails (Redis unreachable, the SQLite file unwritable): `false` (the
+        default) answers 503 `state_unavailable` to requests of keys with a budget or rate
+        limit, since their limits cannot be checked; `true` serves them unchecked and logs it.
+        Either way, a settlement that could not be saved is kept in memory and retried (up to
+        `max_unsaved` of them), never dropped silently.
+    */
+    bool fail_open = false;
+    /// How long a request's budget reservation counts if its gateway dies before settling it.
+    std::chrono::milliseconds reservation_ttl = std::chrono::minutes(10);
+    /// Settlements kept for retry while the store is failing.
+    std::size_t max_unsaved = 10'000;
 };
 
 /** @brief A public model name served by the gateway and the deployments behind it.
@@ -90,7 +129,8 @@ struct model_group {
         "access_log": true, "access_log_file": "", "log_prompts": false,
         "max_body_bytes": 8388608, "max_header_bytes": 65536,
         "read_timeout": "30s", "write_timeout": "30s", "idle_timeout": "60s",
-        "grace": "10s", "any_model": false
+        "grace": "10s", "any_model": false,
+        "state": {"sqlite": "llmux.db", "on_failure": "closed", "reservation_ttl": "10m"}
       },
       "models": {
         "gpt-smart": {"deployments": ["openai/gpt-4o", "anthropic/claude-sonnet-4.6"],
@@ -114,6 +154,14 @@ struct gateway_config {
 
     /// Keys clients must present; empty means no authentication (loopback only).
     std::vector<gateway_key> keys;
+
+    /// Where spend, reservations, rate limits and the request ledger live.
+    gateway_state_config state;
+    /** A store to use instead of opening one from `state` (library users sharing one store
+        between gateways or with their own code). `state.fail_open` and `reservation_ttl`
+        still apply.
+    */
+    std::shared_ptr<state_store> store;
 
     /// Public model names. Empty means every `provider/model` id the client can reach.
     std::map<std::string, model_group, std::less<>> models;
@@ -203,7 +251,9 @@ struct gateway_stats {
     (`Authorization: Bearer`, or `x-api-key`); a missing or unknown one gets 401
     (`missing_api_key` / `invalid_api_key`). A key whose budget is spent gets 402
     (`insufficient_quota`, `x-should-retry: false`); a key over its request or token rate gets
-    429 with `Retry-After`. Upstream credential failures are 502 and never quote the provider.
+    429 with `Retry-After`. Budgets and limits live in `gateway_config::state` (memory, a SQLite
+    file that survives restarts, or a Redis shared by replicas); `GET /v1/llmux/keys/{name}`
+    answers a key's spend (its own, or any with an admin key). Upstream credential failures are 502 and never quote the provider.
     A stream that fails before its first byte is answered with a plain HTTP error; after it, with
     the format's in-stream error event.
 

@@ -30,13 +30,13 @@ int llmux_cli_serve(std::vector<std::string> const& args_in) {
     if (!args.empty() && args.front() == "serve") args.erase(args.begin());
 
     llmux::cli::provider_options popts;
-    std::string host = "127.0.0.1", grace;
+    std::string host = "127.0.0.1", grace, state;
     int port = 8080;
     int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     po::options_description desc(
         "llmux serve: an OpenAI-compatible gateway in front of every provider.\n"
         "Endpoints: POST /v1/chat/completions, POST /v1/messages (Anthropic format),\n"
-        "GET /v1/models, GET /health, GET /metrics (Prometheus).\n"
+        "GET /v1/models, GET /health, GET /metrics (Prometheus), GET /v1/llmux/keys/NAME (spend).\n"
         "Without --config every provider/model id the library can reach is served; the\n"
         "config file's 'gateway' section sets gateway keys, budgets, rate limits and limits,\n"
         "its 'models' section the public model names (groups of deployments with fallback,\n"
@@ -50,6 +50,10 @@ int llmux_cli_serve(std::vector<std::string> const& args_in) {
          "threads running the server (default: the number of cores)")  //
         ("grace", po::value(&grace)->value_name("DURATION"),
          "on SIGTERM/SIGINT, time given to requests in flight (default 10s)")  //
+        ("state", po::value(&state)->value_name("WHERE"),
+         "where key spend, reservations, rate limits and the request ledger live: "
+         "sqlite:FILE (survives restarts), redis:HOST:PORT (shared by replicas) or memory "
+         "(default; overrides gateway.state)")  //
         ("no-access-log", po::bool_switch(), "do not write an access log line per request")  //
         ("log-prompts", po::bool_switch(),
          "add the last user message to access log lines (may hold personal data)");
@@ -78,6 +82,20 @@ int llmux_cli_serve(std::vector<std::string> const& args_in) {
         auto d = llmux::parse_duration(grace);
         if (!d) return bad_usage("--grace: " + d.error().diag.message);
         gcfg.grace = *d;
+    }
+    if (!state.empty()) {
+        if (state == "memory") {
+            gcfg.state.backend = llmux::state_backend::memory;
+        } else if (state.rfind("sqlite:", 0) == 0 && state.size() > 7) {
+            gcfg.state.backend = llmux::state_backend::sqlite;
+            gcfg.state.sqlite_path = state.substr(7);
+        } else if (state.rfind("redis:", 0) == 0) {
+            if (auto r = gcfg.state.redis.set_address(state.substr(6), "--state redis:"); !r)
+                return bad_usage(r.error().diag.message);
+            gcfg.state.backend = llmux::state_backend::redis;
+        } else {
+            return bad_usage("--state must be sqlite:FILE, redis:HOST:PORT or memory");
+        }
     }
     if (vm["no-access-log"].as<bool>()) gcfg.access_log = false;
     if (vm["log-prompts"].as<bool>()) gcfg.log_prompts = true;

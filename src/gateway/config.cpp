@@ -77,6 +77,92 @@ bool is_hex64(std::string_view s) {
     return true;
 }
 
+/// `gateway.state`: which store, and its settings.
+result<void> load_state(json::object const& o, std::string_view origin,
+                        client_config::env_reader const& getenv, gateway_state_config& out) {
+    gateway_state_config st;
+    int backends = 0;
+    for (auto const& [name, v] : o) {
+        std::string const at = "gateway.state." + std::string(name);
+        auto text = [&]() -> result<std::string> {
+            if (!v.is_string() || v.get_string().empty())
+                return bad(origin, at + " must be a non-empty string");
+            return std::string(v.get_string());
+        };
+        if (name == "sqlite") {
+            auto t = text();
+            if (!t) return t.error();
+            st.backend = state_backend::sqlite;
+            st.sqlite_path = std::move(*t);
+            ++backends;
+        } else if (name == "redis") {
+            auto t = text();
+            if (!t) return t.error();
+            if (auto r = st.redis.set_address(*t, at); !r) return bad(origin, r.error().diag.message);
+            st.backend = state_backend::redis;
+            ++backends;
+        } else if (name == "memory") {
+            if (!v.is_bool() || !v.get_bool()) return bad(origin, at + " must be true");
+            st.backend = state_backend::memory;
+            ++backends;
+        } else if (name == "on_failure") {
+            auto t = text();
+            if (!t) return t.error();
+            if (*t != "open" && *t != "closed")
+                return bad(origin, at + " must be \"open\" (serve unchecked) or \"closed\" (503)");
+            st.fail_open = *t == "open";
+        } else if (name == "reservation_ttl") {
+            auto d = get_duration(v, origin, at);
+            if (!d) return d.error();
+            auto const ms = std::chrono::duration_cast<std::chrono::milliseconds>(*d);
+            if (ms.count() < 1000) return bad(origin, at + " must be at least 1s");
+            st.reservation_ttl = ms;
+        } else if (name == "durability") {
+            auto t = text();
+            if (!t) return t.error();
+            if (*t == "full")
+                st.durability = sqlite_durability::full;
+            else if (*t == "normal")
+                st.durability = sqlite_durability::normal;
+            else
+                return bad(origin, at + " must be \"full\" or \"normal\"");
+        } else if (name == "ledger_max_age") {
+            auto d = get_duration(v, origin, at);
+            if (!d) return d.error();
+            auto const h = std::chrono::duration_cast<std::chrono::hours>(*d);
+            if (h.count() < 1) return bad(origin, at + " must be at least 1h");
+            st.retention.max_age = h;
+        } else if (name == "ledger_max_rows") {
+            if (!v.is_number() || v.to_number<double>() < 1 || v.to_number<double>() > 1e12 ||
+                v.to_number<double>() != std::floor(v.to_number<double>()))
+                return bad(origin, at + " must be a whole number from 1 to 1e12");
+            st.retention.max_rows = static_cast<std::uint64_t>(v.to_number<double>());
+        } else if (name == "redis_password_env") {
+            auto t = text();
+            if (!t) return t.error();
+            char const* value = getenv(t->c_str());
+            if (!value || !*value)
+                return bad(origin, at + ": the environment variable " + *t + " is not set or empty");
+            // It goes into a RESP command, not a header, but a stray newline from a paste
+            // would still make it a different password: say so rather than fail to AUTH.
+            if (auto problem = detail::header_value_problem(value))
+                return bad(origin, at + ": the environment variable " + *t + " " +
+                                       std::string(*problem));
+            st.redis.password = value;
+        } else if (name == "redis_prefix") {
+            auto t = text();
+            if (!t) return t.error();
+            st.redis.prefix = std::move(*t);
+        } else {
+            return bad(origin, "unknown field " + at);
+        }
+    }
+    if (backends > 1)
+        return bad(origin, "gateway.state: give one of sqlite, redis or memory");
+    out = std::move(st);
+    return {};
+}
+
 result<void> load_keys(json::array const& arr, std::string_view origin,
                        client_config::env_reader const& getenv, std::vector<gateway_key>& out) {
     for (std::size_t i = 0; i < arr.size(); ++i) {
@@ -129,6 +215,9 @@ result<void> load_keys(json::array const& arr, std::string_view origin,
                 auto d = get_non_negative(v, origin, at);
                 if (!d) return d.error();
                 k.tokens_per_minute = *d;
+            } else if (name == "admin") {
+                if (!v.is_bool()) return bad(origin, at + " must be true or false");
+                k.admin = v.get_bool();
             } else {
                 return bad(origin, "unknown field " + at);
             }
@@ -266,6 +355,11 @@ result<void> gateway_config::load_json(std::string_view text, std::string_view o
                 if (!a) return bad(origin, at + " must be a list");
                 next.keys.clear();
                 r = load_keys(*a, origin, getenv, next.keys);
+            } else if (name == "state") {
+                auto const* so = v.if_object();
+                if (!so)
+                    return bad(origin, at + " must be an object such as {\"sqlite\": \"llmux.db\"}");
+                r = load_state(*so, origin, getenv, next.state);
             } else if (name == "access_log") {
                 r = flag(next.access_log);
             } else if (name == "log_prompts") {

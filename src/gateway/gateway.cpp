@@ -12,6 +12,7 @@
 #include "gateway/metrics.hpp"
 #include "http/server.hpp"
 #include "util/estimate.hpp"
+#include "util/header.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -22,6 +23,8 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/http/verb.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
 
 #include <openssl/crypto.h>
 
@@ -31,7 +34,9 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <cmath>
 #include <ctime>
+#include <deque>
 #include <mutex>
 #include <random>
 
@@ -50,71 +55,27 @@ std::uint64_t to_nano(double usd) {
     return usd > 0 ? static_cast<std::uint64_t>(usd * 1e9 + 0.5) : 0;
 }
 
-/// A gateway key and what it has used.
+/// The largest figure a store takes (`max_amount`), so a huge budget is not a negative one.
+nano_usd clamp_nano(std::uint64_t n) {
+    return static_cast<nano_usd>(std::min<std::uint64_t>(n, static_cast<std::uint64_t>(max_amount)));
+}
+
+/// A gateway key. What it has spent and its rate buckets live in the state store.
 struct key_state {
     std::string name;
     detail::sha256_digest hash{};
     std::optional<double> budget;
-    double rpm = 0, tpm = 0;
-    std::atomic<std::uint64_t> spent_nano{0};
-    // Token buckets; touched only for keys that have limits.
-    std::mutex mu;
-    /// What requests in flight may still spend (guarded by `budget_mu`).
-    std::uint64_t reserved_nano = 0;
-    std::mutex budget_mu;
+    rate_quota quota;
+    bool admin = false;
 
-    /** Reserves `nano` for a request, or false when the spend, the other reservations and
-        `nano` do not fit in the budget: requests in flight together cannot overshoot it.
-    */
-    bool reserve(std::uint64_t nano) {
-        std::lock_guard lock(budget_mu);
-        auto const spent = spent_nano.load(std::memory_order_relaxed);
-        if (static_cast<double>(spent + reserved_nano + nano) / 1e9 > *budget) return false;
-        reserved_nano += nano;
-        return true;
-    }
-    /// Gives back a reservation and adds what the request cost.
-    void settle(std::uint64_t reserved, std::uint64_t cost) {
-        std::lock_guard lock(budget_mu);
-        reserved_nano -= std::min(reserved_nano, reserved);
-        spent_nano.fetch_add(cost, std::memory_order_relaxed);
-    }
-    double req_tokens = 0, tok_tokens = 0;
-    steady::time_point at{};
-    bool init = false;
+    bool limited() const noexcept { return quota.limited(); }
+};
 
-    bool limited() const noexcept { return rpm > 0 || tpm > 0; }
-
-    /// Takes one request and `tokens` from the buckets, or says how long to wait.
-    std::optional<std::chrono::milliseconds> take(double tokens, steady::time_point now) {
-        std::lock_guard lock(mu);
-        if (!init) {
-            req_tokens = rpm;
-            tok_tokens = tpm;
-            at = now;
-            init = true;
-        }
-        double const dt = std::chrono::duration<double>(now - at).count();
-        at = now;
-        if (rpm > 0) req_tokens = std::min(rpm, req_tokens + rpm * dt / 60);
-        if (tpm > 0) tok_tokens = std::min(tpm, tok_tokens + tpm * dt / 60);
-        double wait_s = 0;
-        if (rpm > 0 && req_tokens < 1) wait_s = std::max(wait_s, (1 - req_tokens) * 60 / rpm);
-        // A request larger than the whole bucket passes when the bucket is full (else never).
-        double const need = std::min(tokens, tpm);
-        if (tpm > 0 && tok_tokens < need) wait_s = std::max(wait_s, (need - tok_tokens) * 60 / tpm);
-        if (wait_s > 0)
-            return std::chrono::milliseconds(static_cast<std::int64_t>(wait_s * 1000) + 1);
-        if (rpm > 0) req_tokens -= 1;
-        if (tpm > 0) tok_tokens -= tokens;
-        return std::nullopt;
-    }
-
-    void settle(double estimated, double actual) {
-        if (tpm <= 0) return;
-        std::lock_guard lock(mu);
-        tok_tokens = std::min(tpm, tok_tokens + estimated - actual);
-    }
+/// A settlement the store could not take, kept to be retried.
+struct unsaved_settlement {
+    std::string key;
+    std::optional<budget_reservation> reservation;
+    settlement what;
 };
 
 /// A public model name and how its requests are run.
@@ -279,6 +240,18 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
     std::atomic<std::uint64_t> next_id{0};
     std::uint64_t id_salt = 0;
 
+    // -- state: spend, reservations, rate limits, the ledger ------------------------------
+    std::shared_ptr<state_store> store;
+    /// Ledger rows are written (a store that keeps them, and not our own memory store).
+    bool ledger = false;
+    std::atomic<std::uint64_t> state_errors{0};
+    /// Settlements the store failed to take, oldest first; retried before the next ones.
+    std::mutex unsaved_mu;
+    std::deque<unsaved_settlement> unsaved;
+    std::atomic<std::size_t> unsaved_count{0};
+    std::atomic<std::uint64_t> unsaved_dropped{0};
+    std::atomic<bool> flushing{false};
+
     impl(asio::any_io_executor e, gateway_config c)
         : ex(std::move(e)), cfg(std::move(c)), up(ex, cfg.client) {}
 
@@ -287,6 +260,43 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
     }
 
     // -- setup -------------------------------------------------------------------------------
+
+    /// The state store: the one given, or one opened from `cfg.state`.
+    result<void> open_store() {
+        if (cfg.store) {
+            store = cfg.store;
+            ledger = store->keeps_ledger();
+            return {};
+        }
+        switch (cfg.state.backend) {
+        case state_backend::memory: {
+            memory_store_config mc;
+            mc.ledger_rows = 0;  // nobody could read them: no ledger in memory
+            store = std::make_shared<memory_store>(std::move(mc));
+            break;
+        }
+        case state_backend::sqlite: {
+            sqlite_store_config sc;
+            sc.path = cfg.state.sqlite_path;
+            sc.durability = cfg.state.durability;
+            sc.retention = cfg.state.retention;
+            auto s = sqlite_store::open(std::move(sc));
+            if (!s) {
+                auto f = s.error();
+                f.diag.message = "gateway.state: " + f.diag.message;
+                return f;
+            }
+            store = std::shared_ptr<sqlite_store>(std::move(*s));
+            ledger = true;
+            break;
+        }
+        case state_backend::redis:
+            // Connects in the background; requests before it answers wait up to its deadline.
+            store = std::make_shared<redis_store>(ex, cfg.state.redis);
+            break;
+        }
+        return {};
+    }
 
     result<void> prepare() {
         if (cfg.keys.empty() && !is_loopback(cfg.host))
@@ -303,10 +313,23 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
                                "gateway key '" + k.name + "': sha256 must be 64 hex digits");
             std::copy(raw->begin(), raw->end(), ks->hash.begin());
             ks->budget = k.budget_usd;
-            ks->rpm = k.requests_per_minute;
-            ks->tpm = k.tokens_per_minute;
+            // The store's exact integer rate math takes whole figures up to its maximum.
+            auto const per_minute = [&](double v, char const* what) -> result<std::uint64_t> {
+                if (v > static_cast<double>(max_rate_per_minute))
+                    return failure(error::invalid_config,
+                                   "gateway key '" + k.name + "': " + what + " must be at most " +
+                                       std::to_string(max_rate_per_minute));
+                return static_cast<std::uint64_t>(std::ceil(v));
+            };
+            auto rpm = per_minute(k.requests_per_minute, "requests_per_minute");
+            if (!rpm) return rpm.error();
+            auto tpm = per_minute(k.tokens_per_minute, "tokens_per_minute");
+            if (!tpm) return tpm.error();
+            ks->quota = {*rpm, *tpm};
+            ks->admin = k.admin;
             keys.push_back(std::move(ks));
         }
+        if (auto r = open_store(); !r) return r;
         std::vector<std::string> fixed;
         for (auto const& [name, g] : cfg.models) {
             if (g.deployments.empty())
@@ -544,6 +567,11 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
             line += " prompt=";
             append_field(line, r.prompt, 1000);
         }
+        write_line(std::move(line));
+    }
+
+    /// One line to the log sink, or the log file / stderr.
+    void write_line(std::string line) {
         if (cfg.log_sink) {
             cfg.log_sink(line);
             return;
@@ -707,6 +735,14 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
             co_await send_json(ex, 200, ok);
             co_return;
         }
+        if (path.starts_with("/v1/llmux/keys/")) {
+            if (!get) {
+                co_await not_allowed(ex, api_kind::openai, "GET");
+                co_return;
+            }
+            co_await key_spend_request(ex, path);
+            co_return;
+        }
         if (path == "/v1/models" || path == "/models" || path == "/metrics") {
             if (!get) {
                 co_await not_allowed(ex, api_kind::openai, "GET");
@@ -737,7 +773,7 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
         e.code = "not_found";
         e.message = "unknown endpoint '" + std::string(path) +
                     "' (served: POST /v1/chat/completions, POST /v1/messages, GET /v1/models, "
-                    "GET /health, GET /metrics)";
+                    "GET /health, GET /metrics, GET /v1/llmux/keys/{name})";
         co_await answer_plain_error(ex, api_kind::openai, e, path);
     }
 
@@ -778,7 +814,100 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
         out += "\n# HELP llmux_upstream_requests_total Upstream HTTP requests sent.\n"
                "# TYPE llmux_upstream_requests_total counter\nllmux_upstream_requests_total ";
         append_u(out, t.requests);
+        out += "\n# HELP llmux_state_available 1 while the state store answers, else 0.\n"
+               "# TYPE llmux_state_available gauge\nllmux_state_available{store=\"";
+        out += store->kind();
+        out += "\"} ";
+        out += store->available() ? '1' : '0';
+        out += "\n# HELP llmux_state_errors_total State store operations that failed.\n"
+               "# TYPE llmux_state_errors_total counter\nllmux_state_errors_total ";
+        append_u(out, state_errors.load(std::memory_order_relaxed));
+        out += "\n# HELP llmux_state_unsaved_settlements Spend the store has not taken yet, "
+               "kept for retry.\n# TYPE llmux_state_unsaved_settlements gauge\n"
+               "llmux_state_unsaved_settlements ";
+        append_u(out, unsaved_count.load(std::memory_order_relaxed));
+        out += "\n# HELP llmux_state_unsaved_dropped_total Unsaved settlements given up "
+               "(beyond gateway.state.max_unsaved).\n"
+               "# TYPE llmux_state_unsaved_dropped_total counter\nllmux_state_unsaved_dropped_total ";
+        append_u(out, unsaved_dropped.load(std::memory_order_relaxed));
         out += '\n';
+    }
+
+    /// `GET /v1/llmux/keys/{name}`: a key's spend, reservations and spend by model. A key
+    /// reads its own; an admin key reads any.
+    asio::awaitable<void> key_spend_request(detail::server_exchange& ex, std::string_view path) {
+        auto const name = path.substr(std::string_view("/v1/llmux/keys/").size());
+        auto key = authenticate(ex.request(), api_kind::openai);
+        if (!key) {
+            metrics->auth_failures.fetch_add(1, std::memory_order_relaxed);
+            auto const e = key.error();
+            co_await answer_plain_error(ex, api_kind::openai, e, path);
+            co_return;
+        }
+        key_state const* me = *key;
+        api_error e;
+        e.type = "invalid_request_error";
+        if (me && !me->admin && me->name != name) {
+            // Whether another key exists is not this key's business.
+            e.status = 403;
+            e.code = "forbidden";
+            e.message = "gateway key '" + me->name +
+                        "' may read only its own spend (GET /v1/llmux/keys/" + me->name +
+                        "); an admin key reads any";
+            co_await answer_plain_error(ex, api_kind::openai, e, path);
+            co_return;
+        }
+        key_state const* target = nullptr;
+        for (auto const& k : keys)
+            if (k->name == name) target = k.get();
+        if (!target) {
+            e.status = 404;
+            e.code = "not_found";
+            e.message = keys.empty() ? "this gateway has no keys"
+                                     : "no gateway key is named '" +
+                                           detail::printable_name(name) + "'";
+            co_await answer_plain_error(ex, api_kind::openai, e, path);
+            co_return;
+        }
+        auto sp = co_await store->spend(target->name);
+        if (!sp) {
+            state_failed(sp.error());
+            e.status = 503;
+            e.type = "api_error";
+            e.code = "state_unavailable";
+            e.retry_after = std::chrono::seconds(1);
+            e.message = "the gateway's state store is unavailable; try again";
+            co_await answer_plain_error(ex, api_kind::openai, e, path);
+            co_return;
+        }
+        boost::json::object o;
+        o["name"] = target->name;
+        o["store"] = std::string(store->kind());
+        if (target->budget)
+            o["budget_usd"] = *target->budget;
+        else
+            o["budget_usd"] = nullptr;
+        o["spent_usd"] = static_cast<double>(sp->spent) / 1e9;
+        o["spent_nano_usd"] = sp->spent;
+        o["reserved_usd"] = static_cast<double>(sp->reserved) / 1e9;
+        o["reservations"] = sp->reservations;
+        boost::json::array by;
+        for (auto const& m : sp->by_model) {
+            boost::json::object row;
+            row["model"] = m.model;
+            row["spent_usd"] = static_cast<double>(m.cost) / 1e9;
+            row["spent_nano_usd"] = m.cost;
+            by.push_back(std::move(row));
+        }
+        o["by_model"] = std::move(by);
+        if (target->quota.limited()) {
+            boost::json::object q;
+            q["requests_per_minute"] = target->quota.requests_per_minute;
+            q["tokens_per_minute"] = target->quota.tokens_per_minute;
+            o["limits"] = std::move(q);
+        }
+        auto const body = boost::json::serialize(o);
+        co_await send_json(ex, 200, body);
     }
 
     /// `POST /v1/chat/completions` and `POST /v1/messages`.
@@ -845,31 +974,42 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
         };
 
         // The key's rate limits, then its budget: the request reserves the most it may cost
-        // (on its costliest deployment), settled in `account` with what it did cost.
+        // (on its costliest deployment), settled after the call with what it did cost. Both
+        // live in the state store, so replicas sharing one see one budget and one rate.
         key_state* k = *key;
-        double estimate = 0;
-        std::uint64_t reserved = 0;
+        std::uint64_t rate_tokens = 0;
+        bool rate_taken = false;
+        std::optional<budget_reservation> reservation;
         if (k) {
+            if (unsaved_count.load(std::memory_order_relaxed) > 0) co_await flush_unsaved();
+            std::optional<failure> fault;
             if (k->limited()) {
                 auto const size = detail::estimate_prompt(p.req);
-                estimate = static_cast<double>(size.typical) +
-                           static_cast<double>(std::max<std::int64_t>(p.req.max_tokens.value_or(0), 0));
-                if (auto wait = k->take(estimate, steady::now())) {
+                rate_tokens = std::min<std::uint64_t>(
+                    size.typical + static_cast<std::uint64_t>(
+                                       std::max<std::int64_t>(p.req.max_tokens.value_or(0), 0)),
+                    max_rate_per_minute);
+                auto d = co_await store->acquire_rate(k->name, k->quota, rate_tokens);
+                if (!d) {
+                    fault.emplace(d.error());
+                } else if (!d->allowed) {
                     metrics->rate_limited.fetch_add(1, std::memory_order_relaxed);
                     api_error e;
                     e.status = 429;
                     e.type = "rate_limit_error";
                     e.code = "rate_limit_exceeded";
-                    e.retry_after = *wait;
+                    e.retry_after = std::max(d->retry_after, std::chrono::milliseconds(1));
                     e.message = "gateway key '" + k->name + "' is over its rate limit";
                     refused(429);
                     fail(e);
                     log(rec);
                     co_await send_error(ex, api, e);
                     co_return;
+                } else {
+                    rate_taken = true;
                 }
             }
-            if (k->budget) {
+            if (!fault && k->budget) {
                 auto const most = max_cost(*g, p.req);
                 if (!most) {
                     api_error e;
@@ -888,8 +1028,12 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
                     co_await send_error(ex, api, e);
                     co_return;
                 }
-                reserved = to_nano(*most);
-                if (!k->reserve(reserved)) {
+                auto o = co_await store->reserve(k->name, clamp_nano(to_nano(*most)),
+                                                 clamp_nano(to_nano(*k->budget)),
+                                                 cfg.state.reservation_ttl);
+                if (!o) {
+                    fault.emplace(o.error());
+                } else if (!o->granted()) {
                     metrics->budget_exceeded.fetch_add(1, std::memory_order_relaxed);
                     api_error e;
                     e.status = 402;
@@ -904,7 +1048,29 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
                     log(rec);
                     co_await send_error(ex, api, e);
                     co_return;
+                } else {
+                    reservation = std::move(o->reservation);
                 }
+            }
+            if (fault) {
+                state_failed(*fault);
+                rec.error = "state store: " + fault->to_string();
+                if (!cfg.state.fail_open) {
+                    api_error e;
+                    e.status = 503;
+                    e.type = "api_error";
+                    e.code = "state_unavailable";
+                    e.retry_after = std::chrono::seconds(1);
+                    e.message = "the gateway cannot check the budget and limits of key '" +
+                                k->name + "' now (its state store is unavailable); try again";
+                    refused(503);
+                    fail(e);
+                    log(rec);
+                    co_await send_error(ex, api, e);
+                    co_return;
+                }
+                // Fail open: served unchecked; what it costs is still charged (or kept).
+                rate_taken = false;
             }
         }
 
@@ -939,7 +1105,16 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
         std::optional<api_error> err;
         if (failed && !ex.client_gone())
             err = detail::error_from_failure(*failed, cfg.expose_upstream_errors);
-        account(rec, *g, p.stream, k, estimate, reserved, r, failed, err, ex.client_gone());
+        auto spent = account(rec, *g, p.stream, r, failed, err, ex.client_gone(),
+                             reservation ? reservation->amount : 0);
+        co_await save(rec, k, std::move(reservation), std::move(spent), public_name, id);
+        if (rate_taken && rec.use.known()) {
+            auto const actual = *rec.use.input_tokens + *rec.use.output_tokens;
+            auto const delta = static_cast<std::int64_t>(actual) - static_cast<std::int64_t>(rate_tokens);
+            if (delta != 0)
+                if (auto c = co_await store->correct_rate(k->name, k->quota, delta); !c)
+                    state_failed(c.error());
+        }
         log(rec);
 
         if (ex.client_gone()) co_return;
@@ -970,11 +1145,13 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
         co_await ex.end_chunked(out);
     }
 
-    /// Counts a finished model request in the metrics and the key's spend and buckets.
-    void account(request_record& rec, group_state const& g, bool stream, key_state* k,
-                 double estimate, std::uint64_t reserved, result<chat_response> const& r,
-                 std::optional<failure> const& failed, std::optional<api_error> const& err,
-                 bool gone) {
+    /** Counts a finished model request in the metrics; returns what it cost, by model, for the
+        key's spend. An answer whose cost is unknown (the provider reported no usage) is
+        charged its reservation `reserved`: never free.
+    */
+    settlement account(request_record& rec, group_state const& g, bool stream,
+                       result<chat_response> const& r, std::optional<failure> const& failed,
+                       std::optional<api_error> const& err, bool gone, nano_usd reserved) {
         // A model name gets counters of its own once it has answered (bounded; see
         // gateway_metrics::model): ids that fail upstream are counted under `(other)`.
         auto const held = metrics->model(g.name, r.has_value());
@@ -1007,8 +1184,18 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
         counters.reasoning_tokens.fetch_add(rec.use.reasoning_tokens.value_or(0),
                                             std::memory_order_relaxed);
         // What the request cost: the answer's cost and what failed attempts were billed
-        // (streams that broke after their answer began). An answer whose cost is unknown
-        // (the provider reported no usage) is charged its reservation: never free.
+        // (streams that broke after their answer began), by the model that billed it.
+        settlement spent;
+        auto add = [&](std::string const& model, double usd) {
+            auto const n = clamp_nano(to_nano(usd));
+            if (n <= 0) return;
+            for (auto& c : spent.costs)
+                if (c.model == model) {
+                    c.cost += n;
+                    return;
+                }
+            spent.costs.push_back({model, n});
+        };
         double charged = 0;
         bool known = true;
         if (r) {
@@ -1016,20 +1203,27 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
                 charged = *r->cost_usd;
             else
                 known = false;
+            add(rec.upstream, charged);
             for (auto const& a : r->attempts)
-                if (a.error) charged += billed(*a.error);
+                if (a.error && billed(*a.error) > 0) {
+                    charged += billed(*a.error);
+                    add(a.model, billed(*a.error));
+                }
         } else {
             charged = billed(*failed);
+            double listed = 0;
+            for (auto const& a : failed->diag.attempts)
+                if (a.error && billed(*a.error) > 0) {
+                    listed += billed(*a.error);
+                    add(a.model, billed(*a.error));
+                }
+            // The total is what the combinators carried; attempts may not list all of it.
+            if (charged > listed) add(rec.upstream, charged - listed);
         }
         rec.cost = known || charged > 0 ? std::optional<double>(charged) : std::nullopt;
         if (charged > 0)
             counters.cost_nano_usd.fetch_add(to_nano(charged), std::memory_order_relaxed);
-        if (k && k->budget)
-            k->settle(reserved, known ? to_nano(charged) : std::max(reserved, to_nano(charged)));
-        else if (k)
-            k->spent_nano.fetch_add(to_nano(charged), std::memory_order_relaxed);
-        if (k && k->limited() && rec.use.known())
-            k->settle(estimate, static_cast<double>(*rec.use.input_tokens + *rec.use.output_tokens));
+        if (!known && reserved > spent.total()) add(rec.upstream, double(reserved - spent.total()) / 1e9);
 
         if (gone) {
             metrics->client_disconnects.fetch_add(1, std::memory_order_relaxed);
@@ -1045,6 +1239,117 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
             counters.errors.add(rec.status);
         }
         metrics->in_flight.fetch_sub(1, std::memory_order_relaxed);
+        return spent;
+    }
+
+    // -- state ---------------------------------------------------------------------------
+
+    /// A store operation failed: counted and logged (the message never holds a secret: the
+    /// stores name files and addresses, never passwords).
+    void state_failed(failure const& f) {
+        state_errors.fetch_add(1, std::memory_order_relaxed);
+        if (!cfg.access_log) return;
+        write_line("llmux: state store (" + std::string(store->kind()) + "): " + f.to_string());
+    }
+
+    /** Records a finished request's spend (and ledger row) in the store: the reservation is
+        settled with the real cost, a key without budget is charged, a request without key
+        only leaves a ledger row. A settlement the store fails to take is kept and retried.
+    */
+    asio::awaitable<void> save(request_record const& rec, key_state const* k,
+                               std::optional<budget_reservation> reservation, settlement spent,
+                               std::string const& public_name, std::string const& id) {
+        if (ledger) spent.entry = ledger_row(rec, k, public_name, id);
+        if (!k) {
+            if (spent.entry)
+                if (auto r = co_await store->record(std::move(*spent.entry)); !r)
+                    state_failed(r.error());
+            co_return;
+        }
+        if (!reservation && spent.costs.empty() && !spent.entry) co_return;
+        result<settle_outcome> r{settle_outcome{}};
+        if (reservation)
+            r = co_await store->settle(*reservation, spent);
+        else
+            r = co_await store->charge(k->name, spent);
+        if (r) co_return;
+        state_failed(r.error());
+        keep_unsaved({k->name, std::move(reservation), std::move(spent)});
+    }
+
+    ledger_entry ledger_row(request_record const& rec, key_state const* k,
+                            std::string const& public_name, std::string const& id) const {
+        ledger_entry e;
+        auto const since = std::chrono::duration_cast<std::chrono::system_clock::duration>(
+            steady::now() - rec.start);
+        e.at = std::chrono::system_clock::now() - since;
+        if (k) e.key_name = k->name;
+        e.model_requested = public_name;
+        e.model_answered = rec.upstream;
+        e.attempts = std::max<std::uint32_t>(rec.attempts, 1);
+        auto const known = [](token_count const& c) {
+            return c ? std::optional<std::uint64_t>(*c) : std::nullopt;
+        };
+        e.input_tokens = known(rec.use.input_tokens);
+        e.output_tokens = known(rec.use.output_tokens);
+        e.cached_tokens = known(rec.use.cached_input_tokens);
+        e.cache_write_tokens = known(rec.use.cache_write_tokens);
+        e.reasoning_tokens = known(rec.use.reasoning_tokens);
+        if (rec.cost) e.cost = clamp_nano(to_nano(*rec.cost));
+        e.status = static_cast<int>(rec.status);
+        e.latency = std::chrono::duration_cast<std::chrono::microseconds>(since);
+        if (!rec.error.empty()) e.error = rec.error.substr(0, rec.error.find(':'));
+        e.request_id = id;
+        return e;
+    }
+
+    void keep_unsaved(unsaved_settlement u) {
+        std::lock_guard lock(unsaved_mu);
+        if (unsaved.size() >= cfg.state.max_unsaved) {
+            // Bounded: the oldest is given up, loudly (counted in /metrics, logged).
+            unsaved_dropped.fetch_add(1, std::memory_order_relaxed);
+            if (cfg.access_log)
+                write_line("llmux: state store: gave up saving a settlement of key '" +
+                           unsaved.front().key + "' (" + std::to_string(unsaved.front().what.total()) +
+                           " nano-USD): too many unsaved");
+            unsaved.pop_front();
+        }
+        unsaved.push_back(std::move(u));
+        unsaved_count.store(unsaved.size(), std::memory_order_relaxed);
+    }
+
+    /// Retries the kept settlements in order, one flusher at a time; stops at the first that
+    /// fails again. Settling the same reservation twice charges once, so a settlement whose
+    /// answer was lost is not charged twice.
+    asio::awaitable<void> flush_unsaved() {
+        if (flushing.exchange(true)) co_return;
+        for (;;) {
+            std::optional<unsaved_settlement> u;
+            {
+                std::lock_guard lock(unsaved_mu);
+                if (unsaved.empty()) break;
+                u.emplace(std::move(unsaved.front()));
+                unsaved.pop_front();
+            }
+            result<settle_outcome> r{settle_outcome{}};
+            if (u->reservation)
+                r = co_await store->settle(*u->reservation, u->what);
+            else
+                r = co_await store->charge(u->key, u->what);
+            if (!r) {
+                state_failed(r.error());
+                std::lock_guard lock(unsaved_mu);
+                unsaved.push_front(std::move(*u));
+                break;
+            }
+            std::lock_guard lock(unsaved_mu);
+            unsaved_count.store(unsaved.size(), std::memory_order_relaxed);
+        }
+        {
+            std::lock_guard lock(unsaved_mu);
+            unsaved_count.store(unsaved.size(), std::memory_order_relaxed);
+        }
+        flushing.store(false);
     }
 
     /// A whole answer through the group's strategy.
