@@ -1003,6 +1003,7 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
                     refused(429);
                     fail(e);
                     log(rec);
+                    co_await ledger_refusal(rec, k, public_name, e.code);
                     co_await send_error(ex, api, e);
                     co_return;
                 } else {
@@ -1025,6 +1026,7 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
                     refused(400);
                     fail(e);
                     log(rec);
+                    co_await ledger_refusal(rec, k, public_name, e.code);
                     co_await send_error(ex, api, e);
                     co_return;
                 }
@@ -1040,12 +1042,20 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
                     e.type = "insufficient_quota";
                     e.code = "budget_exceeded";
                     e.no_retry = true;
+                    // The figures, so that a user can tell a spent budget from a request
+                    // whose worst case is too large (a lower max_tokens fixes that).
+                    auto const budget_nano = clamp_nano(to_nano(*k->budget));
+                    auto const left = std::max<nano_usd>(budget_nano - o->spent - o->reserved, 0);
                     e.message = "the budget of gateway key '" + k->name +
-                                "' cannot cover this request (it is spent, or held by requests "
-                                "in flight)";
+                                "' cannot cover this request: it may cost up to " +
+                                usd(clamp_nano(to_nano(*most))) + " (its max_tokens bounds that), and " +
+                                usd(left) + " of " + usd(budget_nano) + " is left (spent " +
+                                usd(o->spent) + ", held by requests in flight " +
+                                usd(o->reserved) + ")";
                     refused(402);
                     fail(e);
                     log(rec);
+                    co_await ledger_refusal(rec, k, public_name, e.code);
                     co_await send_error(ex, api, e);
                     co_return;
                 } else {
@@ -1275,6 +1285,22 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
         if (r) co_return;
         state_failed(r.error());
         keep_unsaved({k->name, std::move(reservation), std::move(spent)});
+    }
+
+    /// A refused request's ledger row (SQLite): who was refused, when and why.
+    asio::awaitable<void> ledger_refusal(request_record const& rec, key_state const* k,
+                                         std::string const& public_name, std::string const& why) {
+        if (!ledger) co_return;
+        auto e = ledger_row(rec, k, public_name, {});
+        e.error = why;
+        if (auto r = co_await store->record(std::move(e)); !r) state_failed(r.error());
+    }
+
+    /// `$0.000123` for a nano-USD amount.
+    static std::string usd(nano_usd n) {
+        char buf[48];
+        int const len = std::snprintf(buf, sizeof buf, "$%.6f", static_cast<double>(n) / 1e9);
+        return std::string(buf, static_cast<std::size_t>(std::max(len, 0)));
     }
 
     ledger_entry ledger_row(request_record const& rec, key_state const* k,

@@ -284,6 +284,9 @@ BOOST_AUTO_TEST_CASE(a_restarted_gateway_keeps_spend_and_the_ledger_in_sqlite) {
     auto& again = s.add(cfg);
     auto const refused = s.chat(again, "sk-small");
     BOOST_TEST(refused.status == 402u, refused.body);  // still spent
+    // The answer says why, with the figures (not just "no").
+    BOOST_TEST(refused.body.find("may cost up to $") != std::string::npos, refused.body);
+    BOOST_TEST(refused.body.find("is left (spent $") != std::string::npos, refused.body);
     auto const after = s.spend(again, "small", "sk-small");
     BOOST_TEST(spent_nano(after) == spent_nano(before));
     auto const& by = after.at("by_model").as_array();
@@ -296,7 +299,7 @@ BOOST_AUTO_TEST_CASE(a_restarted_gateway_keeps_spend_and_the_ledger_in_sqlite) {
     auto const rows = query(db.path,
                             "SELECT count(*), sum(cost_nano_usd), min(input_tokens), "
                             "min(model_requested), min(model_answered), min(status) "
-                            "FROM ledger WHERE key_name = 'small'");
+                            "FROM ledger WHERE key_name = 'small' AND status = 200");
     BOOST_TEST_REQUIRE(rows.size() == 1u);
     BOOST_TEST(rows[0][0] == std::to_string(ok));
     BOOST_TEST(rows[0][1] == std::to_string(spent_nano(after)));
@@ -304,6 +307,14 @@ BOOST_AUTO_TEST_CASE(a_restarted_gateway_keeps_spend_and_the_ledger_in_sqlite) {
     BOOST_TEST(rows[0][3] == "mini");
     BOOST_TEST(rows[0][4] == "openai/gpt-4o-mini");
     BOOST_TEST(rows[0][5] == "200");
+    // The refusals too, before and after the restart, with their reason.
+    auto const refusals = query(db.path,
+                                "SELECT count(*), min(error), max(error), sum(cost_nano_usd) "
+                                "FROM ledger WHERE key_name = 'small' AND status = 402");
+    BOOST_TEST(refusals[0][0] == "2");
+    BOOST_TEST(refusals[0][1] == "budget_exceeded");
+    BOOST_TEST(refusals[0][2] == "budget_exceeded");
+    BOOST_TEST(refusals[0][3] == "NULL");  // nothing charged
 }
 
 BOOST_AUTO_TEST_CASE(keys_read_their_own_spend_and_admin_keys_read_any) {

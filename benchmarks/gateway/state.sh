@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSL-1.0
+# The gateway's requests/s with each state store, in one run: `llmux serve` in front of
+# `llmux emulate` (zero scripted latency), every request through a key with a budget, so each
+# one reserves before and settles after in the store (and, with SQLite, writes its ledger row).
+# Baseline: the same gateway without keys (no store work at all).
+#
+#   benchmarks/gateway/state.sh [BUILD_DIR] [SECONDS]
+#
+# Needs wrk, curl and redis-server (scripts/install-deps.sh --with-tools); the Redis and the
+# SQLite files are temporary. Environment: GW_THREADS (default 1), CONNS (default 64).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+build=$(cd "${1:-$root/build}" && pwd)
+secs=${2:-5}
+gw_threads=${GW_THREADS:-1}
+conns=${CONNS:-64}
+for tool in wrk curl redis-server redis-cli sha256sum; do
+    command -v "$tool" >/dev/null || { echo "state.sh: needs $tool" >&2; exit 2; }
+done
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+wait_url() {
+    local log=$1 url=""
+    for _ in $(seq 200); do
+        url=$(grep -o 'listening on http://[0-9.:]*' "$log" 2>/dev/null | head -1 | sed 's/listening on //') || true
+        [[ -n $url ]] && { echo "$url"; return 0; }
+        sleep 0.05
+    done
+    echo "state.sh: no URL in $log:" >&2; cat "$log" >&2; return 1
+}
+
+"$build/llmux" emulate --port 0 --no-auth --threads 1 >"$work/emu.log" 2>&1 &
+pids+=($!)
+emu=$(wait_url "$work/emu.log")
+
+redis_port=$(( 20000 + RANDOM % 20000 ))
+redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly yes --appendfsync everysec \
+    --dir "$work" --logfile "$work/redis.log" >/dev/null &
+pids+=($!)
+for _ in $(seq 100); do [[ "$(redis-cli -p "$redis_port" ping 2>/dev/null)" == PONG ]] && break; sleep 0.05; done
+
+key=sk-bench-state
+hash=$(printf '%s' "$key" | sha256sum | cut -d' ' -f1)
+config() {  # config KEYS_JSON [STATE_JSON]
+    local st=""
+    [[ -n ${2:-} ]] && st=", \"state\": $2"
+    cat <<EOF
+{
+  "providers": {"openai": {"base_url": "$emu/v1", "api_key": "sk-upstream-bench"}},
+  "models": {"mock-model": "openai/gpt-4o-mini"},
+  "gateway": {"access_log": false, "keys": $1$st}
+}
+EOF
+}
+keyed='[{"name": "bench", "key_sha256": "'$hash'", "budget_usd": 1000000}]'
+
+echo "machine: $(nproc) cores; emulator $emu; llmux serve $gw_threads thread(s); wrk -t1 -c$conns -d${secs}s, whole answers"
+# run LABEL KEYS_JSON STATE_JSON
+run() {
+    local label=$1 keys=$2 state=$3
+    config "$keys" "$state" >"$work/gw.json"
+    "$build/llmux" serve --port 0 --threads "$gw_threads" --config "$work/gw.json" \
+        >"$work/gw.log" 2>&1 &
+    local pid=$!
+    local gw
+    gw=$(wait_url "$work/gw.log")
+    local code
+    code=$(curl -s -o "$work/check" -w '%{http_code}' "$gw/v1/chat/completions" \
+        -H "authorization: Bearer $key" \
+        -d '{"model":"mock-model","messages":[{"role":"user","content":"hi"}],"max_tokens":16}')
+    [[ $code == 200 ]] || { echo "state.sh: $label answered $code: $(head -c 300 "$work/check")" >&2; kill $pid; exit 1; }
+    KEY=$key MODEL=mock-model wrk -t1 -c"$conns" -d2s -s "$here/post.lua" "$gw" >/dev/null 2>&1
+    local out rps p50 p99 errs
+    out=$(KEY=$key MODEL=mock-model wrk -t1 -c"$conns" -d"${secs}s" -s "$here/post.lua" "$gw" 2>&1)
+    rps=$(sed -n 's/^SUMMARY rps=\([0-9.]*\).*/\1/p' <<<"$out")
+    errs=$(sed -n 's/^SUMMARY .*errors=\([0-9]*\).*/\1/p' <<<"$out")
+    p50=$(sed -n 's/^LATENCY_MS .*p50=\([0-9.]*\).*/\1/p' <<<"$out")
+    p99=$(sed -n 's/^LATENCY_MS .*p99=\([0-9.]*\).*/\1/p' <<<"$out")
+    local spent
+    spent=$(curl -s "$gw/v1/llmux/keys/bench" -H "authorization: Bearer $key" |
+        sed -n 's/.*"spent_nano_usd":\([0-9]*\).*/\1/p')
+    printf '%-40s %9s req/s  p50 %7s ms  p99 %7s ms  errors %s  spent %s nano-USD\n' \
+        "$label" "$rps" "$p50" "$p99" "$errs" "${spent:--}"
+    kill $pid
+    wait $pid 2>/dev/null || true
+}
+
+run "no keys (no store work)" '[]' ''
+run "key with budget, memory" "$keyed" '{"memory": true}'
+run "key with budget, sqlite (durability full)" "$keyed" '{"sqlite": "'"$work"'/full.db"}'
+run "key with budget, sqlite (durability normal)" "$keyed" \
+    '{"sqlite": "'"$work"'/normal.db", "durability": "normal"}'
+run "key with budget, redis (AOF everysec)" "$keyed" '{"redis": "127.0.0.1:'"$redis_port"'"}'
