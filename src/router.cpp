@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: BSL-1.0
 #include <llmux/router.hpp>
 
+#include <llmux/catalog.hpp>
+
 #include "util/estimate.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <limits>
 #include <sstream>
@@ -64,6 +67,10 @@ std::vector<std::string> router::rank(chat_request const& req, route how,
         need.min_context, size.lowest + static_cast<std::uint64_t>(out_tokens));
 
     auto const& cat = c_->models();
+    auto const now = std::chrono::system_clock::now();
+    usage expected;
+    expected.input_tokens = static_cast<std::uint64_t>(prompt_tokens);
+    expected.output_tokens = static_cast<std::uint64_t>(out_tokens);
     std::vector<std::string> pool = cfg_.candidates;
     if (pool.empty()) {
         for (auto const& m : cat.models())
@@ -99,13 +106,12 @@ std::vector<std::string> router::rank(chat_request const& req, route how,
             if (need.min_context && info->context_window && *info->context_window < need.min_context)
                 continue;
         }
+        // The expected call at today's prices, context-size tier and per-request fee included.
         std::optional<double> price;
-        if (info && info->priced())
-            price = (prompt_tokens * *info->input_price + out_tokens * *info->output_price) / 1e6;
+        if (info) price = catalog::cost(info->prices_at(now), expected);
         if (need.max_price) {
-            if (!info || !info->priced()) continue;
-            double const blended = (prompt_tokens * *info->input_price + out_tokens * *info->output_price) /
-                                   std::max(1.0, prompt_tokens + out_tokens);
+            if (!price) continue;
+            double const blended = *price * 1e6 / std::max(1.0, prompt_tokens + out_tokens);
             if (blended > *need.max_price) continue;
         }
         cands.push_back({id, info, c_->estimate(id), price, 0, !!c_->check(id)});
