@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: BSL-1.0
 // The server's request path over arbitrary bytes in arbitrary splits: Beast's request parser
 // under the server's limits, the framing rules (request smuggling), then the gateway's request
-// decoders on the body. Never crashes, and the outcome does not depend on how the bytes were
-// split.
+// decoders of every registered server side on the body. Never crashes, and the outcome does not
+// depend on how the bytes were split.
 #include "split.hpp"
 
-#include "gateway/api.hpp"
 #include "http/framing.hpp"
+#include "wire/server.hpp"
 
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
@@ -48,9 +48,10 @@ std::string run(std::uint8_t const* data, std::size_t size, std::uint8_t first) 
     auto const& req = p.get();
     std::string out = std::string(req.method_string()) + " " + std::string(req.target()) + "\n";
     if (auto problem = llmux::detail::framing_problem(req)) return out + std::string(*problem);
-    for (auto const& parse : {&llmux::detail::parse_openai_request,
-                              &llmux::detail::parse_anthropic_request}) {
-        auto r = parse(req.body());
+    llmux::detail::request_head head;
+    head.method = "POST";
+    for (auto const* server : llmux::detail::wire_servers()) {
+        auto r = server->decode_request(head, req.body());
         if (r)
             out += "ok " + r->req.model + " " + std::to_string(r->req.messages.size()) + "\n";
         else

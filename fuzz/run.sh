@@ -49,8 +49,22 @@ for body in '{"model":"m","messages":[{"role":"user","content":"hi"}]}' \
     i=$((i + 1))
 done
 
+# Request bodies as OpenAI clients write them; the leading byte picks the path.
+mkdir -p "$seeds/openai_request"
+i=0
+for body in '{"model":"m","messages":[{"role":"user","content":"hi"}]}' \
+    '{"model":"m","messages":[{"role":"system","content":"be terse"},{"role":"user","content":[{"type":"text","text":"what is this?"},{"type":"image_url","image_url":{"url":"https://example.com/a.png","detail":"low"}}]}],"temperature":0.5,"top_p":0.9,"max_completion_tokens":64,"seed":7,"stop":["END"],"user":"u","stream":true,"stream_options":{"include_usage":true}}' \
+    '{"model":"m","messages":[{"role":"user","content":"weather?"},{"role":"assistant","content":null,"tool_calls":[{"id":"call_1","type":"function","function":{"name":"get_weather","arguments":"{\"city\":\"Oslo\"}"}}]},{"role":"tool","tool_call_id":"call_1","content":"sunny"}],"tools":[{"type":"function","function":{"name":"get_weather","description":"now","parameters":{"type":"object","properties":{"city":{"type":"string"}},"required":["city"]},"strict":true}}],"tool_choice":{"type":"function","function":{"name":"get_weather"}}}' \
+    '{"model":"m","messages":[{"role":"developer","content":[{"type":"text","text":"x"}]},{"role":"user","content":"y"}],"response_format":{"type":"json_schema","json_schema":{"name":"s","schema":{"type":"object"},"strict":false}},"frequency_penalty":0.5,"provider":{"order":["a"]}}'; do
+    for b in 0 1; do
+        printf "\\$(printf '%03o' $b)%s" "$body" >"$seeds/openai_request/body$i.$b"
+    done
+    i=$((i + 1))
+done
+
 status=0
-for t in sse event_stream openai_stream anthropic_stream gemini_stream bedrock_stream http_request; do
+for t in sse event_stream openai_stream anthropic_stream gemini_stream bedrock_stream http_request \
+         openai_request; do
     mkdir -p "$seeds/$t"
     log="$build/$t.log"
     if "$build/fuzz_$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \

@@ -5,7 +5,7 @@
 // (a Bearer access token; the model and streaming come from the path, the body carries
 // anthropic_version instead of model). Answers, SSE events from message_start to message_stop,
 // and Anthropic's error bodies.
-#include "emulator/json_text.hpp"
+#include "util/json_text.hpp"
 #include "emulator/protocol.hpp"
 #include "util/json_write.hpp"
 #include "util/text.hpp"

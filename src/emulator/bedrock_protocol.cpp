@@ -8,7 +8,7 @@
 #include "auth/crypto.hpp"
 #include "auth/sigv4.hpp"
 #include "codec/event_stream.hpp"
-#include "emulator/json_text.hpp"
+#include "util/json_text.hpp"
 #include "emulator/protocol.hpp"
 #include "util/text.hpp"
 

@@ -1,15 +1,21 @@
 // SPDX-License-Identifier: BSL-1.0
-// The emulator: routes each request to a wire format, resolves its behaviour, and plays the
-// planned answer with the scripted timing, errors and faults.
+// The emulator: routes each request to a wire format's server side (the registry's endpoint
+// table), checks its credentials, decodes it into a unified request, resolves its behaviour,
+// plans the answer and plays it through the format's encoders with the scripted timing, errors
+// and faults. The protocol text is the wire formats' own. Anthropic, Gemini and Bedrock are
+// still answered through legacy emulator protocols (protocol.hpp) until issue 10's phase B
+// moves each into its wire format.
 #include <llmux/emulator.hpp>
 
 #include "auth/crypto.hpp"
 #include "auth/jwt.hpp"
-#include "emulator/json_text.hpp"
+#include "auth/sigv4.hpp"
 #include "emulator/plan.hpp"
 #include "emulator/protocol.hpp"
 #include "http/server.hpp"
 #include "http/tls_cert.hpp"
+#include "util/json_text.hpp"
+#include "wire/formats.hpp"
 
 #include <boost/asio/ip/address.hpp>
 #include <boost/json/monotonic_resource.hpp>
@@ -29,11 +35,14 @@ namespace asio = boost::asio;
 
 namespace {
 
+using detail::api_error;
 using detail::emu_answer;
 using detail::emu_endpoint;
-using detail::emu_error;
+using detail::emu_request;
 using detail::emulator_protocol;
+using detail::id_kind;
 using detail::server_exchange;
+using detail::wire_server;
 using clock = std::chrono::steady_clock;
 using fault_kind = emulator_behaviour::fault_kind;
 using error_code = boost::system::error_code;
@@ -43,6 +52,10 @@ using error_code = boost::system::error_code;
 constexpr auto stall_limit = std::chrono::hours(1);
 /// Stream events produced without a delay between them are written together, up to this much.
 constexpr std::size_t flush_bytes = 64u << 10;
+/// The tag of the emulator's ids (`chatcmpl-emu-7`, `call_emu_7`, `req_emu_7`).
+constexpr std::string_view emu_tag = "emu";
+/// The `created` of listed models.
+constexpr std::int64_t models_created = 1700000000;
 
 std::uint64_t ms_since(clock::time_point t0) {
     return static_cast<std::uint64_t>(
@@ -75,12 +88,221 @@ bool mid_stream_fault(fault_kind f) noexcept {
            f == fault_kind::error_mid_stream;
 }
 
+/// True when the `SignedHeaders` list of a SigV4 `Authorization` value names `header`
+/// (lower case, as SigV4 lists them).
+bool signs_header(std::string_view authorization, std::string_view header) noexcept {
+    constexpr std::string_view key = "SignedHeaders=";
+    auto const p = authorization.find(key);
+    if (p == std::string_view::npos) return false;
+    std::string_view list = authorization.substr(p + key.size());
+    list = list.substr(0, list.find_first_of(", "));
+    while (!list.empty()) {
+        auto const semi = list.find(';');
+        if (list.substr(0, semi) == header) return true;
+        if (semi == std::string_view::npos) break;
+        list.remove_prefix(semi + 1);
+    }
+    return false;
+}
+
+/// Header lines a format writes, straight into the response head.
+class exchange_headers final : public detail::header_sink {
+public:
+    explicit exchange_headers(server_exchange& x) noexcept : x_(x) {}
+    void header(std::string_view name, std::string_view value) override {
+        x_.add_header(name, value);
+    }
+
+private:
+    server_exchange& x_;
+};
+
+/// The format a request is answered in: a wire format's server side or, until every format
+/// has one, a legacy emulator protocol.
+struct format_ref {
+    wire_server const* server = nullptr;
+    emulator_protocol const* legacy = nullptr;
+
+    api_error error_for_status(unsigned status, std::string_view model) const {
+        return server ? server->error_for_status(status, model)
+                      : legacy->error_for_status(status, model);
+    }
+    /// A 400 with `message` (bad directives).
+    api_error bad_request(std::string message) const {
+        if (server) return {400, std::move(message)};
+        return legacy->bad_request(std::move(message));
+    }
+};
+
+/// Writes one planned answer, whole or streamed, in a format.
+class answer_writer {
+public:
+    virtual ~answer_writer() = default;
+    /// Headers every answer of the provider carries.
+    virtual void add_headers(server_exchange& x, std::uint64_t processing_ms) = 0;
+    virtual std::string_view content_type() const = 0;
+    /// The whole answer; `malformed`: a body that looks like one but no JSON parser accepts.
+    virtual void whole(std::string& out, bool malformed) = 0;
+    virtual std::string_view stream_content_type() const = 0;
+    /// Events before the first piece (OpenAI's role chunk, a tool call's header).
+    virtual void stream_begin(std::string& out) = 0;
+    /// The event carrying piece `i` of the answer.
+    virtual void stream_piece(std::size_t i, std::string& out) = 0;
+    /// Finish reason, usage, end marker.
+    virtual void stream_end(std::string& out) = 0;
+    /// The provider's in-stream error event.
+    virtual void stream_error(std::string& out) = 0;
+    /// An event whose payload is not valid JSON.
+    virtual void stream_malformed(std::string& out) = 0;
+};
+
+finish_reason unified(detail::emu_finish f) noexcept {
+    switch (f) {
+    case detail::emu_finish::stop: return finish_reason::stop;
+    case detail::emu_finish::length: return finish_reason::length;
+    case detail::emu_finish::tool_calls: return finish_reason::tool_calls;
+    }
+    return finish_reason::stop;
+}
+
+/** An answer written by a wire format's server side: the whole answer as a `chat_response`,
+    a stream as one `chat_chunk` per token piece. One chunk object serves the whole stream, so
+    its buffers are reused and no event allocates.
+*/
+class wire_answer final : public answer_writer {
+public:
+    wire_answer(wire_server const& s, emu_answer const& a)
+        : s_(s), a_(a), id_(s.make_id(id_kind::response, emu_tag, a.number)),
+          request_id_(s.make_id(id_kind::request, emu_tag, a.number)) {
+        meta_.id = id_;
+        meta_.created = a.created;
+        meta_.model = a.model;
+        meta_.request_id = request_id_;
+        if (a.tool_call) call_id_ = s.make_id(id_kind::tool_call, emu_tag, a.number);
+    }
+
+    void add_headers(server_exchange& x, std::uint64_t processing_ms) override {
+        meta_.processing_ms = processing_ms;
+        exchange_headers h(x);
+        s_.response_headers(meta_, h);
+    }
+
+    std::string_view content_type() const override { return s_.content_type(); }
+
+    void whole(std::string& out, bool malformed) override {
+        chat_response r = ending();
+        if (a_.tool_call)
+            r.tool_calls.push_back({call_id_, a_.tool_name, std::string(a_.sent_text())});
+        else
+            r.content = a_.sent_text();
+        if (!malformed) {
+            s_.encode_response(r, meta_, out);
+            return;
+        }
+        // A member without a value right after the opening brace: the shape of an answer, but
+        // no JSON parser accepts it.
+        out += "{\"malformed\": ,";
+        std::size_t const at = out.size();
+        s_.encode_response(r, meta_, out);
+        out.erase(at, 1);  // the answer's own '{'
+    }
+
+    std::string_view stream_content_type() const override { return s_.stream_content_type(); }
+
+    void stream_begin(std::string& out) override {
+        enc_ = s_.make_stream_encoder(meta_, a_.include_usage);
+        if (a_.tool_call) {
+            // The call's header (id, name, empty arguments); its arguments follow in pieces.
+            auto& d = chunk_.tool_calls.emplace_back();
+            d.id = call_id_;
+            d.name = a_.tool_name;
+            enc_->chunk(chunk_, out);
+            d.id.clear();
+            d.name.clear();
+        } else {
+            enc_->chunk(chunk_, out);  // no content yet: the stream's opening events
+        }
+    }
+
+    void stream_piece(std::size_t i, std::string& out) override {
+        if (a_.tool_call)
+            chunk_.tool_calls.front().arguments.assign(a_.piece(i));
+        else
+            chunk_.text.assign(a_.piece(i));
+        enc_->chunk(chunk_, out);
+    }
+
+    void stream_end(std::string& out) override {
+        auto const r = ending();
+        enc_->finish(r, out);
+    }
+
+    void stream_error(std::string& out) override {
+        auto const e = s_.error_for_status(500, a_.model);
+        enc_->error(e, out);
+    }
+
+    void stream_malformed(std::string& out) override { enc_->malformed(out); }
+
+private:
+    /// The answer without its content: finish reason and usage.
+    chat_response ending() const {
+        chat_response r;
+        r.finish_reason = unified(a_.finish);
+        r.usage.input_tokens = a_.prompt_tokens;
+        r.usage.output_tokens = a_.completion_tokens;
+        r.usage.total_tokens = a_.prompt_tokens + a_.completion_tokens;
+        r.usage.cached_input_tokens = 0;
+        r.usage.reasoning_tokens = 0;
+        return r;
+    }
+
+    wire_server const& s_;
+    emu_answer const& a_;
+    std::string id_;
+    std::string request_id_;
+    std::string call_id_;
+    detail::answer_meta meta_;
+    std::unique_ptr<detail::stream_encoder> enc_;
+    chat_chunk chunk_;
+};
+
+/// An answer written by a legacy emulator protocol.
+class legacy_answer final : public answer_writer {
+public:
+    legacy_answer(emulator_protocol const& p, emu_answer& a) : p_(p), a_(a) {}
+
+    void add_headers(server_exchange& x, std::uint64_t processing_ms) override {
+        p_.add_headers(x, a_.number, processing_ms);
+    }
+    std::string_view content_type() const override { return "application/json"; }
+    void whole(std::string& out, bool malformed) override {
+        if (malformed)
+            p_.render_malformed_response(a_, out);
+        else
+            p_.render_response(a_, out);
+    }
+    std::string_view stream_content_type() const override { return p_.stream_content_type(); }
+    void stream_begin(std::string& out) override { p_.stream_begin(a_, out); }
+    void stream_piece(std::size_t i, std::string& out) override { p_.stream_piece(a_, i, out); }
+    void stream_end(std::string& out) override { p_.stream_end(a_, out); }
+    void stream_error(std::string& out) override { p_.stream_error(a_, out); }
+    void stream_malformed(std::string& out) override { p_.stream_malformed(a_, out); }
+
+private:
+    emulator_protocol const& p_;
+    emu_answer& a_;
+};
+
 }  // namespace
 
 struct emulator::impl {
     asio::any_io_executor ex;
     emulator_config cfg;
-    std::vector<std::unique_ptr<emulator_protocol>> protocols;
+    /// Formats still answered through legacy protocols (issue 10, phase B moves them).
+    std::vector<std::unique_ptr<emulator_protocol>> legacy;
+    /// The endpoints of every other registered format, reached at any base path.
+    std::optional<detail::endpoint_table> table;
     std::vector<std::string> model_names;
     std::unique_ptr<detail::http_server> server;
     std::string url;
@@ -105,10 +327,16 @@ struct emulator::impl {
     std::unordered_map<std::string, std::uint64_t> counts;
 
     impl(asio::any_io_executor e, emulator_config c) : ex(std::move(e)), cfg(std::move(c)) {
-        // One line per wire format. The first one answers unknown paths.
-        for (auto make : {&detail::make_openai_protocol, &detail::make_anthropic_protocol,
-                          &detail::make_gemini_protocol, &detail::make_bedrock_protocol})
-            if (auto p = make()) protocols.push_back(std::move(p));
+        // The formats whose server side is not yet in the wire layer.
+        for (auto make : {&detail::make_anthropic_protocol, &detail::make_gemini_protocol,
+                          &detail::make_bedrock_protocol})
+            if (auto p = make()) legacy.push_back(std::move(p));
+        std::vector<wire_server const*> served;
+        for (auto const* s : detail::wire_servers())
+            if (std::none_of(legacy.begin(), legacy.end(),
+                             [&](auto const& p) { return p->name() == s->name(); }))
+                served.push_back(s);
+        table.emplace(served, true);
         for (auto const& [name, b] : cfg.scripts)
             model_names.push_back(name);
         auth.aws_secret = [this](std::string_view akid) -> std::optional<std::string> {
@@ -137,49 +365,87 @@ struct emulator::impl {
     /// The server's handler; holds the emulator alive while a request is answered.
     static asio::awaitable<void> serve(std::shared_ptr<impl> self, server_exchange& x);
     asio::awaitable<void> handle(server_exchange& x);
-    asio::awaitable<void> chat(server_exchange& x, emulator_protocol const& p,
-                               detail::emu_route const& route, std::uint64_t n,
-                               clock::time_point t0);
-    asio::awaitable<void> answer_whole(server_exchange& x, emulator_protocol const& p,
-                                       emu_answer& a, emulator_behaviour const& b, fault_kind fault,
+    /// The error to answer when the request's credential is missing or not accepted.
+    std::optional<api_error> check_credential(wire_server const& s, detail::server_request const& req);
+    asio::awaitable<void> serve_endpoint(server_exchange& x, detail::endpoint_match const& m,
+                                         std::uint64_t n, clock::time_point t0);
+    asio::awaitable<void> serve_legacy(server_exchange& x, emulator_protocol const& p,
+                                       detail::emu_route const& route, std::uint64_t n,
                                        clock::time_point t0);
-    asio::awaitable<void> answer_stream(server_exchange& x, emulator_protocol const& p,
-                                        emu_answer& a, emulator_behaviour const& b,
-                                        fault_kind fault, clock::time_point t0);
-    asio::awaitable<void> send_json(server_exchange& x, emulator_protocol const& p, unsigned status,
-                                    std::string const& body, std::uint64_t n, clock::time_point t0);
-    asio::awaitable<void> send_error(server_exchange& x, emulator_protocol const& p,
-                                     emu_error const& e, std::uint64_t n, clock::time_point t0,
-                                     std::optional<duration> retry_after = std::nullopt);
+    /// Behaviour, failures, plan and answer: the same for every format.
+    asio::awaitable<void> play(server_exchange& x, format_ref f, emu_request const& r,
+                               std::uint64_t n, clock::time_point t0);
+    asio::awaitable<void> answer_whole(server_exchange& x, format_ref f, answer_writer& w,
+                                       emu_answer& a, emulator_behaviour const& b,
+                                       fault_kind fault, clock::time_point t0);
+    asio::awaitable<void> answer_stream(server_exchange& x, answer_writer& w, emu_answer& a,
+                                        emulator_behaviour const& b, fault_kind fault,
+                                        clock::time_point t0);
+    asio::awaitable<void> send_ok(server_exchange& x, wire_server const& s,
+                                  std::string const& body, std::uint64_t n, clock::time_point t0);
+    asio::awaitable<void> send_legacy_json(server_exchange& x, emulator_protocol const& p,
+                                           std::string const& body, std::uint64_t n,
+                                           clock::time_point t0);
+    asio::awaitable<void> send_error(server_exchange& x, format_ref f, api_error const& e,
+                                     std::uint64_t n, clock::time_point t0);
 };
 
-asio::awaitable<void> emulator::impl::send_json(server_exchange& x, emulator_protocol const& p,
-                                                unsigned status, std::string const& body,
-                                                std::uint64_t n, clock::time_point t0) {
-    x.set_status(status);
+asio::awaitable<void> emulator::impl::send_ok(server_exchange& x, wire_server const& s,
+                                              std::string const& body, std::uint64_t n,
+                                              clock::time_point t0) {
+    x.set_status(200);
+    x.add_header("Content-Type", s.content_type());
+    std::string const request_id = s.make_id(id_kind::request, emu_tag, n);
+    detail::answer_meta m;
+    m.request_id = request_id;
+    m.processing_ms = ms_since(t0);
+    exchange_headers h(x);
+    s.response_headers(m, h);
+    co_await x.send(body);
+}
+
+asio::awaitable<void> emulator::impl::send_legacy_json(server_exchange& x,
+                                                       emulator_protocol const& p,
+                                                       std::string const& body, std::uint64_t n,
+                                                       clock::time_point t0) {
+    x.set_status(200);
     x.add_header("Content-Type", "application/json");
     p.add_headers(x, n, ms_since(t0));
     co_await x.send(body);
 }
 
-asio::awaitable<void> emulator::impl::send_error(server_exchange& x, emulator_protocol const& p,
-                                                 emu_error const& e, std::uint64_t n,
-                                                 clock::time_point t0,
-                                                 std::optional<duration> retry_after) {
+asio::awaitable<void> emulator::impl::send_error(server_exchange& x, format_ref f,
+                                                 api_error const& e, std::uint64_t n,
+                                                 clock::time_point t0) {
+    errors_sent.fetch_add(1, std::memory_order_relaxed);
+    if (f.server) {
+        auto const a = f.server->encode_error(e);
+        x.set_status(a.status);
+        x.add_header("Content-Type", a.content_type);
+        std::string const request_id = f.server->make_id(id_kind::request, emu_tag, n);
+        detail::answer_meta m;
+        m.request_id = request_id;
+        m.processing_ms = ms_since(t0);
+        exchange_headers h(x);
+        f.server->response_headers(m, h);
+        for (auto const& [name, value] : a.headers)
+            x.add_header(name, value);
+        co_await x.send(a.body);
+        co_return;
+    }
+    auto const& p = *f.legacy;
     x.set_status(e.status);
     x.add_header("Content-Type", "application/json");
     p.add_headers(x, n, ms_since(t0));
     p.add_error_headers(x, e);
-    if (retry_after) {
-        auto const ms = std::chrono::duration_cast<std::chrono::milliseconds>(*retry_after).count();
+    if (e.retry_after) {
+        auto const ms = e.retry_after->count();
         // retry-after is whole seconds: round up so a client never retries early.
-        auto const secs = (ms + 999) / 1000;
-        x.add_header("retry-after", std::to_string(secs));
+        x.add_header("retry-after", std::to_string((ms + 999) / 1000));
         x.add_header("retry-after-ms", std::to_string(ms));
     }
     std::string body;
     p.render_error(e, body);
-    errors_sent.fetch_add(1, std::memory_order_relaxed);
     co_await x.send(body);
 }
 
@@ -187,53 +453,159 @@ asio::awaitable<void> emulator::impl::handle(server_exchange& x) {
     auto const t0 = clock::now();
     auto& req = x.request();
     std::uint64_t const n = request_number.fetch_add(1, std::memory_order_relaxed) + 1;
-    std::string_view const target = req.target();
+    std::string_view const target(req.target().data(), req.target().size());
     std::string_view const path = target.substr(0, target.find('?'));
+    std::string_view const method(req.method_string().data(), req.method_string().size());
 
-    if (req.method() == boost::beast::http::verb::post && path.size() >= 6 &&
-        path.substr(path.size() - 6) == "/token") {
+    if (req.method() == boost::beast::http::verb::post && path.ends_with("/token")) {
         co_await oauth_token(x, n, t0);
         co_return;
     }
-
-    emulator_protocol const* proto = nullptr;
-    detail::emu_route route;
-    for (auto const& p : protocols) {
-        route = p->route(req.method(), path);
-        if (route.endpoint != emu_endpoint::none) {
-            proto = p.get();
-            break;
-        }
-    }
-    if (!proto) {
-        // Unknown paths answer in the first format's shape (OpenAI's), as most clients are.
-        auto const& p = *protocols.front();
-        co_await send_error(x, p, p.unknown_route(req.method_string(), target), n, t0);
+    if (auto m = table->find(method, path)) {
+        co_await serve_endpoint(x, *m, n, t0);
         co_return;
     }
+    for (auto const& p : legacy) {
+        auto const route = p->route(req.method(), path);
+        if (route.endpoint != emu_endpoint::none) {
+            co_await serve_legacy(x, *p, route, n, t0);
+            co_return;
+        }
+    }
+    // Unknown paths answer in the first format's shape (OpenAI's), as most clients are.
+    auto const& first = *detail::wire_servers().front();
+    auto const e = first.unknown_endpoint(method, target);
+    co_await send_error(x, {&first, nullptr}, e, n, t0);
+}
+
+std::optional<api_error> emulator::impl::check_credential(wire_server const& s,
+                                                         detail::server_request const& req) {
+    auto const head = detail::head_of(req);
+    auto const c = s.presented_credential(head);
+    switch (c.how) {
+    case detail::credential::kind::none:
+        return s.auth_error(true, {}, {});
+    case detail::credential::kind::api_key:
+        return std::nullopt;  // the emulator cannot know real keys: any key will do
+    case detail::credential::kind::access_token:
+        if (auth.bearer_token(c.value)) return std::nullopt;
+        return s.auth_error(false, {}, {});
+    case detail::credential::kind::aws_sigv4: {
+        std::vector<std::pair<std::string, std::string>> headers;
+        for (auto const& f : req)
+            headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
+        detail::sigv4_incoming_request in;
+        in.method = head.method;
+        in.target = std::string_view(req.target().data(), req.target().size());
+        in.headers = headers;
+        in.body = req.body();
+        detail::sigv4_verify_options opt;
+        opt.now = std::chrono::system_clock::now();
+        opt.service = c.value;  // the service the scope must name; any region will do
+        auto id = detail::sigv4_verify(in, auth.aws_secret, opt);
+        if (!id) return s.auth_error(false, id.error().diag.message, id.error().diag.error_type);
+        // Any session token is accepted (the emulator keeps no STS sessions), but only a signed
+        // one, as the AWS SDKs send it: an unsigned token could be swapped in transit.
+        if (!id->session_token.empty() &&
+            !signs_header(head.header("authorization"), "x-amz-security-token"))
+            return s.auth_error(false,
+                                "The request signature we calculated does not match the "
+                                "signature you provided: X-Amz-Security-Token must be a signed "
+                                "header.",
+                                "InvalidSignatureException");
+        return std::nullopt;
+    }
+    }
+    return std::nullopt;
+}
+
+asio::awaitable<void> emulator::impl::serve_endpoint(server_exchange& x,
+                                                     detail::endpoint_match const& m,
+                                                     std::uint64_t n, clock::time_point t0) {
+    auto const& s = *m.server;
+    format_ref const f{&s, nullptr};
+    auto& req = x.request();
+    if (cfg.require_auth) {
+        if (auto e = check_credential(s, req)) {
+            co_await send_error(x, f, *e, n, t0);
+            co_return;
+        }
+    }
+    std::string body;
+    switch (m.ep->op) {
+    case detail::operation::list_models:
+        s.encode_models(model_names, models_created, body);
+        co_await send_ok(x, s, body, n, t0);
+        co_return;
+    case detail::operation::get_model:
+        s.encode_model(m.path_model, models_created, body);
+        co_await send_ok(x, s, body, n, t0);
+        co_return;
+    case detail::operation::chat:
+    case detail::operation::count_tokens:
+        break;
+    }
+    auto head = detail::head_of(req);
+    head.path_model = m.path_model;
+    auto decoded = s.decode_request(head, req.body());
+    if (!decoded) {
+        auto const e = decoded.error();  // named: GCC 12 and temporaries in co_await
+        co_await send_error(x, f, e, n, t0);
+        co_return;
+    }
+    auto const& in = *decoded;
+    if (m.ep->op == detail::operation::count_tokens) {
+        s.encode_token_count(detail::prompt_tokens(detail::plan_input(in.req, false, false)),
+                             body);
+        co_await send_ok(x, s, body, n, t0);
+        co_return;
+    }
+    auto const r = detail::plan_input(in.req, in.stream || m.ep->stream, in.include_usage);
+    co_await play(x, f, r, n, t0);
+}
+
+asio::awaitable<void> emulator::impl::serve_legacy(server_exchange& x, emulator_protocol const& p,
+                                                   detail::emu_route const& route,
+                                                   std::uint64_t n, clock::time_point t0) {
+    format_ref const f{nullptr, &p};
+    auto& req = x.request();
     if (cfg.require_auth) {
         auth.now = std::chrono::system_clock::now();
-        if (auto e = proto->check_auth(req, auth)) {
-            co_await send_error(x, *proto, *e, n, t0);
+        if (auto e = p.check_auth(req, auth)) {
+            co_await send_error(x, f, *e, n, t0);
             co_return;
         }
     }
     std::string body;
     switch (route.endpoint) {
     case emu_endpoint::list_models:
-        proto->render_models(model_names, body);
-        co_await send_json(x, *proto, 200, body, n, t0);
+        p.render_models(model_names, body);
+        co_await send_legacy_json(x, p, body, n, t0);
         co_return;
     case emu_endpoint::get_model:
-        proto->render_model(route.path_model, body);
-        co_await send_json(x, *proto, 200, body, n, t0);
+        p.render_model(route.path_model, body);
+        co_await send_legacy_json(x, p, body, n, t0);
         co_return;
     case emu_endpoint::chat:
-        co_await chat(x, *proto, route, n, t0);
-        co_return;
     case emu_endpoint::none:
         break;
     }
+    // The document only lives for this request: a monotonic arena makes parsing cheap.
+    boost::json::monotonic_resource arena;
+    boost::system::error_code ec;
+    boost::json::value const doc = boost::json::parse(req.body(), ec, &arena);
+    if (ec) {
+        auto const e = p.invalid_json(ec.message());
+        co_await send_error(x, f, e, n, t0);
+        co_return;
+    }
+    auto parsed = p.parse_chat(doc, route);
+    if (!parsed) {
+        auto const e = parsed.error();
+        co_await send_error(x, f, e, n, t0);
+        co_return;
+    }
+    co_await play(x, f, *parsed, n, t0);
 }
 
 namespace {
@@ -360,27 +732,13 @@ asio::awaitable<void> emulator::impl::oauth_token(server_exchange& x, std::uint6
     co_await reply(200, std::move(body));
 }
 
-asio::awaitable<void> emulator::impl::chat(server_exchange& x, emulator_protocol const& p,
-                                           detail::emu_route const& route, std::uint64_t n,
-                                           clock::time_point t0) {
+asio::awaitable<void> emulator::impl::play(server_exchange& x, format_ref f, emu_request const& r,
+                                           std::uint64_t n, clock::time_point t0) {
     auto& req = x.request();
-    // The document only lives for this request: a monotonic arena makes parsing cheap.
-    boost::json::monotonic_resource arena;
-    boost::system::error_code ec;
-    boost::json::value const doc = boost::json::parse(req.body(), ec, &arena);
-    if (ec) {
-        co_await send_error(x, p, p.invalid_json(ec.message()), n, t0);
-        co_return;
-    }
-    auto parsed = p.parse_chat(doc, route);
-    if (!parsed) {
-        co_await send_error(x, p, parsed.error(), n, t0);
-        co_return;
-    }
-    auto const& r = *parsed;
     auto b = detail::resolve_behaviour(cfg, r.model, req["x-llmux-emulate"]);
     if (!b) {
-        co_await send_error(x, p, p.bad_request(b.error().diag.message), n, t0);
+        auto const e = f.bad_request(b.error().diag.message);
+        co_await send_error(x, f, e, n, t0);
         co_return;
     }
 
@@ -396,19 +754,19 @@ asio::awaitable<void> emulator::impl::chat(server_exchange& x, emulator_protocol
     }
 
     if (b->jitter > 0) {
-        auto const f = detail::jitter_factor(b->jitter, n);
-        auto scale = [f](duration d) {
-            return std::chrono::duration_cast<duration>(d * f);
+        auto const factor = detail::jitter_factor(b->jitter, n);
+        auto scale = [factor](duration d) {
+            return std::chrono::duration_cast<duration>(d * factor);
         };
         b->latency = scale(b->latency);
         b->ttft = scale(b->ttft);
     }
     if (b->latency > duration::zero() && co_await x.sleep_for(b->latency)) co_return;
     if (error_status) {
-        emu_error e = p.error_for_status(error_status, detail::base_model(r.model));
+        api_error e = f.error_for_status(error_status, detail::base_model(r.model));
         if (b->retry_after)
             e.retry_after = std::chrono::duration_cast<std::chrono::milliseconds>(*b->retry_after);
-        co_await send_error(x, p, e, n, t0, b->retry_after);
+        co_await send_error(x, f, e, n, t0);
         co_return;
     }
     if (fault == fault_kind::reset_before_headers) {
@@ -417,15 +775,23 @@ asio::awaitable<void> emulator::impl::chat(server_exchange& x, emulator_protocol
         co_return;
     }
     auto a = detail::plan_answer(r, *b, n, unix_now());
-    if (a.stream)
-        co_await answer_stream(x, p, a, *b, fault, t0);
+    std::optional<wire_answer> by_server;
+    std::optional<legacy_answer> by_legacy;
+    answer_writer* w = nullptr;
+    if (f.server)
+        w = &by_server.emplace(*f.server, a);
     else
-        co_await answer_whole(x, p, a, *b, fault, t0);
+        w = &by_legacy.emplace(*f.legacy, a);
+    if (a.stream)
+        co_await answer_stream(x, *w, a, *b, fault, t0);
+    else
+        co_await answer_whole(x, f, *w, a, *b, fault, t0);
 }
 
-asio::awaitable<void> emulator::impl::answer_whole(server_exchange& x, emulator_protocol const& p,
-                                                   emu_answer& a, emulator_behaviour const& b,
-                                                   fault_kind fault, clock::time_point t0) {
+asio::awaitable<void> emulator::impl::answer_whole(server_exchange& x, format_ref f,
+                                                   answer_writer& w, emu_answer& a,
+                                                   emulator_behaviour const& b, fault_kind fault,
+                                                   clock::time_point t0) {
     if (fault == fault_kind::stall) {
         faults_injected.fetch_add(1, std::memory_order_relaxed);
         co_await x.wait_for_disconnect(stall_limit);
@@ -436,22 +802,20 @@ asio::awaitable<void> emulator::impl::answer_whole(server_exchange& x, emulator_
         b.ttft + token_offset(a.piece_count() ? a.piece_count() - 1 : 0, b.tokens_per_second);
     if (gen > duration::zero() && co_await x.sleep_for(gen)) co_return;
 
-    std::string body;
-    body.reserve(1024);
     if (fault == fault_kind::error_mid_stream) {
         // Nothing can fail "mid-stream" without a stream: the closest is a failed generation.
         faults_injected.fetch_add(1, std::memory_order_relaxed);
-        co_await send_error(x, p, p.error_for_status(500, a.model), a.number, t0);
+        auto const e = f.error_for_status(500, a.model);
+        co_await send_error(x, f, e, a.number, t0);
         co_return;
     }
-    if (fault == fault_kind::malformed_json)
-        p.render_malformed_response(a, body);
-    else
-        p.render_response(a, body);
+    std::string body;
+    body.reserve(1024);
+    w.whole(body, fault == fault_kind::malformed_json);
 
     x.set_status(200);
-    x.add_header("Content-Type", "application/json");
-    p.add_headers(x, a.number, ms_since(t0));
+    x.add_header("Content-Type", w.content_type());
+    w.add_headers(x, ms_since(t0));
     switch (fault) {
     case fault_kind::truncate:
         // Content-Length is honest about the cut body: the client gets bytes that end in the
@@ -476,13 +840,13 @@ asio::awaitable<void> emulator::impl::answer_whole(server_exchange& x, emulator_
     co_await x.send(body);
 }
 
-asio::awaitable<void> emulator::impl::answer_stream(server_exchange& x, emulator_protocol const& p,
+asio::awaitable<void> emulator::impl::answer_stream(server_exchange& x, answer_writer& w,
                                                     emu_answer& a, emulator_behaviour const& b,
                                                     fault_kind fault, clock::time_point t0) {
     x.set_status(200);
-    x.add_header("Content-Type", p.stream_content_type());
+    x.add_header("Content-Type", w.stream_content_type());
     x.add_header("Cache-Control", "no-cache");
-    p.add_headers(x, a.number, ms_since(t0));
+    w.add_headers(x, ms_since(t0));
     if (fault == fault_kind::close_after_response) {
         faults_injected.fetch_add(1, std::memory_order_relaxed);
         x.close_after_response();
@@ -492,7 +856,7 @@ asio::awaitable<void> emulator::impl::answer_stream(server_exchange& x, emulator
     // Events produced with no delay between them go out in one write.
     std::string out;
     out.reserve(std::min<std::size_t>(512 + a.piece_count() * 256, flush_bytes + 1024));
-    p.stream_begin(a, out);
+    w.stream_begin(out);
 
     std::size_t const count = a.piece_count();
     std::size_t const fault_at =
@@ -515,7 +879,7 @@ asio::awaitable<void> emulator::impl::answer_stream(server_exchange& x, emulator
             co_await x.end_chunked(out);  // a clean end, but without the end marker
             co_return true;
         case fault_kind::error_mid_stream:
-            p.stream_error(a, out);
+            w.stream_error(out);
             co_await x.end_chunked(out);
             co_return true;
         case fault_kind::stall: {
@@ -529,7 +893,7 @@ asio::awaitable<void> emulator::impl::answer_stream(server_exchange& x, emulator
             co_return true;
         }
         case fault_kind::malformed_json:
-            p.stream_malformed(a, out);
+            w.stream_malformed(out);
             co_return false;  // the stream goes on: the client must reject the bad event
         default:
             co_return false;
@@ -548,14 +912,14 @@ asio::awaitable<void> emulator::impl::answer_stream(server_exchange& x, emulator
                 if (co_await x.sleep_until(due)) co_return;
             }
         }
-        p.stream_piece(a, i, out);
+        w.stream_piece(i, out);
         if (out.size() >= flush_bytes) {  // bounded memory for very long answers
             if (co_await x.write_chunk(out)) co_return;
             out.clear();
         }
     }
     if (fault_at == count && co_await inject()) co_return;
-    p.stream_end(a, out);
+    w.stream_end(out);
     co_await x.end_chunked(out);
 }
 

@@ -9,7 +9,7 @@
 // Streams are always SSE: the route sees only the path, so the array form that
 // `:streamGenerateContent` without `?alt=sse` would send is not emulated (every client asks for
 // SSE). `emu_error::code` holds the `google.rpc.ErrorInfo` reason (API_KEY_INVALID, ...).
-#include "emulator/json_text.hpp"
+#include "util/json_text.hpp"
 #include "emulator/protocol.hpp"
 #include "util/text.hpp"
 

@@ -2,7 +2,7 @@
 // The deterministic answers of the emulator, whatever the wire format.
 #include "emulator/plan.hpp"
 
-#include "emulator/json_text.hpp"
+#include "util/json_text.hpp"
 
 #include <boost/json/array.hpp>
 #include <boost/json/serialize.hpp>
@@ -166,6 +166,81 @@ void append_schema_example(std::string& out, boost::json::object const* schema, 
     }
 }
 
+emu_request plan_input(chat_request const& req, bool stream, bool include_usage) {
+    emu_request r;
+    r.model = req.model;
+    r.stream = stream;
+    r.include_usage = include_usage;
+    if (req.max_tokens && *req.max_tokens > 0) r.max_tokens = static_cast<std::uint64_t>(*req.max_tokens);
+    r.prompt_chars = req.system.size();
+    for (std::size_t i = 0; i < req.messages.size(); ++i) {
+        auto const& m = req.messages[i];
+        bool const last = i + 1 == req.messages.size();
+        bool results = false;
+        std::size_t text_bytes = 0;
+        for (auto const& p : m.content) {
+            if (auto const* t = std::get_if<text_part>(&p)) {
+                text_bytes += t->text.size();
+            } else if (auto const* c = std::get_if<tool_call>(&p)) {
+                r.prompt_chars += c->arguments.size();
+            } else if (auto const* res = std::get_if<tool_result>(&p)) {
+                r.prompt_chars += res->content.size();
+                results = true;
+            }
+        }
+        r.prompt_chars += text_bytes;
+        if (last && results) {
+            // The answer after a tool call quotes what the tools said (and any text beside).
+            r.last_is_tool_result = true;
+            for (auto const& p : m.content) {
+                if (auto const* t = std::get_if<text_part>(&p))
+                    r.tool_result += t->text;
+                else if (auto const* res = std::get_if<tool_result>(&p))
+                    r.tool_result += res->content;
+            }
+        }
+        // The echo quotes the user's words, not tool output.
+        if (m.role == role::user && (text_bytes > 0 || !results)) {
+            r.last_user_text.clear();
+            r.last_user_text.reserve(text_bytes);
+            for (auto const& p : m.content)
+                if (auto const* t = std::get_if<text_part>(&p)) r.last_user_text += t->text;
+        }
+    }
+    for (auto const& t : req.tools)
+        r.tools.push_back({t.name, t.parameters.empty() ? nullptr : &t.parameters});
+    if (req.tool_choice) {
+        switch (req.tool_choice->how) {
+        case tool_choice::mode::automatic:
+            break;
+        case tool_choice::mode::none:
+            r.tool_choice = emu_request::tool_mode::none;
+            break;
+        case tool_choice::mode::required:
+            r.tool_choice = emu_request::tool_mode::required;
+            break;
+        case tool_choice::mode::named:
+            r.tool_choice = emu_request::tool_mode::named;
+            r.tool_choice_name = req.tool_choice->name;
+            break;
+        }
+    }
+    if (req.response_format) {
+        auto const& f = *req.response_format;
+        if (f.type == response_format::kind::json_object) {
+            r.response_format = emu_request::format::json_object;
+        } else if (f.type == response_format::kind::json_schema) {
+            r.response_format = emu_request::format::json_schema;
+            if (!f.schema.empty()) r.schema = &f.schema;
+        }
+    }
+    return r;
+}
+
+std::uint64_t prompt_tokens(emu_request const& req) noexcept {
+    return std::max<std::uint64_t>(1, (req.prompt_chars + 3) / 4);
+}
+
 emu_answer plan_answer(emu_request const& req, emulator_behaviour const& b, std::uint64_t number,
                        std::int64_t created) {
     emu_answer a;
@@ -224,7 +299,7 @@ emu_answer plan_answer(emu_request const& req, emulator_behaviour const& b, std:
         a.finish = emu_finish::length;
     }
     a.completion_tokens = a.piece_ends.size();
-    a.prompt_tokens = std::max<std::uint64_t>(1, (req.prompt_chars + 3) / 4);
+    a.prompt_tokens = prompt_tokens(req);
     return a;
 }
 

@@ -6,6 +6,7 @@
 #include "emulator/protocol.hpp"
 
 #include <llmux/emulator.hpp>
+#include <llmux/types.hpp>
 
 #include <boost/json/object.hpp>
 
@@ -45,6 +46,16 @@ void split_tokens(std::string_view text, std::vector<std::uint32_t>& ends);
     `,` so it splits into several tokens.
 */
 void append_schema_example(std::string& out, boost::json::object const* schema, int depth = 0);
+
+/** What the plan reads of a unified request (`emu_request`'s views point into `req`): the model,
+    the last user text (the echo), the last message when it holds tool results, the tools and
+    tool choice, the answer format, `max_tokens`, and the prompt's size in characters (text,
+    tool-call arguments and tool results).
+*/
+emu_request plan_input(chat_request const& req, bool stream, bool include_usage);
+
+/// The prompt's tokens as the emulator counts them: a quarter of its characters, at least 1.
+std::uint64_t prompt_tokens(emu_request const& req) noexcept;
 
 /// The deterministic answer to `req` under `b` (see `emulator_behaviour`), numbered `number`.
 emu_answer plan_answer(emu_request const& req, emulator_behaviour const& b, std::uint64_t number,

@@ -1,10 +1,14 @@
 // SPDX-License-Identifier: BSL-1.0
-// The emulator's seam between the format-neutral part (what to answer, when, which fault) and a
-// provider's wire format (how requests look and how answers, stream events and errors are
-// written). One implementation per wire format, one file each.
+// The emulator's legacy seam between the format-neutral part (what to answer, when, which
+// fault) and a provider's wire format, for the formats whose server side is not yet in the
+// wire layer (src/wire/<format>_server.cpp). OpenAI chat completions is served through its
+// wire_server; Anthropic, Gemini and Bedrock still through these protocols, until issue 10's
+// phase B moves each into its wire format and deletes its file here (and this one with the
+// last).
 #pragma once
 
 #include "http/server.hpp"
+#include "wire/errors.hpp"
 
 #include <boost/beast/http/verb.hpp>
 #include <boost/json/object.hpp>
@@ -24,20 +28,9 @@
 
 namespace llmux::detail {
 
-/// @brief An error answer in neutral terms; the protocol writes it in the provider's shape.
-struct emu_error {
-    unsigned status = 500;
-    std::string message;
-    /// The provider's error type (OpenAI `type`, Anthropic `error.type`, Gemini `status`).
-    std::string type;
-    /// The provider's error code; empty means null.
-    std::string code;
-    /// The request field at fault; empty means null.
-    std::string param;
-    /// The scripted retry-after of the error, for protocols that also say it in the body
-    /// (Gemini's `google.rpc.RetryInfo`). The emulator sends the headers itself.
-    std::optional<std::chrono::milliseconds> retry_after;
-};
+/// @brief An error answer in neutral terms (the wire layer's); the protocol writes it in the
+/// provider's shape.
+using emu_error = api_error;
 
 /** @brief What the emulator knows about credentials, for protocols that verify signatures
     (Bedrock's SigV4) or tokens (Vertex's OAuth access tokens).
@@ -219,8 +212,6 @@ public:
     /// @}
 };
 
-/// @brief The OpenAI chat-completions wire format (also what OpenAI-compatible APIs speak).
-std::unique_ptr<emulator_protocol> make_openai_protocol();
 /// @brief Anthropic Messages (`/v1/messages`), also Claude on Vertex (`:rawPredict`).
 std::unique_ptr<emulator_protocol> make_anthropic_protocol();
 /// @brief Gemini `generateContent` (AI Studio and Vertex `publishers/google`).

@@ -1,18 +1,20 @@
 // SPDX-License-Identifier: BSL-1.0
 // The gateway (`llmux serve`): HTTP endpoints on `http_server`, gateway keys with budgets and
 // rate limits, model groups run with the library's combinators and router, metrics and the
-// access log. Responses are written as text by the codecs of api.hpp (no JSON DOM is built).
+// access log. Every wire format with a server side is served through one table of endpoints
+// (path pattern -> format and operation): requests are decoded, and answers, streams and errors
+// encoded, by the formats themselves (src/wire/<format>_server.cpp).
 #include <llmux/gateway.hpp>
 
 #include <llmux/combinators.hpp>
 #include <llmux/router.hpp>
 
 #include "auth/crypto.hpp"
-#include "gateway/api.hpp"
 #include "gateway/metrics.hpp"
 #include "http/server.hpp"
 #include "util/estimate.hpp"
 #include "util/header.hpp"
+#include "wire/formats.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -49,6 +51,7 @@ using steady = std::chrono::steady_clock;
 namespace {
 
 using detail::api_error;
+using detail::wire_server;
 
 /// Nano-USD, so that spend adds atomically.
 std::uint64_t to_nano(double usd) {
@@ -86,13 +89,12 @@ struct group_state {
     model_list order;
     std::optional<route> how;
     std::unique_ptr<router> rt;
-    /// Every deployment speaks the OpenAI wire format (OpenAI-only fields pass through).
-    bool all_openai = false;
+    /// The wire format every deployment speaks (empty when they differ): a request in that
+    /// format passes its format-only fields on.
+    std::string_view format;
     /// One deployment, one attempt, no deadlines: a plain call.
     bool simple = false;
 };
-
-enum class api_kind { openai, anthropic };
 
 bool is_loopback(std::string const& host) {
     if (host == "localhost") return true;
@@ -149,6 +151,11 @@ void append_field(std::string& out, std::string_view v, std::size_t max = 200) {
     out += '"';
 }
 
+/// Whole milliseconds of `d`.
+std::uint64_t ms(std::chrono::nanoseconds d) {
+    return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(d).count());
+}
+
 /// The stream of one request: a plain call or a fallback over deployments.
 struct upstream_stream {
     std::optional<chat_stream> plain;
@@ -169,36 +176,25 @@ struct upstream_stream {
     }
 };
 
-/// The SSE writer of the endpoint's format.
-struct stream_writers {
-    std::optional<detail::openai_stream_writer> openai;
-    std::optional<detail::anthropic_stream_writer> anthropic;
+/// Header lines a format writes, straight into the response head.
+class exchange_headers final : public detail::header_sink {
+public:
+    explicit exchange_headers(detail::server_exchange& x) noexcept : x_(x) {}
+    void header(std::string_view name, std::string_view value) override {
+        x_.add_header(name, value);
+    }
 
-    stream_writers(api_kind api, detail::answer_meta const& m, bool include_usage) {
-        if (api == api_kind::openai)
-            openai.emplace(m, include_usage);
-        else
-            anthropic.emplace(m);
-    }
-    void chunk(chat_chunk const& c, std::string& out) {
-        if (openai)
-            openai->chunk(c, out);
-        else
-            anthropic->chunk(c, out);
-    }
-    void finish(chat_response const& r, std::string& out) {
-        if (openai)
-            openai->finish(r, out);
-        else
-            anthropic->finish(r, out);
-    }
-    void error(detail::api_error const& e, std::string& out) {
-        if (openai)
-            openai->error(e, out);
-        else
-            anthropic->error(e, out);
-    }
+private:
+    detail::server_exchange& x_;
 };
+
+/// The wire format a deployment speaks for its model (Vertex: Gemini's or Anthropic's).
+std::string_view format_of(client const& up, std::string_view deployment) {
+    auto const id = model_id::parse(deployment);
+    auto const* p = id ? up.config().find(id->provider) : nullptr;
+    auto const* w = p ? detail::find_wire_format(p->wire) : nullptr;
+    return w ? w->for_model(id->model).name() : std::string_view();
+}
 
 /// What the access log line and the metrics of one model request need.
 struct request_record {
@@ -230,7 +226,10 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
     std::map<std::string, std::unique_ptr<group_state>, std::less<>> groups;
     bool any_model = false;
     std::vector<std::string> model_names;
-    std::string models_body;
+    /// Every registered format's endpoints, matched on whole paths.
+    detail::endpoint_table table{detail::wire_servers(), false};
+    /// What the 404 of an unknown path lists.
+    std::string served;
     std::unique_ptr<detail::gateway_metrics> metrics;
     std::unique_ptr<detail::http_server> server;
     asio::ip::tcp::endpoint bound;
@@ -338,7 +337,7 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
             auto gs = std::make_unique<group_state>();
             gs->name = name;
             gs->g = g;
-            gs->all_openai = true;
+            bool first = true;
             for (auto const& d : g.deployments) {
                 if (auto r = up.check(d); !r) {
                     auto f = r.error();
@@ -347,9 +346,12 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
                 }
                 // Configured deployments keep their measurements and circuit for good.
                 up.track(d);
-                auto const id = model_id::parse(d);
-                auto const* p = up.config().find(id->provider);
-                if (!p || p->wire != "openai") gs->all_openai = false;
+                auto const f = format_of(up, d);
+                if (first)
+                    gs->format = f;
+                else if (gs->format != f)
+                    gs->format = {};
+                first = false;
                 for (unsigned i = 0; i <= g.retries; ++i) gs->order.push_back(d);
             }
             switch (g.strategy) {
@@ -379,7 +381,13 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
             for (auto const& m : up.models().models())
                 if (!groups.count(m.id) && up.check(m.id)) model_names.push_back(m.id);
         metrics = std::make_unique<detail::gateway_metrics>(fixed);
-        detail::render_openai_models(model_names, std::time(nullptr), models_body);
+        for (auto const& e : table.entries()) {
+            served += served.empty() ? "" : ", ";
+            served += e.ep->method;
+            served += ' ';
+            served += e.ep->pattern;
+        }
+        served += ", GET /health, GET /metrics, GET /v1/llmux/keys/{name}";
 
         if (cfg.access_log && !cfg.log_sink) {
             if (cfg.access_log_file.empty()) {
@@ -417,10 +425,11 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
                 -> std::optional<detail::early_answer> {
                 auto s = weak.lock();
                 if (!s) return std::nullopt;
-                auto const path = path_of(std::string_view(req.target().data(), req.target().size()));
+                auto const head = detail::head_of(req);
+                auto const path = head.path;
                 if (path == "/health" || path == "/healthz") return std::nullopt;
-                api_kind const api = path == "/v1/messages" ? api_kind::anthropic : api_kind::openai;
-                auto key = s->authenticate(req, api);
+                auto const& format = s->format_serving(path);
+                auto key = s->authenticate(head, format);
                 if (key) return std::nullopt;
                 s->metrics->auth_failures.fetch_add(1, std::memory_order_relaxed);
                 s->metrics->http_requests.fetch_add(1, std::memory_order_relaxed);
@@ -432,14 +441,12 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
                 rec.path = path;
                 rec.status = e.status;
                 s->log(rec);
+                auto answer = format.encode_error(e);
                 detail::early_answer a;
-                a.status = e.status;
-                a.content_type = "application/json";
-                if (api == api_kind::openai)
-                    detail::render_openai_error(e, a.body);
-                else
-                    detail::render_anthropic_error(e, a.body);
-                if (e.no_retry) a.headers.emplace_back("x-should-retry", "false");
+                a.status = answer.status;
+                a.content_type = std::move(answer.content_type);
+                a.body = std::move(answer.body);
+                a.headers = std::move(answer.headers);
                 return a;
             };
         }
@@ -448,26 +455,23 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
                                    std::string& body) {
             api_error e;
             e.status = status;
-            e.type = "invalid_request_error";
             e.code = status == 413   ? "request_too_large"
                      : status == 431 ? "request_header_fields_too_large"
                      : status >= 500 ? "server_error"
                                      : "bad_request";
-            if (status >= 500) e.type = "server_error";
             e.message = std::string(message);
-            if (status == 413) {
-                if (auto s = weak.lock())
-                    e.message += " (the limit is " + std::to_string(s->cfg.max_body_bytes) +
-                                 " bytes)";
-            }
-            type = "application/json";
-            body.clear();
-            if (path_of(std::string_view(req.target().data(), req.target().size())) ==
-                "/v1/messages")
-                detail::render_anthropic_error(e, body);
-            else
-                detail::render_openai_error(e, body);
-            if (auto s = weak.lock()) {
+            auto s = weak.lock();
+            if (status == 413 && s)
+                e.message +=
+                    " (the limit is " + std::to_string(s->cfg.max_body_bytes) + " bytes)";
+            // The request may be only partly parsed: the format of its path, if any.
+            auto const path =
+                path_of(std::string_view(req.target().data(), req.target().size()));
+            auto const& format = s ? s->format_serving(path) : *detail::wire_servers().front();
+            auto answer = format.encode_error(e);
+            type = std::move(answer.content_type);
+            body = std::move(answer.body);
+            if (s) {
                 s->metrics->http_requests.fetch_add(1, std::memory_order_relaxed);
                 s->metrics->errors.add(status);
                 request_record rec;
@@ -484,14 +488,22 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
 
     // -- helpers -----------------------------------------------------------------------------
 
-    std::string new_id(api_kind api) {
-        auto const n = next_id.fetch_add(1, std::memory_order_relaxed);
-        char buf[48];
-        int const len = std::snprintf(buf, sizeof buf, "%s%016llx%08llx",
-                                      api == api_kind::openai ? "chatcmpl-" : "msg_",
-                                      static_cast<unsigned long long>(id_salt),
-                                      static_cast<unsigned long long>(n));
-        return std::string(buf, static_cast<std::size_t>(len));
+    /// The format whose endpoints serve `path` (the shape of its errors), else the first.
+    wire_server const& format_serving(std::string_view path) const {
+        if (auto const* f = table.path_served(path).first) return *f;
+        return *detail::wire_servers().front();
+    }
+
+    /// The ids of one answer: its response id and its request id, unique and unguessable
+    /// across restarts (a random tag, then a counter).
+    std::pair<std::string, std::string> new_ids(wire_server const& format) {
+        auto const n = next_id.fetch_add(1, std::memory_order_relaxed) + 1;
+        char tag[24];
+        int const len = std::snprintf(tag, sizeof tag, "%016llx",
+                                      static_cast<unsigned long long>(id_salt));
+        std::string_view const t(tag, static_cast<std::size_t>(len));
+        return {format.make_id(detail::id_kind::response, t, n),
+                format.make_id(detail::id_kind::request, t, n)};
     }
 
     void log(request_record const& r) {
@@ -584,26 +596,31 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
         }
     }
 
-    /// The key presented on the request, or an error; nullptr when no keys are configured.
-    boost::system::result<key_state*, api_error> authenticate(detail::server_request const& req, api_kind api) {
+    /** The gateway key presented on the request, or an error; nullptr when no keys are
+        configured. The key is read where the format's SDKs put theirs (`format`), else from
+        `Authorization: Bearer` or `x-api-key`, which every endpoint accepts.
+    */
+    boost::system::result<key_state*, api_error> authenticate(detail::request_head const& head,
+                                                              wire_server const& format) {
         if (keys.empty()) return static_cast<key_state*>(nullptr);
-        std::string_view presented;
-        auto const auth = req[http::field::authorization];
-        if (auth.size() > 7 && (auth.substr(0, 7) == "Bearer " || auth.substr(0, 7) == "bearer "))
-            presented = std::string_view(auth.data() + 7, auth.size() - 7);
+        auto const c = format.presented_credential(head);
+        std::string_view presented =
+            c.how == detail::credential::kind::api_key ||
+                    c.how == detail::credential::kind::access_token
+                ? c.value
+                : std::string_view();
         if (presented.empty()) {
-            auto const xk = req["x-api-key"];
-            presented = std::string_view(xk.data(), xk.size());
+            auto const auth = head.header("authorization");
+            if (auth.size() > 7 && detail::iequals(auth.substr(0, 7), "Bearer "))
+                presented = auth.substr(7);
         }
+        if (presented.empty()) presented = head.header("x-api-key");
         api_error e;
         e.status = 401;
-        e.type = api == api_kind::openai ? "invalid_request_error" : "authentication_error";
         e.no_retry = true;
         if (presented.empty()) {
             e.code = "missing_api_key";
-            e.message = api == api_kind::openai
-                            ? "missing gateway key: send 'Authorization: Bearer <key>'"
-                            : "missing gateway key: send 'x-api-key: <key>'";
+            e.message = "missing gateway key: send '" + std::string(format.key_hint()) + "'";
             return e;
         }
         auto const digest = detail::sha256(presented);
@@ -626,9 +643,7 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
         scratch.name = std::string(model);
         scratch.simple = true;
         scratch.order.assign(1, scratch.name);
-        auto const id = model_id::parse(model);
-        auto const* p = id ? up.config().find(id->provider) : nullptr;
-        scratch.all_openai = p && p->wire == "openai";
+        scratch.format = format_of(up, model);
         return &scratch;
     }
 
@@ -668,26 +683,20 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
 
     // -- responses ---------------------------------------------------------------------------
 
-    static void add_error_headers(detail::server_exchange& ex, api_error const& e) {
-        if (e.retry_after) {
-            auto const ms = e.retry_after->count();
-            ex.add_header("retry-after", std::to_string((ms + 999) / 1000));
-            ex.add_header("retry-after-ms", std::to_string(ms));
+    /// `e` in `format`'s error shape; `ids` adds the format's response headers (request id).
+    asio::awaitable<void> send_error(detail::server_exchange& ex, wire_server const& format,
+                                     api_error const& e,
+                                     detail::answer_meta const* meta = nullptr) {
+        auto const a = format.encode_error(e);
+        ex.set_status(a.status);
+        ex.add_header("Content-Type", a.content_type);
+        if (meta) {
+            exchange_headers h(ex);
+            format.response_headers(*meta, h);
         }
-        if (e.no_retry) ex.add_header("x-should-retry", "false");
-    }
-
-    asio::awaitable<void> send_error(detail::server_exchange& ex, api_kind api,
-                                     api_error const& e) {
-        std::string body;
-        if (api == api_kind::openai)
-            detail::render_openai_error(e, body);
-        else
-            detail::render_anthropic_error(e, body);
-        ex.set_status(e.status);
-        ex.add_header("Content-Type", "application/json");
-        add_error_headers(ex, e);
-        co_await ex.send(body);
+        for (auto const& [name, value] : a.headers)
+            ex.add_header(name, value);
+        co_await ex.send(a.body);
     }
 
     asio::awaitable<void> send_json(detail::server_exchange& ex, unsigned status,
@@ -705,30 +714,14 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
         co_await asio::this_coro::throw_if_cancelled(false);
         metrics->http_requests.fetch_add(1, std::memory_order_relaxed);
         auto& req = ex.request();
-        auto const target = std::string_view(req.target().data(), req.target().size());
-        auto const path = path_of(target);
-        auto const method = req.method();
+        auto const head = detail::head_of(req);
+        auto const path = head.path;
+        auto const& first = *detail::wire_servers().front();
+        bool const get = head.method == "GET" || head.method == "HEAD";
 
-        if (path == "/v1/chat/completions" || path == "/chat/completions") {
-            if (method != http::verb::post) {
-                co_await not_allowed(ex, api_kind::openai, "POST");
-                co_return;
-            }
-            co_await model_request(ex, api_kind::openai, path);
-            co_return;
-        }
-        if (path == "/v1/messages") {
-            if (method != http::verb::post) {
-                co_await not_allowed(ex, api_kind::anthropic, "POST");
-                co_return;
-            }
-            co_await model_request(ex, api_kind::anthropic, path);
-            co_return;
-        }
-        bool const get = method == http::verb::get || method == http::verb::head;
         if (path == "/health" || path == "/healthz") {
             if (!get) {
-                co_await not_allowed(ex, api_kind::openai, "GET");
+                co_await not_allowed(ex, first, "GET");
                 co_return;
             }
             static constexpr std::string_view ok = "{\"status\":\"ok\"}";
@@ -737,62 +730,100 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
         }
         if (path.starts_with("/v1/llmux/keys/")) {
             if (!get) {
-                co_await not_allowed(ex, api_kind::openai, "GET");
+                co_await not_allowed(ex, first, "GET");
                 co_return;
             }
-            co_await key_spend_request(ex, path);
+            co_await key_spend_request(ex, head, first, path);
             co_return;
         }
-        if (path == "/v1/models" || path == "/models" || path == "/metrics") {
+        if (path == "/metrics") {
             if (!get) {
-                co_await not_allowed(ex, api_kind::openai, "GET");
+                co_await not_allowed(ex, first, "GET");
                 co_return;
             }
-            auto key = authenticate(req, api_kind::openai);
+            auto key = authenticate(head, first);
             if (!key) {
                 metrics->auth_failures.fetch_add(1, std::memory_order_relaxed);
                 auto const e = key.error();  // named: GCC 12 and temporaries in co_await
-                co_await answer_plain_error(ex, api_kind::openai, e, path);
+                co_await answer_plain_error(ex, first, e, path);
                 co_return;
             }
-            if (path == "/metrics") {
-                std::string body;
-                body.reserve(16384);
-                render_metrics(body);
-                ex.set_status(200);
-                ex.add_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
-                co_await ex.send(body);
-            } else {
-                co_await send_json(ex, 200, models_body);
-            }
+            std::string body;
+            body.reserve(16384);
+            render_metrics(body);
+            ex.set_status(200);
+            ex.add_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+            co_await ex.send(body);
             co_return;
         }
-        api_error e;
-        e.status = 404;
-        e.type = "invalid_request_error";
-        e.code = "not_found";
-        e.message = "unknown endpoint '" + std::string(path) +
-                    "' (served: POST /v1/chat/completions, POST /v1/messages, GET /v1/models, "
-                    "GET /health, GET /metrics, GET /v1/llmux/keys/{name})";
-        co_await answer_plain_error(ex, api_kind::openai, e, path);
+        auto const match = table.find(head.method, path);
+        if (!match) {
+            if (auto const [format, allow] = table.path_served(path); format) {
+                co_await not_allowed(ex, *format, allow);
+                co_return;
+            }
+            api_error e;
+            e.status = 404;
+            e.code = "not_found";
+            e.message = "unknown endpoint '" + std::string(path) + "' (served: " + served + ")";
+            co_await answer_plain_error(ex, first, e, path);
+            co_return;
+        }
+        auto const& format = *match->server;
+        switch (match->ep->op) {
+        case detail::operation::chat:
+        case detail::operation::count_tokens:
+            co_await model_request(ex, *match);
+            co_return;
+        case detail::operation::list_models:
+        case detail::operation::get_model:
+            break;
+        }
+        auto key = authenticate(head, format);
+        if (!key) {
+            metrics->auth_failures.fetch_add(1, std::memory_order_relaxed);
+            auto const e = key.error();
+            co_await answer_plain_error(ex, format, e, path);
+            co_return;
+        }
+        std::string body;
+        auto const now = static_cast<std::int64_t>(std::time(nullptr));
+        if (match->ep->op == detail::operation::list_models) {
+            format.encode_models(model_names, now, body);
+        } else if (std::find(model_names.begin(), model_names.end(), match->path_model) !=
+                   model_names.end()) {
+            format.encode_model(match->path_model, now, body);
+        } else {
+            api_error e;
+            e.status = 404;
+            e.code = "model_not_found";
+            e.param = "model";
+            e.message = "the model '" + match->path_model +
+                        "' does not exist on this gateway (GET /v1/models lists the models)";
+            co_await answer_plain_error(ex, format, e, path);
+            co_return;
+        }
+        ex.set_status(200);
+        ex.add_header("Content-Type", format.content_type());
+        co_await ex.send(body);
     }
 
-    asio::awaitable<void> not_allowed(detail::server_exchange& ex, api_kind api,
-                                      char const* allow) {
+    asio::awaitable<void> not_allowed(detail::server_exchange& ex, wire_server const& format,
+                                      std::string_view allow) {
         api_error e;
         e.status = 405;
-        e.type = "invalid_request_error";
         e.code = "method_not_allowed";
-        e.message = std::string("method not allowed: use ") + allow;
+        e.message = "method not allowed: use " + std::string(allow);
         ex.add_header("Allow", allow);
         auto const target = ex.request().target();
-        co_await answer_plain_error(ex, api, e,
+        co_await answer_plain_error(ex, format, e,
                                     path_of(std::string_view(target.data(), target.size())));
     }
 
     /// An error answered before any model work: metrics and log, then the body.
-    asio::awaitable<void> answer_plain_error(detail::server_exchange& ex, api_kind api,
-                                             api_error const& e, std::string_view path) {
+    asio::awaitable<void> answer_plain_error(detail::server_exchange& ex,
+                                             wire_server const& format, api_error const& e,
+                                             std::string_view path) {
         metrics->errors.add(e.status);
         request_record rec;
         rec.start = steady::now();
@@ -801,7 +832,7 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
         rec.path = path;
         rec.status = e.status;
         log(rec);
-        co_await send_error(ex, api, e);
+        co_await send_error(ex, format, e);
     }
 
     void render_metrics(std::string& out) const {
@@ -835,18 +866,19 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
 
     /// `GET /v1/llmux/keys/{name}`: a key's spend, reservations and spend by model. A key
     /// reads its own; an admin key reads any.
-    asio::awaitable<void> key_spend_request(detail::server_exchange& ex, std::string_view path) {
+    asio::awaitable<void> key_spend_request(detail::server_exchange& ex,
+                                            detail::request_head const& head,
+                                            wire_server const& format, std::string_view path) {
         auto const name = path.substr(std::string_view("/v1/llmux/keys/").size());
-        auto key = authenticate(ex.request(), api_kind::openai);
+        auto key = authenticate(head, format);
         if (!key) {
             metrics->auth_failures.fetch_add(1, std::memory_order_relaxed);
             auto const e = key.error();
-            co_await answer_plain_error(ex, api_kind::openai, e, path);
+            co_await answer_plain_error(ex, format, e, path);
             co_return;
         }
         key_state const* me = *key;
         api_error e;
-        e.type = "invalid_request_error";
         if (me && !me->admin && me->name != name) {
             // Whether another key exists is not this key's business.
             e.status = 403;
@@ -854,7 +886,7 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
             e.message = "gateway key '" + me->name +
                         "' may read only its own spend (GET /v1/llmux/keys/" + me->name +
                         "); an admin key reads any";
-            co_await answer_plain_error(ex, api_kind::openai, e, path);
+            co_await answer_plain_error(ex, format, e, path);
             co_return;
         }
         key_state const* target = nullptr;
@@ -866,18 +898,17 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
             e.message = keys.empty() ? "this gateway has no keys"
                                      : "no gateway key is named '" +
                                            detail::printable_name(name) + "'";
-            co_await answer_plain_error(ex, api_kind::openai, e, path);
+            co_await answer_plain_error(ex, format, e, path);
             co_return;
         }
         auto sp = co_await store->spend(target->name);
         if (!sp) {
             state_failed(sp.error());
             e.status = 503;
-            e.type = "api_error";
             e.code = "state_unavailable";
             e.retry_after = std::chrono::seconds(1);
             e.message = "the gateway's state store is unavailable; try again";
-            co_await answer_plain_error(ex, api_kind::openai, e, path);
+            co_await answer_plain_error(ex, format, e, path);
             co_return;
         }
         boost::json::object o;
@@ -910,41 +941,54 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
         co_await send_json(ex, 200, body);
     }
 
-    /// `POST /v1/chat/completions` and `POST /v1/messages`.
-    asio::awaitable<void> model_request(detail::server_exchange& ex, api_kind api,
-                                        std::string_view path) {
+    /// A chat (or token count) request of any format: `POST /v1/chat/completions`,
+    /// `POST /v1/messages`, ...
+    asio::awaitable<void> model_request(detail::server_exchange& ex,
+                                        detail::endpoint_match const& match) {
         auto& req = ex.request();
+        auto const& format = *match.server;
+        auto head = detail::head_of(req);
+        head.path_model = match.path_model;
         request_record rec;
         rec.start = steady::now();
-        rec.method = "POST";
-        rec.path = path;
+        rec.method = head.method;
+        rec.path = head.path;
+        // Every answer of a model request carries the format's request id header.
+        auto const ids = new_ids(format);
+        detail::answer_meta meta;
+        meta.id = ids.first;
+        meta.request_id = ids.second;
+        auto send_error = [&](api_error const& e) {
+            meta.processing_ms = ms(steady::now() - rec.start);
+            return this->send_error(ex, format, e, &meta);
+        };
 
         auto fail = [&](api_error const& e) {
             rec.status = e.status;
             metrics->errors.add(e.status);
         };
 
-        auto key = authenticate(req, api);
+        auto key = authenticate(head, format);
         if (!key) {
             metrics->auth_failures.fetch_add(1, std::memory_order_relaxed);
             auto const e = key.error();  // a copy: error() returns by value
             fail(e);
             log(rec);
-            co_await send_error(ex, api, e);
+            co_await send_error(e);
             co_return;
         }
         rec.key = *key;
 
-        auto parsed = api == api_kind::openai ? detail::parse_openai_request(req.body())
-                                              : detail::parse_anthropic_request(req.body());
+        auto parsed = format.decode_request(head, req.body());
         if (!parsed) {
             auto const e = parsed.error();
             fail(e);
             log(rec);
-            co_await send_error(ex, api, e);
+            co_await send_error(e);
             co_return;
         }
         auto& p = *parsed;
+        p.stream = p.stream || match.ep->stream;
         std::string const public_name = p.req.model;
         rec.model = public_name;
         if (cfg.log_prompts) rec.prompt = last_user_text(p.req);
@@ -954,15 +998,51 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
         if (!g) {
             api_error e;
             e.status = 404;
-            e.type = "invalid_request_error";
             e.code = "model_not_found";
             e.param = "model";
             e.message = "the model '" + public_name +
                         "' does not exist on this gateway (GET /v1/models lists the models)";
             fail(e);
             log(rec);
-            co_await send_error(ex, api, e);
+            co_await send_error(e);
             co_return;
+        }
+        if (match.ep->op == detail::operation::count_tokens) {
+            // No upstream is asked: the estimate every budget and limit uses (documented as an
+            // estimate where the endpoint is).
+            std::string out;
+            format.encode_token_count(detail::estimate_prompt(p.req).typical, out);
+            rec.status = 200;
+            log(rec);
+            ex.set_status(200);
+            ex.add_header("Content-Type", format.content_type());
+            meta.processing_ms = ms(steady::now() - rec.start);
+            exchange_headers h(ex);
+            format.response_headers(meta, h);
+            co_await ex.send(out);
+            co_return;
+        }
+        // What the unified request cannot hold goes on to an upstream of the request's own
+        // format, and is refused for any other rather than dropped.
+        if (!p.native.empty()) {
+            if (g->format != format.name()) {
+                auto const key_view = p.native.begin()->key();
+                std::string const field(key_view.data(), key_view.size());
+                api_error e;
+                e.status = 400;
+                e.code = "unsupported";
+                e.param = field;
+                e.no_retry = true;
+                e.message = "the field '" + field + "' has no equivalent for model '" +
+                            public_name + "', whose deployments do not all speak the " +
+                            std::string(format.name()) +
+                            " wire format; remove it or pick a model that does";
+                fail(e);
+                log(rec);
+                co_await send_error(e);
+                co_return;
+            }
+            p.req.extra = std::move(p.native);
         }
         // A request refused before it reaches a provider counts under its model's name only
         // if that name already has counters (see gateway_metrics::model).
@@ -996,7 +1076,6 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
                     metrics->rate_limited.fetch_add(1, std::memory_order_relaxed);
                     api_error e;
                     e.status = 429;
-                    e.type = "rate_limit_error";
                     e.code = "rate_limit_exceeded";
                     e.retry_after = std::max(d->retry_after, std::chrono::milliseconds(1));
                     e.message = "gateway key '" + k->name + "' is over its rate limit";
@@ -1004,7 +1083,7 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
                     fail(e);
                     log(rec);
                     co_await ledger_refusal(rec, k, public_name, e.code);
-                    co_await send_error(ex, api, e);
+                    co_await send_error(e);
                     co_return;
                 } else {
                     rate_taken = true;
@@ -1015,7 +1094,6 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
                 if (!most) {
                     api_error e;
                     e.status = 400;
-                    e.type = "invalid_request_error";
                     e.code = "unpriced_model";
                     e.param = "model";
                     e.no_retry = true;
@@ -1027,7 +1105,7 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
                     fail(e);
                     log(rec);
                     co_await ledger_refusal(rec, k, public_name, e.code);
-                    co_await send_error(ex, api, e);
+                    co_await send_error(e);
                     co_return;
                 }
                 auto o = co_await store->reserve(k->name, clamp_nano(to_nano(*most)),
@@ -1039,7 +1117,6 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
                     metrics->budget_exceeded.fetch_add(1, std::memory_order_relaxed);
                     api_error e;
                     e.status = 402;
-                    e.type = "insufficient_quota";
                     e.code = "budget_exceeded";
                     e.no_retry = true;
                     // The figures, so that a user can tell a spent budget from a request
@@ -1056,7 +1133,7 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
                     fail(e);
                     log(rec);
                     co_await ledger_refusal(rec, k, public_name, e.code);
-                    co_await send_error(ex, api, e);
+                    co_await send_error(e);
                     co_return;
                 } else {
                     reservation = std::move(o->reservation);
@@ -1068,7 +1145,6 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
                 if (!cfg.state.fail_open) {
                     api_error e;
                     e.status = 503;
-                    e.type = "api_error";
                     e.code = "state_unavailable";
                     e.retry_after = std::chrono::seconds(1);
                     e.message = "the gateway cannot check the budget and limits of key '" +
@@ -1076,7 +1152,7 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
                     refused(503);
                     fail(e);
                     log(rec);
-                    co_await send_error(ex, api, e);
+                    co_await send_error(e);
                     co_return;
                 }
                 // Fail open: served unchecked; what it costs is still charged (or kept).
@@ -1084,16 +1160,14 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
             }
         }
 
-        if (!p.openai_extras.empty() && g->all_openai) p.req.extra = std::move(p.openai_extras);
         metrics->in_flight.fetch_add(1, std::memory_order_relaxed);
 
-        std::string const id = new_id(api);
-        detail::answer_meta meta{id, static_cast<std::int64_t>(std::time(nullptr)),
-                                 public_name};
+        meta.created = static_cast<std::int64_t>(std::time(nullptr));
+        meta.model = public_name;
         result<chat_response> const* outcome = nullptr;
         result<chat_response> whole{failure(error::cancelled, "not run")};
         upstream_stream stream;
-        stream_writers writers(api, meta, p.include_usage);
+        std::unique_ptr<detail::stream_encoder> encoder;
         bool sse_started = false;
 
         if (!p.stream) {
@@ -1101,8 +1175,9 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
             outcome = &whole;
             if (whole) rec.ttft = whole->ttft;
         } else {
+            encoder = format.make_stream_encoder(meta, p.include_usage);
             stream = open_stream(*g, std::move(p.req));
-            sse_started = co_await relay(ex, writers, stream, rec);
+            sse_started = co_await relay(ex, format, meta, *encoder, stream, rec);
             if (ex.client_gone()) stream.close();  // settles what the upstream billed so far
             outcome = &stream.response();
         }
@@ -1117,7 +1192,8 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
             err = detail::error_from_failure(*failed, cfg.expose_upstream_errors);
         auto spent = account(rec, *g, p.stream, r, failed, err, ex.client_gone(),
                              reservation ? reservation->amount : 0);
-        co_await save(rec, k, std::move(reservation), std::move(spent), public_name, id);
+        co_await save(rec, k, std::move(reservation), std::move(spent), public_name,
+                      std::string(meta.id));
         if (rate_taken && rec.use.known()) {
             auto const actual = *rec.use.input_tokens + *rec.use.output_tokens;
             auto const delta = static_cast<std::int64_t>(actual) - static_cast<std::int64_t>(rate_tokens);
@@ -1131,27 +1207,29 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
         std::string out;
         if (!p.stream) {
             if (err) {
-                co_await send_error(ex, api, *err);
+                co_await send_error(*err);
                 co_return;
             }
             out.reserve(512 + whole->content.size());
-            if (api == api_kind::openai)
-                detail::render_openai_response(*whole, meta, out);
-            else
-                detail::render_anthropic_response(*whole, meta, out);
-            co_await send_json(ex, 200, out);
+            format.encode_response(*whole, meta, out);
+            ex.set_status(200);
+            ex.add_header("Content-Type", format.content_type());
+            meta.processing_ms = ms(steady::now() - rec.start);
+            exchange_headers h(ex);
+            format.response_headers(meta, h);
+            co_await ex.send(out);
             co_return;
         }
         if (err && !sse_started) {
             // Nothing was sent yet: a real HTTP status.
-            co_await send_error(ex, api, *err);
+            co_await send_error(*err);
             co_return;
         }
-        if (!sse_started) start_sse(ex);
+        if (!sse_started) start_stream(ex, format, meta, rec.start);
         if (err)
-            writers.error(*err, out);
+            encoder->error(*err, out);
         else
-            writers.finish(*r, out);
+            encoder->finish(*r, out);
         co_await ex.end_chunked(out);
     }
 
@@ -1407,10 +1485,14 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
         return s;
     }
 
-    static void start_sse(detail::server_exchange& ex) {
+    static void start_stream(detail::server_exchange& ex, wire_server const& format,
+                             detail::answer_meta& meta, steady::time_point start) {
         ex.set_status(200);
-        ex.add_header("Content-Type", "text/event-stream");
+        ex.add_header("Content-Type", format.stream_content_type());
         ex.add_header("Cache-Control", "no-cache");
+        meta.processing_ms = ms(steady::now() - start);
+        exchange_headers h(ex);
+        format.response_headers(meta, h);
         ex.start_chunked();
     }
 
@@ -1418,7 +1500,8 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
         with the first chunk, so a failure before any content is answered with a proper HTTP
         status. Returns true once the SSE head went out.
     */
-    asio::awaitable<bool> relay(detail::server_exchange& ex, stream_writers& w,
+    asio::awaitable<bool> relay(detail::server_exchange& ex, wire_server const& format,
+                                detail::answer_meta& meta, detail::stream_encoder& w,
                                 upstream_stream& s, request_record& rec) {
         bool started = false;
         bool first_content = true;
@@ -1434,7 +1517,7 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
             out.clear();
             w.chunk(*chunk, out);
             if (!started) {
-                start_sse(ex);
+                start_stream(ex, format, meta, rec.start);
                 started = true;
             }
             if (out.empty()) continue;

@@ -40,4 +40,18 @@ std::string_view response_head::header(std::string_view name) const {
     return find_header(headers, name);
 }
 
+std::string_view request_head::query_param(std::string_view name) const noexcept {
+    std::string_view rest = query;
+    while (!rest.empty()) {
+        auto const amp = rest.find('&');
+        auto const pair = rest.substr(0, amp);
+        auto const eq = pair.find('=');
+        if (pair.substr(0, eq) == name)
+            return eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
+        if (amp == std::string_view::npos) break;
+        rest.remove_prefix(amp + 1);
+    }
+    return {};
+}
+
 }  // namespace llmux::detail

@@ -30,6 +30,34 @@ struct response_head {
     std::string_view header(std::string_view name) const;
 };
 
+/** What a wire format's server side sees of an incoming request: its method, target and headers,
+    without the server's own types (sans-io). Headers are read through a lookup the server
+    provides (`head_of` in http/server.hpp), so nothing is copied.
+
+    @par Object lifetimes
+    Views into the server's request: valid while it is.
+*/
+struct request_head {
+    std::string_view method;
+    /// The path, percent-encoded as sent, without the query.
+    std::string_view path;
+    /// What follows the `?` of the target; empty if none.
+    std::string_view query;
+    /// The `{model}` of the endpoint the path matched, percent-decoded; empty if none.
+    std::string path_model;
+
+    /// Case-insensitive lookup; empty if absent.
+    std::string_view header(std::string_view name) const {
+        return lookup ? lookup(context, name) : std::string_view();
+    }
+    /// The value of query parameter `name` as sent (not decoded); empty if absent.
+    std::string_view query_param(std::string_view name) const noexcept;
+
+    /// The server's header lookup and its state.
+    std::string_view (*lookup)(void const* context, std::string_view name) = nullptr;
+    void const* context = nullptr;
+};
+
 bool iequals(std::string_view a, std::string_view b) noexcept;
 
 }  // namespace llmux::detail

@@ -73,6 +73,22 @@ std::string_view reason_phrase(unsigned status) noexcept {
 
 }  // namespace
 
+request_head head_of(server_request const& req) noexcept {
+    request_head h;
+    auto const m = req.method_string();
+    h.method = std::string_view(m.data(), m.size());
+    std::string_view const target(req.target().data(), req.target().size());
+    auto const q = target.find('?');
+    h.path = target.substr(0, q);
+    if (q != std::string_view::npos) h.query = target.substr(q + 1);
+    h.context = &req;
+    h.lookup = [](void const* ctx, std::string_view name) -> std::string_view {
+        auto const v = (*static_cast<server_request const*>(ctx))[name];
+        return {v.data(), v.size()};
+    };
+    return h;
+}
+
 std::uint64_t raise_open_files_limit() noexcept {
     rlimit lim{};
     if (::getrlimit(RLIMIT_NOFILE, &lim) != 0) return 0;

@@ -6,6 +6,7 @@
 #pragma once
 
 #include "http/framing.hpp"
+#include "http/message.hpp"
 
 #include <llmux/config.hpp>
 #include <llmux/error.hpp>
@@ -31,6 +32,12 @@ namespace llmux::detail {
 
 /// A request as the server hands it to the handler (body read whole, up to the body limit).
 using server_request = boost::beast::http::request<boost::beast::http::string_body>;
+
+/** @brief The sans-io view of `req` that wire formats read (method, path, query, headers).
+    @par Object lifetimes
+    Refers to `req`, which must outlive it.
+*/
+request_head head_of(server_request const& req) noexcept;
 
 /// @brief An answer a server gives from a request's head alone (see `server_config::head_check`).
 struct early_answer {

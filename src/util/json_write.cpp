@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: BSL-1.0
 #include "util/json_write.hpp"
 
-#include "emulator/json_text.hpp"
+#include "util/json_text.hpp"
 
 #include <charconv>
 #include <cmath>

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: BSL-1.0
-// The built-in wire formats. Adding one: a .cpp defining its accessor, a line here, a line in
-// registry.cpp, fixtures under tests/data/<format>/ and a unit test file.
+// The built-in wire formats. Adding one: its client side (`<format>.cpp`) and server side
+// (`<format>_server.cpp`) each defining an accessor declared here, a line in registry.cpp,
+// fixtures under tests/data/<format>/, a unit test file and a fuzz target.
 #pragma once
 
+#include "wire/server.hpp"
 #include "wire/wire_format.hpp"
 
 namespace llmux::detail {
@@ -13,5 +15,11 @@ wire_format const& gemini_format();
 wire_format const& bedrock_converse_format();
 /// Vertex AI: Gemini models (publishers/google) and Claude models (publishers/anthropic).
 wire_format const& vertex_format();
+
+/// @name Server sides
+/// @{
+wire_server const& openai_chat_server();
+wire_server const& anthropic_messages_server();
+/// @}
 
 }  // namespace llmux::detail

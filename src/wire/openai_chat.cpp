@@ -7,6 +7,7 @@
 #include "util/text.hpp"
 #include "wire/common.hpp"
 #include "wire/formats.hpp"
+#include "wire/openai_chat.hpp"
 
 #include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
@@ -415,19 +416,8 @@ json::value const* find_error(json::value const& v) noexcept {
 // ---------------------------------------------------------------------------------------------
 // Decoding
 
-// The unified value of OpenAI's finish_reason; `fails` is set for the values that mean the
-// generation failed (OpenRouter's `error`, DeepSeek's `insufficient_system_resource`).
 finish_reason map_finish(std::string_view s, bool& fails) noexcept {
-    fails = false;
-    if (s == "stop") return finish_reason::stop;
-    if (s == "length") return finish_reason::length;
-    if (s == "tool_calls" || s == "function_call") return finish_reason::tool_calls;
-    if (s == "content_filter") return finish_reason::content_filter;
-    if (s == "error" || s == "insufficient_system_resource") {
-        fails = true;
-        return finish_reason::error;
-    }
-    return finish_reason::unknown;
+    return openai::finish_from_name(s, fails);
 }
 
 failure finish_failure(std::string_view native) {

@@ -9,20 +9,42 @@ namespace llmux::detail {
 namespace {
 struct entry {
     std::string_view name;
-    wire_format const& (*get)();
+    wire_format const& (*client)();
+    /// Null while the format has no server side.
+    wire_server const& (*server)();
 };
+// One line per format; the order is the order of the emulator's and the gateway's endpoint
+// tables (the first match wins) and OpenAI's shape answers paths nobody serves.
 constexpr std::array entries = {
-    entry{"openai", &openai_chat_format},
-    entry{"anthropic", &anthropic_messages_format},
-    entry{"gemini", &gemini_format},
-    entry{"bedrock", &bedrock_converse_format},
-    entry{"vertex", &vertex_format},
+    entry{"openai", &openai_chat_format, &openai_chat_server},
+    entry{"anthropic", &anthropic_messages_format, &anthropic_messages_server},
+    entry{"gemini", &gemini_format, nullptr},
+    entry{"bedrock", &bedrock_converse_format, nullptr},
+    entry{"vertex", &vertex_format, nullptr},
 };
+
+constexpr std::size_t server_count() {
+    std::size_t n = 0;
+    for (auto const& e : entries)
+        if (e.server) ++n;
+    return n;
+}
+
+std::array<wire_server const*, server_count()> const& servers() {
+    static auto const all = [] {
+        std::array<wire_server const*, server_count()> out{};
+        std::size_t i = 0;
+        for (auto const& e : entries)
+            if (e.server) out[i++] = &e.server();
+        return out;
+    }();
+    return all;
+}
 }  // namespace
 
 wire_format const* find_wire_format(std::string_view name) noexcept {
     for (auto const& e : entries)
-        if (e.name == name) return &e.get();
+        if (e.name == name) return &e.client();
     return nullptr;
 }
 
@@ -30,6 +52,16 @@ std::vector<std::string_view> wire_format_names() {
     std::vector<std::string_view> out;
     for (auto const& e : entries) out.push_back(e.name);
     return out;
+}
+
+wire_server const* find_wire_server(std::string_view name) noexcept {
+    for (auto const& e : entries)
+        if (e.name == name && e.server) return &e.server();
+    return nullptr;
+}
+
+std::span<wire_server const* const> wire_servers() noexcept {
+    return servers();
 }
 
 }  // namespace llmux::detail

@@ -142,6 +142,128 @@ json::object decode_stream(detail::wire_format const& fmt, std::vector<std::stri
     return {{"chunks", std::move(cs)}, {"info", std::move(info_json)}, {"end", std::move(end)}};
 }
 
+json::object request_json(chat_request const& r) {
+    auto opt_num = [](auto const& o) { return o ? json::value(*o) : json::value(nullptr); };
+    json::array messages;
+    for (auto const& m : r.messages) {
+        json::array parts;
+        for (auto const& p : m.content) {
+            if (auto const* t = std::get_if<text_part>(&p))
+                parts.push_back(json::object{{"text", t->text}});
+            else if (auto const* i = std::get_if<image_part>(&p))
+                parts.push_back(json::object{{"image", i->url}, {"detail", i->detail}});
+            else if (auto const* c = std::get_if<tool_call>(&p))
+                parts.push_back(json::object{
+                    {"tool_call", json::object{{"id", c->id}, {"name", c->name},
+                                               {"arguments", c->arguments}}}});
+            else if (auto const* res = std::get_if<tool_result>(&p))
+                parts.push_back(json::object{
+                    {"tool_result",
+                     json::object{{"id", res->tool_call_id}, {"name", res->name},
+                                  {"content", res->content}, {"is_error", res->is_error}}}});
+        }
+        messages.push_back(json::object{{"role", to_string(m.role)}, {"content", std::move(parts)}});
+    }
+    json::array tools;
+    for (auto const& t : r.tools)
+        tools.push_back(json::object{{"name", t.name},
+                                     {"description", t.description},
+                                     {"parameters", t.parameters},
+                                     {"strict", t.strict}});
+    json::value choice = nullptr;
+    if (r.tool_choice)
+        choice = json::object{{"how", static_cast<int>(r.tool_choice->how)},
+                              {"name", r.tool_choice->name}};
+    json::value format = nullptr;
+    if (r.response_format)
+        format = json::object{{"type", static_cast<int>(r.response_format->type)},
+                              {"name", r.response_format->name},
+                              {"schema", r.response_format->schema},
+                              {"strict", r.response_format->strict}};
+    json::array stop(r.stop.begin(), r.stop.end());
+    json::array headers;
+    for (auto const& [k, v] : r.headers)
+        headers.push_back(json::array{json::string(k), json::string(v)});
+    return {{"model", r.model},
+            {"system", r.system},
+            {"messages", std::move(messages)},
+            {"temperature", opt_num(r.temperature)},
+            {"top_p", opt_num(r.top_p)},
+            {"max_tokens", opt_num(r.max_tokens)},
+            {"stop", std::move(stop)},
+            {"seed", opt_num(r.seed)},
+            {"tools", std::move(tools)},
+            {"tool_choice", std::move(choice)},
+            {"response_format", std::move(format)},
+            {"user", r.user},
+            {"extra", r.extra},
+            {"headers", std::move(headers)}};
+}
+
+namespace {
+/// Header lines into a response head.
+class head_sink final : public detail::header_sink {
+public:
+    explicit head_sink(response_head& h) : h_(h) {}
+    void header(std::string_view name, std::string_view value) override {
+        h_.headers.emplace_back(std::string(name), std::string(value));
+    }
+
+private:
+    response_head& h_;
+};
+}  // namespace
+
+response_head served_head(detail::wire_server const& server, detail::answer_meta const& meta,
+                          unsigned status) {
+    response_head h;
+    h.status = status;
+    head_sink sink(h);
+    server.response_headers(meta, sink);
+    return h;
+}
+
+std::string encode_stream(detail::wire_server const& server, detail::answer_meta const& meta,
+                          bool include_usage, std::vector<chat_chunk> const& chunks,
+                          chat_response const& whole) {
+    auto enc = server.make_stream_encoder(meta, include_usage);
+    std::string out;
+    for (auto const& c : chunks)
+        enc->chunk(c, out);
+    enc->finish(whole, out);
+    return out;
+}
+
+json::object decode_at_every_split(detail::wire_format const& fmt, std::string_view bytes) {
+    json::object const whole = decode_stream(fmt, {bytes});
+    std::size_t mismatches = 0;
+    for (std::size_t k = 0; k <= bytes.size(); ++k) {
+        json::object const split = decode_stream(fmt, {bytes.substr(0, k), bytes.substr(k)});
+        if (split != whole && mismatches++ < 3)
+            BOOST_ERROR("split at " << k << " differs: " << json::serialize(split));
+    }
+    BOOST_TEST(mismatches == 0u);
+    return whole;
+}
+
+chat_response accumulate(std::vector<chat_chunk> const& chunks) {
+    chat_response r;
+    for (auto const& c : chunks) {
+        r.content += c.text;
+        r.reasoning += c.reasoning;
+        for (auto const& d : c.tool_calls) {
+            if (d.index >= r.tool_calls.size()) r.tool_calls.resize(d.index + 1);
+            auto& call = r.tool_calls[d.index];
+            call.id += d.id;
+            call.name += d.name;
+            call.arguments += d.arguments;
+        }
+        if (c.finish_reason) r.finish_reason = *c.finish_reason;
+        if (c.usage) r.usage = *c.usage;
+    }
+    return r;
+}
+
 json::object body_of(http_request const& r) {
     boost::system::error_code ec;
     json::value v = json::parse(r.body, ec);

@@ -8,6 +8,7 @@
 #include <llmux/error.hpp>
 #include <llmux/types.hpp>
 
+#include "wire/server.hpp"
 #include "wire/wire_format.hpp"
 
 #include <boost/json.hpp>
@@ -66,6 +67,31 @@ void check_error_table(detail::wire_format const& fmt, std::string_view dir);
 void check_stream_table(detail::wire_format const& fmt, std::string_view dir,
                         std::function<std::string(boost::json::object const&)> const& body_of_case,
                         bool with_request_id = false);
+/// @}
+
+/// @name Round trips between a format's client side and its server side
+/// @{
+/// Every field of a unified request as JSON, so that two requests compare exactly.
+boost::json::object request_json(chat_request const& r);
+
+/// What a client sees of an answer a server side wrote for `meta`: `status` and the format's
+/// response headers (its request id).
+detail::response_head served_head(detail::wire_server const& server,
+                                  detail::answer_meta const& meta, unsigned status = 200);
+
+/// The bytes a server side's stream encoder writes for `chunks`, then `whole`'s ending.
+std::string encode_stream(detail::wire_server const& server, detail::answer_meta const& meta,
+                          bool include_usage, std::vector<chat_chunk> const& chunks,
+                          chat_response const& whole);
+
+/** Decodes `bytes` with `fmt`'s stream decoder whole and split at every byte offset; every
+    split must give the same {chunks, info, end} (see `decode_stream`), which is returned.
+*/
+boost::json::object decode_at_every_split(detail::wire_format const& fmt, std::string_view bytes);
+
+/// The whole answer a stream's chunks add up to: text, reasoning, tool calls, the last finish
+/// reason and usage.
+chat_response accumulate(std::vector<chat_chunk> const& chunks);
 /// @}
 
 /// The JSON body of an encoded request (not JSON, or not an object, fails the test).

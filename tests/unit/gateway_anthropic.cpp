@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: BSL-1.0
-// The gateway's Anthropic codec (src/gateway/anthropic_server.cpp): Messages requests parsed
-// into a chat_request, the message body, the SSE event sequence for text and tool_use, errors.
-#include "gateway/api.hpp"
+// The Anthropic Messages server side as the gateway serves it
+// (src/wire/anthropic_messages_server.cpp): requests parsed into a chat_request, the message
+// body, the SSE event sequence for text and tool_use, errors.
+#include "wire/anthropic_messages_server.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/test/unit_test.hpp>

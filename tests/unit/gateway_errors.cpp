@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: BSL-1.0
-// How upstream failures become gateway answers (src/gateway/errors.cpp).
-#include "gateway/api.hpp"
+// How upstream failures become gateway answers (src/wire/errors.cpp), and the error type each
+// answer gets in OpenAI's shape.
+#include "wire/errors.hpp"
+#include "wire/formats.hpp"
 
 #include <boost/asio/error.hpp>
+#include <boost/json/parse.hpp>
 #include <boost/test/unit_test.hpp>
 
 #include <string>
@@ -12,6 +15,12 @@ using namespace llmux::detail;
 using namespace std::chrono_literals;
 
 namespace {
+
+/// The `error.type` OpenAI's shape gives `e` (the format picks it from the status).
+std::string openai_type(api_error const& e) {
+    auto const a = openai_chat_server().encode_error(e);
+    return std::string(boost::json::parse(a.body).at("error").at("type").as_string());
+}
 
 failure upstream(error e, unsigned status, std::string message) {
     failure f(e, std::move(message));
@@ -30,7 +39,7 @@ BOOST_AUTO_TEST_CASE(rate_limit_keeps_retry_after) {
     f.diag.retry_after = 1500ms;
     auto const e = error_from_failure(f);
     BOOST_TEST(e.status == 429u);
-    BOOST_TEST(e.type == "rate_limit_error");
+    BOOST_TEST(openai_type(e) == "rate_limit_error");
     BOOST_TEST_REQUIRE(e.retry_after.has_value());
     BOOST_TEST(e.retry_after->count() == 1500);
     BOOST_TEST(e.message.find("slow down") != std::string::npos);
@@ -90,7 +99,7 @@ BOOST_AUTO_TEST_CASE(statuses_by_error) {
         BOOST_TEST_CONTEXT(code_name(make_error_code(r.e))) {
             auto const e = error_from_failure(upstream(r.e, 0, "m"));
             BOOST_TEST(e.status == r.status);
-            BOOST_TEST(!e.type.empty());
+            BOOST_TEST(!openai_type(e).empty());
             BOOST_TEST(!e.message.empty());
         }
     }
@@ -129,9 +138,10 @@ BOOST_AUTO_TEST_CASE(openai_error_body_shape) {
     e.type = "rate_limit_error";
     e.code = "rate_limit_exceeded";
     e.message = "too \"fast\"";
-    std::string out;
-    render_openai_error(e, out);
-    BOOST_TEST(out == R"({"error":{"message":"too \"fast\"","type":"rate_limit_error","param":null,"code":"rate_limit_exceeded"}})");
+    auto const a = openai_chat_server().encode_error(e);
+    BOOST_TEST(a.status == 429u);
+    BOOST_TEST(a.content_type == "application/json");
+    BOOST_TEST(a.body == R"({"error":{"message":"too \"fast\"","type":"rate_limit_error","param":null,"code":"rate_limit_exceeded"}})");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

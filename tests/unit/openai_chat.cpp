@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: BSL-1.0
-// The OpenAI chat-completions wire format, table-driven over the fixtures in tests/data/openai/:
-// the requests we build, the responses, errors and streams we decode.
+// The OpenAI chat-completions wire format, both sides, table-driven over the fixtures in
+// tests/data/openai/: the requests we build, the responses, errors and streams we decode; the
+// requests the server side decodes and the answers, streams and errors it writes; and the round
+// trips between the two sides.
 #include "common/wire_fixtures.hpp"
 #include "wire/formats.hpp"
+#include "wire/openai_chat.hpp"
 #include "wire/wire_format.hpp"
 
 #include <llmux/config.hpp>
@@ -520,6 +523,728 @@ BOOST_AUTO_TEST_CASE(stream_large_chunk) {
     BOOST_REQUIRE(chunks.size() == 2u);
     BOOST_TEST(chunks[0].text == big);
     BOOST_TEST(chunks[1].text == "z");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The server side (src/wire/openai_chat_server.cpp)
+
+namespace {
+
+detail::wire_server const& server() {
+    return detail::openai_chat_server();
+}
+
+json::value parse_json(std::string_view s) {
+    boost::system::error_code ec;
+    auto v = json::parse(s, ec);
+    BOOST_TEST_REQUIRE(!ec, "not JSON: " << s);
+    return v;
+}
+
+/// A POST to `path` with `headers`.
+struct head_fixture {
+    std::vector<std::pair<std::string, std::string>> headers;
+    detail::request_head head;
+
+    explicit head_fixture(std::string_view path = "/v1/chat/completions",
+                          std::vector<std::pair<std::string, std::string>> h = {})
+        : headers(std::move(h)) {
+        head.method = "POST";
+        head.path = path;
+        head.context = &headers;
+        head.lookup = [](void const* ctx, std::string_view name) -> std::string_view {
+            for (auto const& [k, v] :
+                 *static_cast<std::vector<std::pair<std::string, std::string>> const*>(ctx))
+                if (detail::iequals(k, name)) return v;
+            return {};
+        };
+    }
+};
+
+boost::system::result<detail::inbound_request, detail::api_error>
+decode_request(std::string_view body) {
+    head_fixture h;
+    return server().decode_request(h.head, body);
+}
+
+/// The JSON payloads of `data:` lines (`[DONE]` kept as text).
+std::vector<std::string> events(std::string_view sse) {
+    std::vector<std::string> out;
+    std::size_t pos = 0;
+    while (pos < sse.size()) {
+        auto end = sse.find("\n\n", pos);
+        BOOST_TEST_REQUIRE(end != std::string_view::npos, "unterminated event in " << sse);
+        auto ev = sse.substr(pos, end - pos);
+        BOOST_TEST_REQUIRE(ev.starts_with("data: "));
+        out.emplace_back(ev.substr(6));
+        pos = end + 2;
+    }
+    return out;
+}
+
+detail::answer_meta meta(std::string_view id, std::int64_t created, std::string_view model) {
+    detail::answer_meta m;
+    m.id = id;
+    m.created = created;
+    m.model = model;
+    return m;
+}
+
+std::string encode_response(chat_response const& r, detail::answer_meta const& m) {
+    std::string out;
+    server().encode_response(r, m, out);
+    return out;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(server_registered) {
+    BOOST_TEST(detail::find_wire_server("openai") == &server());
+    BOOST_TEST(server().name() == fmt().name());
+    BOOST_TEST(server().stream_content_type() == "text/event-stream");
+}
+
+BOOST_AUTO_TEST_CASE(server_endpoints) {
+    detail::endpoint_table const exact(std::span(&detail::wire_servers()[0], 1), false);
+    auto op = [&](std::string_view method, std::string_view path) {
+        auto m = exact.find(method, path);
+        return m ? std::optional(std::pair(m->ep->op, m->path_model)) : std::nullopt;
+    };
+    using detail::operation;
+    BOOST_TEST((op("POST", "/v1/chat/completions")->first == operation::chat));
+    BOOST_TEST((op("POST", "/chat/completions")->first == operation::chat));
+    auto const azure = op("POST", "/openai/deployments/my%2Fdep/chat/completions");
+    BOOST_TEST_REQUIRE(azure.has_value());
+    BOOST_TEST(azure->second == "my/dep");  // percent-decoded
+    BOOST_TEST((op("GET", "/v1/models")->first == operation::list_models));
+    BOOST_TEST((op("HEAD", "/models")->first == operation::list_models));
+    auto const one = op("GET", "/v1/models/openai/gpt-4o-mini");
+    BOOST_TEST_REQUIRE(one.has_value());
+    BOOST_TEST((one->first == operation::get_model));
+    BOOST_TEST(one->second == "openai/gpt-4o-mini");
+    BOOST_TEST(!op("GET", "/v1/chat/completions"));
+    BOOST_TEST(!op("POST", "/api/v1/chat/completions"));  // the gateway matches whole paths
+    BOOST_TEST((exact.path_served("/v1/chat/completions").second == "POST"));
+    BOOST_TEST(!exact.path_served("/v2/nothing").first);
+
+    // The emulator is reached at any base path a client is configured with.
+    detail::endpoint_table const anywhere(std::span(&detail::wire_servers()[0], 1), true);
+    for (auto path : {"/api/v1/chat/completions", "/openai/v1/chat/completions",
+                      "/v1/chat/completions", "/chat/completions"})
+        BOOST_TEST(anywhere.find("POST", path).has_value(), path);
+    auto const deployment =
+        anywhere.find("POST", "/prefix/openai/deployments/dep-1/chat/completions");
+    BOOST_TEST_REQUIRE(deployment.has_value());
+    BOOST_TEST(deployment->path_model == "dep-1");
+    BOOST_TEST(!anywhere.find("POST", "/v1/chat/completionsX"));
+    BOOST_TEST(!anywhere.find("POST", "/v1/xchat/completions"));
+}
+
+BOOST_AUTO_TEST_CASE(server_credentials) {
+    using kind = detail::credential::kind;
+    auto cred = [](std::vector<std::pair<std::string, std::string>> h) {
+        head_fixture f("/v1/chat/completions", std::move(h));
+        auto const c = server().presented_credential(f.head);
+        return std::pair(c.how, std::string(c.value));
+    };
+    BOOST_TEST((cred({{"Authorization", "Bearer sk-1"}}) == std::pair(kind::api_key, std::string("sk-1"))));
+    BOOST_TEST((cred({{"authorization", "bearer  sk-2 "}}) == std::pair(kind::api_key, std::string("sk-2"))));
+    BOOST_TEST((cred({{"api-key", "azure-key"}}) == std::pair(kind::api_key, std::string("azure-key"))));
+    BOOST_TEST((cred({{"Authorization", "Bearer "}}).first == kind::none));
+    BOOST_TEST((cred({{"x-api-key", "not-openai"}}).first == kind::none));
+    BOOST_TEST((cred({}).first == kind::none));
+    BOOST_TEST(server().key_hint() == "Authorization: Bearer <key>");
+}
+
+BOOST_AUTO_TEST_CASE(server_decodes_a_full_request) {
+    auto r = decode_request(R"({
+        "model": "gpt-smart",
+        "messages": [
+          {"role": "system", "content": "be brief"},
+          {"role": "user", "content": [{"type": "text", "text": "weather?"}]},
+          {"role": "assistant", "content": null,
+           "tool_calls": [{"id": "call_1", "type": "function",
+                           "function": {"name": "get_weather", "arguments": "{\"city\":\"Oslo\"}"}}]},
+          {"role": "tool", "tool_call_id": "call_1", "content": "sunny"}
+        ],
+        "temperature": 0.5, "top_p": 0.9, "max_tokens": 100, "seed": 7, "stop": ["END"],
+        "tools": [{"type": "function", "function": {"name": "get_weather",
+                   "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}],
+        "tool_choice": "auto",
+        "response_format": {"type": "json_object"},
+        "stream": true, "stream_options": {"include_usage": true},
+        "frequency_penalty": 0.1
+    })");
+    BOOST_TEST_REQUIRE(!!r, (r ? "" : r.error().message));
+    auto const& req = r->req;
+    BOOST_TEST(req.model == "gpt-smart");
+    BOOST_TEST(r->stream);
+    BOOST_TEST(r->include_usage);
+    BOOST_TEST(req.messages.size() == 4u);
+    BOOST_TEST((req.temperature && *req.temperature == 0.5));
+    BOOST_TEST((req.max_tokens && *req.max_tokens == 100));
+    BOOST_TEST((req.seed && *req.seed == 7));
+    BOOST_TEST(req.stop.size() == 1u);
+    BOOST_TEST_REQUIRE(req.tools.size() == 1u);
+    BOOST_TEST(req.tools[0].name == "get_weather");
+    BOOST_TEST_REQUIRE(req.response_format.has_value());
+    BOOST_TEST((req.response_format->type == response_format::kind::json_object));
+    // The assistant's tool call and the tool's answer (named after its call) survive.
+    auto const* call = std::get_if<tool_call>(&req.messages[2].content.at(0));
+    BOOST_TEST_REQUIRE(call != nullptr);
+    BOOST_TEST(call->id == "call_1");
+    BOOST_TEST(call->name == "get_weather");
+    auto const* answer = std::get_if<tool_result>(&req.messages[3].content.at(0));
+    BOOST_TEST_REQUIRE(answer != nullptr);
+    BOOST_TEST(answer->tool_call_id == "call_1");
+    BOOST_TEST(answer->name == "get_weather");
+    BOOST_TEST(answer->content == "sunny");
+    check_json(r->native, json::parse(R"({"frequency_penalty":0.1})"), "native");
+}
+
+BOOST_AUTO_TEST_CASE(server_keeps_what_the_unified_request_cannot_hold) {
+    // Fields at OpenAI's defaults change nothing and are not kept; every other field the
+    // unified request has no place for is, vendor fields included.
+    auto r = decode_request(R"({"model":"m","messages":[{"role":"user","content":"x"}],
+        "frequency_penalty":0,"presence_penalty":0.0,"parallel_tool_calls":true,"logprobs":false,
+        "store":false,"logit_bias":{},"metadata":{},"service_tier":"auto","modalities":["text"],
+        "user":"u1","n":1,"reasoning_effort":"low","parallel_tool_calls_extra":null,
+        "provider":{"order":["a"]},"presence_penalty_2":1})");
+    BOOST_TEST_REQUIRE(!!r, (r ? "" : r.error().message));
+    check_json(r->native,
+               json::parse(R"({"reasoning_effort":"low","provider":{"order":["a"]},"presence_penalty_2":1})"),
+               "native");
+    BOOST_TEST(r->req.user == "u1");
+}
+
+BOOST_AUTO_TEST_CASE(server_bad_requests_name_the_field) {
+    struct bad_case {
+        char const* body;
+        char const* param;
+        char const* code;  // null: JSON null
+    };
+    bad_case const cases[] = {
+        {"not json", "", nullptr},
+        {"[1]", "", nullptr},
+        {R"({"messages":[{"role":"user","content":"x"}]})", "model", nullptr},
+        {R"({"model":5,"messages":[{"role":"user","content":"x"}]})", "model", "invalid_type"},
+        {R"({"model":"m"})", "messages", "missing_required_parameter"},
+        {R"({"model":"m","messages":"hi"})", "messages", "invalid_type"},
+        {R"({"model":"m","messages":[]})", "messages", "empty_array"},
+        {R"({"model":"m","messages":[{"content":"x"}]})", "messages[0].role",
+         "missing_required_parameter"},
+        {R"({"model":"m","messages":[{"role":"robot","content":"x"}]})", "messages[0].role",
+         nullptr},
+        {R"({"model":"m","messages":[{"role":"user","content":"x"},{"role":"user"}]})",
+         "messages[1].content", "missing_required_parameter"},
+        {R"({"model":"m","messages":[{"role":"user","content":[{"type":"input_audio"}]}]})",
+         "messages[0].content[0].type", nullptr},
+        {R"({"model":"m","messages":[{"role":"user","content":"x"}],"temperature":5})",
+         "temperature", nullptr},
+        {R"({"model":"m","messages":[{"role":"user","content":"x"}],"max_tokens":0})",
+         "max_tokens", "integer_below_min_value"},
+        {R"({"model":"m","messages":[{"role":"user","content":"x"}],"max_completion_tokens":"9"})",
+         "max_completion_tokens", "invalid_type"},
+        {R"({"model":"m","messages":[{"role":"user","content":"x"}],"stream":"yes"})", "stream",
+         "invalid_type"},
+        {R"({"model":"m","messages":[{"role":"user","content":"x"}],"stream_options":{}})",
+         "stream_options", nullptr},
+        {R"({"model":"m","messages":[{"role":"user","content":"x"}],"n":3})", "n", nullptr},
+        {R"({"model":"m","messages":[{"role":"user","content":"x"}],"tools":[{"type":"function","function":{}}]})",
+         "tools[0].function.name", "missing_required_parameter"},
+        {R"({"model":"m","messages":[{"role":"user","content":"x"}],"tool_choice":{"type":"function","function":{"name":"f"}}})",
+         "tool_choice", nullptr},
+        {R"({"model":"m","messages":[{"role":"user","content":"x"}],"response_format":{"type":"xml"}})",
+         "response_format.type", nullptr},
+    };
+    for (auto const& c : cases) {
+        BOOST_TEST_CONTEXT(c.body) {
+            auto r = decode_request(c.body);
+            BOOST_TEST_REQUIRE(!r);
+            auto const& e = r.error();
+            BOOST_TEST(e.status == 400u);
+            BOOST_TEST(e.param == c.param);
+            BOOST_TEST(!e.message.empty());
+            // In OpenAI's error shape, with the field as `param`.
+            auto const a = server().encode_error(e);
+            BOOST_TEST(a.status == 400u);
+            auto const v = parse_json(a.body);
+            auto const& err = v.at("error");
+            BOOST_TEST(err.at("type").as_string() == "invalid_request_error");
+            BOOST_TEST(err.at("message").as_string() == e.message);
+            if (*c.param)
+                BOOST_TEST(err.at("param").as_string() == c.param);
+            else
+                BOOST_TEST(err.at("param").is_null());
+            if (c.code)
+                BOOST_TEST(err.at("code").as_string() == c.code);
+            else
+                BOOST_TEST(err.at("code").is_null());
+        }
+    }
+    // OpenAI's own words where the emulator's clients read them.
+    BOOST_TEST(decode_request("{").error().message.find("could not parse the JSON body") !=
+               std::string::npos);
+    BOOST_TEST(decode_request(R"({"messages":[{"role":"user","content":"x"}]})").error().message ==
+               "you must provide a model parameter");
+}
+
+BOOST_AUTO_TEST_CASE(server_takes_the_model_from_an_azure_path) {
+    head_fixture h("/openai/deployments/dep/chat/completions");
+    h.head.path_model = "dep";
+    auto const from_path =
+        server().decode_request(h.head, R"({"messages":[{"role":"user","content":"hi"}]})");
+    BOOST_TEST_REQUIRE(!!from_path);
+    BOOST_TEST(from_path->req.model == "dep");
+    auto const from_body = server().decode_request(
+        h.head, R"({"model":"body","messages":[{"role":"user","content":"hi"}]})");
+    BOOST_TEST_REQUIRE(!!from_body);
+    BOOST_TEST(from_body->req.model == "body");
+}
+
+BOOST_AUTO_TEST_CASE(server_renders_a_completion_with_tool_calls_and_usage) {
+    chat_response r;
+    r.tool_calls.push_back({"call_9", "get_weather", R"({"city":"Oslo"})"});
+    r.finish_reason = finish_reason::tool_calls;
+    r.usage.input_tokens = 12;
+    r.usage.output_tokens = 5;
+    auto const v = parse_json(encode_response(r, meta("chatcmpl-1", 1700000000, "gpt-smart")));
+    BOOST_TEST(v.at("id").as_string() == "chatcmpl-1");
+    BOOST_TEST(v.at("object").as_string() == "chat.completion");
+    BOOST_TEST(v.at("created").to_number<std::int64_t>() == 1700000000);
+    BOOST_TEST(v.at("model").as_string() == "gpt-smart");
+    BOOST_TEST(v.at("system_fingerprint").is_string());
+    auto const& ch = v.at("choices").as_array().at(0);
+    BOOST_TEST(ch.at("finish_reason").as_string() == "tool_calls");
+    BOOST_TEST(ch.at("message").at("content").is_null());
+    auto const& tc = ch.at("message").at("tool_calls").as_array().at(0);
+    BOOST_TEST(tc.at("id").as_string() == "call_9");
+    BOOST_TEST(tc.at("function").at("name").as_string() == "get_weather");
+    BOOST_TEST(tc.at("function").at("arguments").as_string() == R"({"city":"Oslo"})");
+    BOOST_TEST(v.at("usage").at("prompt_tokens").to_number<int>() == 12);
+    BOOST_TEST(v.at("usage").at("completion_tokens").to_number<int>() == 5);
+    BOOST_TEST(v.at("usage").at("total_tokens").to_number<int>() == 17);
+    BOOST_TEST(v.at("usage").at("prompt_tokens_details").at("cached_tokens").to_number<int>() == 0);
+}
+
+BOOST_AUTO_TEST_CASE(server_text_is_escaped) {
+    chat_response r;
+    r.content = "line\n\"quoted\" \\ \x01 é";
+    r.finish_reason = finish_reason::stop;
+    auto const v = parse_json(encode_response(r, meta("id", 1, "m")));
+    BOOST_TEST(v.at("choices").as_array().at(0).at("message").at("content").as_string() ==
+               r.content);
+    BOOST_TEST(!v.as_object().contains("usage"));  // unknown usage is not sent as zeros
+}
+
+BOOST_AUTO_TEST_CASE(server_stream_has_role_content_finish_usage_and_done) {
+    auto w = server().make_stream_encoder(meta("chatcmpl-2", 5, "gpt-smart"), true);
+    std::string out;
+    chat_chunk a;
+    a.text = "Hel";
+    w->chunk(a, out);
+    chat_chunk b;
+    b.text = "lo";
+    w->chunk(b, out);
+    chat_response r;
+    r.content = "Hello";
+    r.finish_reason = finish_reason::stop;
+    r.usage.input_tokens = 3;
+    r.usage.output_tokens = 2;
+    w->finish(r, out);
+    auto const ev = events(out);
+    BOOST_TEST_REQUIRE(ev.size() == 6u);
+    BOOST_TEST(ev.back() == "[DONE]");
+    auto const role = parse_json(ev[0]);
+    BOOST_TEST(role.at("object").as_string() == "chat.completion.chunk");
+    BOOST_TEST(role.at("id").as_string() == "chatcmpl-2");
+    BOOST_TEST(role.at("model").as_string() == "gpt-smart");
+    BOOST_TEST(role.at("choices").as_array().at(0).at("delta").at("role").as_string() ==
+               "assistant");
+    BOOST_TEST(role.at("choices").as_array().at(0).at("delta").at("content").as_string() == "");
+    std::string text;
+    for (std::size_t i = 1; i <= 2; ++i)
+        text += parse_json(ev[i]).at("choices").as_array().at(0).at("delta").at("content").as_string();
+    BOOST_TEST(text == "Hello");
+    auto const fin = parse_json(ev[3]);
+    BOOST_TEST(fin.at("choices").as_array().at(0).at("finish_reason").as_string() == "stop");
+    BOOST_TEST(fin.at("usage").is_null());  // every chunk but the last says usage: null
+    auto const use = parse_json(ev[4]);
+    BOOST_TEST(use.at("choices").as_array().empty());
+    BOOST_TEST(use.at("usage").at("total_tokens").to_number<int>() == 5);
+}
+
+BOOST_AUTO_TEST_CASE(server_stream_without_usage_has_no_usage_chunk) {
+    auto w = server().make_stream_encoder(meta("c", 5, "m"), false);
+    std::string out;
+    chat_chunk a;
+    a.text = "x";
+    a.finish_reason = finish_reason::length;
+    w->chunk(a, out);
+    chat_response r;
+    r.usage.input_tokens = 3;
+    r.usage.output_tokens = 2;
+    w->finish(r, out);
+    auto const ev = events(out);
+    BOOST_TEST_REQUIRE(ev.size() == 4u);  // role, content, finish, [DONE]
+    BOOST_TEST(parse_json(ev[2]).at("choices").as_array().at(0).at("finish_reason").as_string() ==
+               "length");
+    for (std::size_t i = 0; i + 1 < ev.size(); ++i)
+        BOOST_TEST(!parse_json(ev[i]).as_object().contains("usage"));
+}
+
+BOOST_AUTO_TEST_CASE(server_stream_tool_call_deltas) {
+    auto w = server().make_stream_encoder(meta("c", 5, "m"), false);
+    std::string out;
+    chat_chunk a;
+    a.tool_calls.push_back({0, "call_1", "get_weather", ""});
+    w->chunk(a, out);
+    chat_chunk b;
+    b.tool_calls.push_back({0, "", "", "{\"city\":"});
+    w->chunk(b, out);
+    chat_response r;
+    r.tool_calls.push_back({"call_1", "get_weather", "{\"city\":"});
+    w->finish(r, out);
+    auto const ev = events(out);
+    BOOST_TEST_REQUIRE(ev.size() == 5u);
+    // A stream that starts with a tool call has a null content in its role chunk, as OpenAI's.
+    BOOST_TEST(parse_json(ev[0]).at("choices").as_array().at(0).at("delta").at("content").is_null());
+    auto const first = parse_json(ev[1]).at("choices").as_array().at(0).at("delta").at("tool_calls");
+    BOOST_TEST(first.as_array().at(0).at("id").as_string() == "call_1");
+    BOOST_TEST(first.as_array().at(0).at("type").as_string() == "function");
+    BOOST_TEST(first.as_array().at(0).at("function").at("name").as_string() == "get_weather");
+    auto const second = parse_json(ev[2]).at("choices").as_array().at(0).at("delta").at("tool_calls");
+    BOOST_TEST(!second.as_array().at(0).as_object().contains("id"));
+    BOOST_TEST(second.as_array().at(0).at("function").at("arguments").as_string() == "{\"city\":");
+    BOOST_TEST(parse_json(ev[3]).at("choices").as_array().at(0).at("finish_reason").as_string() ==
+               "tool_calls");
+}
+
+BOOST_AUTO_TEST_CASE(server_stream_error_and_malformed_events) {
+    auto w = server().make_stream_encoder(meta("c", 5, "m"), false);
+    std::string out;
+    chat_chunk a;
+    a.text = "x";
+    w->chunk(a, out);
+    std::string bad;
+    w->malformed(bad);
+    BOOST_TEST(bad.starts_with("data: {\"id\":\"c\""));
+    BOOST_TEST(bad.ends_with("\n\n"));
+    boost::system::error_code ec;
+    json::parse(std::string_view(bad).substr(6), ec);
+    BOOST_TEST(!!ec);  // starts like a chunk, is not JSON
+    detail::api_error e;
+    e.status = 502;
+    e.message = "upstream broke";
+    w->error(e, out);
+    auto const ev = events(out);
+    BOOST_TEST_REQUIRE(ev.size() == 3u);
+    auto const err = parse_json(ev[2]).at("error");
+    BOOST_TEST(err.at("message").as_string() == "upstream broke");
+    BOOST_TEST(err.at("type").as_string() == "server_error");
+    BOOST_TEST(err.at("code").as_string() == "server_error");  // a stream's error has a code
+    // Nothing after the error.
+    chat_chunk more;
+    more.text = "late";
+    std::string after;
+    w->chunk(more, after);
+    BOOST_TEST(after.empty());
+}
+
+BOOST_AUTO_TEST_CASE(server_errors_and_headers) {
+    detail::api_error e;
+    e.status = 402;
+    e.code = "budget_exceeded";
+    e.message = "spent";
+    e.retry_after = std::chrono::milliseconds(1500);
+    e.no_retry = true;
+    auto const a = server().encode_error(e);
+    BOOST_TEST(a.status == 402u);
+    std::map<std::string, std::string> h(a.headers.begin(), a.headers.end());
+    BOOST_TEST(h["retry-after"] == "2");  // rounded up
+    BOOST_TEST(h["retry-after-ms"] == "1500");
+    BOOST_TEST(h["x-should-retry"] == "false");
+    BOOST_TEST(parse_json(a.body).at("error").at("type").as_string() == "insufficient_quota");
+
+    // The provider's own wording, as the emulator answers.
+    struct row {
+        unsigned status;
+        char const* type;
+        char const* code;  // null: JSON null
+    };
+    for (auto const& r : {row{401, "invalid_request_error", "invalid_api_key"},
+                          row{404, "invalid_request_error", "model_not_found"},
+                          row{429, "requests", "rate_limit_exceeded"},
+                          row{500, "server_error", nullptr},
+                          row{599, "server_error", nullptr}}) {
+        auto const body = parse_json(server().encode_error(server().error_for_status(r.status, "gpt-x")).body);
+        BOOST_TEST_CONTEXT(r.status) {
+            BOOST_TEST(body.at("error").at("type").as_string() == r.type);
+            if (r.code)
+                BOOST_TEST(body.at("error").at("code").as_string() == r.code);
+            else
+                BOOST_TEST(body.at("error").at("code").is_null());
+        }
+    }
+    BOOST_TEST(server().error_for_status(404, "gpt-x").message.find("gpt-x") != std::string::npos);
+    auto const missing = server().auth_error(true, {}, {});
+    BOOST_TEST(missing.status == 401u);
+    BOOST_TEST(missing.message.find("didn't provide an API key") != std::string::npos);
+    BOOST_TEST(server().auth_error(false, {}, {}).message.find("Incorrect API key") != std::string::npos);
+    auto const unknown = server().unknown_endpoint("GET", "/v1/nothing");
+    BOOST_TEST(unknown.status == 404u);
+    BOOST_TEST(unknown.code == "unknown_url");
+    BOOST_TEST(unknown.message.find("GET /v1/nothing") != std::string::npos);
+
+    auto m = meta("chatcmpl-x", 1, "m");
+    m.request_id = "req_7";
+    m.processing_ms = 12;
+    auto const head = served_head(server(), m);
+    BOOST_TEST(head.header("x-request-id") == "req_7");
+    BOOST_TEST(head.header("openai-processing-ms") == "12");
+    BOOST_TEST(server().make_id(detail::id_kind::response, "emu", 7) == "chatcmpl-emu-7");
+    BOOST_TEST(server().make_id(detail::id_kind::tool_call, "emu", 7) == "call_emu_7");
+    BOOST_TEST(server().make_id(detail::id_kind::request, "emu", 7) == "req_emu_7");
+}
+
+BOOST_AUTO_TEST_CASE(server_models_list) {
+    std::vector<std::string> names = {"gpt-smart", "openai/gpt-4o-mini"};
+    std::string body;
+    server().encode_models(names, 42, body);
+    auto const v = parse_json(body);
+    BOOST_TEST(v.at("object").as_string() == "list");
+    auto const& d = v.at("data").as_array();
+    BOOST_TEST_REQUIRE(d.size() == 2u);
+    BOOST_TEST(d[1].at("id").as_string() == "openai/gpt-4o-mini");
+    BOOST_TEST(d[1].at("object").as_string() == "model");
+    BOOST_TEST(d[1].at("created").to_number<int>() == 42);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Round trips: client-encode then server-decode gives the request back; server-encode then
+// client-decode gives the response and its chunks back.
+
+namespace {
+
+/** What OpenAI's wire can carry of `r`, as the server side decodes it: the model is the
+    provider's own name; the system prompt is the first message; tool results travel as tool
+    messages (ahead of the rest of their user message), without OpenAI's missing is_error flag
+    and named after the call they answer; text parts are joined; empty tool arguments are `{}`;
+    a tool_choice of auto or none without tools, and a text response format, are not sent; the
+    per-call headers are the client's. `extra` is merged into the body: the fields it sets are
+    read back as such, the others come back as `native` (`extra`).
+*/
+chat_request as_openai_carries(chat_request const& r, std::string_view model) {
+    chat_request out;
+    out.model = std::string(model);
+    std::map<std::string, std::string> call_names;
+    auto tool_message = [&](tool_result res) {
+        res.is_error = false;
+        auto it = call_names.find(res.tool_call_id);
+        res.name = it == call_names.end() ? std::string() : it->second;
+        out.messages.push_back(message{role::tool, {std::move(res)}});
+    };
+    if (!r.system.empty()) out.messages.push_back(system(r.system));
+    for (auto const& m : r.messages) {
+        std::string text;
+        bool images = false;
+        std::vector<content_part> rest;
+        for (auto const& p : m.content) {
+            if (auto const* t = std::get_if<text_part>(&p)) {
+                text += t->text;
+                rest.push_back(p);
+            } else if (auto const* c = std::get_if<tool_call>(&p)) {
+                call_names[c->id] = c->name;
+            } else if (std::holds_alternative<image_part>(p)) {
+                images = true;
+                rest.push_back(p);
+            }
+        }
+        switch (m.role) {
+        case role::system:
+            out.messages.push_back(system(text));
+            break;
+        case role::tool:
+            for (auto const& p : m.content) tool_message(std::get<tool_result>(p));
+            break;
+        case role::user: {
+            bool results = false;
+            for (auto const& p : m.content)
+                if (auto const* res = std::get_if<tool_result>(&p)) {
+                    tool_message(*res);
+                    results = true;
+                }
+            if (results && rest.empty()) break;
+            out.messages.push_back(images ? user(rest) : user(text));
+            break;
+        }
+        case role::assistant: {
+            std::vector<tool_call> calls;
+            for (auto const& p : m.content)
+                if (auto const* c = std::get_if<tool_call>(&p))
+                    calls.push_back({c->id, c->name, c->arguments.empty() ? "{}" : c->arguments});
+            if (calls.empty() && text.empty())
+                out.messages.push_back(assistant(""));
+            else
+                out.messages.push_back(assistant(text, calls));
+            break;
+        }
+        }
+    }
+    out.temperature = r.temperature;
+    out.top_p = r.top_p;
+    out.max_tokens = r.max_tokens;
+    out.stop = r.stop;
+    out.seed = r.seed;
+    out.user = r.user;
+    out.tools = r.tools;
+    out.tool_choice = r.tool_choice;
+    if (out.tool_choice && r.tools.empty() &&
+        (out.tool_choice->how == tool_choice::mode::automatic ||
+         out.tool_choice->how == tool_choice::mode::none))
+        out.tool_choice.reset();
+    if (r.response_format && r.response_format->type != response_format::kind::text)
+        out.response_format = r.response_format;
+    for (auto const& [k, v] : r.extra) {
+        if (k == "temperature")
+            out.temperature = v.to_number<double>();
+        else if (k != "stream_options")
+            out.extra.emplace(k, v);
+        else if (auto so = v.as_object(); so.erase("include_usage"), !so.empty())
+            out.extra.emplace(k, std::move(so));  // include_usage is read, the rest kept
+    }
+    return out;
+}
+
+/// What OpenAI's answer shape carries of `r`: the finish reason OpenAI names (stop when
+/// unknown, tool_calls when calls came without one), empty tool arguments as `{}`, and usage
+/// when it is known, with the cache and reasoning details (0 when unknown) but not a reported
+/// cost (an answer's cost is the gateway's to compute).
+chat_response as_openai_answers(chat_response r) {
+    if (r.finish_reason == finish_reason::unknown || r.finish_reason == finish_reason::error)
+        r.finish_reason = r.tool_calls.empty() ? finish_reason::stop : finish_reason::tool_calls;
+    r.native_finish_reason = std::string(detail::openai::finish_name(r.finish_reason));
+    for (auto& c : r.tool_calls)
+        if (c.arguments.empty()) c.arguments = "{}";
+    if (!r.usage.known()) {
+        r.usage = {};
+    } else {
+        if (!r.usage.total_tokens) r.usage.total_tokens = *r.usage.input_tokens + *r.usage.output_tokens;
+        if (!r.usage.cached_input_tokens) r.usage.cached_input_tokens = 0;
+        if (!r.usage.reasoning_tokens) r.usage.reasoning_tokens = 0;
+        r.usage.reported_cost.reset();
+    }
+    return r;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(round_trip_every_request_fixture) {
+    for (auto const& [file, build] : request_builders) {
+        BOOST_TEST_CONTEXT("fixture " << file) {
+            json::object const fx = load_json(file).as_object();
+            json::object options;
+            if (auto const* o = fx.if_contains("options")) options = o->as_object();
+            auto const p = provider_named(std::string(str(fx.at("provider"))), options);
+            std::string const model(str(fx.at("model")));
+            bool const stream = fx.at("stream").as_bool();
+            auto const original = build();
+            auto const sent = fmt().encode(original, encode_context{p, model, stream});
+            BOOST_REQUIRE_MESSAGE(sent.has_value(), (sent ? "" : sent.error().to_string()));
+
+            head_fixture h(sent->target);
+            auto const got = server().decode_request(h.head, sent->body);
+            BOOST_REQUIRE_MESSAGE(got.has_value(), (got ? "" : got.error().message));
+            BOOST_TEST(got->stream == stream);
+            BOOST_TEST(got->include_usage == stream);  // the client always asks for usage
+            chat_request back = got->req;
+            back.extra = got->native;
+            check_json(request_json(back), request_json(as_openai_carries(original, model)),
+                       "request");
+
+            // And what came back encodes to the same bytes: nothing was lost or added.
+            auto const again = fmt().encode(back, encode_context{p, model, stream});
+            BOOST_REQUIRE(again.has_value());
+            check_json(body_of(*again), body_of(*sent), "re-encoded body");
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(round_trip_every_response_fixture) {
+    json::object const table = load_json("responses.json").as_object();
+    std::size_t n = 0;
+    for (auto const& cv : table.at("cases").as_array()) {
+        auto const& c = cv.as_object();
+        if (!c.contains("response")) continue;  // failures have no answer to send back
+        BOOST_TEST_CONTEXT("case '" << str(c.at("name")) << "'") {
+            auto const original = fmt().decode(case_head(c), case_body(c));
+            BOOST_REQUIRE(original.has_value());
+            auto m = meta(original->id, 1700000000, original->model);
+            m.request_id = original->request_id;
+            std::string const body = encode_response(*original, m);
+            auto const back = fmt().decode(served_head(server(), m), body);
+            BOOST_REQUIRE_MESSAGE(back.has_value(), (back ? "" : back.error().to_string()));
+            check_json(response_json(*back), response_json(as_openai_answers(*original)),
+                       "response");
+            ++n;
+        }
+    }
+    BOOST_TEST(n >= 7u);  // every answer case of responses.json
+}
+
+BOOST_AUTO_TEST_CASE(round_trip_every_stream_fixture) {
+    json::object const table = load_json("streams.json").as_object();
+    std::size_t n = 0;
+    for (auto const& cv : table.at("cases").as_array()) {
+        auto const& c = cv.as_object();
+        if (c.at("end") != json::value("ok")) continue;  // a failed stream has nothing to resend
+        BOOST_TEST_CONTEXT("stream '" << str(c.at("name")) << "'") {
+            std::string const original_bytes = case_body(c);
+            auto d = fmt().make_stream_decoder();
+            std::vector<chat_chunk> chunks;
+            BOOST_REQUIRE(d->feed(original_bytes, chunks).has_value());
+            BOOST_REQUIRE(d->finish(chunks).has_value());
+            auto const whole = accumulate(chunks);
+            auto const& info = d->info();
+
+            std::string const bytes =
+                encode_stream(server(), meta(info.id, 1700000000, info.model), true, chunks, whole);
+            json::object const back = decode_at_every_split(fmt(), bytes);
+
+            // The same chunks, one event per kind of content (text, reasoning, tool calls, the
+            // finish reason) and the usage last, as OpenAI sends them.
+            json::array expected;
+            bool finished = false;
+            for (auto const& ch : chunks) {
+                chat_chunk part;
+                part.text = ch.text;
+                if (part.has_content()) expected.push_back(chunk_json(part));
+                part = {};
+                part.reasoning = ch.reasoning;
+                if (part.has_content()) expected.push_back(chunk_json(part));
+                part = {};
+                part.tool_calls = ch.tool_calls;
+                if (part.has_content()) expected.push_back(chunk_json(part));
+                if (ch.finish_reason && !finished) {
+                    auto fr = *ch.finish_reason;
+                    if (fr == finish_reason::unknown) fr = finish_reason::stop;
+                    expected.push_back(json::object{{"finish_reason", to_string(fr)}});
+                    finished = true;
+                }
+            }
+            auto const carried = as_openai_answers(whole);
+            if (!finished)
+                expected.push_back(json::object{{"finish_reason", to_string(carried.finish_reason)}});
+            if (whole.usage.known())
+                expected.push_back(json::object{{"usage", usage_json(carried.usage)}});
+            check_json(back.at("chunks"), expected, "chunks");
+            check_json(back.at("end"), json::value("ok"), "end");
+            check_json(back.at("info").at("id"), json::value(info.id), "id");
+            check_json(back.at("info").at("model"), json::value(info.model), "model");
+            ++n;
+        }
+    }
+    BOOST_TEST(n >= 6u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -1,10 +1,14 @@
 // SPDX-License-Identifier: BSL-1.0
 // The server side of Anthropic Messages (PROVIDERS.md section 3): requests parsed into a
 // `chat_request` (so Anthropic-SDK clients can use any provider), answers and SSE events
-// written back, Anthropic's error body. Sans-io.
-#include "emulator/json_text.hpp"
-#include "gateway/api.hpp"
+// written back, Anthropic's error body. Sans-io. What the emulator needs of it (its canned
+// errors, headers and ids) is still in src/emulator/anthropic_protocol.cpp (issue 10, phase B).
+#include "wire/anthropic_messages_server.hpp"
+
+#include "util/json_text.hpp"
 #include "util/json_write.hpp"
+#include "util/text.hpp"
+#include "wire/formats.hpp"
 
 #include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
@@ -19,6 +23,18 @@ namespace llmux::detail {
 namespace json = boost::json;
 
 namespace {
+
+using parse_result = boost::system::result<inbound_request, api_error>;
+
+std::string_view sv(json::string const& s) noexcept {
+    return {s.data(), s.size()};
+}
+
+/// A present, non-null member, or null.
+json::value const* member(json::object const& o, std::string_view key) noexcept {
+    auto const* v = o.if_contains(key);
+    return v && !v->is_null() ? v : nullptr;
+}
 
 api_error wrong_type(std::string const& param, char const* expected, json::value const& got) {
     return invalid_field(param, param + ": expected " + expected + ", but got " + json_kind(got));
@@ -64,7 +80,7 @@ parse_result parse_anthropic_request(std::string_view body) {
     if (ec) return invalid_field("", "The request body is not valid JSON: " + ec.message());
     auto const* o = doc.if_object();
     if (!o) return invalid_field("", "The request body must be a JSON object");
-    parsed_request out;
+    inbound_request out;
     auto& req = out.req;
 
     auto const* model = member(*o, "model");
@@ -400,7 +416,7 @@ void render_anthropic_response(chat_response const& r, answer_meta const& m, std
 
 void render_anthropic_error(api_error const& e, std::string& out) {
     out += "{\"type\":\"error\",\"error\":{\"type\":";
-    append_json_string(out, anthropic_error_type(e.status));
+    append_json_string(out, e.type.empty() ? anthropic_error_type(e.status) : e.type);
     out += ",\"message\":";
     append_json_string(out, e.message);
     out += "}}";
@@ -506,6 +522,91 @@ void anthropic_stream_writer::error(api_error const& e, std::string& out) {
     render_anthropic_error(e, out);
     out += "\n\n";
     finished_ = true;
+}
+
+void anthropic_stream_writer::malformed(std::string& out) {
+    out += "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,"
+           "\"delta\":{\"type\":\"text_delta\",\"text\":\"malformed}\n\n";
+}
+
+// ---------------------------------------------------------------------------------------------
+
+namespace {
+
+constexpr endpoint endpoints_table[] = {
+    {"POST", "/v1/messages", operation::chat},
+};
+
+class anthropic_messages_server_impl final : public wire_server {
+public:
+    std::string_view name() const noexcept override { return "anthropic"; }
+
+    std::span<endpoint const> endpoints() const noexcept override { return endpoints_table; }
+
+    credential presented_credential(request_head const& head) const override {
+        // The SDK sends x-api-key; with an auth token (Claude Code's ANTHROPIC_AUTH_TOKEN),
+        // a bearer token.
+        if (auto const key = trim(head.header("x-api-key")); !key.empty())
+            return {credential::kind::api_key, key};
+        std::string_view const auth = head.header("authorization");
+        if (auth.size() > 7 && iequals(auth.substr(0, 7), "Bearer ")) {
+            auto const key = trim(auth.substr(7));
+            if (!key.empty()) return {credential::kind::api_key, key};
+        }
+        return {};
+    }
+
+    std::string_view key_hint() const noexcept override { return "x-api-key: <key>"; }
+
+    boost::system::result<inbound_request, api_error>
+    decode_request(request_head const& head, std::string_view body) const override {
+        (void)head;
+        return parse_anthropic_request(body);
+    }
+
+    void encode_response(chat_response const& r, answer_meta const& m,
+                         std::string& out) const override {
+        render_anthropic_response(r, m, out);
+    }
+
+    std::string_view stream_content_type() const noexcept override { return "text/event-stream"; }
+
+    std::unique_ptr<stream_encoder> make_stream_encoder(answer_meta const& m,
+                                                        bool include_usage) const override {
+        (void)include_usage;  // Anthropic's streams always end with their usage
+        return std::make_unique<anthropic_stream_writer>(m);
+    }
+
+    http_answer encode_error(api_error const& e) const override {
+        http_answer a;
+        a.status = e.status;
+        a.content_type = "application/json";
+        if (e.retry_after) {
+            auto const ms = e.retry_after->count();
+            a.headers.emplace_back("retry-after", std::to_string((ms + 999) / 1000));
+            a.headers.emplace_back("retry-after-ms", std::to_string(ms));
+        }
+        if (e.no_retry) a.headers.emplace_back("x-should-retry", "false");
+        render_anthropic_error(e, a.body);
+        return a;
+    }
+
+    std::string make_id(id_kind kind, std::string_view tag, std::uint64_t n) const override {
+        std::string out = kind == id_kind::response    ? "msg_"
+                          : kind == id_kind::tool_call ? "toolu_"
+                                                       : "req_";
+        out += tag;
+        out += '_';
+        append_number(out, n);
+        return out;
+    }
+};
+
+}  // namespace
+
+wire_server const& anthropic_messages_server() {
+    static anthropic_messages_server_impl const instance;
+    return instance;
 }
 
 }  // namespace llmux::detail

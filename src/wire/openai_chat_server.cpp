@@ -1,0 +1,927 @@
+// SPDX-License-Identifier: BSL-1.0
+// The server side of OpenAI chat completions (PROVIDERS.md sections 1 and 2): requests decoded
+// into a `chat_request` with OpenAI's own 400s, answers and `chat.completion.chunk` streams
+// written as OpenAI writes them, OpenAI's error bodies and headers. Sans-io: the emulator and the
+// gateway serve OpenAI clients through it. Written as text straight into the caller's buffer
+// (no JSON DOM per answer or per event): the emulator is the upstream of every benchmark.
+#include "util/json_text.hpp"
+#include "util/json_write.hpp"
+#include "util/text.hpp"
+#include "wire/formats.hpp"
+#include "wire/openai_chat.hpp"
+
+#include <boost/json/monotonic_resource.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/parse_options.hpp>
+#include <boost/json/value.hpp>
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <unordered_map>
+
+namespace llmux::detail {
+
+namespace {
+
+namespace json = boost::json;
+using decode_result = boost::system::result<inbound_request, api_error>;
+
+// ---------------------------------------------------------------------------------------------
+// Decoding
+
+std::string_view sv(json::string const& s) noexcept {
+    return {s.data(), s.size()};
+}
+
+/// A present, non-null member, or null (OpenAI treats `null` as absent).
+json::value const* member(json::object const& o, std::string_view key) noexcept {
+    auto const* v = o.if_contains(key);
+    return v && !v->is_null() ? v : nullptr;
+}
+
+api_error invalid(std::string param, std::string message, std::string code = {}) {
+    api_error e{400, std::move(message), "invalid_request_error", std::move(code),
+                std::move(param)};
+    return e;
+}
+
+api_error wrong_type(std::string const& param, char const* expected, json::value const& got) {
+    return invalid(param,
+                   "Invalid type for '" + param + "': expected " + expected + ", but got " +
+                       json_kind(got) + " instead.",
+                   "invalid_type");
+}
+
+api_error missing(std::string const& param) {
+    return invalid(param, "Missing required parameter: '" + param + "'.",
+                   "missing_required_parameter");
+}
+
+/// Reads an integer member (JSON integers, or doubles with no fraction: some clients write
+/// `16.0`).
+boost::system::result<std::optional<std::int64_t>, api_error> int_member(json::object const& o,
+                                                                         char const* key) {
+    auto const* v = member(o, key);
+    if (!v) return std::optional<std::int64_t>();
+    if (v->is_int64()) return std::optional<std::int64_t>(v->get_int64());
+    if (v->is_uint64())
+        return std::optional<std::int64_t>(
+            static_cast<std::int64_t>(std::min<std::uint64_t>(v->get_uint64(), INT64_MAX)));
+    if (v->is_double() && std::floor(v->get_double()) == v->get_double() &&
+        std::abs(v->get_double()) < 9e18)
+        return std::optional<std::int64_t>(static_cast<std::int64_t>(v->get_double()));
+    return wrong_type(key, "an integer", *v);
+}
+
+boost::system::result<std::optional<double>, api_error>
+number_member(json::object const& o, char const* key, double lo, double hi) {
+    auto const* v = member(o, key);
+    if (!v) return std::optional<double>();
+    if (!v->is_number()) return wrong_type(key, "a number", *v);
+    double const d = v->to_number<double>();
+    if (!(d >= lo && d <= hi)) {
+        char buf[128];
+        std::snprintf(buf, sizeof buf, "Invalid '%s': expected a value from %g to %g.", key, lo,
+                      hi);
+        return invalid(key, buf);
+    }
+    return std::optional<double>(d);
+}
+
+/// Text of a `content` that may only hold text: a string, or an array of text parts.
+boost::system::result<std::string, api_error> text_content(json::value const& c,
+                                                           std::string const& where) {
+    if (auto const* s = c.if_string()) return std::string(sv(*s));
+    if (auto const* parts = c.if_array()) {
+        std::string out;
+        for (std::size_t j = 0; j < parts->size(); ++j) {
+            auto const at = where + "[" + std::to_string(j) + "]";
+            auto const* p = (*parts)[j].if_object();
+            if (!p) return wrong_type(at, "an object", (*parts)[j]);
+            auto const* type = p->if_contains("type");
+            if (!type || !type->is_string()) return missing(at + ".type");
+            if (type->get_string() == "refusal") continue;
+            if (type->get_string() != "text")
+                return invalid(at + ".type", "Invalid value for '" + at +
+                                                 ".type': only text parts are allowed here.");
+            auto const* t = p->if_contains("text");
+            if (!t || !t->is_string()) return missing(at + ".text");
+            out += sv(t->get_string());
+        }
+        return out;
+    }
+    return wrong_type(where, "a string or an array of text parts", c);
+}
+
+/// The fields read into the unified request; every other field is `native`.
+constexpr std::array<std::string_view, 15> unified_fields = {
+    "model", "messages", "temperature", "top_p", "max_tokens", "max_completion_tokens", "seed",
+    "user", "stop", "n", "stream", "stream_options", "tools", "tool_choice", "response_format",
+};
+
+/// True when `v` is OpenAI's default for `key`: such a field changes nothing and is not kept.
+bool at_default(std::string_view key, json::value const& v) {
+    if (key == "frequency_penalty" || key == "presence_penalty" || key == "top_logprobs")
+        return v.is_number() && v.to_number<double>() == 0;
+    if (key == "logprobs" || key == "store") return v.is_bool() && !v.get_bool();
+    if (key == "parallel_tool_calls") return v.is_bool() && v.get_bool();
+    if (key == "logit_bias" || key == "metadata") return v.is_object() && v.get_object().empty();
+    if (key == "service_tier")
+        return v.is_string() && (v.get_string() == "auto" || v.get_string() == "default");
+    if (key == "modalities")
+        return v.is_array() && v.get_array().size() == 1 && v.get_array()[0].is_string() &&
+               v.get_array()[0].get_string() == "text";
+    return false;
+}
+
+/// The messages of the request into `req`.
+boost::system::result<void, api_error> decode_messages(json::array const& list,
+                                                        chat_request& req) {
+    req.messages.reserve(list.size());
+    // Tool results name their call by id; Gemini also wants the tool's name, found here.
+    std::unordered_map<std::string_view, std::string_view> call_names;
+    for (std::size_t i = 0; i < list.size(); ++i) {
+        // Only errors need the path; build it only then.
+        auto const where = [i] { return "messages[" + std::to_string(i) + "]"; };
+        auto const* m = list[i].if_object();
+        if (!m) return wrong_type(where(), "an object", list[i]);
+        auto const* role_v = member(*m, "role");
+        if (!role_v) return missing(where() + ".role");
+        if (!role_v->is_string()) return wrong_type(where() + ".role", "a string", *role_v);
+        std::string_view const role = sv(role_v->get_string());
+        auto const* content = member(*m, "content");
+        message msg;
+        if (role == "system" || role == "developer") {
+            if (!content) return missing(where() + ".content");
+            auto t = text_content(*content, where() + ".content");
+            if (!t) return t.error();
+            msg.role = role::system;
+            msg.content.emplace_back(text_part{std::move(*t)});
+        } else if (role == "user") {
+            if (!content) return missing(where() + ".content");
+            msg.role = role::user;
+            if (auto const* s = content->if_string()) {
+                msg.content.emplace_back(text_part{std::string(sv(*s))});
+            } else if (auto const* parts = content->if_array()) {
+                for (std::size_t j = 0; j < parts->size(); ++j) {
+                    auto const at = where() + ".content[" + std::to_string(j) + "]";
+                    auto const* p = (*parts)[j].if_object();
+                    if (!p) return wrong_type(at, "an object", (*parts)[j]);
+                    auto const* type = member(*p, "type");
+                    if (!type || !type->is_string()) return missing(at + ".type");
+                    std::string_view const ty = sv(type->get_string());
+                    if (ty == "text") {
+                        auto const* t = member(*p, "text");
+                        if (!t || !t->is_string()) return missing(at + ".text");
+                        msg.content.emplace_back(text_part{std::string(sv(t->get_string()))});
+                    } else if (ty == "image_url") {
+                        auto const* iu = member(*p, "image_url");
+                        image_part img;
+                        if (iu && iu->is_string()) {
+                            img.url = std::string(sv(iu->get_string()));
+                        } else if (iu && iu->is_object()) {
+                            auto const* url = member(iu->get_object(), "url");
+                            if (!url || !url->is_string()) return missing(at + ".image_url.url");
+                            img.url = std::string(sv(url->get_string()));
+                            if (auto const* d = member(iu->get_object(), "detail")) {
+                                if (!d->is_string())
+                                    return wrong_type(at + ".image_url.detail", "a string", *d);
+                                img.detail = std::string(sv(d->get_string()));
+                            }
+                        } else {
+                            return missing(at + ".image_url");
+                        }
+                        msg.content.emplace_back(std::move(img));
+                    } else {
+                        return invalid(at + ".type", "Invalid value for '" + at + ".type': '" +
+                                                         std::string(ty) +
+                                                         "' parts are not supported by this "
+                                                         "server (text, image_url).");
+                    }
+                }
+            } else {
+                return wrong_type(where() + ".content", "a string or an array of parts", *content);
+            }
+        } else if (role == "assistant") {
+            msg.role = role::assistant;
+            if (content) {
+                auto t = text_content(*content, where() + ".content");
+                if (!t) return t.error();
+                if (!t->empty()) msg.content.emplace_back(text_part{std::move(*t)});
+            }
+            if (auto const* calls = member(*m, "tool_calls")) {
+                if (!calls->is_array())
+                    return wrong_type(where() + ".tool_calls", "an array", *calls);
+                auto const& arr = calls->get_array();
+                for (std::size_t j = 0; j < arr.size(); ++j) {
+                    auto const at = where() + ".tool_calls[" + std::to_string(j) + "]";
+                    auto const* c = arr[j].if_object();
+                    if (!c) return wrong_type(at, "an object", arr[j]);
+                    auto const* id = member(*c, "id");
+                    if (!id || !id->is_string()) return missing(at + ".id");
+                    auto const* fn = member(*c, "function");
+                    if (!fn || !fn->is_object()) return missing(at + ".function");
+                    auto const* name = member(fn->get_object(), "name");
+                    if (!name || !name->is_string()) return missing(at + ".function.name");
+                    tool_call tc;
+                    tc.id = std::string(sv(id->get_string()));
+                    tc.name = std::string(sv(name->get_string()));
+                    if (auto const* args = member(fn->get_object(), "arguments")) {
+                        if (!args->is_string())
+                            return wrong_type(at + ".function.arguments", "a string", *args);
+                        tc.arguments = std::string(sv(args->get_string()));
+                    }
+                    call_names[sv(id->get_string())] = sv(name->get_string());
+                    msg.content.emplace_back(std::move(tc));
+                }
+            }
+            if (msg.content.empty()) msg.content.emplace_back(text_part{});
+        } else if (role == "tool") {
+            auto const* id = member(*m, "tool_call_id");
+            if (!id) return missing(where() + ".tool_call_id");
+            if (!id->is_string()) return wrong_type(where() + ".tool_call_id", "a string", *id);
+            if (!content) return missing(where() + ".content");
+            auto t = text_content(*content, where() + ".content");
+            if (!t) return t.error();
+            tool_result r;
+            r.tool_call_id = std::string(sv(id->get_string()));
+            if (auto it = call_names.find(sv(id->get_string())); it != call_names.end())
+                r.name = std::string(it->second);
+            r.content = std::move(*t);
+            msg.role = role::tool;
+            msg.content.emplace_back(std::move(r));
+        } else {
+            return invalid(where() + ".role",
+                           "Invalid value for '" + where() + ".role': '" + std::string(role) +
+                               "' (supported: system, developer, user, assistant, tool).");
+        }
+        req.messages.push_back(std::move(msg));
+    }
+    return {};
+}
+
+boost::system::result<void, api_error> decode_tools(json::object const& o, chat_request& req) {
+    if (auto const* tools = member(o, "tools")) {
+        if (!tools->is_array()) return wrong_type("tools", "an array", *tools);
+        auto const& arr = tools->get_array();
+        for (std::size_t j = 0; j < arr.size(); ++j) {
+            auto const at = "tools[" + std::to_string(j) + "]";
+            auto const* t = arr[j].if_object();
+            if (!t) return wrong_type(at, "an object", arr[j]);
+            if (auto const* ty = member(*t, "type");
+                ty && !(ty->is_string() && ty->get_string() == "function"))
+                return invalid(at + ".type", "Invalid value for '" + at +
+                                                 ".type': only 'function' tools are supported.");
+            auto const* fn = member(*t, "function");
+            if (!fn || !fn->is_object()) return missing(at + ".function");
+            auto const& f = fn->get_object();
+            auto const* name = member(f, "name");
+            if (!name || !name->is_string() || name->get_string().empty())
+                return missing(at + ".function.name");
+            tool tl;
+            tl.name = std::string(sv(name->get_string()));
+            if (auto const* d = member(f, "description")) {
+                if (!d->is_string()) return wrong_type(at + ".function.description", "a string", *d);
+                tl.description = std::string(sv(d->get_string()));
+            }
+            if (auto const* p = member(f, "parameters")) {
+                if (!p->is_object()) return wrong_type(at + ".function.parameters", "an object", *p);
+                tl.parameters = json::object(p->get_object(), json::storage_ptr());
+            }
+            if (auto const* s = member(f, "strict")) {
+                if (!s->is_bool()) return wrong_type(at + ".function.strict", "a boolean", *s);
+                tl.strict = s->get_bool();
+            }
+            req.tools.push_back(std::move(tl));
+        }
+    }
+    if (auto const* tc = member(o, "tool_choice")) {
+        if (auto const* s = tc->if_string()) {
+            if (*s == "auto")
+                req.tool_choice = tool_choice::automatic();
+            else if (*s == "none")
+                req.tool_choice = tool_choice::none();
+            else if (*s == "required")
+                req.tool_choice = tool_choice::required();
+            else
+                return invalid("tool_choice", "Invalid value for 'tool_choice': '" +
+                                                  std::string(sv(*s)) +
+                                                  "' (expected none, auto or required).");
+        } else if (auto const* c = tc->if_object()) {
+            auto const* fn = member(*c, "function");
+            auto const* name = fn && fn->is_object() ? member(fn->get_object(), "name") : nullptr;
+            if (!name || !name->is_string()) return missing("tool_choice.function.name");
+            req.tool_choice = tool_choice::named(std::string(sv(name->get_string())));
+        } else {
+            return wrong_type("tool_choice", "a string or an object", *tc);
+        }
+        if (req.tool_choice->how == tool_choice::mode::named) {
+            bool found = false;
+            for (auto const& t : req.tools)
+                found = found || t.name == req.tool_choice->name;
+            if (!found)
+                return invalid("tool_choice", "Invalid 'tool_choice': no tool named '" +
+                                                  req.tool_choice->name + "' is defined.");
+        }
+        if (req.tool_choice->how == tool_choice::mode::required && req.tools.empty())
+            return invalid("tool_choice",
+                           "Invalid 'tool_choice': 'required' needs at least one tool.");
+    }
+    return {};
+}
+
+boost::system::result<void, api_error> decode_response_format(json::object const& o,
+                                                               chat_request& req) {
+    auto const* rf = member(o, "response_format");
+    if (!rf) return {};
+    if (!rf->is_object()) return wrong_type("response_format", "an object", *rf);
+    auto const* type = member(rf->get_object(), "type");
+    if (!type || !type->is_string()) return missing("response_format.type");
+    std::string_view const ty = sv(type->get_string());
+    if (ty == "json_object") {
+        req.response_format = response_format::json();
+    } else if (ty == "json_schema") {
+        auto const* js = member(rf->get_object(), "json_schema");
+        if (!js || !js->is_object()) return missing("response_format.json_schema");
+        auto const& j = js->get_object();
+        auto const* name = member(j, "name");
+        if (!name || !name->is_string() || name->get_string().empty())
+            return missing("response_format.json_schema.name");
+        response_format f;
+        f.type = response_format::kind::json_schema;
+        f.name = std::string(sv(name->get_string()));
+        if (auto const* sc = member(j, "schema")) {
+            if (!sc->is_object())
+                return wrong_type("response_format.json_schema.schema", "an object", *sc);
+            f.schema = json::object(sc->get_object(), json::storage_ptr());
+        }
+        f.strict = false;
+        if (auto const* s = member(j, "strict")) {
+            if (!s->is_bool()) return wrong_type("response_format.json_schema.strict", "a boolean", *s);
+            f.strict = s->get_bool();
+        }
+        req.response_format = std::move(f);
+    } else if (ty != "text") {
+        return invalid("response_format.type", "Invalid value for 'response_format.type': '" +
+                                                   std::string(ty) +
+                                                   "' (expected text, json_object or json_schema).");
+    }
+    return {};
+}
+
+decode_result decode(request_head const& head, std::string_view body) {
+    // The document only lives for this call: a monotonic arena (with a first block on the
+    // stack) makes parsing cheap. Whatever the request keeps is copied out of it.
+    unsigned char first_block[4096];
+    json::monotonic_resource arena(first_block, sizeof first_block);
+    json::parse_options popts;
+    popts.max_depth = 256;  // JSON schemas nest deeply
+    boost::system::error_code ec;
+    json::value const doc = json::parse(body, ec, &arena, popts);
+    if (ec)
+        return invalid({}, "We could not parse the JSON body of your request. (HINT: This likely "
+                           "means you aren't using your HTTP library correctly. The OpenAI API "
+                           "expects a JSON payload, but what was sent was not valid JSON. (" +
+                               ec.message() + "))");
+    auto const* o = doc.if_object();
+    if (!o)
+        return invalid({}, std::string("Invalid type for request body: expected an object, but "
+                                       "got ") +
+                               json_kind(doc) + " instead.");
+    inbound_request out;
+    auto& req = out.req;
+
+    // Azure names its deployment in the path; the body's model wins when there is one.
+    auto const* model = member(*o, "model");
+    if (model && !model->is_string()) return wrong_type("model", "a string", *model);
+    if (model && !model->get_string().empty())
+        req.model = std::string(sv(model->get_string()));
+    else if (!head.path_model.empty())
+        req.model = head.path_model;
+    else if (model)
+        return invalid("model", "Invalid 'model': it must not be empty.");
+    else
+        return invalid("model", "you must provide a model parameter");
+
+    auto const* messages = member(*o, "messages");
+    if (!messages) return missing("messages");
+    if (!messages->is_array()) return wrong_type("messages", "an array of objects", *messages);
+    if (messages->get_array().empty())
+        return invalid("messages",
+                       "Invalid 'messages': empty array. Expected an array with minimum length 1, "
+                       "but got an empty array instead.",
+                       "empty_array");
+    if (auto r = decode_messages(messages->get_array(), req); !r) return r.error();
+
+    if (auto t = number_member(*o, "temperature", 0, 2); !t)
+        return t.error();
+    else
+        req.temperature = *t;
+    if (auto t = number_member(*o, "top_p", 0, 1); !t)
+        return t.error();
+    else
+        req.top_p = *t;
+    // max_completion_tokens supersedes the deprecated max_tokens.
+    for (auto const* key : {"max_tokens", "max_completion_tokens"}) {
+        auto n = int_member(*o, key);
+        if (!n) return n.error();
+        if (!*n) continue;
+        if (**n < 1)
+            return invalid(key,
+                           std::string("Invalid '") + key +
+                               "': integer below minimum value. Expected a value >= 1, but got " +
+                               std::to_string(**n) + " instead.",
+                           "integer_below_min_value");
+        req.max_tokens = **n;
+    }
+    if (auto n = int_member(*o, "seed"); !n)
+        return n.error();
+    else
+        req.seed = *n;
+    if (auto const* u = member(*o, "user")) {
+        if (!u->is_string()) return wrong_type("user", "a string", *u);
+        req.user = std::string(sv(u->get_string()));
+    }
+    if (auto const* st = member(*o, "stop")) {
+        if (auto const* s = st->if_string()) {
+            req.stop.emplace_back(sv(*s));
+        } else if (auto const* a = st->if_array()) {
+            for (std::size_t j = 0; j < a->size(); ++j) {
+                if (!(*a)[j].is_string())
+                    return wrong_type("stop[" + std::to_string(j) + "]", "a string", (*a)[j]);
+                req.stop.emplace_back(sv((*a)[j].get_string()));
+            }
+        } else {
+            return wrong_type("stop", "a string or an array of strings", *st);
+        }
+    }
+    if (auto n = int_member(*o, "n"); !n)
+        return n.error();
+    else if (*n && **n != 1)
+        return invalid("n", "Invalid 'n': this server returns one choice; 'n' must be 1.");
+
+    if (auto const* s = member(*o, "stream")) {
+        if (!s->is_bool()) return wrong_type("stream", "a boolean", *s);
+        out.stream = s->get_bool();
+    }
+    if (auto const* so = member(*o, "stream_options")) {
+        if (!out.stream)
+            return invalid("stream_options", "The 'stream_options' parameter is only allowed "
+                                             "when 'stream' is enabled.");
+        if (!so->is_object()) return wrong_type("stream_options", "an object", *so);
+        if (auto const* iu = member(so->get_object(), "include_usage")) {
+            if (!iu->is_bool()) return wrong_type("stream_options.include_usage", "a boolean", *iu);
+            out.include_usage = iu->get_bool();
+        }
+        // The stream's other options (`include_obfuscation`) are the upstream's to honour: kept
+        // like any field the unified request has no place for.
+        json::object rest(json::storage_ptr{});
+        for (auto const& [key, v] : so->get_object())
+            if (key != "include_usage" && !v.is_null())
+                rest.emplace(key, json::value(v, json::storage_ptr()));
+        if (!rest.empty()) out.native.emplace("stream_options", std::move(rest));
+    }
+    if (auto r = decode_tools(*o, req); !r) return r.error();
+    if (auto r = decode_response_format(*o, req); !r) return r.error();
+
+    for (auto const& [key, v] : *o) {
+        std::string_view const k(key.data(), key.size());
+        if (v.is_null() || at_default(k, v)) continue;
+        if (std::find(unified_fields.begin(), unified_fields.end(), k) != unified_fields.end())
+            continue;
+        out.native.emplace(key, json::value(v, json::storage_ptr()));
+    }
+    return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Encoding
+
+/// Both sides of a stream and a whole answer claim the same service tier and fingerprint.
+constexpr std::string_view tier_and_fingerprint =
+    "\"service_tier\":\"default\",\"system_fingerprint\":\"fp_llmux\"";
+
+void append_usage(std::string& out, usage const& u) {
+    auto const in = u.input_tokens.value_or(0), outp = u.output_tokens.value_or(0);
+    out += "{\"prompt_tokens\":";
+    append_number(out, in);
+    out += ",\"completion_tokens\":";
+    append_number(out, outp);
+    out += ",\"total_tokens\":";
+    append_number(out, u.total_tokens ? *u.total_tokens : in + outp);
+    out += ",\"prompt_tokens_details\":{\"cached_tokens\":";
+    append_number(out, u.cached_input_tokens.value_or(0));
+    out += ",\"audio_tokens\":0";
+    if (u.cache_write_tokens) {  // OpenRouter's field; OpenAI itself has none
+        out += ",\"cache_write_tokens\":";
+        append_number(out, *u.cache_write_tokens);
+    }
+    out += "},\"completion_tokens_details\":{\"reasoning_tokens\":";
+    append_number(out, u.reasoning_tokens.value_or(0));
+    out += ",\"audio_tokens\":0,\"accepted_prediction_tokens\":0,"
+           "\"rejected_prediction_tokens\":0}}";
+}
+
+finish_reason effective_finish(chat_response const& r) noexcept {
+    if (r.finish_reason == finish_reason::unknown && !r.tool_calls.empty())
+        return finish_reason::tool_calls;
+    return r.finish_reason;
+}
+
+void append_response(chat_response const& r, answer_meta const& m, std::string& out) {
+    out += "{\"id\":";
+    append_json_string(out, m.id);
+    out += ",\"object\":\"chat.completion\",\"created\":";
+    append_number(out, m.created);
+    out += ",\"model\":";
+    append_json_string(out, m.model);
+    out += ",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":";
+    if (r.content.empty() && !r.tool_calls.empty())
+        out += "null";
+    else
+        append_json_string(out, r.content);
+    if (!r.reasoning.empty()) {
+        out += ",\"reasoning_content\":";
+        append_json_string(out, r.reasoning);
+    }
+    out += ",\"refusal\":null";
+    if (!r.tool_calls.empty()) {
+        out += ",\"tool_calls\":[";
+        for (std::size_t i = 0; i < r.tool_calls.size(); ++i) {
+            auto const& c = r.tool_calls[i];
+            if (i) out += ',';
+            out += "{\"id\":";
+            append_json_string(out, c.id);
+            out += ",\"type\":\"function\",\"function\":{\"name\":";
+            append_json_string(out, c.name);
+            out += ",\"arguments\":";
+            // `arguments` is JSON text; an empty string is not.
+            append_json_string(out, c.arguments.empty() ? std::string_view("{}") : c.arguments);
+            out += "}}";
+        }
+        out += ']';
+    }
+    out += ",\"annotations\":[]},\"logprobs\":null,\"finish_reason\":\"";
+    out += openai::finish_name(effective_finish(r));
+    out += "\"}]";
+    if (r.usage.known()) {  // unknown usage is left out, not sent as zeros
+        out += ",\"usage\":";
+        append_usage(out, r.usage);
+    }
+    out += ',';
+    out += tier_and_fingerprint;
+    out += '}';
+}
+
+/// OpenAI's error `type` for a status, when the caller did not pick one.
+std::string_view type_for_status(unsigned status) noexcept {
+    if (status == 402) return "insufficient_quota";
+    if (status == 429) return "rate_limit_error";
+    if (status >= 500) return "server_error";
+    return "invalid_request_error";
+}
+
+void append_error(api_error const& e, std::string& out, bool code_from_type) {
+    std::string_view const type = e.type.empty() ? type_for_status(e.status) : e.type;
+    out += "{\"error\":{\"message\":";
+    append_json_string(out, e.message);
+    out += ",\"type\":";
+    append_json_string(out, type);
+    out += ",\"param\":";
+    append_json_string_or_null(out, e.param);
+    out += ",\"code\":";
+    append_json_string_or_null(out, e.code.empty() && code_from_type ? type : e.code);
+    out += "}}";
+}
+
+// ---------------------------------------------------------------------------------------------
+// Streams
+
+class openai_stream_encoder final : public stream_encoder {
+public:
+    openai_stream_encoder(answer_meta const& m, bool include_usage)
+        : include_usage_(include_usage) {
+        // Every chunk starts the same way: the prefix is built once per stream.
+        prefix_.reserve(160 + m.id.size() + m.model.size());
+        prefix_ += "data: {\"id\":";
+        append_json_string(prefix_, m.id);
+        prefix_ += ",\"object\":\"chat.completion.chunk\",\"created\":";
+        append_number(prefix_, m.created);
+        prefix_ += ",\"model\":";
+        append_json_string(prefix_, m.model);
+        prefix_ += ',';
+        prefix_ += tier_and_fingerprint;
+        prefix_ += ",\"choices\":[";
+    }
+
+    void chunk(chat_chunk const& c, std::string& out) override {
+        if (finished_) return;
+        begin(c, out);
+        if (!c.text.empty()) {
+            out += prefix_;
+            out += R"({"index":0,"delta":{"content":)";
+            append_json_string(out, c.text);
+            out += R"(},"logprobs":null,"finish_reason":null})";
+            end_chunk(out);
+        }
+        if (!c.reasoning.empty()) {
+            out += prefix_;
+            out += R"({"index":0,"delta":{"reasoning_content":)";
+            append_json_string(out, c.reasoning);
+            out += R"(},"logprobs":null,"finish_reason":null})";
+            end_chunk(out);
+        }
+        if (!c.tool_calls.empty()) {
+            out += prefix_;
+            out += R"({"index":0,"delta":{"tool_calls":[)";
+            for (std::size_t i = 0; i < c.tool_calls.size(); ++i) {
+                auto const& d = c.tool_calls[i];
+                if (i) out += ',';
+                out += "{\"index\":";
+                append_number(out, static_cast<std::uint64_t>(d.index));
+                if (!d.id.empty()) {
+                    out += ",\"id\":";
+                    append_json_string(out, d.id);
+                    out += ",\"type\":\"function\"";
+                }
+                out += ",\"function\":{";
+                if (!d.name.empty()) {
+                    out += "\"name\":";
+                    append_json_string(out, d.name);
+                    out += ',';
+                }
+                // The first fragment of a call carries `arguments: ""`, as OpenAI's does.
+                out += "\"arguments\":";
+                append_json_string(out, d.arguments);
+                out += "}}";
+            }
+            out += R"(]},"logprobs":null,"finish_reason":null})";
+            end_chunk(out);
+        }
+        if (c.finish_reason) {
+            finish_event(*c.finish_reason, out);
+            finished_ = true;
+        }
+    }
+
+    void finish(chat_response const& r, std::string& out) override {
+        chat_chunk const none{};
+        begin(none, out);
+        if (!finished_) {
+            finish_event(effective_finish(r), out);
+            finished_ = true;
+        }
+        if (include_usage_ && r.usage.known()) {
+            out += prefix_;
+            out += "],\"usage\":";
+            append_usage(out, r.usage);
+            out += "}\n\n";
+        }
+        out += "data: [DONE]\n\n";
+    }
+
+    void error(api_error const& e, std::string& out) override {
+        // The SDKs raise on any event whose data has an `error` key (PROVIDERS.md 1.3); they
+        // read its code, which OpenAI always sets in a stream.
+        out += "data: ";
+        append_error(e, out, true);
+        out += "\n\n";
+        finished_ = true;
+    }
+
+    void malformed(std::string& out) override {
+        // An unterminated string: a chunk that starts like the others and cannot be parsed.
+        out += prefix_;
+        out += R"({"index":0,"delta":{"content":"malformed})";
+        out += "\n\n";
+    }
+
+private:
+    /// The role chunk, before the first content (its content is null when the answer starts
+    /// with a tool call, as OpenAI's is).
+    void begin(chat_chunk const& first, std::string& out) {
+        if (started_) return;
+        started_ = true;
+        out += prefix_;
+        out += first.text.empty() && !first.tool_calls.empty()
+                   ? R"({"index":0,"delta":{"role":"assistant","content":null,"refusal":null},"logprobs":null,"finish_reason":null})"
+                   : R"({"index":0,"delta":{"role":"assistant","content":"","refusal":null},"logprobs":null,"finish_reason":null})";
+        end_chunk(out);
+    }
+
+    void finish_event(finish_reason fr, std::string& out) const {
+        out += prefix_;
+        out += R"({"index":0,"delta":{},"logprobs":null,"finish_reason":")";
+        out += openai::finish_name(fr);
+        out += "\"}";
+        end_chunk(out);
+    }
+
+    void end_chunk(std::string& out) const {
+        out += include_usage_ ? "],\"usage\":null}\n\n" : "]}\n\n";
+    }
+
+    std::string prefix_;  // `data: {"id":…,"object":…,"created":…,"model":…,…,"choices":[`
+    bool include_usage_;
+    bool started_ = false;
+    bool finished_ = false;
+};
+
+// ---------------------------------------------------------------------------------------------
+
+constexpr endpoint endpoints_table[] = {
+    // Azure OpenAI names the deployment in the path.
+    {"POST", "/openai/deployments/{model}/chat/completions", operation::chat},
+    {"POST", "/v1/chat/completions", operation::chat},
+    {"POST", "/chat/completions", operation::chat},
+    {"GET", "/v1/models", operation::list_models},
+    {"GET", "/models", operation::list_models},
+    {"GET", "/v1/models/{model}", operation::get_model},
+    {"GET", "/models/{model}", operation::get_model},
+};
+
+class openai_chat_server_impl final : public wire_server {
+public:
+    std::string_view name() const noexcept override { return "openai"; }
+
+    std::span<endpoint const> endpoints() const noexcept override { return endpoints_table; }
+
+    credential presented_credential(request_head const& head) const override {
+        std::string_view const auth = head.header("authorization");
+        if (auth.size() > 7 && iequals(auth.substr(0, 7), "Bearer ")) {
+            auto const key = trim(auth.substr(7));
+            if (!key.empty()) return {credential::kind::api_key, key};
+        }
+        if (auto const key = trim(head.header("api-key")); !key.empty())  // Azure OpenAI
+            return {credential::kind::api_key, key};
+        return {};
+    }
+
+    std::string_view key_hint() const noexcept override { return "Authorization: Bearer <key>"; }
+
+    boost::system::result<inbound_request, api_error>
+    decode_request(request_head const& head, std::string_view body) const override {
+        return decode(head, body);
+    }
+
+    void encode_response(chat_response const& r, answer_meta const& m,
+                         std::string& out) const override {
+        append_response(r, m, out);
+    }
+
+    std::string_view stream_content_type() const noexcept override { return "text/event-stream"; }
+
+    std::unique_ptr<stream_encoder> make_stream_encoder(answer_meta const& m,
+                                                        bool include_usage) const override {
+        return std::make_unique<openai_stream_encoder>(m, include_usage);
+    }
+
+    http_answer encode_error(api_error const& e) const override {
+        http_answer a;
+        a.status = e.status;
+        a.content_type = "application/json";
+        if (e.retry_after) {
+            auto const ms = e.retry_after->count();
+            // retry-after is whole seconds: rounded up, so a client never retries early.
+            a.headers.emplace_back("retry-after", std::to_string((ms + 999) / 1000));
+            a.headers.emplace_back("retry-after-ms", std::to_string(ms));
+        }
+        if (e.no_retry) a.headers.emplace_back("x-should-retry", "false");
+        append_error(e, a.body, false);
+        return a;
+    }
+
+    void response_headers(answer_meta const& m, header_sink& out) const override {
+        if (!m.request_id.empty()) out.header("x-request-id", m.request_id);
+        char buf[24];
+        auto const r = std::to_chars(buf, buf + sizeof buf, m.processing_ms);
+        out.header("openai-processing-ms", std::string_view(buf, static_cast<std::size_t>(r.ptr - buf)));
+        out.header("openai-version", "2020-10-01");
+    }
+
+    std::string make_id(id_kind kind, std::string_view tag, std::uint64_t n) const override {
+        std::string out;
+        switch (kind) {
+        case id_kind::response:
+            out = "chatcmpl-";
+            out += tag;
+            out += '-';
+            break;
+        case id_kind::tool_call:
+            out = "call_";
+            out += tag;
+            out += '_';
+            break;
+        case id_kind::request:
+            out = "req_";
+            out += tag;
+            out += '_';
+            break;
+        }
+        append_number(out, n);
+        return out;
+    }
+
+    void encode_models(std::span<std::string const> names, std::int64_t created,
+                       std::string& out) const override {
+        out += "{\"object\":\"list\",\"data\":[";
+        for (std::size_t i = 0; i < names.size(); ++i) {
+            if (i) out += ',';
+            encode_model(names[i], created, out);
+        }
+        out += "]}";
+    }
+
+    void encode_model(std::string_view name, std::int64_t created,
+                      std::string& out) const override {
+        out += "{\"id\":";
+        append_json_string(out, name);
+        out += ",\"object\":\"model\",\"created\":";
+        append_number(out, created);
+        out += ",\"owned_by\":\"llmux\"}";
+    }
+
+    api_error error_for_status(unsigned status, std::string_view model) const override {
+        std::string const m(model);
+        switch (status) {
+        case 400:
+            return {400, "Invalid request (emulated error).", "invalid_request_error", "", ""};
+        case 401:
+            return {401,
+                    "Incorrect API key provided: sk-emu***. You can find your API key at "
+                    "https://platform.openai.com/account/api-keys.",
+                    "invalid_request_error", "invalid_api_key", ""};
+        case 402:
+            return {402,
+                    "You exceeded your current quota, please check your plan and billing "
+                    "details.",
+                    "insufficient_quota", "insufficient_quota", ""};
+        case 403:
+            return {403, "Country, region, or territory not supported", "request_forbidden",
+                    "unsupported_country_region_territory", ""};
+        case 404:
+            return {404, "The model `" + m + "` does not exist or you do not have access to it.",
+                    "invalid_request_error", "model_not_found", ""};
+        case 408:
+            return {408, "Request timed out.", "timeout", "", ""};
+        case 409:
+            return {409, "The request conflicted with another request (emulated error).",
+                    "invalid_request_error", "conflict", ""};
+        case 422:
+            return {422, "The request could not be processed (emulated error).",
+                    "invalid_request_error", "", ""};
+        case 429:
+            // The real API's type names the exhausted limit ("requests" or "tokens").
+            return {429,
+                    "Rate limit reached for " + m +
+                        " in organization org-emulator on requests per min (RPM): Limit 3, "
+                        "Used 3, Requested 1. Please try again in 20s. Visit "
+                        "https://platform.openai.com/account/rate-limits to learn more.",
+                    "requests", "rate_limit_exceeded", ""};
+        case 500:
+            return {500, "The server had an error while processing your request. Sorry about that!",
+                    "server_error", "", ""};
+        case 502:
+            return {502, "Bad gateway.", "server_error", "", ""};
+        case 503:
+            return {503, "The engine is currently overloaded, please try again later",
+                    "server_error", "", ""};
+        case 504:
+            return {504, "Gateway timeout.", "server_error", "", ""};
+        default:
+            return {status, "Emulated error (HTTP " + std::to_string(status) + ").",
+                    status >= 500 ? "server_error" : "invalid_request_error", "", ""};
+        }
+    }
+
+    api_error auth_error(bool missing_key, std::string_view why,
+                         std::string_view type) const override {
+        (void)why;  // OpenAI says the same whatever was wrong with a key
+        (void)type;
+        if (!missing_key) return error_for_status(401, {});
+        return {401,
+                "You didn't provide an API key. You need to provide your API key in an "
+                "Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
+                "invalid_request_error", "invalid_api_key", ""};
+    }
+
+    api_error unknown_endpoint(std::string_view method, std::string_view target) const override {
+        return {404,
+                "Unknown request URL: " + std::string(method) + " " + std::string(target) +
+                    ". Please check the URL for typos, or see the docs at "
+                    "https://platform.openai.com/docs/api-reference/.",
+                "invalid_request_error", "unknown_url", ""};
+    }
+};
+
+}  // namespace
+
+wire_server const& openai_chat_server() {
+    static openai_chat_server_impl const instance;
+    return instance;
+}
+
+}  // namespace llmux::detail
