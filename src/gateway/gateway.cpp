@@ -121,13 +121,13 @@ struct key_state {
 struct group_state {
     std::string name;
     model_group g;
-    /// Deployments in configured order, each repeated `retries + 1` times.
+    /// Deployments in configured order (each retried within the fallback: see `fb_options`).
     model_list order;
     std::optional<route> how;
     std::unique_ptr<router> rt;
     /// Every deployment speaks the OpenAI wire format (OpenAI-only fields pass through).
     bool all_openai = false;
-    /// One deployment, one attempt, no deadlines: a plain call.
+    /// One deployment, one attempt, no deadlines, nothing opted in: a plain call.
     bool simple = false;
 };
 
@@ -187,26 +187,6 @@ void append_field(std::string& out, std::string_view v, std::size_t max = 200) {
     }
     out += '"';
 }
-
-/// The stream of one request: a plain call or a fallback over deployments.
-struct upstream_stream {
-    std::optional<chat_stream> plain;
-    std::optional<fallback_stream> combined;
-
-    asio::awaitable<std::optional<chat_chunk>> next() {
-        if (plain) co_return co_await plain->next();
-        co_return co_await combined->next();
-    }
-    result<chat_response> const& response() const {
-        if (plain) return plain->response();
-        return combined->response();
-    }
-    /// Ends it now (the client left): what was received is billed in `response()`.
-    void close() {
-        if (plain) plain->close();
-        if (combined) combined->close();
-    }
-};
 
 /// The SSE writer of the endpoint's format.
 struct stream_writers {
@@ -327,7 +307,7 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
                 auto const id = model_id::parse(d);
                 auto const* p = up.config().find(id->provider);
                 if (!p || p->wire != "openai") gs->all_openai = false;
-                for (unsigned i = 0; i <= g.retries; ++i) gs->order.push_back(d);
+                gs->order.push_back(d);
             }
             switch (g.strategy) {
             case group_strategy::fallback: break;
@@ -345,8 +325,8 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
                 rc.fallback.deadline = g.deadline;
                 gs->rt = std::make_unique<router>(up, rc);
             }
-            gs->simple = gs->order.size() == 1 && g.per_attempt == duration{} &&
-                         g.deadline == duration{} && !g.hedge;
+            gs->simple = gs->order.size() == 1 && g.retries == 0 && g.per_attempt == duration{} &&
+                         g.deadline == duration{} && !g.hedge && !g.continue_streams;
             fixed.push_back(name);
             model_names.push_back(name);
             groups.emplace(name, std::move(gs));
@@ -613,18 +593,29 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
         if (!g.how || !g.rt) return g.order;
         auto ranking = g.rt->rank(req, *g.how);
         if (ranking.empty()) return g.order;
-        if (g.g.retries == 0) return model_list(std::move(ranking));
-        model_list out;
-        for (auto const& m : ranking)
-            for (unsigned i = 0; i <= g.g.retries; ++i) out.push_back(m);
-        return out;
+        return model_list(std::move(ranking));
     }
 
-    fallback_options fb_options(group_state const& g) const {
+    /** The composed policy of a group: its deployments in order, each retried with backoff
+        (`retries`, `retry_backoff`) before the next, hedged when `hedge` is set (whole
+        answers), continued when `continue_streams` is set (streams), all under `deadline`.
+    */
+    fallback_options fb_options(group_state const& g, bool stream) const {
         fallback_options o;
         o.per_attempt = g.g.per_attempt;
         o.deadline = g.g.deadline;
-        if (g.g.retries) o.respect_breaker = false;
+        if (g.g.retries) {
+            retry_options r;
+            r.max_attempts = g.g.retries + 1;
+            r.initial_backoff = g.g.retry_backoff;
+            o.retry = r;
+        }
+        if (g.g.hedge && !stream) {
+            hedge_options h;
+            h.delay = *g.g.hedge;
+            o.hedge = h;
+        }
+        o.continue_streams = stream && g.g.continue_streams;
         return o;
     }
 
@@ -769,6 +760,31 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
                "# TYPE llmux_upstream_requests_total counter\nllmux_upstream_requests_total ";
         append_u(out, t.requests);
         out += '\n';
+        // Adaptive concurrency per provider (client_config::concurrency), when it is on.
+        auto const gates = up.concurrency();
+        if (!gates.empty()) {
+            out += "# HELP llmux_upstream_concurrency_limit Adaptive in-flight limit per provider.\n"
+                   "# TYPE llmux_upstream_concurrency_limit gauge\n";
+            for (auto const& g : gates) {
+                out += "llmux_upstream_concurrency_limit{provider=\"" + g.provider + "\"} ";
+                append_u(out, g.limit);
+                out += '\n';
+            }
+            out += "# HELP llmux_upstream_queue_depth Calls waiting for a slot per provider.\n"
+                   "# TYPE llmux_upstream_queue_depth gauge\n";
+            for (auto const& g : gates) {
+                out += "llmux_upstream_queue_depth{provider=\"" + g.provider + "\"} ";
+                append_u(out, g.queued);
+                out += '\n';
+            }
+            out += "# HELP llmux_upstream_requeued_total Calls queued again after a 429/529.\n"
+                   "# TYPE llmux_upstream_requeued_total counter\n";
+            for (auto const& g : gates) {
+                out += "llmux_upstream_requeued_total{provider=\"" + g.provider + "\"} ";
+                append_u(out, g.requeued);
+                out += '\n';
+            }
+        }
     }
 
     /// `POST /v1/chat/completions` and `POST /v1/messages`.
@@ -906,7 +922,7 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
                                  public_name};
         result<chat_response> const* outcome = nullptr;
         result<chat_response> whole{failure(error::cancelled, "not run")};
-        upstream_stream stream;
+        chat_stream stream;
         stream_writers writers(api, meta, p.include_usage);
         bool sse_started = false;
 
@@ -1031,33 +1047,25 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
         metrics->in_flight.fetch_sub(1, std::memory_order_relaxed);
     }
 
-    /// A whole answer through the group's strategy.
+    /// A whole answer through the group's strategy and composed policy.
     asio::awaitable<result<chat_response>> call(group_state const& g, chat_request req) {
         if (g.simple) {
             req.model = g.order.front();
             co_return co_await up.chat(std::move(req));
         }
         auto order = ranked(g, req);
-        if (g.g.hedge) {
-            hedge_options h;
-            h.delay = *g.g.hedge;
-            h.deadline = g.g.deadline;
-            co_return co_await hedge(up, std::move(order), std::move(req), h);
-        }
-        auto opts = fb_options(g);
+        auto opts = fb_options(g, false);
         co_return co_await fallback(up, std::move(order), std::move(req), std::move(opts));
     }
 
-    upstream_stream open_stream(group_state const& g, chat_request req) {
-        upstream_stream s;
+    /// A stream through the group's strategy: one stream type, plain or combined.
+    chat_stream open_stream(group_state const& g, chat_request req) {
         if (g.simple) {
             req.model = g.order.front();
-            s.plain.emplace(up.stream(std::move(req)));
-            return s;
+            return up.stream(std::move(req));
         }
         auto order = ranked(g, req);
-        s.combined.emplace(stream_fallback(up, std::move(order), std::move(req), fb_options(g)));
-        return s;
+        return stream_fallback(up, std::move(order), std::move(req), fb_options(g, true));
     }
 
     static void start_sse(detail::server_exchange& ex) {
@@ -1072,7 +1080,7 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
         status. Returns true once the SSE head went out.
     */
     asio::awaitable<bool> relay(detail::server_exchange& ex, stream_writers& w,
-                                upstream_stream& s, request_record& rec) {
+                                chat_stream& s, request_record& rec) {
         bool started = false;
         bool first_content = true;
         std::string out;
