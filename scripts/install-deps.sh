@@ -8,6 +8,8 @@ set -euo pipefail
 packages=(g++ cmake ninja-build pkg-config libssl-dev
           libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
           libboost-test1.81-dev libboost-program-options1.81-dev
+          libsqlite3-dev libhiredis-dev   # the state stores (src/state/)
+          redis-server                    # the Redis store's tests (scripts/test.sh starts one)
           clang libclang-rt-14-dev)   # clang: the libFuzzer targets
 if [[ "${1:-}" == "--with-tools" ]]; then
     packages+=(wrk hyperfine)

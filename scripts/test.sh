@@ -3,13 +3,53 @@
 # The README's second command (and CI's): installs what is missing, builds everything, runs
 # every test (unit, integration, the official SDKs against the emulator, the CMake consumer),
 # then builds and runs the tests again under AddressSanitizer + UndefinedBehaviorSanitizer, then
-# runs each libFuzzer target briefly (LLMUX_FUZZ_SECONDS each, default 20).
+# runs each libFuzzer target briefly (LLMUX_FUZZ_SECONDS each, default 20). A redis-server on a
+# free loopback port serves the Redis state store's tests of both passes (LLMUX_TEST_REDIS).
 # Set LLMUX_SKIP_SANITIZE=1 to skip the sanitizer pass, LLMUX_FUZZ_SECONDS=0 to skip fuzzing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 scripts/install-deps.sh
 jobs=$(nproc)
+
+# A Redis for the Redis state store's tests, on a free loopback port, writing nothing to disk
+# (no RDB, no AOF; its log and pid file live in a temporary directory). The tests find it
+# through LLMUX_TEST_REDIS; it is stopped on exit, also when a step fails.
+redis_dir=$(mktemp -d)
+redis_pid=""
+stop_redis() {
+    if [[ -n "$redis_pid" ]]; then
+        kill "$redis_pid" 2>/dev/null || true
+        for _ in $(seq 50); do kill -0 "$redis_pid" 2>/dev/null || break; sleep 0.1; done
+    fi
+    rm -rf "$redis_dir"
+}
+trap stop_redis EXIT
+start_redis() {
+    local port
+    for _ in $(seq 20); do
+        port=$((20000 + RANDOM % 40000))
+        # Something answers there already: try another port.
+        (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && continue
+        rm -f "$redis_dir/redis.pid"
+        redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no \
+            --dir "$redis_dir" --logfile "$redis_dir/redis.log" \
+            --pidfile "$redis_dir/redis.pid" --daemonize yes >/dev/null || continue
+        for _ in $(seq 50); do
+            if [[ "$(redis-cli -h 127.0.0.1 -p "$port" ping 2>/dev/null)" == PONG ]]; then
+                redis_pid=$(cat "$redis_dir/redis.pid")
+                export LLMUX_TEST_REDIS="127.0.0.1:$port"
+                echo "test.sh: redis-server on $LLMUX_TEST_REDIS" >&2
+                return 0
+            fi
+            sleep 0.1
+        done
+        [[ -f "$redis_dir/redis.pid" ]] && kill "$(cat "$redis_dir/redis.pid")" 2>/dev/null
+    done
+    echo "test.sh: could not start redis-server (see $redis_dir/redis.log)" >&2
+    return 1
+}
+start_redis
 
 if [[ -f tests/conformance/package-lock.json ]]; then
     (cd tests/conformance && npm ci --no-audit --no-fund --loglevel=error)

@@ -452,8 +452,24 @@ result<void> client_config::load_json(std::string_view json, std::string_view or
 
     client_config next = *this;  // apply to a copy: a bad file changes nothing
     env_reader getenv = default_getenv;
+    // A newer copy of the genai-prices data (written by `llmux models --update FILE --out PATH`)
+    // replaces the built-in prices; it is applied first, so that a "catalog" file's models go
+    // on top of it whatever the order of the keys.
+    if (auto const* prices = obj->if_contains("prices")) {
+        if (!prices->is_string()) return config_error(origin, "prices must be a file path");
+        std::string const path(prices->get_string());
+        std::ifstream in(path, std::ios::binary);
+        if (!in) return config_error(origin, "prices: cannot read '" + path + "'");
+        std::ostringstream ss;
+        ss << in.rdbuf();
+        auto c = catalog::from_genai_prices(ss.str(), path);
+        if (!c) return c.error();
+        next.models = std::make_shared<catalog>(std::move(*c));
+    }
     for (auto const& [key, v] : *obj) {
-        if (key == "providers") {
+        if (key == "prices") {
+            continue;  // applied above
+        } else if (key == "providers") {
             auto const* ps = v.if_object();
             if (!ps) return config_error(origin, "providers must be an object");
             for (auto const& [name, pv] : *ps) {

@@ -7,6 +7,7 @@
 #include <boost/beast/http/error.hpp>
 
 #include <ostream>
+#include <string_view>
 #include <sstream>
 
 namespace llmux {
@@ -57,6 +58,13 @@ boost::system::error_category const& category() noexcept {
 
 std::string code_name(boost::system::error_code const& ec) {
     if (!ec) return "ok";
+    // The state stores' category (llmux/state.hpp), matched by name so that this file links
+    // without them (the fuzz targets compile it alone). Values as in `state_error`.
+    if (std::string_view(ec.category().name()) == "llmux.state") {
+        static char const* const names[] = {"store_unavailable", "store_timeout", "store_closed",
+                                            "store_full", "store_protocol", "store_storage"};
+        if (ec.value() >= 1 && ec.value() <= 6) return names[ec.value() - 1];
+    }
     if (ec.category() == category()) {
         switch (static_cast<error>(ec.value())) {
         case error::timeout: return "timeout";

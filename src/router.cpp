@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: BSL-1.0
 #include <llmux/router.hpp>
 
+#include <llmux/catalog.hpp>
+
 #include "util/estimate.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <sstream>
 
@@ -38,14 +41,6 @@ bool has_images(chat_request const& req) {
         for (auto const& p : m.content)
             if (std::holds_alternative<image_part>(p)) return true;
     return false;
-}
-
-/// The request's expected cost on `info` (prompt estimate and expected output at the
-/// catalog's prices), or nothing when unpriced.
-std::optional<double> expected_cost(model_info const* info, double prompt_tokens,
-                                    double out_tokens) {
-    if (!info || !info->priced()) return std::nullopt;
-    return (prompt_tokens * *info->input_price + out_tokens * *info->output_price) / 1e6;
 }
 
 // -- the built-in strategies: each a stable sort by explicit keys ------------------------------
@@ -183,6 +178,10 @@ std::vector<route_candidate> router::candidates(chat_request const& req,
         need.min_context, size.lowest + static_cast<std::uint64_t>(out_tokens));
 
     auto const& cat = c_->models();
+    auto const now = std::chrono::system_clock::now();
+    usage expected;
+    expected.input_tokens = static_cast<std::uint64_t>(prompt_tokens);
+    expected.output_tokens = static_cast<std::uint64_t>(out_tokens);
     std::vector<std::string> pool = cfg_.candidates;
     if (pool.empty()) {
         for (auto const& m : cat.models())
@@ -210,7 +209,9 @@ std::vector<route_candidate> router::candidates(chat_request const& req,
             if (need.min_context && info->context_window && *info->context_window < need.min_context)
                 continue;
         }
-        auto const cost = expected_cost(info, prompt_tokens, out_tokens);
+        // The expected call at today's prices, context-size tier and per-request fee included.
+        std::optional<double> cost;
+        if (info) cost = catalog::cost(info->prices_at(now), expected);
         if (need.max_price) {
             if (!cost) continue;
             double const blended = *cost * 1e6 / std::max(1.0, prompt_tokens + out_tokens);

@@ -516,6 +516,9 @@ boost::json::object bench_json(std::vector<bench_model> const& models, bench_set
             {"requests_per_second", opt_value(rps ? std::optional(round3(*rps)) : rps)},
             {"input_tokens", m.input_tokens},
             {"output_tokens", m.output_tokens},
+            {"cached_input_tokens", m.cached_input_tokens},
+            {"cache_write_tokens", m.cache_write_tokens},
+            {"reasoning_tokens", m.reasoning_tokens},
             {"unknown_usage", m.unknown_usage},
             {"cost_usd", m.ok > m.unpriced ? boost::json::value(m.cost_usd)
                                            : boost::json::value(nullptr)},
@@ -529,7 +532,8 @@ std::string bench_csv(std::vector<bench_model> const& models) {
     std::string out =
         "model,requests,ok,failed,error_rate,ttft_p50_ms,ttft_p90_ms,ttft_p99_ms,ttft_max_ms,"
         "latency_p50_ms,latency_p90_ms,latency_p99_ms,latency_max_ms,output_tokens_per_second,"
-        "requests_per_second,input_tokens,output_tokens,cost_usd,errors\n";
+        "requests_per_second,input_tokens,output_tokens,cached_input_tokens,cache_write_tokens,"
+        "reasoning_tokens,cost_usd,errors\n";
     for (auto const& m : models) {
         out += csv_field(m.model) + "," + std::to_string(m.done()) + "," + std::to_string(m.ok) +
                "," + std::to_string(m.failed) + "," + csv_number(m.error_rate(), 4);
@@ -538,8 +542,9 @@ std::string bench_csv(std::vector<bench_model> const& models) {
                 out += "," + (h->count() ? csv_number(value_ms(*h, q.q), 3) : std::string());
         out += "," + csv_number(m.tokens_per_second(), 2) + "," +
                csv_number(m.requests_per_second(), 3) + "," + std::to_string(m.input_tokens) +
-               "," + std::to_string(m.output_tokens) + "," +
-               csv_number(m.ok > m.unpriced ? std::optional(m.cost_usd) : std::nullopt, 9) + "," +
+               "," + std::to_string(m.output_tokens) + "," + std::to_string(m.cached_input_tokens) +
+               "," + std::to_string(m.cache_write_tokens) + "," + std::to_string(m.reasoning_tokens) +
+               "," + csv_number(m.ok > m.unpriced ? std::optional(m.cost_usd) : std::nullopt, 9) + "," +
                csv_field(errors_csv(m)) + "\n";
     }
     return out;

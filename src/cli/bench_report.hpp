@@ -31,6 +31,11 @@ struct bench_model {
     std::map<std::string, std::uint64_t> errors;
     std::uint64_t input_tokens = 0;
     std::uint64_t output_tokens = 0;
+    /// Parts of the sums above: input tokens read from and written to the provider's cache,
+    /// output tokens spent reasoning (as far as the provider reported them).
+    std::uint64_t cached_input_tokens = 0;
+    std::uint64_t cache_write_tokens = 0;
+    std::uint64_t reasoning_tokens = 0;
     /// Successful calls whose provider did not report usage.
     std::uint64_t unknown_usage = 0;
     /// Numerator and denominator of tokens per second, summed over the successful calls; see

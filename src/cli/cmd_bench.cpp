@@ -92,6 +92,9 @@ void record(llmux::cli::bench_model& m, llmux::result<llmux::chat_response> cons
     m.latency.record(resp.latency);
     m.ttft.record(resp.ttft);
     if (resp.usage.input_tokens) m.input_tokens += *resp.usage.input_tokens;
+    m.cached_input_tokens += resp.usage.cached_input_tokens.value_or(0);
+    m.cache_write_tokens += resp.usage.cache_write_tokens.value_or(0);
+    m.reasoning_tokens += resp.usage.reasoning_tokens.value_or(0);
     if (resp.usage.output_tokens) {
         auto const out = *resp.usage.output_tokens;
         m.output_tokens += out;

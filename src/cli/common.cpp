@@ -253,6 +253,19 @@ boost::json::value count_json(token_count const& c) {
 }
 }  // namespace
 
+boost::json::object usage_json(usage const& u) {
+    // Cached reads and cache writes are part of input_tokens, reasoning part of output_tokens:
+    // shown beside them so that a cache hit or a long think is visible. null = not reported.
+    return {{"input_tokens", count_json(u.input_tokens)},
+            {"output_tokens", count_json(u.output_tokens)},
+            {"total_tokens", count_json(u.total_tokens)},
+            {"cached_input_tokens", count_json(u.cached_input_tokens)},
+            {"cache_write_tokens", count_json(u.cache_write_tokens)},
+            {"reasoning_tokens", count_json(u.reasoning_tokens)},
+            {"reported_cost_usd", u.reported_cost ? boost::json::value(*u.reported_cost)
+                                                  : boost::json::value(nullptr)}};
+}
+
 boost::json::array attempts_json(std::vector<attempt> const& attempts) {
     boost::json::array out;
     for (auto const& a : attempts) {
@@ -287,9 +300,7 @@ boost::json::object result_json(result<chat_response> const& r, std::string cons
         for (auto const& tc : resp.tool_calls)
             calls.push_back(boost::json::object{{"id", tc.id}, {"name", tc.name}, {"arguments", tc.arguments}});
         o["tool_calls"] = std::move(calls);
-        o["usage"] = boost::json::object{{"input_tokens", count_json(resp.usage.input_tokens)},
-                                         {"output_tokens", count_json(resp.usage.output_tokens)},
-                                         {"total_tokens", count_json(resp.usage.total_tokens)}};
+        o["usage"] = usage_json(resp.usage);
         o["latency_ms"] = to_ms(resp.latency);
         o["ttft_ms"] = to_ms(resp.ttft);
         o["request_id"] = resp.request_id;
@@ -303,9 +314,7 @@ boost::json::object result_json(result<chat_response> const& r, std::string cons
         o["text"] = "";
         o["finish_reason"] = "error";
         o["tool_calls"] = boost::json::array{};
-        o["usage"] = boost::json::object{{"input_tokens", nullptr},
-                                         {"output_tokens", nullptr},
-                                         {"total_tokens", nullptr}};
+        o["usage"] = usage_json(usage{});
         o["latency_ms"] = nullptr;
         o["ttft_ms"] = nullptr;
         boost::json::object e;

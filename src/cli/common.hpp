@@ -116,6 +116,11 @@ chat_stream start_stream(client& c, router& r, call_plan const& plan, chat_reque
 /// The `--json` object of one call (the fields of `llmux chat --json`).
 boost::json::object result_json(result<chat_response> const& r, std::string const& model);
 
+/// @brief A usage as `--json` prints it: input, output and total tokens, cached reads, cache
+/// writes and reasoning tokens (each null when the provider did not report it) and the cost the
+/// provider reported itself (OpenRouter), if any.
+boost::json::object usage_json(usage const& u);
+
 /// The `attempts` array of `--json` output: model, error (code, status, message) and latency.
 boost::json::array attempts_json(std::vector<attempt> const& attempts);
 

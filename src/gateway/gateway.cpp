@@ -498,6 +498,16 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
             append_u(line, *r.use.output_tokens);
         else
             line += '-';
+        // Parts of in= (cache reads and writes) and of out= (reasoning), '-' when not reported.
+        for (auto [name, n] : {std::pair{" cached=", &r.use.cached_input_tokens},
+                               std::pair{" cache_write=", &r.use.cache_write_tokens},
+                               std::pair{" reasoning=", &r.use.reasoning_tokens}}) {
+            line += name;
+            if (*n)
+                append_u(line, **n);
+            else
+                line += '-';
+        }
         line += " cost=";
         if (r.cost) {
             char buf[32];
@@ -1006,6 +1016,12 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
             counters.input_tokens.fetch_add(*rec.use.input_tokens, std::memory_order_relaxed);
         if (rec.use.output_tokens)
             counters.output_tokens.fetch_add(*rec.use.output_tokens, std::memory_order_relaxed);
+        counters.cached_input_tokens.fetch_add(rec.use.cached_input_tokens.value_or(0),
+                                               std::memory_order_relaxed);
+        counters.cache_write_tokens.fetch_add(rec.use.cache_write_tokens.value_or(0),
+                                              std::memory_order_relaxed);
+        counters.reasoning_tokens.fetch_add(rec.use.reasoning_tokens.value_or(0),
+                                            std::memory_order_relaxed);
         // What the request cost: the answer's cost and what failed attempts were billed
         // (streams that broke after their answer began). An answer whose cost is unknown
         // (the provider reported no usage) is charged its reservation: never free.

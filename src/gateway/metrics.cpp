@@ -40,6 +40,9 @@ void fold_into(model_counters& into, model_counters const& from) noexcept {
     add(into.fallbacks, from.fallbacks);
     add(into.input_tokens, from.input_tokens);
     add(into.output_tokens, from.output_tokens);
+    add(into.cached_input_tokens, from.cached_input_tokens);
+    add(into.cache_write_tokens, from.cache_write_tokens);
+    add(into.reasoning_tokens, from.reasoning_tokens);
     add(into.cost_nano_usd, from.cost_nano_usd);
     from.errors.for_each([&](unsigned status, std::uint64_t n) { into.errors.add(status, n); });
     into.latency.merge(from.latency);
@@ -220,18 +223,23 @@ void gateway_metrics::render(std::string& out, connections conn) const {
                   real(out, static_cast<double>(c.cost_nano_usd.load(std::memory_order_relaxed)) /
                                 1e9);
               });
-    help(out, "llmux_gateway_tokens_total", "counter", "Tokens reported by upstreams.");
-    for (auto const& [n, c] : models) {
-        out.append("llmux_gateway_tokens_total{model=\"");
-        label_value(out, n);
-        out.append("\",kind=\"input\"} ");
-        num(out, c->input_tokens.load(std::memory_order_relaxed));
-        out.append("\nllmux_gateway_tokens_total{model=\"");
-        label_value(out, n);
-        out.append("\",kind=\"output\"} ");
-        num(out, c->output_tokens.load(std::memory_order_relaxed));
-        out += '\n';
-    }
+    help(out, "llmux_gateway_tokens_total", "counter",
+         "Tokens reported by upstreams: input and output, and the parts of them read from "
+         "(cached_input) and written to (cache_write) the upstream's prompt cache and spent on "
+         "reasoning.");
+    for (auto const& [n, c] : models)
+        for (auto [kind, counter] :
+             {std::pair{"input", &model_counters::input_tokens},
+              std::pair{"output", &model_counters::output_tokens},
+              std::pair{"cached_input", &model_counters::cached_input_tokens},
+              std::pair{"cache_write", &model_counters::cache_write_tokens},
+              std::pair{"reasoning", &model_counters::reasoning_tokens}}) {
+            out.append("llmux_gateway_tokens_total{model=\"");
+            label_value(out, n);
+            out.append("\",kind=\"").append(kind).append("\"} ");
+            num(out, ((*c).*counter).load(std::memory_order_relaxed));
+            out += '\n';
+        }
     help(out, "llmux_gateway_errors_total", "counter",
          "Failed model requests, by public model name and HTTP status.");
     for (auto const& [n, c] : models)

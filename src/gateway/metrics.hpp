@@ -50,6 +50,10 @@ struct model_counters {
     std::atomic<std::uint64_t> fallbacks{0};
     std::atomic<std::uint64_t> input_tokens{0};
     std::atomic<std::uint64_t> output_tokens{0};
+    /// Parts of the two above: input read from / written to the upstream's cache, reasoning.
+    std::atomic<std::uint64_t> cached_input_tokens{0};
+    std::atomic<std::uint64_t> cache_write_tokens{0};
+    std::atomic<std::uint64_t> reasoning_tokens{0};
     /// Known cost, in nano-USD (integer, so that it adds atomically).
     std::atomic<std::uint64_t> cost_nano_usd{0};
     status_counters errors;

@@ -150,14 +150,21 @@ struct transport::lease {
     bool reused = false;
 };
 
+/// What connections count. Shared with them: a connection may close (from a handler posted
+/// to its strand) after the transport that made it is gone.
+struct connection_counters {
+    std::atomic<std::uint64_t> open_now{0};
+    std::atomic<std::uint64_t> tls_resumed{0};
+};
+
 struct transport::impl {
     asio::any_io_executor ex;
     std::optional<ssl::context> tls;
     failure tls_error;  // set when the TLS settings could not be applied (bad CA file)
     std::mutex mu;
     std::unordered_map<std::string, std::shared_ptr<pool>> pools;
-    std::atomic<std::uint64_t> opened{0}, reused{0}, open_now{0}, requests{0}, stale_retries{0},
-        tls_resumed{0};
+    std::atomic<std::uint64_t> opened{0}, reused{0}, requests{0}, stale_retries{0};
+    std::shared_ptr<connection_counters> counters = std::make_shared<connection_counters>();
 };
 
 class connection : public std::enable_shared_from_this<connection> {
@@ -165,9 +172,8 @@ public:
     using strand_type = asio::strand<asio::any_io_executor>;
 
     connection(asio::any_io_executor const& ex, std::shared_ptr<transport::pool> p,
-               std::atomic<std::uint64_t>* open_counter, std::atomic<std::uint64_t>* resumed)
-        : strand(asio::make_strand(ex)), pool(std::move(p)), resumed_counter(resumed),
-          open_counter_(open_counter) {}
+               std::shared_ptr<connection_counters> counters)
+        : strand(asio::make_strand(ex)), pool(std::move(p)), counters_(std::move(counters)) {}
 
     ~connection() { close_now(); }
 
@@ -179,13 +185,12 @@ public:
     bool is_open = false;
     clock::time_point idle_since{};
     std::uint64_t uses = 0;
-    std::atomic<std::uint64_t>* resumed_counter;
 
     beast::tcp_stream& tcp() { return secure ? beast::get_lowest_layer(*secure) : *plain; }
 
     void mark_open() {
         is_open = true;
-        open_counter_->fetch_add(1, std::memory_order_relaxed);
+        counters_->open_now.fetch_add(1, std::memory_order_relaxed);
     }
 
     void close_now() {
@@ -196,7 +201,7 @@ public:
         }
         if (is_open) {
             is_open = false;
-            open_counter_->fetch_sub(1, std::memory_order_relaxed);
+            counters_->open_now.fetch_sub(1, std::memory_order_relaxed);
         }
     }
 
@@ -219,8 +224,10 @@ public:
         return f(*plain);
     }
 
+    void resumed() noexcept { counters_->tls_resumed.fetch_add(1, std::memory_order_relaxed); }
+
 private:
-    std::atomic<std::uint64_t>* open_counter_;
+    std::shared_ptr<connection_counters> counters_;
 };
 
 namespace {
@@ -311,7 +318,7 @@ awaitable<result<void>> connect(connection& c, origin const& o, ssl::context* tl
             if (vr != X509_V_OK) why = X509_verify_cert_error_string(vr);
             co_return failure(hec, "TLS handshake with " + o.key + " failed: " + why);
         }
-        if (SSL_session_reused(ssl)) c.resumed_counter->fetch_add(1, std::memory_order_relaxed);
+        if (SSL_session_reused(ssl)) c.resumed();
     }
     co_return result<void>{};
 }
@@ -529,7 +536,7 @@ awaitable<result<transport::lease>> transport::acquire(origin const& o, clock::t
         if (!l.conn) {
             if (p->total < cfg_.pool.max_connections_per_origin) {
                 ++p->total;
-                l = {std::make_shared<connection>(impl_->ex, p, &impl_->open_now, &impl_->tls_resumed), false};
+                l = {std::make_shared<connection>(impl_->ex, p, impl_->counters), false};
             } else {
                 ch = std::make_shared<waiter_channel>(impl_->ex, 1);
                 p->waiters.push_back(ch);
@@ -549,7 +556,7 @@ awaitable<result<transport::lease>> transport::acquire(origin const& o, clock::t
         auto [ec, c] = std::get<0>(r);
         if (!ec) {
             if (c) co_return lease{std::move(c), true};
-            co_return lease{std::make_shared<connection>(impl_->ex, p, &impl_->open_now, &impl_->tls_resumed), false};
+            co_return lease{std::make_shared<connection>(impl_->ex, p, impl_->counters), false};
         }
     }
     // Timed out or cancelled: leave the queue, giving back anything handed over meanwhile.
@@ -649,10 +656,10 @@ transport_stats transport::stats() const {
     transport_stats s;
     s.connections_opened = impl_->opened.load();
     s.connections_reused = impl_->reused.load();
-    s.connections_open = impl_->open_now.load();
+    s.connections_open = impl_->counters->open_now.load();
     s.requests = impl_->requests.load();
     s.stale_retries = impl_->stale_retries.load();
-    s.tls_resumed = impl_->tls_resumed.load();
+    s.tls_resumed = impl_->counters->tls_resumed.load();
     return s;
 }
 

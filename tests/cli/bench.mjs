@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { run, test, done, assert } from './harness.mjs';
+import { run, replay, test, done, assert } from './harness.mjs';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'llmux-bench-test-'));
 process.on('exit', () => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -235,6 +235,29 @@ await test('error rates by code; the chart has one series per model per panel', 
   for (const label of ['p50', 'p90', 'p99', 'max', 'milliseconds']) assert.ok(texts.includes(label), label);
   const paths = [...walk(svg)].filter((e) => e.name === 'path');
   assert.equal(paths.length, 2 * 3, 'a latency and a TTFT curve per model that answered');
+});
+
+await test('--json and --csv sum cached, cache-write and reasoning tokens', async () => {
+  const fixture = (f) => fs.readFileSync(new URL(`../data/openai/${f}`, import.meta.url), 'utf8');
+  const up = await replay({ whole: fixture('cost_o4_mini_response.json'), stream: fixture('cost_o4_mini_stream.sse') });
+  try {
+    const csvFile = `${tmp}/usage.csv`;
+    const r = run(['bench', '--base-url', `${up.url}/v1`, '-m', 'openai/o4-mini', '-n', '3', '-c', '1',
+                   '--json', '-', '--csv', csvFile, 'hi'], { env: { OPENAI_API_KEY: 'sk-test' } });
+    assert.equal(r.code, 0, r.stderr);
+    const m = JSON.parse(r.stdout).models[0];
+    assert.equal(m.input_tokens, 36000);
+    assert.equal(m.cached_input_tokens, 24000);
+    assert.equal(m.cache_write_tokens, 0);
+    assert.equal(m.reasoning_tokens, 6000);
+    assert.ok(Math.abs(m.cost_usd - 3 * 0.0198) < 1e-12, `${m.cost_usd}`);
+    const [head, row] = parseCsv(fs.readFileSync(csvFile, 'utf8'));
+    const rec = Object.fromEntries(head.map((h, i) => [h, row[i]]));
+    assert.equal(+rec.cached_input_tokens, 24000);
+    assert.equal(+rec.reasoning_tokens, 6000);
+  } finally {
+    await up.stop();
+  }
 });
 
 await test('the table: columns, percentiles and definitions', () => {

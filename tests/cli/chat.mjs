@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: BSL-1.0
 // `llmux chat` as a user runs it.
-import { run, runAsync, json, emulate, test, done, assert } from './harness.mjs';
+import fs from 'node:fs';
 import http from 'node:http';
+import { run, runAsync, json, emulate, replay, test, done, assert } from './harness.mjs';
+
+const fixture = (f) => fs.readFileSync(new URL(`../data/openai/${f}`, import.meta.url), 'utf8');
 
 await test('no keys: answers on the built-in emulator and says so', () => {
   const r = run(['chat', '-m', 'openai/gpt-4o-mini', 'Introduce Python in one sentence']);
@@ -151,6 +154,36 @@ await test('--deadline ends the whole fallback', () => {
   assert.equal(o.error.code, 'all_attempts_failed');
   assert.ok(o.attempts.length >= 2);
   assert.ok(o.attempts.every((a) => a.error && a.error.code === 'timeout'));
+});
+
+await test('--json shows cached, cache-write and reasoning tokens, and the cost they make', async () => {
+  // A recorded o4-mini answer with 8,000 of 12,000 prompt tokens from the cache and 2,000 of
+  // 3,000 output tokens spent reasoning: $1.10 / $0.275 / $4.40 per million.
+  const up = await replay({ whole: fixture('cost_o4_mini_response.json'), stream: fixture('cost_o4_mini_stream.sse') });
+  try {
+    for (const extra of [[], ['--stream']]) {
+      const r = run(['chat', '--json', ...extra, '--base-url', `${up.url}/v1`, '-m', 'openai/o4-mini', 'hi'],
+                    { env: { OPENAI_API_KEY: 'sk-test' } });
+      assert.equal(r.code, 0, r.stderr);
+      const o = json(r);
+      assert.deepEqual(o.usage, { input_tokens: 12000, output_tokens: 3000, total_tokens: 15000,
+                                  cached_input_tokens: 8000, cache_write_tokens: null,
+                                  reasoning_tokens: 2000, reported_cost_usd: null }, extra.join(' '));
+      assert.ok(Math.abs(o.cost_usd - (4000 * 1.1 + 8000 * 0.275 + 3000 * 4.4) / 1e6) < 1e-12, `${o.cost_usd}`);
+    }
+  } finally {
+    await up.stop();
+  }
+  // OpenRouter reports the cost itself: shown, and used.
+  const or = await replay({ whole: fixture('cost_openrouter_response.json'), stream: fixture('cost_openrouter_stream.sse') });
+  try {
+    const o = json(run(['chat', '--json', '--base-url', `${or.url}/api/v1`, '-m', 'openrouter/qwen/qwen-2.5-72b-instruct', 'hi'],
+                       { env: { OPENROUTER_API_KEY: 'sk-or-test' } }));
+    assert.equal(o.usage.reported_cost_usd, 0.000435);
+    assert.equal(o.cost_usd, 0.000435);
+  } finally {
+    await or.stop();
+  }
 });
 
 await test('--route picks by catalog price and quality', () => {

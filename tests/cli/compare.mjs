@@ -2,7 +2,7 @@
 // `llmux compare` as a user runs it, on the built-in emulator.
 import fs from 'node:fs';
 import os from 'node:os';
-import { run, test, done, assert } from './harness.mjs';
+import { run, replay, test, done, assert } from './harness.mjs';
 
 const five = ['openai/gpt-4o-mini', 'anthropic/claude-haiku-4.5', 'google/gemini-2.0-flash',
               'deepseek/deepseek-chat', 'groq/llama-3.3-70b'];
@@ -156,6 +156,26 @@ await test('--help for compare', () => {
   assert.equal(r.code, 0);
   for (const flag of ['--concurrency', '--timeout', '--json', '--full', '--stream', '--base-url', '--config'])
     assert.ok(r.stdout.includes(flag), flag);
+});
+
+await test('--json carries cached, cache-write and reasoning tokens', async () => {
+  const fixture = (f) => fs.readFileSync(new URL(`../data/openai/${f}`, import.meta.url), 'utf8');
+  const up = await replay({ whole: fixture('cost_o4_mini_response.json'), stream: fixture('cost_o4_mini_stream.sse') });
+  try {
+    const r = run(['compare', '--json', '--base-url', `${up.url}/v1`, '-m', 'openai/o4-mini,openai/o4-mini-2025-04-16', 'hi'],
+                  { env: { OPENAI_API_KEY: 'sk-test' } });
+    assert.equal(r.code, 0, r.stderr);
+    const objs = jsonLines(r);
+    assert.equal(objs.length, 2);
+    for (const o of objs) {
+      assert.equal(o.usage.cached_input_tokens, 8000);
+      assert.equal(o.usage.reasoning_tokens, 2000);
+      assert.equal(o.usage.cache_write_tokens, null);
+      assert.ok(Math.abs(o.cost_usd - 0.0198) < 1e-12, `${o.model}: ${o.cost_usd}`);  // a dated id too
+    }
+  } finally {
+    await up.stop();
+  }
 });
 
 done();

@@ -318,6 +318,10 @@ BOOST_AUTO_TEST_CASE(fallback_after_503_counts_attempts) {
     BOOST_TEST(fx.log->back().find("upstream=\"anthropic/claude-sonnet-4.6\"") !=
                std::string::npos, fx.log->back());
     BOOST_TEST(fx.log->back().find("attempts=2") != std::string::npos, fx.log->back());
+    // The parts of the usage: Anthropic reports cache reads and writes (none here), no
+    // reasoning count.
+    BOOST_TEST(fx.log->back().find(" cached=0 cache_write=0 reasoning=- cost=") != std::string::npos,
+               fx.log->back());
 }
 
 BOOST_AUTO_TEST_CASE(all_deployments_failing_answers_with_the_last_status) {
@@ -762,6 +766,11 @@ BOOST_AUTO_TEST_CASE(models_health_and_metrics) {
     BOOST_TEST(metric(m.body, R"(llmux_gateway_ttft_seconds_bucket{model="mini",le="+Inf"})") ==
                2.0);
     BOOST_TEST(metric(m.body, R"(llmux_gateway_tokens_total{model="mini",kind="output"})") > 0);
+    // OpenAI reports cached and reasoning counts (0 from the emulator), no cache writes.
+    for (auto kind : {"cached_input", "cache_write", "reasoning"})
+        BOOST_TEST(metric(m.body, std::string(R"(llmux_gateway_tokens_total{model="mini",kind=")") +
+                                      kind + "\"}") == 0.0,
+                   kind);
     BOOST_TEST(metric(m.body, "llmux_gateway_in_flight") == 0.0);
 }
 

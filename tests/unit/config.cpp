@@ -1,12 +1,16 @@
 // SPDX-License-Identifier: BSL-1.0
+#include <llmux/catalog.hpp>
 #include <llmux/config.hpp>
 
 #include <boost/test/unit_test.hpp>
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <string>
+
+#include <unistd.h>
 
 using namespace llmux;
 using namespace std::chrono_literals;
@@ -144,6 +148,36 @@ BOOST_AUTO_TEST_CASE(load_file_reports_unreadable_files) {
     auto r = c.load_file("/nonexistent/llmux.json");
     BOOST_TEST_REQUIRE(!r);
     BOOST_TEST(r.error().diag.message.find("/nonexistent/llmux.json") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(prices_replace_the_built_in_data_and_catalog_goes_on_top) {
+    auto const dir = std::filesystem::temp_directory_path() /
+                     ("llmux-config-prices-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+    auto const prices = (dir / "prices.json").string();
+    auto const mine = (dir / "mine.json").string();
+    std::ofstream(prices) << R"([{"id":"openai","name":"OpenAI","api_pattern":"x","models":[
+        {"id":"gpt-4o-mini","match":{"starts_with":"gpt-4o-mini"},"prices":{"input_mtok":0.2,"output_mtok":0.8}},
+        {"id":"gpt-4o","match":{"equals":"gpt-4o"},"prices":{"input_mtok":2,"output_mtok":8}}]}])";
+    std::ofstream(mine) << R"({"models":[{"id":"openai/gpt-4o","input":1,"output":4}]})";
+    auto c = client_config::presets();
+    // "catalog" first in the file: "prices" is still applied first.
+    auto r = c.load_json(R"({"catalog":")" + mine + R"(","prices":")" + prices + R"("})", "cfg.json");
+    BOOST_TEST_REQUIRE(!!r, (r ? "" : r.error().diag.message));
+    BOOST_TEST_REQUIRE(c.models != nullptr);
+    BOOST_TEST(*c.models->find("openai/gpt-4o-mini-2024-07-18")->input_price == 0.2);
+    BOOST_TEST(c.models->find("openai/gpt-4o-mini")->tools);  // the overlay stays
+    BOOST_TEST(*c.models->find("openai/gpt-4o")->input_price == 1.0);  // the user's file wins
+    BOOST_TEST(c.models->find("anthropic/claude-sonnet-4.6") == nullptr);  // not in that data
+
+    std::ofstream(prices) << "{\"models\": []}";
+    auto bad = client_config::presets().load_json(R"({"prices":")" + prices + R"("})", "cfg.json");
+    BOOST_TEST_REQUIRE(!bad);
+    BOOST_TEST(bad.error().diag.message.find(prices) != std::string::npos, bad.error().diag.message);
+    auto missing = client_config::presets().load_json(R"({"prices":"/nonexistent/p.json"})", "cfg.json");
+    BOOST_TEST_REQUIRE(!missing);
+    BOOST_TEST(missing.error().diag.message.find("/nonexistent/p.json") != std::string::npos);
+    std::filesystem::remove_all(dir);
 }
 
 BOOST_AUTO_TEST_CASE(route_all_to_keeps_each_path) {
