@@ -24,9 +24,8 @@
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
 
-// Works for `chat_stream` and `fallback_stream` alike.
-template <class Stream>
-asio::awaitable<bool> print_stream(Stream& s) {
+// One stream type for a plain stream and a stream with fallback.
+asio::awaitable<bool> print_stream(llmux::chat_stream& s) {
     int chunks = 0;
     while (auto chunk = co_await s.next()) {
         std::cout << chunk->text << std::flush;

@@ -6,6 +6,7 @@
 #include "auth/sigv4.hpp"
 #include "http/transport.hpp"
 #include "resilience.hpp"
+#include "stream_source.hpp"
 #include "util/estimate.hpp"
 #include "util/header.hpp"
 #include "util/spawn.hpp"
@@ -61,6 +62,24 @@ std::optional<std::string> provider_problem(provider_config const& p) {
             if (auto problem = detail::header_value_problem(*s))
                 return who + "options." + std::string(k) + " " + std::string(*problem);
     return std::nullopt;
+}
+
+/// What a finished call teaches its provider's adaptive concurrency limiter.
+detail::call_outcome outcome_of(result<chat_response> const& r) {
+    if (r) return detail::call_outcome::success;
+    auto const& f = r.error();
+    // A call holding a slot was sent: a throttling or overload failure is the provider's.
+    if (f.code == make_error_code(error::rate_limited) ||
+        f.code == make_error_code(error::overloaded))
+        return detail::call_outcome::overload;
+    if (detail::counts_against_health(f)) return detail::call_outcome::error;
+    return detail::call_outcome::neutral;
+}
+
+/// True when a call refused with `f` may go back to its provider's concurrency queue.
+bool requeue_for(failure const& f) {
+    return f.code == make_error_code(error::rate_limited) ||
+           f.code == make_error_code(error::overloaded);
 }
 
 /// A failure of the transport: its message names the upstream's address and what was being
@@ -129,12 +148,13 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
     detail::model_books books;
     detail::rate_limiter limiter;
     detail::spend_meter spend;
+    detail::concurrency_gates gates;
 
     impl(asio::any_io_executor e, client_config c)
         : ex(std::move(e)), cfg(std::move(c)),
           models(cfg.models ? cfg.models.get() : &catalog::built_in()),
           books(cfg.max_tracked_models), limiter(cfg.limits),
-          spend(cfg.budget_usd) {
+          spend(cfg.budget_usd), gates(cfg.concurrency) {
         detail::transport_config tc;
         tc.timeouts = cfg.timeouts;
         tc.tls = cfg.tls;
@@ -424,6 +444,32 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
             co_return co_await limiter.acquire(prep.id.provider, est_tokens, deadline);
         co_return result<void>{};
     }
+
+    /// Waits for a slot of the provider's adaptive concurrency limit, when it is on.
+    asio::awaitable<result<void>> acquire_slot(prepared const& prep, clock::time_point deadline,
+                                               bool& slot, clock::time_point& slot_at) {
+        if (!gates.enabled()) co_return result<void>{};
+        auto r = co_await gates.acquire(prep.id.provider, deadline);
+        if (!r) co_return r;
+        slot = true;
+        slot_at = clock::now();
+        co_return result<void>{};
+    }
+
+    /** After a 429/529 on a call holding a slot: gives the slot back as an overload (the
+        limit is cut) and says whether the call may wait for another one and try again.
+    */
+    bool requeue(prepared const& prep, failure const& f, bool& slot, clock::time_point slot_at,
+                 unsigned& requeues, clock::time_point deadline) {
+        if (!slot || !requeue_for(f) || requeues >= cfg.concurrency.max_requeues ||
+            clock::now() >= deadline)
+            return false;
+        slot = false;
+        gates.release(prep.id.provider, detail::call_outcome::overload, slot_at, std::nullopt);
+        gates.requeued(prep.id.provider);
+        ++requeues;
+        return true;
+    }
 };
 
 namespace {
@@ -442,6 +488,11 @@ struct call_tracker {
     double est_tokens = 0;
     /// The budget reservation of the call, released when it finishes.
     double reserved = 0;
+    /// The call holds a slot of its provider's adaptive concurrency limit, since `slot_at`.
+    bool slot = false;
+    clock::time_point slot_at{};
+    /// Times the call went back to the concurrency queue after a 429/529.
+    unsigned requeues = 0;
     bool done = false;
 
     call_tracker(std::shared_ptr<client::impl> cl, std::string const& model, std::uint32_t attempt,
@@ -491,7 +542,17 @@ struct call_tracker {
             r = std::move(f);
         }
         c->spend.release(reserved);
-        if (!sent_to.empty()) {
+        if (slot) {
+            slot = false;
+            std::optional<std::chrono::nanoseconds> ttft;
+            if (rec.stream && r) ttft = rec.ttft;  // a whole answer's first byte is its end
+            c->gates.release(rec.provider, outcome_of(r), slot_at, ttft);
+        }
+        if (sent_to.empty()) {
+            // Refused before sending (budget, limits): a probe the breaker admitted for it
+            // must not hold the model's half-open circuit for ever.
+            if (auto b = c->books.find(rec.model)) b->not_sent();
+        } else {
             if (!book && (r || detail::counts_against_health(*rec.error)))
                 book = c->books.get(sent_to);
             if (book)
@@ -536,17 +597,50 @@ catalog const& client::models() const noexcept { return *impl_->models; }
 
 client_totals client::totals() const { return impl_->spend.totals(); }
 
+namespace {
+/// Adds the adaptive concurrency of the model's provider to its metrics.
+void add_concurrency(model_metrics& m, detail::concurrency_gates const& gates) {
+    if (!gates.enabled()) return;
+    auto const slash = m.model.find('/');
+    if (slash == std::string::npos) return;
+    if (auto g = gates.snapshot(std::string_view(m.model).substr(0, slash))) {
+        m.concurrency_limit = g->limit;
+        m.queued = g->queued;
+    }
+}
+}  // namespace
+
 std::vector<model_metrics> client::metrics() const {
     std::vector<model_metrics> out;
     auto const now = clock::now();
-    for (auto const& b : impl_->books.all()) out.push_back(b->snapshot(impl_->cfg.breaker, now));
+    for (auto const& b : impl_->books.all()) {
+        out.push_back(b->snapshot(impl_->cfg.breaker, now));
+        add_concurrency(out.back(), impl_->gates);
+    }
     return out;
 }
 
 std::optional<model_metrics> client::metrics(std::string_view model) const {
     auto b = impl_->books.find(model);
     if (!b) return std::nullopt;
-    return b->snapshot(impl_->cfg.breaker, clock::now());
+    auto m = b->snapshot(impl_->cfg.breaker, clock::now());
+    add_concurrency(m, impl_->gates);
+    return m;
+}
+
+std::vector<provider_concurrency> client::concurrency() const {
+    std::vector<provider_concurrency> out;
+    for (auto const& g : impl_->gates.snapshot())
+        out.push_back({g.provider, g.limit, g.in_flight, g.queued, g.cuts, g.requeued});
+    return out;
+}
+
+bool client::continues_prefill(std::string_view model, chat_request const& req) const {
+    auto id = model_id::parse(model);
+    if (!id) return false;
+    auto p = impl_->find_provider(*id);
+    if (!p) return false;
+    return (*p)->wire->for_model(id->model).continues_prefill(id->model, req);
 }
 
 model_estimate client::estimate(std::string_view model) const {
@@ -617,12 +711,23 @@ asio::awaitable<result<chat_response>> chat_impl(std::shared_ptr<client::impl> s
     if (auto a = co_await self->authorize(*prep, deadline); !a)
         co_return track.finish(a.error(), &*prep);
 
-    track.sending(*prep);
-    auto resp = co_await self->tr->request(p.org, prep->req, deadline);
-    if (!resp) co_return track.finish(transport_failure(resp.error()), &*prep);
+    std::optional<detail::http_response> resp;
+    for (;;) {
+        if (auto s = co_await self->acquire_slot(*prep, deadline, track.slot, track.slot_at); !s)
+            co_return track.finish(s.error(), &*prep);
+        if (!resp) track.sending(*prep);  // once, when it is first sent
+        auto got = co_await self->tr->request(p.org, prep->req, deadline);
+        if (!got) co_return track.finish(transport_failure(got.error()), &*prep);
+        resp.emplace(std::move(*got));
+        if (resp->head.status >= 200 && resp->head.status <= 299) break;
+        auto f = wire.decode_error(resp->head, resp->body);
+        // The provider is at capacity: the limit is cut and the call waits for a slot again,
+        // so the refusal that taught the limiter does not reach the caller.
+        if (self->requeue(*prep, f, track.slot, track.slot_at, track.requeues, deadline))
+            continue;
+        co_return track.finish(std::move(f), &*prep);
+    }
     auto const& head = resp->head;
-    if (head.status < 200 || head.status > 299)
-        co_return track.finish(wire.decode_error(head, resp->body), &*prep);
     auto out = wire.decode(head, resp->body);
     if (!out) {
         auto f = out.error();
@@ -661,7 +766,11 @@ asio::awaitable<result<chat_response>> client::chat(chat_request req, attempt_co
 // ---------------------------------------------------------------------------------------------
 // Streams
 
-struct chat_stream::state {
+namespace {
+
+/// A plain streamed call: one request to one model.
+class plain_stream final : public detail::stream_source {
+public:
     std::shared_ptr<client::impl> c;
     chat_request req;
     std::uint32_t attempt_no = 1;
@@ -671,17 +780,40 @@ struct chat_stream::state {
     std::unique_ptr<detail::stream_decoder> dec;
     std::vector<chat_chunk> pending;
     std::size_t next_pending = 0;
-    bool opened = false;
+    bool opened = false;  // the first next() started the call
+    bool to_send = false;  // the request is ready to be sent (again, after a 429 requeue)
     bool ended = false;   // the body is over (decoder finished)
     bool finished = false;
     bool content = false;
     std::size_t chunks = 0;
     std::optional<failure> deferred;  // a failure decoded after chunks that are delivered first
     clock::time_point t0{};
+    clock::time_point deadline{};
     clock::time_point first_content{};
     chat_response resp;
     std::map<std::size_t, tool_call> calls;
     result<chat_response> final{failure(error::invalid_request, "the stream has not finished")};
+
+    asio::awaitable<std::optional<chat_chunk>> next() override;
+    bool done() const noexcept override { return finished; }
+    result<chat_response> const& response() const override { return final; }
+    bool content_started() const noexcept override { return content; }
+
+    void close() override {
+        if (finished) return;
+        if (!opened) {
+            finished = true;
+            final = failure(asio::error::operation_aborted, "the stream was closed");
+            return;
+        }
+        fail(failure(asio::error::operation_aborted, "the stream was closed by the caller"));
+    }
+
+    void dropped() override {
+        // An abandoned stream is a cancelled call: close it and count it as such.
+        if (!finished && opened)
+            fail(failure(asio::error::operation_aborted, "the stream was dropped before its end"));
+    }
 
     void absorb(chat_chunk const& ch) {
         resp.content += ch.text;
@@ -760,59 +892,20 @@ struct chat_stream::state {
     }
 };
 
-chat_stream::chat_stream(chat_stream&&) noexcept = default;
-chat_stream& chat_stream::operator=(chat_stream&&) noexcept = default;
-chat_stream::~chat_stream() {
-    // An abandoned stream is a cancelled call: close it and count it as such.
-    if (st_ && !st_->finished && st_->opened)
-        st_->fail(failure(asio::error::operation_aborted, "the stream was dropped before its end"));
-}
+/// A stream that ended before it began (`chat_stream::failed`).
+class failed_stream final : public detail::stream_source {
+public:
+    explicit failed_stream(failure f) : final(std::move(f)) {}
+    asio::awaitable<std::optional<chat_chunk>> next() override { co_return std::nullopt; }
+    bool done() const noexcept override { return true; }
+    result<chat_response> const& response() const override { return final; }
+    bool content_started() const noexcept override { return false; }
+    void close() override {}
+    void dropped() override {}
 
-bool chat_stream::done() const noexcept { return !st_ || st_->finished; }
-bool chat_stream::content_started() const noexcept { return st_ && st_->content; }
-
-result<chat_response> const& chat_stream::response() const {
-    static result<chat_response> const empty{
-        failure(error::invalid_request, "this stream was not started by a client")};
-    return st_ ? st_->final : empty;
-}
-
-void chat_stream::close() {
-    if (!st_ || st_->finished) return;
-    if (!st_->opened) {
-        st_->finished = true;
-        st_->final = failure(asio::error::operation_aborted, "the stream was closed");
-        return;
-    }
-    st_->fail(failure(asio::error::operation_aborted, "the stream was closed by the caller"));
-}
-
-asio::awaitable<result<chat_response>> client::chat(std::string model, std::string prompt) {
-    chat_request req;
-    req.model = std::move(model);
-    req.messages.push_back(user(std::move(prompt)));
-    return chat(std::move(req));
-}
-
-chat_stream client::stream(std::string model, std::string prompt) {
-    chat_request req;
-    req.model = std::move(model);
-    req.messages.push_back(user(std::move(prompt)));
-    return stream(std::move(req));
-}
-
-chat_stream client::stream(chat_request req) { return stream(std::move(req), attempt_context{}); }
-
-chat_stream client::stream(chat_request req, attempt_context ctx) {
-    chat_stream s;
-    s.st_ = std::make_shared<chat_stream::state>();
-    s.st_->c = impl_;
-    s.st_->req = std::move(req);
-    s.st_->attempt_no = ctx.attempt;
-    return s;
-}
-
-namespace {
+private:
+    result<chat_response> final;
+};
 
 /// Maps a transport failure in the middle of a stream: once the answer has started, a broken
 /// connection means the answer is incomplete.
@@ -826,11 +919,11 @@ failure mid_stream_failure(failure f, std::size_t chunks) {
     return transport_failure(std::move(f));
 }
 
-asio::awaitable<void> read_error_body(std::shared_ptr<chat_stream::state> st);
+asio::awaitable<void> read_error_body(std::shared_ptr<plain_stream> st);
 
 /// One step of a stream, in a coroutine thread of its own: open it (on the client's executor)
 /// or read and decode its next bytes (on its connection's strand).
-asio::awaitable<void> stream_step(std::shared_ptr<chat_stream::state> st) {
+asio::awaitable<void> stream_step(std::shared_ptr<plain_stream> st) {
     co_await asio::this_coro::throw_if_cancelled(false);
     auto& c = *st->c;
     if (!st->opened) {
@@ -844,19 +937,28 @@ asio::awaitable<void> stream_step(std::shared_ptr<chat_stream::state> st) {
             co_return;
         }
         st->prep = std::move(*prep);
-        auto const deadline = st->t0 + c.cfg.timeouts.total;
-        if (auto b = co_await c.before_send(*st->prep, st->req, deadline, st->track->est_tokens,
-                                            st->track->reserved);
+        st->deadline = st->t0 + c.cfg.timeouts.total;
+        if (auto b = co_await c.before_send(*st->prep, st->req, st->deadline,
+                                            st->track->est_tokens, st->track->reserved);
             !b) {
             st->fail(b.error());
             co_return;
         }
-        if (auto a = co_await c.authorize(*st->prep, deadline); !a) {
+        if (auto a = co_await c.authorize(*st->prep, st->deadline); !a) {
             st->fail(a.error());
             co_return;
         }
-        st->track->sending(*st->prep);
-        auto b = co_await c.tr->open(st->prep->p->org, st->prep->req, deadline);
+        st->to_send = true;
+    }
+    if (st->to_send) {
+        st->to_send = false;
+        auto& tr = *st->track;
+        if (auto s = co_await c.acquire_slot(*st->prep, st->deadline, tr.slot, tr.slot_at); !s) {
+            st->fail(s.error());
+            co_return;
+        }
+        if (tr.sent_to.empty()) tr.sending(*st->prep);  // once, when it is first sent
+        auto b = co_await c.tr->open(st->prep->p->org, st->prep->req, st->deadline);
         if (!b) {
             st->fail(transport_failure(b.error()));
             co_return;
@@ -883,17 +985,22 @@ asio::awaitable<void> stream_step(std::shared_ptr<chat_stream::state> st) {
     if (auto r = st->dec->feed(*bytes, st->pending); !r) st->deferred = r.error();
 }
 
-asio::awaitable<void> read_error_body(std::shared_ptr<chat_stream::state> st) {
+asio::awaitable<void> read_error_body(std::shared_ptr<plain_stream> st) {
     co_await asio::this_coro::throw_if_cancelled(false);
     auto body = co_await st->body.read_all(1u << 20);
-    st->fail(st->prep->wire->decode_error(st->body.head(), body ? *body : std::string()));
+    auto f = st->prep->wire->decode_error(st->body.head(), body ? *body : std::string());
+    auto& tr = *st->track;
+    if (st->c->requeue(*st->prep, f, tr.slot, tr.slot_at, tr.requeues, st->deadline)) {
+        // Sent again once a slot is free (see client::impl::requeue).
+        st->body = detail::body_stream{};
+        st->to_send = true;
+        co_return;
+    }
+    st->fail(std::move(f));
 }
 
-}  // namespace
-
-asio::awaitable<std::optional<chat_chunk>> chat_stream::next() {
-    auto st = st_;
-    if (!st) co_return std::nullopt;
+asio::awaitable<std::optional<chat_chunk>> plain_stream::next() {
+    auto st = std::static_pointer_cast<plain_stream>(shared_from_this());
     for (;;) {
         if (st->finished) co_return std::nullopt;
         if (st->next_pending < st->pending.size()) {
@@ -918,8 +1025,9 @@ asio::awaitable<std::optional<chat_chunk>> chat_stream::next() {
             st->succeed();
             co_return std::nullopt;
         }
-        // The I/O runs in its own coroutine thread (see client::chat).
-        auto ex = st->opened ? st->body.strand() : st->c->ex;
+        // The I/O runs in its own coroutine thread (see client::chat): opening and sending on
+        // the client's executor, reading on the connection's strand.
+        auto ex = st->opened && !st->to_send ? st->body.strand() : st->c->ex;
         try {
             co_await detail::spawn_on(ex, stream_step(st));
         } catch (boost::system::system_error const& e) {
@@ -928,6 +1036,69 @@ asio::awaitable<std::optional<chat_chunk>> chat_stream::next() {
             co_return std::nullopt;
         }
     }
+}
+
+}  // namespace
+
+chat_stream::chat_stream(std::shared_ptr<detail::stream_source> source) noexcept
+    : st_(std::move(source)) {}
+chat_stream::chat_stream(chat_stream&&) noexcept = default;
+chat_stream& chat_stream::operator=(chat_stream&& o) noexcept {
+    if (this != &o) {
+        if (st_) st_->dropped();
+        st_ = std::move(o.st_);
+    }
+    return *this;
+}
+chat_stream::~chat_stream() {
+    if (st_) st_->dropped();
+}
+
+asio::awaitable<std::optional<chat_chunk>> chat_stream::next() {
+    auto st = st_;  // alive while the step runs, even if this object moves
+    if (!st) co_return std::nullopt;
+    co_return co_await st->next();
+}
+
+bool chat_stream::done() const noexcept { return !st_ || st_->done(); }
+bool chat_stream::content_started() const noexcept { return st_ && st_->content_started(); }
+
+result<chat_response> const& chat_stream::response() const {
+    static result<chat_response> const empty{
+        failure(error::invalid_request, "this stream was not started by a client")};
+    return st_ ? st_->response() : empty;
+}
+
+void chat_stream::close() {
+    if (st_) st_->close();
+}
+
+chat_stream chat_stream::failed(failure f) {
+    return chat_stream(std::make_shared<failed_stream>(std::move(f)));
+}
+
+asio::awaitable<result<chat_response>> client::chat(std::string model, std::string prompt) {
+    chat_request req;
+    req.model = std::move(model);
+    req.messages.push_back(user(std::move(prompt)));
+    return chat(std::move(req));
+}
+
+chat_stream client::stream(std::string model, std::string prompt) {
+    chat_request req;
+    req.model = std::move(model);
+    req.messages.push_back(user(std::move(prompt)));
+    return stream(std::move(req));
+}
+
+chat_stream client::stream(chat_request req) { return stream(std::move(req), attempt_context{}); }
+
+chat_stream client::stream(chat_request req, attempt_context ctx) {
+    auto st = std::make_shared<plain_stream>();
+    st->c = impl_;
+    st->req = std::move(req);
+    st->attempt_no = ctx.attempt;
+    return chat_stream(std::move(st));
 }
 
 }  // namespace llmux

@@ -1,24 +1,25 @@
 // SPDX-License-Identifier: BSL-1.0
-// gather, fallback, retry, hedge and the streamed fallback (DESIGN.md layer 9). Each public
+// gather, fallback, retry, hedge and the streamed fallback (DESIGN.md layer 9). The decisions
+// of fallback, retry and hedging are made by one pure state machine (policy/fallback_fsm.hpp);
+// this file builds its rules from the options and runs it with the thin driver of
+// policy/driver.hpp, over whole answers or over streams up to their first content. Each public
 // operation runs its work in a coroutine thread of its own (as client::chat does), so the
 // caller's throw_if_cancelled setting is left alone; cancellation flows in through co_spawn.
 #include <llmux/combinators.hpp>
 
+#include "policy/continuation.hpp"
+#include "policy/driver.hpp"
+#include "policy/fallback_fsm.hpp"
+#include "stream_source.hpp"
 #include "util/spawn.hpp"
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/bind_cancellation_slot.hpp>
-#include <boost/asio/cancellation_signal.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
-#include <boost/asio/experimental/concurrent_channel.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 
 #include <algorithm>
 #include <atomic>
-#include <random>
-#include <sstream>
 
 namespace llmux {
 
@@ -46,333 +47,97 @@ bool is_retryable(failure const& f) noexcept {
 
 namespace {
 
-bool caller_cancelled(asio::cancellation_state const& cs) {
-    return cs.cancelled() != asio::cancellation_type::none;
-}
-
-steady::time_point deadline_from(duration d, steady::time_point t0) {
-    return d > duration::zero() ? t0 + d : steady::time_point::max();
-}
-
-std::string ms(duration d) {
-    return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(d).count()) + "ms";
-}
-
-/// One call that must end by `until` (max: no limit of its own). A missed limit is
-/// `error::timeout` naming `what`; the call is cancelled and its connection closed.
-asio::awaitable<result<chat_response>> timed_chat(client& c, chat_request req, std::uint32_t n,
-                                                  steady::time_point until, std::string what) {
-    attempt_context const ctx{n};
-    if (until == steady::time_point::max()) co_return co_await c.chat(std::move(req), ctx);
-    if (until <= steady::now()) co_return failure(error::timeout, what + " left no time for this attempt");
-    using namespace asio::experimental::awaitable_operators;
-    asio::steady_timer timer(co_await asio::this_coro::executor, until);
-    auto call = c.chat(std::move(req), ctx);
-    auto wait = timer.async_wait(use_tuple);
-    auto r = co_await (std::move(call) || std::move(wait));
-    if (r.index() == 0) co_return std::move(std::get<0>(r));
-    auto cs = co_await asio::this_coro::cancellation_state;
-    if (caller_cancelled(cs)) co_return failure(asio::error::operation_aborted, "cancelled");
-    co_return failure(error::timeout, "exceeded the " + what);
-}
-
-/// What the failed attempts were billed (streams that broke after their answer began), or
-/// nothing when none was.
-std::optional<double> billed(std::vector<attempt> const& attempts) {
-    std::optional<double> total;
-    for (auto const& a : attempts)
-        if (a.error && a.error->diag.cost_usd) total = total.value_or(0) + *a.error->diag.cost_usd;
-    return total;
-}
-
-failure all_failed(std::string_view what, std::vector<attempt> attempts) {
-    std::ostringstream msg;
-    msg << what << ": every one of " << attempts.size() << " attempts failed";
-    if (!attempts.empty() && attempts.back().error)
-        msg << "; the last: " << attempts.back().error->to_string();
-    failure f(error::all_attempts_failed, msg.str());
-    if (!attempts.empty() && attempts.back().error) {
-        f.diag.http_status = attempts.back().error->diag.http_status;
-        f.diag.retry_after = attempts.back().error->diag.retry_after;
-        if (attempts.back().error->diag.source == message_source::internal)
-            f.diag.source = message_source::internal;  // the message quotes it
-    }
-    f.diag.cost_usd = billed(attempts);
-    f.diag.attempts = std::move(attempts);
-    return f;
-}
-
-/// Attaches the attempts so far to a final failure; its cost becomes the whole call's.
-failure with_attempts(failure f, std::vector<attempt> attempts) {
-    if (auto b = billed(attempts)) f.diag.cost_usd = b;
-    f.diag.attempts = std::move(attempts);
-    return f;
-}
-
-// ---------------------------------------------------------------------------------------------
-// fallback
-
-asio::awaitable<result<chat_response>> fallback_impl(client& c, model_list models,
-                                                     chat_request req, fallback_options opts) {
-    co_await asio::this_coro::throw_if_cancelled(false);
-    auto const t0 = steady::now();
-    auto const deadline = deadline_from(opts.deadline, t0);
-    auto const& move_on = opts.should_move_on ? opts.should_move_on : is_retryable;
-    if (models.empty()) co_return failure(error::invalid_request, "fallback needs at least one model");
-
-    // The breaker is ignored when it would leave nothing to try.
-    bool const all_open = std::all_of(models.begin(), models.end(), [&](std::string const& m) {
-        return c.estimate(m).circuit == circuit_state::open;
-    });
-    std::vector<attempt> attempts;
-    std::optional<std::uint64_t> window_floor;  // after a context-length failure
-    std::uint32_t n = 0;
-    for (auto const& model : models) {
-        if (window_floor) {
-            auto const* m = c.models().find(model);
-            if (m && m->context_window && *m->context_window <= *window_floor) {
-                attempts.push_back({model,
-                                    failure(error::context_length_exceeded,
-                                            "skipped: its context window is not larger than the "
-                                            "one that was exceeded"),
-                                    {}});
-                continue;
-            }
-        }
-        if (opts.respect_breaker && !all_open && !c.admit(model)) {
-            attempts.push_back({model, failure(error::circuit_open, "skipped: circuit open"), {}});
-            continue;
-        }
-        auto const start = steady::now();
-        if (start >= deadline) break;
-        auto until = deadline;
-        std::string what = "fallback deadline of " + ms(opts.deadline);
-        if (opts.per_attempt > duration::zero() && start + opts.per_attempt < until) {
-            until = start + opts.per_attempt;
-            what = "per-attempt timeout of " + ms(opts.per_attempt);
-        }
-        req.model = model;
-        auto r = co_await timed_chat(c, req, ++n, until, what);
-        if (r) {
-            auto out = std::move(*r);
-            attempts.push_back(attempt{model, std::nullopt, out.latency});
-            out.attempts = std::move(attempts);
-            // Times count from the start of the whole operation, as the caller waited.
-            out.ttft += start - t0;
-            out.latency = steady::now() - t0;
-            co_return out;
-        }
-        auto f = r.error();
-        attempts.push_back(attempt{model, f, steady::now() - start});
-        auto cs = co_await asio::this_coro::cancellation_state;
-        if (caller_cancelled(cs) || f.code == asio::error::operation_aborted)
-            co_return with_attempts(failure(asio::error::operation_aborted, "fallback cancelled"),
-                                    std::move(attempts));
-        if (!move_on(f)) co_return with_attempts(std::move(f), std::move(attempts));
-        if (f.code == make_error_code(error::context_length_exceeded)) {
-            auto const* m = c.models().find(model);
-            if (m && m->context_window) window_floor = std::max(window_floor.value_or(0), *m->context_window);
-        }
-    }
-    if (steady::now() >= deadline && attempts.size() < models.size())
-        attempts.push_back({models[std::min(attempts.size(), models.size() - 1)],
-                            failure(error::timeout, "the fallback deadline of " + ms(opts.deadline) +
-                                                        " passed before this candidate"),
-                            {}});
-    co_return all_failed("fallback", std::move(attempts));
-}
-
-// ---------------------------------------------------------------------------------------------
-// retry
-
-asio::awaitable<result<chat_response>> retry_impl(client& c, chat_request req, retry_options opts) {
-    co_await asio::this_coro::throw_if_cancelled(false);
-    auto const t0 = steady::now();
-    auto const deadline = deadline_from(opts.deadline, t0);
-    auto should = opts.should_retry ? opts.should_retry : [](failure const& f) {
+/// `retry`'s default: what `is_retryable` accepts, except a context-length error, which the
+/// same model would repeat.
+std::function<bool(failure const&)> default_should_retry() {
+    return [](failure const& f) {
         return is_retryable(f) && f.code != make_error_code(error::context_length_exceeded);
     };
-    std::mt19937_64 rng(opts.seed ? opts.seed : std::random_device{}());
-    std::vector<attempt> attempts;
-    auto backoff = opts.initial_backoff;
-    unsigned const max_attempts = std::max(1u, opts.max_attempts);
-    for (std::uint32_t n = 1; n <= max_attempts; ++n) {
-        auto const start = steady::now();
-        auto until = deadline;
-        std::string what = "retry deadline of " + ms(opts.deadline);
-        if (opts.per_attempt > duration::zero() && start + opts.per_attempt < until) {
-            until = start + opts.per_attempt;
-            what = "per-attempt timeout of " + ms(opts.per_attempt);
+}
+
+/// The state machine's settings for `models` under `o`, with the client's current view of
+/// each candidate (context window, measured first-token times, circuit).
+struct plan {
+    std::vector<detail::fallback_candidate> candidates;
+    detail::fallback_rules rules;
+    detail::uniform_source jitter;
+    /// The most attempts the rules allow (the driver's channel holds one outcome each).
+    std::size_t max_attempts = 0;
+};
+
+plan make_plan(client& c, model_list const& models, fallback_options const& o, std::string name) {
+    plan p;
+    for (auto const& m : models) {
+        detail::fallback_candidate fc;
+        fc.model = m;
+        if (auto const* info = c.models().find(m)) fc.context_window = info->context_window;
+        if (o.hedge) {
+            std::optional<model_metrics> measured;
+            if (!o.hedge->delay) measured = c.metrics(m);
+            fc.hedge_delay = detail::hedge_delay(o.hedge->delay, measured ? &measured->ttft : nullptr,
+                                                 o.hedge->quantile, o.hedge->min_samples,
+                                                 o.hedge->default_delay);
         }
-        auto r = co_await timed_chat(c, req, n, until, what);
-        if (r) {
-            auto out = std::move(*r);
-            attempts.push_back(attempt{req.model, std::nullopt, out.latency});
-            out.attempts = std::move(attempts);
-            out.ttft += start - t0;
-            out.latency = steady::now() - t0;
-            co_return out;
-        }
-        auto f = r.error();
-        attempts.push_back(attempt{req.model, f, steady::now() - start});
-        auto cs = co_await asio::this_coro::cancellation_state;
-        if (caller_cancelled(cs) || f.code == asio::error::operation_aborted)
-            co_return with_attempts(failure(asio::error::operation_aborted, "retry cancelled"),
-                                    std::move(attempts));
-        if (!should(f)) co_return with_attempts(std::move(f), std::move(attempts));
-        if (n == max_attempts) break;
-        // Full jitter keeps many clients from retrying in lockstep.
-        std::uniform_real_distribution<double> jitter(0.5, 1.0);
-        auto wait = std::chrono::duration_cast<duration>(backoff * jitter(rng));
-        if (f.diag.retry_after)
-            wait = std::max<duration>(wait, std::min<duration>(*f.diag.retry_after, opts.max_retry_after));
-        backoff = std::min<duration>(
-            std::chrono::duration_cast<duration>(backoff * opts.multiplier), opts.max_backoff);
-        if (steady::now() + wait >= deadline) {
-            attempts.back().error->diag.message += " (no time left to retry before the deadline)";
-            break;
-        }
-        asio::steady_timer t(co_await asio::this_coro::executor, wait);
-        auto [ec] = co_await t.async_wait(use_tuple);
-        if (ec)
-            co_return with_attempts(failure(asio::error::operation_aborted, "retry cancelled"),
-                                    std::move(attempts));
+        p.candidates.push_back(std::move(fc));
     }
-    co_return all_failed("retry of " + req.model, std::move(attempts));
+    p.rules.name = std::move(name);
+    p.rules.deadline = o.deadline;
+    p.rules.per_attempt = o.per_attempt;
+    p.rules.move_on = o.should_move_on ? o.should_move_on
+                                       : std::function<bool(failure const&)>(is_retryable);
+    if (o.retry) {
+        auto const& r = *o.retry;
+        p.rules.retry.max_attempts = std::max(1u, r.max_attempts);
+        p.rules.retry.initial_backoff = r.initial_backoff;
+        p.rules.retry.multiplier = r.multiplier;
+        p.rules.retry.max_backoff = r.max_backoff;
+        p.rules.retry.max_retry_after = r.max_retry_after;
+        p.rules.retry.should_retry = r.should_retry ? r.should_retry : default_should_retry();
+        p.jitter = detail::seeded_uniform(r.seed);
+    } else {
+        p.rules.retry.max_attempts = 1;
+        p.jitter = detail::seeded_uniform(1);  // never drawn from
+    }
+    p.rules.hedge = o.hedge.has_value();
+    // The breaker is ignored when it would leave nothing to try.
+    bool const all_open = !models.empty() && std::all_of(models.begin(), models.end(), [&](std::string const& m) {
+        return c.estimate(m).circuit == circuit_state::open;
+    });
+    p.rules.check_breaker = o.respect_breaker && !all_open;
+    p.max_attempts = models.size() * p.rules.retry.max_attempts;
+    return p;
 }
 
-// ---------------------------------------------------------------------------------------------
-// hedge
-
-using hedge_channel = asio::experimental::concurrent_channel<void(
-    boost::system::error_code, std::size_t, result<chat_response>)>;
-
-asio::awaitable<void> hedge_attempt(client& c, chat_request req, std::uint32_t n, std::size_t slot,
-                                    std::shared_ptr<hedge_channel> ch) {
-    attempt_context const ctx{n};
-    auto r = co_await c.chat(std::move(req), ctx);
-    ch->try_send(boost::system::error_code{}, slot, std::move(r));
-}
-
-asio::awaitable<result<chat_response>> hedge_impl(client& c, model_list models,
-                                                  chat_request req, hedge_options opts) {
+/// A whole answer through the state machine.
+asio::awaitable<result<chat_response>> run_whole(client& c, model_list models, chat_request req,
+                                                 fallback_options opts, std::string name,
+                                                 std::string label) {
     co_await asio::this_coro::throw_if_cancelled(false);
-    if (models.empty()) co_return failure(error::invalid_request, "hedge needs at least one model");
-    auto ex = co_await asio::this_coro::executor;
+    auto p = make_plan(c, models, opts, std::move(name));
+    p.rules.label = std::move(label);
+    auto const max_attempts = p.max_attempts;
+    detail::fallback_fsm fsm(std::move(p.candidates), std::move(p.rules), std::move(p.jitter));
     auto const t0 = steady::now();
-    auto const deadline = deadline_from(opts.deadline, t0);
-    auto const& move_on = opts.should_move_on ? opts.should_move_on : is_retryable;
-    auto ch = std::make_shared<hedge_channel>(ex, models.size());
-    std::vector<std::unique_ptr<asio::cancellation_signal>> signals;
-    std::vector<steady::time_point> started_at;
-    std::vector<std::optional<attempt>> outcomes(models.size());
-    std::size_t started = 0, running = 0;
-
-    auto launch = [&] {
-        auto const i = started++;
-        signals.push_back(std::make_unique<asio::cancellation_signal>());
-        started_at.push_back(steady::now());
+    auto start = [&](std::size_t, std::string const& model, std::uint32_t n) {
         auto r = req;
-        r.model = models[i];
-        ++running;
-        asio::co_spawn(ex, hedge_attempt(c, std::move(r), static_cast<std::uint32_t>(i + 1), i, ch),
-                       asio::bind_cancellation_slot(signals.back()->slot(), asio::detached));
+        r.model = model;
+        attempt_context const ctx{n};
+        return c.chat(std::move(r), ctx);
     };
-    auto delay_for = [&](std::string const& model) -> duration {
-        if (opts.delay) return *opts.delay;
-        if (auto m = c.metrics(model); m && m->ttft.count() >= opts.min_samples)
-            return m->ttft.percentile(opts.quantile);
-        return opts.default_delay;
+    auto judge = [](result<chat_response> const& r) -> std::optional<failure> {
+        if (r) return std::nullopt;
+        return r.error();
     };
-    // Cancels every attempt still running and collects their outcomes, so that no request is
-    // left behind (their connections are closed by then).
-    auto stop_all = [&](failure why) -> asio::awaitable<void> {
-        for (std::size_t i = 0; i < started; ++i)
-            if (!outcomes[i]) signals[i]->emit(asio::cancellation_type::terminal);
-        asio::steady_timer guard(ex, std::chrono::seconds(10));
-        while (running > 0) {
-            using namespace asio::experimental::awaitable_operators;
-            auto recv = ch->async_receive(use_tuple);
-            auto wait = guard.async_wait(use_tuple);
-            auto r = co_await (std::move(recv) || std::move(wait));
-            if (r.index() == 1) break;
-            auto [ec, slot, res] = std::get<0>(std::move(r));
-            if (ec) break;
-            --running;
-            // An attempt that was still running when the hedge ended was stopped by it.
-            outcomes[slot] = attempt{models[slot], res ? why : res.error(),
-                                     steady::now() - started_at[slot]};
-            if (!res && res.error().code == asio::error::operation_aborted) outcomes[slot]->error = why;
-        }
-    };
-    auto collect = [&] {
-        std::vector<attempt> out;
-        for (auto& o : outcomes)
-            if (o) out.push_back(std::move(*o));
-        return out;
-    };
-
-    launch();
-    std::optional<chat_response> winner;
-    std::optional<failure> stopper;
-    bool cancelled = false;
-    while (running > 0 || (started < models.size() && !winner)) {
-        if (running == 0) launch();  // every attempt so far failed: next candidate at once
-        auto next_at = deadline;
-        if (started < models.size())
-            next_at = std::min(deadline, started_at.back() + delay_for(models[started - 1]));
-        using namespace asio::experimental::awaitable_operators;
-        asio::steady_timer timer(ex, next_at);
-        auto recv = ch->async_receive(use_tuple);
-        auto wait = timer.async_wait(use_tuple);
-        auto r = co_await (std::move(recv) || std::move(wait));
-        auto cs = co_await asio::this_coro::cancellation_state;
-        if (caller_cancelled(cs)) {
-            cancelled = true;
-            break;
-        }
-        if (r.index() == 1) {
-            if (steady::now() >= deadline) {
-                stopper = failure(error::timeout, "the hedge deadline of " + ms(opts.deadline) +
-                                                      " passed");
-                break;
-            }
-            if (started < models.size()) launch();
-            continue;
-        }
-        auto [ec, slot, res] = std::get<0>(std::move(r));
-        if (ec) break;
-        --running;
-        if (res) {
-            outcomes[slot] = attempt{models[slot], std::nullopt, res->latency};
-            winner = std::move(*res);
-            winner->ttft += started_at[slot] - t0;
-            break;
-        }
-        outcomes[slot] = attempt{models[slot], res.error(), steady::now() - started_at[slot]};
-        if (!move_on(res.error()) && running == 0) {
-            stopper = res.error();
-            break;
-        }
-    }
-    if (winner)
-        co_await stop_all(failure(error::cancelled, "cancelled: another candidate answered first"));
-    else if (cancelled)
-        co_await stop_all(failure(asio::error::operation_aborted, "hedge cancelled"));
-    else
-        co_await stop_all(failure(error::timeout, "cancelled: the hedge deadline passed"));
-    auto attempts = collect();
-    if (cancelled)
-        co_return with_attempts(failure(asio::error::operation_aborted, "hedge cancelled"),
-                                std::move(attempts));
-    if (winner) {
-        winner->attempts = std::move(attempts);
-        winner->latency = steady::now() - t0;
-        co_return std::move(*winner);
-    }
-    if (stopper && stopper->code != make_error_code(error::timeout))
-        co_return with_attempts(std::move(*stopper), std::move(attempts));
-    co_return all_failed("hedge", std::move(attempts));
+    auto failed = [](failure f) { return result<chat_response>(std::move(f)); };
+    auto d = co_await detail::drive<result<chat_response>>(c, fsm, max_attempts, start, judge,
+                                                            failed);
+    if (!d.finish.winner) co_return std::move(d.finish.error);
+    chat_response out = std::move(d.outcomes.at(*d.finish.winner)->value());
+    out.attempts = std::move(d.finish.attempts);
+    // Times count from the start of the whole operation, as the caller waited.
+    out.ttft += d.finish.winner_started - t0;
+    out.latency = steady::now() - t0;
+    co_return out;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -439,16 +204,33 @@ asio::awaitable<result<T>> isolated(client& c, asio::awaitable<result<T>> work) 
 
 asio::awaitable<result<chat_response>> fallback(client& c, model_list models,
                                                 chat_request request, fallback_options opts) {
-    return isolated(c, fallback_impl(c, std::move(models), std::move(request), std::move(opts)));
+    return isolated(c, run_whole(c, std::move(models), std::move(request), std::move(opts),
+                                 "fallback", {}));
 }
 
 asio::awaitable<result<chat_response>> retry(client& c, chat_request request, retry_options opts) {
-    return isolated(c, retry_impl(c, std::move(request), std::move(opts)));
+    fallback_options fo;
+    fo.per_attempt = opts.per_attempt;
+    fo.deadline = opts.deadline;
+    // One candidate: what is not retried ends it with its own failure; what is retried and
+    // runs out of attempts (or time) ends it with all_attempts_failed.
+    fo.should_move_on = opts.should_retry ? opts.should_retry : default_should_retry();
+    fo.respect_breaker = false;
+    fo.retry = std::move(opts);
+    std::string label = "retry of " + request.model;
+    model_list one{std::vector<std::string>{request.model}};
+    return isolated(c, run_whole(c, std::move(one), std::move(request), std::move(fo), "retry",
+                                 std::move(label)));
 }
 
 asio::awaitable<result<chat_response>> hedge(client& c, model_list models,
                                              chat_request request, hedge_options opts) {
-    return isolated(c, hedge_impl(c, std::move(models), std::move(request), std::move(opts)));
+    fallback_options fo;
+    fo.deadline = opts.deadline;
+    fo.should_move_on = opts.should_move_on;
+    fo.hedge = std::move(opts);
+    return isolated(c, run_whole(c, std::move(models), std::move(request), std::move(fo), "hedge",
+                                 {}));
 }
 
 asio::awaitable<std::vector<result<chat_response>>> gather(client& c, model_list models,
@@ -478,86 +260,9 @@ asio::awaitable<std::vector<result<chat_response>>> gather(client& c,
     }
 }
 
+
 // ---------------------------------------------------------------------------------------------
 // stream_fallback
-
-struct fallback_stream::state {
-    client* c = nullptr;
-    std::vector<std::string> models;
-    chat_request req;
-    fallback_options opts;
-    steady::time_point t0{}, deadline{};
-    std::size_t next_candidate = 0;
-    std::uint32_t attempt_no = 0;
-    bool all_open = false;
-    bool started = false;
-    bool committed = false;
-    bool finished = false;
-    std::optional<chat_stream> current;
-    std::string current_model;
-    steady::time_point current_start{};
-    std::optional<chat_chunk> ready;  // the first content chunk of the committed candidate
-    std::vector<attempt> attempts;
-    std::optional<std::uint64_t> window_floor;
-    result<chat_response> final{failure(error::invalid_request, "the stream has not finished")};
-
-    void finish(result<chat_response> r) {
-        finished = true;
-        if (r) {
-            r->attempts = attempts;
-            if (committed) r->ttft += current_start - t0;
-            r->latency = steady::now() - t0;
-        } else {
-            auto f = r.error();
-            if (auto b = billed(attempts)) f.diag.cost_usd = b;
-            f.diag.attempts = attempts;
-            r = std::move(f);
-        }
-        final = std::move(r);
-    }
-};
-
-fallback_stream::~fallback_stream() {
-    if (st_ && st_->current) st_->current->close();
-}
-
-void fallback_stream::close() {
-    if (!st_ || st_->finished) return;
-    failure const closed(asio::error::operation_aborted, "the stream was closed by the caller");
-    if (st_->current) {
-        st_->current->close();
-        // The attempt in progress ends with its own failure, which carries what it was billed.
-        auto const& r = st_->current->response();
-        if (!st_->attempts.empty() && !st_->attempts.back().error)
-            st_->attempts.back().error = r ? closed : r.error();
-    }
-    st_->finish(closed);
-}
-
-bool fallback_stream::done() const noexcept { return !st_ || st_->finished; }
-
-result<chat_response> const& fallback_stream::response() const {
-    static result<chat_response> const empty{failure(error::invalid_request, "not started")};
-    return st_ ? st_->final : empty;
-}
-
-fallback_stream fallback_stream::failed(failure f) {
-    fallback_stream s;
-    s.st_ = std::make_shared<state>();
-    s.st_->finish(std::move(f));
-    return s;
-}
-
-fallback_stream stream_fallback(client& c, model_list models, chat_request request,
-                                fallback_options opts) {
-    fallback_stream s;
-    s.st_ = std::make_shared<fallback_stream::state>();
-    s.st_->c = &c;
-    s.st_->models = std::move(models);
-    s.st_->req = std::move(request);
-    s.st_->opts = std::move(opts);
-    return s;
-}
 
 namespace {
 
@@ -578,130 +283,271 @@ asio::awaitable<std::optional<chat_chunk>> next_before(chat_stream& s, steady::t
     co_return std::nullopt;
 }
 
-/// Finds the candidate to commit to: opens candidates in order until one yields content (its
-/// first content chunk goes to `st->ready`) or ends successfully, recording each failure.
-asio::awaitable<void> stream_fallback_step(std::shared_ptr<fallback_stream::state> st) {
+/// One attempt of a streamed fallback: a stream opened and read up to its first content (or
+/// its end).
+struct stream_opening {
+    std::shared_ptr<chat_stream> stream;
+    /// The first chunk with content or a finish reason; empty when the stream ended first.
+    std::optional<chat_chunk> first;
+    /// Set when opening it threw.
+    std::optional<failure> error;
+};
+
+asio::awaitable<stream_opening> open_until_content(std::shared_ptr<chat_stream> s) {
     co_await asio::this_coro::throw_if_cancelled(false);
-    auto& c = *st->c;
-    auto const& move_on = st->opts.should_move_on ? st->opts.should_move_on : is_retryable;
+    stream_opening o{s, std::nullopt, std::nullopt};
+    for (;;) {
+        auto ch = co_await s->next();
+        if (!ch) break;
+        // Chunks before the first content (a role, the prompt's usage) stay with the attempt:
+        // the stream absorbs them into its own answer.
+        if (!ch->has_content() && !ch->finish_reason) continue;
+        o.first = std::move(ch);
+        break;
+    }
+    co_return o;
+}
+
+/// A stream with fallback, first-token hedging and continuation: the committed candidate's
+/// chunks, found by the state machine before the first content and again after a break.
+class combined_stream final : public detail::stream_source {
+public:
+    client* c = nullptr;
+    asio::any_io_executor strand;
+    model_list models;
+    chat_request req;
+    fallback_options opts;
+    steady::time_point t0{}, deadline = steady::time_point::max();
+    bool started = false;
+    bool finished = false;
+    bool content = false;
+    std::uint32_t attempt_no = 0;  // numbered across phases
+    std::shared_ptr<chat_stream> current;
+    std::size_t current_candidate = 0;  // in `models`
+    std::size_t current_record = 0;     // in `attempts`
+    steady::time_point current_start{};
+    std::optional<steady::time_point> first_content_at;
+    std::optional<chat_chunk> ready;
+    std::vector<attempt> attempts;
+    // What the caller received, kept for continuation.
+    std::string text, reasoning;
+    bool tool_calls = false;
+    std::vector<continuation> continuations;
+    std::optional<detail::prefill_splice> splicer;
+    result<chat_response> final{failure(error::invalid_request, "the stream has not finished")};
+
+    asio::awaitable<std::optional<chat_chunk>> next() override;
+    bool done() const noexcept override { return finished; }
+    result<chat_response> const& response() const override { return final; }
+    bool content_started() const noexcept override { return content; }
+
+    void close() override {
+        if (finished) return;
+        failure const closed(asio::error::operation_aborted, "the stream was closed by the caller");
+        if (current) {
+            current->close();
+            // The attempt in progress ends with its own failure, which carries what it was
+            // billed.
+            auto const& r = current->response();
+            if (current_record < attempts.size() && !attempts[current_record].error)
+                attempts[current_record].error = r ? closed : r.error();
+        }
+        finish(closed);
+    }
+
+    void dropped() override { close(); }
+
+    void finish(failure f) {
+        finished = true;
+        final = detail::with_attempts(std::move(f), attempts);
+    }
+
+    void finish(chat_response r) {
+        finished = true;
+        auto const now = steady::now();
+        if (!continuations.empty()) {
+            // One answer written by several models: what the caller received.
+            r.content = text;
+            r.reasoning = reasoning;
+            r.continuations = continuations;
+            r.ttft = *first_content_at - t0;
+        } else {
+            r.ttft += current_start - t0;
+        }
+        r.attempts = attempts;
+        r.latency = now - t0;
+        final = std::move(r);
+    }
+
+    /// Runs the state machine over `which` (indices into `models`) with `r` until a candidate
+    /// commits; `broken` is the failure a continuation phase makes good.
+    asio::awaitable<void> phase(std::vector<std::size_t> which, chat_request r,
+                                std::optional<failure> broken);
+    /// Reads the committed stream's next chunk; on its end, finishes or continues.
+    asio::awaitable<void> read();
+};
+
+asio::awaitable<void> combined_stream::phase(std::vector<std::size_t> which, chat_request r,
+                                             std::optional<failure> broken) {
+    model_list subset;
+    for (auto i : which) subset.push_back(models[i]);
+    auto p = make_plan(*c, subset, opts, broken ? "stream continuation" : "stream fallback");
+    p.rules.per_attempt_note = " (to the first token)";
+    p.rules.deadline_at = deadline;
+    auto const max_attempts = p.max_attempts;
+    detail::fallback_fsm fsm(std::move(p.candidates), std::move(p.rules), std::move(p.jitter));
+    auto start = [&](std::size_t, std::string const& model, std::uint32_t) {
+        auto q = r;
+        q.model = model;
+        attempt_context const ctx{++attempt_no};
+        return open_until_content(std::make_shared<chat_stream>(c->stream(std::move(q), ctx)));
+    };
+    auto judge = [](stream_opening const& o) -> std::optional<failure> {
+        if (o.error) return o.error;
+        if (o.first || o.stream->response()) return std::nullopt;
+        return o.stream->response().error();
+    };
+    auto failed = [](failure f) {
+        stream_opening o;
+        o.error = std::move(f);
+        return o;
+    };
+    auto d = co_await detail::drive<stream_opening>(*c, fsm, max_attempts, start, judge, failed);
+    auto const base = attempts.size();
+    for (auto& a : d.finish.attempts) attempts.push_back(std::move(a));
+    if (!d.finish.winner) {
+        if (!broken) {
+            finish(std::move(d.finish.error));
+            co_return;
+        }
+        // The continuation failed too: the break stands, with everything that was tried.
+        auto f = std::move(*broken);
+        f.diag.message += " (not continued: every candidate for the continuation failed)";
+        finish(std::move(f));
+        co_return;
+    }
+    auto& o = *d.outcomes.at(*d.finish.winner);
+    std::string const from = broken ? models[current_candidate] : std::string();
+    current = o.stream;
+    current_candidate = which.at(fsm.candidate_of(*d.finish.winner));
+    current_record = base + d.finish.winner_record;
+    current_start = d.finish.winner_started;
+    if (!first_content_at) first_content_at = steady::now();
+    if (broken) continuations.push_back({from, models[current_candidate], text.size()});
+    if (o.first) {
+        ready = std::move(o.first);
+        co_return;
+    }
+    // It ended without content, successfully: that empty answer is the answer.
+    attempts[current_record].latency = steady::now() - current_start;
+    finish(*current->response());
+}
+
+asio::awaitable<void> combined_stream::read() {
+    bool timed_out = false;
+    auto ch = co_await next_before(*current, deadline, timed_out);
+    if (ch) {
+        ready = std::move(ch);
+        co_return;
+    }
+    attempts[current_record].latency = steady::now() - current_start;
+    if (timed_out) {
+        failure f(error::timeout, "the stream passed the fallback deadline of " +
+                                      detail::ms_text(opts.deadline) + " after it had started");
+        attempts[current_record].error = f;
+        finish(std::move(f));
+        co_return;
+    }
+    auto const& r = current->response();
+    if (r) {
+        finish(*r);
+        co_return;
+    }
+    auto f = r.error();
+    attempts[current_record].error = f;
+    // After content reached the caller a failure is final unless continuation was asked for:
+    // never a silently spliced answer.
+    if (!opts.continue_streams || !content) {
+        finish(std::move(f));
+        co_return;
+    }
+    auto obstacle = detail::continuation_obstacle(f, {text, tool_calls});
+    if (!obstacle) {
+        auto cont = detail::make_continuation(req, text);
+        std::vector<std::size_t> which;
+        for (std::size_t i = current_candidate + 1; i < models.size(); ++i) {
+            if (c->continues_prefill(models[i], cont.request)) {
+                which.push_back(i);
+                continue;
+            }
+            attempts.push_back({models[i],
+                                failure(error::unsupported,
+                                        "skipped for the continuation: " + models[i] +
+                                            " does not continue a partial answer (its wire "
+                                            "format or model takes no assistant prefill)"),
+                                {}});
+        }
+        if (!which.empty()) {
+            splicer.emplace(std::move(cont.trimmed));
+            co_await phase(std::move(which), std::move(cont.request), std::move(f));
+            co_return;
+        }
+        obstacle = "no later candidate continues a partial answer";
+    }
+    f.diag.message += " (not continued: " + *obstacle + ")";
+    finish(std::move(f));
+}
+
+/// One step of a combined stream, in a coroutine thread of its own on the stream's strand.
+asio::awaitable<void> combined_step(std::shared_ptr<combined_stream> st) {
+    co_await asio::this_coro::throw_if_cancelled(false);
     if (!st->started) {
         st->started = true;
         st->t0 = steady::now();
-        st->deadline = deadline_from(st->opts.deadline, st->t0);
-        st->all_open = std::all_of(st->models.begin(), st->models.end(), [&](std::string const& m) {
-            return c.estimate(m).circuit == circuit_state::open;
-        });
-    }
-    if (st->committed) {
-        bool timed_out = false;
-        auto ch = co_await next_before(*st->current, st->deadline, timed_out);
-        if (ch) {
-            st->ready = std::move(ch);
-            co_return;
-        }
-        if (timed_out) {
-            auto f = failure(error::timeout, "the stream passed the fallback deadline of " +
-                                                 ms(st->opts.deadline) + " after it had started");
-            st->attempts.back().error = f;
-            st->finish(f);
-            co_return;
-        }
-        auto const& r = st->current->response();
-        st->attempts.back().latency = steady::now() - st->current_start;
-        if (!r) st->attempts.back().error = r.error();
-        // After content reached the caller a failure is final: never splice another answer.
-        st->finish(r);
+        if (st->opts.deadline > duration::zero()) st->deadline = st->t0 + st->opts.deadline;
+        std::vector<std::size_t> all(st->models.size());
+        for (std::size_t i = 0; i < all.size(); ++i) all[i] = i;
+        auto r = st->req;
+        co_await st->phase(std::move(all), std::move(r), std::nullopt);
         co_return;
     }
-    while (st->next_candidate < st->models.size()) {
-        auto const model = st->models[st->next_candidate++];
-        if (st->window_floor) {
-            auto const* m = c.models().find(model);
-            if (m && m->context_window && *m->context_window <= *st->window_floor) {
-                st->attempts.push_back({model, failure(error::context_length_exceeded,
-                                                       "skipped: its context window is not larger"),
-                                        {}});
-                continue;
-            }
-        }
-        if (st->opts.respect_breaker && !st->all_open && !c.admit(model)) {
-            st->attempts.push_back({model, failure(error::circuit_open, "skipped: circuit open"), {}});
-            continue;
-        }
-        auto const start = steady::now();
-        if (start >= st->deadline) break;
-        auto until = st->deadline;
-        std::string what = "fallback deadline of " + ms(st->opts.deadline);
-        if (st->opts.per_attempt > duration::zero() && start + st->opts.per_attempt < until) {
-            until = start + st->opts.per_attempt;
-            what = "per-attempt timeout of " + ms(st->opts.per_attempt) + " (to the first token)";
-        }
-        auto r = st->req;
-        r.model = model;
-        st->current.emplace(c.stream(std::move(r), attempt_context{++st->attempt_no}));
-        st->current_model = model;
-        st->current_start = start;
-        st->attempts.push_back({model, std::nullopt, {}});
-        // Read until the first content chunk; chunks before it (none in practice) are dropped
-        // with the attempt if it fails.
-        for (;;) {
-            bool timed_out = false;
-            auto ch = co_await next_before(*st->current, until, timed_out);
-            if (ch && !ch->has_content() && !ch->finish_reason) continue;
-            if (ch) {
-                st->committed = true;
-                st->ready = std::move(ch);
-                co_return;
-            }
-            failure f = timed_out ? failure(error::timeout, "exceeded the " + what)
-                                  : (st->current->response() ? failure() : st->current->response().error());
-            if (!timed_out && st->current->response()) {
-                // Ended without content but successfully (an empty answer): that is the answer.
-                st->committed = true;
-                st->attempts.back().latency = steady::now() - start;
-                st->finish(st->current->response());
-                co_return;
-            }
-            st->attempts.back().error = f;
-            st->attempts.back().latency = steady::now() - start;
-            auto cs = co_await asio::this_coro::cancellation_state;
-            if (caller_cancelled(cs) || f.code == asio::error::operation_aborted) {
-                st->finish(failure(asio::error::operation_aborted, "stream fallback cancelled"));
-                co_return;
-            }
-            if (!move_on(f)) {
-                st->finish(f);
-                co_return;
-            }
-            if (f.code == make_error_code(error::context_length_exceeded))
-                if (auto const* m = c.models().find(model); m && m->context_window)
-                    st->window_floor = std::max(st->window_floor.value_or(0), *m->context_window);
-            break;  // next candidate
-        }
-    }
-    st->finish(all_failed("stream fallback", st->attempts));
+    co_await st->read();
 }
 
-}  // namespace
-
-asio::awaitable<std::optional<chat_chunk>> fallback_stream::next() {
-    auto st = st_;
-    if (!st || st->finished) co_return std::nullopt;
-    if (!st->ready) {
+asio::awaitable<std::optional<chat_chunk>> combined_stream::next() {
+    auto st = std::static_pointer_cast<combined_stream>(shared_from_this());
+    while (!st->ready && !st->finished) {
         try {
-            co_await detail::spawn_on(asio::make_strand(st->c->get_executor()),
-                                      stream_fallback_step(st));
+            co_await detail::spawn_on(st->strand, combined_step(st));
         } catch (boost::system::system_error const& e) {
             if (st->current) st->current->close();
             st->finish(failure(e.code(), "stream fallback cancelled"));
         }
     }
-    if (st->ready) {
-        auto ch = std::move(*st->ready);
-        st->ready.reset();
-        co_return ch;
+    if (!st->ready) co_return std::nullopt;
+    auto ch = std::move(*st->ready);
+    st->ready.reset();
+    if (st->splicer) st->splicer->apply(ch.text);
+    if (ch.has_content()) st->content = true;
+    if (st->opts.continue_streams) {
+        st->text += ch.text;
+        st->reasoning += ch.reasoning;
+        st->tool_calls = st->tool_calls || !ch.tool_calls.empty();
     }
-    co_return std::nullopt;
+    co_return ch;
+}
+
+}  // namespace
+
+chat_stream stream_fallback(client& c, model_list models, chat_request request,
+                            fallback_options opts) {
+    auto st = std::make_shared<combined_stream>();
+    st->c = &c;
+    st->strand = asio::make_strand(c.get_executor());
+    st->models = std::move(models);
+    st->req = std::move(request);
+    st->opts = std::move(opts);
+    return chat_stream(std::move(st));
 }
 
 }  // namespace llmux

@@ -623,6 +623,42 @@ result<void> client_config::load_json(std::string_view json, std::string_view or
                     return config_error(origin, where + " is unknown or has the wrong type");
                 }
             }
+        } else if (key == "concurrency") {
+            auto const* o = v.if_object();
+            if (!o) return config_error(origin, "concurrency must be an object");
+            auto& cc = next.concurrency;
+            for (auto const& [ck, cv] : *o) {
+                std::string const where = "concurrency." + std::string(ck);
+                auto const n = cv.is_number() ? cv.to_number<double>() : -1.0;
+                bool const whole = n >= 1 && n <= 1e6 && n == std::floor(n);
+                if (ck == "enabled" && cv.is_bool()) {
+                    cc.enabled = cv.get_bool();
+                } else if (ck == "initial_limit" || ck == "min_limit" || ck == "max_limit" ||
+                           ck == "max_queue") {
+                    if (!whole)
+                        return config_error(origin, where + " must be a whole number from 1");
+                    (ck == "initial_limit" ? cc.initial_limit
+                     : ck == "min_limit"   ? cc.min_limit
+                     : ck == "max_limit"   ? cc.max_limit
+                                           : cc.max_queue) = static_cast<std::size_t>(n);
+                } else if (ck == "max_requeues") {
+                    if (!(n >= 0 && n <= 100 && n == std::floor(n)))
+                        return config_error(origin, where + " must be a whole number from 0 to 100");
+                    cc.max_requeues = static_cast<unsigned>(n);
+                } else if (ck == "backoff_ratio" || ck == "latency_backoff_ratio") {
+                    if (!(n > 0 && n < 1))
+                        return config_error(origin, where + " must be a number between 0 and 1");
+                    (ck == "backoff_ratio" ? cc.backoff_ratio : cc.latency_backoff_ratio) = n;
+                } else if (ck == "ttft_tolerance") {
+                    if (!(n > 1 && n <= 1000))
+                        return config_error(origin, where + " must be a number above 1");
+                    cc.ttft_tolerance = n;
+                } else {
+                    return config_error(origin, where + " is unknown or has the wrong type");
+                }
+            }
+            if (cc.min_limit > cc.max_limit)
+                return config_error(origin, "concurrency.min_limit is above concurrency.max_limit");
         } else if (key == "catalog") {
             // A catalog file whose models add to (or override) the built-in ones.
             if (!v.is_string()) return config_error(origin, "catalog must be a file path");

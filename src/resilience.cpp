@@ -2,6 +2,8 @@
 #include "resilience.hpp"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/experimental/concurrent_channel.hpp>
 #include <boost/asio/error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -9,7 +11,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <deque>
 #include <sstream>
+#include <tuple>
 
 namespace llmux {
 
@@ -72,60 +76,26 @@ void model_book::finished(std::optional<failure> const& err, std::chrono::nanose
         ++samples_;
         ewma(ewma_ttft_ns_, static_cast<double>(ttft.count()));
         ewma(ewma_latency_ns_, static_cast<double>(latency.count()));
-        // A success closes the circuit, whether it was the probe or not.
-        state_ = state::closed;
-        probe_in_flight_ = false;
-        recent_failures_.clear();
+        breaker_.succeeded();
         return;
     }
     ++failures_;
-    if (!cfg.enabled || !counts_against_health(*err)) {
-        if (state_ == state::half_open) probe_in_flight_ = false;
-        return;
-    }
-    if (state_ == state::half_open) {
-        // The probe failed: back to a full cool-down.
-        state_ = state::open;
-        open_until_ = now + cfg.cooldown;
-        probe_in_flight_ = false;
-        return;
-    }
-    recent_failures_.push_back(now);
-    std::erase_if(recent_failures_, [&](steady::time_point t) { return now - t > cfg.window; });
-    if (state_ == state::closed && recent_failures_.size() >= cfg.failure_threshold) {
-        state_ = state::open;
-        open_until_ = now + cfg.cooldown;
-        recent_failures_.clear();
-    }
+    breaker_.failed(counts_against_health(*err), cfg, now);
 }
 
 bool model_book::admit(breaker_config const& cfg, steady::time_point now) {
-    if (!cfg.enabled) return true;
     std::lock_guard lk(mu_);
-    switch (state_) {
-    case state::closed: return true;
-    case state::open:
-        if (now < open_until_) return false;
-        state_ = state::half_open;
-        probe_in_flight_ = true;
-        return true;
-    case state::half_open:
-        if (probe_in_flight_) return false;
-        probe_in_flight_ = true;
-        return true;
-    }
-    return true;
+    return breaker_.admit(cfg, now);
+}
+
+void model_book::not_sent() {
+    std::lock_guard lk(mu_);
+    breaker_.abandoned();
 }
 
 circuit_state model_book::circuit(breaker_config const& cfg, steady::time_point now) const {
-    if (!cfg.enabled) return circuit_state::closed;
     std::lock_guard lk(mu_);
-    switch (state_) {
-    case state::closed: return circuit_state::closed;
-    case state::open: return now < open_until_ ? circuit_state::open : circuit_state::half_open;
-    case state::half_open: return circuit_state::half_open;
-    }
-    return circuit_state::closed;
+    return breaker_.state(cfg, now);
 }
 
 model_estimate model_book::estimate(breaker_config const& cfg, steady::time_point now) const {
@@ -291,6 +261,121 @@ void rate_limiter::settle(std::string const& provider, double estimated, double 
     std::lock_guard lk(mu_);
     auto& b = buckets_[provider];
     b.tokens = std::min(it->second.tokens_per_minute, b.tokens + estimated - actual);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/// A call waiting for a slot: woken through its channel (thread-safe) when granted.
+struct concurrency_gates::waiter {
+    using channel = asio::experimental::concurrent_channel<void(boost::system::error_code)>;
+    explicit waiter(asio::any_io_executor ex) : ch(std::move(ex), 1) {}
+    channel ch;
+    bool granted = false;  // under concurrency_gates::mu_
+};
+
+struct concurrency_gates::gate {
+    explicit gate(concurrency_config const& cfg) : lim(cfg) {}
+    aimd_limiter lim;
+    std::deque<std::shared_ptr<waiter>> queue;
+    std::uint64_t requeued = 0;
+};
+
+concurrency_gates::concurrency_gates(concurrency_config cfg) : cfg_(cfg) {}
+concurrency_gates::~concurrency_gates() = default;
+
+concurrency_gates::gate& concurrency_gates::gate_of(std::string const& provider) {
+    auto it = gates_.find(provider);
+    if (it == gates_.end()) it = gates_.emplace(provider, std::make_unique<gate>(cfg_)).first;
+    return *it->second;
+}
+
+void concurrency_gates::grant(gate& g) {
+    while (!g.queue.empty() && g.lim.try_acquire()) {
+        auto w = std::move(g.queue.front());
+        g.queue.pop_front();
+        w->granted = true;
+        w->ch.try_send(boost::system::error_code{});
+    }
+}
+
+asio::awaitable<result<void>> concurrency_gates::acquire(std::string const& provider,
+                                                         steady::time_point deadline) {
+    auto const ex = co_await asio::this_coro::executor;
+    std::shared_ptr<waiter> w;
+    std::size_t limit = 0;
+    {
+        std::lock_guard lk(mu_);
+        auto& g = gate_of(provider);
+        // First come, first served: nobody overtakes a waiting call.
+        if (g.queue.empty() && g.lim.try_acquire()) co_return result<void>{};
+        limit = g.lim.limit();
+        if (g.queue.size() >= cfg_.max_queue) {
+            std::ostringstream msg;
+            msg << "client-side concurrency limit of provider '" << provider << "' (" << limit
+                << " calls in flight) has " << g.queue.size()
+                << " calls waiting already, the most its queue holds";
+            co_return failure(error::rate_limited, msg.str());
+        }
+        w = std::make_shared<waiter>(ex);
+        g.queue.push_back(w);
+    }
+    boost::system::error_code ec;
+    if (deadline == steady::time_point::max()) {
+        std::tie(ec) = co_await w->ch.async_receive(asio::as_tuple(asio::use_awaitable));
+    } else {
+        using namespace asio::experimental::awaitable_operators;
+        asio::steady_timer timer(ex, deadline);
+        auto r = co_await (w->ch.async_receive(asio::as_tuple(asio::use_awaitable)) ||
+                           timer.async_wait(asio::as_tuple(asio::use_awaitable)));
+        if (r.index() == 0)
+            ec = std::get<0>(std::get<0>(r));
+        else
+            ec = std::get<0>(std::get<1>(r)) ? std::get<0>(std::get<1>(r))
+                                             : make_error_code(error::timeout);
+    }
+    std::lock_guard lk(mu_);
+    // Granted meanwhile (even as the wait ended otherwise): the slot is this call's.
+    if (w->granted) co_return result<void>{};
+    auto& g = gate_of(provider);
+    std::erase(g.queue, w);
+    if (ec == asio::error::operation_aborted)
+        co_return failure(ec, "cancelled while waiting for the client-side concurrency limit");
+    std::ostringstream msg;
+    msg << "client-side concurrency limit of provider '" << provider << "' (" << g.lim.limit()
+        << " calls in flight) left no slot before the call's deadline";
+    co_return failure(error::rate_limited, msg.str());
+}
+
+void concurrency_gates::release(std::string const& provider, call_outcome outcome,
+                                steady::time_point started,
+                                std::optional<std::chrono::nanoseconds> ttft) {
+    std::lock_guard lk(mu_);
+    auto& g = gate_of(provider);
+    g.lim.release(outcome, started, ttft, steady::now());
+    grant(g);
+}
+
+void concurrency_gates::requeued(std::string const& provider) {
+    std::lock_guard lk(mu_);
+    ++gate_of(provider).requeued;
+}
+
+std::vector<gate_snapshot> concurrency_gates::snapshot() const {
+    std::lock_guard lk(mu_);
+    std::vector<gate_snapshot> out;
+    for (auto const& [name, g] : gates_)
+        out.push_back({name, g->lim.limit(), g->lim.in_flight(), g->queue.size(), g->lim.cuts(),
+                       g->requeued});
+    return out;
+}
+
+std::optional<gate_snapshot> concurrency_gates::snapshot(std::string_view provider) const {
+    std::lock_guard lk(mu_);
+    auto it = gates_.find(provider);
+    if (it == gates_.end()) return std::nullopt;
+    auto const& g = *it->second;
+    return gate_snapshot{it->first, g.lim.limit(), g.lim.in_flight(), g.queue.size(),
+                         g.lim.cuts(), g.requeued};
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -4,6 +4,9 @@
 // limiter's wait.
 #pragma once
 
+#include "policy/breaker.hpp"
+#include "policy/concurrency.hpp"
+
 #include <llmux/config.hpp>
 #include <llmux/error.hpp>
 #include <llmux/telemetry.hpp>
@@ -46,6 +49,8 @@ public:
         has ended turns half-open and admits this one caller as its probe.
     */
     bool admit(breaker_config const& cfg, steady::time_point now);
+    /// A call ended before it was sent (refused by a budget, a limit): frees a probe's place.
+    void not_sent();
 
     circuit_state circuit(breaker_config const& cfg, steady::time_point now) const;
     model_estimate estimate(breaker_config const& cfg, steady::time_point now) const;
@@ -60,10 +65,7 @@ private:
     std::uint64_t calls_ = 0, failures_ = 0, input_ = 0, output_ = 0, samples_ = 0;
     double cost_ = 0;
     std::optional<double> ewma_ttft_ns_, ewma_latency_ns_;
-    std::vector<steady::time_point> recent_failures_;  // within the breaker window
-    enum class state { closed, open, half_open } state_ = state::closed;
-    steady::time_point open_until_{};
-    bool probe_in_flight_ = false;
+    breaker_fsm breaker_;
 };
 
 /** The books of the tracked models: at most `cap` of them besides the pinned ones. Beyond
@@ -126,6 +128,53 @@ private:
     std::map<std::string, rate_limit, std::less<>> limits_;
     std::mutex mu_;
     std::map<std::string, bucket, std::less<>> buckets_;
+};
+
+/// What a provider's adaptive concurrency limiter shows (`client::concurrency`).
+struct gate_snapshot {
+    std::string provider;
+    std::size_t limit = 0;
+    std::size_t in_flight = 0;
+    std::size_t queued = 0;
+    std::uint64_t cuts = 0;
+    std::uint64_t requeued = 0;
+};
+
+/** Adaptive concurrency per provider (`concurrency_config`): an `aimd_limiter` each, with a
+    bounded first-come queue in front of it. Calls wait for a slot until their deadline.
+*/
+class concurrency_gates {
+public:
+    explicit concurrency_gates(concurrency_config cfg);
+    ~concurrency_gates();
+    bool enabled() const noexcept { return cfg_.enabled; }
+    concurrency_config const& config() const noexcept { return cfg_; }
+
+    /** Waits for a slot of `provider` until `deadline`. Errors: `error::rate_limited` naming
+        the limit when the queue is full or the deadline comes first; `operation_aborted` when
+        the waiting coroutine is cancelled. Must run in one of llmux's own coroutine threads.
+    */
+    boost::asio::awaitable<result<void>> acquire(std::string const& provider,
+                                                 steady::time_point deadline);
+    /// Gives a slot back with what the call taught (see `aimd_limiter::release`).
+    void release(std::string const& provider, call_outcome outcome, steady::time_point started,
+                 std::optional<std::chrono::nanoseconds> ttft);
+    /// Counts a call sent back to the queue after a 429/529.
+    void requeued(std::string const& provider);
+
+    std::vector<gate_snapshot> snapshot() const;
+    std::optional<gate_snapshot> snapshot(std::string_view provider) const;
+
+private:
+    struct waiter;
+    struct gate;
+    gate& gate_of(std::string const& provider);  // under mu_
+    void grant(gate& g);                          // under mu_
+
+    concurrency_config cfg_;
+    mutable std::mutex mu_;
+    // Keyed by configured providers only (a call to an unknown one fails before it gets here).
+    std::map<std::string, std::unique_ptr<gate>, std::less<>> gates_;
 };
 
 /** The client's spend and its budget. A call reserves the most it may cost before it is

@@ -8,7 +8,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <limits>
 #include <sstream>
 
 namespace llmux {
@@ -44,13 +43,125 @@ bool has_images(chat_request const& req) {
     return false;
 }
 
+// -- the built-in strategies: each a stable sort by explicit keys ------------------------------
+
+class cheapest_strategy final : public route_strategy {
+public:
+    std::string_view name() const noexcept override { return "cheapest"; }
+    void order(std::vector<route_candidate>& c, route_context&) const override {
+        std::stable_sort(c.begin(), c.end(), [](route_candidate const& a, route_candidate const& b) {
+            // Priced before unpriced, then the lower expected cost.
+            if (a.expected_cost.has_value() != b.expected_cost.has_value())
+                return a.expected_cost.has_value();
+            return a.expected_cost && *a.expected_cost < *b.expected_cost;
+        });
+    }
+};
+
+class best_strategy final : public route_strategy {
+public:
+    std::string_view name() const noexcept override { return "best"; }
+    void order(std::vector<route_candidate>& c, route_context&) const override {
+        std::stable_sort(c.begin(), c.end(), [](route_candidate const& a, route_candidate const& b) {
+            // Known before unknown, then the higher quality, then the cheaper (priced first).
+            if ((a.info != nullptr) != (b.info != nullptr)) return a.info != nullptr;
+            int const qa = a.info ? a.info->quality : 0, qb = b.info ? b.info->quality : 0;
+            if (qa != qb) return qa > qb;
+            if (a.expected_cost.has_value() != b.expected_cost.has_value())
+                return a.expected_cost.has_value();
+            return a.expected_cost && *a.expected_cost < *b.expected_cost;
+        });
+    }
+};
+
+class fastest_strategy final : public route_strategy {
+public:
+    std::string_view name() const noexcept override { return "fastest"; }
+    void order(std::vector<route_candidate>& c, route_context& ctx) const override {
+        auto const min_samples = ctx.config.min_samples;
+        auto measured = [&](route_candidate const& x) {
+            return x.estimate.samples >= min_samples && x.estimate.ewma_ttft.has_value();
+        };
+        std::stable_sort(c.begin(), c.end(), [&](route_candidate const& a, route_candidate const& b) {
+            // Measured before unmeasured, then the lower moving time to first token.
+            bool const ma = measured(a), mb = measured(b);
+            if (ma != mb) return ma;
+            return ma && *a.estimate.ewma_ttft < *b.estimate.ewma_ttft;
+        });
+        // Now and then an unmeasured candidate goes first, so that new models get measured.
+        auto const first_unmeasured = std::find_if_not(c.begin(), c.end(), measured);
+        if (first_unmeasured == c.begin() || first_unmeasured == c.end()) return;
+        std::uniform_real_distribution<double> coin(0, 1);
+        if (coin(ctx.rng) >= ctx.config.exploration) return;
+        auto const n = static_cast<std::size_t>(c.end() - first_unmeasured);
+        std::uniform_int_distribution<std::size_t> pick(0, n - 1);
+        auto const chosen = first_unmeasured + static_cast<std::ptrdiff_t>(pick(ctx.rng));
+        std::rotate(c.begin(), chosen, chosen + 1);
+    }
+};
+
+class weighted_strategy final : public route_strategy {
+public:
+    std::string_view name() const noexcept override { return "weighted"; }
+    void order(std::vector<route_candidate>& c, route_context& ctx) const override {
+        // Efraimidis-Spirakis: sorting by u^(1/w), highest first, draws candidates without
+        // replacement with chances proportional to their weights.
+        std::vector<std::pair<double, std::size_t>> keys;  // (draw, index); w <= 0: never first
+        keys.reserve(c.size());
+        std::uniform_real_distribution<double> u(0, 1);
+        for (std::size_t i = 0; i < c.size(); ++i) {
+            double const w = c[i].weight;
+            double const draw = u(ctx.rng);
+            keys.emplace_back(w > 0 ? std::pow(draw, 1.0 / w) : -1.0, i);
+        }
+        std::stable_sort(keys.begin(), keys.end(),
+                         [](auto const& a, auto const& b) { return a.first > b.first; });
+        std::vector<route_candidate> out;
+        out.reserve(c.size());
+        for (auto const& [k, i] : keys) out.push_back(std::move(c[i]));
+        c = std::move(out);
+    }
+};
+
+class least_busy_strategy final : public route_strategy {
+public:
+    std::string_view name() const noexcept override { return "least_busy"; }
+    void order(std::vector<route_candidate>& c, route_context&) const override {
+        std::stable_sort(c.begin(), c.end(), [](route_candidate const& a, route_candidate const& b) {
+            // Fewer calls in flight, then measured before unmeasured, then the lower latency.
+            if (a.estimate.in_flight != b.estimate.in_flight)
+                return a.estimate.in_flight < b.estimate.in_flight;
+            bool const ma = a.estimate.ewma_latency.has_value(),
+                       mb = b.estimate.ewma_latency.has_value();
+            if (ma != mb) return ma;
+            return ma && *a.estimate.ewma_latency < *b.estimate.ewma_latency;
+        });
+    }
+};
+
 }  // namespace
+
+route_strategy const& strategy(route how) noexcept {
+    static cheapest_strategy const cheapest;
+    static fastest_strategy const fastest;
+    static best_strategy const best;
+    static weighted_strategy const weighted;
+    static least_busy_strategy const least_busy;
+    switch (how) {
+    case route::cheapest: return cheapest;
+    case route::fastest: return fastest;
+    case route::best: return best;
+    case route::weighted: return weighted;
+    case route::least_busy: return least_busy;
+    }
+    return cheapest;
+}
 
 router::router(client& c, router_config cfg)
     : c_(&c), cfg_(std::move(cfg)), rng_(cfg_.seed ? cfg_.seed : std::random_device{}()) {}
 
-std::vector<std::string> router::rank(chat_request const& req, route how,
-                                      route_constraints const& need_in) {
+std::vector<route_candidate> router::candidates(chat_request const& req,
+                                                route_constraints const& need_in) {
     auto need = need_in;
     need.needs_tools = need.needs_tools || !req.tools.empty();
     need.needs_vision = need.needs_vision || has_images(req);
@@ -77,15 +188,7 @@ std::vector<std::string> router::rank(chat_request const& req, route how,
             if (c_->check(m.id)) pool.push_back(m.id);
     }
 
-    struct candidate {
-        std::string id;
-        model_info const* info;
-        model_estimate est;
-        std::optional<double> price;  // expected USD per call
-        double key = 0;
-        bool callable = true;  // the client has what it needs to call it (key, provider)
-    };
-    std::vector<candidate> cands;
+    std::vector<route_candidate> cands;
     for (auto const& id : pool) {
         auto const provider = provider_of(id);
         if (!need.allow_providers.empty() &&
@@ -107,78 +210,60 @@ std::vector<std::string> router::rank(chat_request const& req, route how,
                 continue;
         }
         // The expected call at today's prices, context-size tier and per-request fee included.
-        std::optional<double> price;
-        if (info) price = catalog::cost(info->prices_at(now), expected);
+        std::optional<double> cost;
+        if (info) cost = catalog::cost(info->prices_at(now), expected);
         if (need.max_price) {
-            if (!price) continue;
-            double const blended = *price * 1e6 / std::max(1.0, prompt_tokens + out_tokens);
+            if (!cost) continue;
+            double const blended = *cost * 1e6 / std::max(1.0, prompt_tokens + out_tokens);
             if (blended > *need.max_price) continue;
         }
-        cands.push_back({id, info, c_->estimate(id), price, 0, !!c_->check(id)});
+        route_candidate rc;
+        rc.id = id;
+        rc.info = info;
+        rc.estimate = c_->estimate(id);
+        rc.expected_cost = cost;
+        if (auto w = cfg_.weights.find(id); w != cfg_.weights.end()) rc.weight = w->second;
+        rc.position = cands.size();
+        rc.callable = !!c_->check(id);
+        cands.push_back(std::move(rc));
     }
+    return cands;
+}
 
-    constexpr double unknown = std::numeric_limits<double>::infinity();
-    std::lock_guard lk(mu_);
-    switch (how) {
-    case route::cheapest:
-        for (auto& c : cands) c.key = c.price.value_or(unknown);
-        break;
-    case route::best:
-        for (auto& c : cands)
-            c.key = -(c.info ? c.info->quality : 0) * 1e6 + c.price.value_or(1e5);
-        break;
-    case route::least_busy:
-        for (auto& c : cands)
-            c.key = static_cast<double>(c.est.in_flight) * 1e12 +
-                    (c.est.ewma_latency ? static_cast<double>(c.est.ewma_latency->count()) : 1e11);
-        break;
-    case route::fastest: {
-        // Measured models by their moving time to first token; unmeasured ones after them,
-        // except that now and then one of them goes first so that it gets measured.
-        std::vector<std::size_t> unmeasured;
-        for (std::size_t i = 0; i < cands.size(); ++i) {
-            auto const& e = cands[i].est;
-            if (e.samples >= cfg_.min_samples && e.ewma_ttft)
-                cands[i].key = static_cast<double>(e.ewma_ttft->count());
-            else {
-                cands[i].key = 1e15 + static_cast<double>(i);
-                unmeasured.push_back(i);
-            }
-        }
-        std::uniform_real_distribution<double> coin(0, 1);
-        if (!unmeasured.empty() && unmeasured.size() < cands.size() && coin(rng_) < cfg_.exploration) {
-            std::uniform_int_distribution<std::size_t> pick(0, unmeasured.size() - 1);
-            cands[unmeasured[pick(rng_)]].key = -1;
-        }
-        break;
+std::vector<std::string> router::ranked(std::vector<route_candidate> cands,
+                                        route_strategy const& how) {
+    {
+        std::lock_guard lk(mu_);
+        route_context ctx{cfg_, rng_};
+        how.order(cands, ctx);
     }
-    case route::weighted:
-        // Weighted random order (Efraimidis-Spirakis): key = -u^(1/w).
-        for (auto& c : cands) {
-            auto it = cfg_.weights.find(c.id);
-            double const w = it == cfg_.weights.end() ? 1.0 : it->second;
-            std::uniform_real_distribution<double> u(0, 1);
-            c.key = w > 0 ? -std::pow(u(rng_), 1.0 / w) : 1.0;
-        }
-        break;
-    }
-    std::stable_sort(cands.begin(), cands.end(), [](candidate const& a, candidate const& b) {
-        // Candidates the client cannot call (no key, unknown provider) go last: they cannot
-        // answer, but when none can, the first one's error says why. Open circuits next.
-        if (a.callable != b.callable) return a.callable;
-        bool const ao = a.est.circuit == circuit_state::open, bo = b.est.circuit == circuit_state::open;
-        if (ao != bo) return bo;
-        return a.key < b.key;
+    // Candidates the client cannot call (no key, unknown provider) go last: they cannot
+    // answer, but when none can, the first one's error says why. Open circuits before them.
+    auto const callable_end = std::stable_partition(
+        cands.begin(), cands.end(), [](route_candidate const& c) { return c.callable; });
+    std::stable_partition(cands.begin(), callable_end, [](route_candidate const& c) {
+        return c.estimate.circuit != circuit_state::open;
     });
     std::vector<std::string> out;
+    out.reserve(cands.size());
     for (auto& c : cands) out.push_back(std::move(c.id));
     return out;
 }
 
+std::vector<std::string> router::rank(chat_request const& req, route how,
+                                      route_constraints const& need) {
+    return rank(req, strategy(how), need);
+}
+
+std::vector<std::string> router::rank(chat_request const& req, route_strategy const& how,
+                                      route_constraints const& need) {
+    return ranked(candidates(req, need), how);
+}
+
 namespace {
-failure nothing_fits(route_constraints const& need, route how) {
+failure nothing_fits(route_constraints const& need, std::string_view how) {
     std::ostringstream msg;
-    msg << "no model satisfies the routing constraints (route " << to_string(how);
+    msg << "no model satisfies the routing constraints (route " << how;
     if (need.needs_tools) msg << ", tools";
     if (need.needs_vision) msg << ", vision";
     if (need.needs_json_schema) msg << ", JSON schema";
@@ -192,15 +277,25 @@ failure nothing_fits(route_constraints const& need, route how) {
 
 boost::asio::awaitable<result<chat_response>> router::chat(chat_request req, route how,
                                                            route_constraints need) {
-    auto ranked = rank(req, how, need);
-    if (ranked.empty()) co_return nothing_fits(need, how);
-    co_return co_await fallback(*c_, std::move(ranked), std::move(req), cfg_.fallback);
+    return chat(std::move(req), strategy(how), std::move(need));
 }
 
-fallback_stream router::stream(chat_request req, route how, route_constraints need) {
-    auto ranked = rank(req, how, need);
-    if (ranked.empty()) return fallback_stream::failed(nothing_fits(need, how));
-    return stream_fallback(*c_, std::move(ranked), std::move(req), cfg_.fallback);
+boost::asio::awaitable<result<chat_response>> router::chat(chat_request req,
+                                                           route_strategy const& how,
+                                                           route_constraints need) {
+    auto order = rank(req, how, need);
+    if (order.empty()) co_return nothing_fits(need, how.name());
+    co_return co_await fallback(*c_, std::move(order), std::move(req), cfg_.fallback);
+}
+
+chat_stream router::stream(chat_request req, route how, route_constraints need) {
+    return stream(std::move(req), strategy(how), std::move(need));
+}
+
+chat_stream router::stream(chat_request req, route_strategy const& how, route_constraints need) {
+    auto order = rank(req, how, need);
+    if (order.empty()) return chat_stream::failed(nothing_fits(need, how.name()));
+    return stream_fallback(*c_, std::move(order), std::move(req), cfg_.fallback);
 }
 
 }  // namespace llmux

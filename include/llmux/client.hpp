@@ -61,7 +61,13 @@ struct attempt_context {
     std::uint32_t attempt = 1;
 };
 
-/** @brief A streamed answer. Move-only; obtained from `client::stream`.
+namespace detail {
+class stream_source;
+}  // namespace detail
+
+/** @brief A streamed answer: one type for a plain stream (`client::stream`) and for a stream
+    with fallback, first-token hedging or continuation (`stream_fallback`, `router::stream`).
+    Move-only.
 
     @code
     auto s = client.stream(req);
@@ -74,7 +80,8 @@ struct attempt_context {
     empty optional when the stream is over, successfully or not: then `response()` holds the
     whole answer (text, tool calls assembled from their fragments, finish reason, usage) or the
     failure. A stream that ends before the provider's end marker fails with `error::truncated`;
-    it is never a short answer.
+    it is never a short answer (unless continuation was asked for and another model finished
+    it: see `chat_response::continuations`).
 
     @par Cancellation
     `next()` follows the awaiting coroutine's cancellation slot (terminal cancellation): the
@@ -86,6 +93,8 @@ struct attempt_context {
 class chat_stream {
 public:
     chat_stream() = default;
+    /// @brief A stream over `source`: how llmux builds plain and combined streams.
+    explicit chat_stream(std::shared_ptr<detail::stream_source> source) noexcept;
     chat_stream(chat_stream&&) noexcept;
     chat_stream& operator=(chat_stream&&) noexcept;
     ~chat_stream();
@@ -102,14 +111,32 @@ public:
     /// @brief True once a chunk with content has been returned by `next()`.
     bool content_started() const noexcept;
 
-    /// @brief Stops the stream now and closes its connection.
+    /** @brief Ends the stream now (the caller stops reading): the call in progress is
+        cancelled and its connection closed; `response()` becomes `operation_aborted`, with
+        what the provider billed for the part of the answer already received.
+    */
     void close();
 
-    struct state;  ///< Internal.
+    /// @brief A stream that ends at once with `f` (e.g. no candidate fits a route).
+    static chat_stream failed(failure f);
 
 private:
-    friend class client;
-    std::shared_ptr<state> st_;
+    std::shared_ptr<detail::stream_source> st_;
+};
+
+/// @brief What a provider's adaptive concurrency limiter shows (`client_config::concurrency`).
+struct provider_concurrency {
+    std::string provider;
+    /// The in-flight limit now.
+    std::size_t limit = 0;
+    /// Calls holding a slot now.
+    std::size_t in_flight = 0;
+    /// Calls waiting for a slot now.
+    std::size_t queued = 0;
+    /// Times the limit was cut (the provider's 429/529, a rising time to first token).
+    std::uint64_t cuts = 0;
+    /// Calls refused with 429/529 that were queued again instead of failing.
+    std::uint64_t requeued = 0;
 };
 
 /** @brief The client: one interface to every provider.
@@ -223,6 +250,19 @@ public:
         reserves before a call; empty when the model has no price.
     */
     std::optional<double> max_cost(chat_request const& req, std::string_view model = {}) const;
+
+    /** @brief True when `model`'s wire format continues a final assistant message of `req`
+        (an assistant "prefill") rather than starting a new answer, which stream continuation
+        needs (`fallback_options::continue_streams`): Anthropic's Messages API and Bedrock's
+        Converse for Claude models before 4.6, without extended thinking or a forced tool.
+        OpenAI chat completions and Gemini do not (a final assistant message there is history,
+        not a beginning). False for a model the client cannot call.
+    */
+    bool continues_prefill(std::string_view model, chat_request const& req) const;
+
+    /// @brief The adaptive concurrency of each provider called so far (empty when
+    /// `client_config::concurrency` is off).
+    std::vector<provider_concurrency> concurrency() const;
 
     /** @brief Keeps measurements and a circuit for `model` from now on, whatever happens to
         it, and never forgets them (a gateway pins its configured deployments). Other models

@@ -33,41 +33,8 @@ namespace llmux {
 */
 bool is_retryable(failure const& f) noexcept;
 
-/// @brief Options of `fallback`.
-struct fallback_options {
-    /// Deadline of each attempt; zero means none (the client's own timeouts still apply).
-    duration per_attempt{};
-    /// Deadline of the whole fallback; zero means none.
-    duration deadline{};
-    /// Which failures move on to the next candidate; empty means `is_retryable`.
-    std::function<bool(failure const&)> should_move_on;
-    /// Skip candidates whose circuit breaker is open (unless every candidate's is).
-    bool respect_breaker = true;
-};
-
-/** @brief Tries `models` in order with the same request until one answers.
-
-    Each candidate runs under `per_attempt` and the whole under `deadline`; a missed deadline
-    is `error::timeout` for that attempt. It moves on only for failures `should_move_on`
-    accepts; after a `context_length_exceeded` it moves on only to candidates whose catalog
-    context window is larger. The answer's `model`/`requested_model` name the candidate that
-    answered and `attempts` lists every attempt with its error and latency.
-
-    @par Errors
-    `error::all_attempts_failed` with every attempt in `diag.attempts` (or the one failure that
-    stopped it, when the policy did not move on); `asio::error::operation_aborted` when the
-    caller cancelled.
-    @par Cancellation
-    Terminal cancellation of the awaiting coroutine cancels the current attempt (its connection
-    is closed) and ends the fallback.
-    @par Object lifetimes
-    `c` must outlive the operation.
-*/
-[[nodiscard]] boost::asio::awaitable<result<chat_response>>
-fallback(client& c, model_list models, chat_request request,
-         fallback_options opts = {});
-
-/// @brief Options of `retry`.
+/// @brief Options of `retry`, and of the retries of each candidate inside a fallback
+/// (`fallback_options::retry`).
 struct retry_options {
     /// Attempts in all, the first included.
     unsigned max_attempts = 3;
@@ -78,8 +45,11 @@ struct retry_options {
     duration max_backoff = std::chrono::seconds(20);
     /// A provider's `Retry-After` / `retry-after-ms` is honoured up to this long.
     duration max_retry_after = std::chrono::seconds(60);
+    /// Deadline of each attempt; zero means none. (Inside a fallback, the fallback's own
+    /// `per_attempt` applies instead.)
     duration per_attempt{};
-    /// Never waits or tries past this; zero means none.
+    /// Never waits or tries past this; zero means none. (Inside a fallback, the fallback's own
+    /// `deadline` applies instead.)
     duration deadline{};
     /// Which failures are retried; empty means `is_retryable` (without context-length errors,
     /// which the same model would repeat).
@@ -88,19 +58,7 @@ struct retry_options {
     std::uint64_t seed = 0;
 };
 
-/** @brief Sends the same request to the same model again after failures that may pass,
-    with exponential backoff and jitter, honouring `Retry-After` up to a cap and never waiting
-    past the deadline. A call that failed delivered nothing, so retrying never duplicates
-    content (streams are retried only by `stream_fallback`, before their first token).
-
-    @par Errors
-    `error::all_attempts_failed` with `diag.attempts`; the failure itself when it is not
-    retryable; `error::timeout` when the deadline leaves no time for another attempt.
-*/
-[[nodiscard]] boost::asio::awaitable<result<chat_response>>
-retry(client& c, chat_request request, retry_options opts = {});
-
-/// @brief Options of `hedge`.
+/// @brief Options of `hedge`, and of hedging inside a fallback (`fallback_options::hedge`).
 struct hedge_options {
     /// Start the next candidate when the current one has not answered within this; empty
     /// means the measured `quantile` of the current candidate's time to first byte.
@@ -109,19 +67,99 @@ struct hedge_options {
     /// The delay while a candidate has fewer than `min_samples` measurements.
     duration default_delay = std::chrono::seconds(2);
     std::uint64_t min_samples = 10;
-    /// Deadline of the whole hedge; zero means none.
+    /// Deadline of the whole hedge; zero means none. (Inside a fallback, the fallback's own
+    /// `deadline` applies instead.)
     duration deadline{};
-    /// Failures that start the next candidate at once; empty means `is_retryable`.
+    /// Failures that start the next candidate at once; empty means `is_retryable`. (Inside a
+    /// fallback, the fallback's `should_move_on` applies instead.)
     std::function<bool(failure const&)> should_move_on;
 };
+
+/** @brief Options of `fallback` and `stream_fallback`: how candidates are tried, and how the
+    policies compose (retries within each candidate, hedging across the list, one deadline).
+*/
+struct fallback_options {
+    /// Deadline of each attempt (for streams: to the first content); zero means none (the
+    /// client's own timeouts still apply).
+    duration per_attempt{};
+    /// Deadline of the whole fallback, retries, backoff and hedging included; zero means none.
+    duration deadline{};
+    /// Which failures move on to the next candidate; empty means `is_retryable`.
+    std::function<bool(failure const&)> should_move_on;
+    /// Skip candidates whose circuit breaker is open (unless every candidate's is).
+    bool respect_breaker = true;
+    /** Retries of each candidate before moving on to the next (retry within fallback): each
+        candidate gets `retry->max_attempts` attempts with exponential backoff and jitter,
+        honouring `Retry-After`, never waiting past `deadline`. Empty: one attempt each.
+    */
+    std::optional<retry_options> retry;
+    /** Hedging across the list: the next candidate also starts when the current one has not
+        answered (streams: sent its first content) within the hedge delay; the first answer
+        wins and the others are cancelled. Empty: candidates are tried one at a time.
+    */
+    std::optional<hedge_options> hedge;
+    /** Streams only, opt-in: when a committed stream breaks after content reached the caller
+        (truncated, reset, an error event), continue on the next candidate whose wire format
+        continues a partial answer (`client::continues_prefill`): the text so far is sent as a
+        final assistant message and the stream goes on; `chat_response::continuations` records
+        it. Without it (or with no such candidate left) the break stays an error.
+    */
+    bool continue_streams = false;
+};
+
+/** @brief Tries `models` in order with the same request until one answers.
+
+    Each candidate runs under `per_attempt` and the whole under `deadline`; a missed deadline
+    is `error::timeout` for that attempt. It moves on only for failures `should_move_on`
+    accepts; after a `context_length_exceeded` it moves on only to candidates whose catalog
+    context window is larger. With `opts.retry` each candidate is retried with backoff before
+    the next; with `opts.hedge` the next also starts when the current one is slow. The answer's
+    `model`/`requested_model` name the candidate that answered and `attempts` lists every
+    attempt with its error and latency.
+
+    The decisions are made by a pure state machine (`src/policy/fallback_fsm.hpp`) that a thin
+    coroutine runs over the client; `retry` and `hedge` are the same machine with one
+    candidate or with hedging.
+
+    @par Errors
+    `error::all_attempts_failed` with every attempt in `diag.attempts` (or the one failure that
+    stopped it, when the policy did not move on); `asio::error::operation_aborted` when the
+    caller cancelled.
+    @par Cancellation
+    Terminal cancellation of the awaiting coroutine cancels the attempts in progress (their
+    connections are closed) and ends the fallback.
+    @par Object lifetimes
+    `c` must outlive the operation.
+*/
+[[nodiscard]] boost::asio::awaitable<result<chat_response>>
+fallback(client& c, model_list models, chat_request request,
+         fallback_options opts = {});
+
+/** @brief Sends the same request to the same model again after failures that may pass,
+    with exponential backoff and jitter, honouring `Retry-After` up to a cap and never waiting
+    past the deadline. A call that failed delivered nothing, so retrying never duplicates
+    content (streams are retried only by `stream_fallback`, before their first token).
+
+    @par Errors
+    `error::all_attempts_failed` with `diag.attempts` when every attempt failed or the deadline
+    left no time for another (the last attempt's message says so); the failure itself when it
+    is not retryable.
+    @par Cancellation
+    As `fallback`.
+*/
+[[nodiscard]] boost::asio::awaitable<result<chat_response>>
+retry(client& c, chat_request request, retry_options opts = {});
 
 /** @brief Hedged requests: sends to the first candidate and, if it has not answered within
     the delay, also to the next (and so on); the first good answer wins and every other
     attempt is cancelled, its connection closed, before this returns. Cuts tail latency.
-    Every attempt is reported in `attempts` (losers with `error::cancelled`).
+    Every attempt is reported in `attempts` (losers with `error::cancelled`). Candidates
+    whose circuit is open are skipped, as in `fallback`.
 
     @par Errors
     `error::all_attempts_failed` when every candidate failed, with `diag.attempts`.
+    @par Cancellation
+    As `fallback`.
 */
 [[nodiscard]] boost::asio::awaitable<result<chat_response>>
 hedge(client& c, model_list models, chat_request request, hedge_options opts = {});
@@ -164,45 +202,23 @@ template <class... T>
     co_return unpack(std::index_sequence_for<T...>{});
 }
 
+/// @brief The stream of `stream_fallback`: the same type as a plain stream.
+using fallback_stream = chat_stream;
+
 /** @brief A streamed call with fallback: candidates are tried in order until one starts
     answering; once the first content token has reached the caller, that candidate is
-    committed and a later failure is an error (never a silently spliced answer).
+    committed and a later failure is an error (never a silently spliced answer), unless
+    `opts.continue_streams` asks for continuation on the next candidate.
 
     `per_attempt` bounds each candidate's time to its first content token; `deadline` bounds
-    the whole stream. Obtained from `stream_fallback`; used like `chat_stream`.
+    the whole stream; `opts.retry` retries a candidate before its first token; `opts.hedge`
+    starts the next candidate when the first token is slow (the first to send content wins,
+    the others are closed). Nothing is sent until the first `next()`.
+
+    @par Object lifetimes
+    `c` must outlive the stream.
 */
-class fallback_stream {
-public:
-    fallback_stream() = default;
-    fallback_stream(fallback_stream&&) noexcept = default;
-    fallback_stream& operator=(fallback_stream&&) noexcept = default;
-    ~fallback_stream();
-
-    /// @brief The next chunk of the committed candidate, or empty at the end.
-    boost::asio::awaitable<std::optional<chat_chunk>> next();
-    bool done() const noexcept;
-    /// @brief The answer (with every attempt in `attempts`) or the failure.
-    result<chat_response> const& response() const;
-
-    /** @brief Ends the stream now (the caller stops reading): the candidate in progress is
-        cancelled and its connection closed; `response()` becomes `operation_aborted`, with
-        what the candidate was billed for the part of its answer already received.
-    */
-    void close();
-
-    /// @brief A stream that ends at once with `f` (e.g. no candidate fits a route).
-    static fallback_stream failed(failure f);
-
-    struct state;  ///< Internal.
-
-private:
-    friend fallback_stream stream_fallback(client&, model_list, chat_request,
-                                           fallback_options);
-    std::shared_ptr<state> st_;
-};
-
-/// @brief Starts a streamed fallback over `models`; nothing is sent until the first `next()`.
-fallback_stream stream_fallback(client& c, model_list models, chat_request request,
-                                fallback_options opts = {});
+chat_stream stream_fallback(client& c, model_list models, chat_request request,
+                            fallback_options opts = {});
 
 }  // namespace llmux

@@ -141,6 +141,41 @@ struct breaker_config {
     duration cooldown = std::chrono::seconds(30);
 };
 
+/** @brief Adaptive concurrency per provider (opt-in): an in-flight limit that grows while
+    answers come back well and shrinks when the provider says it is at capacity, so that a
+    burst of calls waits briefly in a queue instead of provoking a storm of 429s.
+
+    The limit grows by one after `limit` successes in a row during which it was reached (AIMD:
+    additive increase); a provider's 429 or 529 (`rate_limited` or `overloaded` from the
+    provider) multiplies it by `backoff_ratio`, and a stream whose time to first token exceeds
+    `ttft_tolerance` times the provider's usual one multiplies it by `latency_backoff_ratio`
+    (multiplicative decrease, at least by one; refusals of calls sent before the last cut do
+    not cut again). A call refused with 429/529 goes back to the queue, up to `max_requeues`
+    times, so the refusal that taught the limiter does not reach the caller. Calls wait for a
+    slot in arrival order, at most `max_queue` of them per provider and never past the call's
+    own deadline (`timeouts::total`); a call that cannot get a slot fails with
+    `error::rate_limited` naming the limit. Limits and queues show in `client::concurrency()`,
+    `client::metrics()` and the gateway's `/metrics`.
+*/
+struct concurrency_config {
+    /// Off by default: calls are sent as they come.
+    bool enabled = false;
+    /// The limit each provider starts with.
+    std::size_t initial_limit = 4;
+    std::size_t min_limit = 1;
+    std::size_t max_limit = 256;
+    /// The limit is multiplied by this on a provider's 429 or 529.
+    double backoff_ratio = 0.5;
+    /// A stream's time to first token above this many times the usual one is a sign of load.
+    double ttft_tolerance = 2.0;
+    /// The limit is multiplied by this when the time to first token rises.
+    double latency_backoff_ratio = 0.9;
+    /// Calls that may wait for a slot, per provider.
+    std::size_t max_queue = 1024;
+    /// Times a call refused with 429/529 is queued again before the refusal is returned.
+    unsigned max_requeues = 3;
+};
+
 /** @brief Everything a client needs: providers, deadlines, TLS and pool settings.
 
     Build it with `client_config::from_env()` (presets plus keys from the environment), then
@@ -179,6 +214,8 @@ struct client_config {
     /// `max_tokens` nor the catalog says how long the answer may be.
     std::uint64_t default_max_output_tokens = 8192;
     llmux::breaker_config breaker;
+    /// Adaptive concurrency per provider; off unless `concurrency.enabled`.
+    concurrency_config concurrency;
     /** How many models the client keeps measurements and a circuit for (`client::metrics()`,
         `client::estimate()`): a model gets them when it first answers or fails in a way that
         says something about its health, and the least recently used one is forgotten beyond

@@ -86,6 +86,11 @@ struct emulator_behaviour {
         tail is long, as with real providers. 0: every request takes exactly the scripted time.
     */
     double jitter = 0;
+    /** Most requests for this model (as sent, `~directives` included) answered at once; a
+        request arriving while that many are in progress gets a 429 in the provider's shape
+        (with `retry_after` when set), as a provider over its concurrency does. 0: no limit.
+    */
+    unsigned max_concurrency = 0;
 };
 
 /** @brief Parses behaviour directives: comma-separated `key=value` pairs applied onto `base`.
@@ -94,8 +99,8 @@ struct emulator_behaviour {
     (HTTP status 400..599, 0 for none), `retry_after` (duration), `fault` (`none`, `reset`,
     `reset_mid`, `truncate`, `malformed`, `stall`, `error_mid`, `close`), `after` (chunks before
     a mid-stream fault), `tokens` (answer length), `fail_first` (count), `error_rate` (0..1), `jitter` (>= 0),
-    `reply` (the answer text; it takes the rest of the string, commas included, so put it
-    last). `-` may stand for `_` in keys; spaces around keys and values and empty items are
+    `max_concurrency` (requests at once, above it 429), `reply` (the answer text; it takes the
+    rest of the string, commas included, so put it last). `-` may stand for `_` in keys; spaces around keys and values and empty items are
     ignored; a later key wins.
 
     @par Errors
@@ -158,6 +163,10 @@ struct emulator_stats {
     std::uint64_t faults_injected = 0;
     /// Access tokens issued by the OAuth endpoint.
     std::uint64_t tokens_issued = 0;
+    /// Requests refused with 429 by `emulator_behaviour::max_concurrency`.
+    std::uint64_t concurrency_refusals = 0;
+    /// The most requests of one model with a `max_concurrency` answered at once.
+    std::uint64_t peak_concurrency = 0;
 };
 
 /** @brief A local server that speaks the providers' wire formats with deterministic answers

@@ -108,12 +108,20 @@ struct model_group {
     duration per_attempt{};
     /// Deadline of the whole request across attempts; zero: none.
     duration deadline{};
-    /// Extra attempts of each deployment before moving on to the next (no backoff: the
-    /// next deployment is the backoff).
+    /// Extra attempts of each deployment before moving on to the next (retry within
+    /// fallback), with exponential backoff and jitter between them, honouring `Retry-After`,
+    /// all within `deadline`.
     unsigned retries = 0;
+    /// The wait before a deployment's first retry; later waits double (up to 20 s).
+    duration retry_backoff = std::chrono::milliseconds(500);
     /// Hedged requests (non-streaming only): start the next deployment when the current one
     /// has not answered within this delay; the first answer wins, the other is cancelled.
     std::optional<duration> hedge;
+    /** Streams only, opt-in: a stream that breaks after its answer began continues on the
+        next deployment whose format takes the partial answer as a prefill (see
+        `fallback_options::continue_streams`); otherwise the break is an error event.
+    */
+    bool continue_streams = false;
 };
 
 /** @brief Settings of a gateway.
@@ -135,7 +143,8 @@ struct model_group {
       "models": {
         "gpt-smart": {"deployments": ["openai/gpt-4o", "anthropic/claude-sonnet-4.6"],
                       "strategy": "fallback", "per_attempt": "10s", "deadline": "30s",
-                      "retries": 1, "hedge": "500ms"},
+                      "retries": 1, "retry_backoff": "250ms", "hedge": "500ms",
+                      "continue_streams": false},
         "cheap": {"deployments": ["openai/gpt-4o-mini", "deepseek/deepseek-chat"],
                   "strategy": "weighted", "weights": {"openai/gpt-4o-mini": 3}},
         "mini": "openai/gpt-4o-mini"

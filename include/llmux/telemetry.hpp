@@ -42,6 +42,11 @@ struct model_metrics {
     std::optional<std::chrono::nanoseconds> ewma_ttft;
     std::optional<std::chrono::nanoseconds> ewma_latency;
     circuit_state circuit = circuit_state::closed;
+    /// The in-flight limit of the model's provider, when adaptive concurrency is on
+    /// (`client_config::concurrency`); empty otherwise.
+    std::optional<std::uint64_t> concurrency_limit;
+    /// Calls to the model's provider waiting for a slot of that limit now.
+    std::uint64_t queued = 0;
 };
 
 /// @brief A cheap view of a model's measurements, for routing decisions.

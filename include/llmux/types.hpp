@@ -245,6 +245,18 @@ struct model_id {
     std::string str() const { return provider + "/" + model; }
 };
 
+/** @brief A streamed answer that broke after its text began and went on elsewhere
+    (`fallback_options::continue_streams`): the caller's text is one answer written by two models.
+*/
+struct continuation {
+    /// The `provider/model` whose stream broke.
+    std::string from;
+    /// The `provider/model` that continued it, from the partial answer sent as a prefill.
+    std::string by;
+    /// Bytes of answer text the caller had when it broke.
+    std::size_t at = 0;
+};
+
 /// @brief A whole answer.
 struct chat_response {
     /// The provider's response id (`chatcmpl-…`, `msg_…`).
@@ -274,6 +286,9 @@ struct chat_response {
     std::optional<double> cost_usd;
     /// Every attempt made for this answer (one unless fallback, retry or hedging was used).
     std::vector<llmux::attempt> attempts;
+    /// Where a streamed answer was continued on another model after its stream broke (only
+    /// with `fallback_options::continue_streams`); empty otherwise.
+    std::vector<llmux::continuation> continuations;
 
     std::string const& text() const noexcept { return content; }
 };

@@ -225,35 +225,20 @@ boost::asio::awaitable<result<chat_response>> run_call(client& c, router& r, cal
     co_return co_await c.chat(std::move(req));
 }
 
-any_stream start_stream(client& c, router& r, call_plan const& plan, chat_request req) {
-    any_stream s;
+chat_stream start_stream(client& c, router& r, call_plan const& plan, chat_request req) {
     if (plan.how) {
-        if (plan.models.empty()) {
-            s.combined.emplace(r.stream(std::move(req), *plan.how));
-        } else {
-            router_config rc;
-            rc.candidates = plan.models;
-            rc.fallback = plan.fallback;
-            router scoped(c, rc);
-            s.combined.emplace(scoped.stream(std::move(req), *plan.how));
-        }
-    } else if (plan.combined() || plan.fallback.per_attempt > duration::zero() ||
-               plan.fallback.deadline > duration::zero()) {
-        s.combined.emplace(stream_fallback(c, plan.models, std::move(req), plan.fallback));
-    } else {
-        req.model = plan.models.front();
-        s.plain.emplace(c.stream(std::move(req)));
+        if (plan.models.empty()) return r.stream(std::move(req), *plan.how);
+        router_config rc;
+        rc.candidates = plan.models;
+        rc.fallback = plan.fallback;
+        router scoped(c, rc);
+        return scoped.stream(std::move(req), *plan.how);
     }
-    return s;
-}
-
-boost::asio::awaitable<std::optional<chat_chunk>> any_stream::next() {
-    if (plain) co_return co_await plain->next();
-    co_return co_await combined->next();
-}
-
-result<chat_response> const& any_stream::response() const {
-    return plain ? plain->response() : combined->response();
+    if (plan.combined() || plan.fallback.per_attempt > duration::zero() ||
+        plan.fallback.deadline > duration::zero())
+        return stream_fallback(c, plan.models, std::move(req), plan.fallback);
+    req.model = plan.models.front();
+    return c.stream(std::move(req));
 }
 
 double to_ms(std::chrono::nanoseconds d) {

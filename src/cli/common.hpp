@@ -109,16 +109,9 @@ result<call_plan> make_plan(call_options const& opts, std::string const& model);
 boost::asio::awaitable<result<chat_response>> run_call(client& c, router& r, call_plan const& plan,
                                                        chat_request req);
 
-/// A stream of either kind (a plain call, or a fallback/route).
-struct any_stream {
-    std::optional<chat_stream> plain;
-    std::optional<fallback_stream> combined;
-    boost::asio::awaitable<std::optional<chat_chunk>> next();
-    result<chat_response> const& response() const;
-};
-
-/// Starts the stream the plan describes (hedging is not streamed: it falls back instead).
-any_stream start_stream(client& c, router& r, call_plan const& plan, chat_request req);
+/// Starts the stream the plan describes: a plain call, or a fallback/route (hedging is not
+/// streamed: it falls back instead). One stream type either way.
+chat_stream start_stream(client& c, router& r, call_plan const& plan, chat_request req);
 
 /// The `--json` object of one call (the fields of `llmux chat --json`).
 boost::json::object result_json(result<chat_response> const& r, std::string const& model);

@@ -119,6 +119,10 @@ result<emulator_behaviour> parse_behaviour(std::string_view directives, emulator
             if (!parse_double(value, v) || v < 0 || v > 1)
                 return bad_directive(item, "expected a fraction from 0 to 1");
             b.error_rate = v;
+        } else if (key == "max_concurrency") {
+            unsigned v = 0;
+            if (!parse_uint(value, v)) return bad_directive(item, "expected a request count >= 0");
+            b.max_concurrency = v;
         } else if (key == "jitter") {
             double v = 0;
             if (!parse_double(value, v) || v < 0 || v > 100)
@@ -127,7 +131,8 @@ result<emulator_behaviour> parse_behaviour(std::string_view directives, emulator
         } else {
             return bad_directive(item,
                                  "unknown key (known: latency, ttft, tps, error, retry_after, "
-                                 "fault, after, tokens, fail_first, error_rate, jitter, reply)");
+                                 "fault, after, tokens, fail_first, error_rate, jitter, "
+                                 "max_concurrency, reply)");
         }
         rest = next;
     }

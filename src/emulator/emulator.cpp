@@ -315,6 +315,8 @@ struct emulator::impl {
     std::atomic<std::uint64_t> errors_sent{0};
     std::atomic<std::uint64_t> faults_injected{0};
     std::atomic<std::uint64_t> tokens_issued{0};
+    std::atomic<std::uint64_t> concurrency_refusals{0};
+    std::atomic<std::uint64_t> peak_concurrency{0};
 
     // Access tokens issued by the OAuth endpoint, with their expiry.
     std::mutex tokens_mutex;
@@ -361,6 +363,28 @@ struct emulator::impl {
         std::lock_guard lock(counts_mutex);
         return counts[model]++;
     }
+
+    // Requests in progress per model with a max_concurrency (entries go when they reach 0).
+    std::mutex active_mutex;
+    std::unordered_map<std::string, std::uint64_t> active;
+
+    /// One request in progress for `max_concurrency`: `count` includes it.
+    struct active_guard {
+        impl* self;
+        std::string model;
+        std::uint64_t count;
+        active_guard(impl* s, std::string m) : self(s), model(std::move(m)) {
+            std::lock_guard lock(self->active_mutex);
+            count = ++self->active[model];
+        }
+        ~active_guard() {
+            std::lock_guard lock(self->active_mutex);
+            if (auto it = self->active.find(model); it != self->active.end() && --it->second == 0)
+                self->active.erase(it);
+        }
+        active_guard(active_guard const&) = delete;
+        active_guard& operator=(active_guard const&) = delete;
+    };
 
     /// The server's handler; holds the emulator alive while a request is answered.
     static asio::awaitable<void> serve(std::shared_ptr<impl> self, server_exchange& x);
@@ -753,6 +777,24 @@ asio::awaitable<void> emulator::impl::play(server_exchange& x, format_ref f, emu
         }
     }
 
+    // A provider over its concurrency refuses at once, before any work.
+    std::optional<active_guard> in_progress;
+    if (b->max_concurrency) {
+        in_progress.emplace(this, r.model);
+        if (in_progress->count > b->max_concurrency) {
+            concurrency_refusals.fetch_add(1, std::memory_order_relaxed);
+            api_error e = f.error_for_status(429, detail::base_model(r.model));
+            if (b->retry_after)
+                e.retry_after = std::chrono::duration_cast<std::chrono::milliseconds>(*b->retry_after);
+            co_await send_error(x, f, e, n, t0);
+            co_return;
+        }
+        auto peak = peak_concurrency.load(std::memory_order_relaxed);
+        while (in_progress->count > peak &&
+               !peak_concurrency.compare_exchange_weak(peak, in_progress->count)) {
+        }
+    }
+
     if (b->jitter > 0) {
         auto const factor = detail::jitter_factor(b->jitter, n);
         auto scale = [factor](duration d) {
@@ -1009,6 +1051,8 @@ emulator_stats emulator::stats() const {
     st.errors_sent = impl_->errors_sent.load(std::memory_order_relaxed);
     st.faults_injected = impl_->faults_injected.load(std::memory_order_relaxed);
     st.tokens_issued = impl_->tokens_issued.load(std::memory_order_relaxed);
+    st.concurrency_refusals = impl_->concurrency_refusals.load(std::memory_order_relaxed);
+    st.peak_concurrency = impl_->peak_concurrency.load(std::memory_order_relaxed);
     return st;
 }
 

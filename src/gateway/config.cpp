@@ -303,6 +303,13 @@ result<model_group> load_group(json::value const& v, std::string_view origin,
                 std::floor(fv.to_number<double>()) != fv.to_number<double>())
                 return bad(origin, at + " must be an integer from 0 to 10");
             g.retries = static_cast<unsigned>(fv.to_number<double>());
+        } else if (name == "retry_backoff") {
+            auto d = get_duration(fv, origin, at);
+            if (!d) return d.error();
+            g.retry_backoff = *d;
+        } else if (name == "continue_streams") {
+            if (!fv.is_bool()) return bad(origin, at + " must be true or false");
+            g.continue_streams = fv.get_bool();
         } else if (name == "hedge") {
             if (fv.is_null() || (fv.is_bool() && !fv.get_bool())) continue;
             auto d = get_duration(fv, origin, at);

@@ -85,14 +85,14 @@ struct unsaved_settlement {
 struct group_state {
     std::string name;
     model_group g;
-    /// Deployments in configured order, each repeated `retries + 1` times.
+    /// Deployments in configured order (each retried within the fallback: see `fb_options`).
     model_list order;
     std::optional<route> how;
     std::unique_ptr<router> rt;
     /// The wire format every deployment speaks (empty when they differ): a request in that
     /// format passes its format-only fields on.
     std::string_view format;
-    /// One deployment, one attempt, no deadlines: a plain call.
+    /// One deployment, one attempt, no deadlines, nothing opted in: a plain call.
     bool simple = false;
 };
 
@@ -155,26 +155,6 @@ void append_field(std::string& out, std::string_view v, std::size_t max = 200) {
 std::uint64_t ms(std::chrono::nanoseconds d) {
     return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(d).count());
 }
-
-/// The stream of one request: a plain call or a fallback over deployments.
-struct upstream_stream {
-    std::optional<chat_stream> plain;
-    std::optional<fallback_stream> combined;
-
-    asio::awaitable<std::optional<chat_chunk>> next() {
-        if (plain) co_return co_await plain->next();
-        co_return co_await combined->next();
-    }
-    result<chat_response> const& response() const {
-        if (plain) return plain->response();
-        return combined->response();
-    }
-    /// Ends it now (the client left): what was received is billed in `response()`.
-    void close() {
-        if (plain) plain->close();
-        if (combined) combined->close();
-    }
-};
 
 /// Header lines a format writes, straight into the response head.
 class exchange_headers final : public detail::header_sink {
@@ -352,7 +332,7 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
                 else if (gs->format != f)
                     gs->format = {};
                 first = false;
-                for (unsigned i = 0; i <= g.retries; ++i) gs->order.push_back(d);
+                gs->order.push_back(d);
             }
             switch (g.strategy) {
             case group_strategy::fallback: break;
@@ -370,8 +350,8 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
                 rc.fallback.deadline = g.deadline;
                 gs->rt = std::make_unique<router>(up, rc);
             }
-            gs->simple = gs->order.size() == 1 && g.per_attempt == duration{} &&
-                         g.deadline == duration{} && !g.hedge;
+            gs->simple = gs->order.size() == 1 && g.retries == 0 && g.per_attempt == duration{} &&
+                         g.deadline == duration{} && !g.hedge && !g.continue_streams;
             fixed.push_back(name);
             model_names.push_back(name);
             groups.emplace(name, std::move(gs));
@@ -666,18 +646,29 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
         if (!g.how || !g.rt) return g.order;
         auto ranking = g.rt->rank(req, *g.how);
         if (ranking.empty()) return g.order;
-        if (g.g.retries == 0) return model_list(std::move(ranking));
-        model_list out;
-        for (auto const& m : ranking)
-            for (unsigned i = 0; i <= g.g.retries; ++i) out.push_back(m);
-        return out;
+        return model_list(std::move(ranking));
     }
 
-    fallback_options fb_options(group_state const& g) const {
+    /** The composed policy of a group: its deployments in order, each retried with backoff
+        (`retries`, `retry_backoff`) before the next, hedged when `hedge` is set (whole
+        answers), continued when `continue_streams` is set (streams), all under `deadline`.
+    */
+    fallback_options fb_options(group_state const& g, bool stream) const {
         fallback_options o;
         o.per_attempt = g.g.per_attempt;
         o.deadline = g.g.deadline;
-        if (g.g.retries) o.respect_breaker = false;
+        if (g.g.retries) {
+            retry_options r;
+            r.max_attempts = g.g.retries + 1;
+            r.initial_backoff = g.g.retry_backoff;
+            o.retry = r;
+        }
+        if (g.g.hedge && !stream) {
+            hedge_options h;
+            h.delay = *g.g.hedge;
+            o.hedge = h;
+        }
+        o.continue_streams = stream && g.g.continue_streams;
         return o;
     }
 
@@ -862,6 +853,31 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
                "# TYPE llmux_state_unsaved_dropped_total counter\nllmux_state_unsaved_dropped_total ";
         append_u(out, unsaved_dropped.load(std::memory_order_relaxed));
         out += '\n';
+        // Adaptive concurrency per provider (client_config::concurrency), when it is on.
+        auto const gates = up.concurrency();
+        if (!gates.empty()) {
+            out += "# HELP llmux_upstream_concurrency_limit Adaptive in-flight limit per provider.\n"
+                   "# TYPE llmux_upstream_concurrency_limit gauge\n";
+            for (auto const& g : gates) {
+                out += "llmux_upstream_concurrency_limit{provider=\"" + g.provider + "\"} ";
+                append_u(out, g.limit);
+                out += '\n';
+            }
+            out += "# HELP llmux_upstream_queue_depth Calls waiting for a slot per provider.\n"
+                   "# TYPE llmux_upstream_queue_depth gauge\n";
+            for (auto const& g : gates) {
+                out += "llmux_upstream_queue_depth{provider=\"" + g.provider + "\"} ";
+                append_u(out, g.queued);
+                out += '\n';
+            }
+            out += "# HELP llmux_upstream_requeued_total Calls queued again after a 429/529.\n"
+                   "# TYPE llmux_upstream_requeued_total counter\n";
+            for (auto const& g : gates) {
+                out += "llmux_upstream_requeued_total{provider=\"" + g.provider + "\"} ";
+                append_u(out, g.requeued);
+                out += '\n';
+            }
+        }
     }
 
     /// `GET /v1/llmux/keys/{name}`: a key's spend, reservations and spend by model. A key
@@ -1166,7 +1182,7 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
         meta.model = public_name;
         result<chat_response> const* outcome = nullptr;
         result<chat_response> whole{failure(error::cancelled, "not run")};
-        upstream_stream stream;
+        chat_stream stream;
         std::unique_ptr<detail::stream_encoder> encoder;
         bool sse_started = false;
 
@@ -1456,33 +1472,25 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
         flushing.store(false);
     }
 
-    /// A whole answer through the group's strategy.
+    /// A whole answer through the group's strategy and composed policy.
     asio::awaitable<result<chat_response>> call(group_state const& g, chat_request req) {
         if (g.simple) {
             req.model = g.order.front();
             co_return co_await up.chat(std::move(req));
         }
         auto order = ranked(g, req);
-        if (g.g.hedge) {
-            hedge_options h;
-            h.delay = *g.g.hedge;
-            h.deadline = g.g.deadline;
-            co_return co_await hedge(up, std::move(order), std::move(req), h);
-        }
-        auto opts = fb_options(g);
+        auto opts = fb_options(g, false);
         co_return co_await fallback(up, std::move(order), std::move(req), std::move(opts));
     }
 
-    upstream_stream open_stream(group_state const& g, chat_request req) {
-        upstream_stream s;
+    /// A stream through the group's strategy: one stream type, plain or combined.
+    chat_stream open_stream(group_state const& g, chat_request req) {
         if (g.simple) {
             req.model = g.order.front();
-            s.plain.emplace(up.stream(std::move(req)));
-            return s;
+            return up.stream(std::move(req));
         }
         auto order = ranked(g, req);
-        s.combined.emplace(stream_fallback(up, std::move(order), std::move(req), fb_options(g)));
-        return s;
+        return stream_fallback(up, std::move(order), std::move(req), fb_options(g, true));
     }
 
     static void start_stream(detail::server_exchange& ex, wire_server const& format,
@@ -1502,7 +1510,7 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
     */
     asio::awaitable<bool> relay(detail::server_exchange& ex, wire_server const& format,
                                 detail::answer_meta& meta, detail::stream_encoder& w,
-                                upstream_stream& s, request_record& rec) {
+                                chat_stream& s, request_record& rec) {
         bool started = false;
         bool first_content = true;
         std::string out;

@@ -27,6 +27,7 @@
 #include "codec/sse.hpp"
 #include "util/text.hpp"
 #include "wire/common.hpp"
+#include "wire/prefill.hpp"
 #include "wire/formats.hpp"
 
 #include <boost/json/monotonic_resource.hpp>
@@ -1009,6 +1010,10 @@ public:
 
     std::unique_ptr<stream_decoder> make_stream_decoder() const override {
         return std::make_unique<anthropic_stream_decoder>();
+    }
+
+    bool continues_prefill(std::string_view model, chat_request const& req) const noexcept override {
+        return claude_accepts_prefill(model) && !claude_prefill_conflicts(req);
     }
 };
 

@@ -25,6 +25,7 @@
 #include "codec/event_stream.hpp"
 #include "util/text.hpp"
 #include "wire/common.hpp"
+#include "wire/prefill.hpp"
 #include "wire/formats.hpp"
 
 #include <boost/json/monotonic_resource.hpp>
@@ -978,6 +979,14 @@ public:
 
     std::unique_ptr<stream_decoder> make_stream_decoder() const override {
         return std::make_unique<bedrock_stream_decoder>();
+    }
+
+    // Converse hands a final assistant turn to Claude as it is (anthropic.claude-*, with or
+    // without an inference profile's region prefix); other model families are not known to
+    // continue one.
+    bool continues_prefill(std::string_view model, chat_request const& req) const noexcept override {
+        return model.find("anthropic.claude") != std::string_view::npos &&
+               claude_accepts_prefill(model) && !claude_prefill_conflicts(req);
     }
 };
 

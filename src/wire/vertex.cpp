@@ -34,6 +34,9 @@ public:
     std::unique_ptr<stream_decoder> make_stream_decoder() const override {
         return gemini_format().make_stream_decoder();
     }
+    bool continues_prefill(std::string_view model, chat_request const& req) const noexcept override {
+        return for_model(model).continues_prefill(model, req);
+    }
 };
 
 }  // namespace

@@ -81,6 +81,16 @@ public:
 
     /// A decoder for a streamed 2xx response.
     virtual std::unique_ptr<stream_decoder> make_stream_decoder() const = 0;
+
+    /** True when this format, for `model`, continues a final assistant message of `req` (an
+        assistant "prefill") rather than starting a new answer: what stream continuation
+        needs. False unless the provider documents it (see wire/prefill.hpp).
+    */
+    virtual bool continues_prefill(std::string_view model, chat_request const& req) const noexcept {
+        (void)model;
+        (void)req;
+        return false;
+    }
 };
 
 /// The registered wire format named `name`, or null.

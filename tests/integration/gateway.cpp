@@ -942,4 +942,62 @@ BOOST_AUTO_TEST_CASE(refuses_a_public_address_without_keys) {
     BOOST_TEST(r.error().diag.message.find("without gateway keys") != std::string::npos);
 }
 
+BOOST_AUTO_TEST_CASE(group_retries_each_deployment_with_backoff_before_the_next) {
+    // retries: each deployment is retried (with backoff) before the next, instead of being
+    // repeated in the list.
+    gw_fixture fx(with_models(R"({"models":{
+        "flaky":{"deployments":["openai/gpt-4o-mini~fail_first=2,error=503","openai/gpt-4o"],
+                 "retries":2,"retry_backoff":"1ms"},
+        "down":{"deployments":["openai/gpt-4o-mini~error=503","anthropic/claude-sonnet-4.6"],
+                "retries":1,"retry_backoff":"1ms"}}})"));
+    auto const r = fx.post("/v1/chat/completions", chat_body("flaky"));
+    BOOST_TEST_REQUIRE(r.status == 200u, r.body);
+    BOOST_TEST(fx.log->back().find("upstream=\"openai/gpt-4o-mini~fail_first=2,error=503\"") !=
+                   std::string::npos,
+               fx.log->back());
+    BOOST_TEST(fx.log->back().find("attempts=3") != std::string::npos, fx.log->back());
+    BOOST_TEST(fx.emu.emu->stats().requests == 3u);
+    // Two attempts of the first deployment, then the second answers; streams alike.
+    auto const d = fx.post("/v1/chat/completions", chat_body("down"));
+    BOOST_TEST_REQUIRE(d.status == 200u, d.body);
+    BOOST_TEST(fx.log->back().find("upstream=\"anthropic/claude-sonnet-4.6\"") != std::string::npos,
+               fx.log->back());
+    BOOST_TEST(fx.log->back().find("attempts=3") != std::string::npos, fx.log->back());
+    auto const s = fx.post("/v1/chat/completions", chat_body("down", true));
+    BOOST_TEST_REQUIRE(s.status == 200u, s.body);
+    BOOST_TEST(!read_openai_stream(s).text.empty());
+    BOOST_TEST(fx.log->back().find("attempts=3") != std::string::npos, fx.log->back());
+    auto const text = fx.gw->metrics_text();
+    BOOST_TEST(metric(text, R"(llmux_gateway_attempts_total{model="down"})") == 6.0, text);
+}
+
+BOOST_AUTO_TEST_CASE(a_group_can_continue_a_broken_stream) {
+    gw_fixture fx(with_models(R"({"models":{"story":{"deployments":
+        ["openai/gpt-4o-mini~fault=truncate,after=3","anthropic/claude-3-5-sonnet-20240620"],
+        "continue_streams":true}}})"));
+    auto const s = fx.post("/v1/chat/completions", chat_body("story", true));
+    BOOST_TEST_REQUIRE(s.status == 200u, s.body);
+    auto const sum = read_openai_stream(s);  // ends with [DONE]: no error event
+    BOOST_TEST(sum.finish_reason == "stop");
+    BOOST_TEST(sum.text.starts_with("Emulated answer from"));
+    BOOST_TEST(sum.text.find("claude-3-5-sonnet-20240620") != std::string::npos, sum.text);
+    BOOST_TEST(fx.log->back().find("upstream=\"anthropic/claude-3-5-sonnet-20240620\"") !=
+                   std::string::npos,
+               fx.log->back());
+}
+
+BOOST_AUTO_TEST_CASE(metrics_show_the_adaptive_concurrency_of_each_provider) {
+    auto cfg = with_models(R"({"models":{"mini":"openai/gpt-4o-mini"}})");
+    cfg.client.concurrency.enabled = true;
+    cfg.client.concurrency.initial_limit = 3;
+    gw_fixture fx(cfg);
+    BOOST_TEST_REQUIRE(fx.post("/v1/chat/completions", chat_body("mini")).status == 200u);
+    auto const m = fx.get("/metrics");
+    BOOST_TEST_REQUIRE(m.status == 200u);
+    BOOST_TEST(metric(m.body, R"(llmux_upstream_concurrency_limit{provider="openai"})") == 3.0,
+               m.body);
+    BOOST_TEST(metric(m.body, R"(llmux_upstream_queue_depth{provider="openai"})") == 0.0);
+    BOOST_TEST(metric(m.body, R"(llmux_upstream_requeued_total{provider="openai"})") == 0.0);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: BSL-1.0
-// gather, fallback, retry, hedge, circuit breaking, limits, budget, cost and routing against the
-// emulator's scripted behaviour over loopback TLS. Timing is checked through the attempt
-// records with lower bounds (a deadline was waited for) and generous upper bounds only.
+// gather, fallback, retry, hedge and their composition, circuit breaking, adaptive concurrency,
+// stream continuation, limits, budget, cost and routing end to end: the client against the
+// emulator's scripted behaviour over loopback TLS. The timing rules themselves are unit-tested
+// on a virtual clock (tests/unit/policy_*.cpp); here outcomes are asserted by counts and
+// states, and time only by lower bounds that a loaded machine cannot break (a deadline was
+// waited for). No upper bound on elapsed time.
 #include "common/client_fixture.hpp"
 
 #include <llmux/combinators.hpp>
@@ -192,7 +195,6 @@ BOOST_AUTO_TEST_CASE(per_attempt_timeout_and_deadline) {
     BOOST_TEST(is(r->attempts[0].error, error::timeout));
     BOOST_TEST(r->attempts[0].error->diag.message.find("per-attempt") != std::string::npos);
     BOOST_TEST(ms(r->attempts[0].latency) >= 2000);
-    BOOST_TEST(ms(r->attempts[0].latency) < 30000);
     BOOST_TEST(c.stats().connections_open == 1u);  // the timed-out connection was closed
 
     // The overall deadline ends the fallback even when attempts have time left.
@@ -210,7 +212,7 @@ BOOST_AUTO_TEST_CASE(per_attempt_timeout_and_deadline) {
     std::int64_t total = 0;
     for (auto const& a : at) total += ms(a.latency);
     BOOST_TEST(total >= 400);
-    BOOST_TEST(total < 5000);
+    BOOST_TEST(c.stats().in_flight == 0u);  // both stopped attempts were collected
 }
 
 BOOST_AUTO_TEST_CASE(context_length_moves_to_a_larger_window) {
@@ -270,13 +272,15 @@ BOOST_AUTO_TEST_CASE(retry_honours_retry_after_within_its_cap_and_the_deadline) 
     BOOST_TEST_REQUIRE(!!r, r.error());
     BOOST_TEST(ms(std::chrono::steady_clock::now() - t0) >= 300);  // it waited as asked
 
-    auto const t1 = std::chrono::steady_clock::now();
+    // A Retry-After above the cap is waited for only up to the cap (the exact waits are
+    // unit-tested: policy_retry, policy_fallback); run_coro's own deadline would catch a 30 s
+    // wait.
     auto capped = run_coro(fx.io, [&] {
         return retry(c, ask("openai/b~fail_first=1,error=429,retry_after=30s"),
                      {.initial_backoff = 1ms, .max_retry_after = 100ms});
-    });
+    }, 20s);
     BOOST_TEST_REQUIRE(!!capped, capped.error());
-    BOOST_TEST(ms(std::chrono::steady_clock::now() - t1) < 20000);  // not the 30 s asked
+    BOOST_TEST(capped->attempts.size() == 2u);
 
     auto late = run_coro(fx.io, [&] {
         return retry(c, ask("openai/c~fail_first=1,error=429,retry_after=30s"),
@@ -320,7 +324,8 @@ BOOST_AUTO_TEST_CASE(hedge_first_answer_wins_without_a_second_request) {
     });
     BOOST_TEST_REQUIRE(!!f, f.error());
     BOOST_TEST(f->requested_model == "openai/y");
-    BOOST_TEST(ms(f->latency) < 10000);
+    BOOST_TEST_REQUIRE(f->attempts.size() == 2u);
+    BOOST_TEST(is(f->attempts[0].error, error::server_error));
 }
 
 BOOST_AUTO_TEST_CASE(breaker_opens_skips_and_closes) {
@@ -694,6 +699,235 @@ BOOST_AUTO_TEST_CASE(soak_ten_thousand_fallbacks_with_injected_faults) {
     BOOST_TEST(rss_kb() - rss_after_warmup < 32 * 1024,
                "RSS grew by " << (rss_kb() - rss_after_warmup) << " KiB");
 #endif
+}
+
+// ---------------------------------------------------------------------------------------------
+// Composition: retry within fallback, hedging across a fallback list, one deadline
+
+BOOST_AUTO_TEST_CASE(each_candidate_is_retried_before_the_next) {
+    emulator_fixture fx;
+    auto c = fx.make_client();
+    fallback_options o;
+    o.retry = retry_options{.max_attempts = 3, .initial_backoff = 1ms, .seed = 3};
+    // Two failures, then an answer: the same candidate answers on its third attempt.
+    auto r = run_coro(fx.io, [&] {
+        return fallback(c, {"openai/flaky~fail_first=2,error=503", "openai/b"}, ask("x"), o);
+    });
+    BOOST_TEST_REQUIRE(!!r, r.error());
+    BOOST_TEST(r->requested_model == "openai/flaky~fail_first=2,error=503");
+    BOOST_TEST_REQUIRE(r->attempts.size() == 3u);
+    BOOST_TEST(is(r->attempts[0].error, error::overloaded));
+    BOOST_TEST(is(r->attempts[1].error, error::overloaded));
+    BOOST_TEST(!r->attempts[2].error);
+    BOOST_TEST(fx.emu->stats().requests == 3u);
+    // A candidate that keeps failing gets its attempts, then the next one answers.
+    o.retry->max_attempts = 2;
+    auto n = run_coro(fx.io, [&] {
+        return fallback(c, {"openai/down~error=500", "openai/b"}, ask("x"), o);
+    });
+    BOOST_TEST_REQUIRE(!!n, n.error());
+    BOOST_TEST_REQUIRE(n->attempts.size() == 3u);
+    BOOST_TEST(n->attempts[0].model == "openai/down~error=500");
+    BOOST_TEST(n->attempts[1].model == "openai/down~error=500");
+    BOOST_TEST(n->attempts[2].model == "openai/b");
+    BOOST_TEST(n->requested_model == "openai/b");
+    // What is not retryable is neither retried nor moved on from.
+    auto bad = run_coro(fx.io, [&] {
+        return fallback(c, {"openai/bad~error=400", "openai/b"}, ask("x"), o);
+    });
+    BOOST_TEST_REQUIRE(!bad);
+    BOOST_TEST(is(bad.error(), error::bad_request));
+    BOOST_TEST(bad.error().diag.attempts.size() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(hedging_across_a_fallback_list) {
+    emulator_fixture fx;
+    auto c = fx.make_client();
+    fallback_options o;
+    o.hedge = hedge_options{.delay = 50ms};
+    o.retry = retry_options{.max_attempts = 2, .initial_backoff = 1ms};
+    auto r = run_coro(fx.io, [&] {
+        return fallback(c, {"openai/slow~latency=30s", "openai/fast"}, ask("x"), o);
+    });
+    BOOST_TEST_REQUIRE(!!r, r.error());
+    BOOST_TEST(r->requested_model == "openai/fast");
+    BOOST_TEST_REQUIRE(r->attempts.size() == 2u);
+    BOOST_TEST(is(r->attempts[0].error, error::cancelled));
+    BOOST_TEST(ms(r->latency) >= 50);  // the hedge delay was waited for
+    BOOST_TEST(c.stats().in_flight == 0u);
+    BOOST_TEST(c.stats().connections_open == 1u);  // the loser's connection was closed
+}
+
+BOOST_AUTO_TEST_CASE(one_deadline_over_retries_and_candidates) {
+    emulator_fixture fx;
+    auto c = fx.make_client();
+    fallback_options o;
+    o.deadline = 300ms;
+    o.retry = retry_options{.max_attempts = 5, .initial_backoff = 10s};
+    // The first backoff (5-10 s) would pass the deadline: no retry, the next candidate.
+    auto r = run_coro(fx.io, [&] {
+        return fallback(c, {"openai/down~error=503", "openai/up"}, ask("x"), o);
+    });
+    BOOST_TEST_REQUIRE(!!r, r.error());
+    BOOST_TEST_REQUIRE(r->attempts.size() == 2u);
+    BOOST_TEST(r->attempts[0].error->diag.message.find("no time left") != std::string::npos);
+    BOOST_TEST(r->requested_model == "openai/up");
+}
+
+// ---------------------------------------------------------------------------------------------
+// One stream type
+
+namespace {
+/// Reads any stream to its end: plain and combined streams are one type.
+asio::awaitable<std::pair<std::string, result<chat_response>>> drain(chat_stream s) {
+    std::string text;
+    while (auto ch = co_await s.next()) text += ch->text;
+    co_return std::pair<std::string, result<chat_response>>{text, s.response()};
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(plain_and_combined_streams_are_one_type) {
+    emulator_fixture fx;
+    auto c = fx.make_client();
+    std::vector<chat_stream> streams;
+    streams.push_back(c.stream(ask("openai/a")));
+    streams.push_back(stream_fallback(c, {"openai/b~error=503", "openai/c"}, ask("x")));
+    streams.push_back(chat_stream::failed(failure(error::invalid_request, "no route")));
+    auto [t0, r0] = run_coro(fx.io, [&] { return drain(std::move(streams[0])); });
+    BOOST_TEST_REQUIRE(!!r0, r0.error());
+    BOOST_TEST(t0 == r0->content);
+    auto [t1, r1] = run_coro(fx.io, [&] { return drain(std::move(streams[1])); });
+    BOOST_TEST_REQUIRE(!!r1, r1.error());
+    BOOST_TEST(r1->requested_model == "openai/c");
+    BOOST_TEST(t1 == r1->content);
+    auto [t2, r2] = run_coro(fx.io, [&] { return drain(std::move(streams[2])); });
+    BOOST_TEST(!r2);
+    BOOST_TEST(t2.empty());
+}
+
+BOOST_AUTO_TEST_CASE(hedging_the_first_token_of_a_stream) {
+    emulator_fixture fx;
+    auto c = fx.make_client();
+    fallback_options o;
+    o.hedge = hedge_options{.delay = 50ms};
+    auto [text, r] = run_coro(fx.io, [&] {
+        return drain(stream_fallback(c, {"openai/slow~ttft=30s", "openai/quick"}, ask("x"), o));
+    });
+    BOOST_TEST_REQUIRE(!!r, r.error());
+    BOOST_TEST(r->requested_model == "openai/quick");
+    BOOST_TEST(text == r->content);
+    BOOST_TEST_REQUIRE(r->attempts.size() == 2u);
+    BOOST_TEST(is(r->attempts[0].error, error::cancelled));
+    BOOST_TEST(!r->attempts[1].error);
+    BOOST_TEST(c.stats().in_flight == 0u);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Stream continuation (opt-in)
+
+BOOST_AUTO_TEST_CASE(a_broken_stream_continues_on_the_next_candidate) {
+    emulator_fixture fx;
+    // The broken model's id carries an emulator script, so the catalog has no price for it:
+    // a configured price makes what it is billed for known.
+    fx.cfg.unpriced_price = client_config::price{.input_per_mtok = 1, .output_per_mtok = 2};
+    auto c = fx.make_client();
+    fallback_options o;
+    o.continue_streams = true;
+    std::string const broken = "openai/gpt-4o-mini~fault=truncate,after=3";
+    std::string const claude = "anthropic/claude-3-5-sonnet-20240620";
+    // gpt-4o cannot continue a partial answer (OpenAI takes a final assistant message as
+    // history): skipped; Claude 3.5 continues it.
+    auto [text, r] = run_coro(fx.io, [&] {
+        return drain(stream_fallback(c, {broken, "openai/gpt-4o", claude}, ask("x"), o));
+    });
+    BOOST_TEST_REQUIRE(!!r, r.error());
+    BOOST_TEST(r->requested_model == claude);
+    BOOST_TEST(text == r->content);  // the caller's text is the answer
+    BOOST_TEST(text.starts_with("Emulated answer from"));
+    BOOST_TEST(text.find("claude-3-5-sonnet-20240620") != std::string::npos);
+    BOOST_TEST((r->finish_reason == finish_reason::stop));
+    BOOST_TEST_REQUIRE(r->continuations.size() == 1u);
+    BOOST_TEST(r->continuations[0].from == broken);
+    BOOST_TEST(r->continuations[0].by == claude);
+    BOOST_TEST(r->continuations[0].at == std::string("Emulated answer from").size());
+    BOOST_TEST_REQUIRE(r->attempts.size() == 3u);
+    BOOST_TEST(is(r->attempts[0].error, error::truncated));
+    BOOST_TEST_REQUIRE(r->attempts[0].error->diag.cost_usd.has_value());  // the broken part
+    BOOST_TEST(*r->attempts[0].error->diag.cost_usd > 0.0);                // is billed
+    BOOST_TEST(is(r->attempts[1].error, error::unsupported));
+    BOOST_TEST(r->attempts[1].model == "openai/gpt-4o");
+    BOOST_TEST(!r->attempts[2].error);
+    // The partial answer went to Claude as a prefill: its prompt is larger than the same
+    // request's without one.
+    auto plain = run_coro(fx.io, [&] { return c.chat(ask(claude)); });
+    BOOST_TEST_REQUIRE(!!plain);
+    BOOST_TEST(*r->usage.input_tokens > *plain->usage.input_tokens);
+}
+
+BOOST_AUTO_TEST_CASE(without_a_candidate_that_takes_a_prefill_the_break_stays_an_error) {
+    emulator_fixture fx;
+    auto c = fx.make_client();
+    fallback_options o;
+    o.continue_streams = true;
+    // Claude 4.6 refuses a prefill; Gemini and OpenAI do not continue one.
+    auto [text, r] = run_coro(fx.io, [&] {
+        return drain(stream_fallback(c,
+                                     {"openai/a~fault=truncate,after=2",
+                                      "anthropic/claude-sonnet-4.6", "google/gemini-2.0-flash"},
+                                     ask("x"), o));
+    });
+    BOOST_TEST_REQUIRE(!r);
+    BOOST_TEST(is(r.error(), error::truncated));
+    BOOST_TEST(r.error().diag.message.find("not continued") != std::string::npos, r.error());
+    BOOST_TEST(!text.empty());
+    BOOST_TEST(r.error().diag.attempts.size() == 3u);
+    BOOST_TEST(fx.emu->stats().requests == 1u);  // nothing else was sent
+}
+
+// ---------------------------------------------------------------------------------------------
+// Adaptive concurrency
+
+BOOST_AUTO_TEST_CASE(adaptive_concurrency_keeps_429s_from_the_caller) {
+    // A provider that refuses (429) whatever runs beyond 4 requests at once.
+    emulator_config ec;
+    ec.scripts["gpt-4o-mini"] = *parse_behaviour("max_concurrency=4,latency=150ms");
+    int const n = 24;
+    model_list const burst(std::vector<std::string>(n, "openai/gpt-4o-mini"));
+    {
+        // Without the limiter, a burst provokes refusals that reach the caller.
+        emulator_fixture fx(ec);
+        auto c = fx.make_client();
+        auto out = run_coro(fx.io, [&] { return gather(c, burst, ask("x")); });
+        int refused = 0;
+        for (auto const& r : out) refused += !r && is(r.error(), error::rate_limited);
+        BOOST_TEST(refused > 0);
+        BOOST_TEST(refused == static_cast<int>(fx.emu->stats().concurrency_refusals));
+    }
+    emulator_fixture fx(ec);
+    fx.cfg.concurrency.enabled = true;
+    fx.cfg.concurrency.initial_limit = 2;
+    fx.cfg.concurrency.max_requeues = 10;
+    auto c = fx.make_client();
+    auto out = run_coro(fx.io, [&] { return gather(c, burst, ask("x")); }, 120s);
+    int ok = 0;
+    for (auto const& r : out) ok += r.has_value();
+    BOOST_TEST(ok == n);  // no 429 reached the caller
+    auto const st = fx.emu->stats();
+    // The limiter grew from 2 to the provider's capacity and found its edge without a storm.
+    BOOST_TEST(st.peak_concurrency == 4u);
+    BOOST_TEST(st.concurrency_refusals <= static_cast<std::uint64_t>(n / 3));
+    BOOST_TEST(st.requests == n + st.concurrency_refusals);
+    auto const limits = c.concurrency();
+    BOOST_TEST_REQUIRE(limits.size() == 1u);
+    BOOST_TEST(limits[0].provider == "openai");
+    BOOST_TEST(limits[0].in_flight == 0u);
+    BOOST_TEST(limits[0].queued == 0u);
+    BOOST_TEST(limits[0].requeued == st.concurrency_refusals);
+    BOOST_TEST(limits[0].limit >= 1u);
+    auto const m = c.metrics("openai/gpt-4o-mini");
+    BOOST_TEST_REQUIRE(m.has_value());
+    BOOST_TEST_REQUIRE(m->concurrency_limit.has_value());
+    BOOST_TEST(*m->concurrency_limit == limits[0].limit);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
