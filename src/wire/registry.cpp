@@ -3,6 +3,7 @@
 
 #include <array>
 #include <utility>
+#include <vector>
 
 namespace llmux::detail {
 
@@ -23,19 +24,13 @@ constexpr std::array entries = {
     entry{"vertex", &vertex_format, nullptr},
 };
 
-constexpr std::size_t server_count() {
-    std::size_t n = 0;
-    for (auto const& e : entries)
-        if (e.server) ++n;
-    return n;
-}
-
-std::array<wire_server const*, server_count()> const& servers() {
+/// The formats that have a server side, in table order. Built at run time: comparing a
+/// function's address with null is not a constant expression under the sanitizers.
+std::vector<wire_server const*> const& servers() {
     static auto const all = [] {
-        std::array<wire_server const*, server_count()> out{};
-        std::size_t i = 0;
+        std::vector<wire_server const*> out;
         for (auto const& e : entries)
-            if (e.server) out[i++] = &e.server();
+            if (e.server) out.push_back(&e.server());
         return out;
     }();
     return all;
