@@ -830,54 +830,43 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
         auto const s = server->stats();
         metrics->render(out, {s.accepted, s.open});
         auto const t = up.stats();
-        out += "# HELP llmux_upstream_connections_open Upstream sockets open now.\n"
-               "# TYPE llmux_upstream_connections_open gauge\nllmux_upstream_connections_open ";
-        append_u(out, t.connections_open);
-        out += "\n# HELP llmux_upstream_requests_total Upstream HTTP requests sent.\n"
-               "# TYPE llmux_upstream_requests_total counter\nllmux_upstream_requests_total ";
-        append_u(out, t.requests);
-        out += "\n# HELP llmux_state_available 1 while the state store answers, else 0.\n"
-               "# TYPE llmux_state_available gauge\nllmux_state_available{store=\"";
-        out += store->kind();
-        out += "\"} ";
-        out += store->available() ? '1' : '0';
-        out += "\n# HELP llmux_state_errors_total State store operations that failed.\n"
-               "# TYPE llmux_state_errors_total counter\nllmux_state_errors_total ";
-        append_u(out, state_errors.load(std::memory_order_relaxed));
-        out += "\n# HELP llmux_state_unsaved_settlements Spend the store has not taken yet, "
-               "kept for retry.\n# TYPE llmux_state_unsaved_settlements gauge\n"
-               "llmux_state_unsaved_settlements ";
-        append_u(out, unsaved_count.load(std::memory_order_relaxed));
-        out += "\n# HELP llmux_state_unsaved_dropped_total Unsaved settlements given up "
-               "(beyond gateway.state.max_unsaved).\n"
-               "# TYPE llmux_state_unsaved_dropped_total counter\nllmux_state_unsaved_dropped_total ";
-        append_u(out, unsaved_dropped.load(std::memory_order_relaxed));
-        out += '\n';
+        detail::scalar(out, "llmux_upstream_connections_open", "gauge",
+                       "Upstream sockets open now.", t.connections_open);
+        detail::scalar(out, "llmux_upstream_requests_total", "counter",
+                       "Upstream HTTP requests sent.", t.requests);
+        detail::help(out, "llmux_state_available", "gauge",
+                     "1 while the state store answers, else 0.");
+        out += "llmux_state_available{store=\"";
+        detail::label_value(out, store->kind());
+        out += store->available() ? "\"} 1\n" : "\"} 0\n";
+        detail::scalar(out, "llmux_state_errors_total", "counter",
+                       "State store operations that failed.",
+                       state_errors.load(std::memory_order_relaxed));
+        detail::scalar(out, "llmux_state_unsaved_settlements", "gauge",
+                       "Spend the store has not taken yet, kept for retry.",
+                       unsaved_count.load(std::memory_order_relaxed));
+        detail::scalar(out, "llmux_state_unsaved_dropped_total", "counter",
+                       "Unsaved settlements given up (beyond gateway.state.max_unsaved).",
+                       unsaved_dropped.load(std::memory_order_relaxed));
         // Adaptive concurrency per provider (client_config::concurrency), when it is on.
         auto const gates = up.concurrency();
-        if (!gates.empty()) {
-            out += "# HELP llmux_upstream_concurrency_limit Adaptive in-flight limit per provider.\n"
-                   "# TYPE llmux_upstream_concurrency_limit gauge\n";
+        if (gates.empty()) return;
+        auto per_provider = [&](char const* name, char const* type, char const* text, auto get) {
+            detail::help(out, name, type, text);
             for (auto const& g : gates) {
-                out += "llmux_upstream_concurrency_limit{provider=\"" + g.provider + "\"} ";
-                append_u(out, g.limit);
+                out.append(name).append("{provider=\"");
+                detail::label_value(out, g.provider);
+                out += "\"} ";
+                detail::num(out, get(g));
                 out += '\n';
             }
-            out += "# HELP llmux_upstream_queue_depth Calls waiting for a slot per provider.\n"
-                   "# TYPE llmux_upstream_queue_depth gauge\n";
-            for (auto const& g : gates) {
-                out += "llmux_upstream_queue_depth{provider=\"" + g.provider + "\"} ";
-                append_u(out, g.queued);
-                out += '\n';
-            }
-            out += "# HELP llmux_upstream_requeued_total Calls queued again after a 429/529.\n"
-                   "# TYPE llmux_upstream_requeued_total counter\n";
-            for (auto const& g : gates) {
-                out += "llmux_upstream_requeued_total{provider=\"" + g.provider + "\"} ";
-                append_u(out, g.requeued);
-                out += '\n';
-            }
-        }
+        };
+        per_provider("llmux_upstream_concurrency_limit", "gauge",
+                     "Adaptive in-flight limit per provider.", [](auto const& g) { return g.limit; });
+        per_provider("llmux_upstream_queue_depth", "gauge", "Calls waiting for a slot per provider.",
+                     [](auto const& g) { return g.queued; });
+        per_provider("llmux_upstream_requeued_total", "counter",
+                     "Calls queued again after a 429/529.", [](auto const& g) { return g.requeued; });
     }
 
     /// `GET /v1/llmux/keys/{name}`: a key's spend, reservations and spend by model. A key

@@ -79,8 +79,6 @@ std::size_t gateway_metrics::dynamic_count() const {
     return dynamic_.size();
 }
 
-namespace {
-
 void label_value(std::string& out, std::string_view v) {
     for (char c : v) {
         if (c == '\\' || c == '"')
@@ -116,6 +114,8 @@ void scalar(std::string& out, char const* name, char const* type, char const* te
     num(out, v);
     out += '\n';
 }
+
+namespace {
 
 /// Upper bounds of the exported buckets, in seconds.
 constexpr double bounds[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,

@@ -114,4 +114,15 @@ private:
     model_counters other_;
 };
 
+// Prometheus text helpers, shared by every part that writes /metrics.
+/// Escapes a label value (backslash, quote, newline).
+void label_value(std::string& out, std::string_view v);
+void num(std::string& out, std::uint64_t v);
+void real(std::string& out, double v);
+/// The `# HELP` and `# TYPE` lines of a family.
+void help(std::string& out, char const* name, char const* type, char const* text);
+/// A family of one unlabelled sample.
+void scalar(std::string& out, char const* name, char const* type, char const* text,
+            std::uint64_t v);
+
 }  // namespace llmux::detail
