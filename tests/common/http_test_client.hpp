@@ -19,6 +19,7 @@
 
 #include <chrono>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <tuple>
@@ -231,5 +232,14 @@ using http_test_detail::http_reply;
 using http_test_detail::http_test_client;
 using http_test_detail::is_json;
 using http_test_detail::sse_data;
+
+/// The value of a Prometheus sample `series` (name and labels) in /metrics text, -1 when absent.
+inline double metric(std::string const& text, std::string const& series) {
+    std::istringstream in(text);
+    std::string line;
+    while (std::getline(in, line))
+        if (line.starts_with(series + " ")) return std::stod(line.substr(series.size() + 1));
+    return -1;
+}
 
 }  // namespace llmux::test

@@ -24,6 +24,7 @@ namespace json = boost::json;
 using llmux::test::emulator_fixture;
 using llmux::test::http_reply;
 using llmux::test::http_test_client;
+using llmux::test::metric;
 using llmux::test::run_coro;
 using llmux::test::run_until;
 
@@ -161,15 +162,6 @@ std::vector<std::pair<std::string, json::value>> anthropic_events(std::string_vi
         out.emplace_back(std::string(ev.substr(7, nl - 7)), parse_json(data.substr(6)));
     }
     return out;
-}
-
-/// The value of a Prometheus sample, or -1 when absent.
-double metric(std::string const& text, std::string const& series) {
-    std::istringstream in(text);
-    std::string line;
-    while (std::getline(in, line))
-        if (line.starts_with(series + " ")) return std::stod(line.substr(series.size() + 1));
-    return -1;
 }
 
 gateway_config with_models(std::string const& json_text) {

@@ -36,6 +36,7 @@ namespace json = boost::json;
 using llmux::test::emulator_fixture;
 using llmux::test::http_reply;
 using llmux::test::http_test_client;
+using llmux::test::metric;
 using llmux::test::run_coro;
 using llmux::test::run_until;
 
@@ -139,15 +140,6 @@ struct stack {
 };
 
 std::int64_t spent_nano(json::object const& o) { return o.at("spent_nano_usd").to_number<std::int64_t>(); }
-
-/// The value of a metric line `series value`, -1 when absent.
-double metric(std::string const& text, std::string const& series) {
-    std::istringstream in(text);
-    std::string line;
-    while (std::getline(in, line))
-        if (line.starts_with(series + " ")) return std::stod(line.substr(series.size() + 1));
-    return -1;
-}
 
 /// Rows of a SQL query on the database file, as text.
 std::vector<std::vector<std::string>> query(std::string const& path, char const* sql) {
