@@ -32,14 +32,7 @@ done
 [[ -x $build/llmux && -x $build/benchmarks/bench_gateway_ttft ]] ||
     { echo "run.sh: build llmux_cli and bench_gateway_ttft in $build first" >&2; exit 2; }
 
-work=$(mktemp -d)
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
+source "$here/lib.sh"
 
 peers=$build/peers
 if [[ ! -f $peers/node_modules/@portkey-ai/gateway/build/start-server.js ]]; then
@@ -49,16 +42,6 @@ if [[ ! -f $peers/node_modules/@portkey-ai/gateway/build/start-server.js ]]; the
 fi
 
 # Waits for "... listening on http://H:P" in a log and prints the URL.
-wait_url() {
-    local log=$1 url=""
-    for _ in $(seq 200); do
-        url=$(grep -o 'listening on http://[0-9.:]*' "$log" 2>/dev/null | head -1 | sed 's/listening on //') || true
-        [[ -n $url ]] && { echo "$url"; return 0; }
-        sleep 0.05
-    done
-    echo "run.sh: no URL in $log:" >&2; cat "$log" >&2; return 1
-}
-
 "$build/llmux" emulate --port 0 --no-auth --threads "$emu_threads" >"$work/emu.log" 2>&1 &
 pids+=($!)
 emu=$(wait_url "$work/emu.log")

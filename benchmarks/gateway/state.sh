@@ -3,7 +3,9 @@
 # The gateway's requests/s with each state store, in one run: `llmux serve` in front of
 # `llmux emulate` (zero scripted latency), every request through a key with a budget, so each
 # one reserves before and settles after in the store (and, with SQLite, writes its ledger row).
-# Baseline: the same gateway without keys (no store work at all).
+# Baseline: the same gateway without keys (no store work at all). Then the response cache: an
+# upstream that takes 20 ms, the same request repeated, without and with the cache in each store
+# (every request after the first is a hit).
 #
 #   benchmarks/gateway/state.sh [BUILD_DIR] [SECONDS]
 #
@@ -20,24 +22,7 @@ for tool in wrk curl redis-server redis-cli sha256sum; do
     command -v "$tool" >/dev/null || { echo "state.sh: needs $tool" >&2; exit 2; }
 done
 
-work=$(mktemp -d)
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
-wait_url() {
-    local log=$1 url=""
-    for _ in $(seq 200); do
-        url=$(grep -o 'listening on http://[0-9.:]*' "$log" 2>/dev/null | head -1 | sed 's/listening on //') || true
-        [[ -n $url ]] && { echo "$url"; return 0; }
-        sleep 0.05
-    done
-    echo "state.sh: no URL in $log:" >&2; cat "$log" >&2; return 1
-}
+source "$here/lib.sh"
 
 "$build/llmux" emulate --port 0 --no-auth --threads 1 >"$work/emu.log" 2>&1 &
 pids+=($!)
@@ -51,13 +36,13 @@ for _ in $(seq 100); do [[ "$(redis-cli -p "$redis_port" ping 2>/dev/null)" == P
 
 key=sk-bench-state
 hash=$(printf '%s' "$key" | sha256sum | cut -d' ' -f1)
-config() {  # config KEYS_JSON [STATE_JSON]
+config() {  # config KEYS_JSON [STATE_JSON] [MODEL_JSON]
     local st=""
     [[ -n ${2:-} ]] && st=", \"state\": $2"
     cat <<EOF
 {
   "providers": {"openai": {"base_url": "$emu/v1", "api_key": "sk-upstream-bench"}},
-  "models": {"mock-model": "openai/gpt-4o-mini"},
+  "models": {"mock-model": ${3:-\"openai/gpt-4o-mini\"}},
   "gateway": {"access_log": false, "keys": $1$st}
 }
 EOF
@@ -65,10 +50,10 @@ EOF
 keyed='[{"name": "bench", "key_sha256": "'$hash'", "budget_usd": 1000000}]'
 
 echo "machine: $(nproc) cores; emulator $emu; llmux serve $gw_threads thread(s); wrk -t1 -c$conns -d${secs}s, whole answers"
-# run LABEL KEYS_JSON STATE_JSON
+# run LABEL KEYS_JSON STATE_JSON [MODEL_JSON]
 run() {
     local label=$1 keys=$2 state=$3
-    config "$keys" "$state" >"$work/gw.json"
+    config "$keys" "$state" "${4:-}" >"$work/gw.json"
     "$build/llmux" serve --port 0 --threads "$gw_threads" --config "$work/gw.json" \
         >"$work/gw.log" 2>&1 &
     local pid=$!
@@ -101,3 +86,10 @@ run "key with budget, sqlite (durability full)" "$keyed" '{"sqlite": "'"$work"'/
 run "key with budget, sqlite (durability normal)" "$keyed" \
     '{"sqlite": "'"$work"'/normal.db", "durability": "normal"}'
 run "key with budget, redis (AOF everysec)" "$keyed" '{"redis": "127.0.0.1:'"$redis_port"'"}'
+
+slow='"openai/gpt-4o-mini~latency=20ms"'
+cached='{"deployments": '"$slow"', "cache": true}'
+run "upstream 20 ms, no cache" "$keyed" '{"memory": true}' "$slow"
+run "upstream 20 ms, cache in memory" "$keyed" '{"memory": true}' "$cached"
+run "upstream 20 ms, cache in sqlite" "$keyed" '{"sqlite": "'"$work"'/cache.db"}' "$cached"
+run "upstream 20 ms, cache in redis" "$keyed" '{"redis": "127.0.0.1:'"$redis_port"'"}' "$cached"

@@ -96,6 +96,29 @@ struct gateway_state_config {
     std::size_t max_unsaved = 10'000;
 };
 
+/** @brief The exact response cache of a model group (opt-in, `model_group::cache`).
+
+    A request is looked up under a hash of its canonical unified form (the gateway key's name,
+    the group, the system prompt, messages, tools, tool choice, response format, sampling
+    parameters, stop sequences, seed, user and the fields passed on to a same-format upstream),
+    so an answer never crosses keys or groups, and a whole answer and a stream of the same
+    request share an entry (a cached answer is replayed as a stream to a stream request). Only
+    complete answers are stored (finish reason stop, length or tool_calls); failures never are.
+    A request with `temperature` above 0 is neither looked up nor stored unless
+    `any_temperature` is set. A request header `Cache-Control: no-cache` skips the lookup (the
+    fresh answer replaces the entry); `no-store` skips both. Hits cost nothing: no provider
+    call, no spend, no rate-limit tokens; the answer carries the original usage and the
+    header `x-llmux-cache: hit` (`miss` or `bypass` otherwise). Entries live in the gateway's
+    state store (`gateway_state_config`): in memory, in the SQLite file (they survive a
+    restart) or in Redis (shared by replicas), each with its size caps.
+*/
+struct response_cache_policy {
+    /// How long an entry is served.
+    duration ttl = std::chrono::minutes(10);
+    /// Cache requests whose temperature is above 0 too.
+    bool any_temperature = false;
+};
+
 /** @brief A public model name served by the gateway and the deployments behind it.
  */
 struct model_group {
@@ -122,6 +145,8 @@ struct model_group {
         `fallback_options::continue_streams`); otherwise the break is an error event.
     */
     bool continue_streams = false;
+    /// The exact response cache, when set (off by default).
+    std::optional<response_cache_policy> cache;
 };
 
 /** @brief Settings of a gateway.
@@ -144,7 +169,8 @@ struct model_group {
         "gpt-smart": {"deployments": ["openai/gpt-4o", "anthropic/claude-sonnet-4.6"],
                       "strategy": "fallback", "per_attempt": "10s", "deadline": "30s",
                       "retries": 1, "retry_backoff": "250ms", "hedge": "500ms",
-                      "continue_streams": false},
+                      "continue_streams": false,
+                      "cache": {"ttl": "10m", "any_temperature": false}},
         "cheap": {"deployments": ["openai/gpt-4o-mini", "deepseek/deepseek-chat"],
                   "strategy": "weighted", "weights": {"openai/gpt-4o-mini": 3}},
         "mini": "openai/gpt-4o-mini"
@@ -152,7 +178,8 @@ struct model_group {
       "providers": { ... }
     }
     @endcode
-    A model given as a string is a group of one deployment. Durations are `250ms`, `10s`,
+    A model given as a string is a group of one deployment. `"cache": true` is the cache with its
+    defaults (`response_cache_policy`). Durations are `250ms`, `10s`,
     `1.5s`, `2m` or a number of seconds.
 */
 struct gateway_config {

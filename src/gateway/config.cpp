@@ -310,6 +310,30 @@ result<model_group> load_group(json::value const& v, std::string_view origin,
         } else if (name == "continue_streams") {
             if (!fv.is_bool()) return bad(origin, at + " must be true or false");
             g.continue_streams = fv.get_bool();
+        } else if (name == "cache") {
+            if (fv.is_null() || (fv.is_bool() && !fv.get_bool())) continue;
+            response_cache_policy c;
+            if (auto const* co = fv.if_object()) {
+                for (auto const& [cname, cv] : *co) {
+                    std::string const cat = at + "." + std::string(cname);
+                    if (cname == "ttl") {
+                        auto d = get_duration(cv, origin, cat);
+                        if (!d) return d.error();
+                        if (*d <= duration::zero() || *d > std::chrono::hours(24 * 30))
+                            return bad(origin, cat + " must be more than 0 and at most 30 days");
+                        c.ttl = *d;
+                    } else if (cname == "any_temperature") {
+                        if (!cv.is_bool()) return bad(origin, cat + " must be true or false");
+                        c.any_temperature = cv.get_bool();
+                    } else {
+                        return bad(origin, "unknown field " + cat);
+                    }
+                }
+            } else if (!fv.is_bool()) {
+                return bad(origin, at + " must be true, false or an object {\"ttl\", "
+                                        "\"any_temperature\"}");
+            }
+            g.cache = c;
         } else if (name == "hedge") {
             if (fv.is_null() || (fv.is_bool() && !fv.get_bool())) continue;
             auto d = get_duration(fv, origin, at);

@@ -11,6 +11,7 @@
 
 #include "auth/crypto.hpp"
 #include "gateway/metrics.hpp"
+#include "gateway/response_cache.hpp"
 #include "http/server.hpp"
 #include "util/estimate.hpp"
 #include "util/header.hpp"
@@ -192,6 +193,8 @@ struct request_record {
     std::string prompt;
     /// The whole failure, internal details included (the log is the operator's).
     std::string error;
+    /// Answered from the response cache.
+    bool cached = false;
 };
 
 }  // namespace
@@ -555,6 +558,7 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
             line += " error=";
             append_field(line, r.error, 1000);
         }
+        if (r.cached) line += " cache=hit";
         if (cfg.log_prompts && !r.prompt.empty()) {
             line += " prompt=";
             append_field(line, r.prompt, 1000);
@@ -1049,6 +1053,34 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
             }
             p.req.extra = std::move(p.native);
         }
+
+        // The response cache (opt-in per group). A hit is answered before the key's limits
+        // and budget: it asks no provider and costs nothing. The key holds the gateway key's
+        // name and the group, so an answer never crosses either.
+        std::string cache_key;
+        if (g->g.cache) {
+            auto const cc = detail::parse_cache_control(head.header("cache-control"));
+            if (cc.no_store || !detail::cacheable(p.req, *g->g.cache)) {
+                metrics->cache_bypassed.fetch_add(1, std::memory_order_relaxed);
+                ex.add_header("x-llmux-cache", "bypass");
+            } else {
+                cache_key = detail::response_cache_key(*key ? std::string_view((*key)->name)
+                                                            : std::string_view(),
+                                                       g->name, p.req);
+                if (cc.no_cache) {
+                    // The fresh answer replaces the entry.
+                    metrics->cache_bypassed.fetch_add(1, std::memory_order_relaxed);
+                    ex.add_header("x-llmux-cache", "bypass");
+                } else if (auto cached = co_await cache_lookup(cache_key)) {
+                    metrics->cache_hits.fetch_add(1, std::memory_order_relaxed);
+                    co_await answer_from_cache(ex, format, meta, rec, *g, p, *key, *cached);
+                    co_return;
+                } else {
+                    metrics->cache_misses.fetch_add(1, std::memory_order_relaxed);
+                    ex.add_header("x-llmux-cache", "miss");
+                }
+            }
+        }
         // A request refused before it reaches a provider counts under its model's name only
         // if that name already has counters (see gateway_metrics::model).
         auto refused = [&](unsigned status) {
@@ -1199,6 +1231,9 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
                              reservation ? reservation->amount : 0);
         co_await save(rec, k, std::move(reservation), std::move(spent), public_name,
                       std::string(meta.id));
+        // Kept before the answer's last bytes go out, so the client's next request finds it.
+        if (!cache_key.empty() && r && !ex.client_gone() && detail::storable(*r))
+            co_await cache_store(std::move(cache_key), *r, g->g.cache->ttl);
         if (rate_taken && rec.use.known()) {
             auto const actual = *rec.use.input_tokens + *rec.use.output_tokens;
             auto const delta = static_cast<std::int64_t>(actual) - static_cast<std::int64_t>(rate_tokens);
@@ -1235,6 +1270,85 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
             encoder->error(*err, out);
         else
             encoder->finish(*r, out);
+        co_await ex.end_chunked(out);
+    }
+
+    // -- response cache --------------------------------------------------------------------
+
+    /// The cached answer under `key`, if any. A store failure or a damaged entry is a miss
+    /// (counted and logged as a state store failure): the cache never fails a request.
+    asio::awaitable<std::optional<chat_response>> cache_lookup(std::string const& key) {
+        auto hit = co_await store->cache_get(key);
+        if (!hit) {
+            state_failed(hit.error());
+            co_return std::nullopt;
+        }
+        if (!*hit) co_return std::nullopt;
+        auto cached = detail::decode_cached_response(**hit);
+        if (!cached) {
+            state_failed(cached.error());
+            co_return std::nullopt;
+        }
+        co_return std::move(*cached);
+    }
+
+    asio::awaitable<void> cache_store(std::string key, chat_response const& r,
+                                      duration ttl) {
+        auto const ms = std::max(std::chrono::duration_cast<std::chrono::milliseconds>(ttl),
+                                 std::chrono::milliseconds(1));
+        auto put = co_await store->cache_put(std::move(key), detail::encode_cached_response(r), ms);
+        if (put) {
+            metrics->cache_stores.fetch_add(1, std::memory_order_relaxed);
+        } else if (put.error().code != make_error_code(error::invalid_request)) {
+            // An answer over the store's entry size cap is simply not kept.
+            state_failed(put.error());
+        }
+    }
+
+    /** Answers a model request from the cache: the cached answer (its original usage
+        included), whole or replayed as a stream. Counted as a request of its model with no
+        attempt and no cost; a ledger row records it (model_answered "cache").
+    */
+    asio::awaitable<void> answer_from_cache(detail::server_exchange& ex, wire_server const& format,
+                                            detail::answer_meta& meta, request_record& rec,
+                                            group_state const& g,
+                                            detail::inbound_request const& p, key_state* k,
+                                            chat_response const& r) {
+        ex.add_header("x-llmux-cache", "hit");
+        rec.cached = true;
+        rec.upstream = "cache";
+        rec.status = 200;
+        rec.cost = 0.0;
+        rec.ttft = steady::now() - rec.start;
+        {
+            auto const c = metrics->model(g.name, true);
+            c->requests.fetch_add(1, std::memory_order_relaxed);
+            if (p.stream) c->streams.fetch_add(1, std::memory_order_relaxed);
+            c->latency.record(rec.ttft);
+            c->ttft.record(rec.ttft);
+        }
+        std::string const public_name = p.req.model;
+        co_await save(rec, k, std::nullopt, settlement{}, public_name, std::string(meta.id));
+        log(rec);
+        meta.created = static_cast<std::int64_t>(std::time(nullptr));
+        meta.model = public_name;
+        std::string out;
+        if (!p.stream) {
+            out.reserve(512 + r.content.size());
+            format.encode_response(r, meta, out);
+            ex.set_status(200);
+            ex.add_header("Content-Type", format.content_type());
+            meta.processing_ms = ms(steady::now() - rec.start);
+            exchange_headers h(ex);
+            format.response_headers(meta, h);
+            co_await ex.send(out);
+            co_return;
+        }
+        auto encoder = format.make_stream_encoder(meta, p.include_usage);
+        start_stream(ex, format, meta, rec.start);
+        out.reserve(512 + r.content.size() + r.reasoning.size());
+        for (auto const& c : detail::replay_chunks(r)) encoder->chunk(c, out);
+        encoder->finish(r, out);
         co_await ex.end_chunked(out);
     }
 
@@ -1395,7 +1509,8 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
         if (k) e.key_name = k->name;
         e.model_requested = public_name;
         e.model_answered = rec.upstream;
-        e.attempts = std::max<std::uint32_t>(rec.attempts, 1);
+        // A cached answer asked no provider: no attempt.
+        e.attempts = rec.cached ? 0 : std::max<std::uint32_t>(rec.attempts, 1);
         auto const known = [](token_count const& c) {
             return c ? std::optional<std::uint64_t>(*c) : std::nullopt;
         };

@@ -171,6 +171,19 @@ void gateway_metrics::render(std::string& out, connections conn) const {
     scalar(out, "llmux_gateway_budget_exceeded_total", "counter",
            "Requests refused because a gateway key's budget is spent.",
            budget_exceeded.load(std::memory_order_relaxed));
+    help(out, "llmux_gateway_cache_lookups_total", "counter",
+         "Model requests of groups with a response cache, by outcome: hit (answered from the "
+         "cache), miss, bypass (Cache-Control: no-cache or no-store, or a temperature above 0).");
+    for (auto const& [label, n] : {std::pair{"hit", &cache_hits}, std::pair{"miss", &cache_misses},
+                                   std::pair{"bypass", &cache_bypassed}}) {
+        out += "llmux_gateway_cache_lookups_total{result=\"";
+        out += label;
+        out += "\"} ";
+        num(out, n->load(std::memory_order_relaxed));
+        out += '\n';
+    }
+    scalar(out, "llmux_gateway_cache_stores_total", "counter",
+           "Answers kept in the response cache.", cache_stores.load(std::memory_order_relaxed));
     scalar(out, "llmux_gateway_connections_accepted_total", "counter", "Connections accepted.",
            conn.accepted);
     scalar(out, "llmux_gateway_connections_open", "gauge", "Connections open now.", conn.open);

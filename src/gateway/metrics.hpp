@@ -89,6 +89,11 @@ public:
     std::atomic<std::uint64_t> auth_failures{0};
     std::atomic<std::uint64_t> rate_limited{0};
     std::atomic<std::uint64_t> budget_exceeded{0};
+    /// The response cache (groups that have one): lookups by outcome and answers kept.
+    std::atomic<std::uint64_t> cache_hits{0};
+    std::atomic<std::uint64_t> cache_misses{0};
+    std::atomic<std::uint64_t> cache_bypassed{0};
+    std::atomic<std::uint64_t> cache_stores{0};
     status_counters errors;
 
     /// Server-side figures that the HTTP server keeps itself.

@@ -8,6 +8,7 @@
 // skipped without it. Waits are bounded; nothing depends on wall-clock thresholds.
 #include "common/client_fixture.hpp"
 #include "common/http_test_client.hpp"
+#include "common/sqlite_query.hpp"
 
 #include <llmux/gateway.hpp>
 #include <llmux/state.hpp>
@@ -19,8 +20,6 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/json/parse.hpp>
-
-#include <sqlite3.h>
 
 #include <atomic>
 #include <cstdlib>
@@ -37,6 +36,7 @@ using llmux::test::emulator_fixture;
 using llmux::test::http_reply;
 using llmux::test::http_test_client;
 using llmux::test::metric;
+using llmux::test::query;
 using llmux::test::run_coro;
 using llmux::test::run_until;
 
@@ -140,25 +140,6 @@ struct stack {
 };
 
 std::int64_t spent_nano(json::object const& o) { return o.at("spent_nano_usd").to_number<std::int64_t>(); }
-
-/// Rows of a SQL query on the database file, as text.
-std::vector<std::vector<std::string>> query(std::string const& path, char const* sql) {
-    sqlite3* db = nullptr;
-    BOOST_TEST_REQUIRE(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
-    sqlite3_stmt* st = nullptr;
-    BOOST_TEST_REQUIRE(sqlite3_prepare_v2(db, sql, -1, &st, nullptr) == SQLITE_OK, sqlite3_errmsg(db));
-    std::vector<std::vector<std::string>> rows;
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        auto& row = rows.emplace_back();
-        for (int i = 0; i < sqlite3_column_count(st); ++i) {
-            auto const* t = sqlite3_column_text(st, i);
-            row.emplace_back(t ? reinterpret_cast<char const*>(t) : "NULL");
-        }
-    }
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return rows;
-}
 
 /// The test Redis from LLMUX_TEST_REDIS with a key prefix of its own; empty (with a message)
 /// when the variable is unset.
