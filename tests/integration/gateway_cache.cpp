@@ -8,6 +8,7 @@
 #include "common/client_fixture.hpp"
 #include "common/http_test_client.hpp"
 #include "common/sqlite_query.hpp"
+#include "common/test_redis.hpp"
 
 #include <llmux/gateway.hpp>
 #include <llmux/state.hpp>
@@ -324,6 +325,41 @@ BOOST_AUTO_TEST_CASE(sqlite_store_keeps_the_cache_and_ledgers_hits) {
     BOOST_TEST(rows[1][1] == "0");
     BOOST_TEST(rows[1][2] == "0");
     BOOST_TEST(rows[1][3] == "200");
+}
+
+BOOST_AUTO_TEST_CASE(replicas_share_the_cache_through_redis) {
+    auto const redis = llmux::test::test_redis("llmux-gw-cache");
+    if (!redis) return;
+    auto cfg = config();
+    cfg.state.backend = state_backend::redis;
+    cfg.state.redis = *redis;
+    fixture a(cfg);
+    // A second replica on the same emulator, sharing the Redis.
+    cfg.client.providers = a.emu.cfg.providers;
+    cfg.client.tls = a.emu.cfg.tls;
+    llmux::gateway b(a.emu.io.get_executor(), cfg);
+    BOOST_TEST_REQUIRE(!!b.start());
+    auto const n0 = a.upstream();
+    auto const first = a.chat(body("cached", "Shared across replicas"));
+    BOOST_TEST_REQUIRE(first.status == 200u, first.body);
+    BOOST_TEST(first.header("x-llmux-cache") == "miss");
+    auto const second = run_coro(a.emu.io, [&]() -> asio::awaitable<http_reply> {
+        http_test_client c(a.emu.io.get_executor());
+        if (auto ec = co_await c.connect(b.url())) {
+            http_reply r;
+            r.ec = ec;
+            co_return r;
+        }
+        co_return co_await c.request(http::verb::post, "/v1/chat/completions",
+                                     body("cached", "Shared across replicas"), bearer("sk-a"),
+                                     false, 60s);
+    });
+    BOOST_TEST_REQUIRE(second.status == 200u, second.body);
+    BOOST_TEST(second.header("x-llmux-cache") == "hit");
+    BOOST_TEST(content(second) == content(first));
+    BOOST_TEST(a.upstream() == n0 + 1);
+    b.stop();
+    run_until(a.emu.io, [&] { return b.stats().connections_open == 0; }, 5s);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -9,6 +9,7 @@
 #include "common/client_fixture.hpp"
 #include "common/http_test_client.hpp"
 #include "common/sqlite_query.hpp"
+#include "common/test_redis.hpp"
 
 #include <llmux/gateway.hpp>
 #include <llmux/state.hpp>
@@ -37,17 +38,13 @@ using llmux::test::http_reply;
 using llmux::test::http_test_client;
 using llmux::test::metric;
 using llmux::test::query;
+using llmux::test::random_tag;
 using llmux::test::run_coro;
 using llmux::test::run_until;
 
 namespace {
 
 using headers_t = std::vector<std::pair<std::string, std::string>>;
-
-std::string random_tag() {
-    std::random_device rd;
-    return std::to_string(rd()) + std::to_string(rd());
-}
 
 /// A file name in the temporary directory, removed (with its WAL files) at the end.
 struct temp_db {
@@ -140,24 +137,6 @@ struct stack {
 };
 
 std::int64_t spent_nano(json::object const& o) { return o.at("spent_nano_usd").to_number<std::int64_t>(); }
-
-/// The test Redis from LLMUX_TEST_REDIS with a key prefix of its own; empty (with a message)
-/// when the variable is unset.
-std::optional<redis_store_config> test_redis(std::string const& prefix) {
-    char const* addr = std::getenv("LLMUX_TEST_REDIS");
-    if (!addr || !*addr) {
-        BOOST_TEST_MESSAGE("skipped: LLMUX_TEST_REDIS is not set (host:port of a test "
-                           "redis-server; scripts/test.sh sets it)");
-        return std::nullopt;
-    }
-    redis_store_config cfg;
-    auto r = cfg.set_address(addr, "LLMUX_TEST_REDIS");
-    BOOST_TEST_REQUIRE(r.has_value(), r.error());
-    cfg.prefix = "llmux-gw-test:" + prefix + ":";
-    cfg.request_timeout = 10s;  // generous: sanitizers and a loaded machine
-    cfg.connect_timeout = 10s;
-    return cfg;
-}
 
 /// A port on 127.0.0.1 where nothing listens (bound, then closed).
 std::uint16_t dead_port() {
@@ -382,7 +361,7 @@ BOOST_AUTO_TEST_CASE(spend_during_an_outage_is_saved_when_the_store_returns) {
 }
 
 BOOST_AUTO_TEST_CASE(replicas_sharing_redis_share_one_budget_exactly) {
-    auto const redis = test_redis(random_tag());
+    auto const redis = llmux::test::test_redis("llmux-gw-test");
     if (!redis) return;
     client probe{asio::system_executor(), client_config{}};
     auto const most = probe.max_cost(mini_request());
@@ -468,7 +447,7 @@ BOOST_AUTO_TEST_CASE(replicas_sharing_redis_share_one_budget_exactly) {
 }
 
 BOOST_AUTO_TEST_CASE(replicas_sharing_redis_share_one_request_rate) {
-    auto const redis = test_redis(random_tag());
+    auto const redis = llmux::test::test_redis("llmux-gw-test");
     if (!redis) return;
     auto cfg = base_config();
     cfg.state.backend = state_backend::redis;

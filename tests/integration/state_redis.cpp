@@ -9,6 +9,7 @@
 // LLMUX_TEST_REDIS_SERVER) on a free loopback port, in a temporary directory.
 #include <llmux/state.hpp>
 
+#include "common/test_redis.hpp"
 #include "common/run_coro.hpp"
 #include "common/state_conformance.hpp"
 #include "state/redis_connection.hpp"
@@ -43,27 +44,12 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
-std::string random_tag() {
-    std::random_device rd;
-    return std::to_string(rd()) + std::to_string(rd());
-}
+/// The test Redis, with the store conformance limits.
+using test::random_tag;
 
-/// The test Redis from LLMUX_TEST_REDIS, with a key prefix of its own; empty (and a message
-/// saying the test is skipped) when the variable is unset.
 std::optional<redis_store_config> test_redis() {
-    char const* addr = std::getenv("LLMUX_TEST_REDIS");
-    if (!addr || !*addr) {
-        BOOST_TEST_MESSAGE("skipped: LLMUX_TEST_REDIS is not set (host:port of a test "
-                           "redis-server; scripts/test.sh sets it)");
-        return std::nullopt;
-    }
-    redis_store_config cfg;
-    auto r = cfg.set_address(addr, "LLMUX_TEST_REDIS");
-    BOOST_TEST_REQUIRE(r.has_value(), r.error());
-    cfg.prefix = "llmux-test:" + random_tag() + ":";
-    cfg.limits = test::conformance_limits();
-    cfg.request_timeout = 10s;  // generous: sanitizers and a loaded machine
-    cfg.connect_timeout = 10s;
+    auto cfg = test::test_redis();
+    if (cfg) cfg->limits = test::conformance_limits();
     return cfg;
 }
 
