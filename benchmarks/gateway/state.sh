@@ -10,7 +10,8 @@
 #   benchmarks/gateway/state.sh [BUILD_DIR] [SECONDS]
 #
 # Needs wrk, curl and redis-server (scripts/install-deps.sh --with-tools); the Redis and the
-# SQLite files are temporary. Environment: GW_THREADS (default 1), CONNS (default 64).
+# SQLite files are temporary. Environment: GW_THREADS (default 1), CONNS (default 64),
+# CACHE_ONLY=1 (only the cache rows).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -80,16 +81,20 @@ run() {
     wait $pid 2>/dev/null || true
 }
 
-run "no keys (no store work)" '[]' ''
-run "key with budget, memory" "$keyed" '{"memory": true}'
-run "key with budget, sqlite (durability full)" "$keyed" '{"sqlite": "'"$work"'/full.db"}'
-run "key with budget, sqlite (durability normal)" "$keyed" \
+[[ -z ${CACHE_ONLY:-} ]] && run "no keys (no store work)" '[]' ''
+[[ -z ${CACHE_ONLY:-} ]] && run "key with budget, memory" "$keyed" '{"memory": true}'
+[[ -z ${CACHE_ONLY:-} ]] && run "key with budget, sqlite (durability full)" "$keyed" '{"sqlite": "'"$work"'/full.db"}'
+[[ -z ${CACHE_ONLY:-} ]] && run "key with budget, sqlite (durability normal)" "$keyed" \
     '{"sqlite": "'"$work"'/normal.db", "durability": "normal"}'
-run "key with budget, redis (AOF everysec)" "$keyed" '{"redis": "127.0.0.1:'"$redis_port"'"}'
+[[ -z ${CACHE_ONLY:-} ]] && run "key with budget, redis (AOF everysec)" "$keyed" '{"redis": "127.0.0.1:'"$redis_port"'"}'
 
 slow='"openai/gpt-4o-mini~latency=20ms"'
+# The slow deployment's name carries an emulator directive, so it has no price: a key without
+# a budget.
+plain_key='[{"name": "bench", "key_sha256": "'$hash'"}]'
 cached='{"deployments": '"$slow"', "cache": true}'
-run "upstream 20 ms, no cache" "$keyed" '{"memory": true}' "$slow"
-run "upstream 20 ms, cache in memory" "$keyed" '{"memory": true}' "$cached"
-run "upstream 20 ms, cache in sqlite" "$keyed" '{"sqlite": "'"$work"'/cache.db"}' "$cached"
-run "upstream 20 ms, cache in redis" "$keyed" '{"redis": "127.0.0.1:'"$redis_port"'"}' "$cached"
+run "upstream 20 ms, no cache" "$plain_key" '{"memory": true}' "$slow"
+run "upstream 20 ms, cache in memory" "$plain_key" '{"memory": true}' "$cached"
+run "upstream 20 ms, no cache, sqlite" "$plain_key" '{"sqlite": "'"$work"'/nocache.db"}' "$slow"
+run "upstream 20 ms, cache in sqlite" "$plain_key" '{"sqlite": "'"$work"'/cache.db"}' "$cached"
+run "upstream 20 ms, cache in redis" "$plain_key" '{"redis": "127.0.0.1:'"$redis_port"'"}' "$cached"
