@@ -666,6 +666,17 @@ std::optional<double> client::max_cost(chat_request const& req, std::string_view
                               max_out);
 }
 
+model_health client::health(std::string_view model) const {
+    auto b = impl_->books.find(model);
+    if (!b) return {};
+    return b->health(impl_->cfg.breaker, clock::now(), std::chrono::system_clock::now());
+}
+
+void client::merge_health(std::string_view model, model_health const& shared) {
+    auto b = impl_->books.get(std::string(model));
+    b->merge(shared, clock::now(), std::chrono::system_clock::now());
+}
+
 void client::track(std::string_view model) {
     impl_->books.pin(std::string(model));
 }

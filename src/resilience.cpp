@@ -77,10 +77,65 @@ void model_book::finished(std::optional<failure> const& err, std::chrono::nanose
         ewma(ewma_ttft_ns_, static_cast<double>(ttft.count()));
         ewma(ewma_latency_ns_, static_cast<double>(latency.count()));
         breaker_.succeeded();
+        note_change();
         return;
     }
     ++failures_;
     breaker_.failed(counts_against_health(*err), cfg, now);
+    note_change();
+}
+
+void model_book::note_change() {
+    if (breaker_.changes() == changes_seen_) return;
+    changes_seen_ = breaker_.changes();
+    // Strictly later than any decision this book took on before, even on a coarse clock: its
+    // own change is the newer one.
+    changed_at_ = std::max(std::chrono::system_clock::now(),
+                           changed_at_ + std::chrono::system_clock::duration(1));
+}
+
+model_health model_book::health(breaker_config const& cfg, steady::time_point now,
+                                std::chrono::system_clock::time_point sys_now) const {
+    model_health h;
+    std::lock_guard lk(mu_);
+    if (changed_at_ != std::chrono::system_clock::time_point{}) {
+        breaker_snapshot b;
+        b.state = breaker_.state(cfg, now);
+        b.recent_failures = static_cast<std::uint32_t>(breaker_.recent_failures());
+        if (b.state == circuit_state::open)
+            b.open_until = sys_now + std::chrono::duration_cast<std::chrono::system_clock::duration>(
+                                         breaker_.open_until() - now);
+        b.updated_at = changed_at_;
+        h.breaker = b;
+    }
+    if (ewma_ttft_ns_)
+        h.latency.ttft = std::chrono::microseconds(static_cast<std::int64_t>(*ewma_ttft_ns_ / 1000));
+    if (ewma_latency_ns_)
+        h.latency.latency =
+            std::chrono::microseconds(static_cast<std::int64_t>(*ewma_latency_ns_ / 1000));
+    h.latency.samples = samples_;
+    return h;
+}
+
+void model_book::merge(model_health const& shared, steady::time_point now,
+                       std::chrono::system_clock::time_point sys_now) {
+    std::lock_guard lk(mu_);
+    if (auto const& b = shared.breaker; b && b->updated_at > changed_at_) {
+        if (b->state == circuit_state::open && b->open_until > sys_now)
+            breaker_.adopt(true, now + std::chrono::duration_cast<steady::duration>(
+                                           b->open_until - sys_now));
+        else if (b->state == circuit_state::closed)
+            breaker_.adopt(false, {});
+        // Taken on, not decided here: not to be shared back as this replica's own.
+        changes_seen_ = breaker_.changes();
+        changed_at_ = b->updated_at;
+    }
+    auto const& l = shared.latency;
+    if (l.samples > 0) {
+        if (l.ttft) ewma_ttft_ns_ = static_cast<double>(l.ttft->count()) * 1000;
+        if (l.latency) ewma_latency_ns_ = static_cast<double>(l.latency->count()) * 1000;
+        shared_samples_ = l.samples;
+    }
 }
 
 bool model_book::admit(breaker_config const& cfg, steady::time_point now) {
@@ -106,7 +161,7 @@ model_estimate model_book::estimate(breaker_config const& cfg, steady::time_poin
     if (ewma_ttft_ns_) e.ewma_ttft = std::chrono::nanoseconds(static_cast<std::int64_t>(*ewma_ttft_ns_));
     if (ewma_latency_ns_)
         e.ewma_latency = std::chrono::nanoseconds(static_cast<std::int64_t>(*ewma_latency_ns_));
-    e.samples = samples_;
+    e.samples = std::max(samples_, shared_samples_);
     return e;
 }
 

@@ -9,6 +9,7 @@
 
 #include <llmux/config.hpp>
 #include <llmux/error.hpp>
+#include <llmux/state.hpp>
 #include <llmux/telemetry.hpp>
 #include <llmux/types.hpp>
 
@@ -54,9 +55,25 @@ public:
 
     circuit_state circuit(breaker_config const& cfg, steady::time_point now) const;
     model_estimate estimate(breaker_config const& cfg, steady::time_point now) const;
+
+    /** This replica's health of the model, to share through a state store: its breaker
+        (`updated_at` = when it last changed between closed and open here, or the time of the
+        shared decision it took on) and its own latency averages.
+    */
+    model_health health(breaker_config const& cfg, steady::time_point now,
+                        std::chrono::system_clock::time_point sys_now) const;
+    /** Merges what a state store holds: a breaker decision newer than this one's is taken on
+        (`breaker_fsm::adopt`), and the shared latency averages (every replica's samples)
+        replace the local ones.
+    */
+    void merge(model_health const& shared, steady::time_point now,
+               std::chrono::system_clock::time_point sys_now);
     model_metrics snapshot(breaker_config const& cfg, steady::time_point now) const;
 
 private:
+    /// Notes when the breaker changed between closed and open (mu_ held).
+    void note_change();
+
     std::string model_;
     latency_histogram ttft_;
     latency_histogram latency_;
@@ -66,6 +83,12 @@ private:
     double cost_ = 0;
     std::optional<double> ewma_ttft_ns_, ewma_latency_ns_;
     breaker_fsm breaker_;
+    /// When the breaker last changed here or took on a shared decision (system clock, as
+    /// replicas compare it); `changes_seen_` is the breaker's change count at that time.
+    std::chrono::system_clock::time_point changed_at_{};
+    std::uint64_t changes_seen_ = 0;
+    /// Successful calls measured by every replica, as the store last said.
+    std::uint64_t shared_samples_ = 0;
 };
 
 /** The books of the tracked models: at most `cap` of them besides the pinned ones. Beyond

@@ -54,6 +54,7 @@ struct call_record {
 };
 
 class client;
+struct model_health;
 
 /// @brief Which attempt of a larger operation (fallback, retry, hedge) a call is; reported in
 /// its `call_record`.
@@ -259,6 +260,20 @@ public:
         not a beginning). False for a model the client cannot call.
     */
     bool continues_prefill(std::string_view model, chat_request const& req) const;
+
+    /** @brief `model`'s health as this client measured it, to share with other processes
+        through a `state_store` (`put_breaker`, `observe_latency`): its circuit breaker (empty
+        until the circuit first changed between closed and open) and its latency averages.
+    */
+    model_health health(std::string_view model) const;
+
+    /** @brief Merges what a `state_store` holds about `model` (`state_store::health`), as
+        replicas of a gateway do: a circuit decision newer than this client's own is taken on
+        (another replica saw the model fail: this one skips it too until the cool-down ends),
+        and the shared latency averages replace the local ones for routing and hedging.
+        Tracks `model` if it was not.
+    */
+    void merge_health(std::string_view model, model_health const& shared);
 
     /// @brief The adaptive concurrency of each provider called so far (empty when
     /// `client_config::concurrency` is off).

@@ -234,6 +234,21 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
     std::atomic<std::uint64_t> unsaved_dropped{0};
     std::atomic<bool> flushing{false};
 
+    // -- health shared between replicas (a Redis store) ------------------------------------
+    /// Breaker decisions and latency averages of the configured deployments go through the
+    /// store, so replicas skip a failing deployment together and route on every replica's
+    /// measurements. Only with a store that replicas share (Redis).
+    bool share_health = false;
+    struct deployment_health {
+        steady::time_point pulled{};
+        std::chrono::system_clock::time_point pushed{};
+    };
+    /// One per configured deployment (bounded by the configuration); guarded by health_mu.
+    std::map<std::string, deployment_health, std::less<>> health_seen;
+    std::mutex health_mu;
+    /// How often a replica reads a deployment's shared health, at most.
+    static constexpr auto health_refresh = std::chrono::seconds(1);
+
     impl(asio::any_io_executor e, gateway_config c)
         : ex(std::move(e)), cfg(std::move(c)), up(ex, cfg.client) {}
 
@@ -312,6 +327,7 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
             keys.push_back(std::move(ks));
         }
         if (auto r = open_store(); !r) return r;
+        share_health = cfg.state.backend == state_backend::redis;
         std::vector<std::string> fixed;
         for (auto const& [name, g] : cfg.models) {
             if (g.deployments.empty())
@@ -357,6 +373,7 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
                          g.deadline == duration{} && !g.hedge && !g.continue_streams;
             fixed.push_back(name);
             model_names.push_back(name);
+            for (auto const& d : g.deployments) health_seen.try_emplace(d);
             groups.emplace(name, std::move(gs));
         }
         any_model = cfg.models.empty() || cfg.any_model;
@@ -1197,6 +1214,9 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
             }
         }
 
+        // Other replicas' view of the deployments a strategy chooses between.
+        if (share_health && !g->simple) co_await pull_health(*g);
+
         metrics->in_flight.fetch_add(1, std::memory_order_relaxed);
 
         meta.created = static_cast<std::int64_t>(std::time(nullptr));
@@ -1234,6 +1254,7 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
         // Kept before the answer's last bytes go out, so the client's next request finds it.
         if (!cache_key.empty() && r && !ex.client_gone() && detail::storable(*r))
             co_await cache_store(std::move(cache_key), *r, g->g.cache->ttl);
+        if (share_health) co_await push_health(r, failed);
         if (rate_taken && rec.use.known()) {
             auto const actual = *rec.use.input_tokens + *rec.use.output_tokens;
             auto const delta = static_cast<std::int64_t>(actual) - static_cast<std::int64_t>(rate_tokens);
@@ -1271,6 +1292,72 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
         else
             encoder->finish(*r, out);
         co_await ex.end_chunked(out);
+    }
+
+    // -- shared health ---------------------------------------------------------------------
+
+    /// Reads the shared health of `g`'s deployments (each at most once per `health_refresh`)
+    /// into the client: a circuit another replica opened, every replica's latency averages.
+    asio::awaitable<void> pull_health(group_state const& g) {
+        auto const now = steady::now();
+        for (auto const& m : g.order) {
+            {
+                std::lock_guard lk(health_mu);
+                auto it = health_seen.find(m);
+                if (it == health_seen.end() || now - it->second.pulled < health_refresh) continue;
+                it->second.pulled = now;
+            }
+            auto h = co_await store->health(m);
+            if (!h) {
+                state_failed(h.error());
+                co_return;
+            }
+            up.merge_health(m, *h);
+        }
+    }
+
+    /** Shares what a finished request taught about its deployments: the answer's latency
+        (folded into the shared averages, which come back into the client) and any circuit
+        that changed here (newest wins in the store).
+    */
+    asio::awaitable<void> push_health(result<chat_response> const& r,
+                                      std::optional<failure> const& failed) {
+        auto const& attempts = r ? r->attempts : failed->diag.attempts;
+        if (r && health_seen.count(r->requested_model)) {
+            latency_sample s;
+            s.ttft = std::chrono::duration_cast<std::chrono::microseconds>(r->ttft);
+            s.latency = std::chrono::duration_cast<std::chrono::microseconds>(r->latency);
+            auto est = co_await store->observe_latency(r->requested_model, s);
+            if (!est) {
+                state_failed(est.error());
+                co_return;
+            }
+            model_health shared;
+            shared.latency = *est;
+            up.merge_health(r->requested_model, shared);
+        }
+        std::vector<std::string_view> models;
+        for (auto const& a : attempts) models.push_back(a.model);
+        if (r) models.push_back(r->requested_model);
+        std::string const failed_model =
+            failed && !failed->diag.provider.empty()
+                ? failed->diag.provider + "/" + failed->diag.model
+                : std::string();
+        if (!failed_model.empty()) models.push_back(failed_model);
+        for (auto const m : models) {
+            auto h = up.health(m);
+            if (!h.breaker) continue;
+            {
+                std::lock_guard lk(health_mu);
+                auto it = health_seen.find(m);
+                if (it == health_seen.end() || it->second.pushed >= h.breaker->updated_at) continue;
+                it->second.pushed = h.breaker->updated_at;
+            }
+            if (auto p = co_await store->put_breaker(std::string(m), *h.breaker); !p) {
+                state_failed(p.error());
+                co_return;
+            }
+        }
     }
 
     // -- response cache --------------------------------------------------------------------

@@ -24,6 +24,7 @@ bool breaker_fsm::admit(breaker_config const& cfg, steady_time now) {
 
 void breaker_fsm::succeeded() {
     // Whether it was the probe or a plain call, the model answers: close.
+    if (state_ != st::closed) ++changes_;
     state_ = st::closed;
     probe_out_ = false;
     recent_.clear();
@@ -38,6 +39,7 @@ void breaker_fsm::failed(bool counts, breaker_config const& cfg, steady_time now
     switch (state_) {
     case st::half_open:
         // The probe (or a call made meanwhile) failed: a full cool-down again.
+        ++changes_;
         state_ = st::open;
         open_until_ = now + cfg.cooldown;
         probe_out_ = false;
@@ -48,10 +50,24 @@ void breaker_fsm::failed(bool counts, breaker_config const& cfg, steady_time now
     recent_.push_back(now);
     std::erase_if(recent_, [&](steady_time t) { return now - t > cfg.window; });
     if (recent_.size() >= std::max(1u, cfg.failure_threshold)) {
+        ++changes_;
         state_ = st::open;
         open_until_ = now + cfg.cooldown;
         recent_.clear();
     }
+}
+
+void breaker_fsm::adopt(bool open, steady_time until) {
+    if (state_ == st::half_open && probe_out_) return;
+    if (open) {
+        if (state_ == st::open && open_until_ >= until) return;
+        state_ = st::open;
+        open_until_ = until;
+    } else {
+        state_ = st::closed;
+    }
+    probe_out_ = false;
+    recent_.clear();
 }
 
 void breaker_fsm::abandoned() {

@@ -41,12 +41,24 @@ public:
     /// Failures counted in the window so far (closed state).
     std::size_t recent_failures() const noexcept { return recent_.size(); }
 
+    /** Takes on a decision another replica made (shared through a state store; the caller
+        decides that it is newer than this breaker's own): `open` until `until` (kept open
+        longer if this breaker already is), or closed. A probe in flight keeps its place and
+        decides by its own outcome.
+    */
+    void adopt(bool open, steady_time until);
+    /// Counts the breaker's own changes between closed and open (a version to share).
+    std::uint64_t changes() const noexcept { return changes_; }
+    /// While open: when its cool-down ends.
+    steady_time open_until() const noexcept { return open_until_; }
+
 private:
     enum class st { closed, open, half_open };
     st state_ = st::closed;
     steady_time open_until_{};
     bool probe_out_ = false;
     std::vector<steady_time> recent_;  // counted failures within the window
+    std::uint64_t changes_ = 0;
 };
 
 }  // namespace llmux::detail

@@ -360,6 +360,43 @@ BOOST_AUTO_TEST_CASE(spend_during_an_outage_is_saved_when_the_store_returns) {
     BOOST_TEST(spent_nano(s.spend(gw, "a", "sk-a")) == 4 * one);
 }
 
+BOOST_AUTO_TEST_CASE(replicas_sharing_redis_share_circuits_and_latency) {
+    // Replica A sees a deployment fail until its circuit opens; replica B, which never called
+    // it, skips it from its first request on, and routes on A's latency measurements.
+    auto const redis = llmux::test::test_redis("llmux-gw-test");
+    if (!redis) return;
+    auto cfg = base_config();
+    cfg.state.backend = state_backend::redis;
+    cfg.state.redis = *redis;
+    cfg.client.breaker = {.enabled = true, .failure_threshold = 2, .window = std::chrono::minutes(10),
+                          .cooldown = std::chrono::minutes(10)};
+    std::string const broken = "openai/gpt-4o-mini~error=503";
+    cfg.models["pair"].deployments = {broken, "openai/gpt-4o"};
+    stack s;
+    auto& a = s.add(cfg);
+    auto const pair = std::string(
+        R"({"model":"pair","max_tokens":10,"messages":[{"role":"user","content":"Hi"}]})");
+    auto const n0 = s.emu.emu->stats().requests;
+    for (int i = 0; i < 2; ++i) {
+        auto const r = s.request(a, http::verb::post, "/v1/chat/completions", pair, {});
+        BOOST_TEST_REQUIRE(r.status == 200u, r.body);
+    }
+    // Each request asked the broken deployment, then the next one.
+    BOOST_TEST(s.emu.emu->stats().requests == n0 + 4);
+    BOOST_TEST((a.upstream().estimate(broken).circuit == circuit_state::open));
+
+    auto& b = s.add(cfg);
+    BOOST_TEST((b.upstream().estimate(broken).circuit == circuit_state::closed));
+    auto const r = s.request(b, http::verb::post, "/v1/chat/completions", pair, {});
+    BOOST_TEST_REQUIRE(r.status == 200u, r.body);
+    BOOST_TEST(s.emu.emu->stats().requests == n0 + 5, "replica B asked the broken deployment");
+    BOOST_TEST((b.upstream().estimate(broken).circuit == circuit_state::open));
+    // Every replica's answers of gpt-4o are in B's latency estimate (A's two and B's one).
+    auto const e = b.upstream().estimate("openai/gpt-4o");
+    BOOST_TEST(e.samples == 3u);
+    BOOST_TEST(e.ewma_latency.has_value());
+}
+
 BOOST_AUTO_TEST_CASE(replicas_sharing_redis_share_one_budget_exactly) {
     auto const redis = llmux::test::test_redis("llmux-gw-test");
     if (!redis) return;
