@@ -137,8 +137,9 @@ struct model_group {
     unsigned retries = 0;
     /// The wait before a deployment's first retry; later waits double (up to 20 s).
     duration retry_backoff = std::chrono::milliseconds(500);
-    /// Hedged requests (non-streaming only): start the next deployment when the current one
-    /// has not answered within this delay; the first answer wins, the other is cancelled.
+    /// Hedged requests: start the next deployment when the current one has not answered
+    /// (streams: sent its first content) within this delay; the first answer (first token)
+    /// wins, the other is cancelled and its connection closed.
     std::optional<duration> hedge;
     /** Streams only, opt-in: a stream that breaks after its answer began continues on the
         next deployment whose format takes the partial answer as a prefill (see

@@ -684,7 +684,7 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
             r.initial_backoff = g.g.retry_backoff;
             o.retry = r;
         }
-        if (g.g.hedge && !stream) {
+        if (g.g.hedge) {
             hedge_options h;
             h.delay = *g.g.hedge;
             o.hedge = h;

@@ -331,6 +331,21 @@ BOOST_AUTO_TEST_CASE(all_deployments_failing_answers_with_the_last_status) {
     openai_error(s);
 }
 
+BOOST_AUTO_TEST_CASE(hedging_streams_takes_the_first_token) {
+    // The first deployment stalls before its first byte and there is no per-attempt timeout:
+    // only the hedge (started after 50 ms) can answer before the client gives up.
+    gw_fixture fx(with_models(R"({"models":{"smart":{"deployments":
+        ["openai/gpt-4o-mini~fault=stall,after=0","openai/gpt-4o"], "hedge":"50ms"}}})"));
+    auto const s = fx.post("/v1/chat/completions", chat_body("smart", true));
+    BOOST_TEST_REQUIRE(s.status == 200u, s.body);
+    auto const text = read_openai_stream(s).text;
+    BOOST_TEST(text.find("from gpt-4o to") != std::string::npos, text);
+    auto const m = fx.gw->metrics_text();
+    BOOST_TEST(metric(m, R"(llmux_gateway_attempts_total{model="smart"})") == 2.0, m);
+    // The stalled attempt's connection was closed when the hedge won.
+    BOOST_TEST(run_until(fx.emu.io, [&] { return fx.emu.emu->stats().connections_open <= 1; }));
+}
+
 BOOST_AUTO_TEST_CASE(per_attempt_timeout_cuts_a_stall) {
     gw_fixture fx(with_models(R"({"models":{"smart":{"deployments":
         ["openai/gpt-4o-mini~fault=stall,after=0","openai/gpt-4o"], "per_attempt":"2s"}}})"));
