@@ -176,7 +176,6 @@ await check('a bad gateway key is an UnrecognizedClientException', async () => {
         await assert.rejects(bad.send(new Command({ modelId: 'gpt', messages })), (e) => {
             assert.equal(e.name, 'UnrecognizedClientException', `got ${e?.name}: ${e?.message}`);
             assert.equal(e.$metadata.httpStatusCode, 401);
-            assert.match(e.$metadata.requestId, uuid);
             assert.ok(!e.message.includes('not-the-key'));
             return true;
         });
