@@ -62,9 +62,22 @@ for body in '{"model":"m","messages":[{"role":"user","content":"hi"}]}' \
     i=$((i + 1))
 done
 
+# Converse bodies as Bedrock clients write them; the leading byte picks the path and model id.
+mkdir -p "$seeds/bedrock_request"
+i=0
+for body in '{"messages":[{"role":"user","content":[{"text":"Hi"}]}],"inferenceConfig":{"maxTokens":64}}' \
+    '{"system":[{"text":"You are terse."},{"text":"Use metric units."},{"cachePoint":{"type":"default"}}],"messages":[{"role":"user","content":[{"text":"Weather in Oslo?"},{"image":{"format":"png","source":{"bytes":"iVBORw0KGgo="}}}]},{"role":"assistant","content":[{"toolUse":{"toolUseId":"tooluse_1","name":"get_weather","input":{"city":"Oslo"}}}]},{"role":"user","content":[{"toolResult":{"toolUseId":"tooluse_1","content":[{"json":{"temp_c":4}}],"status":"success"}}]}],"inferenceConfig":{"maxTokens":256,"temperature":0.2,"topP":0.9,"stopSequences":["END"]},"toolConfig":{"tools":[{"toolSpec":{"name":"get_weather","description":"Current weather","inputSchema":{"json":{"type":"object","properties":{"city":{"type":"string"}},"required":["city"]}}}}],"toolChoice":{"auto":{}}}}' \
+    '{"messages":[{"role":"user","content":[{"text":"List two colours."},{"document":{"format":"txt","name":"a","source":{"bytes":"aGk="}}}]}],"toolConfig":{"tools":[{"toolSpec":{"name":"lookup","inputSchema":{"json":{"type":"object"}}}}],"toolChoice":{"tool":{"name":"lookup"}}},"requestMetadata":{"user":"u","team":"t"},"additionalModelRequestFields":{"top_k":40},"performanceConfig":{"latency":"optimized"}}' \
+    '{"input":{"converse":{"messages":[{"role":"user","content":[{"text":"hi"}]}]}}}'; do
+    for b in 0 1 2 5; do
+        printf "\\$(printf '%03o' $b)%s" "$body" >"$seeds/bedrock_request/body$i.$b"
+    done
+    i=$((i + 1))
+done
+
 status=0
 for t in sse event_stream openai_stream anthropic_stream gemini_stream bedrock_stream http_request \
-         openai_request; do
+         openai_request bedrock_request; do
     mkdir -p "$seeds/$t"
     log="$build/$t.log"
     if "$build/fuzz_$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \

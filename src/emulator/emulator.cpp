@@ -254,6 +254,9 @@ private:
         r.usage.total_tokens = a_.prompt_tokens + a_.completion_tokens;
         r.usage.cached_input_tokens = 0;
         r.usage.reasoning_tokens = 0;
+        // The emulator does not time the model it pretends to run: a deterministic figure that
+        // grows with the answer, like a real one (Bedrock's metrics.latencyMs).
+        r.latency = std::chrono::milliseconds(20 + 5 * a_.completion_tokens);
         return r;
     }
 
@@ -330,8 +333,7 @@ struct emulator::impl {
 
     impl(asio::any_io_executor e, emulator_config c) : ex(std::move(e)), cfg(std::move(c)) {
         // The formats whose server side is not yet in the wire layer.
-        for (auto make : {&detail::make_anthropic_protocol, &detail::make_gemini_protocol,
-                          &detail::make_bedrock_protocol})
+        for (auto make : {&detail::make_anthropic_protocol, &detail::make_gemini_protocol})
             if (auto p = make()) legacy.push_back(std::move(p));
         std::vector<wire_server const*> served;
         for (auto const* s : detail::wire_servers())

@@ -24,6 +24,7 @@
 #include "auth/crypto.hpp"
 #include "codec/event_stream.hpp"
 #include "util/text.hpp"
+#include "wire/bedrock_converse.hpp"
 #include "wire/common.hpp"
 #include "wire/prefill.hpp"
 #include "wire/formats.hpp"
@@ -51,11 +52,8 @@ namespace {
 namespace json = boost::json;
 using namespace std::string_view_literals;
 
-/// The tool that carries a JSON-schema answer (see the file comment). A name no user tool is
-/// likely to have, since decoding treats a call of it as the answer's text.
-constexpr std::string_view json_tool_name = "llmux_json_output";
-
-constexpr std::string_view request_id_header = "x-amzn-RequestId";
+using bedrock::json_tool_name;
+using bedrock::request_id_header;
 
 std::string_view as_view(json::string const& s) noexcept {
     return {s.data(), s.size()};
@@ -200,21 +198,8 @@ failure decode_error_body(response_head const& head, std::string_view body) {
 // ---------------------------------------------------------------------------------------------
 // Finish reasons and usage
 
-/// The unified value of a Bedrock `stopReason` (PROVIDERS.md 7). `fails` is set for the values
-/// that mean the generation failed. `json_answer`: the only tool called was the JSON-schema
-/// tool, whose call is the answer, so `tool_use` means the answer is complete.
 finish_reason map_stop(std::string_view s, bool json_answer, bool& fails) noexcept {
-    fails = false;
-    if (s == "end_turn" || s == "stop_sequence") return finish_reason::stop;
-    if (s == "max_tokens" || s == "model_context_window_exceeded") return finish_reason::length;
-    if (s == "tool_use") return json_answer ? finish_reason::stop : finish_reason::tool_calls;
-    if (s == "guardrail_intervened" || s == "content_filtered")
-        return finish_reason::content_filter;
-    if (s == "malformed_model_output" || s == "malformed_tool_use") {
-        fails = true;
-        return finish_reason::error;
-    }
-    return finish_reason::unknown;
+    return bedrock::finish_from_stop(s, json_answer, fails);
 }
 
 failure stop_failure(std::string_view native) {

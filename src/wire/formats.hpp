@@ -20,6 +20,7 @@ wire_format const& vertex_format();
 /// @{
 wire_server const& openai_chat_server();
 wire_server const& anthropic_messages_server();
+wire_server const& bedrock_converse_server();
 /// @}
 
 }  // namespace llmux::detail

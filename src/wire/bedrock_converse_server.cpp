@@ -1,0 +1,995 @@
+// SPDX-License-Identifier: BSL-1.0
+// The server side of Bedrock Runtime Converse (PROVIDERS.md 6): `POST /model/{modelId}/converse`,
+// `/converse-stream` and `/count-tokens`, the model id percent-encoded in the path (ids,
+// inference profiles and ARNs hold ':' and '/'); requests decoded into a `chat_request` with
+// Bedrock's own ValidationException wording; answers as Converse JSON; streams as
+// `application/vnd.amazon.eventstream` frames (messageStart, contentBlockStart/Delta/Stop,
+// messageStop, metadata; exceptions as `:message-type: exception` frames); errors as
+// `{"message"}` with `x-amzn-ErrorType`. Credentials: a Bedrock API key (`Authorization:
+// Bearer`) or a SigV4 signature, which the server verifies (auth/sigv4).
+//
+// Decoding, where Converse says more than the unified request holds (kept in `native`, so a
+// Bedrock upstream gets it as it was and any other refuses it by name; never dropped):
+//   - content blocks with no unified part (cachePoint, document, video, reasoningContent,
+//     guardContent, citations, images or documents inside tool results): the whole `messages`
+//     (or `system`, or `toolConfig` for a cachePoint among the tools);
+//   - additionalModelRequestFields, additionalModelResponseFieldPaths, guardrailConfig,
+//     performanceConfig (other than the standard latency), promptVariables, requestMetadata
+//     other than `user`, inferenceConfig members other than the four, and any other field.
+//   - `system` blocks: the first text is the unified system prompt, the others are system
+//     messages at the start of the conversation, so that the client side sends them back as
+//     the same blocks.
+//   - tool result contents: text items as they are, JSON items as JSON text, joined.
+// Written as text straight into the caller's buffer (no JSON DOM per answer or per event): the
+// emulator is the upstream of every benchmark.
+#include "auth/crypto.hpp"
+#include "codec/event_stream.hpp"
+#include "util/json_text.hpp"
+#include "util/text.hpp"
+#include "wire/bedrock_converse.hpp"
+#include "wire/formats.hpp"
+
+#include <boost/json/monotonic_resource.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <cstdio>
+#include <unordered_map>
+
+namespace llmux::detail {
+
+namespace {
+
+namespace json = boost::json;
+using namespace std::string_view_literals;
+using decode_result = boost::system::result<inbound_request, api_error>;
+using bedrock::error_type_suffix;
+
+std::string_view sv(json::string const& s) noexcept {
+    return {s.data(), s.size()};
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bedrock's ValidationException wording
+
+api_error aws_error(unsigned status, std::string message, std::string type,
+                    std::string param = {}) {
+    return {status, std::move(message), std::move(type), "", std::move(param)};
+}
+
+api_error validation(std::string message, std::string param = {}) {
+    return aws_error(400, std::move(message), "ValidationException", std::move(param));
+}
+
+/// Bedrock's wording for a constraint a request member breaks; `where` is the member's path as
+/// AWS writes it (`messages.0.content.1`), also the error's `param`.
+api_error constraint(std::string const& where, std::string_view what) {
+    return validation("1 validation error detected: Value at '" + where +
+                          "' failed to satisfy constraint: " + std::string(what),
+                      where);
+}
+
+/// A present, non-null member, or null.
+json::value const* member(json::object const& o, std::string_view key) noexcept {
+    auto const* v = o.if_contains(key);
+    return v && !v->is_null() ? v : nullptr;
+}
+
+/// `v` copied out of the request's arena.
+json::value keep(json::value const& v) {
+    return json::value(v, json::storage_ptr());
+}
+
+std::string_view image_media_type(std::string_view format) noexcept {
+    if (format == "png") return "image/png";
+    if (format == "jpeg") return "image/jpeg";
+    if (format == "gif") return "image/gif";
+    if (format == "webp") return "image/webp";
+    return {};
+}
+
+/// The fields of a Converse body read into the unified request; every other one is `native`.
+bool unified_field(std::string_view key) noexcept {
+    return key == "messages" || key == "system" || key == "inferenceConfig" ||
+           key == "toolConfig" || key == "requestMetadata";
+}
+
+/// True when `v` is Converse's default for `key`: such a field changes nothing and is not kept.
+bool at_default(std::string_view key, json::value const& v) {
+    if (v.is_null()) return true;
+    if (key == "additionalModelRequestFields" || key == "promptVariables")
+        return v.is_object() && v.get_object().empty();
+    if (key == "additionalModelResponseFieldPaths") return v.is_array() && v.get_array().empty();
+    if (key == "performanceConfig") {
+        auto const* o = v.if_object();
+        if (!o) return false;
+        auto const* l = o->if_contains("latency");
+        return o->empty() ||
+               (o->size() == 1 && l && l->is_string() && l->get_string() == "standard");
+    }
+    return false;
+}
+
+class request_decoder {
+public:
+    explicit request_decoder(inbound_request& in) : in_(in), req_(in.req) {}
+
+    boost::system::result<void, api_error> decode(json::object const& body) {
+        if (auto const* sys = member(body, "system"))
+            if (auto r = system(*sys); !r) return r;
+        if (auto r = messages(member(body, "messages")); !r) return r;
+        if (auto const* ic = member(body, "inferenceConfig"))
+            if (auto r = inference(*ic); !r) return r;
+        bool has_tool_config = false;
+        if (auto const* tc = member(body, "toolConfig")) {
+            has_tool_config = true;
+            if (auto r = tool_config(*tc); !r) return r;
+        }
+        if (tool_blocks_ && !has_tool_config)
+            return validation("The toolConfig field must be defined when using toolUse and "
+                              "toolResult content blocks.",
+                              "toolConfig");
+        if (auto const* md = member(body, "requestMetadata"))
+            if (auto r = metadata(*md); !r) return r;
+        for (auto const& kv : body) {
+            std::string_view const key = kv.key();
+            if (unified_field(key) || at_default(key, kv.value())) continue;
+            in_.native.insert_or_assign(key, keep(kv.value()));
+        }
+        // System blocks after the first: system messages ahead of the conversation.
+        if (!extra_system_.empty())
+            req_.messages.insert(req_.messages.begin(),
+                                 std::make_move_iterator(extra_system_.begin()),
+                                 std::make_move_iterator(extra_system_.end()));
+        return {};
+    }
+
+private:
+    boost::system::result<void, api_error> system(json::value const& v) {
+        auto const* blocks = v.if_array();
+        if (!blocks) return constraint("system", "Member must be a list");
+        bool other = false;
+        for (std::size_t i = 0; i < blocks->size(); ++i) {
+            auto const* b = (*blocks)[i].if_object();
+            if (!b) return constraint("system." + std::to_string(i), "Member must be a structure");
+            auto const* t = member(*b, "text");
+            if (!t) {
+                other = true;  // cachePoint, guardContent
+                continue;
+            }
+            if (!t->is_string())
+                return constraint("system." + std::to_string(i) + ".text",
+                                  "Member must be a string");
+            std::string text(sv(t->get_string()));
+            if (text.empty()) continue;
+            if (!have_system_) {
+                req_.system = std::move(text);
+                have_system_ = true;
+            } else {
+                extra_system_.push_back(llmux::system(std::move(text)));
+            }
+        }
+        if (other) in_.native.insert_or_assign("system", keep(v));
+        return {};
+    }
+
+    boost::system::result<void, api_error> messages(json::value const* v) {
+        if (!v) return constraint("messages", "Member must not be null");
+        auto const* list = v->if_array();
+        if (!list) return constraint("messages", "Member must be a list");
+        if (list->empty())
+            return validation("A conversation must start with a user message. Try again with a "
+                              "conversation that starts with a user message.",
+                              "messages");
+        req_.messages.reserve(list->size());
+        bool other = false;
+        std::string_view previous_role;
+        for (std::size_t i = 0; i < list->size(); ++i) {
+            auto const where = [i] { return "messages." + std::to_string(i); };
+            auto const* msg = (*list)[i].if_object();
+            if (!msg) return constraint(where(), "Member must be a structure");
+            auto const* role_v = msg->if_contains("role");
+            std::string_view const role =
+                role_v && role_v->is_string() ? sv(role_v->get_string()) : std::string_view();
+            if (role != "user" && role != "assistant")
+                return constraint(where() + ".role",
+                                  "Member must satisfy enum value set: [user, assistant]");
+            if (i == 0 && role != "user")
+                return validation("A conversation must start with a user message. Try again "
+                                  "with a conversation that starts with a user message.",
+                                  where() + ".role");
+            if (role == previous_role)
+                return validation("A conversation must alternate between user and assistant "
+                                  "roles. Make sure the conversation alternates between user "
+                                  "and assistant roles and try again.",
+                                  where() + ".role");
+            previous_role = role;
+            auto const* content_v = msg->if_contains("content");
+            auto const* content = content_v ? content_v->if_array() : nullptr;
+            if (!content) return constraint(where() + ".content", "Member must not be null");
+            if (content->empty())
+                return constraint(where() + ".content",
+                                  "Member must have length greater than or equal to 1");
+            bool const user = role == "user";
+            message m;
+            m.role = user ? role::user : role::assistant;
+            for (std::size_t j = 0; j < content->size(); ++j) {
+                auto r = block((*content)[j], user, [&] {
+                    return where() + ".content." + std::to_string(j);
+                }, m, other);
+                if (!r) return r;
+            }
+            // A message of blocks with no unified part (a lone document) has nothing to say
+            // in unified terms; the native `messages` carries it.
+            if (!m.content.empty()) req_.messages.push_back(std::move(m));
+        }
+        if (other) in_.native.insert_or_assign("messages", keep(*v));
+        return {};
+    }
+
+    template <class Where>
+    boost::system::result<void, api_error> block(json::value const& v, bool user, Where where,
+                                                 message& m, bool& other) {
+        auto const* b = v.if_object();
+        if (!b) return constraint(where(), "Member must be a structure");
+        if (auto const* t = b->if_contains("text")) {
+            if (!t->is_string() || t->get_string().empty())
+                return validation("The text field in the ContentBlock object at " + where() +
+                                      " is blank. Add text to the text field, and try again.",
+                                  where() + ".text");
+            m.content.emplace_back(text_part{std::string(sv(t->get_string()))});
+        } else if (auto const* img = b->if_contains("image")) {
+            auto const* io = img->if_object();
+            auto const* fmt = io ? io->if_contains("format") : nullptr;
+            std::string_view const f =
+                fmt && fmt->is_string() ? sv(fmt->get_string()) : std::string_view();
+            std::string_view const media = image_media_type(f);
+            if (media.empty())
+                return constraint(where() + ".image.format",
+                                  "Member must satisfy enum value set: [png, jpeg, gif, webp]");
+            auto const* src = io->if_contains("source");
+            auto const* so = src ? src->if_object() : nullptr;
+            auto const* bytes = so ? so->if_contains("bytes") : nullptr;
+            auto const* s3 = so ? so->if_contains("s3Location") : nullptr;
+            auto const* s3o = s3 ? s3->if_object() : nullptr;
+            auto const* uri = s3o ? s3o->if_contains("uri") : nullptr;
+            if (bytes && bytes->is_string() && base64_decode(sv(bytes->get_string()))) {
+                std::string url = "data:";
+                url += media;
+                url += ";base64,";
+                url += sv(bytes->get_string());
+                m.content.emplace_back(image_part{std::move(url), {}});
+            } else if (uri && uri->is_string()) {
+                m.content.emplace_back(image_part{std::string(sv(uri->get_string())), {}});
+                if (s3o->size() > 1) other = true;  // bucketOwner
+            } else {
+                return validation("Malformed input request: the image at " + where() +
+                                      " has no valid base64 bytes or s3Location.",
+                                  where() + ".image.source");
+            }
+        } else if (auto const* use = b->if_contains("toolUse")) {
+            tool_blocks_ = true;
+            if (user)
+                return validation("The toolUse content block at " + where() +
+                                      " must be in an assistant message.",
+                                  where() + ".toolUse");
+            auto const* uo = use->if_object();
+            if (!uo) return constraint(where() + ".toolUse", "Member must be a structure");
+            auto const* id = member(*uo, "toolUseId");
+            if (!id || !id->is_string() || id->get_string().empty())
+                return constraint(where() + ".toolUse.toolUseId", "Member must not be null");
+            auto const* name = member(*uo, "name");
+            if (!name || !name->is_string() || name->get_string().empty())
+                return constraint(where() + ".toolUse.name", "Member must not be null");
+            auto const* input = member(*uo, "input");
+            if (!input) return constraint(where() + ".toolUse.input", "Member must not be null");
+            call_names_[std::string(sv(id->get_string()))] = std::string(sv(name->get_string()));
+            m.content.emplace_back(tool_call{std::string(sv(id->get_string())),
+                                             std::string(sv(name->get_string())),
+                                             json::serialize(*input)});
+        } else if (auto const* res = b->if_contains("toolResult")) {
+            tool_blocks_ = true;
+            if (!user)
+                return validation("The toolResult content block at " + where() +
+                                      " must be in a user message.",
+                                  where() + ".toolResult");
+            auto const* ro = res->if_object();
+            if (!ro) return constraint(where() + ".toolResult", "Member must be a structure");
+            auto const* id = member(*ro, "toolUseId");
+            if (!id || !id->is_string() || id->get_string().empty())
+                return constraint(where() + ".toolResult.toolUseId", "Member must not be null");
+            tool_result r;
+            r.tool_call_id = std::string(sv(id->get_string()));
+            if (auto it = call_names_.find(r.tool_call_id); it != call_names_.end())
+                r.name = it->second;
+            auto const* items_v = member(*ro, "content");
+            auto const* items = items_v ? items_v->if_array() : nullptr;
+            if (!items)
+                return constraint(where() + ".toolResult.content", "Member must not be null");
+            for (auto const& it : *items) {
+                auto const* o = it.if_object();
+                if (!o) continue;
+                if (auto const* t = o->if_contains("text"); t && t->is_string())
+                    r.content += sv(t->get_string());
+                else if (auto const* j = o->if_contains("json"))
+                    r.content += json::serialize(*j);
+                else
+                    other = true;  // an image or document the unified result cannot hold
+            }
+            if (auto const* st = member(*ro, "status")) {
+                if (!st->is_string() ||
+                    (st->get_string() != "success" && st->get_string() != "error"))
+                    return constraint(where() + ".toolResult.status",
+                                      "Member must satisfy enum value set: [success, error]");
+                r.is_error = st->get_string() == "error";
+            }
+            m.content.emplace_back(std::move(r));
+        } else {
+            other = true;  // cachePoint, document, video, reasoningContent, guardContent, ...
+        }
+        return {};
+    }
+
+    boost::system::result<void, api_error> inference(json::value const& v) {
+        auto const* io = v.if_object();
+        if (!io) return constraint("inferenceConfig", "Member must be a structure");
+        json::object unknown;
+        for (auto const& kv : *io) {
+            std::string_view const key = kv.key();
+            auto const& x = kv.value();
+            std::string const where = "inferenceConfig." + std::string(key);
+            if (x.is_null()) continue;
+            if (key == "maxTokens") {
+                std::int64_t n = 0;
+                if (x.is_int64())
+                    n = x.get_int64();
+                else if (x.is_uint64())
+                    n = x.get_uint64() > INT64_MAX ? INT64_MAX
+                                                   : static_cast<std::int64_t>(x.get_uint64());
+                else
+                    return constraint(where, "Member must be an integer");
+                if (n < 1)
+                    return constraint(where, "Member must have value greater than or equal to 1");
+                req_.max_tokens = n;
+            } else if (key == "temperature" || key == "topP") {
+                if (!x.is_number()) return constraint(where, "Member must be a number");
+                double const d = x.to_number<double>();
+                if (!(d >= 0 && d <= 1))
+                    return constraint(where, d < 0
+                                                 ? "Member must have value greater than or equal to 0"
+                                                 : "Member must have value less than or equal to 1");
+                (key == "temperature" ? req_.temperature : req_.top_p) = d;
+            } else if (key == "stopSequences") {
+                auto const* a = x.if_array();
+                if (!a) return constraint(where, "Member must be a list");
+                for (std::size_t i = 0; i < a->size(); ++i) {
+                    auto const* s = (*a)[i].if_string();
+                    if (!s || s->empty())
+                        return constraint(where + "." + std::to_string(i),
+                                          "Member must have length greater than or equal to 1");
+                    req_.stop.emplace_back(sv(*s));
+                }
+            } else {
+                unknown.insert_or_assign(key, keep(x));
+            }
+        }
+        if (!unknown.empty()) in_.native.insert_or_assign("inferenceConfig", std::move(unknown));
+        return {};
+    }
+
+    boost::system::result<void, api_error> tool_config(json::value const& v) {
+        auto const* to = v.if_object();
+        if (!to) return constraint("toolConfig", "Member must be a structure");
+        auto const* tools_v = to->if_contains("tools");
+        auto const* tools = tools_v ? tools_v->if_array() : nullptr;
+        if (!tools || tools->empty())
+            return constraint("toolConfig.tools",
+                              "Member must have length greater than or equal to 1");
+        bool other = false;
+        for (std::size_t i = 0; i < tools->size(); ++i) {
+            std::string const where = "toolConfig.tools." + std::to_string(i);
+            auto const* t = (*tools)[i].if_object();
+            if (!t) return constraint(where, "Member must be a structure");
+            auto const* spec_v = t->if_contains("toolSpec");
+            if (!spec_v) {
+                other = true;  // cachePoint, systemTool
+                continue;
+            }
+            auto const* spec = spec_v->if_object();
+            if (!spec) return constraint(where + ".toolSpec", "Member must be a structure");
+            auto const* name = member(*spec, "name");
+            if (!name || !name->is_string() || name->get_string().empty())
+                return constraint(where + ".toolSpec.name", "Member must not be null");
+            auto const* schema = member(*spec, "inputSchema");
+            auto const* so = schema ? schema->if_object() : nullptr;
+            auto const* js = so ? member(*so, "json") : nullptr;
+            if (!js) return constraint(where + ".toolSpec.inputSchema", "Member must not be null");
+            if (!js->is_object())
+                return constraint(where + ".toolSpec.inputSchema.json",
+                                  "Member must be a JSON object");
+            tool tl;
+            tl.name = std::string(sv(name->get_string()));
+            if (auto const* d = member(*spec, "description")) {
+                if (!d->is_string())
+                    return constraint(where + ".toolSpec.description", "Member must be a string");
+                tl.description = std::string(sv(d->get_string()));
+            }
+            tl.parameters = json::object(js->get_object(), json::storage_ptr());
+            req_.tools.push_back(std::move(tl));
+        }
+        if (other) in_.native.insert_or_assign("toolConfig", keep(v));
+        if (auto const* choice = member(*to, "toolChoice")) {
+            auto const* co = choice->if_object();
+            if (!co || co->size() != 1)
+                return constraint("toolConfig.toolChoice",
+                                  "Member must have exactly one of: auto, any, tool");
+            if (co->contains("auto")) {
+                req_.tool_choice = tool_choice::automatic();
+            } else if (co->contains("any")) {
+                req_.tool_choice = tool_choice::required();
+            } else if (auto const* named = co->if_contains("tool")) {
+                auto const* no = named->if_object();
+                auto const* n = no ? member(*no, "name") : nullptr;
+                if (!n || !n->is_string() || n->get_string().empty())
+                    return constraint("toolConfig.toolChoice.tool.name",
+                                      "Member must not be null");
+                req_.tool_choice = tool_choice::named(std::string(sv(n->get_string())));
+            } else {
+                return constraint("toolConfig.toolChoice",
+                                  "Member must have exactly one of: auto, any, tool");
+            }
+        }
+        return {};
+    }
+
+    boost::system::result<void, api_error> metadata(json::value const& v) {
+        auto const* o = v.if_object();
+        if (!o) return constraint("requestMetadata", "Member must be a map");
+        json::object rest;
+        for (auto const& kv : *o) {
+            if (!kv.value().is_string())
+                return constraint("requestMetadata." + std::string(kv.key()),
+                                  "Member must be a string");
+            if (kv.key() == "user")
+                req_.user = std::string(sv(kv.value().get_string()));
+            else
+                rest.insert_or_assign(kv.key(), keep(kv.value()));
+        }
+        if (!rest.empty()) in_.native.insert_or_assign("requestMetadata", std::move(rest));
+        return {};
+    }
+
+    inbound_request& in_;
+    chat_request& req_;
+    bool have_system_ = false;
+    bool tool_blocks_ = false;
+    std::vector<message> extra_system_;
+    std::unordered_map<std::string, std::string> call_names_;
+};
+
+decode_result decode(request_head const& head, std::string_view body) {
+    inbound_request in;
+    in.req.model = head.path_model;
+    in.stream = head.path.ends_with("/converse-stream");
+    in.include_usage = true;  // the metadata event always carries the usage
+    if (in.req.model.empty()) return constraint("modelId", "Member must not be null");
+
+    json::monotonic_resource arena;
+    boost::system::error_code ec;
+    json::value const doc = json::parse(body, ec, &arena);
+    if (ec)
+        return validation("Malformed input request: " + ec.message() +
+                          ", please reformat your input and try again.");
+    auto const* o = doc.if_object();
+    if (!o)
+        return validation("Malformed input request: expected a JSON object, please reformat "
+                          "your input and try again.");
+    if (head.path.ends_with("/count-tokens")) {
+        // CountTokens wraps a Converse request: {"input":{"converse":{...}}}.
+        auto const* input = member(*o, "input");
+        auto const* io = input ? input->if_object() : nullptr;
+        if (!io) return constraint("input", "Member must not be null");
+        auto const* converse = member(*io, "converse");
+        if (!converse)
+            return validation("This server counts the tokens of Converse input only "
+                              "(input.converse).",
+                              "input.converse");
+        o = converse->if_object();
+        if (!o) return constraint("input.converse", "Member must be a structure");
+    }
+    request_decoder d(in);
+    if (auto r = d.decode(*o); !r) return r.error();
+    return in;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Answers
+
+/// `usage` as Bedrock writes it: `inputTokens` leaves out what was read from or written to the
+/// prompt cache (the client side adds them back).
+void append_usage(std::string& out, usage const& u) {
+    std::uint64_t const cached = u.cached_input_tokens.value_or(0);
+    std::uint64_t const written = u.cache_write_tokens.value_or(0);
+    std::uint64_t const in = *u.input_tokens;
+    std::uint64_t const fresh = in >= cached + written ? in - cached - written : 0;
+    out += "{\"inputTokens\":";
+    append_number(out, fresh);
+    out += ",\"outputTokens\":";
+    append_number(out, *u.output_tokens);
+    out += ",\"totalTokens\":";
+    append_number(out, u.total_tokens ? *u.total_tokens : in + *u.output_tokens);
+    // Cache counts only when there were any, as Bedrock reports them.
+    if (cached) {
+        out += ",\"cacheReadInputTokens\":";
+        append_number(out, cached);
+    }
+    if (written) {
+        out += ",\"cacheWriteInputTokens\":";
+        append_number(out, written);
+    }
+    out += '}';
+}
+
+std::uint64_t latency_ms(chat_response const& r, std::uint64_t fallback) {
+    auto const ms = std::chrono::duration_cast<std::chrono::milliseconds>(r.latency).count();
+    return ms > 0 ? static_cast<std::uint64_t>(ms) : fallback;
+}
+
+/// True when `text` is one JSON document (a tool call's `input` must be).
+bool is_json(std::string_view text) {
+    if (trim(text).empty()) return false;
+    unsigned char buf[4096];
+    json::monotonic_resource mr(buf, sizeof buf);
+    boost::system::error_code ec;
+    (void)json::parse(text, ec, &mr);
+    return !ec;
+}
+
+void append_response(chat_response const& r, answer_meta const& m, std::string& out) {
+    out += "{\"output\":{\"message\":{\"role\":\"assistant\",\"content\":[";
+    bool first = true;
+    auto sep = [&] {
+        if (!first) out += ',';
+        first = false;
+    };
+    if (!r.reasoning.empty()) {
+        sep();
+        out += "{\"reasoningContent\":{\"reasoningText\":{\"text\":";
+        append_json_string(out, r.reasoning);
+        out += "}}}";
+    }
+    if (!r.content.empty() || r.tool_calls.empty()) {
+        sep();
+        out += "{\"text\":";
+        append_json_string(out, r.content);
+        out += '}';
+    }
+    for (auto const& c : r.tool_calls) {
+        sep();
+        out += "{\"toolUse\":{\"toolUseId\":";
+        append_json_string(out, c.id);
+        out += ",\"name\":";
+        append_json_string(out, c.name);
+        out += ",\"input\":";
+        // `input` is a JSON document: arguments cut short (max_tokens) are no longer one.
+        if (is_json(c.arguments))
+            out += trim(c.arguments);
+        else
+            out += "{}";
+        out += "}}";
+    }
+    out += "]}},\"stopReason\":\"";
+    out += bedrock::stop_reason(r.finish_reason, r.native_finish_reason, !r.tool_calls.empty());
+    out += '"';
+    if (r.usage.known()) {  // unknown usage is left out, not sent as zeros
+        out += ",\"usage\":";
+        append_usage(out, r.usage);
+    }
+    out += ",\"metrics\":{\"latencyMs\":";
+    append_number(out, latency_ms(r, m.processing_ms));
+    out += "}}";
+}
+
+/// Bedrock's exception for a status, when the caller did not pick one.
+std::string_view type_for_status(unsigned status) noexcept {
+    switch (status) {
+    case 401: return "UnrecognizedClientException";
+    case 402: return "ServiceQuotaExceededException";
+    case 403: return "AccessDeniedException";
+    case 404: return "ResourceNotFoundException";
+    case 408:
+    case 504: return "ModelTimeoutException";
+    case 424: return "ModelErrorException";
+    case 429: return "ThrottlingException";
+    case 503: return "ServiceUnavailableException";
+    default: break;
+    }
+    return status >= 500 ? "InternalServerException" : "ValidationException";
+}
+
+/// A request id in AWS's UUID shape (version 4 layout): the hex digits of `tag` first, then
+/// `n` in the last twelve digits, so ids are unique per tag and counter.
+std::string request_uuid(std::string_view tag, std::uint64_t n) {
+    static constexpr char hex[] = "0123456789abcdef";
+    std::string id = "00000000-0000-4000-8000-000000000000";
+    std::size_t at = 0;
+    for (char c : tag) {
+        char const lower = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        if (hex_value(lower) < 0) continue;
+        while (at < 23 && (id[at] == '-' || at == 14 || at == 19))
+            ++at;
+        if (at >= 23) break;
+        id[at++] = lower;
+    }
+    for (std::size_t i = id.size(); n != 0 && i-- > 24;) {
+        id[i] = hex[n & 15];
+        n >>= 4;
+    }
+    return id;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Streams
+
+/// The member name of a stream exception (`throttlingException`) for an exception name.
+std::string_view stream_exception(api_error const& e) noexcept {
+    std::string_view const t = e.type;
+    auto const is = [&](std::string_view n) {
+        return t.size() == n.size() && !t.empty() &&
+               std::tolower(static_cast<unsigned char>(t[0])) == n[0] && t.substr(1) == n.substr(1);
+    };
+    for (auto n : {"throttlingException"sv, "validationException"sv,
+                   "serviceUnavailableException"sv, "modelStreamErrorException"sv})
+        if (is(n)) return n;
+    if (t.empty() || !is("internalServerException")) {
+        if (e.status == 429) return "throttlingException";
+        if (e.status == 503) return "serviceUnavailableException";
+        if (e.status >= 400 && e.status < 500 && e.status != 408 && e.status != 424)
+            return "validationException";
+    }
+    // Whatever else failed after the stream began failed in the model's stream: Bedrock says
+    // so with the original status and message.
+    return "modelStreamErrorException";
+}
+
+class bedrock_stream_encoder final : public stream_encoder {
+public:
+    explicit bedrock_stream_encoder(answer_meta const& m) : processing_ms_(m.processing_ms) {
+        p_.reserve(256);
+    }
+
+    void chunk(chat_chunk const& c, std::string& out) override {
+        if (finished_) return;
+        begin(out);
+        if (!c.reasoning.empty()) {
+            open(block::reasoning, 0, {}, {}, out);
+            delta(out, "{\"reasoningContent\":{\"text\":", c.reasoning, "}}");
+        }
+        if (!c.text.empty()) {
+            open(block::text, 0, {}, {}, out);
+            delta(out, "{\"text\":", c.text, "}");
+        }
+        for (auto const& d : c.tool_calls) {
+            int index = -1;
+            for (auto const& [tool, at] : tools_)
+                if (tool == d.index) index = at;
+            if (index < 0) {
+                open(block::tool, d.index, d.id, d.name, out);
+                index = open_;
+            }
+            if (!d.arguments.empty()) {
+                p_.assign("{\"contentBlockIndex\":");
+                append_number(p_, static_cast<std::uint64_t>(index));
+                p_ += ",\"delta\":{\"toolUse\":{\"input\":";
+                append_json_string(p_, d.arguments);
+                p_ += "}}";
+                event(out, "contentBlockDelta");
+            }
+        }
+        if (c.finish_reason) finish_reason_ = *c.finish_reason;
+    }
+
+    void finish(chat_response const& whole, std::string& out) override {
+        if (finished_) return;
+        begin(out);
+        close(out);
+        finished_ = true;
+        auto const fr = finish_reason_ ? *finish_reason_ : whole.finish_reason;
+        p_.assign("{\"stopReason\":\"");
+        p_ += bedrock::stop_reason(fr, whole.native_finish_reason,
+                                   !tools_.empty() || !whole.tool_calls.empty());
+        p_ += '"';
+        event(out, "messageStop");
+        p_.assign("{");
+        if (whole.usage.known()) {
+            p_ += "\"usage\":";
+            append_usage(p_, whole.usage);
+            p_ += ',';
+        }
+        p_ += "\"metrics\":{\"latencyMs\":";
+        append_number(p_, latency_ms(whole, processing_ms_));
+        p_ += '}';
+        event(out, "metadata");
+    }
+
+    void error(api_error const& e, std::string& out) override {
+        if (finished_) return;
+        finished_ = true;
+        std::string_view const type = stream_exception(e);
+        p_.assign("{\"message\":");
+        append_json_string(p_, e.message);
+        if (type == "modelStreamErrorException") {
+            p_ += ",\"originalStatusCode\":";
+            append_number(p_, static_cast<std::uint64_t>(e.status));
+            p_ += ",\"originalMessage\":";
+            append_json_string(p_, e.message);
+        }
+        p_ += '}';
+        event_header const headers[] = {
+            {":exception-type", type},
+            {":content-type", "application/json"sv},
+            {":message-type", "exception"sv},
+        };
+        encode_message_to(out, headers, p_);
+    }
+
+    void malformed(std::string& out) override {
+        // A well-framed event (both CRCs right) whose JSON payload is cut short: the framing
+        // layer accepts it, so the client's payload handling must reject it.
+        begin(out);
+        p_.assign(R"({"contentBlockIndex":0,"delta":{"text":"malformed})");
+        frame(out, "contentBlockDelta");
+    }
+
+private:
+    enum class block { none, text, reasoning, tool };
+
+    void begin(std::string& out) {
+        if (started_) return;
+        started_ = true;
+        p_.assign("{\"role\":\"assistant\"");
+        event(out, "messageStart");
+    }
+
+    /// Makes the open block one of `kind` (a new one for each tool call), closing the last.
+    void open(block kind, std::size_t tool, std::string_view id, std::string_view name,
+              std::string& out) {
+        if (kind != block::tool && open_kind_ == kind) return;
+        close(out);
+        open_ = next_index_++;
+        open_kind_ = kind;
+        if (kind != block::tool) return;  // text and reasoning blocks start with their delta
+        tools_.emplace_back(tool, open_);
+        p_.assign("{\"contentBlockIndex\":");
+        append_number(p_, static_cast<std::uint64_t>(open_));
+        p_ += ",\"start\":{\"toolUse\":{\"toolUseId\":";
+        append_json_string(p_, id);
+        p_ += ",\"name\":";
+        append_json_string(p_, name);
+        p_ += "}}";
+        event(out, "contentBlockStart");
+    }
+
+    void close(std::string& out) {
+        if (open_kind_ == block::none) return;
+        p_.assign("{\"contentBlockIndex\":");
+        append_number(p_, static_cast<std::uint64_t>(open_));
+        event(out, "contentBlockStop");
+        open_kind_ = block::none;
+    }
+
+    void delta(std::string& out, std::string_view before, std::string_view text,
+               std::string_view after) {
+        p_.assign("{\"contentBlockIndex\":");
+        append_number(p_, static_cast<std::uint64_t>(open_));
+        p_ += ",\"delta\":";
+        p_ += before;
+        append_json_string(p_, text);
+        p_ += after;
+        event(out, "contentBlockDelta");
+    }
+
+    /// Closes the payload in `p_` with AWS's padding member and frames it as event `type`.
+    /// Real payloads carry `"p":"abcd…"` of varying length so that sizes do not reveal the
+    /// tokens; clients ignore it. Deterministic here: its length follows the event's number.
+    void event(std::string& out, std::string_view type) {
+        static constexpr std::string_view letters =
+            "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+        p_ += ",\"p\":\"";
+        p_ += letters.substr(0, 1 + (events_++ * 7 + 3) % (letters.size() - 1));
+        p_ += "\"}";
+        frame(out, type);
+    }
+
+    void frame(std::string& out, std::string_view type) const {
+        event_header const headers[] = {
+            {":event-type", type},
+            {":content-type", "application/json"sv},
+            {":message-type", "event"sv},
+        };
+        encode_message_to(out, headers, p_);
+    }
+
+    std::uint64_t processing_ms_;
+    std::string p_;  // the payload being written, reused for every event
+    std::size_t events_ = 0;
+    bool started_ = false;
+    bool finished_ = false;
+    block open_kind_ = block::none;
+    int open_ = -1;
+    int next_index_ = 0;
+    std::vector<std::pair<std::size_t, int>> tools_;  // tool-call index -> block index
+    std::optional<finish_reason> finish_reason_;
+};
+
+// ---------------------------------------------------------------------------------------------
+
+constexpr endpoint endpoints_table[] = {
+    {"POST", "/model/{model}/converse-stream", operation::chat, true},
+    {"POST", "/model/{model}/converse", operation::chat},
+    {"POST", "/model/{model}/count-tokens", operation::count_tokens},
+};
+
+class bedrock_converse_server_impl final : public wire_server {
+public:
+    std::string_view name() const noexcept override { return "bedrock"; }
+
+    std::span<endpoint const> endpoints() const noexcept override { return endpoints_table; }
+
+    credential presented_credential(request_head const& head) const override {
+        std::string_view const auth = trim(head.header("authorization"));
+        if (auth.size() >= 6 && iequals(auth.substr(0, 6), "Bearer") &&
+            (auth.size() == 6 || auth[6] == ' ')) {
+            // A Bedrock API key (PROVIDERS.md 6): a token the server knows, not any key.
+            auto const key = trim(auth.substr(6));
+            if (!key.empty()) return {credential::kind::access_token, key};
+            return {};
+        }
+        // Anything else is a signature for the server to verify (which names what is wrong
+        // with a malformed one).
+        if (!auth.empty()) return {credential::kind::aws_sigv4, "bedrock"};
+        return {};
+    }
+
+    std::string_view key_hint() const noexcept override { return "Authorization: Bearer <key>"; }
+
+    decode_result decode_request(request_head const& head, std::string_view body) const override {
+        return decode(head, body);
+    }
+
+    void encode_response(chat_response const& r, answer_meta const& m,
+                         std::string& out) const override {
+        append_response(r, m, out);
+    }
+
+    std::string_view stream_content_type() const noexcept override {
+        return "application/vnd.amazon.eventstream";
+    }
+
+    std::unique_ptr<stream_encoder> make_stream_encoder(answer_meta const& m,
+                                                        bool include_usage) const override {
+        (void)include_usage;  // the metadata event always carries the usage
+        return std::make_unique<bedrock_stream_encoder>(m);
+    }
+
+    http_answer encode_error(api_error const& e) const override {
+        http_answer a;
+        a.status = e.status;
+        a.content_type = "application/json";
+        std::string type(e.type.empty() ? type_for_status(e.status) : std::string_view(e.type));
+        type += error_type_suffix;
+        a.headers.emplace_back(std::string(bedrock::error_type_header), std::move(type));
+        if (e.retry_after) {
+            auto const ms = e.retry_after->count();
+            // retry-after is whole seconds: rounded up, so a client never retries early.
+            a.headers.emplace_back("retry-after", std::to_string((ms + 999) / 1000));
+            a.headers.emplace_back("retry-after-ms", std::to_string(ms));
+        }
+        a.body = "{\"message\":";
+        append_json_string(a.body, e.message);
+        a.body += '}';
+        return a;
+    }
+
+    void response_headers(answer_meta const& m, header_sink& out) const override {
+        if (!m.request_id.empty()) out.header(bedrock::request_id_header, m.request_id);
+    }
+
+    std::string make_id(id_kind kind, std::string_view tag, std::uint64_t n) const override {
+        std::string out;
+        switch (kind) {
+        case id_kind::request:
+            return request_uuid(tag, n);
+        case id_kind::tool_call:
+            out = "tooluse_";
+            out += tag;
+            out += '_';
+            break;
+        case id_kind::response:
+            // Converse answers have no id of their own; the gateway's records use this one.
+            out = "converse-";
+            out += tag;
+            out += '-';
+            break;
+        }
+        append_number(out, n);
+        return out;
+    }
+
+    void encode_token_count(std::uint64_t tokens, std::string& out) const override {
+        out += "{\"inputTokens\":";
+        append_number(out, tokens);
+        out += '}';
+    }
+
+    api_error error_for_status(unsigned status, std::string_view model) const override {
+        switch (status) {
+        case 400:
+            return validation("Malformed input request (emulated error), please reformat your "
+                              "input and try again.");
+        case 401:
+            return aws_error(401, "The security token included in the request is invalid.",
+                             "UnrecognizedClientException");
+        case 403:
+            return aws_error(403, "You don't have access to the model with the specified model ID.",
+                             "AccessDeniedException");
+        case 404:
+            return aws_error(404, "Could not resolve the foundation model from the model "
+                                  "identifier " + std::string(model) + ".",
+                             "ResourceNotFoundException");
+        case 408:
+            return aws_error(408, "Model has timed out in processing the request. Try your "
+                                  "request again.",
+                             "ModelTimeoutException");
+        case 424:
+            return aws_error(424, "Received error from the model (emulated error).",
+                             "ModelErrorException");
+        case 429:
+            return aws_error(429, "Too many requests, please wait before trying again.",
+                             "ThrottlingException");
+        case 500:
+            return aws_error(500, "The server encountered an internal error while processing "
+                                  "the request.",
+                             "InternalServerException");
+        case 503:
+            return aws_error(503, "Bedrock is unable to process your request.",
+                             "ServiceUnavailableException");
+        default:
+            return aws_error(status, "Emulated error (HTTP " + std::to_string(status) + ").",
+                             status >= 500 ? "InternalServerException" : "ValidationException");
+        }
+    }
+
+    api_error auth_error(bool missing, std::string_view why, std::string_view type) const override {
+        // AWS answers credential problems with 403 and the exception that names them.
+        if (!why.empty())
+            return aws_error(403, std::string(why),
+                             type.empty() ? "UnrecognizedClientException" : std::string(type));
+        if (missing)
+            return aws_error(403, "Missing Authentication Token",
+                             "MissingAuthenticationTokenException");
+        // A Bedrock API key that is not valid: the exception a bad SigV4 key id gets (the
+        // exact one for a bad API key is unconfirmed).
+        return aws_error(403, "The security token included in the request is invalid.",
+                         "UnrecognizedClientException");
+    }
+
+    api_error unknown_endpoint(std::string_view method, std::string_view target) const override {
+        return aws_error(404,
+                         "Unknown operation: " + std::string(method) + " " + std::string(target),
+                         "UnknownOperationException");
+    }
+};
+
+}  // namespace
+
+wire_server const& bedrock_converse_server() {
+    static bedrock_converse_server_impl const instance;
+    return instance;
+}
+
+}  // namespace llmux::detail
