@@ -20,6 +20,8 @@ wire_format const& vertex_format();
 /// @{
 wire_server const& openai_chat_server();
 wire_server const& anthropic_messages_server();
+/// Gemini, both path shapes: the Gemini API's (AI Studio) and Vertex AI's.
+wire_server const& gemini_server();
 /// @}
 
 }  // namespace llmux::detail
