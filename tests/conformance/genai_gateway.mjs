@@ -190,10 +190,12 @@ await check('vertex ai: a bad token is an ApiError 401', async () => {
     });
 });
 
-await check('vertex ai: a provider-qualified model name as the SDK writes it (publishers/openai)', async () => {
-    const r = await vertex.models.generateContent({ model: 'openai/gpt-4o-mini', contents: prompt });
-    assert.equal(r.text, answer('gpt-4o-mini'));
-    assert.equal(r.modelVersion, 'openai/gpt-4o-mini');
+await check('a gateway model name with a slash, in both modes (Vertex AI: publishers/team/models/gpt)', async () => {
+    for (const ai of [studio, vertex]) {
+        const r = await ai.models.generateContent({ model: 'team/gpt', contents: prompt });
+        assert.equal(r.text, answer('gpt-4o-mini'));
+        assert.equal(r.modelVersion, 'team/gpt');
+    }
 });
 
 await check('gemini api: models.list lists the gateway models', async () => {

@@ -31,6 +31,7 @@ cat >"$work/gateway.json" <<'JSON'
   "models": {
     "gpt": "openai/gpt-4o-mini",
     "claude": "anthropic/claude-sonnet-4.6",
+    "team/gpt": "openai/gpt-4o-mini",
     "limited": "openai/gpt-4o-mini~error=429,retry_after=7s"
   }
 }
