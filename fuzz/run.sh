@@ -75,9 +75,22 @@ for body in '{"messages":[{"role":"user","content":[{"text":"Hi"}]}],"inferenceC
     i=$((i + 1))
 done
 
+# Request bodies as Gemini clients write them; the leading byte picks the path.
+mkdir -p "$seeds/gemini_request"
+i=0
+for body in '{"contents":[{"role":"user","parts":[{"text":"hi"}]}]}' \
+    '{"systemInstruction":{"parts":[{"text":"be terse"}]},"contents":[{"role":"user","parts":[{"text":"what is this?"},{"inlineData":{"mimeType":"image/png","data":"iVBO"}},{"fileData":{"fileUri":"gs://b/a.png"}}]}],"generationConfig":{"temperature":0.5,"topP":0.9,"maxOutputTokens":64,"seed":7,"stopSequences":["END"],"topK":3,"responseMimeType":"application/json","responseSchema":{"type":"OBJECT","properties":{"a":{"type":"STRING","nullable":true}}}},"safetySettings":[{"category":"HARM_CATEGORY_HARASSMENT","threshold":"BLOCK_NONE"}]}' \
+    '{"contents":[{"role":"user","parts":[{"text":"weather?"}]},{"role":"model","parts":[{"functionCall":{"name":"get_weather","args":{"city":"Oslo"}},"thoughtSignature":"c2ln"}]},{"role":"user","parts":[{"functionResponse":{"name":"get_weather","response":{"output":"sunny"}}},{"text":"thanks"}]}],"tools":[{"functionDeclarations":[{"name":"get_weather","description":"now","parametersJsonSchema":{"type":"object","properties":{"city":{"type":"string"}},"required":["city"]}}]},{"googleSearch":{}}],"toolConfig":{"functionCallingConfig":{"mode":"ANY","allowedFunctionNames":["get_weather"]}}}' \
+    '{"generateContentRequest":{"contents":[{"parts":[{"text":"count"}]}]}}'; do
+    for b in 0 1 2 3 4; do
+        printf "\\$(printf '%03o' $b)%s" "$body" >"$seeds/gemini_request/body$i.$b"
+    done
+    i=$((i + 1))
+done
+
 status=0
 for t in sse event_stream openai_stream anthropic_stream gemini_stream bedrock_stream http_request \
-         openai_request bedrock_request; do
+         openai_request bedrock_request gemini_request; do
     mkdir -p "$seeds/$t"
     log="$build/$t.log"
     if "$build/fuzz_$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \

@@ -333,7 +333,7 @@ struct emulator::impl {
 
     impl(asio::any_io_executor e, emulator_config c) : ex(std::move(e)), cfg(std::move(c)) {
         // The formats whose server side is not yet in the wire layer.
-        for (auto make : {&detail::make_anthropic_protocol, &detail::make_gemini_protocol})
+        for (auto make : {&detail::make_anthropic_protocol})
             if (auto p = make()) legacy.push_back(std::move(p));
         std::vector<wire_server const*> served;
         for (auto const* s : detail::wire_servers())
@@ -510,12 +510,12 @@ std::optional<api_error> emulator::impl::check_credential(wire_server const& s,
     auto const c = s.presented_credential(head);
     switch (c.how) {
     case detail::credential::kind::none:
-        return s.auth_error(true, {}, {});
+        return s.auth_error_for(head, true, {}, {});
     case detail::credential::kind::api_key:
         return std::nullopt;  // the emulator cannot know real keys: any key will do
     case detail::credential::kind::access_token:
         if (auth.bearer_token(c.value)) return std::nullopt;
-        return s.auth_error(false, {}, {});
+        return s.auth_error_for(head, false, {}, {});
     case detail::credential::kind::aws_sigv4: {
         std::vector<std::pair<std::string, std::string>> headers;
         for (auto const& f : req)

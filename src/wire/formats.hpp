@@ -21,6 +21,8 @@ wire_format const& vertex_format();
 wire_server const& openai_chat_server();
 wire_server const& anthropic_messages_server();
 wire_server const& bedrock_converse_server();
+/// Gemini, both path shapes: the Gemini API's (AI Studio) and Vertex AI's.
+wire_server const& gemini_server();
 /// @}
 
 }  // namespace llmux::detail

@@ -48,6 +48,7 @@
 #include "util/text.hpp"
 #include "wire/common.hpp"
 #include "wire/formats.hpp"
+#include "wire/gemini.hpp"
 
 #include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
@@ -287,7 +288,10 @@ private:
                            "the call");
         json::object response(sp_);
         auto parsed = parse_json(r.content, sp_);
-        if (parsed && parsed->is_object() && !r.is_error) {
+        // An error result already in Google's shape (as a Gemini client sent it) goes as it is.
+        bool const error_shaped = parsed && parsed->is_object() && parsed->get_object().size() == 1 &&
+                                  parsed->get_object().contains("error");
+        if (parsed && parsed->is_object() && (!r.is_error || error_shaped)) {
             response = std::move(parsed->get_object());
         } else {
             json::value inner = parsed ? std::move(*parsed) : json::value(json::string(r.content, sp_));
@@ -524,23 +528,9 @@ failure decode_error_body(response_head const& head, std::string_view body) {
 // ---------------------------------------------------------------------------------------------
 // Decoding
 
-// The unified value of a Gemini finishReason; `fails` for the values that mean the generation
-// failed. STOP becomes tool_calls when the answer called functions (Gemini has no such reason).
+// The unified value of a Gemini finishReason (the table is shared with the server side).
 finish_reason map_finish(std::string_view s, bool has_calls, bool& fails) noexcept {
-    fails = false;
-    if (s == "STOP") return has_calls ? finish_reason::tool_calls : finish_reason::stop;
-    // CONTINUATION: the per-request token limit cut an answer that could be continued.
-    if (s == "MAX_TOKENS" || s == "CONTINUATION") return finish_reason::length;
-    if (s == "SAFETY" || s == "RECITATION" || s == "LANGUAGE" || s == "BLOCKLIST" ||
-        s == "PROHIBITED_CONTENT" || s == "SPII" || s == "IMAGE_SAFETY" ||
-        s == "IMAGE_PROHIBITED_CONTENT" || s == "IMAGE_RECITATION")
-        return finish_reason::content_filter;
-    if (s == "MALFORMED_FUNCTION_CALL" || s == "UNEXPECTED_TOOL_CALL" ||
-        s == "TOO_MANY_TOOL_CALLS" || s == "OTHER" || s == "NO_IMAGE" || s == "IMAGE_OTHER") {
-        fails = true;
-        return finish_reason::error;
-    }
-    return finish_reason::unknown;
+    return gemini::finish_from_name(s, has_calls, fails);
 }
 
 failure finish_failure(std::string_view native, std::string_view message) {
@@ -864,7 +854,7 @@ private:
 
 // ---------------------------------------------------------------------------------------------
 
-class gemini final : public wire_format {
+class gemini_client final : public wire_format {
 public:
     std::string_view name() const noexcept override { return "gemini"; }
 
@@ -1003,7 +993,7 @@ public:
 }  // namespace
 
 wire_format const& gemini_format() {
-    static gemini const instance;
+    static gemini_client const instance;
     return instance;
 }
 

@@ -19,7 +19,7 @@ struct entry {
 constexpr std::array entries = {
     entry{"openai", &openai_chat_format, &openai_chat_server},
     entry{"anthropic", &anthropic_messages_format, &anthropic_messages_server},
-    entry{"gemini", &gemini_format, nullptr},
+    entry{"gemini", &gemini_format, &gemini_server},
     entry{"bedrock", &bedrock_converse_format, &bedrock_converse_server},
     entry{"vertex", &vertex_format, nullptr},
 };

@@ -121,6 +121,12 @@ api_error wire_server::auth_error(bool missing, std::string_view why,
     return {401, missing ? "No API key was provided." : "The API key is not valid."};
 }
 
+api_error wire_server::auth_error_for(request_head const& head, bool missing,
+                                      std::string_view why, std::string_view type) const {
+    (void)head;
+    return auth_error(missing, why, type);
+}
+
 api_error wire_server::unknown_endpoint(std::string_view method, std::string_view target) const {
     return {404, "No endpoint serves " + std::string(method) + " " + std::string(target) + "."};
 }

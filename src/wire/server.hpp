@@ -198,6 +198,12 @@ public:
         usual words apply.
     */
     virtual api_error auth_error(bool missing, std::string_view why, std::string_view type) const;
+    /** As `auth_error`, for a format whose words depend on the request: Gemini answers a
+        blank API key, a Vertex AI path without a token and an AI Studio path without a key
+        differently. The default is `auth_error`.
+    */
+    virtual api_error auth_error_for(request_head const& head, bool missing, std::string_view why,
+                                     std::string_view type) const;
     /// A path the server does not serve.
     virtual api_error unknown_endpoint(std::string_view method, std::string_view target) const;
     /// @}
