@@ -2,9 +2,9 @@
 // The emulator: routes each request to a wire format's server side (the registry's endpoint
 // table), checks its credentials, decodes it into a unified request, resolves its behaviour,
 // plans the answer and plays it through the format's encoders with the scripted timing, errors
-// and faults. The protocol text is the wire formats' own. Anthropic, Gemini and Bedrock are
-// still answered through legacy emulator protocols (protocol.hpp) until issue 10's phase B
-// moves each into its wire format.
+// and faults. The protocol text is the wire formats' own. Gemini and Bedrock are still
+// answered through legacy emulator protocols (protocol.hpp) until issue 10's phase B moves
+// each into its wire format.
 #include <llmux/emulator.hpp>
 
 #include "auth/crypto.hpp"
@@ -178,6 +178,7 @@ public:
         meta_.created = a.created;
         meta_.model = a.model;
         meta_.request_id = request_id_;
+        meta_.input_tokens = a.prompt_tokens;
         if (a.tool_call) call_id_ = s.make_id(id_kind::tool_call, emu_tag, a.number);
     }
 
@@ -238,7 +239,7 @@ public:
     }
 
     void stream_error(std::string& out) override {
-        auto const e = s_.error_for_status(500, a_.model);
+        auto const e = s_.mid_stream_error(a_.model);
         enc_->error(e, out);
     }
 
@@ -330,8 +331,7 @@ struct emulator::impl {
 
     impl(asio::any_io_executor e, emulator_config c) : ex(std::move(e)), cfg(std::move(c)) {
         // The formats whose server side is not yet in the wire layer.
-        for (auto make : {&detail::make_anthropic_protocol, &detail::make_gemini_protocol,
-                          &detail::make_bedrock_protocol})
+        for (auto make : {&detail::make_gemini_protocol, &detail::make_bedrock_protocol})
             if (auto p = make()) legacy.push_back(std::move(p));
         std::vector<wire_server const*> served;
         for (auto const* s : detail::wire_servers())
@@ -508,12 +508,12 @@ std::optional<api_error> emulator::impl::check_credential(wire_server const& s,
     auto const c = s.presented_credential(head);
     switch (c.how) {
     case detail::credential::kind::none:
-        return s.auth_error(true, {}, {});
+        return s.auth_error_at(head, true, {}, {});
     case detail::credential::kind::api_key:
         return std::nullopt;  // the emulator cannot know real keys: any key will do
     case detail::credential::kind::access_token:
         if (auth.bearer_token(c.value)) return std::nullopt;
-        return s.auth_error(false, {}, {});
+        return s.auth_error_at(head, false, {}, {});
     case detail::credential::kind::aws_sigv4: {
         std::vector<std::pair<std::string, std::string>> headers;
         for (auto const& f : req)
@@ -527,12 +527,14 @@ std::optional<api_error> emulator::impl::check_credential(wire_server const& s,
         opt.now = std::chrono::system_clock::now();
         opt.service = c.value;  // the service the scope must name; any region will do
         auto id = detail::sigv4_verify(in, auth.aws_secret, opt);
-        if (!id) return s.auth_error(false, id.error().diag.message, id.error().diag.error_type);
+        if (!id)
+            return s.auth_error_at(head, false, id.error().diag.message,
+                                   id.error().diag.error_type);
         // Any session token is accepted (the emulator keeps no STS sessions), but only a signed
         // one, as the AWS SDKs send it: an unsigned token could be swapped in transit.
         if (!id->session_token.empty() &&
             !signs_header(head.header("authorization"), "x-amz-security-token"))
-            return s.auth_error(false,
+            return s.auth_error_at(head, false,
                                 "The request signature we calculated does not match the "
                                 "signature you provided: X-Amz-Security-Token must be a signed "
                                 "header.",

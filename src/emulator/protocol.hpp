@@ -212,8 +212,6 @@ public:
     /// @}
 };
 
-/// @brief Anthropic Messages (`/v1/messages`), also Claude on Vertex (`:rawPredict`).
-std::unique_ptr<emulator_protocol> make_anthropic_protocol();
 /// @brief Gemini `generateContent` (AI Studio and Vertex `publishers/google`).
 std::unique_ptr<emulator_protocol> make_gemini_protocol();
 /// @brief Bedrock Runtime Converse and ConverseStream.
