@@ -88,9 +88,23 @@ for body in '{"contents":[{"role":"user","parts":[{"text":"hi"}]}]}' \
     i=$((i + 1))
 done
 
+# Request bodies as Anthropic clients write them; the leading byte picks the path (messages,
+# count_tokens, Vertex's rawPredict, streamRawPredict).
+mkdir -p "$seeds/anthropic_request"
+i=0
+for body in '{"model":"m","max_tokens":8,"messages":[{"role":"user","content":"hi"}]}' \
+    '{"model":"m","max_tokens":64,"system":[{"type":"text","text":"be terse","cache_control":{"type":"ephemeral"}}],"messages":[{"role":"user","content":[{"type":"text","text":"what is this?"},{"type":"image","source":{"type":"base64","media_type":"image/png","data":"iVBO"}}]}],"temperature":0.5,"top_p":0.9,"top_k":5,"stop_sequences":["END"],"metadata":{"user_id":"u"},"stream":true}' \
+    '{"model":"m","max_tokens":64,"anthropic_version":"vertex-2023-10-16","messages":[{"role":"user","content":"weather?"},{"role":"assistant","content":[{"type":"tool_use","id":"toolu_1","name":"get_weather","input":{"city":"Oslo"}}]},{"role":"user","content":[{"type":"tool_result","tool_use_id":"toolu_1","content":[{"type":"text","text":"sunny"}],"is_error":true}]}],"tools":[{"name":"get_weather","description":"now","input_schema":{"type":"object","properties":{"city":{"type":"string"}},"required":["city"]}}],"tool_choice":{"type":"tool","name":"get_weather","disable_parallel_tool_use":true}}' \
+    '{"model":"m","max_tokens":64,"anthropic_version":"vertex-2023-10-16","thinking":{"type":"enabled","budget_tokens":1024},"messages":[{"role":"user","content":[{"type":"document","source":{"type":"text","media_type":"text/plain","data":"x"}},{"type":"text","text":"sum up"}]}],"tools":[{"type":"web_search_20250305","name":"web_search"}]}'; do
+    for b in 0 1 2 3; do
+        printf "\\$(printf '%03o' $b)%s" "$body" >"$seeds/anthropic_request/body$i.$b"
+    done
+    i=$((i + 1))
+done
+
 status=0
 for t in sse event_stream openai_stream anthropic_stream gemini_stream bedrock_stream http_request \
-         openai_request bedrock_request gemini_request; do
+         openai_request bedrock_request gemini_request anthropic_request; do
     mkdir -p "$seeds/$t"
     log="$build/$t.log"
     if "$build/fuzz_$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \

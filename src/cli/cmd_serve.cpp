@@ -35,8 +35,9 @@ int llmux_cli_serve(std::vector<std::string> const& args_in) {
     int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     po::options_description desc(
         "llmux serve: an OpenAI-compatible gateway in front of every provider.\n"
-        "Endpoints: POST /v1/chat/completions, POST /v1/messages (Anthropic format),\n"
-        "GET /v1/models, GET /health, GET /metrics (Prometheus), GET /v1/llmux/keys/NAME (spend).\n"
+        "Endpoints: POST /v1/chat/completions, POST /v1/messages and /v1/messages/count_tokens\n"
+        "(Anthropic format), GET /v1/models, GET /health, GET /metrics (Prometheus),\n"
+        "GET /v1/llmux/keys/NAME (spend).\n"
         "Without --config every provider/model id the library can reach is served; the\n"
         "config file's 'gateway' section sets gateway keys, budgets, rate limits and limits,\n"
         "its 'models' section the public model names (groups of deployments with fallback,\n"

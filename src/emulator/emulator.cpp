@@ -2,9 +2,9 @@
 // The emulator: routes each request to a wire format's server side (the registry's endpoint
 // table), checks its credentials, decodes it into a unified request, resolves its behaviour,
 // plans the answer and plays it through the format's encoders with the scripted timing, errors
-// and faults. The protocol text is the wire formats' own. Anthropic, Gemini and Bedrock are
-// still answered through legacy emulator protocols (protocol.hpp) until issue 10's phase B
-// moves each into its wire format.
+// and faults. The protocol text is the wire formats' own; every format is served by its
+// wire module. The legacy emulator protocol interface (protocol.hpp) has no user left and is
+// removed next.
 #include <llmux/emulator.hpp>
 
 #include "auth/crypto.hpp"
@@ -178,6 +178,7 @@ public:
         meta_.created = a.created;
         meta_.model = a.model;
         meta_.request_id = request_id_;
+        meta_.input_tokens = a.prompt_tokens;
         if (a.tool_call) call_id_ = s.make_id(id_kind::tool_call, emu_tag, a.number);
     }
 
@@ -238,7 +239,7 @@ public:
     }
 
     void stream_error(std::string& out) override {
-        auto const e = s_.error_for_status(500, a_.model);
+        auto const e = s_.mid_stream_error(a_.model);
         enc_->error(e, out);
     }
 
@@ -332,9 +333,8 @@ struct emulator::impl {
     std::unordered_map<std::string, std::uint64_t> counts;
 
     impl(asio::any_io_executor e, emulator_config c) : ex(std::move(e)), cfg(std::move(c)) {
-        // The formats whose server side is not yet in the wire layer.
-        for (auto make : {&detail::make_anthropic_protocol})
-            if (auto p = make()) legacy.push_back(std::move(p));
+        // Every format has its server side in the wire layer now: no legacy protocol is
+        // registered (the adapter below is removed next).
         std::vector<wire_server const*> served;
         for (auto const* s : detail::wire_servers())
             if (std::none_of(legacy.begin(), legacy.end(),
@@ -529,12 +529,14 @@ std::optional<api_error> emulator::impl::check_credential(wire_server const& s,
         opt.now = std::chrono::system_clock::now();
         opt.service = c.value;  // the service the scope must name; any region will do
         auto id = detail::sigv4_verify(in, auth.aws_secret, opt);
-        if (!id) return s.auth_error(false, id.error().diag.message, id.error().diag.error_type);
+        if (!id)
+            return s.auth_error_for(head, false, id.error().diag.message,
+                                   id.error().diag.error_type);
         // Any session token is accepted (the emulator keeps no STS sessions), but only a signed
         // one, as the AWS SDKs send it: an unsigned token could be swapped in transit.
         if (!id->session_token.empty() &&
             !signs_header(head.header("authorization"), "x-amz-security-token"))
-            return s.auth_error(false,
+            return s.auth_error_for(head, false,
                                 "The request signature we calculated does not match the "
                                 "signature you provided: X-Amz-Security-Token must be a signed "
                                 "header.",

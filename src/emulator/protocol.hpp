@@ -212,8 +212,5 @@ public:
     /// @}
 };
 
-/// @brief Anthropic Messages (`/v1/messages`), also Claude on Vertex (`:rawPredict`).
-std::unique_ptr<emulator_protocol> make_anthropic_protocol();
-/// @brief Bedrock Runtime Converse and ConverseStream.
 
 }  // namespace llmux::detail

@@ -1053,7 +1053,9 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
         if (!p.native.empty()) {
             if (g->format != format.name()) {
                 auto const key_view = p.native.begin()->key();
-                std::string const field(key_view.data(), key_view.size());
+                std::string const field = !p.native_name.empty()
+                                              ? p.native_name
+                                              : std::string(key_view.data(), key_view.size());
                 api_error e;
                 e.status = 400;
                 e.code = "unsupported";

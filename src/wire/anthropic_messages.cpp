@@ -26,6 +26,7 @@
 #include "auth/crypto.hpp"
 #include "codec/sse.hpp"
 #include "util/text.hpp"
+#include "wire/anthropic_messages.hpp"
 #include "wire/common.hpp"
 #include "wire/prefill.hpp"
 #include "wire/formats.hpp"
@@ -53,10 +54,10 @@ namespace {
 namespace json = boost::json;
 using namespace std::string_view_literals;
 
-/// The tool that carries a JSON answer (see the file comment).
-constexpr auto json_answer_tool = "llmux_json_answer"sv;
-constexpr auto default_version = "2023-06-01"sv;
-constexpr auto vertex_version = "vertex-2023-10-16"sv;
+using anthropic::default_version;
+using anthropic::error_from_type;
+using anthropic::json_answer_tool;
+using anthropic::vertex_version;
 constexpr std::int64_t default_max_tokens = 4096;
 
 // ---------------------------------------------------------------------------------------------
@@ -549,21 +550,6 @@ result<http_request> encode_request(chat_request const& req, encode_context cons
 // ---------------------------------------------------------------------------------------------
 // Errors
 
-// The error an Anthropic error type names (PROVIDERS.md 3.4).
-std::optional<error> error_from_type(std::string_view t) noexcept {
-    if (t == "invalid_request_error") return error::bad_request;
-    if (t == "authentication_error") return error::auth_failed;
-    if (t == "permission_error") return error::permission_denied;
-    if (t == "not_found_error") return error::not_found;
-    if (t == "request_too_large") return error::bad_request;
-    if (t == "rate_limit_error") return error::rate_limited;
-    if (t == "api_error") return error::server_error;
-    if (t == "overloaded_error") return error::overloaded;
-    if (t == "billing_error") return error::payment_required;
-    if (t == "timeout_error") return error::timeout;
-    return std::nullopt;
-}
-
 bool says_context_too_long(std::string_view m) noexcept {
     // "prompt is too long: 210000 tokens > 200000 maximum"; "input length and `max_tokens`
     // exceed context limit: 198000 + 8192 > 200000, decrease input length or `max_tokens`".
@@ -664,14 +650,8 @@ struct usage_counts {
     }
 };
 
-// The unified finish reason. `only_answer_tool`: the turn's only tool calls were the JSON
-// answer tool, so a `tool_use` stop is the end of the answer.
 finish_reason map_finish(std::string_view s, bool only_answer_tool) noexcept {
-    if (s == "end_turn" || s == "stop_sequence" || s == "pause_turn") return finish_reason::stop;
-    if (s == "max_tokens" || s == "model_context_window_exceeded") return finish_reason::length;
-    if (s == "tool_use") return only_answer_tool ? finish_reason::stop : finish_reason::tool_calls;
-    if (s == "refusal") return finish_reason::content_filter;
-    return finish_reason::unknown;
+    return anthropic::finish_from_stop(s, only_answer_tool);
 }
 
 result<chat_response> decode_body(response_head const& head, std::string_view body) {

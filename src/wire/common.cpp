@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <cmath>
 #include <ctime>
 
 namespace llmux::detail {
@@ -159,6 +160,25 @@ bool parse_data_uri(std::string_view uri, std::string& media_type, std::string& 
     media_type = std::string(meta.substr(0, meta.size() - b64.size()));
     data = std::string(uri.substr(comma + 1));
     return !media_type.empty();
+}
+
+boost::json::value const* present(boost::json::object const& o, std::string_view key) noexcept {
+    auto const* v = o.if_contains(key);
+    return v && !v->is_null() ? v : nullptr;
+}
+
+boost::json::value owned(boost::json::value const& v) {
+    return boost::json::value(v, boost::json::storage_ptr());
+}
+
+std::optional<std::int64_t> whole_number(boost::json::value const& v) noexcept {
+    if (v.is_int64()) return v.get_int64();
+    if (v.is_uint64())
+        return static_cast<std::int64_t>(std::min<std::uint64_t>(v.get_uint64(), INT64_MAX));
+    if (v.is_double() && std::floor(v.get_double()) == v.get_double() &&
+        std::abs(v.get_double()) < 9e18)
+        return static_cast<std::int64_t>(v.get_double());
+    return std::nullopt;
 }
 
 }  // namespace llmux::detail

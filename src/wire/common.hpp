@@ -11,6 +11,7 @@
 #include <boost/json/value.hpp>
 
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -66,5 +67,20 @@ void merge_extra(boost::json::object& body, boost::json::object const& extra);
 
 /// Parses a `data:<media>;base64,<data>` URI. Returns false for anything else.
 bool parse_data_uri(std::string_view uri, std::string& media_type, std::string& data);
+
+/// @name Reading requests (the server sides)
+/// @{
+/// A JSON string as a view.
+inline std::string_view json_view(boost::json::string const& s) noexcept {
+    return {s.data(), s.size()};
+}
+/// A present, non-null member, or null (requests treat `null` as absent).
+boost::json::value const* present(boost::json::object const& o, std::string_view key) noexcept;
+/// `v` copied onto the default memory resource (out of a request's parse arena).
+boost::json::value owned(boost::json::value const& v);
+/// An integer: a JSON integer, or a double with no fraction (some clients write `16.0`);
+/// saturated to the int64 range. Nothing for any other value.
+std::optional<std::int64_t> whole_number(boost::json::value const& v) noexcept;
+/// @}
 
 }  // namespace llmux::detail

@@ -7,6 +7,7 @@
 #include "util/json_text.hpp"
 #include "util/json_write.hpp"
 #include "util/text.hpp"
+#include "wire/common.hpp"
 #include "wire/formats.hpp"
 #include "wire/openai_chat.hpp"
 
@@ -32,14 +33,12 @@ using decode_result = boost::system::result<inbound_request, api_error>;
 // ---------------------------------------------------------------------------------------------
 // Decoding
 
+// OpenAI treats `null` as absent: `member` is wire/common's `present`.
 std::string_view sv(json::string const& s) noexcept {
-    return {s.data(), s.size()};
+    return json_view(s);
 }
-
-/// A present, non-null member, or null (OpenAI treats `null` as absent).
 json::value const* member(json::object const& o, std::string_view key) noexcept {
-    auto const* v = o.if_contains(key);
-    return v && !v->is_null() ? v : nullptr;
+    return present(o, key);
 }
 
 api_error invalid(std::string param, std::string message, std::string code = {}) {
@@ -66,13 +65,7 @@ boost::system::result<std::optional<std::int64_t>, api_error> int_member(json::o
                                                                          char const* key) {
     auto const* v = member(o, key);
     if (!v) return std::optional<std::int64_t>();
-    if (v->is_int64()) return std::optional<std::int64_t>(v->get_int64());
-    if (v->is_uint64())
-        return std::optional<std::int64_t>(
-            static_cast<std::int64_t>(std::min<std::uint64_t>(v->get_uint64(), INT64_MAX)));
-    if (v->is_double() && std::floor(v->get_double()) == v->get_double() &&
-        std::abs(v->get_double()) < 9e18)
-        return std::optional<std::int64_t>(static_cast<std::int64_t>(v->get_double()));
+    if (auto n = whole_number(*v)) return n;
     return wrong_type(key, "an integer", *v);
 }
 
@@ -481,7 +474,7 @@ decode_result decode(request_head const& head, std::string_view body) {
         json::object rest(json::storage_ptr{});
         for (auto const& [key, v] : so->get_object())
             if (key != "include_usage" && !v.is_null())
-                rest.emplace(key, json::value(v, json::storage_ptr()));
+                rest.emplace(key, owned(v));
         if (!rest.empty()) out.native.emplace("stream_options", std::move(rest));
     }
     if (auto r = decode_tools(*o, req); !r) return r.error();
@@ -492,7 +485,7 @@ decode_result decode(request_head const& head, std::string_view body) {
         if (v.is_null() || at_default(k, v)) continue;
         if (std::find(unified_fields.begin(), unified_fields.end(), k) != unified_fields.end())
             continue;
-        out.native.emplace(key, json::value(v, json::storage_ptr()));
+        out.native.emplace(key, owned(v));
     }
     return out;
 }

@@ -74,6 +74,11 @@ struct inbound_request {
         for any other, a server answers `unsupported` naming the field rather than drop it.
     */
     boost::json::object native;
+    /** The first field of `native` as the client named it, when `native` carries it inside a
+        list it holds whole (`messages.0.content.1.cache_control` inside `messages`); empty:
+        the first key of `native` names it.
+    */
+    std::string native_name;
 };
 
 /// @brief Facts of an answer that are not in `chat_response`.
@@ -88,6 +93,9 @@ struct answer_meta {
     std::string_view request_id;
     /// Time spent before the response head, for headers that say it (`openai-processing-ms`).
     std::uint64_t processing_ms = 0;
+    /// The prompt's tokens when known before the answer starts (Anthropic's `message_start`
+    /// reports them); unknown otherwise.
+    token_count input_tokens;
 };
 
 /// @brief A complete answer: status, content type, headers and body.
@@ -204,6 +212,10 @@ public:
     */
     virtual api_error auth_error_for(request_head const& head, bool missing, std::string_view why,
                                      std::string_view type) const;
+    /// The error a provider sends inside a stream that breaks (the emulator's `error_mid`).
+    virtual api_error mid_stream_error(std::string_view model) const {
+        return error_for_status(500, model);
+    }
     /// A path the server does not serve.
     virtual api_error unknown_endpoint(std::string_view method, std::string_view target) const;
     /// @}

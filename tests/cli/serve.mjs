@@ -105,7 +105,7 @@ await test('serves chat, streams, models, health and metrics on the emulator; SI
     assert.match(text, /data: \[DONE\]\n\n$/);
 
     const a = await fetch(`${gw.url}/v1/messages`, {
-      method: 'POST', headers: { 'content-type': 'application/json' },
+      method: 'POST', headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01' },
       body: JSON.stringify({ model: 'google/gemini-2.0-flash', max_tokens: 50, messages: [{ role: 'user', content: 'hi' }] }),
     });
     assert.equal(a.status, 200);

@@ -68,7 +68,9 @@ struct gw_fixture {
             co_return co_await c.request(method, target, body, headers, false);
         });
     }
+    /// A POST; to Anthropic's endpoint with the version header its SDKs send.
     http_reply post(std::string target, std::string body, headers_t headers = {}) {
+        if (target.starts_with("/v1/messages")) headers.emplace_back("anthropic-version", "2023-06-01");
         return request(http::verb::post, std::move(target), std::move(body), std::move(headers));
     }
     http_reply get(std::string target, headers_t headers = {}) {
