@@ -254,6 +254,40 @@ std::size_t model_books::size() const {
 
 // ---------------------------------------------------------------------------------------------
 
+steady::duration rate_bucket::take(rate_limit const& lim, double tokens, steady::time_point now) {
+    // Buckets hold a minute's worth; they refill continuously.
+    if (!init) {
+        requests = lim.requests_per_minute;
+        this->tokens = lim.tokens_per_minute;
+        at = now;
+        init = true;
+    }
+    double const minutes = std::chrono::duration<double>(now - at).count() / 60.0;
+    at = std::max(at, now);
+    if (minutes > 0) {
+        if (lim.requests_per_minute > 0)
+            requests = std::min(lim.requests_per_minute, requests + minutes * lim.requests_per_minute);
+        if (lim.tokens_per_minute > 0)
+            this->tokens =
+                std::min(lim.tokens_per_minute, this->tokens + minutes * lim.tokens_per_minute);
+    }
+    // A request bigger than the whole bucket could never pass: let it go when full.
+    double const need_tokens = std::min(tokens, lim.tokens_per_minute);
+    bool const req_ok = lim.requests_per_minute <= 0 || requests >= 1;
+    bool const tok_ok = lim.tokens_per_minute <= 0 || this->tokens >= need_tokens;
+    if (req_ok && tok_ok) {
+        if (lim.requests_per_minute > 0) requests -= 1;
+        if (lim.tokens_per_minute > 0) this->tokens -= tokens;
+        return steady::duration::zero();
+    }
+    double secs = 0;
+    if (!req_ok) secs = std::max(secs, (1 - requests) * 60.0 / lim.requests_per_minute);
+    if (!tok_ok) secs = std::max(secs, (need_tokens - this->tokens) * 60.0 / lim.tokens_per_minute);
+    // Rounded up by a millisecond so that the wait ends with the capacity there.
+    return std::chrono::duration_cast<steady::duration>(std::chrono::duration<double>(secs)) +
+           std::chrono::milliseconds(1);
+}
+
 asio::awaitable<result<void>> rate_limiter::acquire(std::string const& provider, double tokens,
                                                     steady::time_point deadline) {
     auto it = limits_.find(provider);
@@ -263,38 +297,9 @@ asio::awaitable<result<void>> rate_limiter::acquire(std::string const& provider,
         steady::duration wait{};
         {
             std::lock_guard lk(mu_);
-            auto& b = buckets_[provider];
-            auto const now = steady::now();
-            // Buckets hold a minute's worth; they refill continuously.
-            if (!b.init) {
-                b.requests = lim.requests_per_minute;
-                b.tokens = lim.tokens_per_minute;
-                b.at = now;
-                b.init = true;
-            }
-            double const minutes = std::chrono::duration<double>(now - b.at).count() / 60.0;
-            b.at = now;
-            if (lim.requests_per_minute > 0)
-                b.requests = std::min(lim.requests_per_minute,
-                                      b.requests + minutes * lim.requests_per_minute);
-            if (lim.tokens_per_minute > 0)
-                b.tokens = std::min(lim.tokens_per_minute, b.tokens + minutes * lim.tokens_per_minute);
-            // A request bigger than the whole bucket could never pass: let it go when full.
-            double const need_tokens = std::min(tokens, lim.tokens_per_minute);
-            bool const req_ok = lim.requests_per_minute <= 0 || b.requests >= 1;
-            bool const tok_ok = lim.tokens_per_minute <= 0 || b.tokens >= need_tokens;
-            if (req_ok && tok_ok) {
-                if (lim.requests_per_minute > 0) b.requests -= 1;
-                if (lim.tokens_per_minute > 0) b.tokens -= tokens;
-                co_return result<void>{};
-            }
-            double secs = 0;
-            if (!req_ok) secs = std::max(secs, (1 - b.requests) * 60.0 / lim.requests_per_minute);
-            if (!tok_ok)
-                secs = std::max(secs, (need_tokens - b.tokens) * 60.0 / lim.tokens_per_minute);
-            wait = std::chrono::duration_cast<steady::duration>(std::chrono::duration<double>(secs)) +
-                   std::chrono::milliseconds(1);
+            wait = buckets_[provider].take(lim, tokens, steady::now());
         }
+        if (wait == steady::duration::zero()) co_return result<void>{};
         if (steady::now() + wait > deadline) {
             std::ostringstream msg;
             msg << "client-side rate limit of provider '" << provider << "' ("

@@ -124,6 +124,21 @@ private:
     std::list<std::string> lru_;  // unpinned models, most recently used first
 };
 
+/** One provider's token buckets (requests and tokens per minute), as a pure class: time is
+    passed in. Full at first; each bucket holds a minute's worth and refills continuously.
+*/
+struct rate_bucket {
+    double requests = 0, tokens = 0;
+    steady::time_point at{};
+    bool init = false;
+
+    /** Takes one request of `tokens` tokens at `now` and returns zero, or, when the buckets
+        cannot cover it yet, takes nothing and returns how long until they can (rounded up by
+        a millisecond). A request larger than the whole token bucket passes when it is full.
+    */
+    steady::duration take(rate_limit const& lim, double tokens, steady::time_point now);
+};
+
 /// Token buckets per provider (requests and tokens per minute).
 class rate_limiter {
 public:
@@ -143,14 +158,9 @@ public:
     bool limited(std::string_view provider) const { return limits_.count(provider) != 0; }
 
 private:
-    struct bucket {
-        double requests = 0, tokens = 0;
-        steady::time_point at{};
-        bool init = false;
-    };
     std::map<std::string, rate_limit, std::less<>> limits_;
     std::mutex mu_;
-    std::map<std::string, bucket, std::less<>> buckets_;
+    std::map<std::string, rate_bucket, std::less<>> buckets_;
 };
 
 /// What a provider's adaptive concurrency limiter shows (`client::concurrency`).

@@ -7,101 +7,29 @@
 # Usage: run_bedrock_gateway.sh /path/to/llmux
 # Needs node (or $NODE) and `npm ci` done in this directory. Exits non-zero on any failure,
 # including a gateway that does not exit cleanly on SIGTERM.
+# No ambient AWS configuration may leak into the SDK: the script passes everything explicitly.
+# The SDK's notice that its 2027 releases will need Node 22 is about the toolchain, not the
+# gateway, so it is turned off with the SDK's own switch; any other warning fails.
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
 bin="${1:?usage: run_bedrock_gateway.sh /path/to/llmux}"
-node="${NODE:-node}"
-work="$(mktemp -d)"
-pid=""
+source "$here/gateway_lib.sh"
 
-cleanup() {
-    if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then
-        kill -KILL "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-    fi
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
-# The gateway key is made here and given by environment; the file holds only its name.
-key="sk-llmux-gw-$RANDOM$RANDOM$RANDOM"
-cat >"$work/gateway.json" <<'JSON'
+models=$(cat <<'JSON'
 {
-  "gateway": {"keys": [{"name": "ci", "key_env": "LLMUX_TEST_GATEWAY_KEY"}]},
-  "models": {
-    "gpt": "openai/gpt-4o-mini",
-    "claude": "anthropic/claude-sonnet-4.6",
-    "nova": "bedrock/amazon.nova-lite-v1:0",
-    "team/gpt": "openai/gpt-4o-mini",
-    "gpt-throttled": "openai/gpt-4o-mini~error=429",
-    "claude-throttled": "anthropic/claude-sonnet-4.6~error=429",
-    "gpt-breaks": "openai/gpt-4o-mini~fault=error_mid,after=2"
-  }
+  "gpt": "openai/gpt-4o-mini",
+  "claude": "anthropic/claude-sonnet-4.6",
+  "nova": "bedrock/amazon.nova-lite-v1:0",
+  "team/gpt": "openai/gpt-4o-mini",
+  "gpt-throttled": "openai/gpt-4o-mini~error=429",
+  "claude-throttled": "anthropic/claude-sonnet-4.6~error=429",
+  "gpt-breaks": "openai/gpt-4o-mini~fault=error_mid,after=2"
 }
 JSON
-
-# Only what the gateway needs: no provider key may leak in from the machine.
-env -i PATH="$PATH" HOME="${HOME:-/tmp}" LLMUX_TEST_GATEWAY_KEY="$key" \
-    "$bin" serve --port 0 --threads 2 --config "$work/gateway.json" \
-    >"$work/stdout" 2>"$work/stderr" &
-pid=$!
-
-url=""
-for _ in $(seq 1 100); do
-    if line="$(head -n 1 "$work/stdout" 2>/dev/null)" && [[ "$line" == "llmux gateway listening on "* ]]; then
-        url="${line#llmux gateway listening on }"
-        url="${url%% *}"
-        break
-    fi
-    if ! kill -0 "$pid" 2>/dev/null; then
-        echo "llmux serve exited early:" >&2
-        cat "$work/stderr" >&2
-        exit 1
-    fi
-    sleep 0.1
-done
-if [[ -z "$url" ]]; then
-    echo "llmux serve printed no URL within 10 s" >&2
-    cat "$work/stderr" >&2
-    exit 1
-fi
-echo "gateway at $url"
-
-guard="$here/../../../shared/peers/loopback-guard.cjs"
-node_args=()
-if [[ -f "$guard" ]]; then
-    node_args+=(--require "$guard")
-fi
-
-# No ambient AWS configuration may leak into the SDK: the script passes everything explicitly.
-# The SDK's notice that its 2027 releases will need Node 22 is about the toolchain, not the
-# gateway, so it is turned off with the SDK's own switch; any other warning fails.
-rc=0
-env -u AWS_PROFILE -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_SESSION_TOKEN \
+)
+run_against_gateway "$bin" "$models" "$here/bedrock_gateway.mjs" \
+    -u AWS_PROFILE -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_SESSION_TOKEN \
     -u AWS_BEARER_TOKEN_BEDROCK -u AWS_REGION -u AWS_DEFAULT_REGION \
     AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null \
-    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true \
-    LLMUX_GATEWAY_URL="$url" LLMUX_GATEWAY_KEY="$key" timeout 180 "$node" "${node_args[@]}" \
-    "$here/bedrock_gateway.mjs" || rc=$?
-
-# The key must not appear in anything the gateway printed (access log included).
-if grep -q -- "$key" "$work/stdout" "$work/stderr"; then
-    echo "the gateway key appears in the gateway's output" >&2
-    rc=1
-fi
-
-kill -TERM "$pid"
-erc=0
-wait "$pid" || erc=$?
-pid=""
-if [[ $erc -ne 0 ]]; then
-    echo "llmux serve exited with $erc after SIGTERM" >&2
-    cat "$work/stderr" >&2
-    rc=1
-fi
-if [[ $rc -ne 0 ]]; then
-    echo "--- gateway stderr (last 40 lines)" >&2
-    tail -n 40 "$work/stderr" >&2
-fi
-exit $rc
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true

@@ -2,9 +2,8 @@
 // gather, fallback, retry, hedge and their composition, circuit breaking, adaptive concurrency,
 // stream continuation, limits, budget, cost and routing end to end: the client against the
 // emulator's scripted behaviour over loopback TLS. The timing rules themselves are unit-tested
-// on a virtual clock (tests/unit/policy_*.cpp); here outcomes are asserted by counts and
-// states, and time only by lower bounds that a loaded machine cannot break (a deadline was
-// waited for). No upper bound on elapsed time.
+// on a virtual clock (tests/unit/policy_*.cpp); here outcomes are asserted by counts, error
+// kinds and states, never by elapsed time.
 #include "common/client_fixture.hpp"
 
 #include <llmux/combinators.hpp>
@@ -194,7 +193,6 @@ BOOST_AUTO_TEST_CASE(per_attempt_timeout_and_deadline) {
     BOOST_TEST_REQUIRE(r->attempts.size() == 2u);
     BOOST_TEST(is(r->attempts[0].error, error::timeout));
     BOOST_TEST(r->attempts[0].error->diag.message.find("per-attempt") != std::string::npos);
-    BOOST_TEST(ms(r->attempts[0].latency) >= 2000);
     BOOST_TEST(c.stats().connections_open == 1u);  // the timed-out connection was closed
 
     // The overall deadline ends the fallback even when attempts have time left.
@@ -206,12 +204,8 @@ BOOST_AUTO_TEST_CASE(per_attempt_timeout_and_deadline) {
     auto const& at = d.error().diag.attempts;
     BOOST_TEST_REQUIRE(at.size() >= 2u);
     BOOST_TEST(is(at[0].error, error::timeout));
-    BOOST_TEST(ms(at[0].latency) >= 300);
     BOOST_TEST(is(at[1].error, error::timeout));
     BOOST_TEST(at[1].error->diag.message.find("deadline") != std::string::npos, *at[1].error);
-    std::int64_t total = 0;
-    for (auto const& a : at) total += ms(a.latency);
-    BOOST_TEST(total >= 400);
     BOOST_TEST(c.stats().in_flight == 0u);  // both stopped attempts were collected
 }
 
@@ -264,13 +258,17 @@ BOOST_AUTO_TEST_CASE(retry_with_backoff_until_it_passes) {
 BOOST_AUTO_TEST_CASE(retry_honours_retry_after_within_its_cap_and_the_deadline) {
     emulator_fixture fx;
     auto c = fx.make_client();
-    auto const t0 = std::chrono::steady_clock::now();
     auto r = run_coro(fx.io, [&] {
         return retry(c, ask("openai/a~fail_first=1,error=429,retry_after=300ms"),
                      {.initial_backoff = 1ms});
     });
     BOOST_TEST_REQUIRE(!!r, r.error());
-    BOOST_TEST(ms(std::chrono::steady_clock::now() - t0) >= 300);  // it waited as asked
+    // The wait itself is asserted on a virtual clock (policy_retry); here: the Retry-After
+    // reached the policy and the second attempt answered.
+    BOOST_TEST_REQUIRE(r->attempts.size() == 2u);
+    BOOST_TEST(is(r->attempts[0].error, error::rate_limited));
+    BOOST_TEST((r->attempts[0].error->diag.retry_after == std::chrono::milliseconds(300)));
+    BOOST_TEST(!r->attempts[1].error);
 
     // A Retry-After above the cap is waited for only up to the cap (the exact waits are
     // unit-tested: policy_retry, policy_fallback); run_coro's own deadline would catch a 30 s
@@ -303,7 +301,6 @@ BOOST_AUTO_TEST_CASE(hedge_cancels_the_loser) {
     BOOST_TEST_REQUIRE(r->attempts.size() == 2u);
     BOOST_TEST(is(r->attempts[0].error, error::cancelled));
     BOOST_TEST(!r->attempts[1].error);
-    BOOST_TEST(ms(r->latency) >= 100);
     // The loser's connection was closed; the winner's stays pooled.
     BOOST_TEST(c.stats().connections_open == 1u);
     BOOST_TEST(c.stats().in_flight == 0u);
@@ -499,9 +496,10 @@ BOOST_AUTO_TEST_CASE(rate_limit_waits_for_capacity) {
     fx.cfg.limits["openai"] = {.requests_per_minute = 600};  // 10 per second
     auto c = fx.make_client();
     // A burst of 600 is allowed at once, then a refill of one per 100 ms.
-    auto const t0 = std::chrono::steady_clock::now();
+    // Beyond the burst each call waits for its token instead of failing (the refill times are
+    // asserted on a virtual clock in state_rate_math and policy tests): every call is answered.
     for (int i = 0; i < 603; ++i) BOOST_TEST_REQUIRE(!!run_coro(fx.io, [&] { return c.chat(ask("openai/a")); }));
-    BOOST_TEST(ms(std::chrono::steady_clock::now() - t0) >= 250);
+    BOOST_TEST(fx.emu->stats().requests == 603u);
 }
 
 BOOST_AUTO_TEST_CASE(cost_and_totals) {
@@ -626,7 +624,6 @@ BOOST_AUTO_TEST_CASE(streaming_fallback_moves_on_only_before_content) {
     BOOST_TEST_REQUIRE(!!r3, r3.error());
     BOOST_TEST(r3->requested_model == "openai/b");
     BOOST_TEST(is(r3->attempts[0].error, error::timeout));
-    BOOST_TEST(ms(r3->attempts[0].latency) >= 2000);
 }
 
 BOOST_AUTO_TEST_CASE(cancelling_a_fallback_leaves_no_socket) {
@@ -753,7 +750,6 @@ BOOST_AUTO_TEST_CASE(hedging_across_a_fallback_list) {
     BOOST_TEST(r->requested_model == "openai/fast");
     BOOST_TEST_REQUIRE(r->attempts.size() == 2u);
     BOOST_TEST(is(r->attempts[0].error, error::cancelled));
-    BOOST_TEST(ms(r->latency) >= 50);  // the hedge delay was waited for
     BOOST_TEST(c.stats().in_flight == 0u);
     BOOST_TEST(c.stats().connections_open == 1u);  // the loser's connection was closed
 }
