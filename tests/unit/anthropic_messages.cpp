@@ -688,11 +688,13 @@ using header_pairs = std::vector<std::pair<std::string, std::string>>;
 /// A POST to `path` with `headers` (by default, the version header the SDKs send).
 struct head_fixture {
     header_pairs headers;
+    /// Owned: request_head holds views (a temporary path would dangle).
+    std::string path;
     detail::request_head head;
 
-    explicit head_fixture(std::string_view path = "/v1/messages",
+    explicit head_fixture(std::string_view path_ = "/v1/messages",
                           header_pairs h = {{"anthropic-version", "2023-06-01"}})
-        : headers(std::move(h)) {
+        : headers(std::move(h)), path(path_) {
         head.method = "POST";
         head.path = path;
         head.context = &headers;

@@ -611,13 +611,15 @@ json::value parse_json(std::string_view s) {
 /// A POST to `path` with `headers`; `model` is the endpoint's `{model}` capture.
 struct head_fixture {
     std::vector<std::pair<std::string, std::string>> headers;
+    /// Owned: request_head holds views (a temporary target would dangle).
+    std::string target_storage;
     detail::request_head head;
 
     explicit head_fixture(std::string_view path = "/model/m/converse", std::string model = "m",
                           std::vector<std::pair<std::string, std::string>> h = {})
-        : headers(std::move(h)) {
+        : headers(std::move(h)), target_storage(path) {
         head.method = "POST";
-        head.path = path;
+        head.path = target_storage;
         head.path_model = std::move(model);
         head.context = &headers;
         head.lookup = [](void const* ctx, std::string_view name) -> std::string_view {

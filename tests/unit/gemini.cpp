@@ -719,11 +719,14 @@ detail::wire_server const& server() {
 /// A request to `path` (with its query) and `headers`, as a server sees it.
 struct head_fixture {
     std::vector<std::pair<std::string, std::string>> headers;
+    /// Owned: request_head holds views (a temporary target would dangle).
+    std::string target_storage;
     detail::request_head head;
 
-    explicit head_fixture(std::string_view target = "/v1beta/models/gemini-2.0-flash:generateContent",
+    explicit head_fixture(std::string_view target_ = "/v1beta/models/gemini-2.0-flash:generateContent",
                           std::vector<std::pair<std::string, std::string>> h = {})
-        : headers(std::move(h)) {
+        : headers(std::move(h)), target_storage(target_) {
+        std::string_view const target = target_storage;
         head.method = "POST";
         auto const q = target.find('?');
         head.path = target.substr(0, q);
