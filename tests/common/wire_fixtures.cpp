@@ -338,4 +338,22 @@ void check_stream_table(detail::wire_format const& fmt, std::string_view dir,
     }
 }
 
+request_head_fixture::request_head_fixture(
+    std::string_view target_, std::vector<std::pair<std::string, std::string>> h,
+    std::string_view method)
+    : headers(std::move(h)), target(target_) {
+    head.method = method;
+    std::string_view const t = target;
+    auto const q = t.find('?');
+    head.path = t.substr(0, q);
+    if (q != std::string_view::npos) head.query = t.substr(q + 1);
+    head.context = &headers;
+    head.lookup = [](void const* ctx, std::string_view name) -> std::string_view {
+        for (auto const& [k, v] :
+             *static_cast<std::vector<std::pair<std::string, std::string>> const*>(ctx))
+            if (detail::iequals(k, name)) return v;
+        return {};
+    };
+}
+
 }  // namespace llmux::test

@@ -100,4 +100,20 @@ boost::json::object body_of(detail::http_request const& r);
 /// `{"type":"object","properties":{"city":{"type":"string"}},"required":["city"]}`.
 boost::json::object weather_schema();
 
+/** An incoming request's head as a server side sees it (`detail::request_head`): method,
+    target (path and query) and headers, all owned here, since the head holds views into them.
+    Not copyable or movable: the head points at the members.
+*/
+struct request_head_fixture {
+    std::vector<std::pair<std::string, std::string>> headers;
+    std::string target;
+    detail::request_head head;
+
+    explicit request_head_fixture(std::string_view target_,
+                                  std::vector<std::pair<std::string, std::string>> h = {},
+                                  std::string_view method = "POST");
+    request_head_fixture(request_head_fixture const&) = delete;
+    request_head_fixture& operator=(request_head_fixture const&) = delete;
+};
+
 }  // namespace llmux::test

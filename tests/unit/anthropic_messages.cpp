@@ -686,24 +686,10 @@ json::value parse_json(std::string_view s) {
 using header_pairs = std::vector<std::pair<std::string, std::string>>;
 
 /// A POST to `path` with `headers` (by default, the version header the SDKs send).
-struct head_fixture {
-    header_pairs headers;
-    /// Owned: request_head holds views (a temporary path would dangle).
-    std::string path;
-    detail::request_head head;
-
-    explicit head_fixture(std::string_view path_ = "/v1/messages",
+struct head_fixture : request_head_fixture {
+    explicit head_fixture(std::string_view path = "/v1/messages",
                           header_pairs h = {{"anthropic-version", "2023-06-01"}})
-        : headers(std::move(h)), path(path_) {
-        head.method = "POST";
-        head.path = path;
-        head.context = &headers;
-        head.lookup = [](void const* ctx, std::string_view name) -> std::string_view {
-            for (auto const& [k, v] : *static_cast<header_pairs const*>(ctx))
-                if (detail::iequals(k, name)) return v;
-            return {};
-        };
-    }
+        : request_head_fixture(path, std::move(h)) {}
 };
 
 boost::system::result<detail::inbound_request, detail::api_error>

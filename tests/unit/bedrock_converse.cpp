@@ -609,25 +609,11 @@ json::value parse_json(std::string_view s) {
 }
 
 /// A POST to `path` with `headers`; `model` is the endpoint's `{model}` capture.
-struct head_fixture {
-    std::vector<std::pair<std::string, std::string>> headers;
-    /// Owned: request_head holds views (a temporary target would dangle).
-    std::string target_storage;
-    detail::request_head head;
-
+struct head_fixture : request_head_fixture {
     explicit head_fixture(std::string_view path = "/model/m/converse", std::string model = "m",
                           std::vector<std::pair<std::string, std::string>> h = {})
-        : headers(std::move(h)), target_storage(path) {
-        head.method = "POST";
-        head.path = target_storage;
+        : request_head_fixture(path, std::move(h)) {
         head.path_model = std::move(model);
-        head.context = &headers;
-        head.lookup = [](void const* ctx, std::string_view name) -> std::string_view {
-            for (auto const& [k, v] :
-                 *static_cast<std::vector<std::pair<std::string, std::string>> const*>(ctx))
-                if (detail::iequals(k, name)) return v;
-            return {};
-        };
     }
 };
 

@@ -717,33 +717,16 @@ detail::wire_server const& server() {
 }
 
 /// A request to `path` (with its query) and `headers`, as a server sees it.
-struct head_fixture {
-    std::vector<std::pair<std::string, std::string>> headers;
-    /// Owned: request_head holds views (a temporary target would dangle).
-    std::string target_storage;
-    detail::request_head head;
-
-    explicit head_fixture(std::string_view target_ = "/v1beta/models/gemini-2.0-flash:generateContent",
+struct head_fixture : request_head_fixture {
+    explicit head_fixture(std::string_view target = "/v1beta/models/gemini-2.0-flash:generateContent",
                           std::vector<std::pair<std::string, std::string>> h = {})
-        : headers(std::move(h)), target_storage(target_) {
-        std::string_view const target = target_storage;
-        head.method = "POST";
-        auto const q = target.find('?');
-        head.path = target.substr(0, q);
-        if (q != std::string_view::npos) head.query = target.substr(q + 1);
+        : request_head_fixture(target, std::move(h)) {
         // The gateway's table (whole paths) or, for a relative target, the emulator's.
         detail::endpoint_table const exact(std::span(&server_ptr, 1), false);
         detail::endpoint_table const any(std::span(&server_ptr, 1), true);
         auto m = exact.find("POST", head.path);
         if (!m) m = any.find("POST", head.path);
         if (m) head.path_model = m->path_model;
-        head.context = &headers;
-        head.lookup = [](void const* ctx, std::string_view name) -> std::string_view {
-            for (auto const& [k, v] :
-                 *static_cast<std::vector<std::pair<std::string, std::string>> const*>(ctx))
-                if (detail::iequals(k, name)) return v;
-            return {};
-        };
     }
 
     static inline detail::wire_server const* server_ptr = &detail::gemini_server();

@@ -542,25 +542,10 @@ json::value parse_json(std::string_view s) {
 }
 
 /// A POST to `path` with `headers`.
-struct head_fixture {
-    std::vector<std::pair<std::string, std::string>> headers;
-    /// Owned: request_head holds views (a temporary target would dangle).
-    std::string target_storage;
-    detail::request_head head;
-
+struct head_fixture : request_head_fixture {
     explicit head_fixture(std::string_view path = "/v1/chat/completions",
                           std::vector<std::pair<std::string, std::string>> h = {})
-        : headers(std::move(h)), target_storage(path) {
-        head.method = "POST";
-        head.path = target_storage;
-        head.context = &headers;
-        head.lookup = [](void const* ctx, std::string_view name) -> std::string_view {
-            for (auto const& [k, v] :
-                 *static_cast<std::vector<std::pair<std::string, std::string>> const*>(ctx))
-                if (detail::iequals(k, name)) return v;
-            return {};
-        };
-    }
+        : request_head_fixture(path, std::move(h)) {}
 };
 
 boost::system::result<detail::inbound_request, detail::api_error>
