@@ -1040,12 +1040,7 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
             format.encode_token_count(detail::estimate_prompt(p.req).typical, out);
             rec.status = 200;
             log(rec);
-            ex.set_status(200);
-            ex.add_header("Content-Type", format.content_type());
-            meta.processing_ms = ms(steady::now() - rec.start);
-            exchange_headers h(ex);
-            format.response_headers(meta, h);
-            co_await ex.send(out);
+            co_await send_whole(ex, format, meta, rec.start, out);
             co_return;
         }
         // What the unified request cannot hold goes on to an upstream of the request's own
@@ -1275,12 +1270,7 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
             }
             out.reserve(512 + whole->content.size());
             format.encode_response(*whole, meta, out);
-            ex.set_status(200);
-            ex.add_header("Content-Type", format.content_type());
-            meta.processing_ms = ms(steady::now() - rec.start);
-            exchange_headers h(ex);
-            format.response_headers(meta, h);
-            co_await ex.send(out);
+            co_await send_whole(ex, format, meta, rec.start, out);
             co_return;
         }
         if (err && !sse_started) {
@@ -1425,12 +1415,7 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
         if (!p.stream) {
             out.reserve(512 + r.content.size());
             format.encode_response(r, meta, out);
-            ex.set_status(200);
-            ex.add_header("Content-Type", format.content_type());
-            meta.processing_ms = ms(steady::now() - rec.start);
-            exchange_headers h(ex);
-            format.response_headers(meta, h);
-            co_await ex.send(out);
+            co_await send_whole(ex, format, meta, rec.start, out);
             co_return;
         }
         auto encoder = format.make_stream_encoder(meta, p.include_usage);
@@ -1684,6 +1669,19 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
         }
         auto order = ranked(g, req);
         return stream_fallback(up, std::move(order), std::move(req), fb_options(g, true));
+    }
+
+    /// A whole 200 answer in `format`, with its response headers (request id, timing).
+    static asio::awaitable<void> send_whole(detail::server_exchange& ex,
+                                            wire_server const& format,
+                                            detail::answer_meta& meta,
+                                            steady::time_point start, std::string const& body) {
+        ex.set_status(200);
+        ex.add_header("Content-Type", format.content_type());
+        meta.processing_ms = ms(steady::now() - start);
+        exchange_headers h(ex);
+        format.response_headers(meta, h);
+        co_await ex.send(body);
     }
 
     static void start_stream(detail::server_exchange& ex, wire_server const& format,
