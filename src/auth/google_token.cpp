@@ -157,7 +157,14 @@ asio::awaitable<result<std::string>> google_token_source::token(std::shared_ptr<
         if (tok) {
             auto const now = std::chrono::system_clock::now();
             auto const life = std::max(tok->expires_in, std::chrono::seconds(1));
-            auto const margin = std::min<std::chrono::seconds>(std::chrono::minutes(5), life / 10);
+            // Refresh in the last tenth of the token's life (at most 5 minutes early), but with
+            // at least a minute of slack, or half the life of a token shorter than that: a
+            // request sent just before the expiry must not arrive after it (with whole seconds,
+            // a tenth of a 2 s token was 0 s of slack).
+            auto const slack = std::min<std::chrono::milliseconds>(std::chrono::minutes(1), life / 2);
+            auto const margin = std::min<std::chrono::milliseconds>(
+                std::chrono::minutes(5),
+                std::max<std::chrono::milliseconds>(std::chrono::milliseconds(life) / 10, slack));
             std::lock_guard lk(st->mu);
             st->token = tok->access_token;
             st->expires_at = now + life;

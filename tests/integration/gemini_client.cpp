@@ -460,7 +460,7 @@ BOOST_AUTO_TEST_CASE(short_token_lifetime_refreshes) {
     BOOST_TEST_REQUIRE(!!first, first.error());
     BOOST_TEST_REQUIRE(fx.emu->stats().tokens_issued == 1u);
     // Keep calling, letting the io_context run between calls, until the client has refreshed
-    // its token (it does so in the last tenth of the token's life). Each round waits at least
+    // its token (a 2 s token halfway through its life). Each round waits at least
     // 100 ms, so the cap is reached only if no refresh ever happens.
     int calls = 1;
     for (int round = 0; round < 200 && fx.emu->stats().tokens_issued < 2; ++round) {
