@@ -42,7 +42,12 @@ std::string run(std::uint8_t const* data, std::size_t size, std::uint8_t first) 
         }
         return !p.is_done();
     });
-    if (!ec && !p.is_done()) p.put_eof(ec);
+    // End of input: Beast's own reads report end_of_stream when nothing came at all and only
+    // then hand the parser its EOF (put_eof's precondition is got_some()).
+    if (!ec && !p.is_done()) {
+        if (!p.got_some()) return "incomplete";
+        p.put_eof(ec);
+    }
     if (ec) return "error " + ec.message();
     if (!p.is_done()) return "incomplete";
     auto const& req = p.get();

@@ -102,13 +102,27 @@ for body in '{"model":"m","max_tokens":8,"messages":[{"role":"user","content":"h
     i=$((i + 1))
 done
 
-status=0
-for t in sse event_stream openai_stream anthropic_stream gemini_stream bedrock_stream http_request \
-         openai_request bedrock_request gemini_request anthropic_request; do
+# The targets run side by side, one per core (each libFuzzer run is one thread); the results are
+# printed in order once all have finished.
+run_one() {  # run_one TARGET: exit status 0 when the run found nothing
+    local t=$1
     mkdir -p "$seeds/$t"
+    "$build/fuzz_$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+        -artifact_prefix="$build/crash-$t-" "$seeds/$t" >"$build/$t.log" 2>&1
+}
+targets=(sse event_stream openai_stream anthropic_stream gemini_stream bedrock_stream http_request
+         openai_request bedrock_request gemini_request anthropic_request)
+parallel=${LLMUX_FUZZ_JOBS:-$(nproc)}
+declare -A pid_of
+for t in "${targets[@]}"; do
+    while (( $(jobs -rp | wc -l) >= parallel )); do wait -n || true; done
+    run_one "$t" &
+    pid_of[$t]=$!
+done
+status=0
+for t in "${targets[@]}"; do
     log="$build/$t.log"
-    if "$build/fuzz_$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
-        -artifact_prefix="$build/crash-$t-" "$seeds/$t" >"$log" 2>&1; then
+    if wait "${pid_of[$t]}"; then
         echo "fuzz_$t: ok ($(grep -o 'stat::number_of_executed_units: [0-9]*' "$log" | awk '{print $2}') runs in ${secs}s)"
     else
         echo "fuzz_$t: FAILED; see $log and $build/crash-$t-*"

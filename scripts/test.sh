@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: BSL-1.0
 # The README's second command (and CI's): installs what is missing, builds everything, runs
-# every test (unit, integration, the official SDKs against the emulator, the CMake consumer),
-# then builds and runs the tests again under AddressSanitizer + UndefinedBehaviorSanitizer, then
-# runs each libFuzzer target briefly (LLMUX_FUZZ_SECONDS each, default 10). A redis-server on a
-# free loopback port serves the Redis state store's tests of both passes (LLMUX_TEST_REDIS).
-# Set LLMUX_SKIP_SANITIZE=1 to skip the sanitizer pass, LLMUX_FUZZ_SECONDS=0 to skip fuzzing.
+# every test once (the unit and integration tests under AddressSanitizer +
+# UndefinedBehaviorSanitizer; the command's tests, the official SDKs, the examples and the CMake
+# consumer in an optimised build), then runs each libFuzzer target briefly (LLMUX_FUZZ_SECONDS
+# each, default 10). A redis-server on a free loopback port serves the Redis state store's tests
+# (LLMUX_TEST_REDIS). Set LLMUX_SKIP_SANITIZE=1 to skip the sanitizer pass (the unit and
+# integration tests then run in the optimised build), LLMUX_FUZZ_SECONDS=0 to skip fuzzing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -55,17 +56,26 @@ if [[ -f tests/conformance/package-lock.json ]]; then
     (cd tests/conformance && npm ci --no-audit --no-fund --loglevel=error)
 fi
 
+# Each test executable is compiled once: the unit and integration tests in the sanitizer pass
+# (AddressSanitizer + UndefinedBehaviorSanitizer, Debug), everything else (the llmux command and
+# its tests, the official SDKs against it, the examples, the benchmarks, the CMake consumer) in
+# the plain optimised pass. With LLMUX_SKIP_SANITIZE=1 the plain pass builds and runs them all.
 # Line tables only (-g1) in both passes: sanitizer reports and gdb backtraces keep their file
 # and line, and the heavily templated translation units compile about 30 % faster than with -g
 # (tests/integration/gateway.cpp: 73 s instead of 104 s here).
+sanitize=1
+[[ "${LLMUX_SKIP_SANITIZE:-0}" == 1 ]] && sanitize=0
+unit_in_plain=ON
+[[ $sanitize == 1 ]] && unit_in_plain=OFF
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-      "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O2 -g1 -DNDEBUG" >/dev/null
+      "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O2 -g1 -DNDEBUG" \
+      -DLLMUX_BUILD_UNIT_TESTS=$unit_in_plain >/dev/null
 cmake --build build -j "$jobs"
 (cd build && ctest --output-on-failure -j "$jobs")
 
-if [[ "${LLMUX_SKIP_SANITIZE:-0}" != 1 ]]; then
+if [[ $sanitize == 1 ]]; then
     cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug "-DCMAKE_CXX_FLAGS_DEBUG=-g1" \
-          -DLLMUX_SANITIZE=ON \
+          -DLLMUX_SANITIZE=ON -DLLMUX_BUILD_UNIT_TESTS=ON \
           -DLLMUX_BUILD_EXAMPLES=OFF -DLLMUX_BUILD_BENCHMARKS=OFF >/dev/null
     cmake --build build-asan -j "$jobs" --target unit integration
     (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
