@@ -2,23 +2,19 @@
 // The emulator: routes each request to a wire format's server side (the registry's endpoint
 // table), checks its credentials, decodes it into a unified request, resolves its behaviour,
 // plans the answer and plays it through the format's encoders with the scripted timing, errors
-// and faults. The protocol text is the wire formats' own; every format is served by its
-// wire module. The legacy emulator protocol interface (protocol.hpp) has no user left and is
-// removed next.
+// and faults. The protocol text is the wire formats' own: the emulator holds behaviour only.
 #include <llmux/emulator.hpp>
 
 #include "auth/crypto.hpp"
 #include "auth/jwt.hpp"
 #include "auth/sigv4.hpp"
 #include "emulator/plan.hpp"
-#include "emulator/protocol.hpp"
 #include "http/server.hpp"
 #include "http/tls_cert.hpp"
 #include "util/json_text.hpp"
 #include "wire/formats.hpp"
 
 #include <boost/asio/ip/address.hpp>
-#include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
 
 #include <algorithm>
@@ -37,9 +33,7 @@ namespace {
 
 using detail::api_error;
 using detail::emu_answer;
-using detail::emu_endpoint;
 using detail::emu_request;
-using detail::emulator_protocol;
 using detail::id_kind;
 using detail::server_exchange;
 using detail::wire_server;
@@ -117,45 +111,6 @@ private:
     server_exchange& x_;
 };
 
-/// The format a request is answered in: a wire format's server side or, until every format
-/// has one, a legacy emulator protocol.
-struct format_ref {
-    wire_server const* server = nullptr;
-    emulator_protocol const* legacy = nullptr;
-
-    api_error error_for_status(unsigned status, std::string_view model) const {
-        return server ? server->error_for_status(status, model)
-                      : legacy->error_for_status(status, model);
-    }
-    /// A 400 with `message` (bad directives).
-    api_error bad_request(std::string message) const {
-        if (server) return {400, std::move(message)};
-        return legacy->bad_request(std::move(message));
-    }
-};
-
-/// Writes one planned answer, whole or streamed, in a format.
-class answer_writer {
-public:
-    virtual ~answer_writer() = default;
-    /// Headers every answer of the provider carries.
-    virtual void add_headers(server_exchange& x, std::uint64_t processing_ms) = 0;
-    virtual std::string_view content_type() const = 0;
-    /// The whole answer; `malformed`: a body that looks like one but no JSON parser accepts.
-    virtual void whole(std::string& out, bool malformed) = 0;
-    virtual std::string_view stream_content_type() const = 0;
-    /// Events before the first piece (OpenAI's role chunk, a tool call's header).
-    virtual void stream_begin(std::string& out) = 0;
-    /// The event carrying piece `i` of the answer.
-    virtual void stream_piece(std::size_t i, std::string& out) = 0;
-    /// Finish reason, usage, end marker.
-    virtual void stream_end(std::string& out) = 0;
-    /// The provider's in-stream error event.
-    virtual void stream_error(std::string& out) = 0;
-    /// An event whose payload is not valid JSON.
-    virtual void stream_malformed(std::string& out) = 0;
-};
-
 finish_reason unified(detail::emu_finish f) noexcept {
     switch (f) {
     case detail::emu_finish::stop: return finish_reason::stop;
@@ -169,7 +124,7 @@ finish_reason unified(detail::emu_finish f) noexcept {
     a stream as one `chat_chunk` per token piece. One chunk object serves the whole stream, so
     its buffers are reused and no event allocates.
 */
-class wire_answer final : public answer_writer {
+class wire_answer {
 public:
     wire_answer(wire_server const& s, emu_answer const& a)
         : s_(s), a_(a), id_(s.make_id(id_kind::response, emu_tag, a.number)),
@@ -182,15 +137,15 @@ public:
         if (a.tool_call) call_id_ = s.make_id(id_kind::tool_call, emu_tag, a.number);
     }
 
-    void add_headers(server_exchange& x, std::uint64_t processing_ms) override {
+    void add_headers(server_exchange& x, std::uint64_t processing_ms) {
         meta_.processing_ms = processing_ms;
         exchange_headers h(x);
         s_.response_headers(meta_, h);
     }
 
-    std::string_view content_type() const override { return s_.content_type(); }
+    std::string_view content_type() const { return s_.content_type(); }
 
-    void whole(std::string& out, bool malformed) override {
+    void whole(std::string& out, bool malformed) {
         chat_response r = ending();
         if (a_.tool_call)
             r.tool_calls.push_back({call_id_, a_.tool_name, std::string(a_.sent_text())});
@@ -208,9 +163,9 @@ public:
         out.erase(at, 1);  // the answer's own '{'
     }
 
-    std::string_view stream_content_type() const override { return s_.stream_content_type(); }
+    std::string_view stream_content_type() const { return s_.stream_content_type(); }
 
-    void stream_begin(std::string& out) override {
+    void stream_begin(std::string& out) {
         enc_ = s_.make_stream_encoder(meta_, a_.include_usage);
         if (a_.tool_call) {
             // The call's header (id, name, empty arguments); its arguments follow in pieces.
@@ -225,7 +180,7 @@ public:
         }
     }
 
-    void stream_piece(std::size_t i, std::string& out) override {
+    void stream_piece(std::size_t i, std::string& out) {
         if (a_.tool_call)
             chunk_.tool_calls.front().arguments.assign(a_.piece(i));
         else
@@ -233,17 +188,17 @@ public:
         enc_->chunk(chunk_, out);
     }
 
-    void stream_end(std::string& out) override {
+    void stream_end(std::string& out) {
         auto const r = ending();
         enc_->finish(r, out);
     }
 
-    void stream_error(std::string& out) override {
+    void stream_error(std::string& out) {
         auto const e = s_.mid_stream_error(a_.model);
         enc_->error(e, out);
     }
 
-    void stream_malformed(std::string& out) override { enc_->malformed(out); }
+    void stream_malformed(std::string& out) { enc_->malformed(out); }
 
 private:
     /// The answer without its content: finish reason and usage.
@@ -271,41 +226,12 @@ private:
     chat_chunk chunk_;
 };
 
-/// An answer written by a legacy emulator protocol.
-class legacy_answer final : public answer_writer {
-public:
-    legacy_answer(emulator_protocol const& p, emu_answer& a) : p_(p), a_(a) {}
-
-    void add_headers(server_exchange& x, std::uint64_t processing_ms) override {
-        p_.add_headers(x, a_.number, processing_ms);
-    }
-    std::string_view content_type() const override { return "application/json"; }
-    void whole(std::string& out, bool malformed) override {
-        if (malformed)
-            p_.render_malformed_response(a_, out);
-        else
-            p_.render_response(a_, out);
-    }
-    std::string_view stream_content_type() const override { return p_.stream_content_type(); }
-    void stream_begin(std::string& out) override { p_.stream_begin(a_, out); }
-    void stream_piece(std::size_t i, std::string& out) override { p_.stream_piece(a_, i, out); }
-    void stream_end(std::string& out) override { p_.stream_end(a_, out); }
-    void stream_error(std::string& out) override { p_.stream_error(a_, out); }
-    void stream_malformed(std::string& out) override { p_.stream_malformed(a_, out); }
-
-private:
-    emulator_protocol const& p_;
-    emu_answer& a_;
-};
-
 }  // namespace
 
 struct emulator::impl {
     asio::any_io_executor ex;
     emulator_config cfg;
-    /// Formats still answered through legacy protocols (issue 10, phase B moves them).
-    std::vector<std::unique_ptr<emulator_protocol>> legacy;
-    /// The endpoints of every other registered format, reached at any base path.
+    /// The endpoints of every registered format, reached at any base path.
     std::optional<detail::endpoint_table> table;
     std::vector<std::string> model_names;
     std::unique_ptr<detail::http_server> server;
@@ -325,7 +251,6 @@ struct emulator::impl {
     // Access tokens issued by the OAuth endpoint, with their expiry.
     std::mutex tokens_mutex;
     std::unordered_map<std::string, std::chrono::system_clock::time_point> tokens;
-    detail::emu_auth auth;
 
     // Requests seen per model (as sent, directives included) that carry a failure directive:
     // fail_first and error_rate count these.
@@ -333,29 +258,27 @@ struct emulator::impl {
     std::unordered_map<std::string, std::uint64_t> counts;
 
     impl(asio::any_io_executor e, emulator_config c) : ex(std::move(e)), cfg(std::move(c)) {
-        // Every format has its server side in the wire layer now: no legacy protocol is
-        // registered (the adapter below is removed next).
-        std::vector<wire_server const*> served;
-        for (auto const* s : detail::wire_servers())
-            if (std::none_of(legacy.begin(), legacy.end(),
-                             [&](auto const& p) { return p->name() == s->name(); }))
-                served.push_back(s);
-        table.emplace(served, true);
+        table.emplace(detail::wire_servers(), true);
         for (auto const& [name, b] : cfg.scripts)
             model_names.push_back(name);
-        auth.aws_secret = [this](std::string_view akid) -> std::optional<std::string> {
-            auto it = cfg.aws_credentials.find(akid);
-            if (it == cfg.aws_credentials.end()) return std::nullopt;
-            return it->second;
-        };
-        auth.bearer_token = [this](std::string_view token) {
-            if (std::find(cfg.access_tokens.begin(), cfg.access_tokens.end(), token) !=
-                cfg.access_tokens.end())
-                return true;
-            std::lock_guard lock(tokens_mutex);
-            auto it = tokens.find(std::string(token));
-            return it != tokens.end() && it->second > std::chrono::system_clock::now();
-        };
+    }
+
+    /// The secret of AWS access key id `akid`, when the emulator knows it (SigV4 checks).
+    std::optional<std::string> aws_secret(std::string_view akid) const {
+        auto it = cfg.aws_credentials.find(akid);
+        if (it == cfg.aws_credentials.end()) return std::nullopt;
+        return it->second;
+    }
+
+    /// True when `token` is a Bearer token the emulator accepts: one its OAuth endpoint issued
+    /// and that has not expired, or one of `emulator_config::access_tokens`.
+    bool bearer_token_ok(std::string_view token) {
+        if (std::find(cfg.access_tokens.begin(), cfg.access_tokens.end(), token) !=
+            cfg.access_tokens.end())
+            return true;
+        std::lock_guard lock(tokens_mutex);
+        auto it = tokens.find(std::string(token));
+        return it != tokens.end() && it->second > std::chrono::system_clock::now();
     }
 
     /// Google's OAuth token endpoint for service-account JWTs (PROVIDERS.md 5.2).
@@ -395,24 +318,18 @@ struct emulator::impl {
     std::optional<api_error> check_credential(wire_server const& s, detail::server_request const& req);
     asio::awaitable<void> serve_endpoint(server_exchange& x, detail::endpoint_match const& m,
                                          std::uint64_t n, clock::time_point t0);
-    asio::awaitable<void> serve_legacy(server_exchange& x, emulator_protocol const& p,
-                                       detail::emu_route const& route, std::uint64_t n,
-                                       clock::time_point t0);
     /// Behaviour, failures, plan and answer: the same for every format.
-    asio::awaitable<void> play(server_exchange& x, format_ref f, emu_request const& r,
+    asio::awaitable<void> play(server_exchange& x, wire_server const& f, emu_request const& r,
                                std::uint64_t n, clock::time_point t0);
-    asio::awaitable<void> answer_whole(server_exchange& x, format_ref f, answer_writer& w,
+    asio::awaitable<void> answer_whole(server_exchange& x, wire_server const& f, wire_answer& w,
                                        emu_answer& a, emulator_behaviour const& b,
                                        fault_kind fault, clock::time_point t0);
-    asio::awaitable<void> answer_stream(server_exchange& x, answer_writer& w, emu_answer& a,
+    asio::awaitable<void> answer_stream(server_exchange& x, wire_answer& w, emu_answer& a,
                                         emulator_behaviour const& b, fault_kind fault,
                                         clock::time_point t0);
     asio::awaitable<void> send_ok(server_exchange& x, wire_server const& s,
                                   std::string const& body, std::uint64_t n, clock::time_point t0);
-    asio::awaitable<void> send_legacy_json(server_exchange& x, emulator_protocol const& p,
-                                           std::string const& body, std::uint64_t n,
-                                           clock::time_point t0);
-    asio::awaitable<void> send_error(server_exchange& x, format_ref f, api_error const& e,
+    asio::awaitable<void> send_error(server_exchange& x, wire_server const& f, api_error const& e,
                                      std::uint64_t n, clock::time_point t0);
 };
 
@@ -430,49 +347,22 @@ asio::awaitable<void> emulator::impl::send_ok(server_exchange& x, wire_server co
     co_await x.send(body);
 }
 
-asio::awaitable<void> emulator::impl::send_legacy_json(server_exchange& x,
-                                                       emulator_protocol const& p,
-                                                       std::string const& body, std::uint64_t n,
-                                                       clock::time_point t0) {
-    x.set_status(200);
-    x.add_header("Content-Type", "application/json");
-    p.add_headers(x, n, ms_since(t0));
-    co_await x.send(body);
-}
-
-asio::awaitable<void> emulator::impl::send_error(server_exchange& x, format_ref f,
+asio::awaitable<void> emulator::impl::send_error(server_exchange& x, wire_server const& f,
                                                  api_error const& e, std::uint64_t n,
                                                  clock::time_point t0) {
     errors_sent.fetch_add(1, std::memory_order_relaxed);
-    if (f.server) {
-        auto const a = f.server->encode_error(e);
-        x.set_status(a.status);
-        x.add_header("Content-Type", a.content_type);
-        std::string const request_id = f.server->make_id(id_kind::request, emu_tag, n);
-        detail::answer_meta m;
-        m.request_id = request_id;
-        m.processing_ms = ms_since(t0);
-        exchange_headers h(x);
-        f.server->response_headers(m, h);
-        for (auto const& [name, value] : a.headers)
-            x.add_header(name, value);
-        co_await x.send(a.body);
-        co_return;
-    }
-    auto const& p = *f.legacy;
-    x.set_status(e.status);
-    x.add_header("Content-Type", "application/json");
-    p.add_headers(x, n, ms_since(t0));
-    p.add_error_headers(x, e);
-    if (e.retry_after) {
-        auto const ms = e.retry_after->count();
-        // retry-after is whole seconds: round up so a client never retries early.
-        x.add_header("retry-after", std::to_string((ms + 999) / 1000));
-        x.add_header("retry-after-ms", std::to_string(ms));
-    }
-    std::string body;
-    p.render_error(e, body);
-    co_await x.send(body);
+    auto const a = f.encode_error(e);
+    x.set_status(a.status);
+    x.add_header("Content-Type", a.content_type);
+    std::string const request_id = f.make_id(id_kind::request, emu_tag, n);
+    detail::answer_meta m;
+    m.request_id = request_id;
+    m.processing_ms = ms_since(t0);
+    exchange_headers h(x);
+    f.response_headers(m, h);
+    for (auto const& [name, value] : a.headers)
+        x.add_header(name, value);
+    co_await x.send(a.body);
 }
 
 asio::awaitable<void> emulator::impl::handle(server_exchange& x) {
@@ -491,17 +381,10 @@ asio::awaitable<void> emulator::impl::handle(server_exchange& x) {
         co_await serve_endpoint(x, *m, n, t0);
         co_return;
     }
-    for (auto const& p : legacy) {
-        auto const route = p->route(req.method(), path);
-        if (route.endpoint != emu_endpoint::none) {
-            co_await serve_legacy(x, *p, route, n, t0);
-            co_return;
-        }
-    }
     // Unknown paths answer in the first format's shape (OpenAI's), as most clients are.
     auto const& first = *detail::wire_servers().front();
     auto const e = first.unknown_endpoint(method, target);
-    co_await send_error(x, {&first, nullptr}, e, n, t0);
+    co_await send_error(x, first, e, n, t0);
 }
 
 std::optional<api_error> emulator::impl::check_credential(wire_server const& s,
@@ -514,7 +397,7 @@ std::optional<api_error> emulator::impl::check_credential(wire_server const& s,
     case detail::credential::kind::api_key:
         return std::nullopt;  // the emulator cannot know real keys: any key will do
     case detail::credential::kind::access_token:
-        if (auth.bearer_token(c.value)) return std::nullopt;
+        if (bearer_token_ok(c.value)) return std::nullopt;
         return s.auth_error_for(head, false, {}, {});
     case detail::credential::kind::aws_sigv4: {
         std::vector<std::pair<std::string, std::string>> headers;
@@ -528,7 +411,8 @@ std::optional<api_error> emulator::impl::check_credential(wire_server const& s,
         detail::sigv4_verify_options opt;
         opt.now = std::chrono::system_clock::now();
         opt.service = c.value;  // the service the scope must name; any region will do
-        auto id = detail::sigv4_verify(in, auth.aws_secret, opt);
+        auto id = detail::sigv4_verify(
+            in, [this](std::string_view akid) { return aws_secret(akid); }, opt);
         if (!id)
             return s.auth_error_for(head, false, id.error().diag.message,
                                    id.error().diag.error_type);
@@ -551,7 +435,7 @@ asio::awaitable<void> emulator::impl::serve_endpoint(server_exchange& x,
                                                      detail::endpoint_match const& m,
                                                      std::uint64_t n, clock::time_point t0) {
     auto const& s = *m.server;
-    format_ref const f{&s, nullptr};
+    auto const& f = s;
     auto& req = x.request();
     if (cfg.require_auth) {
         if (auto e = check_credential(s, req)) {
@@ -590,50 +474,6 @@ asio::awaitable<void> emulator::impl::serve_endpoint(server_exchange& x,
     }
     auto const r = detail::plan_input(in.req, in.stream || m.ep->stream, in.include_usage);
     co_await play(x, f, r, n, t0);
-}
-
-asio::awaitable<void> emulator::impl::serve_legacy(server_exchange& x, emulator_protocol const& p,
-                                                   detail::emu_route const& route,
-                                                   std::uint64_t n, clock::time_point t0) {
-    format_ref const f{nullptr, &p};
-    auto& req = x.request();
-    if (cfg.require_auth) {
-        auth.now = std::chrono::system_clock::now();
-        if (auto e = p.check_auth(req, auth)) {
-            co_await send_error(x, f, *e, n, t0);
-            co_return;
-        }
-    }
-    std::string body;
-    switch (route.endpoint) {
-    case emu_endpoint::list_models:
-        p.render_models(model_names, body);
-        co_await send_legacy_json(x, p, body, n, t0);
-        co_return;
-    case emu_endpoint::get_model:
-        p.render_model(route.path_model, body);
-        co_await send_legacy_json(x, p, body, n, t0);
-        co_return;
-    case emu_endpoint::chat:
-    case emu_endpoint::none:
-        break;
-    }
-    // The document only lives for this request: a monotonic arena makes parsing cheap.
-    boost::json::monotonic_resource arena;
-    boost::system::error_code ec;
-    boost::json::value const doc = boost::json::parse(req.body(), ec, &arena);
-    if (ec) {
-        auto const e = p.invalid_json(ec.message());
-        co_await send_error(x, f, e, n, t0);
-        co_return;
-    }
-    auto parsed = p.parse_chat(doc, route);
-    if (!parsed) {
-        auto const e = parsed.error();
-        co_await send_error(x, f, e, n, t0);
-        co_return;
-    }
-    co_await play(x, f, *parsed, n, t0);
 }
 
 namespace {
@@ -760,12 +600,13 @@ asio::awaitable<void> emulator::impl::oauth_token(server_exchange& x, std::uint6
     co_await reply(200, std::move(body));
 }
 
-asio::awaitable<void> emulator::impl::play(server_exchange& x, format_ref f, emu_request const& r,
+asio::awaitable<void> emulator::impl::play(server_exchange& x, wire_server const& f,
+                                           emu_request const& r,
                                            std::uint64_t n, clock::time_point t0) {
     auto& req = x.request();
     auto b = detail::resolve_behaviour(cfg, r.model, req["x-llmux-emulate"]);
     if (!b) {
-        auto const e = f.bad_request(b.error().diag.message);
+        api_error const e{400, b.error().diag.message};
         co_await send_error(x, f, e, n, t0);
         co_return;
     }
@@ -821,21 +662,15 @@ asio::awaitable<void> emulator::impl::play(server_exchange& x, format_ref f, emu
         co_return;
     }
     auto a = detail::plan_answer(r, *b, n, unix_now());
-    std::optional<wire_answer> by_server;
-    std::optional<legacy_answer> by_legacy;
-    answer_writer* w = nullptr;
-    if (f.server)
-        w = &by_server.emplace(*f.server, a);
-    else
-        w = &by_legacy.emplace(*f.legacy, a);
+    wire_answer w(f, a);
     if (a.stream)
-        co_await answer_stream(x, *w, a, *b, fault, t0);
+        co_await answer_stream(x, w, a, *b, fault, t0);
     else
-        co_await answer_whole(x, f, *w, a, *b, fault, t0);
+        co_await answer_whole(x, f, w, a, *b, fault, t0);
 }
 
-asio::awaitable<void> emulator::impl::answer_whole(server_exchange& x, format_ref f,
-                                                   answer_writer& w, emu_answer& a,
+asio::awaitable<void> emulator::impl::answer_whole(server_exchange& x, wire_server const& f,
+                                                   wire_answer& w, emu_answer& a,
                                                    emulator_behaviour const& b, fault_kind fault,
                                                    clock::time_point t0) {
     if (fault == fault_kind::stall) {
@@ -886,7 +721,7 @@ asio::awaitable<void> emulator::impl::answer_whole(server_exchange& x, format_re
     co_await x.send(body);
 }
 
-asio::awaitable<void> emulator::impl::answer_stream(server_exchange& x, answer_writer& w,
+asio::awaitable<void> emulator::impl::answer_stream(server_exchange& x, wire_answer& w,
                                                     emu_answer& a, emulator_behaviour const& b,
                                                     fault_kind fault, clock::time_point t0) {
     x.set_status(200);

@@ -3,19 +3,92 @@
 // fails, and what the deterministic answer is.
 #pragma once
 
-#include "emulator/protocol.hpp"
-
 #include <llmux/emulator.hpp>
 #include <llmux/types.hpp>
 
 #include <boost/json/object.hpp>
 
+#include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 namespace llmux::detail {
+
+/// @brief A tool offered to the model.
+struct emu_tool {
+    std::string_view name;
+    /// Its JSON-schema parameters; null when absent. Points into the unified request.
+    boost::json::object const* parameters = nullptr;
+};
+
+/// @brief What the plan reads of a request. Views and pointers point into the unified request
+/// it was made from (`plan_input`), which outlives this object.
+struct emu_request {
+    /// The model as sent, `~directives` included.
+    std::string model;
+    bool stream = false;
+    /// OpenAI `stream_options.include_usage`.
+    bool include_usage = false;
+    std::optional<std::uint64_t> max_tokens;
+    /// Text of the last user message (text parts joined).
+    std::string last_user_text;
+    /// Bytes of message text of the whole conversation, for the prompt token estimate.
+    std::size_t prompt_chars = 0;
+    /// The last message is a tool result; `tool_result` is its content.
+    bool last_is_tool_result = false;
+    std::string tool_result;
+
+    std::vector<emu_tool> tools;
+    enum class tool_mode { automatic, none, required, named };
+    tool_mode tool_choice = tool_mode::automatic;
+    std::string tool_choice_name;
+
+    enum class format { text, json_object, json_schema };
+    format response_format = format::text;
+    /// The schema of a `json_schema` answer; null when absent.
+    boost::json::object const* schema = nullptr;
+};
+
+/// @brief Why the answer ended.
+enum class emu_finish { stop, length, tool_calls };
+
+/// @brief The planned answer. A wire format's server side writes it whole or as stream events.
+struct emu_answer {
+    /// Request number (1, 2, ...): ids are made from it (`chatcmpl-emu-<n>`, `call_emu_<n>`).
+    std::uint64_t number = 0;
+    /// The model reported back: the requested name without `~directives`.
+    std::string model;
+    /// Unix seconds.
+    std::int64_t created = 0;
+    bool stream = false;
+    bool include_usage = false;
+
+    /// A tool call rather than text; `text` then holds the call's JSON arguments.
+    bool tool_call = false;
+    std::string tool_name;
+    std::string text;
+    /// End offsets in `text` of its tokens (each a word with its leading space), after
+    /// `max_tokens`. Offsets rather than views, so the answer can be moved.
+    std::vector<std::uint32_t> piece_ends;
+    emu_finish finish = emu_finish::stop;
+
+    std::uint64_t prompt_tokens = 0;
+    std::uint64_t completion_tokens = 0;
+
+    std::size_t piece_count() const noexcept { return piece_ends.size(); }
+    /// Token `i` of the answer.
+    std::string_view piece(std::size_t i) const noexcept {
+        std::size_t const begin = i == 0 ? 0 : piece_ends[i - 1];
+        return std::string_view(text).substr(begin, piece_ends[i] - begin);
+    }
+    /// The (possibly cut) answer text: the concatenated pieces.
+    std::string_view sent_text() const noexcept {
+        return std::string_view(text).substr(0, piece_ends.empty() ? 0 : piece_ends.back());
+    }
+};
 
 /// The model name without its `~directives`.
 std::string_view base_model(std::string_view model) noexcept;
