@@ -936,10 +936,11 @@ public:
                     "rate_limit_error", "", ""};
         case 500: return {500, "Internal server error", "api_error", "", ""};
         case 504: return {504, "Request timed out", "timeout_error", "", ""};
-        case 529: return {529, "Overloaded", "overloaded_error", "", ""};
+        case 503:  // the type this format gives a 503 everywhere else (error_type)
+        case 529: return {status, "Overloaded", "overloaded_error", "", ""};
         default:
             return {status, "Emulated error (HTTP " + std::to_string(status) + ").",
-                    status >= 500 ? "api_error" : "invalid_request_error", "", ""};
+                    std::string(anthropic::error_type(status)), "", ""};
         }
     }
 

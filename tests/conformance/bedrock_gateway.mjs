@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: BSL-1.0
 // The official AWS SDK (`@aws-sdk/client-bedrock-runtime`) as a real client of `llmux serve`'s
 // Bedrock Converse endpoints, with the gateway key as a Bedrock API key (a bearer token from a
-// token provider). The gateway's upstreams are its built-in emulator speaking OpenAI, Anthropic
-// and Bedrock. Checks: Converse and ConverseStream from each upstream format, a tool call round
+// token provider). The gateway's upstreams are its built-in emulator speaking OpenAI, Anthropic,
+// Gemini and Bedrock. Checks: Converse and ConverseStream from each upstream format, a tool call round
 // trip (whole and streamed), a gateway model name with a slash (percent-encoded by the SDK), a
 // bad key, upstream throttling as a ThrottlingException, an upstream failure mid-stream as an
 // exception frame, and a field with no equivalent upstream refused by name. Exits non-zero on
@@ -56,6 +56,7 @@ const upstreams = {
     gpt: 'gpt-4o-mini',
     claude: 'claude-sonnet-4.6',
     nova: 'amazon.nova-lite-v1:0',
+    gemini: 'gemini-2.0-flash',
 };
 
 const weatherTool = {
@@ -183,7 +184,7 @@ await check('a bad gateway key is an UnrecognizedClientException', async () => {
 }, { errors: true });
 
 await check('an upstream 429 is a ThrottlingException', async () => {
-    for (const modelId of ['gpt-throttled', 'claude-throttled']) {
+    for (const modelId of Object.keys(upstreams).map((m) => `${m}-throttled`)) {
         for (const Command of [ConverseCommand, ConverseStreamCommand]) {
             await assert.rejects(client.send(new Command({ modelId, messages })), (e) => {
                 assert.equal(e.name, 'ThrottlingException', `${modelId}: got ${e?.name}: ${e?.message}`);

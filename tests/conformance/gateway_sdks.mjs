@@ -123,9 +123,20 @@ for (const [model, upstream] of Object.entries(upstreams)) {
     });
 }
 
-await check('openai SDK, tool call round trip through an Anthropic upstream', async () => {
+for (const model of Object.keys(upstreams)) {
+    await check(`openai SDK, an upstream 429 from ${model} is a RateLimitError with retry-after`, async () => {
+        await assert.rejects(openai.chat.completions.create({ model: `${model}-limited`, messages }), (e) => {
+            assert.ok(e instanceof OpenAI.RateLimitError, `got ${e?.constructor?.name}: ${e}`);
+            assert.equal(e.status, 429);
+            assert.equal(e.headers.get('retry-after'), '3');
+            return true;
+        });
+    });
+}
+
+for (const model of Object.keys(upstreams)) await check(`openai SDK, tool call round trip through ${model}`, async () => {
     const first = await openai.chat.completions.create({
-        model: 'claude', messages: [{ role: 'user', content: 'Weather in Oslo?' }], tools: [weatherTool],
+        model, messages: [{ role: 'user', content: 'Weather in Oslo?' }], tools: [weatherTool],
     });
     assert.equal(first.choices[0].finish_reason, 'tool_calls');
     const call = first.choices[0].message.tool_calls[0];
@@ -133,7 +144,7 @@ await check('openai SDK, tool call round trip through an Anthropic upstream', as
     assert.equal(call.function.name, 'get_weather');
     assert.equal(typeof JSON.parse(call.function.arguments).city, 'string');
     const second = await openai.chat.completions.create({
-        model: 'claude',
+        model,
         tools: [weatherTool],
         messages: [
             { role: 'user', content: 'Weather in Oslo?' },

@@ -47,7 +47,12 @@ const vertex = new GoogleGenAI({
 const prompt = 'Introduce Python in one sentence';
 const answer = (upstream) => `Emulated answer from ${upstream} to: ${prompt}`;
 // Public model name -> the upstream model the emulator names in its answer.
-const upstreams = { gpt: 'gpt-4o-mini', claude: 'claude-sonnet-4.6' };
+const upstreams = {
+    gpt: 'gpt-4o-mini',
+    claude: 'claude-sonnet-4.6',
+    gemini: 'gemini-2.0-flash',
+    nova: 'amazon.nova-lite-v1:0',
+};
 
 const weatherDeclaration = {
     name: 'get_weather',
@@ -144,8 +149,8 @@ for (const [mode, ai] of [['gemini api', studio], ['vertex ai', vertex]]) {
         assert.ok(big.totalTokens > small.totalTokens);
     });
 
-    await check(`${mode}: an upstream 429 is an ApiError with RESOURCE_EXHAUSTED and RetryInfo`, async () => {
-        await assert.rejects(ai.models.generateContent({ model: 'limited', contents: prompt }), (e) => {
+    for (const model of Object.keys(upstreams)) await check(`${mode}: an upstream 429 from ${model} is an ApiError with RESOURCE_EXHAUSTED and RetryInfo`, async () => {
+        await assert.rejects(ai.models.generateContent({ model: `${model}-limited`, contents: prompt }), (e) => {
             assert.ok(e instanceof ApiError, `got ${e?.constructor?.name}: ${e}`);
             assert.equal(e.status, 429);
             const body = JSON.parse(e.message);

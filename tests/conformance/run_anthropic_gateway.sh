@@ -22,7 +22,9 @@ models=$(cat <<'JSON'
   "nova-limited": "bedrock/amazon.nova-lite-v1:0~error=429,retry_after=2s",
   "gpt-busy": "openai/gpt-4o-mini~error=503",
   "gemini-busy": "google/gemini-2.0-flash~error=503",
-  "nova-busy": "bedrock/amazon.nova-lite-v1:0~error=503"
+  "nova-busy": "bedrock/amazon.nova-lite-v1:0~error=503",
+  "claude-limited": "anthropic/claude-sonnet-4.6~error=429,retry_after=2s",
+  "claude-busy": "anthropic/claude-sonnet-4.6~error=503"
 }
 JSON
 )

@@ -21,9 +21,12 @@ models=$(cat <<'JSON'
   "gpt": "openai/gpt-4o-mini",
   "claude": "anthropic/claude-sonnet-4.6",
   "nova": "bedrock/amazon.nova-lite-v1:0",
+  "gemini": "google/gemini-2.0-flash",
   "team/gpt": "openai/gpt-4o-mini",
   "gpt-throttled": "openai/gpt-4o-mini~error=429",
   "claude-throttled": "anthropic/claude-sonnet-4.6~error=429",
+  "gemini-throttled": "google/gemini-2.0-flash~error=429",
+  "nova-throttled": "bedrock/amazon.nova-lite-v1:0~error=429",
   "gpt-breaks": "openai/gpt-4o-mini~fault=error_mid,after=2"
 }
 JSON

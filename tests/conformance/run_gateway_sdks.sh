@@ -21,7 +21,11 @@ models=$(cat <<'JSON'
                 "strategy": "fallback"},
   "stalling": {"deployments": ["openai/gpt-4o~fault=stall,after=0", "google/gemini-2.0-flash"],
                "strategy": "fallback", "per_attempt": "500ms"},
-  "slow": "openai/gpt-4o-mini~tps=5,tokens=300"
+  "slow": "openai/gpt-4o-mini~tps=5,tokens=300",
+  "gpt-limited": "openai/gpt-4o-mini~error=429,retry_after=3s",
+  "claude-limited": "anthropic/claude-sonnet-4.6~error=429,retry_after=3s",
+  "gemini-limited": "google/gemini-2.0-flash~error=429,retry_after=3s",
+  "nova-limited": "bedrock/amazon.nova-lite-v1:0~error=429,retry_after=3s"
 }
 JSON
 )
