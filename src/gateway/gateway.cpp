@@ -169,6 +169,18 @@ private:
     detail::server_exchange& x_;
 };
 
+/// Header lines a format writes, kept for an answer given from the request's head.
+class list_headers final : public detail::header_sink {
+public:
+    explicit list_headers(header_list& l) noexcept : l_(l) {}
+    void header(std::string_view name, std::string_view value) override {
+        l_.emplace_back(name, value);
+    }
+
+private:
+    header_list& l_;
+};
+
 /// The wire format a deployment speaks for its model (Vertex: Gemini's or Anthropic's).
 std::string_view format_of(client const& up, std::string_view deployment) {
     auto const id = model_id::parse(deployment);
@@ -446,7 +458,16 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
                 a.status = answer.status;
                 a.content_type = std::move(answer.content_type);
                 a.body = std::move(answer.body);
-                a.headers = std::move(answer.headers);
+                // The format's request id header, as on every other answer: the id a user
+                // quotes when asking why a request was refused.
+                auto const ids = s->new_ids(format);
+                detail::answer_meta meta;
+                meta.id = ids.first;
+                meta.request_id = ids.second;
+                list_headers sink(a.headers);
+                format.response_headers(meta, sink);
+                for (auto& h : answer.headers)
+                    a.headers.push_back(std::move(h));
                 return a;
             };
         }

@@ -373,6 +373,8 @@ BOOST_AUTO_TEST_CASE(gateway_keys) {
     auto const missing = fx.post("/v1/chat/completions", chat_body("mini"));
     BOOST_TEST(missing.status == 401u);
     BOOST_TEST(openai_error(missing).at("code").as_string() == "missing_api_key");
+    // A refusal from the request's head carries the format's request id like any answer.
+    BOOST_TEST(!missing.header("x-request-id").empty());
 
     auto const wrong = fx.post("/v1/chat/completions", chat_body("mini"),
                                {{"Authorization", "Bearer sk-gw-bad"}});
@@ -389,6 +391,7 @@ BOOST_AUTO_TEST_CASE(gateway_keys) {
     auto const a_bad = fx.post("/v1/messages", messages_body("mini"), {{"x-api-key", "nope"}});
     BOOST_TEST(a_bad.status == 401u);
     BOOST_TEST(parse_json(a_bad.body).at("error").at("type").as_string() == "authentication_error");
+    BOOST_TEST(a_bad.header("request-id").starts_with("req_"), a_bad.header("request-id"));
     auto const a_ok =
         fx.post("/v1/messages", messages_body("mini"), {{"x-api-key", "sk-gw-good"}});
     BOOST_TEST(a_ok.status == 200u, a_ok.body);
