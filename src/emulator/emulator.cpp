@@ -5,13 +5,14 @@
 // and faults. The protocol text is the wire formats' own: the emulator holds behaviour only.
 #include <llmux/emulator.hpp>
 
-#include "auth/crypto.hpp"
+#include "util/crypto.hpp"
 #include "auth/jwt.hpp"
 #include "auth/sigv4.hpp"
 #include "emulator/plan.hpp"
 #include "http/server.hpp"
 #include "http/tls_cert.hpp"
 #include "util/json_text.hpp"
+#include "util/text.hpp"
 #include "wire/formats.hpp"
 
 #include <boost/asio/ip/address.hpp>
@@ -480,27 +481,9 @@ namespace {
 
 /// Decodes `application/x-www-form-urlencoded` value `v` (`+` is a space).
 std::string form_decode(std::string_view v) {
-    std::string out;
-    out.reserve(v.size());
-    for (std::size_t i = 0; i < v.size(); ++i) {
-        if (v[i] == '+') {
-            out.push_back(' ');
-        } else if (v[i] == '%' && i + 2 < v.size()) {
-            auto const hex = [](char c) -> int {
-                if (c >= '0' && c <= '9') return c - '0';
-                if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-                if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-                return -1;
-            };
-            int const hi = hex(v[i + 1]), lo = hex(v[i + 2]);
-            if (hi < 0 || lo < 0) return {};
-            out.push_back(static_cast<char>(hi * 16 + lo));
-            i += 2;
-        } else {
-            out.push_back(v[i]);
-        }
-    }
-    return out;
+    std::string plus_as_space(v);
+    std::replace(plus_as_space.begin(), plus_as_space.end(), '+', ' ');
+    return detail::percent_decode(plus_as_space);
 }
 
 std::string form_field(std::string_view body, std::string_view name) {

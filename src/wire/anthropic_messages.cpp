@@ -23,7 +23,7 @@
 //   schema's root must be an object (a tool input is one), else `error::unsupported`.
 // - `tool::strict` is not sent: Anthropic's strict tool use is a beta behind `anthropic-beta`.
 // - `image_part::detail` (OpenAI's hint) has no equivalent and is not sent.
-#include "auth/crypto.hpp"
+#include "util/crypto.hpp"
 #include "codec/sse.hpp"
 #include "util/text.hpp"
 #include "wire/anthropic_messages.hpp"
@@ -63,17 +63,6 @@ constexpr std::int64_t default_max_tokens = 4096;
 // ---------------------------------------------------------------------------------------------
 // Small helpers
 
-bool istarts_with(std::string_view s, std::string_view prefix) noexcept {
-    return s.size() >= prefix.size() && iequals(s.substr(0, prefix.size()), prefix);
-}
-
-bool icontains(std::string_view haystack, std::string_view needle) noexcept {
-    if (needle.size() > haystack.size()) return false;
-    for (std::size_t i = 0; i + needle.size() <= haystack.size(); ++i)
-        if (iequals(haystack.substr(i, needle.size()), needle)) return true;
-    return false;
-}
-
 std::string_view as_view(json::string const& s) noexcept {
     return {s.data(), s.size()};
 }
@@ -81,24 +70,6 @@ std::string_view as_view(json::string const& s) noexcept {
 std::string_view request_id_of(response_head const& head) {
     if (auto id = head.header("request-id"); !id.empty()) return id;
     return head.header("x-request-id");  // proxies in front of the API
-}
-
-// A readable excerpt of a body that is not JSON (an HTML error page from a proxy).
-std::string body_excerpt(std::string_view body) {
-    std::string squeezed;
-    squeezed.reserve(std::min<std::size_t>(body.size(), 400));
-    bool space = false;
-    for (char c : body.substr(0, 4096)) {
-        if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
-            space = !squeezed.empty();
-            continue;
-        }
-        if (space) squeezed += ' ';
-        space = false;
-        squeezed += c;
-        if (squeezed.size() > 400) break;
-    }
-    return excerpt(squeezed, 200);
 }
 
 bool is_vertex(provider_config const& p) noexcept {
@@ -120,13 +91,6 @@ failure invalid(std::string message) {
 }
 failure unsupported(std::string message) {
     return failure(error::unsupported, std::move(message));
-}
-
-std::string at_message(std::size_t i) {
-    return "messages[" + std::to_string(i) + "]";
-}
-std::string at_part(std::size_t i, std::size_t j) {
-    return at_message(i) + ".content[" + std::to_string(j) + "]";
 }
 
 bool supported_image_type(std::string_view media_type) noexcept {

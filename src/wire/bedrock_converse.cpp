@@ -21,7 +21,7 @@
 //     checked against the live service here), so the unified input count adds
 //     `cacheReadInputTokens` and `cacheWriteInputTokens` to it: `usage::input_tokens` counts
 //     every prompt token, cached or not.
-#include "auth/crypto.hpp"
+#include "util/crypto.hpp"
 #include "codec/event_stream.hpp"
 #include "util/text.hpp"
 #include "wire/bedrock_converse.hpp"
@@ -57,10 +57,6 @@ using bedrock::request_id_header;
 
 std::string_view as_view(json::string const& s) noexcept {
     return {s.data(), s.size()};
-}
-
-bool istarts_with(std::string_view s, std::string_view prefix) noexcept {
-    return s.size() >= prefix.size() && iequals(s.substr(0, prefix.size()), prefix);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -146,24 +142,6 @@ error_payload read_error_payload(json::object const& o) {
     return p;
 }
 
-// A readable excerpt of a body that is not JSON (an HTML error page from a proxy).
-std::string body_excerpt(std::string_view body) {
-    std::string squeezed;
-    squeezed.reserve(std::min<std::size_t>(body.size(), 400));
-    bool space = false;
-    for (char c : body.substr(0, 4096)) {
-        if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
-            space = !squeezed.empty();
-            continue;
-        }
-        if (space) squeezed += ' ';
-        space = false;
-        squeezed += c;
-        if (squeezed.size() > 400) break;
-    }
-    return excerpt(squeezed, 200);
-}
-
 failure decode_error_body(response_head const& head, std::string_view body) {
     failure f = http_failure(head, request_id_header);
     std::string_view const text = trim(body);
@@ -235,13 +213,6 @@ failure invalid(std::string message) {
 
 failure unsupported(std::string message) {
     return failure(error::unsupported, std::move(message));
-}
-
-std::string at_message(std::size_t i) {
-    return "messages[" + std::to_string(i) + "]";
-}
-std::string at_part(std::size_t i, std::size_t j) {
-    return at_message(i) + ".content[" + std::to_string(j) + "]";
 }
 
 /// Bedrock's `ImageFormat` of a media type, or empty.

@@ -140,6 +140,41 @@ std::string excerpt(std::string_view text, std::size_t max) {
     return std::string(text.substr(0, n)) + "...";
 }
 
+std::string body_excerpt(std::string_view body) {
+    std::string squeezed;
+    squeezed.reserve(std::min<std::size_t>(body.size(), 400));
+    bool space = false;
+    for (char c : body.substr(0, 4096)) {
+        if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
+            space = !squeezed.empty();
+            continue;
+        }
+        if (space) squeezed += ' ';
+        space = false;
+        squeezed += c;
+        if (squeezed.size() > 400) break;
+    }
+    return excerpt(squeezed, 200);
+}
+
+bool istarts_with(std::string_view s, std::string_view prefix) noexcept {
+    return s.size() >= prefix.size() && iequals(s.substr(0, prefix.size()), prefix);
+}
+
+bool icontains(std::string_view haystack, std::string_view needle) noexcept {
+    if (needle.size() > haystack.size()) return false;
+    for (std::size_t i = 0; i + needle.size() <= haystack.size(); ++i)
+        if (iequals(haystack.substr(i, needle.size()), needle)) return true;
+    return false;
+}
+
+std::string at_message(std::size_t i) {
+    return "messages[" + std::to_string(i) + "]";
+}
+std::string at_part(std::size_t i, std::size_t j) {
+    return at_message(i) + ".content[" + std::to_string(j) + "]";
+}
+
 void merge_extra(boost::json::object& body, boost::json::object const& extra) {
     for (auto const& [k, v] : extra) {
         auto* existing = body.if_contains(k);

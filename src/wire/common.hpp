@@ -62,6 +62,18 @@ token_count get_count(boost::json::object const& o, std::string_view key) noexce
 /// Cuts `text` to `max` bytes (on a UTF-8 boundary) for an error message.
 std::string excerpt(std::string_view text, std::size_t max = 200);
 
+/// An upstream body for an error message: white space runs squeezed to one space, at most
+/// 200 bytes of its first 4 KiB (`excerpt`).
+std::string body_excerpt(std::string_view body);
+
+/// Where a client-side error points: `messages[i]`, `messages[i].content[j]`.
+std::string at_message(std::size_t i);
+std::string at_part(std::size_t i, std::size_t j);
+
+/// ASCII case-insensitive `starts_with` and `contains` (header values, error messages).
+bool istarts_with(std::string_view s, std::string_view prefix) noexcept;
+bool icontains(std::string_view haystack, std::string_view needle) noexcept;
+
 /// Merges `extra` into `body` (extra wins, objects merged recursively).
 void merge_extra(boost::json::object& body, boost::json::object const& extra);
 

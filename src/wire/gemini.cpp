@@ -43,7 +43,7 @@
 //   thoughtsTokenCount (or, when candidatesTokenCount is missing, totalTokenCount - input).
 // - Streams have no end marker: a stream is complete once a finishReason arrived; one that ends
 //   without is `truncated`.
-#include "auth/crypto.hpp"
+#include "util/crypto.hpp"
 #include "codec/sse.hpp"
 #include "util/text.hpp"
 #include "wire/common.hpp"
@@ -77,41 +77,12 @@ using namespace std::string_view_literals;
 // ---------------------------------------------------------------------------------------------
 // Small helpers
 
-bool istarts_with(std::string_view s, std::string_view prefix) noexcept {
-    return s.size() >= prefix.size() && iequals(s.substr(0, prefix.size()), prefix);
-}
-
 bool iends_with(std::string_view s, std::string_view suffix) noexcept {
     return s.size() >= suffix.size() && iequals(s.substr(s.size() - suffix.size()), suffix);
 }
 
-bool icontains(std::string_view haystack, std::string_view needle) noexcept {
-    if (needle.size() > haystack.size()) return false;
-    for (std::size_t i = 0; i + needle.size() <= haystack.size(); ++i)
-        if (iequals(haystack.substr(i, needle.size()), needle)) return true;
-    return false;
-}
-
 bool is_true(json::value const* v) noexcept {
     return v && v->is_bool() && v->get_bool();
-}
-
-// A readable excerpt of a body that is not JSON (an HTML error page from a proxy).
-std::string body_excerpt(std::string_view body) {
-    std::string squeezed;
-    squeezed.reserve(std::min<std::size_t>(body.size(), 400));
-    bool space = false;
-    for (char c : body.substr(0, 4096)) {
-        if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
-            space = !squeezed.empty();
-            continue;
-        }
-        if (space) squeezed += ' ';
-        space = false;
-        squeezed += c;
-        if (squeezed.size() > 400) break;
-    }
-    return excerpt(squeezed, 200);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -119,13 +90,6 @@ std::string body_excerpt(std::string_view body) {
 
 failure invalid(std::string message) {
     return failure(error::invalid_request, std::move(message));
-}
-
-std::string at_message(std::size_t i) {
-    return "messages[" + std::to_string(i) + "]";
-}
-std::string at_part(std::size_t i, std::size_t j) {
-    return at_message(i) + ".content[" + std::to_string(j) + "]";
 }
 
 // `data:<media type>;base64,<data>` split into views, without copying the (possibly large) data.

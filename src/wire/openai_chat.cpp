@@ -33,17 +33,6 @@ using namespace std::string_view_literals;
 // ---------------------------------------------------------------------------------------------
 // Small helpers
 
-bool istarts_with(std::string_view s, std::string_view prefix) noexcept {
-    return s.size() >= prefix.size() && iequals(s.substr(0, prefix.size()), prefix);
-}
-
-bool icontains(std::string_view haystack, std::string_view needle) noexcept {
-    if (needle.size() > haystack.size()) return false;
-    for (std::size_t i = 0; i + needle.size() <= haystack.size(); ++i)
-        if (iequals(haystack.substr(i, needle.size()), needle)) return true;
-    return false;
-}
-
 std::string_view as_view(json::string const& s) noexcept {
     return {s.data(), s.size()};
 }
@@ -76,13 +65,6 @@ bool valid_image_url(std::string_view url) noexcept {
 
 failure invalid(std::string message) {
     return failure(error::invalid_request, std::move(message));
-}
-
-std::string at_message(std::size_t i) {
-    return "messages[" + std::to_string(i) + "]";
-}
-std::string at_part(std::size_t i, std::size_t j) {
-    return at_message(i) + ".content[" + std::to_string(j) + "]";
 }
 
 // The text parts of a message joined: a view of the part itself when there is only one (the
@@ -382,24 +364,6 @@ void classify(failure& f, error_fields const& e, unsigned status) {
         msg += ": " + excerpt(e.upstream, 300) + ")";
     }
     if (!msg.empty()) provider_message(f, std::move(msg));
-}
-
-// A readable excerpt of a body that is not JSON (an HTML error page from a proxy).
-std::string body_excerpt(std::string_view body) {
-    std::string squeezed;
-    squeezed.reserve(std::min<std::size_t>(body.size(), 400));
-    bool space = false;
-    for (char c : body.substr(0, 4096)) {
-        if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
-            space = !squeezed.empty();
-            continue;
-        }
-        if (space) squeezed += ' ';
-        space = false;
-        squeezed += c;
-        if (squeezed.size() > 400) break;
-    }
-    return excerpt(squeezed, 200);
 }
 
 // The error object of a body: OpenAI's and OpenRouter's {"error":{...}}, or Gemini's OpenAI
