@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: BSL-1.0
 #include <llmux/client.hpp>
 
-#include "auth/crypto.hpp"
+#include "util/crypto.hpp"
 #include "auth/google_token.hpp"
 #include "auth/sigv4.hpp"
 #include "http/transport.hpp"

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <llmux/error.hpp>
+#include <llmux/header_list.hpp>
 
 #include <boost/json/object.hpp>
 
@@ -22,7 +23,6 @@ namespace llmux {
 class catalog;
 
 using duration = std::chrono::steady_clock::duration;
-using header_list = std::vector<std::pair<std::string, std::string>>;
 
 /// @brief How a provider authenticates requests.
 enum class auth_scheme {

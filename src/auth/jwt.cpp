@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: BSL-1.0
 #include "auth/jwt.hpp"
 
-#include "auth/crypto.hpp"
+#include "util/crypto.hpp"
 #include "util/header.hpp"
 
 #include <boost/json/parse.hpp>

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: BSL-1.0
 #include "auth/sigv4.hpp"
 
-#include "auth/crypto.hpp"
+#include "util/crypto.hpp"
 #include "util/text.hpp"
 
 #include <openssl/crypto.h>

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: BSL-1.0
 #include "codec/event_stream.hpp"
 
-#include "auth/crypto.hpp"
+#include "util/crypto.hpp"
 
 #include <algorithm>
 #include <cstring>

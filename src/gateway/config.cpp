@@ -3,7 +3,7 @@
 // given by environment variable are hashed at once; the key itself is never kept or printed.
 #include <llmux/gateway.hpp>
 
-#include "auth/crypto.hpp"
+#include "util/crypto.hpp"
 #include "util/header.hpp"
 
 #include <boost/json/parse.hpp>

@@ -9,7 +9,7 @@
 #include <llmux/combinators.hpp>
 #include <llmux/router.hpp>
 
-#include "auth/crypto.hpp"
+#include "util/crypto.hpp"
 #include "gateway/metrics.hpp"
 #include "gateway/response_cache.hpp"
 #include "http/server.hpp"

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: BSL-1.0
 #include "gateway/response_cache.hpp"
 
-#include "auth/crypto.hpp"
+#include "util/crypto.hpp"
 #include "http/message.hpp"
 
 #include <boost/json/parse.hpp>

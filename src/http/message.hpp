@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: BSL-1.0
 #pragma once
 
-#include <llmux/config.hpp>
+#include <llmux/header_list.hpp>
 
 #include <string>
 #include <string_view>

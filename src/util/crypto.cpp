@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: BSL-1.0
-#include "auth/crypto.hpp"
+#include "util/crypto.hpp"
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: BSL-1.0
-// Hashes, MACs and text encodings shared by AWS SigV4, the event-stream codec and Google JWTs.
+// Hashes, MACs and text encodings (SHA-256, HMAC, hex, base64, CRC32, URI encoding): below the
+// codecs, wire formats and auth schemes that use them (DESIGN.md layers), on OpenSSL.
 #pragma once
 
 #include <array>

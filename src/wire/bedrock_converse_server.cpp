@@ -22,7 +22,7 @@
 //   - tool result contents: text items as they are, JSON items as JSON text, joined.
 // Written as text straight into the caller's buffer (no JSON DOM per answer or per event): the
 // emulator is the upstream of every benchmark.
-#include "auth/crypto.hpp"
+#include "util/crypto.hpp"
 #include "codec/event_stream.hpp"
 #include "util/json_text.hpp"
 #include "util/text.hpp"

@@ -7,7 +7,7 @@
 
 #include <llmux/gateway.hpp>
 
-#include "auth/crypto.hpp"
+#include "util/crypto.hpp"
 
 #include <boost/asio/detached.hpp>
 #include <boost/json/parse.hpp>

@@ -9,7 +9,7 @@
 
 #include <llmux/gateway.hpp>
 
-#include "auth/crypto.hpp"
+#include "util/crypto.hpp"
 #include "codec/event_stream.hpp"
 #include "wire/formats.hpp"
 

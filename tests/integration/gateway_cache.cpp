@@ -13,7 +13,7 @@
 #include <llmux/gateway.hpp>
 #include <llmux/state.hpp>
 
-#include "auth/crypto.hpp"
+#include "util/crypto.hpp"
 
 #include <boost/json/parse.hpp>
 

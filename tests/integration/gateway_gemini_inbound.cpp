@@ -9,7 +9,7 @@
 
 #include <llmux/gateway.hpp>
 
-#include "auth/crypto.hpp"
+#include "util/crypto.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>

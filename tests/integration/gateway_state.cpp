@@ -14,7 +14,7 @@
 #include <llmux/gateway.hpp>
 #include <llmux/state.hpp>
 
-#include "auth/crypto.hpp"
+#include "util/crypto.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>

@@ -3,7 +3,7 @@
 // requests we build (PROVIDERS.md 6.1 and the body of the 6.5 SigV4 example byte for byte), the
 // responses and errors we decode, and ConverseStream bodies built here from real event-stream
 // frames (plus the 6.3 example frame verbatim), decoded whole, at every split and byte by byte.
-#include "auth/crypto.hpp"
+#include "util/crypto.hpp"
 #include "auth/sigv4.hpp"
 #include "codec/event_stream.hpp"
 #include "common/wire_fixtures.hpp"

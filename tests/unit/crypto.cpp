@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: BSL-1.0
 // Hashes, HMAC, encodings and CRC-32 against published vectors (FIPS 180-2, RFC 4231,
 // RFC 4648, zlib) and against simple reference implementations.
-#include "auth/crypto.hpp"
+#include "util/crypto.hpp"
 
 #include <boost/test/unit_test.hpp>
 

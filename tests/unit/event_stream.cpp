@@ -3,7 +3,7 @@
 // a frame with every header type (built independently in Python and decoded by botocore),
 // splits at every byte, and every way a frame can be corrupt, oversized or cut.
 #include "codec/event_stream.hpp"
-#include "auth/crypto.hpp"
+#include "util/crypto.hpp"
 
 #include <boost/test/unit_test.hpp>
 

@@ -3,7 +3,7 @@
 // limits, model groups; errors name the field and never the key.
 #include <llmux/gateway.hpp>
 
-#include "auth/crypto.hpp"
+#include "util/crypto.hpp"
 
 #include <boost/test/unit_test.hpp>
 

@@ -2,7 +2,7 @@
 // Google service-account JWTs: key-file parsing, RS256 signing checked by an independent
 // OpenSSL verification path, verify_rs256 against tampering and foreign keys, token exchange.
 #include "auth/jwt.hpp"
-#include "auth/crypto.hpp"
+#include "util/crypto.hpp"
 
 #include <boost/json.hpp>
 #include <boost/test/unit_test.hpp>

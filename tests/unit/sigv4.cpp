@@ -2,7 +2,7 @@
 // AWS SigV4: the official suite vectors and the Bedrock example of PROVIDERS.md 6.5, vectors
 // computed with botocore 1.43 `SigV4Auth`, and sign -> verify round trips with tampering.
 #include "auth/sigv4.hpp"
-#include "auth/crypto.hpp"
+#include "util/crypto.hpp"
 
 #include <boost/test/unit_test.hpp>
 
