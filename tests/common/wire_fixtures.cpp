@@ -13,7 +13,14 @@ using detail::http_request;
 using detail::response_head;
 
 std::string fixture_path(std::string_view dir, std::string_view name) {
-    return std::string(LLMUX_TEST_DATA_DIR) + "/" + std::string(dir) + "/" + std::string(name);
+    // Appended in place: GCC 12 misreports the chain of temporaries of `a + "/" + b` as an
+    // out-of-bounds memcpy (-Warray-bounds).
+    std::string path = LLMUX_TEST_DATA_DIR;
+    path += '/';
+    path += dir;
+    path += '/';
+    path += name;
+    return path;
 }
 
 std::string fixture_text(std::string_view dir, std::string_view name) {
