@@ -3,11 +3,27 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <string_view>
 
 namespace llmux::detail {
+
+/** The first CR or LF in `s` at or after `pos` (< `s.size()`), or npos. Two vectorised scans
+    (LF, then CR before it) rather than `find_first_of("\r\n")`, which calls memchr on its
+    two-character set once per byte of the stream: 9.5 % of a proxied stream's instructions in
+    the gateway's callgrind profile (benchmarks/gateway/instructions.sh).
+*/
+inline std::size_t find_line_end(std::string_view s, std::size_t pos) noexcept {
+    char const* const from = s.data() + pos;
+    std::size_t const n = s.size() - pos;
+    auto const* lf = static_cast<char const*>(std::memchr(from, '\n', n));
+    std::size_t const before_lf = lf ? static_cast<std::size_t>(lf - from) : n;
+    if (auto const* cr = static_cast<char const*>(std::memchr(from, '\r', before_lf)))
+        return pos + static_cast<std::size_t>(cr - from);
+    return lf ? pos + before_lf : std::string_view::npos;
+}
 
 /// One server-sent event. `event` is empty for the default type ("message").
 struct sse_event {
@@ -102,7 +118,7 @@ bool sse_parser::feed(std::string_view bytes, OnEvent&& on_event) {
         if (bytes[0] == '\n') pos = 1;
     }
     while (pos < bytes.size()) {
-        std::size_t const end = bytes.find_first_of("\r\n", pos);
+        std::size_t const end = find_line_end(bytes, pos);
         if (end == std::string_view::npos) {
             if (line_.size() + (bytes.size() - pos) > max_line_) {
                 failed_ = true;

@@ -138,14 +138,16 @@ await test('streamed: scripted 200 ms TTFT and 100 tokens/s are measured right',
   assert.equal(m.ok, 8);
   assert.equal(m.failed, 0);
   assert.equal(m.error_rate, 0);
+  // Only bounds a loaded machine cannot break: a scripted delay is never measured shorter than
+  // it is, and a scripted rate never faster (no wall-clock ceilings: CI machines are shared).
   for (const q of ['p50', 'p90', 'p99', 'max']) {
-    assert.ok(m.ttft_ms[q] >= 200 && m.ttft_ms[q] < 400, `TTFT ${q} ${m.ttft_ms[q]}`);
-    // 49 tokens after the first at 100/s: about 490 ms more.
-    assert.ok(m.latency_ms[q] >= 200 + 480 && m.latency_ms[q] < 1400, `latency ${q} ${m.latency_ms[q]}`);
+    assert.ok(m.ttft_ms[q] >= 200, `TTFT ${q} ${m.ttft_ms[q]}`);
+    // 49 tokens after the first at 100/s: at least 480 ms more.
+    assert.ok(m.latency_ms[q] >= m.ttft_ms[q] + 480, `latency ${q} ${m.latency_ms[q]}`);
   }
   assert.ok(m.ttft_ms.p50 <= m.ttft_ms.p90 && m.ttft_ms.p90 <= m.ttft_ms.p99 && m.ttft_ms.p99 <= m.ttft_ms.max);
   assert.equal(m.output_tokens, 8 * 50);
-  assert.ok(m.output_tokens_per_second > 60 && m.output_tokens_per_second <= 105,
+  assert.ok(m.output_tokens_per_second > 0 && m.output_tokens_per_second <= 105,
     `tokens/s ${m.output_tokens_per_second}`);
   assert.ok(m.requests_per_second > 0);
   assert.ok(m.cost_usd > 0);
@@ -182,8 +184,9 @@ await test('whole answers: TTFT is the response head; warm-up calls are left out
   const m = o.models[0];
   assert.equal(m.requests, 4);
   assert.equal(m.ok, 4);
-  assert.ok(m.ttft_ms.p50 >= 200 && m.ttft_ms.max < 400, JSON.stringify(m.ttft_ms));
-  assert.ok(m.latency_ms.p50 >= 200 && m.latency_ms.max < 400, JSON.stringify(m.latency_ms));
+  // The head of a whole answer comes when the answer is ready: after the scripted 200 ms.
+  assert.ok(m.ttft_ms.p50 >= 200, JSON.stringify(m.ttft_ms));
+  assert.ok(m.latency_ms.p50 >= 200, JSON.stringify(m.latency_ms));
   assert.ok(m.ttft_ms.max <= m.latency_ms.max);
 });
 
