@@ -25,16 +25,7 @@ done
 [[ -x $build/llmux ]] || { echo "instructions.sh: build llmux_cli in $build first" >&2; exit 2; }
 source "$here/lib.sh"
 
-"$build/llmux" emulate --port 0 --no-auth --threads 1 >"$work/emu.log" 2>&1 &
-pids+=($!)
-emu=$(wait_url "$work/emu.log")
-cat >"$work/gateway.json" <<EOF
-{
-  "providers": {"openai": {"base_url": "$emu/v1", "api_key": "sk-upstream-bench"}},
-  "models": {"mock-model": "openai/mock-model"},
-  "gateway": {"access_log": false}
-}
-EOF
+start_emulator "$build" 1
 
 whole='{"model":"mock-model","messages":[{"role":"user","content":"Introduce Python in one sentence"}]}'
 stream='{"model":"mock-model","messages":[{"role":"user","content":"Introduce Python in one sentence"}],"stream":true}'

@@ -21,3 +21,19 @@ wait_url() {
     done
     echo "$(basename "$0"): no URL in $log:" >&2; cat "$log" >&2; return 1
 }
+
+# start_emulator BUILD_DIR [THREADS]: `llmux emulate` (no auth, zero scripted latency) on a free
+# loopback port, stopped on exit; sets $emu to its URL and writes $work/gateway.json, a gateway
+# configuration whose model "mock-model" is openai/mock-model on it, without an access log.
+start_emulator() {
+    "$1/llmux" emulate --port 0 --no-auth --threads "${2:-1}" >"$work/emu.log" 2>&1 &
+    pids+=($!)
+    emu=$(wait_url "$work/emu.log")
+    cat >"$work/gateway.json" <<EOF
+{
+  "providers": {"openai": {"base_url": "$emu/v1", "api_key": "sk-upstream-bench"}},
+  "models": {"mock-model": "openai/mock-model"},
+  "gateway": {"access_log": false}
+}
+EOF
+}

@@ -41,18 +41,7 @@ if [[ ! -f $peers/node_modules/@portkey-ai/gateway/build/start-server.js ]]; the
     (cd "$peers" && npm ci --no-audit --no-fund --loglevel=error)
 fi
 
-# Waits for "... listening on http://H:P" in a log and prints the URL.
-"$build/llmux" emulate --port 0 --no-auth --threads "$emu_threads" >"$work/emu.log" 2>&1 &
-pids+=($!)
-emu=$(wait_url "$work/emu.log")
-
-cat >"$work/gateway.json" <<EOF
-{
-  "providers": {"openai": {"base_url": "$emu/v1", "api_key": "sk-upstream-bench"}},
-  "models": {"mock-model": "openai/mock-model"},
-  "gateway": {"access_log": false}
-}
-EOF
+start_emulator "$build" "$emu_threads"
 "$build/llmux" serve --port 0 --threads "$gw_threads" --config "$work/gateway.json" \
     >"$work/gw.log" 2>&1 &
 gw_pid=$!

@@ -25,9 +25,7 @@ done
 
 source "$here/lib.sh"
 
-"$build/llmux" emulate --port 0 --no-auth --threads 1 >"$work/emu.log" 2>&1 &
-pids+=($!)
-emu=$(wait_url "$work/emu.log")
+start_emulator "$build" 1
 
 redis_port=$(( 20000 + RANDOM % 20000 ))
 redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly yes --appendfsync everysec \
