@@ -62,6 +62,18 @@ for body in '{"model":"m","messages":[{"role":"user","content":"hi"}]}' \
     i=$((i + 1))
 done
 
+# Embedding requests as OpenAI clients write them; the leading byte picks the path.
+mkdir -p "$seeds/openai_embeddings_request"
+i=0
+for body in '{"model":"text-embedding-3-small","input":"hello"}' \
+    '{"model":"m","input":["a","b \"c\""],"encoding_format":"base64","dimensions":256,"user":"u","priority":1}' \
+    '{"input":["x"],"encoding_format":"float"}' '{"model":"m","input":[[1,2],[3]]}'; do
+    for b in 0 1; do
+        printf "\\$(printf '%03o' $b)%s" "$body" >"$seeds/openai_embeddings_request/body$i.$b"
+    done
+    i=$((i + 1))
+done
+
 # Converse bodies as Bedrock clients write them; the leading byte picks the path and model id.
 mkdir -p "$seeds/bedrock_request"
 i=0
@@ -111,7 +123,8 @@ run_one() {  # run_one TARGET: exit status 0 when the run found nothing
         -artifact_prefix="$build/crash-$t-" "$seeds/$t" >"$build/$t.log" 2>&1
 }
 targets=(sse event_stream openai_stream anthropic_stream gemini_stream bedrock_stream http_request
-         openai_request bedrock_request gemini_request anthropic_request)
+         openai_request openai_embeddings_request bedrock_request gemini_request
+         anthropic_request)
 parallel=${LLMUX_FUZZ_JOBS:-$(nproc)}
 declare -A pid_of
 for t in "${targets[@]}"; do

@@ -11,8 +11,11 @@
 #include "util/header.hpp"
 #include "util/spawn.hpp"
 #include "wire/common.hpp"
+#include "wire/openai_embeddings.hpp"
 #include "wire/wire_format.hpp"
 
+#include <boost/asio/deferred.hpp>
+#include <boost/asio/experimental/parallel_group.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -134,6 +137,15 @@ struct prepared {
     std::shared_ptr<detail::http_request> req;
 };
 
+/// How a provider serves embeddings (`client::impl::embed_support`).
+struct embed_route {
+    std::size_t batch_limit = detail::openai::embedding_batch_limit;
+    detail::vector_encoding enc = detail::vector_encoding::float32;
+    /// The longest input, in tokens (refused before sending when even its lowest estimate is
+    /// longer); 0 when the provider's limit is not known.
+    std::uint64_t max_input_tokens = 0;
+};
+
 struct client::impl : std::enable_shared_from_this<client::impl> {
     asio::any_io_executor ex;
     client_config cfg;
@@ -226,28 +238,17 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
         return &e;
     }
 
-    result<prepared> prepare(chat_request const& req, bool stream) const {
-        auto id = model_id::parse(req.model);
-        if (!id) return id.error();
-        auto pe = find_provider(*id);
-        if (!pe) return pe.error();
-        provider_entry const& p = **pe;
-        for (auto const& [name, value] : req.headers)
-            if (auto problem = detail::header_problem(name, value))
-                return failure(error::invalid_request, "request headers: " + *problem);
-        detail::encode_context ctx{p.cfg, id->model, stream};
-        auto const& wire = p.wire->for_model(id->model);
-        auto enc = wire.encode(req, ctx);
-        if (!enc) {
-            auto f = enc.error();
-            f.diag.provider = id->provider;
-            f.diag.model = id->model;
-            return f;
-        }
-        auto hr = std::make_shared<detail::http_request>(std::move(*enc));
+    /** The HTTP request a wire format encoded, made ready for `p`: the base URL's path (its
+        `{model}` replaced) and query, the provider's headers, the call's own headers, then the
+        credentials (signed last, over everything else).
+    */
+    result<std::shared_ptr<detail::http_request>>
+    finish_http(provider_entry const& p, model_id const& id, detail::http_request enc,
+                std::vector<std::pair<std::string, std::string>> const& call_headers) const {
+        auto hr = std::make_shared<detail::http_request>(std::move(enc));
         std::string target = p.base_path;
         if (auto pos = target.find("{model}"); pos != std::string::npos)
-            target.replace(pos, 7, detail::uri_encode(id->model, true));
+            target.replace(pos, 7, detail::uri_encode(id.model, true));
         target += hr->target;
         if (target.empty() || target.front() != '/') target.insert(0, "/");
         char sep = target.find('?') == std::string::npos ? '?' : '&';
@@ -261,7 +262,7 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
         hr->target = std::move(target);
         for (auto const& [k, v] : p.cfg.headers)
             if (hr->header(k).empty()) hr->headers.emplace_back(k, v);
-        for (auto const& [k, v] : req.headers) hr->set_header(k, v);  // the call's own win
+        for (auto const& [k, v] : call_headers) hr->set_header(k, v);  // the call's own win
         auto const& key = p.cfg.credentials.api_key;
         switch (p.cfg.auth) {
         case auth_scheme::none: break;
@@ -285,7 +286,30 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
                 hr->set_header("Authorization", "Bearer " + p.cfg.credentials.access_token);
             break;
         }
-        return prepared{&p, &wire, std::move(*id), std::move(hr)};
+        return hr;
+    }
+
+    result<prepared> prepare(chat_request const& req, bool stream) const {
+        auto id = model_id::parse(req.model);
+        if (!id) return id.error();
+        auto pe = find_provider(*id);
+        if (!pe) return pe.error();
+        provider_entry const& p = **pe;
+        for (auto const& [name, value] : req.headers)
+            if (auto problem = detail::header_problem(name, value))
+                return failure(error::invalid_request, "request headers: " + *problem);
+        detail::encode_context ctx{p.cfg, id->model, stream};
+        auto const& wire = p.wire->for_model(id->model);
+        auto enc = wire.encode(req, ctx);
+        if (!enc) {
+            auto f = enc.error();
+            f.diag.provider = id->provider;
+            f.diag.model = id->model;
+            return f;
+        }
+        auto hr = finish_http(p, *id, std::move(*enc), req.headers);
+        if (!hr) return hr.error();
+        return prepared{&p, &wire, std::move(*id), std::move(*hr)};
     }
 
     /// Signs `hr` with AWS Signature Version 4 (the provider's `region` and `service` options;
@@ -395,6 +419,66 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
         return (static_cast<double>(*u.input_tokens) * cfg.unpriced_price->input_per_mtok +
                 static_cast<double>(*u.output_tokens) * cfg.unpriced_price->output_per_mtok) /
                1e6;
+    }
+
+    /** How `p` serves embeddings: its batch limit, the vectors' encoding it is asked for and
+        the longest input it takes; `unsupported` naming the provider when it has none (or
+        llmux does not speak its embeddings format yet).
+        Provider options: `embeddings` (false: none), `max_embedding_inputs` (batch limit),
+        `embedding_encoding` (`float` or `base64`), `max_embedding_input_tokens`.
+    */
+    result<embed_route> embed_support(provider_entry const& p, model_id const& id) const {
+        auto const& o = p.cfg.options;
+        auto const& wire = p.cfg.wire;
+        if (wire == "anthropic")
+            return failure(error::unsupported,
+                           "provider '" + id.provider +
+                               "' has no embeddings API (Anthropic offers no embedding model; "
+                               "its documentation recommends Voyage AI)");
+        if (wire != "openai")
+            return failure(error::unsupported,
+                           "embeddings over the " + wire + " wire format (provider '" +
+                               id.provider + "') are not supported yet: use an OpenAI-compatible "
+                               "provider");
+        bool none = id.provider == "deepseek";  // DeepSeek's API has chat only
+        if (auto const* v = o.if_contains("embeddings"); v && v->is_bool()) none = !v->get_bool();
+        if (none)
+            return failure(error::unsupported,
+                           "provider '" + id.provider + "' has no embeddings API");
+        embed_route r;
+        bool const openai_itself = p.cfg.name == "openai" || p.cfg.name == "azure";
+        // OpenAI's own API answers base64 exactly and in a third of the bytes; compatible
+        // servers do not all know it, so they are asked for float arrays.
+        r.enc = openai_itself ? detail::vector_encoding::base64 : detail::vector_encoding::float32;
+        if (openai_itself) r.max_input_tokens = 8192;
+        auto positive = [&](char const* key) -> std::optional<std::uint64_t> {
+            if (auto const* v = o.if_contains(key))
+                if (auto n = detail::whole_number(*v); n && *n > 0)
+                    return static_cast<std::uint64_t>(*n);
+            return std::nullopt;
+        };
+        if (auto n = positive("max_embedding_inputs")) r.batch_limit = static_cast<std::size_t>(*n);
+        if (auto n = positive("max_embedding_input_tokens")) r.max_input_tokens = *n;
+        if (auto const* v = o.if_contains("embedding_encoding"); v && v->is_string())
+            r.enc = v->get_string() == "base64" ? detail::vector_encoding::base64
+                                                 : detail::vector_encoding::float32;
+        return r;
+    }
+
+    /** The cost of embedding `u.input_tokens` on `model`: the catalog's input price (embedding
+        models have no output price), else `unpriced_price`'s input price for a model the
+        catalog does not price; empty when unknown.
+    */
+    std::optional<double> embed_cost_of(std::string_view model, usage const& u) const {
+        if (!u.input_tokens) return std::nullopt;
+        auto const tokens = static_cast<double>(*u.input_tokens);
+        auto const* m = models->find(model);
+        if (m) {
+            auto const p = m->prices_at(std::chrono::system_clock::now());
+            if (p.input_price) return tokens * *p.input_price / 1e6;
+        }
+        if (cfg.unpriced_price) return tokens * cfg.unpriced_price->input_per_mtok / 1e6;
+        return std::nullopt;
     }
 
     /// The most a call to `model` with a prompt of `size` may cost (see `client::max_cost`).
@@ -666,6 +750,21 @@ std::optional<double> client::max_cost(chat_request const& req, std::string_view
                               max_out);
 }
 
+std::optional<double> client::max_cost(embedding_request const& req, std::string_view model) const {
+    usage most;
+    most.input_tokens = detail::estimate_inputs(req.inputs).highest;
+    return impl_->embed_cost_of(model.empty() ? std::string_view(req.model) : model, most);
+}
+
+result<void> client::check_embed(std::string_view model) const {
+    auto id = model_id::parse(model);
+    if (!id) return id.error();
+    auto p = impl_->find_provider(*id);
+    if (!p) return p.error();
+    if (auto r = impl_->embed_support(**p, *id); !r) return r.error();
+    return {};
+}
+
 model_health client::health(std::string_view model) const {
     auto b = impl_->books.find(model);
     if (!b) return {};
@@ -770,6 +869,233 @@ asio::awaitable<result<chat_response>> client::chat(chat_request req, attempt_co
                                           asio::use_awaitable);
     } catch (boost::system::system_error const& e) {
         // The calling coroutine was cancelled before the call could start.
+        co_return failure(e.code(), "cancelled before the call started");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Embeddings
+
+namespace {
+
+/// Batches of one `embed` call run by a few workers, so that a huge list does not open
+/// hundreds of connections at once.
+constexpr std::size_t max_concurrent_batches = 8;
+
+struct embed_state {
+    std::shared_ptr<client::impl> c;
+    embedding_request req;
+    provider_entry const* p = nullptr;
+    model_id id;
+    embed_route route;
+    clock::time_point deadline{};
+    std::size_t batches = 0;
+    std::vector<std::optional<result<embedding_response>>> results;
+    std::atomic<std::size_t> next{0};
+};
+
+/// One batch: inputs [first, first + count) in one HTTP request, as `chat` sends one.
+asio::awaitable<result<embedding_response>> embed_batch(std::shared_ptr<embed_state> st,
+                                                        std::size_t first, std::size_t count) {
+    auto& self = *st->c;
+    auto const& p = *st->p;
+    auto enc = detail::openai::encode_embedding_request(st->req, st->id.model, st->route.enc,
+                                                        first, count);
+    if (!enc) co_return enc.error();
+    std::vector<std::pair<std::string, std::string>> const no_headers;
+    auto hr = self.finish_http(p, st->id, std::move(*enc), no_headers);
+    if (!hr) co_return hr.error();
+    prepared prep{&p, p.wire, st->id, std::move(*hr)};
+    if (auto a = co_await self.authorize(prep, st->deadline); !a) co_return a.error();
+    double est = 0;
+    if (self.limiter.limited(st->id.provider)) {
+        est = static_cast<double>(
+            detail::estimate_inputs(std::span(st->req.inputs).subspan(first, count)).typical);
+        if (auto l = co_await self.limiter.acquire(st->id.provider, est, st->deadline); !l)
+            co_return l.error();
+    }
+    auto got = co_await self.tr->request(p.org, prep.req, st->deadline);
+    if (!got) co_return transport_failure(got.error());
+    auto const& resp = *got;
+    if (resp.head.status < 200 || resp.head.status > 299)
+        co_return detail::openai::decode_embedding_error(resp.head, resp.body);
+    auto out = detail::openai::decode_embedding_response(resp.head, resp.body, count);
+    if (out && est > 0 && out->usage.input_tokens)
+        self.limiter.settle(st->id.provider, est, static_cast<double>(*out->usage.input_tokens));
+    co_return out;
+}
+
+asio::awaitable<void> embed_worker(std::shared_ptr<embed_state> st) {
+    auto const limit = st->route.batch_limit;
+    for (;;) {
+        auto const b = st->next.fetch_add(1);
+        if (b >= st->batches) co_return;
+        auto const first = b * limit;
+        auto const count = std::min(limit, st->req.inputs.size() - first);
+        st->results[b] = co_await embed_batch(st, first, count);
+    }
+}
+
+/// The work of `client::embed`, in a coroutine thread of its own (as `chat_impl`).
+asio::awaitable<result<embedding_response>> embed_impl(std::shared_ptr<client::impl> self,
+                                                       embedding_request req) {
+    co_await asio::this_coro::throw_if_cancelled(false);
+    in_flight_guard guard(self->in_flight);
+    auto const t0 = clock::now();
+    call_record rec;
+    rec.model = req.model;
+    std::optional<prepared> who;  // the provider, for failures and redaction
+    std::shared_ptr<detail::model_book> book;
+    double reserved = 0;
+    bool sent = false;
+
+    auto finish = [&](result<embedding_response> r) {
+        rec.latency = clock::now() - t0;
+        if (r) {
+            rec.usage = r->usage;
+            rec.cost_usd = r->cost_usd;
+        } else {
+            auto f = r.error();
+            self->finish_failure(f, who ? &*who : nullptr, rec.model);
+            rec.cost_usd = f.diag.cost_usd;
+            rec.error = f;
+            r = std::move(f);
+        }
+        self->spend.release(reserved);
+        if (sent) {
+            auto const model = who->id.str();
+            if (!book && (r || detail::counts_against_health(*rec.error)))
+                book = self->books.get(model);
+            if (book)
+                book->finished(rec.error, rec.latency, rec.latency, rec.usage, rec.cost_usd,
+                               self->cfg.breaker, clock::now());
+            self->spend.record(!r, rec.usage, rec.cost_usd);
+        }
+        self->notify(rec);
+        return r;
+    };
+
+    auto id = model_id::parse(req.model);
+    if (!id) co_return finish(id.error());
+    auto pe = self->find_provider(*id);
+    if (!pe) co_return finish(pe.error());
+    provider_entry const& p = **pe;
+    rec.provider = id->provider;
+    who.emplace(prepared{&p, p.wire, *id, nullptr});
+    auto route = self->embed_support(p, *id);
+    if (!route) co_return finish(route.error());
+
+    // Refused before anything is sent: no inputs, an empty one, one longer than the model takes.
+    if (req.inputs.empty())
+        co_return finish(failure(error::invalid_request,
+                                 "inputs: the list of texts to embed is empty"));
+    for (std::size_t i = 0; i < req.inputs.size(); ++i) {
+        if (req.inputs[i].empty())
+            co_return finish(failure(error::invalid_request,
+                                     "inputs[" + std::to_string(i) + "]: the text to embed is empty"));
+        if (route->max_input_tokens) {
+            auto const size = detail::estimate_inputs(std::span(req.inputs).subspan(i, 1));
+            if (size.lowest > route->max_input_tokens)
+                co_return finish(failure(
+                    error::context_length_exceeded,
+                    "inputs[" + std::to_string(i) + "]: " + std::to_string(size.bytes) +
+                        " bytes (at least " + std::to_string(size.lowest) +
+                        " tokens) is longer than the " + std::to_string(route->max_input_tokens) +
+                        " tokens " + id->str() + " takes per input"));
+        }
+    }
+    if (self->spend.has_budget()) {
+        usage most;
+        most.input_tokens = detail::estimate_inputs(req.inputs).highest;
+        auto const cost = self->embed_cost_of(id->str(), most);
+        if (!cost)
+            co_return finish(failure(error::unsupported,
+                                     "the model " + id->str() +
+                                         " has no known price, so the budget cannot be kept "
+                                         "(set unpriced_price to charge a price for models the "
+                                         "catalog does not price)"));
+        if (auto r = self->spend.reserve(*cost); !r) co_return finish(r.error());
+        reserved = *cost;
+    } else if (auto b = self->spend.check(); !b) {
+        co_return finish(b.error());
+    }
+
+    auto st = std::make_shared<embed_state>();
+    st->c = self;
+    st->p = &p;
+    st->id = *id;
+    st->route = *route;
+    st->deadline = t0 + self->cfg.timeouts.total;
+    st->batches = (req.inputs.size() + route->batch_limit - 1) / route->batch_limit;
+    st->req = std::move(req);
+    st->results.resize(st->batches);
+    sent = true;
+    book = self->books.existing(id->str());
+    if (book) book->started();
+    {
+        auto ex = co_await asio::this_coro::executor;
+        std::size_t const workers = std::min(st->batches, max_concurrent_batches);
+        using op_type = decltype(asio::co_spawn(ex, embed_worker(st), asio::deferred));
+        std::vector<op_type> ops;
+        ops.reserve(workers);
+        for (std::size_t i = 0; i < workers; ++i)
+            ops.push_back(asio::co_spawn(ex, embed_worker(st), asio::deferred));
+        (void)co_await asio::experimental::make_parallel_group(std::move(ops))
+            .async_wait(asio::experimental::wait_for_all(), asio::use_awaitable);
+    }
+
+    // Joined in input order. A failed batch fails the call; what the other batches were
+    // billed is reported in the failure (`diag.cost_usd`).
+    embedding_response out;
+    out.vectors.reserve(st->req.inputs.size());
+    out.provider = id->provider;
+    out.requested_model = id->str();
+    out.batches = st->batches;
+    out.usage.input_tokens = 0;
+    out.usage.output_tokens = 0;
+    std::optional<failure> failed;
+    for (auto& slot : st->results) {
+        if (!slot) {
+            if (!failed)
+                failed.emplace(asio::error::operation_aborted, "cancelled before this batch started");
+            continue;
+        }
+        auto& r = *slot;
+        if (!r) {
+            if (!failed) failed.emplace(r.error());
+            continue;
+        }
+        if (out.model.empty()) out.model = std::move(r->model);
+        if (out.request_id.empty()) out.request_id = std::move(r->request_id);
+        if (out.usage.input_tokens && r->usage.input_tokens)
+            out.usage.input_tokens = *out.usage.input_tokens + *r->usage.input_tokens;
+        else
+            out.usage.input_tokens = {};
+        for (auto& v : r->vectors) out.vectors.push_back(std::move(v));
+    }
+    out.usage.total_tokens = out.usage.input_tokens;
+    if (failed) {
+        // Billed: the input tokens of the batches that succeeded, when every one reported them.
+        if (out.vectors.size() && out.usage.input_tokens) {
+            rec.usage = out.usage;
+            failed->diag.cost_usd = self->embed_cost_of(out.requested_model, out.usage);
+        }
+        co_return finish(std::move(*failed));
+    }
+    if (out.model.empty()) out.model = id->model;
+    out.latency = clock::now() - t0;
+    out.cost_usd = self->embed_cost_of(out.requested_model, out.usage);
+    co_return finish(std::move(out));
+}
+
+}  // namespace
+
+asio::awaitable<result<embedding_response>> client::embed(embedding_request req) {
+    auto self = impl_;
+    try {
+        co_return co_await asio::co_spawn(self->ex, embed_impl(self, std::move(req)),
+                                          asio::use_awaitable);
+    } catch (boost::system::system_error const& e) {
         co_return failure(e.code(), "cancelled before the call started");
     }
 }

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: BSL-1.0
+#include <llmux/embeddings.hpp>
 #include <llmux/types.hpp>
 
 #include "util/header.hpp"
@@ -27,6 +28,21 @@ std::string_view to_string(finish_reason r) noexcept {
     case finish_reason::error: return "error";
     }
     return "unknown";
+}
+
+std::string_view to_string(embedding_task t) noexcept {
+    switch (t) {
+    case embedding_task::unspecified: return "unspecified";
+    case embedding_task::query: return "query";
+    case embedding_task::document: return "document";
+    case embedding_task::similarity: return "similarity";
+    case embedding_task::classification: return "classification";
+    case embedding_task::clustering: return "clustering";
+    case embedding_task::question_answering: return "question_answering";
+    case embedding_task::fact_verification: return "fact_verification";
+    case embedding_task::code_query: return "code_query";
+    }
+    return "unspecified";
 }
 
 image_part image_base64(std::string_view media_type, std::string_view base64_data) {

@@ -3,6 +3,7 @@
 
 #include <llmux/catalog.hpp>
 #include <llmux/config.hpp>
+#include <llmux/embeddings.hpp>
 #include <llmux/error.hpp>
 #include <llmux/telemetry.hpp>
 #include <llmux/types.hpp>
@@ -197,6 +198,27 @@ public:
     /// @brief `stream` as attempt `ctx.attempt` of a fallback or retry.
     chat_stream stream(chat_request req, attempt_context ctx);
 
+    /** @brief Embeds `req.inputs`: one vector per input, in input order.
+
+        Inputs over the provider's batch limit (OpenAI: 2048 per request; the provider option
+        `max_embedding_inputs` sets another) are sent as concurrent requests (at most 8 at a
+        time) whose vectors are joined in order. The cost is the input tokens at the catalog's
+        input price (unknown when either is). Each request runs as `chat`'s does: the client's
+        timeouts (`timeouts.total` for the whole call), rate limits and budget.
+
+        @par Errors
+        Before anything is sent: `invalid_request` for an empty list or an empty input (naming
+        `inputs[i]`), `context_length_exceeded` for an input longer than the provider takes,
+        `unsupported` for a provider without embeddings (Anthropic, DeepSeek; Gemini, Vertex
+        and Bedrock embeddings are not implemented yet) or a field its format lacks (`task`,
+        `title` on OpenAI). A failed batch fails the call, with what the other batches cost
+        in `diag.cost_usd`.
+
+        @par Cancellation
+        As `chat`: every batch in flight is cancelled and its connection closed.
+    */
+    boost::asio::awaitable<result<embedding_response>> embed(embedding_request req);
+
     /// @brief `chat` for callback, future and `deferred` users.
     template <class CompletionToken = boost::asio::default_completion_token_t<executor_type>>
     auto async_chat(chat_request req, CompletionToken&& token = {}) {
@@ -209,6 +231,12 @@ public:
         `invalid_config`.
     */
     result<void> check(std::string_view model) const;
+
+    /** @brief Checks, without sending anything, that `model` can be called (as `check`) and
+        that its provider has embeddings llmux can call. Errors: those of `check`, and
+        `unsupported` naming the provider.
+    */
+    result<void> check_embed(std::string_view model) const;
 
     /// @brief Registers a callback called once per finished call or attempt.
     /// Callbacks run on the thread that finished the call; keep them short.
@@ -251,6 +279,10 @@ public:
         reserves before a call; empty when the model has no price.
     */
     std::optional<double> max_cost(chat_request const& req, std::string_view model = {}) const;
+
+    /// @brief The most embedding `req.inputs` may cost on `model` (`req.model` when empty):
+    /// the inputs' highest token estimate at the input price; empty when unpriced.
+    std::optional<double> max_cost(embedding_request const& req, std::string_view model = {}) const;
 
     /** @brief True when `model`'s wire format continues a final assistant message of `req`
         (an assistant "prefill") rather than starting a new answer, which stream continuation

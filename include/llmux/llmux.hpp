@@ -6,6 +6,7 @@
 #include <llmux/client.hpp>
 #include <llmux/combinators.hpp>
 #include <llmux/config.hpp>
+#include <llmux/embeddings.hpp>
 #include <llmux/emulator.hpp>
 #include <llmux/error.hpp>
 #include <llmux/histogram.hpp>

@@ -121,11 +121,24 @@ finish_reason unified(detail::emu_finish f) noexcept {
     return finish_reason::stop;
 }
 
+/// A whole answer (a chat answer, vectors) as a format writes it.
+class whole_writer {
+public:
+    /// Headers every answer of the provider carries.
+    virtual void add_headers(server_exchange& x, std::uint64_t processing_ms) = 0;
+    virtual std::string_view content_type() const = 0;
+    /// The whole answer; `malformed`: a body that looks like one but no JSON parser accepts.
+    virtual void whole(std::string& out, bool malformed) = 0;
+
+protected:
+    ~whole_writer() = default;
+};
+
 /** An answer written by a wire format's server side: the whole answer as a `chat_response`,
     a stream as one `chat_chunk` per token piece. One chunk object serves the whole stream, so
     its buffers are reused and no event allocates.
 */
-class wire_answer {
+class wire_answer final : public whole_writer {
 public:
     wire_answer(wire_server const& s, emu_answer const& a)
         : s_(s), a_(a), id_(s.make_id(id_kind::response, emu_tag, a.number)),
@@ -138,15 +151,15 @@ public:
         if (a.tool_call) call_id_ = s.make_id(id_kind::tool_call, emu_tag, a.number);
     }
 
-    void add_headers(server_exchange& x, std::uint64_t processing_ms) {
+    void add_headers(server_exchange& x, std::uint64_t processing_ms) override {
         meta_.processing_ms = processing_ms;
         exchange_headers h(x);
         s_.response_headers(meta_, h);
     }
 
-    std::string_view content_type() const { return s_.content_type(); }
+    std::string_view content_type() const override { return s_.content_type(); }
 
-    void whole(std::string& out, bool malformed) {
+    void whole(std::string& out, bool malformed) override {
         chat_response r = ending();
         if (a_.tool_call)
             r.tool_calls.push_back({call_id_, a_.tool_name, std::string(a_.sent_text())});
@@ -225,6 +238,44 @@ private:
     detail::answer_meta meta_;
     std::unique_ptr<detail::stream_encoder> enc_;
     chat_chunk chunk_;
+};
+
+/// An embedding answer written by a wire format's server side. Embeddings are never streamed:
+/// only the whole answer (and its malformed twin) is written.
+class embedding_answer final : public whole_writer {
+public:
+    embedding_answer(wire_server const& s, embedding_response const& r, std::string_view model,
+                     detail::vector_encoding enc, std::uint64_t n)
+        : s_(s), r_(r), model_(model), enc_(enc),
+          request_id_(s.make_id(id_kind::request, emu_tag, n)) {}
+
+    void add_headers(server_exchange& x, std::uint64_t processing_ms) override {
+        detail::answer_meta m;
+        m.request_id = request_id_;
+        m.model = model_;
+        m.processing_ms = processing_ms;
+        exchange_headers h(x);
+        s_.response_headers(m, h);
+    }
+    std::string_view content_type() const override { return s_.content_type(); }
+    void whole(std::string& out, bool malformed) override {
+        // The emulator's vectors are finite, so every encoding can write them.
+        if (!malformed) {
+            (void)s_.encode_embedding_response(r_, model_, enc_, out);
+            return;
+        }
+        out += "{\"malformed\": ,";
+        std::size_t const at = out.size();
+        (void)s_.encode_embedding_response(r_, model_, enc_, out);
+        out.erase(at, 1);  // the answer's own '{'
+    }
+
+private:
+    wire_server const& s_;
+    embedding_response const& r_;
+    std::string_view model_;
+    detail::vector_encoding enc_;
+    std::string request_id_;
 };
 
 }  // namespace
@@ -319,10 +370,26 @@ struct emulator::impl {
     std::optional<api_error> check_credential(wire_server const& s, detail::server_request const& req);
     asio::awaitable<void> serve_endpoint(server_exchange& x, detail::endpoint_match const& m,
                                          std::uint64_t n, clock::time_point t0);
+    /// What `admit` decided for a request that goes on to its answer.
+    struct admitted {
+        emulator_behaviour b;
+        fault_kind fault = fault_kind::none;
+    };
+    /** Behaviour and failures, the same for every format and operation: resolves the
+        behaviour, refuses over `max_concurrency` (holding `in_progress` otherwise), waits the
+        latency, answers a scripted error or resets; nothing when the request was answered.
+    */
+    asio::awaitable<std::optional<admitted>> admit(server_exchange& x, wire_server const& f,
+                                                   std::string const& model, std::uint64_t n,
+                                                   clock::time_point t0,
+                                                   std::optional<active_guard>& in_progress);
+    /// An embeddings request (`operation::embed`): deterministic vectors.
+    asio::awaitable<void> serve_embed(server_exchange& x, detail::endpoint_match const& m,
+                                      std::uint64_t n, clock::time_point t0);
     /// Behaviour, failures, plan and answer: the same for every format.
     asio::awaitable<void> play(server_exchange& x, wire_server const& f, emu_request const& r,
                                std::uint64_t n, clock::time_point t0);
-    asio::awaitable<void> answer_whole(server_exchange& x, wire_server const& f, wire_answer& w,
+    asio::awaitable<void> answer_whole(server_exchange& x, wire_server const& f, whole_writer& w,
                                        emu_answer& a, emulator_behaviour const& b,
                                        fault_kind fault, clock::time_point t0);
     asio::awaitable<void> answer_stream(server_exchange& x, wire_answer& w, emu_answer& a,
@@ -454,6 +521,9 @@ asio::awaitable<void> emulator::impl::serve_endpoint(server_exchange& x,
         s.encode_model(m.path_model, models_created, body);
         co_await send_ok(x, s, body, n, t0);
         co_return;
+    case detail::operation::embed:
+        co_await serve_embed(x, m, n, t0);
+        co_return;
     case detail::operation::chat:
     case detail::operation::count_tokens:
         break;
@@ -583,22 +653,61 @@ asio::awaitable<void> emulator::impl::oauth_token(server_exchange& x, std::uint6
     co_await reply(200, std::move(body));
 }
 
-asio::awaitable<void> emulator::impl::play(server_exchange& x, wire_server const& f,
-                                           emu_request const& r,
-                                           std::uint64_t n, clock::time_point t0) {
+asio::awaitable<void> emulator::impl::serve_embed(server_exchange& x,
+                                                  detail::endpoint_match const& m,
+                                                  std::uint64_t n, clock::time_point t0) {
+    auto const& s = *m.server;
+    auto const& f = s;
     auto& req = x.request();
-    auto b = detail::resolve_behaviour(cfg, r.model, req["x-llmux-emulate"]);
+    auto head = detail::head_of(req);
+    head.path_model = m.path_model;
+    auto decoded = s.decode_embedding_request(head, req.body());
+    if (!decoded) {
+        auto const e = decoded.error();  // named: GCC 12 and temporaries in co_await
+        co_await send_error(x, f, e, n, t0);
+        co_return;
+    }
+    auto const& in = *decoded;
+    std::string const model(detail::base_model(in.req.model));
+    auto const dims = in.req.dimensions.value_or(detail::default_embedding_dimensions(model));
+    // What one request may make the emulator compute is bounded.
+    if (in.req.inputs.size() * dims > detail::max_embedding_values) {
+        auto const e = detail::invalid_field(
+            "input", "the emulator computes at most " +
+                         std::to_string(detail::max_embedding_values) +
+                         " values per request (inputs x dimensions)");
+        co_await send_error(x, f, e, n, t0);
+        co_return;
+    }
+    std::optional<active_guard> in_progress;
+    auto ad = co_await admit(x, f, in.req.model, n, t0, in_progress);
+    if (!ad) co_return;
+    auto const r = detail::plan_embeddings(model, in.req.inputs, dims);
+    emu_answer a;
+    a.number = n;
+    a.model = model;
+    a.created = unix_now();
+    embedding_answer w(s, r, a.model, in.encoding, n);
+    co_await answer_whole(x, f, w, a, ad->b, ad->fault, t0);
+}
+
+asio::awaitable<std::optional<emulator::impl::admitted>>
+emulator::impl::admit(server_exchange& x, wire_server const& f, std::string const& model,
+                      std::uint64_t n,
+                      clock::time_point t0, std::optional<active_guard>& in_progress) {
+    auto& req = x.request();
+    auto b = detail::resolve_behaviour(cfg, model, req["x-llmux-emulate"]);
     if (!b) {
         api_error const e{400, b.error().diag.message};
         co_await send_error(x, f, e, n, t0);
-        co_return;
+        co_return std::nullopt;
     }
 
     // Failure selection. Requests without any failure directive skip the shared counter.
     unsigned error_status = 0;
     fault_kind fault = fault_kind::none;
     if (b->error_status || b->fault != fault_kind::none || b->fail_first || b->error_rate > 0) {
-        if (detail::selected_for_failure(*b, next_count(r.model))) {
+        if (detail::selected_for_failure(*b, next_count(model))) {
             error_status = b->error_status;
             fault = b->fault;
             if (!error_status && fault == fault_kind::none) error_status = 500;
@@ -606,16 +715,15 @@ asio::awaitable<void> emulator::impl::play(server_exchange& x, wire_server const
     }
 
     // A provider over its concurrency refuses at once, before any work.
-    std::optional<active_guard> in_progress;
     if (b->max_concurrency) {
-        in_progress.emplace(this, r.model);
+        in_progress.emplace(this, model);
         if (in_progress->count > b->max_concurrency) {
             concurrency_refusals.fetch_add(1, std::memory_order_relaxed);
-            api_error e = f.error_for_status(429, detail::base_model(r.model));
+            api_error e = f.error_for_status(429, detail::base_model(model));
             if (b->retry_after)
                 e.retry_after = std::chrono::duration_cast<std::chrono::milliseconds>(*b->retry_after);
             co_await send_error(x, f, e, n, t0);
-            co_return;
+            co_return std::nullopt;
         }
         auto peak = peak_concurrency.load(std::memory_order_relaxed);
         while (in_progress->count > peak &&
@@ -631,19 +739,30 @@ asio::awaitable<void> emulator::impl::play(server_exchange& x, wire_server const
         b->latency = scale(b->latency);
         b->ttft = scale(b->ttft);
     }
-    if (b->latency > duration::zero() && co_await x.sleep_for(b->latency)) co_return;
+    if (b->latency > duration::zero() && co_await x.sleep_for(b->latency)) co_return std::nullopt;
     if (error_status) {
-        api_error e = f.error_for_status(error_status, detail::base_model(r.model));
+        api_error e = f.error_for_status(error_status, detail::base_model(model));
         if (b->retry_after)
             e.retry_after = std::chrono::duration_cast<std::chrono::milliseconds>(*b->retry_after);
         co_await send_error(x, f, e, n, t0);
-        co_return;
+        co_return std::nullopt;
     }
     if (fault == fault_kind::reset_before_headers) {
         faults_injected.fetch_add(1, std::memory_order_relaxed);
         x.abort();
-        co_return;
+        co_return std::nullopt;
     }
+    co_return admitted{std::move(*b), fault};
+}
+
+asio::awaitable<void> emulator::impl::play(server_exchange& x, wire_server const& f,
+                                           emu_request const& r, std::uint64_t n,
+                                           clock::time_point t0) {
+    std::optional<active_guard> in_progress;
+    auto ad = co_await admit(x, f, r.model, n, t0, in_progress);
+    if (!ad) co_return;
+    auto* const b = &ad->b;
+    auto const fault = ad->fault;
     auto a = detail::plan_answer(r, *b, n, unix_now());
     wire_answer w(f, a);
     if (a.stream)
@@ -653,7 +772,7 @@ asio::awaitable<void> emulator::impl::play(server_exchange& x, wire_server const
 }
 
 asio::awaitable<void> emulator::impl::answer_whole(server_exchange& x, wire_server const& f,
-                                                   wire_answer& w, emu_answer& a,
+                                                   whole_writer& w, emu_answer& a,
                                                    emulator_behaviour const& b, fault_kind fault,
                                                    clock::time_point t0) {
     if (fault == fault_kind::stall) {

@@ -9,6 +9,7 @@
 #include <boost/json/string.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <array>
 #include <cctype>
 
@@ -301,6 +302,63 @@ emu_answer plan_answer(emu_request const& req, emulator_behaviour const& b, std:
     a.completion_tokens = a.piece_ends.size();
     a.prompt_tokens = prompt_tokens(req);
     return a;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Embeddings
+
+std::uint32_t default_embedding_dimensions(std::string_view model) noexcept {
+    if (model.starts_with("text-embedding-3-large")) return 3072;
+    if (model.starts_with("text-embedding-3-small") || model.starts_with("text-embedding-ada-002"))
+        return 1536;
+    return 768;
+}
+
+namespace {
+/// FNV-1a, 64 bits: a stable hash (std::hash may differ between builds).
+std::uint64_t fnv1a(std::uint64_t h, std::string_view s) noexcept {
+    for (unsigned char c : s) {
+        h ^= c;
+        h *= 0x100000001b3ull;
+    }
+    return h;
+}
+/// splitmix64: a small, well-mixed generator.
+std::uint64_t splitmix(std::uint64_t& state) noexcept {
+    std::uint64_t z = (state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+}  // namespace
+
+embedding_response plan_embeddings(std::string_view model, std::span<std::string const> inputs,
+                                   std::uint32_t dims) {
+    embedding_response r;
+    r.model = std::string(model);
+    r.vectors.reserve(inputs.size());
+    std::uint64_t tokens = 0;
+    std::uint64_t const model_hash = fnv1a(fnv1a(0xcbf29ce484222325ull, model), std::string_view("\0", 1));
+    for (auto const& input : inputs) {
+        auto& v = r.vectors.emplace_back(dims);
+        std::uint64_t state = fnv1a(model_hash, input);
+        double sum = 0;
+        for (auto& x : v) {
+            // A uniform value in [-1, 1) from the top 24 bits: exact in a float.
+            auto const u = static_cast<std::int32_t>(splitmix(state) >> 40) - (1 << 23);
+            x = static_cast<float>(u) / static_cast<float>(1 << 23);
+            sum += static_cast<double>(x) * static_cast<double>(x);
+        }
+        if (sum > 0) {
+            double const scale = 1.0 / std::sqrt(sum);
+            for (auto& x : v) x = static_cast<float>(static_cast<double>(x) * scale);
+        }
+        tokens += std::max<std::uint64_t>(1, (input.size() + 3) / 4);
+    }
+    r.usage.input_tokens = tokens;
+    r.usage.output_tokens = 0;
+    r.usage.total_tokens = tokens;
+    return r;
 }
 
 }  // namespace llmux::detail

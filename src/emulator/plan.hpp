@@ -4,6 +4,7 @@
 #pragma once
 
 #include <llmux/emulator.hpp>
+#include <llmux/embeddings.hpp>
 #include <llmux/types.hpp>
 
 #include <boost/json/object.hpp>
@@ -11,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -133,5 +135,23 @@ std::uint64_t prompt_tokens(emu_request const& req) noexcept;
 /// The deterministic answer to `req` under `b` (see `emulator_behaviour`), numbered `number`.
 emu_answer plan_answer(emu_request const& req, emulator_behaviour const& b, std::uint64_t number,
                        std::int64_t created);
+
+/// @name Embeddings
+/// @{
+/// The most values (inputs x dimensions) one embeddings request may make the emulator compute.
+inline constexpr std::size_t max_embedding_values = std::size_t{1} << 24;
+
+/// A model's vector length when the request names none: OpenAI's for its models (1536 for
+/// `text-embedding-3-small` and `-ada-002`, 3072 for `-3-large`), 768 for any other.
+std::uint32_t default_embedding_dimensions(std::string_view model) noexcept;
+
+/** Deterministic vectors: the same model and input give the same vector, whatever else the
+    request holds (values drawn from a generator seeded by a hash of model and input, then
+    L2-normalised; a shorter `dims` is a normalised prefix of the longer vector's draws).
+    Usage: a quarter of each input's characters, at least 1 token, as chat counts prompts.
+*/
+embedding_response plan_embeddings(std::string_view model, std::span<std::string const> inputs,
+                                   std::uint32_t dims);
+/// @}
 
 }  // namespace llmux::detail

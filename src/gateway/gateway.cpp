@@ -808,6 +808,9 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
         case detail::operation::count_tokens:
             co_await model_request(ex, *match);
             co_return;
+        case detail::operation::embed:
+            co_await embed_request(ex, *match);
+            co_return;
         case detail::operation::list_models:
         case detail::operation::get_model:
             break;
@@ -1305,6 +1308,313 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
         else
             encoder->finish(*r, out);
         co_await ex.end_chunked(out);
+    }
+
+    /** An embeddings request (`POST /v1/embeddings`): keys, rate limits and budget as for
+        chat, the group's deployments tried in order (the next after a failure that a retry
+        elsewhere can fix), vectors sent back as the client asked (float or base64) whatever
+        the upstream sent.
+    */
+    asio::awaitable<void> embed_request(detail::server_exchange& ex,
+                                        detail::endpoint_match const& match) {
+        auto& req = ex.request();
+        auto const& format = *match.server;
+        auto head = detail::head_of(req);
+        head.path_model = match.path_model;
+        request_record rec;
+        rec.start = steady::now();
+        rec.method = head.method;
+        rec.path = head.path;
+        auto const ids = new_ids(format);
+        detail::answer_meta meta;
+        meta.id = ids.first;
+        meta.request_id = ids.second;
+        auto send_error = [&](api_error const& e) {
+            meta.processing_ms = ms(steady::now() - rec.start);
+            return this->send_error(ex, format, e, &meta);
+        };
+        auto fail = [&](api_error const& e) {
+            rec.status = e.status;
+            metrics->errors.add(e.status);
+        };
+
+        auto key = authenticate(head, format);
+        if (!key) {
+            metrics->auth_failures.fetch_add(1, std::memory_order_relaxed);
+            auto const e = key.error();
+            fail(e);
+            log(rec);
+            co_await send_error(e);
+            co_return;
+        }
+        rec.key = *key;
+        auto parsed = format.decode_embedding_request(head, req.body());
+        if (!parsed) {
+            auto const e = parsed.error();
+            fail(e);
+            log(rec);
+            co_await send_error(e);
+            co_return;
+        }
+        auto& p = *parsed;
+        std::string const public_name = p.req.model;
+        rec.model = public_name;
+        group_state scratch;
+        auto const* g = find_group(public_name, scratch);
+        if (!g) {
+            api_error e;
+            e.status = 404;
+            e.code = "model_not_found";
+            e.param = "model";
+            e.message = "the model '" + public_name +
+                        "' does not exist on this gateway (GET /v1/models lists the models)";
+            fail(e);
+            log(rec);
+            co_await send_error(e);
+            co_return;
+        }
+        // Every deployment must be able to embed: a group is one model to its clients.
+        for (auto const& d : g->order) {
+            if (auto c = up.check_embed(d); !c) {
+                api_error e;
+                e.status = 400;
+                e.code = "unsupported";
+                e.param = "model";
+                e.no_retry = true;
+                e.message = "the model '" + public_name + "' has no embeddings: " +
+                            c.error().diag.message;
+                fail(e);
+                log(rec);
+                co_await send_error(e);
+                co_return;
+            }
+        }
+        p.req.extra = std::move(p.native);  // every embeddings upstream speaks OpenAI's format
+
+        auto refused = [&](unsigned status) {
+            auto const c = metrics->model(g->name, false);
+            c->requests.fetch_add(1, std::memory_order_relaxed);
+            c->errors.add(status);
+        };
+        key_state* k = *key;
+        std::uint64_t rate_tokens = 0;
+        bool rate_taken = false;
+        std::optional<budget_reservation> reservation;
+        if (k) {
+            if (unsaved_count.load(std::memory_order_relaxed) > 0) co_await flush_unsaved();
+            std::optional<failure> fault;
+            if (k->limited()) {
+                rate_tokens = std::min<std::uint64_t>(
+                    detail::estimate_inputs(p.req.inputs).typical, max_rate_per_minute);
+                auto d = co_await store->acquire_rate(k->name, k->quota, rate_tokens);
+                if (!d) {
+                    fault.emplace(d.error());
+                } else if (!d->allowed) {
+                    metrics->rate_limited.fetch_add(1, std::memory_order_relaxed);
+                    api_error e;
+                    e.status = 429;
+                    e.code = "rate_limit_exceeded";
+                    e.retry_after = std::max(d->retry_after, std::chrono::milliseconds(1));
+                    e.message = "gateway key '" + k->name + "' is over its rate limit";
+                    refused(429);
+                    fail(e);
+                    log(rec);
+                    co_await ledger_refusal(rec, k, public_name, e.code);
+                    co_await send_error(e);
+                    co_return;
+                } else {
+                    rate_taken = true;
+                }
+            }
+            if (!fault && k->budget) {
+                std::optional<double> most = 0.0;
+                for (auto const& d : g->order) {
+                    auto const c = up.max_cost(p.req, d);
+                    if (!c) {
+                        most.reset();
+                        break;
+                    }
+                    most = std::max(*most, *c);
+                }
+                if (!most) {
+                    api_error e;
+                    e.status = 400;
+                    e.code = "unpriced_model";
+                    e.param = "model";
+                    e.no_retry = true;
+                    e.message = "the model '" + public_name +
+                                "' has no known price, and gateway key '" + k->name +
+                                "' has a budget that must not be spent blindly (the gateway's "
+                                "operator can set unpriced_price to charge a price for it)";
+                    refused(400);
+                    fail(e);
+                    log(rec);
+                    co_await ledger_refusal(rec, k, public_name, e.code);
+                    co_await send_error(e);
+                    co_return;
+                }
+                auto o = co_await store->reserve(k->name, clamp_nano(to_nano(*most)),
+                                                 clamp_nano(to_nano(*k->budget)),
+                                                 cfg.state.reservation_ttl);
+                if (!o) {
+                    fault.emplace(o.error());
+                } else if (!o->granted()) {
+                    metrics->budget_exceeded.fetch_add(1, std::memory_order_relaxed);
+                    api_error e;
+                    e.status = 402;
+                    e.code = "budget_exceeded";
+                    e.no_retry = true;
+                    auto const budget_nano = clamp_nano(to_nano(*k->budget));
+                    auto const left = std::max<nano_usd>(budget_nano - o->spent - o->reserved, 0);
+                    e.message = "the budget of gateway key '" + k->name +
+                                "' cannot cover this request: it may cost up to " +
+                                usd(clamp_nano(to_nano(*most))) + ", and " + usd(left) + " of " +
+                                usd(budget_nano) + " is left";
+                    refused(402);
+                    fail(e);
+                    log(rec);
+                    co_await ledger_refusal(rec, k, public_name, e.code);
+                    co_await send_error(e);
+                    co_return;
+                } else {
+                    reservation = std::move(o->reservation);
+                }
+            }
+            if (fault) {
+                state_failed(*fault);
+                rec.error = "state store: " + fault->to_string();
+                if (!cfg.state.fail_open) {
+                    api_error e;
+                    e.status = 503;
+                    e.code = "state_unavailable";
+                    e.retry_after = std::chrono::seconds(1);
+                    e.message = "the gateway cannot check the budget and limits of key '" +
+                                k->name + "' now (its state store is unavailable); try again";
+                    refused(503);
+                    fail(e);
+                    log(rec);
+                    co_await send_error(e);
+                    co_return;
+                }
+                rate_taken = false;
+            }
+        }
+
+        metrics->in_flight.fetch_add(1, std::memory_order_relaxed);
+        meta.created = static_cast<std::int64_t>(std::time(nullptr));
+        meta.model = public_name;
+        // The deployments in order; the next only after a failure another one may not have.
+        result<embedding_response> r{failure(error::cancelled, "not run")};
+        std::vector<attempt> attempts;
+        double billed_failures = 0;
+        for (auto const& d : g->order) {
+            embedding_request one = p.req;
+            one.model = d;
+            auto const t = steady::now();
+            r = co_await up.embed(std::move(one));
+            if (r) break;
+            auto const f = r.error();
+            attempts.push_back(attempt{d, f, steady::now() - t});
+            billed_failures += billed(f);
+            if (!is_retryable(f) || ex.client_gone()) break;
+        }
+        if (!r && attempts.size() > 1) {
+            failure all(error::all_attempts_failed, "every deployment failed");
+            all.diag.attempts = attempts;
+            all.diag.cost_usd = billed_failures;
+            r = std::move(all);
+        }
+
+        // Bookkeeping before the answer, as for chat.
+        auto const held = metrics->model(g->name, r.has_value());
+        auto& counters = *held;
+        counters.requests.fetch_add(1, std::memory_order_relaxed);
+        rec.attempts = static_cast<std::uint32_t>(attempts.size() + (r ? 1 : 0));
+        counters.attempts.fetch_add(rec.attempts, std::memory_order_relaxed);
+        if (r && rec.attempts > 1) counters.fallbacks.fetch_add(1, std::memory_order_relaxed);
+        settlement spent;
+        auto add = [&](std::string const& model, double usd) {
+            auto const n = clamp_nano(to_nano(usd));
+            if (n <= 0) return;
+            for (auto& c : spent.costs)
+                if (c.model == model) {
+                    c.cost += n;
+                    return;
+                }
+            spent.costs.push_back({model, n});
+        };
+        for (auto const& a : attempts)
+            if (a.error && billed(*a.error) > 0) add(a.model, billed(*a.error));
+        std::optional<api_error> err;
+        if (r) {
+            rec.upstream = r->requested_model;
+            rec.use = r->usage;
+            rec.ttft = r->latency;
+            if (r->usage.input_tokens)
+                counters.input_tokens.fetch_add(*r->usage.input_tokens, std::memory_order_relaxed);
+            if (r->cost_usd) {
+                add(rec.upstream, *r->cost_usd);
+                rec.cost = *r->cost_usd + billed_failures;
+            } else {
+                // An unknown cost is charged its reservation: never free.
+                auto const held_nano = reservation ? reservation->amount : 0;
+                if (held_nano > spent.total())
+                    add(rec.upstream, double(held_nano - spent.total()) / 1e9);
+            }
+            counters.latency.record(steady::now() - rec.start);
+        } else {
+            auto const f = r.error();
+            rec.error = f.to_string();
+            if (!f.diag.provider.empty()) rec.upstream = f.diag.provider + "/" + f.diag.model;
+            if (billed(f) > 0) rec.cost = billed(f);
+            if (!ex.client_gone()) err = detail::error_from_failure(f, cfg.expose_upstream_errors);
+        }
+        if (rec.cost && *rec.cost > 0)  // the known cost (a reservation charged is not one)
+            counters.cost_nano_usd.fetch_add(to_nano(*rec.cost), std::memory_order_relaxed);
+        if (ex.client_gone()) {
+            metrics->client_disconnects.fetch_add(1, std::memory_order_relaxed);
+            rec.status = 499;
+        } else if (err) {
+            rec.status = err->status;
+        }
+        if (rec.status >= 400) {
+            metrics->errors.add(rec.status);
+            counters.errors.add(rec.status);
+        }
+        metrics->in_flight.fetch_sub(1, std::memory_order_relaxed);
+        co_await save(rec, k, std::move(reservation), std::move(spent), public_name,
+                      std::string(meta.id));
+        if (rate_taken && rec.use.input_tokens) {
+            auto const delta = static_cast<std::int64_t>(*rec.use.input_tokens) -
+                               static_cast<std::int64_t>(rate_tokens);
+            if (delta != 0)
+                if (auto c = co_await store->correct_rate(k->name, k->quota, delta); !c)
+                    state_failed(c.error());
+        }
+        if (ex.client_gone()) {
+            log(rec);
+            co_return;
+        }
+        if (err) {
+            log(rec);
+            co_await send_error(*err);
+            co_return;
+        }
+        std::string out;
+        if (!format.encode_embedding_response(*r, public_name, p.encoding, out)) {
+            api_error e;
+            e.status = 502;
+            e.code = "upstream_bad_response";
+            e.message = "the upstream's vectors hold a value that is not a finite number, "
+                        "which JSON cannot carry: ask for encoding_format 'base64'";
+            rec.status = e.status;
+            metrics->errors.add(e.status);
+            log(rec);
+            co_await send_error(e);
+            co_return;
+        }
+        log(rec);
+        co_await send_whole(ex, format, meta, rec.start, out);
     }
 
     // -- shared health ---------------------------------------------------------------------

@@ -34,4 +34,15 @@ prompt_size estimate_prompt(chat_request const& req) noexcept {
     return s;
 }
 
+prompt_size estimate_inputs(std::span<std::string const> inputs) noexcept {
+    prompt_size s;
+    for (auto const& t : inputs) s.bytes += t.size();
+    auto const b = static_cast<std::uint64_t>(s.bytes);
+    s.lowest = b / 6;
+    s.typical = (b + 3) / 4;
+    // A token or two per input for its boundaries.
+    s.highest = (b + 1) / 2 + 2 * static_cast<std::uint64_t>(inputs.size());
+    return s;
+}
+
 }  // namespace llmux::detail

@@ -9,6 +9,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
+#include <string>
 
 namespace llmux::detail {
 
@@ -33,5 +35,8 @@ struct prompt_size {
 
 /// Estimates the size of `req`'s prompt.
 prompt_size estimate_prompt(chat_request const& req) noexcept;
+
+/// Estimates the size of texts to embed (`embedding_request::inputs`), with the same rates.
+prompt_size estimate_inputs(std::span<std::string const> inputs) noexcept;
 
 }  // namespace llmux::detail

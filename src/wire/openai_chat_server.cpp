@@ -10,6 +10,7 @@
 #include "wire/common.hpp"
 #include "wire/formats.hpp"
 #include "wire/openai_chat.hpp"
+#include "wire/openai_embeddings.hpp"
 
 #include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
@@ -730,6 +731,9 @@ constexpr endpoint endpoints_table[] = {
     {"POST", "/openai/deployments/{model}/chat/completions", operation::chat},
     {"POST", "/v1/chat/completions", operation::chat},
     {"POST", "/chat/completions", operation::chat},
+    {"POST", "/openai/deployments/{model}/embeddings", operation::embed},
+    {"POST", "/v1/embeddings", operation::embed},
+    {"POST", "/embeddings", operation::embed},
     {"GET", "/v1/models", operation::list_models},
     {"GET", "/models", operation::list_models},
     {"GET", "/v1/models/{model}", operation::get_model},
@@ -763,6 +767,16 @@ public:
     void encode_response(chat_response const& r, answer_meta const& m,
                          std::string& out) const override {
         append_response(r, m, out);
+    }
+
+    boost::system::result<inbound_embedding, api_error>
+    decode_embedding_request(request_head const& head, std::string_view body) const override {
+        return openai::decode_embedding_request(head, body);
+    }
+
+    bool encode_embedding_response(embedding_response const& r, std::string_view model,
+                                   vector_encoding enc, std::string& out) const override {
+        return openai::encode_embedding_response(r, model, enc, out);
     }
 
     std::string_view stream_content_type() const noexcept override { return "text/event-stream"; }

@@ -104,6 +104,22 @@ void wire_server::encode_model(std::string_view name, std::int64_t created,
     out += '}';
 }
 
+boost::system::result<inbound_embedding, api_error>
+wire_server::decode_embedding_request(request_head const& head, std::string_view body) const {
+    (void)body;
+    return api_error{404, "The " + std::string(name()) + " format has no embeddings endpoint at " +
+                              std::string(head.path) + "."};
+}
+
+bool wire_server::encode_embedding_response(embedding_response const& r, std::string_view model,
+                                            vector_encoding enc, std::string& out) const {
+    (void)r;
+    (void)model;
+    (void)enc;
+    (void)out;
+    return false;
+}
+
 void wire_server::encode_token_count(std::uint64_t tokens, std::string& out) const {
     out += "{\"input_tokens\":";
     append_number(out, tokens);

@@ -10,6 +10,7 @@
 #include "http/message.hpp"
 #include "wire/errors.hpp"
 
+#include <llmux/embeddings.hpp>
 #include <llmux/types.hpp>
 
 #include <boost/json/object.hpp>
@@ -25,7 +26,7 @@
 namespace llmux::detail {
 
 /// @brief What a request to an endpoint asks for.
-enum class operation { chat, count_tokens, list_models, get_model };
+enum class operation { chat, count_tokens, list_models, get_model, embed };
 
 /** @brief One endpoint of a format: method, path pattern, operation.
 
@@ -79,6 +80,24 @@ struct inbound_request {
         the first key of `native` names it.
     */
     std::string native_name;
+};
+
+/// @brief How an embedding answer carries its vectors.
+enum class vector_encoding {
+    /// JSON arrays of numbers.
+    float32,
+    /// One base64 string per vector: its float32 values, little-endian (OpenAI's `base64`).
+    base64,
+};
+
+/// @brief An embedding request as a client sent it, in neutral terms.
+struct inbound_embedding {
+    /// `req.model` is the model as the client named it (body or path).
+    embedding_request req;
+    /// How the client wants the vectors back.
+    vector_encoding encoding = vector_encoding::float32;
+    /// Fields of this format that the unified request cannot hold (as `inbound_request`).
+    boost::json::object native;
 };
 
 /// @brief Facts of an answer that are not in `chat_response`.
@@ -187,6 +206,20 @@ public:
     /// @brief An id in this format's conventions, from a tag and a number (`chatcmpl-emu-7`,
     /// `call_emu_7`).
     virtual std::string make_id(id_kind kind, std::string_view tag, std::uint64_t n) const = 0;
+
+    /** @brief Decodes an embedding request (`operation::embed`). The default, for formats
+        without an embeddings endpoint in this server, is a 404.
+    */
+    virtual boost::system::result<inbound_embedding, api_error>
+    decode_embedding_request(request_head const& head, std::string_view body) const;
+
+    /** @brief Writes an embedding answer whose vectors are sent back as `enc` asks, under the
+        model name `model`. False (and `out` unspecified) when the answer cannot be written:
+        a value that is not finite has no JSON number (base64 carries it exactly), or the
+        format has no embeddings.
+    */
+    virtual bool encode_embedding_response(embedding_response const& r, std::string_view model,
+                                           vector_encoding enc, std::string& out) const;
 
     /// @name Other operations (defaults: OpenAI's model list shape, a bare count)
     /// @{

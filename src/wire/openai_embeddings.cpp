@@ -1,0 +1,467 @@
+// SPDX-License-Identifier: BSL-1.0
+// OpenAI embeddings (PROVIDERS-2.md section 2.1), both directions. Sans-io: every function here
+// works from bytes alone.
+#include "wire/openai_embeddings.hpp"
+
+#include "util/crypto.hpp"
+#include "util/json_text.hpp"
+#include "util/json_write.hpp"
+#include "wire/common.hpp"
+#include "wire/formats.hpp"
+
+#include <boost/json/monotonic_resource.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/value.hpp>
+
+#include <algorithm>
+#include <bit>
+#include <charconv>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <string>
+#include <utility>
+
+namespace llmux::detail::openai {
+
+namespace {
+
+namespace json = boost::json;
+using server_result = boost::system::result<inbound_embedding, api_error>;
+
+static_assert(sizeof(float) == 4 && std::numeric_limits<float>::is_iec559,
+              "embeddings travel as IEEE-754 float32");
+
+std::string_view request_id_of(response_head const& head) {
+    if (auto id = head.header("x-request-id"); !id.empty()) return id;
+    return head.header("x-generation-id");
+}
+
+// ---------------------------------------------------------------------------------------------
+// base64 of float32 values. The byte order is fixed (little-endian, as the SDKs read it on
+// every common host), whatever the host's own.
+
+constexpr char b64_alphabet[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+void put_le(unsigned char* p, float f) noexcept {
+    auto const u = std::bit_cast<std::uint32_t>(f);
+    p[0] = static_cast<unsigned char>(u);
+    p[1] = static_cast<unsigned char>(u >> 8);
+    p[2] = static_cast<unsigned char>(u >> 16);
+    p[3] = static_cast<unsigned char>(u >> 24);
+}
+
+float get_le(unsigned char const* p) noexcept {
+    std::uint32_t const u = std::uint32_t(p[0]) | std::uint32_t(p[1]) << 8 |
+                            std::uint32_t(p[2]) << 16 | std::uint32_t(p[3]) << 24;
+    return std::bit_cast<float>(u);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Decoding answers (client side)
+
+/// A JSON number as a float (a float's shortest decimal form read back exactly).
+bool to_float(json::value const& v, float& out) noexcept {
+    if (auto const* d = v.if_double()) {
+        out = static_cast<float>(*d);
+        return true;
+    }
+    if (auto const* i = v.if_int64()) {
+        out = static_cast<float>(*i);
+        return true;
+    }
+    if (auto const* u = v.if_uint64()) {
+        out = static_cast<float>(*u);
+        return true;
+    }
+    return false;
+}
+
+std::optional<std::size_t> to_index(json::value const& v) noexcept {
+    auto const n = whole_number(v);
+    if (!n || *n < 0) return std::nullopt;
+    return static_cast<std::size_t>(*n);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Decoding requests (server side)
+
+api_error invalid(std::string param, std::string message, std::string code = {}) {
+    return api_error{400, std::move(message), "invalid_request_error", std::move(code),
+                     std::move(param)};
+}
+
+api_error wrong_type(std::string const& param, char const* expected, json::value const& got) {
+    return invalid(param,
+                   "Invalid type for '" + param + "': expected " + expected + ", but got " +
+                       json_kind(got) + " instead.",
+                   "invalid_type");
+}
+
+api_error token_arrays(std::string const& param) {
+    api_error e = invalid(param,
+                          "Token arrays in '" + param +
+                              "' are not supported by this server: send the texts as strings.",
+                          "unsupported");
+    e.no_retry = true;
+    return e;
+}
+
+/// Reads one entry of `input`: a non-empty string.
+boost::system::result<std::string, api_error> input_text(json::value const& v,
+                                                         std::string const& param) {
+    if (auto const* s = v.if_string()) {
+        if (s->empty())
+            return invalid(param, "Invalid '" + param + "': it must not be an empty string.");
+        return std::string(json_view(*s));
+    }
+    if (v.is_number() || v.is_array()) return token_arrays("input");
+    return wrong_type(param, "a string", v);
+}
+
+/// Appends a float as JSON: the shortest decimal that reads back as the same float.
+bool append_float(std::string& out, float f) {
+    if (!std::isfinite(f)) return false;
+    char buf[32];
+    auto const r = std::to_chars(buf, buf + sizeof buf, f);
+    out.append(buf, static_cast<std::size_t>(r.ptr - buf));
+    return true;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+
+void append_base64_floats(std::string& out, std::span<float const> v) {
+    std::size_t const bytes = v.size() * 4;
+    out.reserve(out.size() + (bytes + 2) / 3 * 4);
+    unsigned char window[12];
+    // Three floats at a time: 12 bytes are 16 characters, no padding until the last group.
+    for (std::size_t i = 0; i < v.size(); i += 3) {
+        std::size_t const n = std::min<std::size_t>(3, v.size() - i);
+        for (std::size_t k = 0; k < n; ++k) put_le(window + 4 * k, v[i + k]);
+        std::size_t const len = 4 * n;
+        std::size_t j = 0;
+        for (; j + 3 <= len; j += 3) {
+            std::uint32_t const t = std::uint32_t(window[j]) << 16 |
+                                    std::uint32_t(window[j + 1]) << 8 | window[j + 2];
+            out += b64_alphabet[t >> 18];
+            out += b64_alphabet[(t >> 12) & 63];
+            out += b64_alphabet[(t >> 6) & 63];
+            out += b64_alphabet[t & 63];
+        }
+        if (j < len) {  // only at the very end: 4 or 8 bytes leave 1 or 2 over
+            std::uint32_t t = std::uint32_t(window[j]) << 16;
+            if (j + 1 < len) t |= std::uint32_t(window[j + 1]) << 8;
+            out += b64_alphabet[t >> 18];
+            out += b64_alphabet[(t >> 12) & 63];
+            out += j + 1 < len ? b64_alphabet[(t >> 6) & 63] : '=';
+            out += '=';
+        }
+    }
+}
+
+result<std::vector<float>> decode_base64_floats(std::string_view text, std::string_view where) {
+    auto bytes = base64_decode(text);
+    if (!bytes)
+        return bad_field(where, "is not valid base64");
+    if (bytes->size() % 4 != 0)
+        return bad_field(where, "decodes to " + std::to_string(bytes->size()) +
+                                    " bytes, not a whole number of float32 values (a multiple of 4)");
+    std::vector<float> out(bytes->size() / 4);
+    auto const* p = reinterpret_cast<unsigned char const*>(bytes->data());
+    for (std::size_t i = 0; i < out.size(); ++i) out[i] = get_le(p + 4 * i);
+    return out;
+}
+
+result<http_request> encode_embedding_request(embedding_request const& req,
+                                              std::string_view model, vector_encoding enc,
+                                              std::size_t first, std::size_t count) {
+    first = std::min(first, req.inputs.size());
+    std::span<std::string const> const inputs =
+        std::span(req.inputs).subspan(first, std::min(count, req.inputs.size() - first));
+    if (inputs.empty())
+        return failure(error::invalid_request, "inputs: the list of texts to embed is empty");
+    for (std::size_t i = 0; i < inputs.size(); ++i)
+        if (inputs[i].empty())
+            return failure(error::invalid_request,
+                           "inputs[" + std::to_string(first + i) + "]: the text to embed is empty");
+    if (req.task != embedding_task::unspecified)
+        return failure(error::unsupported,
+                       "task: the OpenAI embeddings API has no task type (asked for '" +
+                           std::string(to_string(req.task)) + "')");
+    if (!req.title.empty())
+        return failure(error::unsupported, "title: the OpenAI embeddings API has no title");
+    if (req.dimensions && *req.dimensions == 0)
+        return failure(error::invalid_request, "dimensions: must be at least 1");
+
+    http_request out;
+    out.target = "/embeddings";
+    out.set_header("Content-Type", "application/json");
+    std::string body;
+    std::size_t bytes = 64 + model.size();
+    for (auto const& s : inputs) bytes += s.size() + 4;
+    body.reserve(bytes);
+    body += "{\"model\":";
+    append_json_string(body, model);
+    body += ",\"input\":[";
+    for (std::size_t i = 0; i < inputs.size(); ++i) {
+        if (i) body += ',';
+        append_json_string(body, inputs[i]);
+    }
+    body += ']';
+    if (req.dimensions) {
+        body += ",\"dimensions\":";
+        append_number(body, std::uint64_t{*req.dimensions});
+    }
+    body += enc == vector_encoding::base64 ? ",\"encoding_format\":\"base64\""
+                                           : ",\"encoding_format\":\"float\"";
+    if (!req.user.empty()) {
+        body += ",\"user\":";
+        append_json_string(body, req.user);
+    }
+    body += '}';
+    if (!req.extra.empty()) {
+        // Rare: merged through the DOM so that the extra fields win, as for chat.
+        boost::system::error_code ec;
+        auto v = json::parse(body, ec);
+        auto& o = v.as_object();
+        merge_extra(o, req.extra);
+        body = to_json(o);
+    }
+    out.body = std::move(body);
+    return out;
+}
+
+result<embedding_response> decode_embedding_response(response_head const& head,
+                                                     std::string_view body,
+                                                     std::size_t expected) {
+    auto const fail = [&](failure f) {
+        f.diag.http_status = head.status;
+        f.diag.request_id = std::string(request_id_of(head));
+        return f;
+    };
+    json::monotonic_resource mr;
+    boost::system::error_code ec;
+    json::value const v = json::parse(body, ec, &mr);
+    if (ec)
+        return fail(internal(failure(error::protocol_error, "response body is not valid JSON (" +
+                                                                ec.message() + "): " +
+                                                                excerpt(body))));
+    auto const* o = v.if_object();
+    if (!o)
+        return fail(internal(failure(error::protocol_error,
+                                     "response body is not a JSON object: " + excerpt(body))));
+    if (auto const* e = present(*o, "error")) {
+        // An error inside a 2xx answer (some compatible servers): the provider's words.
+        failure f(error::server_error, "the provider answered with an error");
+        if (auto const* eo = e->if_object()) {
+            if (auto m = get_string(*eo, "message"); !m.empty()) provider_message(f, std::string(m));
+            f.diag.error_type = get_string(*eo, "type");
+        } else if (auto const* s = e->if_string()) {
+            provider_message(f, std::string(json_view(*s)));
+        }
+        return fail(std::move(f));
+    }
+    auto const* data_v = o->if_contains("data");
+    auto const* data = data_v ? data_v->if_array() : nullptr;
+    if (!data) return fail(bad_field("data", "is missing or not an array"));
+    if (data->size() != expected)
+        return fail(bad_field("data", "holds " + std::to_string(data->size()) +
+                                          " embeddings for " + std::to_string(expected) +
+                                          " inputs"));
+
+    embedding_response r;
+    r.model = get_string(*o, "model");
+    r.request_id = request_id_of(head);
+    r.vectors.resize(expected);
+    std::vector<bool> seen(expected, false);
+    for (std::size_t i = 0; i < data->size(); ++i) {
+        std::string const at = "data[" + std::to_string(i) + "]";
+        auto const* item = (*data)[i].if_object();
+        if (!item) return fail(bad_field(at, "is not an object"));
+        std::size_t index = i;  // some compatible servers leave `index` out: array order then
+        if (auto const* iv = present(*item, "index")) {
+            auto const n = to_index(*iv);
+            if (!n) return fail(bad_field(at + ".index", "is not a non-negative integer"));
+            index = *n;
+        }
+        if (index >= expected)
+            return fail(bad_field(at + ".index", "is " + std::to_string(index) + ", past the " +
+                                                     std::to_string(expected) + " inputs"));
+        if (seen[index])
+            return fail(bad_field(at + ".index",
+                                  "repeats index " + std::to_string(index)));
+        seen[index] = true;
+        auto const* emb = item->if_contains("embedding");
+        if (!emb) return fail(bad_field(at + ".embedding", "is missing"));
+        auto& vec = r.vectors[index];
+        if (auto const* s = emb->if_string()) {
+            auto floats = decode_base64_floats(json_view(*s), at + ".embedding");
+            if (!floats) return fail(floats.error());
+            vec = std::move(*floats);
+        } else if (auto const* a = emb->if_array()) {
+            vec.resize(a->size());
+            for (std::size_t k = 0; k < a->size(); ++k)
+                if (!to_float((*a)[k], vec[k]))
+                    return fail(bad_field(at + ".embedding[" + std::to_string(k) + "]",
+                                          "is not a number"));
+        } else {
+            return fail(bad_field(at + ".embedding", "is neither an array of numbers nor base64"));
+        }
+    }
+    r.usage.output_tokens = 0;
+    if (auto const* u = get_object(*o, "usage")) {
+        r.usage.input_tokens = get_count(*u, "prompt_tokens");
+        r.usage.total_tokens = get_count(*u, "total_tokens");
+        if (!r.usage.total_tokens) r.usage.total_tokens = r.usage.input_tokens;
+        if (!r.usage.input_tokens) r.usage.input_tokens = r.usage.total_tokens;
+    }
+    return r;
+}
+
+failure decode_embedding_error(response_head const& head, std::string_view body) {
+    return openai_chat_format().decode_error(head, body);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+server_result decode_embedding_request(request_head const& head, std::string_view body) {
+    unsigned char first_block[4096];
+    json::monotonic_resource arena(first_block, sizeof first_block);
+    boost::system::error_code ec;
+    json::value const doc = json::parse(body, ec, &arena);
+    if (ec)
+        return invalid({}, "We could not parse the JSON body of your request. The OpenAI API "
+                           "expects a JSON payload, but what was sent was not valid JSON. (" +
+                               ec.message() + ")");
+    auto const* o = doc.if_object();
+    if (!o)
+        return invalid({}, std::string("Invalid type for request body: expected an object, but "
+                                       "got ") +
+                               json_kind(doc) + " instead.");
+    inbound_embedding out;
+    auto& req = out.req;
+
+    // Azure names its deployment in the path; the body's model wins when there is one.
+    auto const* model = present(*o, "model");
+    if (model && !model->is_string()) return wrong_type("model", "a string", *model);
+    if (model && !model->get_string().empty())
+        req.model = std::string(json_view(model->get_string()));
+    else if (!head.path_model.empty())
+        req.model = head.path_model;
+    else if (model)
+        return invalid("model", "Invalid 'model': it must not be empty.");
+    else
+        return invalid("model", "you must provide a model parameter");
+
+    auto const* input = present(*o, "input");
+    if (!input)
+        return invalid("input", "Missing required parameter: 'input'.",
+                       "missing_required_parameter");
+    if (input->is_string()) {
+        auto t = input_text(*input, "input");
+        if (!t) return t.error();
+        req.inputs.push_back(std::move(*t));
+    } else if (auto const* a = input->if_array()) {
+        if (a->empty())
+            return invalid("input", "Invalid 'input': empty array. Expected an array with "
+                                    "minimum length 1, but got an empty array instead.");
+        if (a->size() > embedding_batch_limit)
+            return invalid("input", "Invalid 'input': array too long. Expected an array with "
+                                    "maximum length " +
+                                        std::to_string(embedding_batch_limit) +
+                                        ", but got an array with length " +
+                                        std::to_string(a->size()) + " instead.");
+        req.inputs.reserve(a->size());
+        for (std::size_t i = 0; i < a->size(); ++i) {
+            auto t = input_text((*a)[i], "input[" + std::to_string(i) + "]");
+            if (!t) return t.error();
+            req.inputs.push_back(std::move(*t));
+        }
+    } else if (input->is_number()) {
+        return token_arrays("input");
+    } else {
+        return wrong_type("input", "a string or an array of strings", *input);
+    }
+
+    if (auto const* d = present(*o, "dimensions")) {
+        auto const n = whole_number(*d);
+        if (!n) return wrong_type("dimensions", "an integer", *d);
+        if (*n < 1 || *n > max_dimensions)
+            return invalid("dimensions", "Invalid 'dimensions': expected a value from 1 to " +
+                                             std::to_string(max_dimensions) + ", but got " +
+                                             std::to_string(*n) + " instead.");
+        req.dimensions = static_cast<std::uint32_t>(*n);
+    }
+    if (auto const* f = present(*o, "encoding_format")) {
+        auto const* s = f->if_string();
+        if (!s) return wrong_type("encoding_format", "a string", *f);
+        if (*s == "float")
+            out.encoding = vector_encoding::float32;
+        else if (*s == "base64")
+            out.encoding = vector_encoding::base64;
+        else
+            return invalid("encoding_format",
+                           "Invalid value for 'encoding_format': expected 'float' or 'base64', "
+                           "but got '" +
+                               excerpt(json_view(*s), 40) + "' instead.");
+    }
+    if (auto const* u = present(*o, "user")) {
+        if (!u->is_string()) return wrong_type("user", "a string", *u);
+        req.user = std::string(json_view(u->get_string()));
+    }
+    for (auto const& [k, v] : *o) {
+        std::string_view const key(k.data(), k.size());
+        if (key == "model" || key == "input" || key == "dimensions" ||
+            key == "encoding_format" || key == "user" || v.is_null())
+            continue;
+        out.native.emplace(key, owned(v));
+    }
+    return out;
+}
+
+bool encode_embedding_response(embedding_response const& r, std::string_view model,
+                               vector_encoding enc, std::string& out) {
+    std::size_t values = 0;
+    for (auto const& v : r.vectors) values += v.size();
+    out.reserve(out.size() + 128 + r.vectors.size() * 48 +
+                values * (enc == vector_encoding::base64 ? 6 : 12));
+    out += "{\"object\":\"list\",\"data\":[";
+    for (std::size_t i = 0; i < r.vectors.size(); ++i) {
+        if (i) out += ',';
+        out += "{\"object\":\"embedding\",\"index\":";
+        append_number(out, std::uint64_t{i});
+        out += ",\"embedding\":";
+        auto const& v = r.vectors[i];
+        if (enc == vector_encoding::base64) {
+            out += '"';
+            append_base64_floats(out, v);
+            out += '"';
+        } else {
+            out += '[';
+            for (std::size_t k = 0; k < v.size(); ++k) {
+                if (k) out += ',';
+                if (!append_float(out, v[k])) return false;
+            }
+            out += ']';
+        }
+        out += '}';
+    }
+    out += "],\"model\":";
+    append_json_string(out, model);
+    // Unknown usage is left out rather than written as 0.
+    if (r.usage.input_tokens) {
+        out += ",\"usage\":{\"prompt_tokens\":";
+        append_number(out, *r.usage.input_tokens);
+        out += ",\"total_tokens\":";
+        append_number(out, r.usage.total_tokens.value_or(*r.usage.input_tokens));
+        out += '}';
+    }
+    out += '}';
+    return true;
+}
+
+}  // namespace llmux::detail::openai
