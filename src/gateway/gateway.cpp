@@ -1128,111 +1128,28 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
             c->errors.add(status);
         };
 
-        // The key's rate limits, then its budget: the request reserves the most it may cost
-        // (on its costliest deployment), settled after the call with what it did cost. Both
-        // live in the state store, so replicas sharing one see one budget and one rate.
+        // The key's rate limits, then its budget (see admit_key).
         key_state* k = *key;
         std::uint64_t rate_tokens = 0;
         bool rate_taken = false;
         std::optional<budget_reservation> reservation;
         if (k) {
-            if (unsaved_count.load(std::memory_order_relaxed) > 0) co_await flush_unsaved();
-            std::optional<failure> fault;
-            if (k->limited()) {
-                auto const size = detail::estimate_prompt(p.req);
-                rate_tokens = std::min<std::uint64_t>(
-                    size.typical + static_cast<std::uint64_t>(
-                                       std::max<std::int64_t>(p.req.max_tokens.value_or(0), 0)),
-                    max_rate_per_minute);
-                auto d = co_await store->acquire_rate(k->name, k->quota, rate_tokens);
-                if (!d) {
-                    fault.emplace(d.error());
-                } else if (!d->allowed) {
-                    metrics->rate_limited.fetch_add(1, std::memory_order_relaxed);
-                    api_error e;
-                    e.status = 429;
-                    e.code = "rate_limit_exceeded";
-                    e.retry_after = std::max(d->retry_after, std::chrono::milliseconds(1));
-                    e.message = "gateway key '" + k->name + "' is over its rate limit";
-                    refused(429);
+            auto const size = detail::estimate_prompt(p.req);
+            auto admitted = co_await admit_key(
+                *k, rec, public_name,
+                size.typical + static_cast<std::uint64_t>(
+                                   std::max<std::int64_t>(p.req.max_tokens.value_or(0), 0)),
+                [&] { return max_cost(*g, p.req); }, " (its max_tokens bounds that)",
+                [&](api_error const& e) {
+                    refused(e.status);
                     fail(e);
                     log(rec);
-                    co_await ledger_refusal(rec, k, public_name, e.code);
-                    co_await send_error(e);
-                    co_return;
-                } else {
-                    rate_taken = true;
-                }
-            }
-            if (!fault && k->budget) {
-                auto const most = max_cost(*g, p.req);
-                if (!most) {
-                    api_error e;
-                    e.status = 400;
-                    e.code = "unpriced_model";
-                    e.param = "model";
-                    e.no_retry = true;
-                    e.message = "the model '" + public_name +
-                                "' has no known price, and gateway key '" + k->name +
-                                "' has a budget that must not be spent blindly (the gateway's "
-                                "operator can set unpriced_price to charge a price for it)";
-                    refused(400);
-                    fail(e);
-                    log(rec);
-                    co_await ledger_refusal(rec, k, public_name, e.code);
-                    co_await send_error(e);
-                    co_return;
-                }
-                auto o = co_await store->reserve(k->name, clamp_nano(to_nano(*most)),
-                                                 clamp_nano(to_nano(*k->budget)),
-                                                 cfg.state.reservation_ttl);
-                if (!o) {
-                    fault.emplace(o.error());
-                } else if (!o->granted()) {
-                    metrics->budget_exceeded.fetch_add(1, std::memory_order_relaxed);
-                    api_error e;
-                    e.status = 402;
-                    e.code = "budget_exceeded";
-                    e.no_retry = true;
-                    // The figures, so that a user can tell a spent budget from a request
-                    // whose worst case is too large (a lower max_tokens fixes that).
-                    auto const budget_nano = clamp_nano(to_nano(*k->budget));
-                    auto const left = std::max<nano_usd>(budget_nano - o->spent - o->reserved, 0);
-                    e.message = "the budget of gateway key '" + k->name +
-                                "' cannot cover this request: it may cost up to " +
-                                usd(clamp_nano(to_nano(*most))) + " (its max_tokens bounds that), and " +
-                                usd(left) + " of " + usd(budget_nano) + " is left (spent " +
-                                usd(o->spent) + ", held by requests in flight " +
-                                usd(o->reserved) + ")";
-                    refused(402);
-                    fail(e);
-                    log(rec);
-                    co_await ledger_refusal(rec, k, public_name, e.code);
-                    co_await send_error(e);
-                    co_return;
-                } else {
-                    reservation = std::move(o->reservation);
-                }
-            }
-            if (fault) {
-                state_failed(*fault);
-                rec.error = "state store: " + fault->to_string();
-                if (!cfg.state.fail_open) {
-                    api_error e;
-                    e.status = 503;
-                    e.code = "state_unavailable";
-                    e.retry_after = std::chrono::seconds(1);
-                    e.message = "the gateway cannot check the budget and limits of key '" +
-                                k->name + "' now (its state store is unavailable); try again";
-                    refused(503);
-                    fail(e);
-                    log(rec);
-                    co_await send_error(e);
-                    co_return;
-                }
-                // Fail open: served unchecked; what it costs is still charged (or kept).
-                rate_taken = false;
-            }
+                },
+                [&](api_error const& e) { return send_error(e); });
+            if (!admitted) co_return;
+            rate_tokens = admitted->rate_tokens;
+            rate_taken = admitted->rate_taken;
+            reservation = std::move(admitted->reservation);
         }
 
         // Other replicas' view of the deployments a strategy chooses between.
@@ -1308,6 +1225,119 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
         else
             encoder->finish(*r, out);
         co_await ex.end_chunked(out);
+    }
+
+    /// What a key's limits and budget let through (see `admit_key`).
+    struct admitted_key {
+        /// Tokens taken from the key's rate (corrected after the call), if any were.
+        std::uint64_t rate_tokens = 0;
+        bool rate_taken = false;
+        /// The budget held for the request, settled after the call with what it did cost.
+        std::optional<budget_reservation> reservation;
+    };
+
+    /** The key's rate limits, then its budget, for any kind of request: `tokens` are taken
+        from its token rate (capped), and the request reserves `most()`, the most it may cost on
+        its costliest deployment (empty: unpriced, refused under a budget). Both live in the
+        state store, so replicas sharing one see one budget and one rate. A refusal (429, 400
+        `unpriced_model`, 402, 503 when the store is down and the gateway fails closed) is
+        counted and logged by `refused` (which sets the record's status), written to the ledger
+        (but the 503), then answered by `send`; the result is then empty. `bound_hint` says what
+        bounds the request's cost, for the 402's message.
+    */
+    template <class Most, class Refused, class Send>
+    asio::awaitable<std::optional<admitted_key>>
+    admit_key(key_state& key, request_record& rec, std::string const& public_name,
+              std::uint64_t tokens, Most most, std::string_view bound_hint, Refused refused,
+              Send send) {
+        key_state* const k = &key;
+        admitted_key out;
+        if (unsaved_count.load(std::memory_order_relaxed) > 0) co_await flush_unsaved();
+        std::optional<failure> fault;
+        if (k->limited()) {
+            out.rate_tokens = std::min<std::uint64_t>(tokens, max_rate_per_minute);
+            auto d = co_await store->acquire_rate(k->name, k->quota, out.rate_tokens);
+            if (!d) {
+                fault.emplace(d.error());
+            } else if (!d->allowed) {
+                metrics->rate_limited.fetch_add(1, std::memory_order_relaxed);
+                api_error e;
+                e.status = 429;
+                e.code = "rate_limit_exceeded";
+                e.retry_after = std::max(d->retry_after, std::chrono::milliseconds(1));
+                e.message = "gateway key '" + k->name + "' is over its rate limit";
+                refused(e);
+                co_await ledger_refusal(rec, k, public_name, e.code);
+                co_await send(e);
+                co_return std::nullopt;
+            } else {
+                out.rate_taken = true;
+            }
+        }
+        if (!fault && k->budget) {
+            std::optional<double> const worst = most();
+            if (!worst) {
+                api_error e;
+                e.status = 400;
+                e.code = "unpriced_model";
+                e.param = "model";
+                e.no_retry = true;
+                e.message = "the model '" + public_name +
+                            "' has no known price, and gateway key '" + k->name +
+                            "' has a budget that must not be spent blindly (the gateway's "
+                            "operator can set unpriced_price to charge a price for it)";
+                refused(e);
+                co_await ledger_refusal(rec, k, public_name, e.code);
+                co_await send(e);
+                co_return std::nullopt;
+            }
+            auto o = co_await store->reserve(k->name, clamp_nano(to_nano(*worst)),
+                                             clamp_nano(to_nano(*k->budget)),
+                                             cfg.state.reservation_ttl);
+            if (!o) {
+                fault.emplace(o.error());
+            } else if (!o->granted()) {
+                metrics->budget_exceeded.fetch_add(1, std::memory_order_relaxed);
+                api_error e;
+                e.status = 402;
+                e.code = "budget_exceeded";
+                e.no_retry = true;
+                // The figures, so that a user can tell a spent budget from a request whose
+                // worst case is too large.
+                auto const budget_nano = clamp_nano(to_nano(*k->budget));
+                auto const left = std::max<nano_usd>(budget_nano - o->spent - o->reserved, 0);
+                e.message = "the budget of gateway key '" + k->name +
+                            "' cannot cover this request: it may cost up to " +
+                            usd(clamp_nano(to_nano(*worst))) + std::string(bound_hint) +
+                            ", and " + usd(left) + " of " + usd(budget_nano) + " is left (spent " +
+                            usd(o->spent) + ", held by requests in flight " + usd(o->reserved) +
+                            ")";
+                refused(e);
+                co_await ledger_refusal(rec, k, public_name, e.code);
+                co_await send(e);
+                co_return std::nullopt;
+            } else {
+                out.reservation = std::move(o->reservation);
+            }
+        }
+        if (fault) {
+            state_failed(*fault);
+            rec.error = "state store: " + fault->to_string();
+            if (!cfg.state.fail_open) {
+                api_error e;
+                e.status = 503;
+                e.code = "state_unavailable";
+                e.retry_after = std::chrono::seconds(1);
+                e.message = "the gateway cannot check the budget and limits of key '" + k->name +
+                            "' now (its state store is unavailable); try again";
+                refused(e);
+                co_await send(e);
+                co_return std::nullopt;
+            }
+            // Fail open: served unchecked; what it costs is still charged (or kept).
+            out.rate_taken = false;
+        }
+        co_return out;
     }
 
     /** An embeddings request (`POST /v1/embeddings`): keys, rate limits and budget as for
@@ -1396,108 +1426,33 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
             c->requests.fetch_add(1, std::memory_order_relaxed);
             c->errors.add(status);
         };
+        // The key's rate limits, then its budget, as for chat (see admit_key).
         key_state* k = *key;
         std::uint64_t rate_tokens = 0;
         bool rate_taken = false;
         std::optional<budget_reservation> reservation;
         if (k) {
-            if (unsaved_count.load(std::memory_order_relaxed) > 0) co_await flush_unsaved();
-            std::optional<failure> fault;
-            if (k->limited()) {
-                rate_tokens = std::min<std::uint64_t>(
-                    detail::estimate_inputs(p.req.inputs).typical, max_rate_per_minute);
-                auto d = co_await store->acquire_rate(k->name, k->quota, rate_tokens);
-                if (!d) {
-                    fault.emplace(d.error());
-                } else if (!d->allowed) {
-                    metrics->rate_limited.fetch_add(1, std::memory_order_relaxed);
-                    api_error e;
-                    e.status = 429;
-                    e.code = "rate_limit_exceeded";
-                    e.retry_after = std::max(d->retry_after, std::chrono::milliseconds(1));
-                    e.message = "gateway key '" + k->name + "' is over its rate limit";
-                    refused(429);
-                    fail(e);
-                    log(rec);
-                    co_await ledger_refusal(rec, k, public_name, e.code);
-                    co_await send_error(e);
-                    co_return;
-                } else {
-                    rate_taken = true;
-                }
-            }
-            if (!fault && k->budget) {
-                std::optional<double> most = 0.0;
+            auto most = [&]() -> std::optional<double> {
+                std::optional<double> m = 0.0;
                 for (auto const& d : g->order) {
                     auto const c = up.max_cost(p.req, d);
-                    if (!c) {
-                        most.reset();
-                        break;
-                    }
-                    most = std::max(*most, *c);
+                    if (!c) return std::nullopt;
+                    m = std::max(*m, *c);
                 }
-                if (!most) {
-                    api_error e;
-                    e.status = 400;
-                    e.code = "unpriced_model";
-                    e.param = "model";
-                    e.no_retry = true;
-                    e.message = "the model '" + public_name +
-                                "' has no known price, and gateway key '" + k->name +
-                                "' has a budget that must not be spent blindly (the gateway's "
-                                "operator can set unpriced_price to charge a price for it)";
-                    refused(400);
+                return m;
+            };
+            auto admitted = co_await admit_key(
+                *k, rec, public_name, detail::estimate_inputs(p.req.inputs).typical, most, "",
+                [&](api_error const& e) {
+                    refused(e.status);
                     fail(e);
                     log(rec);
-                    co_await ledger_refusal(rec, k, public_name, e.code);
-                    co_await send_error(e);
-                    co_return;
-                }
-                auto o = co_await store->reserve(k->name, clamp_nano(to_nano(*most)),
-                                                 clamp_nano(to_nano(*k->budget)),
-                                                 cfg.state.reservation_ttl);
-                if (!o) {
-                    fault.emplace(o.error());
-                } else if (!o->granted()) {
-                    metrics->budget_exceeded.fetch_add(1, std::memory_order_relaxed);
-                    api_error e;
-                    e.status = 402;
-                    e.code = "budget_exceeded";
-                    e.no_retry = true;
-                    auto const budget_nano = clamp_nano(to_nano(*k->budget));
-                    auto const left = std::max<nano_usd>(budget_nano - o->spent - o->reserved, 0);
-                    e.message = "the budget of gateway key '" + k->name +
-                                "' cannot cover this request: it may cost up to " +
-                                usd(clamp_nano(to_nano(*most))) + ", and " + usd(left) + " of " +
-                                usd(budget_nano) + " is left";
-                    refused(402);
-                    fail(e);
-                    log(rec);
-                    co_await ledger_refusal(rec, k, public_name, e.code);
-                    co_await send_error(e);
-                    co_return;
-                } else {
-                    reservation = std::move(o->reservation);
-                }
-            }
-            if (fault) {
-                state_failed(*fault);
-                rec.error = "state store: " + fault->to_string();
-                if (!cfg.state.fail_open) {
-                    api_error e;
-                    e.status = 503;
-                    e.code = "state_unavailable";
-                    e.retry_after = std::chrono::seconds(1);
-                    e.message = "the gateway cannot check the budget and limits of key '" +
-                                k->name + "' now (its state store is unavailable); try again";
-                    refused(503);
-                    fail(e);
-                    log(rec);
-                    co_await send_error(e);
-                    co_return;
-                }
-                rate_taken = false;
-            }
+                },
+                [&](api_error const& e) { return send_error(e); });
+            if (!admitted) co_return;
+            rate_tokens = admitted->rate_tokens;
+            rate_taken = admitted->rate_taken;
+            reservation = std::move(admitted->reservation);
         }
 
         metrics->in_flight.fetch_add(1, std::memory_order_relaxed);
