@@ -140,6 +140,25 @@ std::string excerpt(std::string_view text, std::size_t max) {
     return std::string(text.substr(0, n)) + "...";
 }
 
+std::optional<std::string> non_finite_at(boost::json::value const& v, std::string const& at) {
+    switch (v.kind()) {
+    case boost::json::kind::double_:
+        if (!std::isfinite(v.get_double())) return at;
+        return std::nullopt;
+    case boost::json::kind::array: {
+        auto const& a = v.get_array();
+        for (std::size_t i = 0; i < a.size(); ++i)
+            if (auto p = non_finite_at(a[i], at + "." + std::to_string(i))) return p;
+        return std::nullopt;
+    }
+    case boost::json::kind::object:
+        for (auto const& [k, x] : v.get_object())
+            if (auto p = non_finite_at(x, at + "." + std::string(k.data(), k.size()))) return p;
+        return std::nullopt;
+    default: return std::nullopt;
+    }
+}
+
 std::string body_excerpt(std::string_view body) {
     std::string squeezed;
     squeezed.reserve(std::min<std::size_t>(body.size(), 400));

@@ -62,6 +62,13 @@ token_count get_count(boost::json::object const& o, std::string_view key) noexce
 /// Cuts `text` to `max` bytes (on a UTF-8 boundary) for an error message.
 std::string excerpt(std::string_view text, std::size_t max = 200);
 
+/** The first place in `v` holding a number out of a double's range (Boost.JSON 1.81 reads
+    `1e999` as infinity, which no JSON writer can pass on: it would become `null`), as a path
+    below `at` (`at.key`, `at.3`); empty when every number is finite. Server sides refuse such a
+    field rather than forward it changed.
+*/
+std::optional<std::string> non_finite_at(boost::json::value const& v, std::string const& at);
+
 /// An upstream body for an error message: white space runs squeezed to one space, at most
 /// 200 bytes of its first 4 KiB (`excerpt`).
 std::string body_excerpt(std::string_view body);

@@ -474,8 +474,13 @@ decode_result decode(request_head const& head, std::string_view body) {
         // like any field the unified request has no place for.
         json::object rest(json::storage_ptr{});
         for (auto const& [key, v] : so->get_object())
-            if (key != "include_usage" && !v.is_null())
+            if (key != "include_usage" && !v.is_null()) {
+                if (auto where = non_finite_at(v, "stream_options." + std::string(key.data(), key.size())))
+                    return invalid(*where, "The number at '" + *where +
+                                               "' is out of range (larger than a double can "
+                                               "hold).");
                 rest.emplace(key, owned(v));
+            }
         if (!rest.empty()) out.native.emplace("stream_options", std::move(rest));
     }
     if (auto r = decode_tools(*o, req); !r) return r.error();
@@ -486,6 +491,9 @@ decode_result decode(request_head const& head, std::string_view body) {
         if (v.is_null() || at_default(k, v)) continue;
         if (std::find(unified_fields.begin(), unified_fields.end(), k) != unified_fields.end())
             continue;
+        if (auto where = non_finite_at(v, std::string(key.data(), key.size())))
+            return invalid(*where, "The number at '" + *where +
+                                       "' is out of range (larger than a double can hold).");
         out.native.emplace(key, owned(v));
     }
     return out;

@@ -418,6 +418,9 @@ server_result decode_embedding_request(request_head const& head, std::string_vie
         if (key == "model" || key == "input" || key == "dimensions" ||
             key == "encoding_format" || key == "user" || v.is_null())
             continue;
+        if (auto where = non_finite_at(v, std::string(k.data(), k.size())))
+            return invalid(*where, "The number at '" + *where +
+                                       "' is out of range (larger than a double can hold).");
         out.native.emplace(key, owned(v));
     }
     return out;

@@ -743,6 +743,11 @@ BOOST_AUTO_TEST_CASE(server_bad_requests_name_the_field) {
          "tool_choice", nullptr},
         {R"({"model":"m","messages":[{"role":"user","content":"x"}],"response_format":{"type":"xml"}})",
          "response_format.type", nullptr},
+        // A number no double holds (read as infinity) cannot be passed on unchanged.
+        {R"({"model":"m","messages":[{"role":"user","content":"x"}],"logit_bias":{"7":1e999}})",
+         "logit_bias.7", nullptr},
+        {R"({"model":"m","messages":[{"role":"user","content":"x"}],"stream":true,"stream_options":{"x":[1,-1e999]}})",
+         "stream_options.x.1", nullptr},
     };
     for (auto const& c : cases) {
         BOOST_TEST_CONTEXT(c.body) {

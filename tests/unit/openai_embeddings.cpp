@@ -259,6 +259,21 @@ BOOST_AUTO_TEST_CASE(server_decodes_requests) {
     }
 }
 
+BOOST_AUTO_TEST_CASE(server_refuses_numbers_out_of_range) {
+    // Boost.JSON reads 1e999 as infinity, which cannot be passed on as it was sent (found by
+    // fuzz_openai_embeddings_request: it became null, then disappeared).
+    request_head_fixture h("/v1/embeddings");
+    auto r = oe::decode_embedding_request(
+        h.head, R"({"model":"m","input":"x","vendor":{"weights":[0.5,25e6555]}})");
+    BOOST_TEST_REQUIRE(!r);
+    BOOST_TEST(r.error().status == 400u);
+    BOOST_TEST(r.error().param == "vendor.weights.1");
+    BOOST_TEST(r.error().message.find("out of range") != std::string::npos);
+    auto ok = oe::decode_embedding_request(
+        h.head, R"({"model":"m","input":"x","vendor":{"weights":[0.5,1e300]}})");
+    BOOST_TEST(!!ok);
+}
+
 BOOST_AUTO_TEST_CASE(server_takes_azure_deployment_from_the_path) {
     auto const& s = detail::openai_chat_server();
     detail::endpoint_table table(std::span<detail::wire_server const* const>(
