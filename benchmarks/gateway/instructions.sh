@@ -11,8 +11,8 @@
 # warm-up of 50 requests the counters are zeroed, REQUESTS (default 500) requests are sent, and
 # the counters are dumped: the instructions of exactly those requests (the gateway's share
 # only: the emulator and curl are other processes), divided by REQUESTS. Needs valgrind
-# (Debian's `valgrind`) and curl; the build may be any configuration (RelWithDebInfo is what
-# the README's figures use). KEEP=DIR keeps the two dumps there as DIR/callgrind.{whole,stream}
+# (`scripts/install-deps.sh --with-tools`) and curl; the build may be any configuration
+# (RelWithDebInfo is what the README's figures use). KEEP=DIR keeps the two dumps there as DIR/callgrind.{whole,stream}
 # for `callgrind_annotate` (where the instructions go).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
