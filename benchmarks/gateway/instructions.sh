@@ -12,8 +12,8 @@
 # the counters are dumped: the instructions of exactly those requests (the gateway's share
 # only: the emulator and curl are other processes), divided by REQUESTS. Needs valgrind
 # (`scripts/install-deps.sh --with-tools`) and curl; the build may be any configuration
-# (RelWithDebInfo is what the README's figures use). KEEP=DIR keeps the two dumps there as DIR/callgrind.{whole,stream}
-# for `callgrind_annotate` (where the instructions go).
+# (RelWithDebInfo is what the README's figures use). KEEP=DIR keeps the two dumps there as
+# DIR/callgrind.{whole,stream} for `callgrind_annotate` (where the instructions go).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
