@@ -27,6 +27,7 @@
 #include "codec/sse.hpp"
 #include "util/text.hpp"
 #include "wire/anthropic_messages.hpp"
+#include "util/json_write.hpp"
 #include "wire/common.hpp"
 #include "wire/prefill.hpp"
 #include "wire/formats.hpp"
@@ -507,7 +508,7 @@ result<http_request> encode_request(chat_request const& req, encode_context cons
     }
     if (ctx.stream) body.emplace("stream", true);
     merge_extra(body, req.extra);
-    out.body = json::serialize(body);
+    out.body = to_json(body);
     return out;
 }
 
@@ -671,13 +672,13 @@ result<chat_response> decode_body(response_head const& head, std::string_view bo
             auto const* input = b->if_contains("input");
             if (name == json_answer_tool) {
                 answer_tool = true;
-                r.content += input ? json::serialize(*input) : std::string("{}");
+                r.content += input ? to_json(*input) : std::string("{}");
                 continue;
             }
             tool_call& call = r.tool_calls.emplace_back();
             call.id = get_string(*b, "id");
             call.name = name;
-            call.arguments = input ? json::serialize(*input) : std::string("{}");
+            call.arguments = input ? to_json(*input) : std::string("{}");
         } else if (type == "thinking") {
             r.reasoning += get_string(*b, "thinking");
         }

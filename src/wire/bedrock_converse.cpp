@@ -25,6 +25,7 @@
 #include "codec/event_stream.hpp"
 #include "util/text.hpp"
 #include "wire/bedrock_converse.hpp"
+#include "util/json_write.hpp"
 #include "wire/common.hpp"
 #include "wire/prefill.hpp"
 #include "wire/formats.hpp"
@@ -615,7 +616,7 @@ result<http_request> encode_request(chat_request const& req, encode_context cons
         body.emplace("requestMetadata", std::move(md));
     }
     merge_extra(body, req.extra);
-    out.body = json::serialize(body);
+    out.body = to_json(body);
     return out;
 }
 
@@ -666,7 +667,7 @@ result<chat_response> decode_body(response_head const& head, std::string_view bo
         } else if (auto const* use = get_object(*b, "toolUse")) {
             std::string_view const name = get_string(*use, "name");
             auto const* input = use->if_contains("input");
-            std::string args = input ? json::serialize(*input) : std::string("{}");
+            std::string args = input ? to_json(*input) : std::string("{}");
             if (name == json_tool_name) {
                 json_answer = true;
                 r.content += args;

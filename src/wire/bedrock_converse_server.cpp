@@ -25,6 +25,7 @@
 #include "util/crypto.hpp"
 #include "codec/event_stream.hpp"
 #include "util/json_text.hpp"
+#include "util/json_write.hpp"
 #include "util/text.hpp"
 #include "wire/bedrock_converse.hpp"
 #include "wire/formats.hpp"
@@ -290,7 +291,7 @@ private:
             call_names_[std::string(sv(id->get_string()))] = std::string(sv(name->get_string()));
             m.content.emplace_back(tool_call{std::string(sv(id->get_string())),
                                              std::string(sv(name->get_string())),
-                                             json::serialize(*input)});
+                                             to_json(*input)});
         } else if (auto const* res = b->if_contains("toolResult")) {
             tool_blocks_ = true;
             if (!user)
@@ -316,7 +317,7 @@ private:
                 if (auto const* t = o->if_contains("text"); t && t->is_string())
                     r.content += sv(t->get_string());
                 else if (auto const* j = o->if_contains("json"))
-                    r.content += json::serialize(*j);
+                    r.content += to_json(*j);
                 else
                     other = true;  // an image or document the unified result cannot hold
             }

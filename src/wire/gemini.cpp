@@ -46,6 +46,7 @@
 #include "util/crypto.hpp"
 #include "codec/sse.hpp"
 #include "util/text.hpp"
+#include "util/json_write.hpp"
 #include "wire/common.hpp"
 #include "wire/formats.hpp"
 #include "wire/gemini.hpp"
@@ -587,7 +588,7 @@ struct parts_reader {
                 std::size_t const index = next_call++;
                 if (call.id.empty()) call.id = "call_" + std::to_string(index);
                 auto const* args = fc->if_contains("args");
-                call.arguments = args && !args->is_null() ? json::serialize(*args) : "{}";
+                call.arguments = args && !args->is_null() ? to_json(*args) : "{}";
                 on_call(index, std::move(call));
             }
         }
@@ -937,7 +938,7 @@ public:
         if (!gc.empty()) body.emplace("generationConfig", std::move(gc));
 
         merge_extra(body, req.extra);
-        out.body = json::serialize(body);
+        out.body = to_json(body);
         return out;
     }
 

@@ -610,7 +610,7 @@ private:
         c.name = std::string(sv(name->get_string()));
         if (auto const* args = member(*fc, "args")) {
             if (!args->is_object()) return wrong_type(at + ".args", "an object", *args);
-            c.arguments = json::serialize(*args);
+            c.arguments = to_json(*args);
         } else {
             c.arguments = "{}";
         }
@@ -655,7 +655,7 @@ private:
         // `{"error": ...}` marks a failed call.
         auto const& o = resp->get_object();
         r.is_error = o.size() == 1 && o.contains("error");
-        r.content = json::serialize(o);
+        r.content = to_json(o);
         return r;
     }
 

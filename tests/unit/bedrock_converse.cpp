@@ -7,6 +7,7 @@
 #include "auth/sigv4.hpp"
 #include "codec/event_stream.hpp"
 #include "common/wire_fixtures.hpp"
+#include "util/json_write.hpp"
 #include "util/text.hpp"
 #include "wire/bedrock_converse.hpp"
 #include "wire/formats.hpp"
@@ -1359,7 +1360,7 @@ chat_response as_bedrock_answers(chat_response r) {
     for (auto& c : r.tool_calls) {
         boost::system::error_code ec;
         auto const v = json::parse(c.arguments, ec);
-        c.arguments = ec ? "{}" : json::serialize(v);
+        c.arguments = ec ? "{}" : detail::to_json(v);
     }
     r.usage = as_bedrock_usage(r.usage);
     return r;
