@@ -356,7 +356,10 @@ model_prices model_info::prices_at(sys_clock::time_point at) const {
 }
 
 std::optional<double> catalog::cost(model_prices const& p, usage const& u) noexcept {
-    if (!p.priced() || !u.input_tokens || !u.output_tokens) return std::nullopt;
+    if (!u.input_tokens || !u.output_tokens || !p.input_price) return std::nullopt;
+    // Output tokens need an output price; none (embeddings) need none.
+    bool const outputs = *u.output_tokens > 0;
+    if (outputs && !p.output_price) return std::nullopt;
     std::uint64_t const in = *u.input_tokens;
     std::uint64_t const cached = u.cached_input_tokens.value_or(0);
     std::uint64_t const written = u.cache_write_tokens.value_or(0);
@@ -370,7 +373,7 @@ std::optional<double> catalog::cost(model_prices const& p, usage const& u) noexc
         return tier && (tier->*f) ? tier->*f : base;
     };
     double const input = *price(&price_tier::input_price, p.input_price);
-    double const output = *price(&price_tier::output_price, p.output_price);
+    double const output = outputs ? *price(&price_tier::output_price, p.output_price) : 0.0;
     double const read =
         price(&price_tier::cached_input_price, p.cached_input_price).value_or(input);
     double const write = price(&price_tier::cache_write_price, p.cache_write_price).value_or(input);

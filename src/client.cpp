@@ -68,9 +68,9 @@ std::optional<std::string> provider_problem(provider_config const& p) {
 }
 
 /// What a finished call teaches its provider's adaptive concurrency limiter.
-detail::call_outcome outcome_of(result<chat_response> const& r) {
-    if (r) return detail::call_outcome::success;
-    auto const& f = r.error();
+detail::call_outcome outcome_of(std::optional<failure> const& error) {
+    if (!error) return detail::call_outcome::success;
+    auto const& f = *error;
     // A call holding a slot was sent: a throttling or overload failure is the provider's.
     if (f.code == make_error_code(error::rate_limited) ||
         f.code == make_error_code(error::overloaded))
@@ -244,7 +244,7 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
     */
     result<std::shared_ptr<detail::http_request>>
     finish_http(provider_entry const& p, model_id const& id, detail::http_request enc,
-                std::vector<std::pair<std::string, std::string>> const& call_headers) const {
+                header_list const& call_headers) const {
         auto hr = std::make_shared<detail::http_request>(std::move(enc));
         std::string target = p.base_path;
         if (auto pos = target.find("{model}"); pos != std::string::npos)
@@ -465,22 +465,6 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
         return r;
     }
 
-    /** The cost of embedding `u.input_tokens` on `model`: the catalog's input price (embedding
-        models have no output price), else `unpriced_price`'s input price for a model the
-        catalog does not price; empty when unknown.
-    */
-    std::optional<double> embed_cost_of(std::string_view model, usage const& u) const {
-        if (!u.input_tokens) return std::nullopt;
-        auto const tokens = static_cast<double>(*u.input_tokens);
-        auto const* m = models->find(model);
-        if (m) {
-            auto const p = m->prices_at(std::chrono::system_clock::now());
-            if (p.input_price) return tokens * *p.input_price / 1e6;
-        }
-        if (cfg.unpriced_price) return tokens * cfg.unpriced_price->input_per_mtok / 1e6;
-        return std::nullopt;
-    }
-
     /// The most a call to `model` with a prompt of `size` may cost (see `client::max_cost`).
     std::optional<double> max_cost_of(std::string_view model, detail::prompt_size const& size,
                                       std::uint64_t max_tokens) const {
@@ -512,21 +496,31 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
                                   std::to_string(size.lowest) + " tokens) plus max_tokens " +
                                   std::to_string(max_out) + " exceeds the context window of " +
                                   model + " (" + std::to_string(*m->context_window) + " tokens)");
-        if (spend.has_budget()) {
-            auto const cost = max_cost_of(model, size, max_out);
-            if (!cost)
-                co_return failure(error::unsupported,
-                                  "the model " + model + " has no known price, so the budget "
-                                  "cannot be kept (set unpriced_price to charge a price for "
-                                  "models the catalog does not price)");
-            if (auto r = spend.reserve(*cost); !r) co_return r.error();
-            reserved = *cost;
-        } else if (auto b = spend.check(); !b) {
-            co_return b.error();
-        }
+        if (auto r = reserve_budget(model, [&] { return max_cost_of(model, size, max_out); },
+                                    reserved);
+            !r)
+            co_return r.error();
         if (limiter.limited(prep.id.provider))
             co_return co_await limiter.acquire(prep.id.provider, est_tokens, deadline);
         co_return result<void>{};
+    }
+
+    /** Under a budget, reserves `most()`, the most the call may cost, in `reserved` (refused
+        when it does not fit, or when the model has no price: the budget could not be kept);
+        without one, checks that spending is not stopped.
+    */
+    template <class Most>
+    result<void> reserve_budget(std::string const& model, Most most, double& reserved) {
+        if (!spend.has_budget()) return spend.check();
+        auto const cost = most();
+        if (!cost)
+            return failure(error::unsupported,
+                           "the model " + model + " has no known price, so the budget cannot be "
+                           "kept (set unpriced_price to charge a price for models the catalog "
+                           "does not price)");
+        if (auto r = spend.reserve(*cost); !r) return r.error();
+        reserved = *cost;
+        return {};
     }
 
     /// Waits for a slot of the provider's adaptive concurrency limit, when it is on.
@@ -570,6 +564,8 @@ struct call_tracker {
     /// The `provider/model` the call was sent to; empty until `sending`.
     std::string sent_to;
     double est_tokens = 0;
+    /// False when the call settles its token estimates itself (an embedding call's batches).
+    bool settles_tokens = true;
     /// The budget reservation of the call, released when it finishes.
     double reserved = 0;
     /// The call holds a slot of its provider's adaptive concurrency limit, since `slot_at`.
@@ -615,40 +611,71 @@ struct call_tracker {
             rec.ttft = r->ttft;
             rec.cost_usd = r->cost_usd;
         } else {
-            auto f = r.error();
-            c->finish_failure(f, prep, rec.model);
-            if (billed && !sent_to.empty()) {
-                rec.usage = *billed;
-                rec.cost_usd = c->cost_of(sent_to, *billed);
-                f.diag.cost_usd = rec.cost_usd;
-            }
-            rec.error = f;
-            r = std::move(f);
+            r = failed(r.error(), prep, billed);
         }
+        close(r.has_value());
+        return r;
+    }
+
+    /// `finish` for an embedding call (its batches' usage joined): an embedding has no first
+    /// token, so its latency stands for one in the model's measurements.
+    result<embedding_response> finish_embed(result<embedding_response> r, prepared const* prep,
+                                            usage const* billed = nullptr) {
+        if (done) return r;
+        done = true;
+        rec.latency = clock::now() - t0;
+        if (r) {
+            r->latency = rec.latency;
+            r->cost_usd = c->cost_of(r->requested_model, r->usage);
+            rec.usage = r->usage;
+            rec.ttft = rec.latency;
+            rec.cost_usd = r->cost_usd;
+        } else {
+            r = failed(r.error(), prep, billed);
+        }
+        close(r.has_value());
+        return r;
+    }
+
+private:
+    /// A failed call's record: the failure named and redacted, with what was billed.
+    failure failed(failure f, prepared const* prep, usage const* billed) {
+        c->finish_failure(f, prep, rec.model);
+        if (billed && !sent_to.empty()) {
+            rec.usage = *billed;
+            rec.cost_usd = c->cost_of(sent_to, *billed);
+            f.diag.cost_usd = rec.cost_usd;
+        }
+        rec.error = f;
+        return f;
+    }
+
+    /// What every finished call settles: the budget, the concurrency slot, the model's
+    /// measurements and circuit, the spend, the token bucket; then the callbacks.
+    void close(bool ok) {
         c->spend.release(reserved);
         if (slot) {
             slot = false;
             std::optional<std::chrono::nanoseconds> ttft;
-            if (rec.stream && r) ttft = rec.ttft;  // a whole answer's first byte is its end
-            c->gates.release(rec.provider, outcome_of(r), slot_at, ttft);
+            if (rec.stream && ok) ttft = rec.ttft;  // a whole answer's first byte is its end
+            c->gates.release(rec.provider, outcome_of(rec.error), slot_at, ttft);
         }
         if (sent_to.empty()) {
             // Refused before sending (budget, limits): a probe the breaker admitted for it
             // must not hold the model's half-open circuit for ever.
             if (auto b = c->books.find(rec.model)) b->not_sent();
         } else {
-            if (!book && (r || detail::counts_against_health(*rec.error)))
+            if (!book && (ok || detail::counts_against_health(*rec.error)))
                 book = c->books.get(sent_to);
             if (book)
                 book->finished(rec.error, rec.ttft, rec.latency, rec.usage, rec.cost_usd,
                                c->cfg.breaker, clock::now());
-            c->spend.record(!r, rec.usage, rec.cost_usd);
-            if (r && rec.usage.known())
+            c->spend.record(!ok, rec.usage, rec.cost_usd);
+            if (ok && settles_tokens && rec.usage.known())
                 c->limiter.settle(rec.provider, est_tokens,
                                   static_cast<double>(*rec.usage.input_tokens + *rec.usage.output_tokens));
         }
         c->notify(rec);
-        return r;
     }
 };
 
@@ -753,7 +780,8 @@ std::optional<double> client::max_cost(chat_request const& req, std::string_view
 std::optional<double> client::max_cost(embedding_request const& req, std::string_view model) const {
     usage most;
     most.input_tokens = detail::estimate_inputs(req.inputs).highest;
-    return impl_->embed_cost_of(model.empty() ? std::string_view(req.model) : model, most);
+    most.output_tokens = 0;
+    return impl_->cost_of(model.empty() ? std::string_view(req.model) : model, most);
 }
 
 result<void> client::check_embed(std::string_view model) const {
@@ -902,7 +930,7 @@ asio::awaitable<result<embedding_response>> embed_batch(std::shared_ptr<embed_st
     auto enc = detail::openai::encode_embedding_request(st->req, st->id.model, st->route.enc,
                                                         first, count);
     if (!enc) co_return enc.error();
-    std::vector<std::pair<std::string, std::string>> const no_headers;
+    header_list const no_headers;
     auto hr = self.finish_http(p, st->id, std::move(*enc), no_headers);
     if (!hr) co_return hr.error();
     prepared prep{&p, p.wire, st->id, std::move(*hr)};
@@ -941,38 +969,11 @@ asio::awaitable<result<embedding_response>> embed_impl(std::shared_ptr<client::i
                                                        embedding_request req) {
     co_await asio::this_coro::throw_if_cancelled(false);
     in_flight_guard guard(self->in_flight);
-    auto const t0 = clock::now();
-    call_record rec;
-    rec.model = req.model;
-    std::optional<prepared> who;  // the provider, for failures and redaction
-    std::shared_ptr<detail::model_book> book;
-    double reserved = 0;
-    bool sent = false;
-
-    auto finish = [&](result<embedding_response> r) {
-        rec.latency = clock::now() - t0;
-        if (r) {
-            rec.usage = r->usage;
-            rec.cost_usd = r->cost_usd;
-        } else {
-            auto f = r.error();
-            self->finish_failure(f, who ? &*who : nullptr, rec.model);
-            rec.cost_usd = f.diag.cost_usd;
-            rec.error = f;
-            r = std::move(f);
-        }
-        self->spend.release(reserved);
-        if (sent) {
-            auto const model = who->id.str();
-            if (!book && (r || detail::counts_against_health(*rec.error)))
-                book = self->books.get(model);
-            if (book)
-                book->finished(rec.error, rec.latency, rec.latency, rec.usage, rec.cost_usd,
-                               self->cfg.breaker, clock::now());
-            self->spend.record(!r, rec.usage, rec.cost_usd);
-        }
-        self->notify(rec);
-        return r;
+    call_tracker track(self, req.model, 0, false);
+    track.settles_tokens = false;  // each batch settles its own estimate
+    std::optional<prepared> who;   // the provider, for failures and redaction
+    auto finish = [&](result<embedding_response> r, usage const* billed = nullptr) {
+        return track.finish_embed(std::move(r), who ? &*who : nullptr, billed);
     };
 
     auto id = model_id::parse(req.model);
@@ -980,7 +981,7 @@ asio::awaitable<result<embedding_response>> embed_impl(std::shared_ptr<client::i
     auto pe = self->find_provider(*id);
     if (!pe) co_return finish(pe.error());
     provider_entry const& p = **pe;
-    rec.provider = id->provider;
+    track.rec.provider = id->provider;
     who.emplace(prepared{&p, p.wire, *id, nullptr});
     auto route = self->embed_support(p, *id);
     if (!route) co_return finish(route.error());
@@ -1004,34 +1005,25 @@ asio::awaitable<result<embedding_response>> embed_impl(std::shared_ptr<client::i
                         " tokens " + id->str() + " takes per input"));
         }
     }
-    if (self->spend.has_budget()) {
-        usage most;
-        most.input_tokens = detail::estimate_inputs(req.inputs).highest;
-        auto const cost = self->embed_cost_of(id->str(), most);
-        if (!cost)
-            co_return finish(failure(error::unsupported,
-                                     "the model " + id->str() +
-                                         " has no known price, so the budget cannot be kept "
-                                         "(set unpriced_price to charge a price for models the "
-                                         "catalog does not price)"));
-        if (auto r = self->spend.reserve(*cost); !r) co_return finish(r.error());
-        reserved = *cost;
-    } else if (auto b = self->spend.check(); !b) {
-        co_return finish(b.error());
-    }
+    auto const most = [&] {
+        usage u;
+        u.input_tokens = detail::estimate_inputs(req.inputs).highest;
+        u.output_tokens = 0;
+        return self->cost_of(id->str(), u);
+    };
+    if (auto r = self->reserve_budget(id->str(), most, track.reserved); !r)
+        co_return finish(r.error());
 
     auto st = std::make_shared<embed_state>();
     st->c = self;
     st->p = &p;
     st->id = *id;
     st->route = *route;
-    st->deadline = t0 + self->cfg.timeouts.total;
+    st->deadline = track.t0 + self->cfg.timeouts.total;
     st->batches = (req.inputs.size() + route->batch_limit - 1) / route->batch_limit;
     st->req = std::move(req);
     st->results.resize(st->batches);
-    sent = true;
-    book = self->books.existing(id->str());
-    if (book) book->started();
+    track.sending(*who);
     {
         auto ex = co_await asio::this_coro::executor;
         std::size_t const workers = std::min(st->batches, max_concurrent_batches);
@@ -1076,15 +1068,10 @@ asio::awaitable<result<embedding_response>> embed_impl(std::shared_ptr<client::i
     out.usage.total_tokens = out.usage.input_tokens;
     if (failed) {
         // Billed: the input tokens of the batches that succeeded, when every one reported them.
-        if (out.vectors.size() && out.usage.input_tokens) {
-            rec.usage = out.usage;
-            failed->diag.cost_usd = self->embed_cost_of(out.requested_model, out.usage);
-        }
-        co_return finish(std::move(*failed));
+        bool const billed = !out.vectors.empty() && out.usage.input_tokens.has_value();
+        co_return finish(std::move(*failed), billed ? &out.usage : nullptr);
     }
     if (out.model.empty()) out.model = id->model;
-    out.latency = clock::now() - t0;
-    out.cost_usd = self->embed_cost_of(out.requested_model, out.usage);
     co_return finish(std::move(out));
 }
 

@@ -189,7 +189,8 @@ public:
         and output (reasoning included, as `usage::output_tokens` counts it), each at its price
         for the prompt's tier, plus a per-request price; at the prices in effect `at`. Empty when
         the model, its price or the usage is unknown, or the usage is inconsistent (more cached
-        than input tokens): never 0 for "unknown". A provider-reported cost
+        than input tokens): never 0 for "unknown". A usage without output tokens needs no output
+        price (an embedding model has an input price only). A provider-reported cost
         (`usage::reported_cost`) wins.
     */
     std::optional<double> cost(std::string_view id, usage const& u) const;

@@ -127,8 +127,8 @@ public:
     /// Headers every answer of the provider carries.
     virtual void add_headers(server_exchange& x, std::uint64_t processing_ms) = 0;
     virtual std::string_view content_type() const = 0;
-    /// The whole answer; `malformed`: a body that looks like one but no JSON parser accepts.
-    virtual void whole(std::string& out, bool malformed) = 0;
+    /// The whole answer, a JSON object, appended to `out`.
+    virtual void whole(std::string& out) = 0;
 
 protected:
     ~whole_writer() = default;
@@ -159,22 +159,13 @@ public:
 
     std::string_view content_type() const override { return s_.content_type(); }
 
-    void whole(std::string& out, bool malformed) override {
+    void whole(std::string& out) override {
         chat_response r = ending();
         if (a_.tool_call)
             r.tool_calls.push_back({call_id_, a_.tool_name, std::string(a_.sent_text())});
         else
             r.content = a_.sent_text();
-        if (!malformed) {
-            s_.encode_response(r, meta_, out);
-            return;
-        }
-        // A member without a value right after the opening brace: the shape of an answer, but
-        // no JSON parser accepts it.
-        out += "{\"malformed\": ,";
-        std::size_t const at = out.size();
         s_.encode_response(r, meta_, out);
-        out.erase(at, 1);  // the answer's own '{'
     }
 
     std::string_view stream_content_type() const { return s_.stream_content_type(); }
@@ -241,7 +232,7 @@ private:
 };
 
 /// An embedding answer written by a wire format's server side. Embeddings are never streamed:
-/// only the whole answer (and its malformed twin) is written.
+/// only the whole answer is written.
 class embedding_answer final : public whole_writer {
 public:
     embedding_answer(wire_server const& s, embedding_response const& r, std::string_view model,
@@ -258,16 +249,9 @@ public:
         s_.response_headers(m, h);
     }
     std::string_view content_type() const override { return s_.content_type(); }
-    void whole(std::string& out, bool malformed) override {
+    void whole(std::string& out) override {
         // The emulator's vectors are finite, so every encoding can write them.
-        if (!malformed) {
-            (void)s_.encode_embedding_response(r_, model_, enc_, out);
-            return;
-        }
-        out += "{\"malformed\": ,";
-        std::size_t const at = out.size();
         (void)s_.encode_embedding_response(r_, model_, enc_, out);
-        out.erase(at, 1);  // the answer's own '{'
     }
 
 private:
@@ -401,17 +385,28 @@ struct emulator::impl {
                                      std::uint64_t n, clock::time_point t0);
 };
 
-asio::awaitable<void> emulator::impl::send_ok(server_exchange& x, wire_server const& s,
-                                              std::string const& body, std::uint64_t n,
-                                              clock::time_point t0) {
-    x.set_status(200);
-    x.add_header("Content-Type", s.content_type());
+namespace {
+
+/// The head of an answer to request `n` in format `s`: status, content type and the headers
+/// every answer of the provider carries (its request id, the time spent).
+void answer_head(server_exchange& x, wire_server const& s, unsigned status,
+                 std::string_view content_type, std::uint64_t n, clock::time_point t0) {
+    x.set_status(status);
+    x.add_header("Content-Type", content_type);
     std::string const request_id = s.make_id(id_kind::request, emu_tag, n);
     detail::answer_meta m;
     m.request_id = request_id;
     m.processing_ms = ms_since(t0);
     exchange_headers h(x);
     s.response_headers(m, h);
+}
+
+}  // namespace
+
+asio::awaitable<void> emulator::impl::send_ok(server_exchange& x, wire_server const& s,
+                                              std::string const& body, std::uint64_t n,
+                                              clock::time_point t0) {
+    answer_head(x, s, 200, s.content_type(), n, t0);
     co_await x.send(body);
 }
 
@@ -420,14 +415,7 @@ asio::awaitable<void> emulator::impl::send_error(server_exchange& x, wire_server
                                                  clock::time_point t0) {
     errors_sent.fetch_add(1, std::memory_order_relaxed);
     auto const a = f.encode_error(e);
-    x.set_status(a.status);
-    x.add_header("Content-Type", a.content_type);
-    std::string const request_id = f.make_id(id_kind::request, emu_tag, n);
-    detail::answer_meta m;
-    m.request_id = request_id;
-    m.processing_ms = ms_since(t0);
-    exchange_headers h(x);
-    f.response_headers(m, h);
+    answer_head(x, f, a.status, a.content_type, n, t0);
     for (auto const& [name, value] : a.headers)
         x.add_header(name, value);
     co_await x.send(a.body);
@@ -794,7 +782,16 @@ asio::awaitable<void> emulator::impl::answer_whole(server_exchange& x, wire_serv
     }
     std::string body;
     body.reserve(1024);
-    w.whole(body, fault == fault_kind::malformed_json);
+    if (fault == fault_kind::malformed_json) {
+        // A member without a value right after the opening brace: the shape of an answer, but
+        // no JSON parser accepts it.
+        body += "{\"malformed\": ,";
+        std::size_t const at = body.size();
+        w.whole(body);
+        body.erase(at, 1);  // the answer's own '{'
+    } else {
+        w.whole(body);
+    }
 
     x.set_status(200);
     x.add_header("Content-Type", w.content_type());

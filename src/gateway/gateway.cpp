@@ -209,6 +209,27 @@ struct request_record {
     bool cached = false;
 };
 
+/** What every model request (chat, token count, embeddings) carries from its start: its record
+    for the access log and metrics, and the ids its answers (errors too) send. Not movable: the
+    meta's views point into the ids.
+*/
+struct request_scope {
+    request_record rec;
+    std::pair<std::string, std::string> const ids;
+    detail::answer_meta meta;
+
+    request_scope(detail::request_head const& head, std::pair<std::string, std::string> i)
+        : ids(std::move(i)) {
+        rec.start = steady::now();
+        rec.method = head.method;
+        rec.path = head.path;
+        meta.id = ids.first;
+        meta.request_id = ids.second;
+    }
+    request_scope(request_scope const&) = delete;
+    request_scope& operator=(request_scope const&) = delete;
+};
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
@@ -999,32 +1020,16 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
         auto const& format = *match.server;
         auto head = detail::head_of(req);
         head.path_model = match.path_model;
-        request_record rec;
-        rec.start = steady::now();
-        rec.method = head.method;
-        rec.path = head.path;
         // Every answer of a model request carries the format's request id header.
-        auto const ids = new_ids(format);
-        detail::answer_meta meta;
-        meta.id = ids.first;
-        meta.request_id = ids.second;
-        auto send_error = [&](api_error const& e) {
-            meta.processing_ms = ms(steady::now() - rec.start);
-            return this->send_error(ex, format, e, &meta);
-        };
-
-        auto fail = [&](api_error const& e) {
-            rec.status = e.status;
-            metrics->errors.add(e.status);
-        };
+        request_scope sc(head, new_ids(format));
+        auto& rec = sc.rec;
+        auto& meta = sc.meta;
 
         auto key = authenticate(head, format);
         if (!key) {
             metrics->auth_failures.fetch_add(1, std::memory_order_relaxed);
             auto const e = key.error();  // a copy: error() returns by value
-            fail(e);
-            log(rec);
-            co_await send_error(e);
+            co_await refuse(ex, format, sc, e);
             co_return;
         }
         rec.key = *key;
@@ -1032,9 +1037,7 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
         auto parsed = format.decode_request(head, req.body());
         if (!parsed) {
             auto const e = parsed.error();
-            fail(e);
-            log(rec);
-            co_await send_error(e);
+            co_await refuse(ex, format, sc, e);
             co_return;
         }
         auto& p = *parsed;
@@ -1046,15 +1049,8 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
         group_state scratch;
         auto const* g = find_group(public_name, scratch);
         if (!g) {
-            api_error e;
-            e.status = 404;
-            e.code = "model_not_found";
-            e.param = "model";
-            e.message = "the model '" + public_name +
-                        "' does not exist on this gateway (GET /v1/models lists the models)";
-            fail(e);
-            log(rec);
-            co_await send_error(e);
+            auto const e = unknown_model(public_name);
+            co_await refuse(ex, format, sc, e);
             co_return;
         }
         if (match.ep->op == detail::operation::count_tokens) {
@@ -1084,9 +1080,7 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
                             public_name + "', whose deployments do not all speak the " +
                             std::string(format.name()) +
                             " wire format; remove it or pick a model that does";
-                fail(e);
-                log(rec);
-                co_await send_error(e);
+                co_await refuse(ex, format, sc, e);
                 co_return;
             }
             p.req.extra = std::move(p.native);
@@ -1136,16 +1130,11 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
         if (k) {
             auto const size = detail::estimate_prompt(p.req);
             auto admitted = co_await admit_key(
-                *k, rec, public_name,
+                *k, public_name,
                 size.typical + static_cast<std::uint64_t>(
                                    std::max<std::int64_t>(p.req.max_tokens.value_or(0), 0)),
                 [&] { return max_cost(*g, p.req); }, " (its max_tokens bounds that)",
-                [&](api_error const& e) {
-                    refused(e.status);
-                    fail(e);
-                    log(rec);
-                },
-                [&](api_error const& e) { return send_error(e); });
+                ex, format, sc, refused);
             if (!admitted) co_return;
             rate_tokens = admitted->rate_tokens;
             rate_taken = admitted->rate_taken;
@@ -1206,7 +1195,7 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
         std::string out;
         if (!p.stream) {
             if (err) {
-                co_await send_error(*err);
+                co_await send_error(ex, format, sc, *err);
                 co_return;
             }
             out.reserve(512 + whole->content.size());
@@ -1216,7 +1205,7 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
         }
         if (err && !sse_started) {
             // Nothing was sent yet: a real HTTP status.
-            co_await send_error(*err);
+            co_await send_error(ex, format, sc, *err);
             co_return;
         }
         if (!sse_started) start_stream(ex, format, meta, rec.start);
@@ -1241,15 +1230,16 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
         its costliest deployment (empty: unpriced, refused under a budget). Both live in the
         state store, so replicas sharing one see one budget and one rate. A refusal (429, 400
         `unpriced_model`, 402, 503 when the store is down and the gateway fails closed) is
-        counted and logged by `refused` (which sets the record's status), written to the ledger
-        (but the 503), then answered by `send`; the result is then empty. `bound_hint` says what
-        bounds the request's cost, for the 402's message.
+        counted under its model by `counted(status)`, written to the ledger (but the 503), logged
+        and answered (`refuse`); the result is then empty. `bound_hint` says what bounds the
+        request's cost, for the 402's message.
     */
-    template <class Most, class Refused, class Send>
+    template <class Most, class Counted>
     asio::awaitable<std::optional<admitted_key>>
-    admit_key(key_state& key, request_record& rec, std::string const& public_name,
-              std::uint64_t tokens, Most most, std::string_view bound_hint, Refused refused,
-              Send send) {
+    admit_key(key_state& key, std::string const& public_name, std::uint64_t tokens, Most most,
+              std::string_view bound_hint, detail::server_exchange& ex, wire_server const& format,
+              request_scope& sc, Counted counted) {
+        auto& rec = sc.rec;
         key_state* const k = &key;
         admitted_key out;
         if (unsaved_count.load(std::memory_order_relaxed) > 0) co_await flush_unsaved();
@@ -1266,9 +1256,10 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
                 e.code = "rate_limit_exceeded";
                 e.retry_after = std::max(d->retry_after, std::chrono::milliseconds(1));
                 e.message = "gateway key '" + k->name + "' is over its rate limit";
-                refused(e);
+                counted(e.status);
+                rec.status = e.status;  // the ledger row's
                 co_await ledger_refusal(rec, k, public_name, e.code);
-                co_await send(e);
+                co_await refuse(ex, format, sc, e);
                 co_return std::nullopt;
             } else {
                 out.rate_taken = true;
@@ -1286,9 +1277,10 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
                             "' has no known price, and gateway key '" + k->name +
                             "' has a budget that must not be spent blindly (the gateway's "
                             "operator can set unpriced_price to charge a price for it)";
-                refused(e);
+                counted(e.status);
+                rec.status = e.status;  // the ledger row's
                 co_await ledger_refusal(rec, k, public_name, e.code);
-                co_await send(e);
+                co_await refuse(ex, format, sc, e);
                 co_return std::nullopt;
             }
             auto o = co_await store->reserve(k->name, clamp_nano(to_nano(*worst)),
@@ -1312,9 +1304,10 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
                             ", and " + usd(left) + " of " + usd(budget_nano) + " is left (spent " +
                             usd(o->spent) + ", held by requests in flight " + usd(o->reserved) +
                             ")";
-                refused(e);
+                counted(e.status);
+                rec.status = e.status;  // the ledger row's
                 co_await ledger_refusal(rec, k, public_name, e.code);
-                co_await send(e);
+                co_await refuse(ex, format, sc, e);
                 co_return std::nullopt;
             } else {
                 out.reservation = std::move(o->reservation);
@@ -1330,14 +1323,42 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
                 e.retry_after = std::chrono::seconds(1);
                 e.message = "the gateway cannot check the budget and limits of key '" + k->name +
                             "' now (its state store is unavailable); try again";
-                refused(e);
-                co_await send(e);
+                counted(e.status);
+                co_await refuse(ex, format, sc, e);
                 co_return std::nullopt;
             }
             // Fail open: served unchecked; what it costs is still charged (or kept).
             out.rate_taken = false;
         }
         co_return out;
+    }
+
+    /// A model request refused before any upstream is asked: counted, logged and answered in
+    /// its format's error shape.
+    asio::awaitable<void> refuse(detail::server_exchange& ex, wire_server const& format,
+                                 request_scope& sc, api_error const& e) {
+        sc.rec.status = e.status;
+        metrics->errors.add(e.status);
+        log(sc.rec);
+        co_await send_error(ex, format, sc, e);
+    }
+
+    /// An error answer of a model request, with its ids and the time spent before it.
+    asio::awaitable<void> send_error(detail::server_exchange& ex, wire_server const& format,
+                                     request_scope& sc, api_error const& e) {
+        sc.meta.processing_ms = ms(steady::now() - sc.rec.start);
+        co_await send_error(ex, format, e, &sc.meta);
+    }
+
+    /// The 404 for a model name the gateway does not serve.
+    static api_error unknown_model(std::string const& name) {
+        api_error e;
+        e.status = 404;
+        e.code = "model_not_found";
+        e.param = "model";
+        e.message = "the model '" + name +
+                    "' does not exist on this gateway (GET /v1/models lists the models)";
+        return e;
     }
 
     /** An embeddings request (`POST /v1/embeddings`): keys, rate limits and budget as for
@@ -1351,39 +1372,23 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
         auto const& format = *match.server;
         auto head = detail::head_of(req);
         head.path_model = match.path_model;
-        request_record rec;
-        rec.start = steady::now();
-        rec.method = head.method;
-        rec.path = head.path;
-        auto const ids = new_ids(format);
-        detail::answer_meta meta;
-        meta.id = ids.first;
-        meta.request_id = ids.second;
-        auto send_error = [&](api_error const& e) {
-            meta.processing_ms = ms(steady::now() - rec.start);
-            return this->send_error(ex, format, e, &meta);
-        };
-        auto fail = [&](api_error const& e) {
-            rec.status = e.status;
-            metrics->errors.add(e.status);
-        };
+        // Every answer of a model request carries the format's request id header.
+        request_scope sc(head, new_ids(format));
+        auto& rec = sc.rec;
+        auto& meta = sc.meta;
 
         auto key = authenticate(head, format);
         if (!key) {
             metrics->auth_failures.fetch_add(1, std::memory_order_relaxed);
             auto const e = key.error();
-            fail(e);
-            log(rec);
-            co_await send_error(e);
+            co_await refuse(ex, format, sc, e);
             co_return;
         }
         rec.key = *key;
         auto parsed = format.decode_embedding_request(head, req.body());
         if (!parsed) {
             auto const e = parsed.error();
-            fail(e);
-            log(rec);
-            co_await send_error(e);
+            co_await refuse(ex, format, sc, e);
             co_return;
         }
         auto& p = *parsed;
@@ -1392,15 +1397,8 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
         group_state scratch;
         auto const* g = find_group(public_name, scratch);
         if (!g) {
-            api_error e;
-            e.status = 404;
-            e.code = "model_not_found";
-            e.param = "model";
-            e.message = "the model '" + public_name +
-                        "' does not exist on this gateway (GET /v1/models lists the models)";
-            fail(e);
-            log(rec);
-            co_await send_error(e);
+            auto const e = unknown_model(public_name);
+            co_await refuse(ex, format, sc, e);
             co_return;
         }
         // Every deployment must be able to embed: a group is one model to its clients.
@@ -1413,9 +1411,7 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
                 e.no_retry = true;
                 e.message = "the model '" + public_name + "' has no embeddings: " +
                             c.error().diag.message;
-                fail(e);
-                log(rec);
-                co_await send_error(e);
+                co_await refuse(ex, format, sc, e);
                 co_return;
             }
         }
@@ -1442,13 +1438,8 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
                 return m;
             };
             auto admitted = co_await admit_key(
-                *k, rec, public_name, detail::estimate_inputs(p.req.inputs).typical, most, "",
-                [&](api_error const& e) {
-                    refused(e.status);
-                    fail(e);
-                    log(rec);
-                },
-                [&](api_error const& e) { return send_error(e); });
+                *k, public_name, detail::estimate_inputs(p.req.inputs).typical, most, "",
+                ex, format, sc, refused);
             if (!admitted) co_return;
             rate_tokens = admitted->rate_tokens;
             rate_taken = admitted->rate_taken;
@@ -1552,7 +1543,7 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
         }
         if (err) {
             log(rec);
-            co_await send_error(*err);
+            co_await send_error(ex, format, sc, *err);
             co_return;
         }
         std::string out;
@@ -1562,10 +1553,7 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
             e.code = "upstream_bad_response";
             e.message = "the upstream's vectors hold a value that is not a finite number, "
                         "which JSON cannot carry: ask for encoding_format 'base64'";
-            rec.status = e.status;
-            metrics->errors.add(e.status);
-            log(rec);
-            co_await send_error(e);
+            co_await refuse(ex, format, sc, e);
             co_return;
         }
         log(rec);

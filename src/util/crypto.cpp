@@ -46,9 +46,8 @@ constexpr b64_table make_b64_table(char const* alphabet) {
 constexpr b64_table b64_std_table = make_b64_table(b64_std);
 constexpr b64_table b64_url_table = make_b64_table(b64_url);
 
-std::string b64_encode(std::string_view in, char const* alphabet, bool pad) {
-    std::string out;
-    out.reserve((in.size() + 2) / 3 * 4);
+void b64_append(std::string& out, std::string_view in, char const* alphabet, bool pad) {
+    out.reserve(out.size() + (in.size() + 2) / 3 * 4);
     auto const* p = reinterpret_cast<unsigned char const*>(in.data());
     std::size_t i = 0;
     for (; i + 3 <= in.size(); i += 3) {
@@ -72,6 +71,11 @@ std::string b64_encode(std::string_view in, char const* alphabet, bool pad) {
         out.push_back(alphabet[(v >> 6) & 63]);
         if (pad) out.push_back('=');
     }
+}
+
+std::string b64_encode(std::string_view in, char const* alphabet, bool pad) {
+    std::string out;
+    b64_append(out, in, alphabet, pad);
     return out;
 }
 
@@ -194,6 +198,10 @@ std::optional<std::string> hex_decode(std::string_view hex) {
 
 std::string base64_encode(std::string_view bytes) {
     return b64_encode(bytes, b64_std, true);
+}
+
+void append_base64(std::string& out, std::string_view bytes) {
+    b64_append(out, bytes, b64_std, true);
 }
 
 std::optional<std::string> base64_decode(std::string_view text) {

@@ -38,6 +38,10 @@ std::optional<std::string> hex_decode(std::string_view hex);
 /// @brief Standard base64 (RFC 4648 section 4) with `=` padding.
 std::string base64_encode(std::string_view bytes);
 
+/// @brief `base64_encode(bytes)` appended to `out`. Pieces whose sizes are multiples of 3
+/// append to the encoding of their concatenation.
+void append_base64(std::string& out, std::string_view bytes);
+
 /** @brief Decodes standard padded base64.
 
     Strict: the length must be a multiple of 4, `=` may only end the input, whitespace and

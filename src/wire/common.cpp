@@ -159,6 +159,16 @@ std::optional<std::string> non_finite_at(boost::json::value const& v, std::strin
     }
 }
 
+result<boost::json::value> parse_body(std::string_view body,
+                                      boost::json::monotonic_resource& mr) {
+    boost::system::error_code ec;
+    boost::json::value v = boost::json::parse(body, ec, &mr);
+    if (ec)
+        return internal(failure(error::protocol_error, "response body is not valid JSON (" +
+                                                           ec.message() + "): " + body_excerpt(body)));
+    return v;
+}
+
 std::string body_excerpt(std::string_view body) {
     std::string squeezed;
     squeezed.reserve(std::min<std::size_t>(body.size(), 400));

@@ -7,6 +7,7 @@
 #include <llmux/error.hpp>
 #include <llmux/types.hpp>
 
+#include <boost/json/monotonic_resource.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 
@@ -68,6 +69,11 @@ std::string excerpt(std::string_view text, std::size_t max = 200);
     field rather than forward it changed.
 */
 std::optional<std::string> non_finite_at(boost::json::value const& v, std::string const& at);
+
+/** An upstream's response body parsed into `mr` (an answer is read once, then dropped), or a
+    `protocol_error`, marked internal, quoting the start of what came instead (`body_excerpt`).
+*/
+result<boost::json::value> parse_body(std::string_view body, boost::json::monotonic_resource& mr);
 
 /// An upstream body for an error message: white space runs squeezed to one space, at most
 /// 200 bytes of its first 4 KiB (`excerpt`).

@@ -604,11 +604,9 @@ result<chat_response> decode_body(response_head const& head, std::string_view bo
         return f;
     };
     json::monotonic_resource mr;
-    boost::system::error_code ec;
-    json::value const v = json::parse(body, ec, &mr);
-    if (ec)
-        return fail(internal(failure(error::protocol_error, "response body is not valid JSON (" +
-                                                                ec.message() + "): " + body_excerpt(body))));
+    auto parsed = parse_body(body, mr);
+    if (!parsed) return fail(parsed.error());
+    json::value const v = std::move(*parsed);
     if (auto const* e = find_error(v)) {
         failure f;
         classify(f, read_error(*e), 0);

@@ -37,11 +37,7 @@ std::string_view as_view(json::string const& s) noexcept {
     return {s.data(), s.size()};
 }
 
-std::string_view request_id_of(response_head const& head) {
-    // OpenAI and most compatible servers send x-request-id; OpenRouter sends X-Generation-Id.
-    if (auto id = head.header("x-request-id"); !id.empty()) return id;
-    return head.header("x-generation-id");
-}
+using openai::request_id_of;
 
 // A data URI the OpenAI API accepts: `data:<media type>;base64,<data>`. Checked without copying
 // the (possibly megabytes of) data, which parse_data_uri would do.
@@ -468,12 +464,10 @@ result<chat_response> decode_body(response_head const& head, std::string_view bo
         return f;
     };
     json::monotonic_resource mr;
-    boost::system::error_code ec;
     // JSON whitespace covers the blank lines DeepSeek sends ahead of the body while it waits.
-    json::value const v = json::parse(body, ec, &mr);
-    if (ec)
-        return fail(internal(failure(error::protocol_error, "response body is not valid JSON (" +
-                                                                ec.message() + "): " + body_excerpt(body))));
+    auto parsed = parse_body(body, mr);
+    if (!parsed) return fail(parsed.error());
+    json::value const v = std::move(*parsed);
     if (auto const* e = find_error(v)) {
         failure f;
         classify(f, read_error(*e), 0);
@@ -875,6 +869,12 @@ public:
 wire_format const& openai_chat_format() {
     static openai_chat const instance;
     return instance;
+}
+
+std::string_view openai::request_id_of(response_head const& head) {
+    // OpenAI and most compatible servers send x-request-id; OpenRouter sends X-Generation-Id.
+    if (auto id = head.header("x-request-id"); !id.empty()) return id;
+    return head.header("x-generation-id");
 }
 
 }  // namespace llmux::detail

@@ -1,10 +1,19 @@
 // SPDX-License-Identifier: BSL-1.0
 // What the two sides of OpenAI chat completions share (openai_chat.cpp, the client;
-// openai_chat_server.cpp, the server): finish reasons both ways. Private to src/wire/.
+// openai_chat_server.cpp, the server): finish reasons both ways; and what OpenAI's server sides
+// share (chat completions and embeddings, openai_embeddings.cpp): the 400s in OpenAI's words
+// and reading a request's body and model. Private to src/wire/.
 #pragma once
+
+#include "http/message.hpp"
+#include "wire/errors.hpp"
 
 #include <llmux/types.hpp>
 
+#include <boost/json/fwd.hpp>
+#include <boost/system/result.hpp>
+
+#include <string>
 #include <string_view>
 
 namespace llmux::detail::openai {
@@ -37,5 +46,24 @@ constexpr std::string_view finish_name(finish_reason r) noexcept {
     }
     return "stop";
 }
+
+/// The request id of an OpenAI(-compatible) answer: `x-request-id`, or OpenRouter's
+/// `x-generation-id`.
+std::string_view request_id_of(response_head const& head);
+
+/// A 400 `invalid_request_error` naming `param`, with OpenAI's `code` when it has one.
+api_error invalid(std::string param, std::string message, std::string code = {});
+
+/// A field of the wrong JSON type, as OpenAI words it (`invalid_type`).
+api_error wrong_type(std::string const& param, char const* expected, boost::json::value const& got);
+
+/// The request body as an object, or OpenAI's 400 for any other JSON value.
+boost::system::result<boost::json::object const*, api_error>
+body_object(boost::json::value const& doc);
+
+/// The model a request names: the body's `model`, else the deployment an Azure path names
+/// (`path_model`); a 400 naming `model` when there is neither.
+boost::system::result<std::string, api_error> request_model(boost::json::object const& o,
+                                                            std::string_view path_model);
 
 }  // namespace llmux::detail::openai

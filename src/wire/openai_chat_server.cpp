@@ -42,18 +42,8 @@ json::value const* member(json::object const& o, std::string_view key) noexcept 
     return present(o, key);
 }
 
-api_error invalid(std::string param, std::string message, std::string code = {}) {
-    api_error e{400, std::move(message), "invalid_request_error", std::move(code),
-                std::move(param)};
-    return e;
-}
-
-api_error wrong_type(std::string const& param, char const* expected, json::value const& got) {
-    return invalid(param,
-                   "Invalid type for '" + param + "': expected " + expected + ", but got " +
-                       json_kind(got) + " instead.",
-                   "invalid_type");
-}
+using openai::invalid;
+using openai::wrong_type;
 
 api_error missing(std::string const& param) {
     return invalid(param, "Missing required parameter: '" + param + "'.",
@@ -380,25 +370,14 @@ decode_result decode(request_head const& head, std::string_view body) {
                            "means you aren't using your HTTP library correctly. The OpenAI API "
                            "expects a JSON payload, but what was sent was not valid JSON. (" +
                                ec.message() + "))");
-    auto const* o = doc.if_object();
-    if (!o)
-        return invalid({}, std::string("Invalid type for request body: expected an object, but "
-                                       "got ") +
-                               json_kind(doc) + " instead.");
+    auto object = openai::body_object(doc);
+    if (!object) return object.error();
+    auto const* o = *object;
     inbound_request out;
     auto& req = out.req;
-
-    // Azure names its deployment in the path; the body's model wins when there is one.
-    auto const* model = member(*o, "model");
-    if (model && !model->is_string()) return wrong_type("model", "a string", *model);
-    if (model && !model->get_string().empty())
-        req.model = std::string(sv(model->get_string()));
-    else if (!head.path_model.empty())
-        req.model = head.path_model;
-    else if (model)
-        return invalid("model", "Invalid 'model': it must not be empty.");
-    else
-        return invalid("model", "you must provide a model parameter");
+    auto model = openai::request_model(*o, head.path_model);
+    if (!model) return model.error();
+    req.model = std::move(*model);
 
     auto const* messages = member(*o, "messages");
     if (!messages) return missing("messages");
@@ -938,5 +917,38 @@ wire_server const& openai_chat_server() {
     static openai_chat_server_impl const instance;
     return instance;
 }
+
+namespace openai {
+
+api_error invalid(std::string param, std::string message, std::string code) {
+    return api_error{400, std::move(message), "invalid_request_error", std::move(code),
+                     std::move(param)};
+}
+
+api_error wrong_type(std::string const& param, char const* expected, json::value const& got) {
+    return invalid(param,
+                   "Invalid type for '" + param + "': expected " + expected + ", but got " +
+                       json_kind(got) + " instead.",
+                   "invalid_type");
+}
+
+boost::system::result<json::object const*, api_error> body_object(json::value const& doc) {
+    if (auto const* o = doc.if_object()) return o;
+    return invalid({}, std::string("Invalid type for request body: expected an object, but got ") +
+                           json_kind(doc) + " instead.");
+}
+
+boost::system::result<std::string, api_error> request_model(json::object const& o,
+                                                            std::string_view path_model) {
+    // Azure names its deployment in the path; the body's model wins when there is one.
+    auto const* model = present(o, "model");
+    if (model && !model->is_string()) return wrong_type("model", "a string", *model);
+    if (model && !model->get_string().empty()) return std::string(json_view(model->get_string()));
+    if (!path_model.empty()) return std::string(path_model);
+    if (model) return invalid("model", "Invalid 'model': it must not be empty.");
+    return invalid("model", "you must provide a model parameter");
+}
+
+}  // namespace openai
 
 }  // namespace llmux::detail

@@ -138,6 +138,16 @@ BOOST_AUTO_TEST_CASE(cost_prices_each_kind_of_token) {
     BOOST_TEST(near(*c.cost("openai/o4-mini", r, at(12)), (100 * 1.1 + 1000 * 4.4) / 1e6));
 }
 
+BOOST_AUTO_TEST_CASE(an_input_price_alone_prices_usage_without_output) {
+    auto const& c = llmux::catalog::built_in();
+    // An embedding model has an input price only (text-embedding-3-small: 0.02 per million).
+    auto const e = c.cost("openai/text-embedding-3-small", make_usage(1000, 0), at(12));
+    BOOST_TEST_REQUIRE(e.has_value());
+    BOOST_TEST(near(*e, 1000 * 0.02 / 1e6));
+    // Output tokens with no output price are not priced: unknown, never 0.
+    BOOST_TEST(!c.cost("openai/text-embedding-3-small", make_usage(1000, 5), at(12)));
+}
+
 BOOST_AUTO_TEST_CASE(long_prompts_are_priced_at_their_tier) {
     auto const& c = llmux::catalog::built_in();
     // Gemini 2.5 Pro: 1.25 / 10 up to 200k prompt tokens, 2.50 / 15 above, for every token.
