@@ -2,7 +2,10 @@
 # SPDX-License-Identifier: BSL-1.0
 # Builds the libFuzzer targets with clang and runs each for SECONDS (default 20), seeded from the
 # test fixtures (each seed gets a leading byte that picks how the input is split).
-# Usage: fuzz/run.sh [SECONDS] [BUILD_DIR]
+# Usage: fuzz/run.sh [SECONDS] [BUILD_DIR]; LLMUX_FUZZ_TARGETS="sse openai_request" runs only those.
+# LLMUX_FUZZ_RUNS=N runs each target over exactly N inputs from a fixed seed (LLMUX_FUZZ_SEED,
+# default 1) instead of for SECONDS: the same inputs on every machine (the test command does this,
+# so CI cannot fail on an input that a run here did not try).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-20}
@@ -119,12 +122,27 @@ done
 run_one() {  # run_one TARGET: exit status 0 when the run found nothing
     local t=$1
     mkdir -p "$seeds/$t"
-    "$build/fuzz_$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+    "${fixed[@]}" "$build/fuzz_$t" "${budget[@]}" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
         -artifact_prefix="$build/crash-$t-" "$seeds/$t" >"$build/$t.log" 2>&1
 }
 targets=(sse event_stream openai_stream anthropic_stream gemini_stream bedrock_stream http_request
          openai_request openai_embeddings_request bedrock_request gemini_request
          anthropic_request)
+if [[ -n ${LLMUX_FUZZ_TARGETS:-} ]]; then read -ra targets <<<"$LLMUX_FUZZ_TARGETS"; fi
+if [[ -n ${LLMUX_FUZZ_RUNS:-} ]]; then
+    # (capped at 5 minutes a target: on a slow machine a prefix of the same inputs)
+    budget=(-runs="$LLMUX_FUZZ_RUNS" -seed="${LLMUX_FUZZ_SEED:-1}" -max_total_time=300 -reload=0)
+    spent="from seed ${LLMUX_FUZZ_SEED:-1}"
+    # libFuzzer learns from the values its targets compare, pointers among them, so the inputs it
+    # tries depend on where the program was loaded: without address randomisation (where the
+    # machine allows it) a seed gives the same inputs on every run.
+    fixed=()
+    if setarch "$(uname -m)" -R true 2>/dev/null; then fixed=(setarch "$(uname -m)" -R); fi
+else
+    budget=(-max_total_time="$secs")
+    fixed=()
+    spent="in ${secs}s"
+fi
 parallel=${LLMUX_FUZZ_JOBS:-$(nproc)}
 declare -A pid_of
 for t in "${targets[@]}"; do
@@ -136,7 +154,7 @@ status=0
 for t in "${targets[@]}"; do
     log="$build/$t.log"
     if wait "${pid_of[$t]}"; then
-        echo "fuzz_$t: ok ($(grep -o 'stat::number_of_executed_units: [0-9]*' "$log" | awk '{print $2}') runs in ${secs}s)"
+        echo "fuzz_$t: ok ($(grep -o 'stat::number_of_executed_units: [0-9]*' "$log" | awk '{print $2}') runs $spent)"
     else
         echo "fuzz_$t: FAILED; see $log and $build/crash-$t-*"
         tail -n 30 "$log"

@@ -3,10 +3,11 @@
 # The README's second command (and CI's): installs what is missing, builds everything, runs
 # every test once (the unit and integration tests under AddressSanitizer +
 # UndefinedBehaviorSanitizer; the command's tests, the official SDKs, the examples and the CMake
-# consumer in an optimised build), then runs each libFuzzer target briefly (LLMUX_FUZZ_SECONDS
-# each, default 10). A redis-server on a free loopback port serves the Redis state store's tests
+# consumer in an optimised build), then runs each libFuzzer target over a fixed number of inputs
+# from a fixed seed (LLMUX_FUZZ_RUNS each, default 150000; the same inputs on every machine, so a
+# run that passes here passes in CI; `bash fuzz/run.sh SECONDS` explores at random for longer). A redis-server on a free loopback port serves the Redis state store's tests
 # (LLMUX_TEST_REDIS). Set LLMUX_SKIP_SANITIZE=1 to skip the sanitizer pass (the unit and
-# integration tests then run in the optimised build), LLMUX_FUZZ_SECONDS=0 to skip fuzzing.
+# integration tests then run in the optimised build), LLMUX_FUZZ_RUNS=0 to skip fuzzing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -81,8 +82,8 @@ if [[ $sanitize == 1 ]]; then
     (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
         ctest --output-on-failure -j "$jobs" -L 'unit|integration')
 fi
-fuzz_secs=${LLMUX_FUZZ_SECONDS:-10}
-if [[ "$fuzz_secs" != 0 ]]; then
-    bash fuzz/run.sh "$fuzz_secs" build-fuzz
+fuzz_runs=${LLMUX_FUZZ_RUNS:-150000}
+if [[ "$fuzz_runs" != 0 ]]; then
+    LLMUX_FUZZ_RUNS=$fuzz_runs bash fuzz/run.sh 0 build-fuzz
 fi
 echo "all tests passed"

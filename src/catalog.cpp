@@ -4,6 +4,7 @@
 #include <llmux/catalog.hpp>
 
 #include "catalog/genai_prices.hpp"
+#include "util/json_read.hpp"
 #include "catalog/match_rule.hpp"
 #include "util/lru.hpp"
 
@@ -180,7 +181,7 @@ result<std::vector<price_tier>> tiers_field(json::value const& v, std::string_vi
 
 result<std::vector<entry>> parse_entries(std::string_view text, std::string_view origin) {
     boost::system::error_code ec;
-    auto doc = json::parse(text, ec);
+    auto doc = detail::parse_json(text, ec);
     if (ec) return bad(origin, "not valid JSON (" + ec.message() + ")");
     if (doc.is_array())
         return bad(origin, "this is a JSON array, as genai-prices data is; a catalog file is "
@@ -587,7 +588,7 @@ result<void> catalog::load_json(std::string_view text, std::string_view origin) 
 
 result<void> catalog::import_openrouter(std::string_view text) {
     boost::system::error_code ec;
-    auto doc = json::parse(text, ec);
+    auto doc = detail::parse_json(text, ec);
     if (ec) return bad("OpenRouter models", "not valid JSON (" + ec.message() + ")");
     auto const* root = doc.if_object();
     auto const* data = root ? root->if_contains("data") : nullptr;

@@ -4,6 +4,7 @@
 #include <llmux/catalog.hpp>
 
 #include "util/header.hpp"
+#include "util/json_read.hpp"
 
 #include <boost/json.hpp>
 #include <boost/url/parse.hpp>
@@ -395,7 +396,7 @@ client_config client_config::from_env(env_reader getenv) {
             std::ostringstream ss;
             ss << in.rdbuf();
             boost::system::error_code ec;
-            auto doc = boost::json::parse(ss.str(), ec);
+            auto doc = detail::parse_json(ss.str(), ec);
             if (!ec && doc.is_object())
                 if (auto const* pid = doc.get_object().if_contains("project_id"); pid && pid->is_string()) {
                     std::string_view const id = pid->get_string();
@@ -445,7 +446,7 @@ result<void> client_config::load_file(std::string const& path) {
 
 result<void> client_config::load_json(std::string_view json, std::string_view origin) {
     boost::system::error_code ec;
-    boost::json::value root = boost::json::parse(json, ec);
+    boost::json::value root = detail::parse_json(json, ec);
     if (ec) return config_error(origin, "not valid JSON (" + ec.message() + ")");
     auto const* obj = root.if_object();
     if (!obj) return config_error(origin, "the top level must be a JSON object");

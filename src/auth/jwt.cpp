@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: BSL-1.0
 #include "auth/jwt.hpp"
+#include "util/json_read.hpp"
 
 #include "util/crypto.hpp"
 #include "util/header.hpp"
@@ -91,7 +92,7 @@ std::optional<boost::json::object> decode_json_segment(std::string_view segment)
     auto const text = base64url_decode(segment);
     if (!text) return std::nullopt;
     boost::system::error_code ec;
-    auto value = boost::json::parse(*text, ec);
+    auto value = detail::parse_json(*text, ec);
     if (ec || !value.is_object()) return std::nullopt;
     return std::move(value.as_object());
 }
@@ -105,7 +106,7 @@ failure jwt_rejected(std::string message) {
 
 result<service_account_key> parse_service_account_key(std::string_view json) {
     boost::system::error_code ec;
-    auto const value = boost::json::parse(json, ec);
+    auto const value = detail::parse_json(json, ec);
     // Only the error's description, never the text: it holds the private key.
     if (ec)
         return failure(error::invalid_config,
@@ -266,7 +267,7 @@ std::string token_request_body(std::string_view jwt) {
 
 result<oauth_token> parse_token_response(unsigned status, std::string_view body) {
     boost::system::error_code ec;
-    auto const value = boost::json::parse(body, ec);
+    auto const value = detail::parse_json(body, ec);
     boost::json::object const* o = (!ec && value.is_object()) ? &value.as_object() : nullptr;
     auto string_field = [&](std::string_view name) -> std::string {
         if (!o) return {};

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: BSL-1.0
 #include "catalog/genai_prices.hpp"
+#include "util/json_read.hpp"
 
 #include "util/json_write.hpp"
 
@@ -216,7 +217,7 @@ result<price_data> parse_price_data(std::string_view text, std::string_view orig
     boost::system::error_code ec;
     // The data is parsed into a monotonic arena: one buffer, freed at once.
     json::monotonic_resource arena;
-    auto doc = json::parse(text, ec, &arena);
+    auto doc = detail::parse_json(text, ec, &arena);
     if (ec)
         return failure(error::invalid_config,
                        std::string(origin) + ": not valid JSON (" + ec.message() + ")");

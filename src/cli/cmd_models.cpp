@@ -4,6 +4,7 @@
 // provider, capability and text; and `--update FILE`, which checks a newer copy of the
 // genai-prices data against its schema, says what it changes and writes it where it is used.
 #include "catalog/genai_prices.hpp"
+#include "util/json_read.hpp"
 #include "catalog/json_schema.hpp"
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
@@ -158,13 +159,13 @@ int run_update(update_options const& o) {
     std::string text;
     if (!read_file(o.file, text)) return fail("cannot read the file");
     boost::system::error_code ec;
-    auto const doc = boost::json::parse(text, ec);
+    auto const doc = detail::parse_json(text, ec);
     if (ec) return fail("not valid JSON (" + ec.message() + ")");
 
     std::string schema_text(detail::builtin_price_schema());
     if (!o.schema_file.empty() && !read_file(o.schema_file, schema_text))
         return fail("--schema: cannot read '" + o.schema_file + "'");
-    auto const schema = boost::json::parse(schema_text, ec);
+    auto const schema = detail::parse_json(schema_text, ec);
     if (ec) return fail("the schema is not valid JSON (" + ec.message() + ")");
     auto issues = detail::validate_json_schema(doc, schema, 200);
     if (!issues) return fail(issues.error().diag.message);

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: BSL-1.0
 #include "cli/common.hpp"
+#include "util/json_read.hpp"
 
 #include <llmux/catalog.hpp>
 
@@ -374,7 +375,7 @@ result<void> load_emulator_script(std::string const& path, emulator_config& cfg)
     std::stringstream ss;
     ss << in.rdbuf();
     boost::system::error_code ec;
-    auto const doc = boost::json::parse(ss.str(), ec);
+    auto const doc = detail::parse_json(ss.str(), ec);
     if (ec)
         return failure(error::invalid_config,
                        "script file '" + path + "' is not valid JSON: " + ec.message());

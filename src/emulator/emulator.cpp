@@ -6,6 +6,7 @@
 #include <llmux/emulator.hpp>
 
 #include "util/crypto.hpp"
+#include "util/json_read.hpp"
 #include "auth/jwt.hpp"
 #include "auth/sigv4.hpp"
 #include "emulator/plan.hpp"
@@ -590,7 +591,7 @@ asio::awaitable<void> emulator::impl::oauth_token(server_exchange& x, std::uint6
     if (dot2 != std::string::npos)
         claims_text = detail::base64url_decode(std::string_view(jwt).substr(dot1 + 1, dot2 - dot1 - 1));
     boost::system::error_code ec;
-    auto const claims_doc = claims_text ? boost::json::parse(*claims_text, ec) : boost::json::value();
+    auto const claims_doc = claims_text ? detail::parse_json(*claims_text, ec) : boost::json::value();
     if (!claims_text || ec || !claims_doc.is_object()) {
         co_await reply(400, invalid_grant("Invalid JWT: the assertion is not a JWT."));
         co_return;

@@ -4,6 +4,7 @@
 #include <llmux/gateway.hpp>
 
 #include "util/crypto.hpp"
+#include "util/json_read.hpp"
 #include "util/header.hpp"
 
 #include <boost/json/parse.hpp>
@@ -358,7 +359,7 @@ result<void> gateway_config::load_json(std::string_view text, std::string_view o
                                        client_config::env_reader getenv) {
     if (!getenv) getenv = [](char const* n) -> char const* { return std::getenv(n); };
     boost::system::error_code ec;
-    auto const root = json::parse(text, ec);
+    auto const root = detail::parse_json(text, ec);
     if (ec) return bad(origin, "not valid JSON (" + ec.message() + ")");
     auto const* obj = root.if_object();
     if (!obj) return bad(origin, "the top level must be a JSON object");

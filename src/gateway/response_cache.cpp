@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: BSL-1.0
 #include "gateway/response_cache.hpp"
+#include "util/json_read.hpp"
 
 #include "util/crypto.hpp"
 #include "http/message.hpp"
@@ -212,7 +213,7 @@ result<chat_response> decode_cached_response(std::string_view text) {
         return failure(error::protocol_error, "response cache entry: " + std::move(what));
     };
     boost::system::error_code ec;
-    auto const v = json::parse(text, ec);
+    auto const v = detail::parse_json(text, ec);
     if (ec) return bad("not JSON (" + ec.message() + ")");
     auto const* o = v.if_object();
     if (!o) return bad("not a JSON object");

@@ -24,6 +24,7 @@
 // - `tool::strict` is not sent: Anthropic's strict tool use is a beta behind `anthropic-beta`.
 // - `image_part::detail` (OpenAI's hint) has no equivalent and is not sent.
 #include "util/crypto.hpp"
+#include "util/json_read.hpp"
 #include "codec/sse.hpp"
 #include "util/text.hpp"
 #include "wire/anthropic_messages.hpp"
@@ -271,7 +272,7 @@ private:
             input = json::object(sp_);
         } else {
             boost::system::error_code ec;
-            input = json::parse(c.arguments, ec, sp_);
+            input = detail::parse_json(c.arguments, ec, sp_);
             if (ec)
                 return invalid(at_part(i, j) + ": the arguments of tool call '" + c.id + "' (" +
                                c.name + ") are not valid JSON (" + ec.message() + ")");
@@ -568,7 +569,7 @@ failure decode_error_body(response_head const& head, std::string_view body) {
     }
     json::monotonic_resource mr;
     boost::system::error_code ec;
-    json::value const v = json::parse(text, ec, &mr);
+    json::value const v = detail::parse_json(text, ec, &mr);
     error_fields e;
     if (!ec) {
         if (auto const* err = find_error(v)) e = read_error(*err);
@@ -925,7 +926,7 @@ private:
     // The arena must outlive the parser, which holds a (non-owning) pointer to it.
     alignas(std::max_align_t) unsigned char arena_[8192];
     json::monotonic_resource mr_{arena_, sizeof arena_};
-    json::parser json_;
+    json_reader json_;
     std::optional<failure> failed_;
     bool started_ = false;
     bool stop_seen_ = false;

@@ -15,6 +15,7 @@
 // (`cache_control`, `citations`, documents, thinking blocks, images in tool results, server
 // tools), so that an Anthropic upstream receives them exactly as sent.
 #include "util/json_text.hpp"
+#include "util/json_read.hpp"
 #include "util/json_write.hpp"
 #include "util/text.hpp"
 #include "wire/anthropic_messages.hpp"
@@ -429,7 +430,7 @@ decode_result decode(request_head const& head, std::string_view body) {
     json::parse_options popts;
     popts.max_depth = 256;  // JSON schemas nest deeply
     boost::system::error_code ec;
-    json::value const doc = json::parse(body, ec, &arena, popts);
+    json::value const doc = detail::parse_json(body, ec, &arena, popts);
     if (ec)
         return invalid({}, "There was an error parsing the body of your request as JSON (" +
                                ec.message() + ")");
@@ -515,6 +516,8 @@ decode_result decode(request_head const& head, std::string_view body) {
         if (std::find(unified_fields.begin(), unified_fields.end(), k) != unified_fields.end())
             continue;
         if (vertex && k == "stream") continue;  // the path says it
+        // A field is passed on by its name; one without a name cannot be, nor named in a refusal.
+        if (k.empty()) return invalid("", "A field has an empty name: Extra inputs are not permitted.");
         rd.keep(k, v, std::string(k));
     }
     return out;
@@ -548,7 +551,7 @@ bool is_json_object(std::string_view arguments) {
     boost::system::error_code ec;
     unsigned char first_block[1024];
     json::monotonic_resource arena(first_block, sizeof first_block);
-    auto const v = json::parse(arguments, ec, &arena);
+    auto const v = detail::parse_json(arguments, ec, &arena);
     return !ec && v.is_object();
 }
 

@@ -22,6 +22,7 @@
 //     `cacheReadInputTokens` and `cacheWriteInputTokens` to it: `usage::input_tokens` counts
 //     every prompt token, cached or not.
 #include "util/crypto.hpp"
+#include "util/json_read.hpp"
 #include "codec/event_stream.hpp"
 #include "util/text.hpp"
 #include "wire/bedrock_converse.hpp"
@@ -151,7 +152,7 @@ failure decode_error_body(response_head const& head, std::string_view body) {
     if (!text.empty()) {
         json::monotonic_resource mr;
         boost::system::error_code ec;
-        json::value const v = json::parse(text, ec, &mr);
+        json::value const v = detail::parse_json(text, ec, &mr);
         if (!ec && v.is_object()) {
             p = read_error_payload(v.get_object());
             json_body = true;
@@ -336,7 +337,7 @@ private:
         // A JSON object goes as a `json` block (what 6.1 shows), anything else as text.
         json::object item(sp_);
         boost::system::error_code ec;
-        json::value parsed = json::parse(r.content, ec, sp_);
+        json::value parsed = detail::parse_json(r.content, ec, sp_);
         if (!ec && parsed.is_object())
             item.emplace("json", std::move(parsed));
         else
@@ -414,7 +415,7 @@ private:
                     input = json::object(sp_);
                 } else {
                     boost::system::error_code ec;
-                    input = json::parse(c->arguments, ec, sp_);
+                    input = detail::parse_json(c->arguments, ec, sp_);
                     if (ec)
                         return invalid(at_part(i, j) + ": the arguments of tool call '" + c->id +
                                        "' are not valid JSON (" + ec.message() + ")");
@@ -808,7 +809,7 @@ private:
         error_payload p;
         json::monotonic_resource mr;
         boost::system::error_code ec;
-        json::value const v = json::parse(payload, ec, &mr);
+        json::value const v = detail::parse_json(payload, ec, &mr);
         auto source = message_source::provider;
         if (!ec && v.is_object()) {
             p = read_error_payload(v.get_object());
@@ -908,7 +909,7 @@ private:
     // The arena must outlive the parser, which holds a (non-owning) pointer to it.
     alignas(std::max_align_t) unsigned char arena_[8192];
     json::monotonic_resource mr_{arena_, sizeof arena_};
-    json::parser json_;
+    json_reader json_;
     std::optional<failure> failed_;
     bool stop_seen_ = false;
     bool done_ = false;  // messageStop and then metadata arrived: the answer is complete

@@ -23,6 +23,7 @@
 // Written as text straight into the caller's buffer (no JSON DOM per answer or per event): the
 // emulator is the upstream of every benchmark.
 #include "util/crypto.hpp"
+#include "util/json_read.hpp"
 #include "codec/event_stream.hpp"
 #include "util/json_text.hpp"
 #include "util/json_write.hpp"
@@ -139,6 +140,9 @@ public:
         for (auto const& kv : body) {
             std::string_view const key = kv.key();
             if (unified_field(key) || at_default(key, kv.value())) continue;
+            // A field is passed on by its name; one without a name cannot be, nor named in a
+            // refusal.
+            if (key.empty()) return validation("A field has an empty name.", "");
             in_.native.insert_or_assign(key, keep(kv.value()));
         }
         // System blocks after the first: system messages ahead of the conversation.
@@ -481,7 +485,7 @@ decode_result decode(request_head const& head, std::string_view body) {
 
     json::monotonic_resource arena;
     boost::system::error_code ec;
-    json::value const doc = json::parse(body, ec, &arena);
+    json::value const doc = detail::parse_json(body, ec, &arena);
     if (ec)
         return validation("Malformed input request: " + ec.message() +
                           ", please reformat your input and try again.");
@@ -546,7 +550,7 @@ bool is_json(std::string_view text) {
     unsigned char buf[4096];
     json::monotonic_resource mr(buf, sizeof buf);
     boost::system::error_code ec;
-    (void)json::parse(text, ec, &mr);
+    (void)detail::parse_json(text, ec, &mr);
     return !ec;
 }
 

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: BSL-1.0
 #include "wire/common.hpp"
+#include "util/json_read.hpp"
 
 #include <boost/json/parse.hpp>
 
@@ -91,7 +92,7 @@ bool mentions_context_length(std::string_view message) noexcept {
 
 result<boost::json::object> parse_object(std::string_view body, std::string_view what) {
     boost::system::error_code ec;
-    boost::json::value v = boost::json::parse(body, ec);
+    boost::json::value v = detail::parse_json(body, ec);
     if (ec)
         return failure(error::protocol_error, std::string(what) + " is not valid JSON (" +
                                                   ec.message() + "): " + excerpt(body, 120));
@@ -162,7 +163,7 @@ std::optional<std::string> non_finite_at(boost::json::value const& v, std::strin
 result<boost::json::value> parse_body(std::string_view body,
                                       boost::json::monotonic_resource& mr) {
     boost::system::error_code ec;
-    boost::json::value v = boost::json::parse(body, ec, &mr);
+    boost::json::value v = detail::parse_json(body, ec, &mr);
     if (ec)
         return internal(failure(error::protocol_error, "response body is not valid JSON (" +
                                                            ec.message() + "): " + body_excerpt(body)));

@@ -44,6 +44,7 @@
 // - Streams have no end marker: a stream is complete once a finishReason arrived; one that ends
 //   without is `truncated`.
 #include "util/crypto.hpp"
+#include "util/json_read.hpp"
 #include "codec/sse.hpp"
 #include "util/text.hpp"
 #include "util/json_write.hpp"
@@ -131,7 +132,7 @@ std::string_view guess_mime_type(std::string_view url) noexcept {
 // Parses JSON text without throwing; null on a syntax error.
 std::optional<json::value> parse_json(std::string_view text, json::storage_ptr sp) {
     boost::system::error_code ec;
-    json::value v = json::parse(text, ec, std::move(sp));
+    json::value v = detail::parse_json(text, ec, std::move(sp));
     if (ec) return std::nullopt;
     return v;
 }
@@ -478,7 +479,7 @@ failure decode_error_body(response_head const& head, std::string_view body) {
     }
     json::monotonic_resource mr;
     boost::system::error_code ec;
-    json::value const v = json::parse(text, ec, &mr);
+    json::value const v = detail::parse_json(text, ec, &mr);
     error_fields e;
     if (!ec)
         if (auto const* err = find_error(v)) e = read_error(*err);
@@ -690,7 +691,7 @@ public:
             if (got && !trim(data).empty()) {
                 boost::system::error_code ec;
                 json::monotonic_resource mr;
-                json::value const v = json::parse(trim(data), ec, &mr);
+                json::value const v = detail::parse_json(trim(data), ec, &mr);
                 if (ec)
                     cut = true;
                 else
@@ -807,7 +808,7 @@ private:
     // The arena must outlive the parser, which holds a (non-owning) pointer to it.
     alignas(std::max_align_t) unsigned char arena_[8192];
     json::monotonic_resource mr_{arena_, sizeof arena_};
-    json::parser json_;
+    json_reader json_;
     parts_reader reader_;
     std::optional<usage> usage_;
     std::optional<failure> failed_;

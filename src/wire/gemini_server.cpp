@@ -41,6 +41,7 @@
 //   snake_case field names (`system_instruction`, `inline_data`, as Google's REST examples
 //   write them) are read like their camelCase names.
 #include "util/json_text.hpp"
+#include "util/json_read.hpp"
 #include "util/json_write.hpp"
 #include "util/text.hpp"
 #include "wire/formats.hpp"
@@ -679,7 +680,7 @@ decode_result decode(request_head const& head, std::string_view body) {
     json::parse_options popts;
     popts.max_depth = 256;  // JSON schemas nest deeply
     boost::system::error_code ec;
-    json::value const doc = json::parse(body, ec, &arena, popts);
+    json::value const doc = detail::parse_json(body, ec, &arena, popts);
     if (ec)
         return invalid({}, "Invalid JSON payload received. " + ec.message() + ".");
     auto const* o = doc.if_object();
@@ -752,6 +753,9 @@ decode_result decode(request_head const& head, std::string_view body) {
             is_key(k, "toolConfig", "tool_config") ||
             is_key(k, "generationConfig", "generation_config"))
             continue;
+        // A field is passed on by its name; one without a name cannot be, nor named in a refusal.
+        if (k.empty())
+            return invalid("", "Invalid JSON payload received. Unknown name \"\": Cannot find field.");
         out.native.emplace(key, json::value(v, json::storage_ptr{}));
     }
     return out;
@@ -767,7 +771,7 @@ bool is_json_object(std::string_view text) {
     unsigned char buf[2048];
     json::monotonic_resource mr(buf, sizeof buf);
     boost::system::error_code ec;
-    auto const v = json::parse(text, ec, &mr);
+    auto const v = detail::parse_json(text, ec, &mr);
     return !ec && v.is_object();
 }
 

@@ -3,6 +3,7 @@
 // OpenAI-compatible endpoints: OpenRouter, DeepSeek, ZenMux, Azure OpenAI, Groq, Together, vLLM,
 // Ollama. Sans-io: every function here works from bytes alone.
 #include "codec/sse.hpp"
+#include "util/json_read.hpp"
 #include "util/json_write.hpp"
 #include "util/text.hpp"
 #include "wire/common.hpp"
@@ -545,7 +546,7 @@ failure decode_error_body(response_head const& head, std::string_view body) {
     }
     json::monotonic_resource mr;
     boost::system::error_code ec;
-    json::value const v = json::parse(text, ec, &mr);
+    json::value const v = detail::parse_json(text, ec, &mr);
     error_fields e;
     if (!ec) {
         if (auto const* err = find_error(v)) {
@@ -724,7 +725,7 @@ private:
     // The arena must outlive the parser, which holds a (non-owning) pointer to it.
     alignas(std::max_align_t) unsigned char arena_[8192];
     json::monotonic_resource mr_{arena_, sizeof arena_};
-    json::parser json_;
+    json_reader json_;
     std::optional<failure> failed_;
     bool done_ = false;
     bool finish_seen_ = false;

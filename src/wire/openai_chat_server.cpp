@@ -5,6 +5,7 @@
 // gateway serve OpenAI clients through it. Written as text straight into the caller's buffer
 // (no JSON DOM per answer or per event): the emulator is the upstream of every benchmark.
 #include "util/json_text.hpp"
+#include "util/json_read.hpp"
 #include "util/json_write.hpp"
 #include "util/text.hpp"
 #include "wire/common.hpp"
@@ -364,7 +365,7 @@ decode_result decode(request_head const& head, std::string_view body) {
     json::parse_options popts;
     popts.max_depth = 256;  // JSON schemas nest deeply
     boost::system::error_code ec;
-    json::value const doc = json::parse(body, ec, &arena, popts);
+    json::value const doc = detail::parse_json(body, ec, &arena, popts);
     if (ec)
         return invalid({}, "We could not parse the JSON body of your request. (HINT: This likely "
                            "means you aren't using your HTTP library correctly. The OpenAI API "
@@ -470,6 +471,8 @@ decode_result decode(request_head const& head, std::string_view body) {
         if (v.is_null() || at_default(k, v)) continue;
         if (std::find(unified_fields.begin(), unified_fields.end(), k) != unified_fields.end())
             continue;
+        // A field is passed on by its name; one without a name cannot be, nor named in a refusal.
+        if (k.empty()) return invalid("", "Unrecognized request argument supplied: a field with an empty name.");
         if (auto where = non_finite_at(v, std::string(key.data(), key.size())))
             return invalid(*where, "The number at '" + *where +
                                        "' is out of range (larger than a double can hold).");

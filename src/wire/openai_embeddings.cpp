@@ -2,6 +2,7 @@
 // OpenAI embeddings (PROVIDERS-2.md section 2.1), both directions. Sans-io: every function here
 // works from bytes alone.
 #include "wire/openai_embeddings.hpp"
+#include "util/json_read.hpp"
 
 #include "util/crypto.hpp"
 #include "util/json_text.hpp"
@@ -191,7 +192,7 @@ result<http_request> encode_embedding_request(embedding_request const& req,
     if (!req.extra.empty()) {
         // Rare: merged through the DOM so that the extra fields win, as for chat.
         boost::system::error_code ec;
-        auto v = json::parse(body, ec);
+        auto v = detail::parse_json(body, ec);
         auto& o = v.as_object();
         merge_extra(o, req.extra);
         body = to_json(o);
@@ -294,7 +295,7 @@ server_result decode_embedding_request(request_head const& head, std::string_vie
     unsigned char first_block[4096];
     json::monotonic_resource arena(first_block, sizeof first_block);
     boost::system::error_code ec;
-    json::value const doc = json::parse(body, ec, &arena);
+    json::value const doc = detail::parse_json(body, ec, &arena);
     if (ec)
         return invalid({}, "We could not parse the JSON body of your request. The OpenAI API "
                            "expects a JSON payload, but what was sent was not valid JSON. (" +

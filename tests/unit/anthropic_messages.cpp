@@ -1547,6 +1547,14 @@ BOOST_AUTO_TEST_CASE(round_trip_every_stream_fixture) {
     BOOST_TEST(n >= 6u);
 }
 
+// A field without a name could be neither passed on by its name nor named in a refusal.
+BOOST_AUTO_TEST_CASE(server_refuses_a_field_without_a_name) {
+    auto const r = decode_request(R"({"model":"m","max_tokens":5,"messages":[{"role":"user","content":"x"}],"":1})");
+    BOOST_TEST_REQUIRE(!r);
+    BOOST_TEST(r.error().status == 400);
+    BOOST_TEST(r.error().message.find("Extra inputs are not permitted") != std::string::npos, r.error().message);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 }  // namespace llmux::test

@@ -1459,6 +1459,14 @@ BOOST_AUTO_TEST_CASE(round_trip_every_stream_fixture) {
     BOOST_TEST(n >= 7u);
 }
 
+// A field without a name could be neither passed on by its name nor named in a refusal.
+BOOST_AUTO_TEST_CASE(server_refuses_a_field_without_a_name) {
+    auto const r = decode_request(R"({"messages":[{"role":"user","content":[{"text":"x"}]}],"":1})");
+    BOOST_TEST_REQUIRE(!r);
+    BOOST_TEST(r.error().status == 400);
+    BOOST_TEST(r.error().message.find("empty name") != std::string::npos, r.error().message);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 }  // namespace llmux::test
