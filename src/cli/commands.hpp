@@ -10,6 +10,9 @@
 /// @brief `llmux chat -m MODEL [options] PROMPT`: one prompt to one model.
 int llmux_cli_chat(std::vector<std::string> const& args);
 
+/// @brief `llmux embed -m MODEL [options] TEXT...`: texts to vectors, printed as JSON.
+int llmux_cli_embed(std::vector<std::string> const& args);
+
 /** @brief `llmux emulate [options]`: runs the provider emulator until SIGINT or SIGTERM.
 
     @param args The arguments after `emulate` (a leading "emulate" is skipped too).

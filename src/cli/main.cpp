@@ -14,6 +14,7 @@ void usage(std::ostream& os) {
           "\n"
           "commands:\n"
           "  chat      send one prompt to one model and print the answer\n"
+          "  embed     turn texts into vectors with one embedding model (JSON out)\n"
           "  compare   send one prompt to many models at once and show the answers side by side\n"
           "  bench     measure latency, time to first token and throughput per model\n"
           "  models    list the model catalog: prices, context windows, capabilities\n"
@@ -35,6 +36,7 @@ int main(int argc, char** argv) {
     std::vector<std::string> args(argv + 2, argv + argc);
     try {
         if (cmd == "chat") return llmux_cli_chat(args);
+        if (cmd == "embed") return llmux_cli_embed(args);
         if (cmd == "emulate") return llmux_cli_emulate(args);
         if (cmd == "compare") return llmux_cli_compare(args);
         if (cmd == "bench") return llmux_cli_bench(args);
