@@ -4,10 +4,15 @@
 // SDK's default (it asks for base64 and decodes it itself) giving the same vectors bit for bit,
 // an explicit base64 answer, dimensions, a single string, a missing and a wrong key, an upstream
 // 429 as RateLimitError, a model whose upstream has no embeddings as BadRequestError naming it,
-// token arrays refused naming `input`. Any warning the SDK logs fails the run.
+// token arrays refused naming `input`. Any warning the SDK logs fails the run. Then the Vercel AI
+// SDK's `embed` and `embedMany` (through @ai-sdk/openai, which asks for floats): the same bits
+// as the openai SDK for the same inputs, usage, dimensions, and an upstream 429 as its
+// APICallError with the status.
 // Run by run_embeddings_gateway.sh, which writes the configuration, starts the gateway and sets
 // LLMUX_GATEWAY_URL and LLMUX_GATEWAY_KEY.
 import OpenAI from 'openai';
+import { embed, embedMany, APICallError } from 'ai';
+import { createOpenAI } from '@ai-sdk/openai';
 import assert from 'node:assert/strict';
 
 const base = process.env.LLMUX_GATEWAY_URL;
@@ -124,6 +129,48 @@ await check('token arrays are refused naming input', async () => {
     assert.equal(e.param, 'input');
 });
 
+// The Vercel AI SDK, as its docs show it with a custom base URL.
+const vercel = createOpenAI({ baseURL: `${base}/v1`, apiKey: key });
+
+await check('Vercel AI SDK embed: one value, the same bits as the openai SDK', async () => {
+    const r = await embed({ model: vercel.embedding('embed'), value: 'alpha', maxRetries: 0 });
+    assert.equal(r.embedding.length, 1536);
+    assert.deepEqual(bits(r.embedding), bits(floats[0]));
+    assert.equal(r.usage.tokens, 2);
+    assert.deepEqual(r.warnings, []);
+});
+
+await check('Vercel AI SDK embedMany: vectors in input order, usage summed', async () => {
+    const r = await embedMany({ model: vercel.embedding('embed'), values: inputs, maxRetries: 0 });
+    assert.equal(r.embeddings.length, 3);
+    r.embeddings.forEach((v, i) => assert.deepEqual(bits(v), bits(floats[i])));
+    assert.equal(r.usage.tokens, 7);
+    assert.deepEqual(r.warnings, []);
+});
+
+await check('Vercel AI SDK embedMany with dimensions', async () => {
+    const r = await embedMany({
+        model: vercel.embedding('embed'), values: ['one', 'two'], maxRetries: 0,
+        providerOptions: { openai: { dimensions: 64 } },
+    });
+    assert.equal(r.embeddings.length, 2);
+    for (const v of r.embeddings) {
+        assert.equal(v.length, 64);
+        assert.ok(Math.abs(norm(v) - 1) < 1e-4);
+    }
+});
+
+await check('Vercel AI SDK: an upstream 429 is APICallError with the status', async () => {
+    try {
+        await embed({ model: vercel.embedding('embed-limited'), value: 'x', maxRetries: 0 });
+        assert.fail('expected APICallError, but the call succeeded');
+    } catch (e) {
+        assert.ok(APICallError.isInstance(e), `expected APICallError, got ${e?.constructor?.name}: ${e}`);
+        assert.equal(e.statusCode, 429);
+        assert.equal(e.isRetryable, true);
+    }
+});
+
 if (complaints.length) {
     failures++;
     console.error(`FAIL the SDK complained ${complaints.length} time(s):`);
@@ -133,4 +180,4 @@ if (failures) {
     console.error(`${failures} check(s) failed`);
     process.exit(1);
 }
-console.log('OPENAI EMBEDDINGS THROUGH THE GATEWAY OK');
+console.log('OPENAI AND VERCEL AI SDK EMBEDDINGS THROUGH THE GATEWAY OK');

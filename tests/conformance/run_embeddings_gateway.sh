@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: BSL-1.0
-# Runs the official OpenAI Node SDK's embeddings.create (embeddings_gateway.mjs) against
-# `llmux serve`, whose upstreams are its built-in emulator (no provider keys are set here).
+# Runs the official OpenAI Node SDK's embeddings.create and the Vercel AI SDK's embed and
+# embedMany (embeddings_gateway.mjs) against `llmux serve`, whose upstreams are its built-in
+# emulator (no provider keys are set here).
 # Usage: run_embeddings_gateway.sh /path/to/llmux
 # Needs node (or $NODE) and `npm ci` done in this directory. Exits non-zero on any failure,
 # including a gateway that does not exit cleanly on SIGTERM.
