@@ -77,6 +77,20 @@ for body in '{"model":"text-embedding-3-small","input":"hello"}' \
     i=$((i + 1))
 done
 
+# Embedding requests as Google's clients write them; the leading byte picks the path
+# (embedContent, batchEmbedContents, Vertex AI's predict).
+mkdir -p "$seeds/gemini_embeddings_request"
+i=0
+for body in '{"model":"models/gemini-embedding-001","content":{"parts":[{"text":"hello"}]},"taskType":"RETRIEVAL_DOCUMENT","title":"Doc 1","outputDimensionality":768}' \
+    '{"requests":[{"model":"models/gemini-embedding-001","content":{"parts":[{"text":"a"}]},"taskType":"CLUSTERING"},{"model":"models/gemini-embedding-001","content":{"parts":[{"text":"b"}]},"taskType":"CLUSTERING"}]}' \
+    '{"instances":[{"content":"x","task_type":"RETRIEVAL_QUERY"}],"parameters":{"outputDimensionality":256,"autoTruncate":false},"labels":{"t":"u"}}' \
+    '{"content":{"parts":[{"text":"v"}]},"embedContentConfig":{"taskType":"SEMANTIC_SIMILARITY","outputDimensionality":8},"labels":{"a":"b"}}'; do
+    for b in 0 1 2; do
+        printf "\\$(printf '%03o' $b)%s" "$body" >"$seeds/gemini_embeddings_request/body$i.$b"
+    done
+    i=$((i + 1))
+done
+
 # Converse bodies as Bedrock clients write them; the leading byte picks the path and model id.
 mkdir -p "$seeds/bedrock_request"
 i=0
@@ -126,8 +140,8 @@ run_one() {  # run_one TARGET: exit status 0 when the run found nothing
         -artifact_prefix="$build/crash-$t-" "$seeds/$t" >"$build/$t.log" 2>&1
 }
 targets=(sse event_stream openai_stream anthropic_stream gemini_stream bedrock_stream http_request
-         openai_request openai_embeddings_request bedrock_request gemini_request
-         anthropic_request)
+         openai_request openai_embeddings_request gemini_embeddings_request bedrock_request
+         gemini_request anthropic_request)
 if [[ -n ${LLMUX_FUZZ_TARGETS:-} ]]; then read -ra targets <<<"$LLMUX_FUZZ_TARGETS"; fi
 if [[ -n ${LLMUX_FUZZ_RUNS:-} ]]; then
     # (capped at 5 minutes a target: on a slow machine a prefix of the same inputs)

@@ -11,6 +11,7 @@
 #include "util/header.hpp"
 #include "util/spawn.hpp"
 #include "wire/common.hpp"
+#include "wire/gemini_embeddings.hpp"
 #include "wire/openai_embeddings.hpp"
 #include "wire/wire_format.hpp"
 
@@ -137,8 +138,12 @@ struct prepared {
     std::shared_ptr<detail::http_request> req;
 };
 
+/// The embeddings formats the client speaks.
+enum class embed_wire { openai, gemini, vertex };
+
 /// How a provider serves embeddings (`client::impl::embed_support`).
 struct embed_route {
+    embed_wire wire = embed_wire::openai;
     std::size_t batch_limit = detail::openai::embedding_batch_limit;
     detail::vector_encoding enc = detail::vector_encoding::float32;
     /// The longest input, in tokens (refused before sending when even its lowest estimate is
@@ -435,17 +440,34 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
                            "provider '" + id.provider +
                                "' has no embeddings API (Anthropic offers no embedding model; "
                                "its documentation recommends Voyage AI)");
-        if (wire != "openai")
+        if (wire != "openai" && wire != "gemini" && wire != "vertex")
             return failure(error::unsupported,
                            "embeddings over the " + wire + " wire format (provider '" +
                                id.provider + "') are not supported yet: use an OpenAI-compatible "
-                               "provider");
+                               "or Gemini provider");
         bool none = id.provider == "deepseek";  // DeepSeek's API has chat only
         if (auto const* v = o.if_contains("embeddings"); v && v->is_bool()) none = !v->get_bool();
         if (none)
             return failure(error::unsupported,
                            "provider '" + id.provider + "' has no embeddings API");
         embed_route r;
+        if (wire == "gemini" || wire == "vertex") {
+            // AI Studio's batchEmbedContents, or Vertex AI's predict; vectors as float arrays.
+            auto const* vertex_v = o.if_contains("vertex");
+            bool const vertex =
+                wire == "vertex" || (vertex_v && vertex_v->is_bool() && vertex_v->get_bool());
+            r.wire = vertex ? embed_wire::vertex : embed_wire::gemini;
+            r.batch_limit = vertex ? detail::gemini::vertex_batch_limit(id.model)
+                                   : detail::gemini::embedding_batch_limit;
+            r.max_input_tokens = 2048;  // Google's text-embedding and gemini-embedding models
+            if (auto const* v = o.if_contains("max_embedding_inputs"))
+                if (auto n = detail::whole_number(*v); n && *n > 0)
+                    r.batch_limit = static_cast<std::size_t>(*n);
+            if (auto const* v = o.if_contains("max_embedding_input_tokens"))
+                if (auto n = detail::whole_number(*v); n && *n > 0)
+                    r.max_input_tokens = static_cast<std::uint64_t>(*n);
+            return r;
+        }
         bool const openai_itself = p.cfg.name == "openai" || p.cfg.name == "azure";
         // OpenAI's own API answers base64 exactly and in a third of the bytes; compatible
         // servers do not all know it, so they are asked for float arrays.
@@ -927,8 +949,12 @@ asio::awaitable<result<embedding_response>> embed_batch(std::shared_ptr<embed_st
                                                         std::size_t first, std::size_t count) {
     auto& self = *st->c;
     auto const& p = *st->p;
-    auto enc = detail::openai::encode_embedding_request(st->req, st->id.model, st->route.enc,
-                                                        first, count);
+    auto const wire = st->route.wire;
+    auto enc = wire == embed_wire::openai
+                   ? detail::openai::encode_embedding_request(st->req, st->id.model,
+                                                              st->route.enc, first, count)
+                   : detail::gemini::encode_embedding_request(
+                         st->req, st->id.model, wire == embed_wire::vertex, first, count);
     if (!enc) co_return enc.error();
     header_list const no_headers;
     auto hr = self.finish_http(p, st->id, std::move(*enc), no_headers);
@@ -946,8 +972,13 @@ asio::awaitable<result<embedding_response>> embed_batch(std::shared_ptr<embed_st
     if (!got) co_return transport_failure(got.error());
     auto const& resp = *got;
     if (resp.head.status < 200 || resp.head.status > 299)
-        co_return detail::openai::decode_embedding_error(resp.head, resp.body);
-    auto out = detail::openai::decode_embedding_response(resp.head, resp.body, count);
+        co_return wire == embed_wire::openai
+            ? detail::openai::decode_embedding_error(resp.head, resp.body)
+            : detail::gemini::decode_embedding_error(resp.head, resp.body);
+    auto out = wire == embed_wire::openai
+                   ? detail::openai::decode_embedding_response(resp.head, resp.body, count)
+                   : detail::gemini::decode_embedding_response(resp.head, resp.body, count,
+                                                               wire == embed_wire::vertex);
     if (out && est > 0 && out->usage.input_tokens)
         self.limiter.settle(st->id.provider, est, static_cast<double>(*out->usage.input_tokens));
     co_return out;

@@ -200,18 +200,21 @@ public:
 
     /** @brief Embeds `req.inputs`: one vector per input, in input order.
 
-        Inputs over the provider's batch limit (OpenAI: 2048 per request; the provider option
-        `max_embedding_inputs` sets another) are sent as concurrent requests (at most 8 at a
-        time) whose vectors are joined in order. The cost is the input tokens at the catalog's
-        input price (unknown when either is). Each request runs as `chat`'s does: the client's
+        Inputs over the provider's batch limit (OpenAI: 2048 per request; the Gemini API's
+        batchEmbedContents: 100; Vertex AI's predict: 250, one for `gemini-embedding-001`; the
+        provider option `max_embedding_inputs` sets another) are sent as concurrent requests
+        (at most 8 at a time) whose vectors are joined in order. The cost is the input tokens
+        at the catalog's input price (unknown when either is: the Gemini API reports no
+        tokens). Each request runs as `chat`'s does: the client's
         timeouts (`timeouts.total` for the whole call), rate limits and budget.
 
         @par Errors
         Before anything is sent: `invalid_request` for an empty list or an empty input (naming
         `inputs[i]`), `context_length_exceeded` for an input longer than the provider takes,
-        `unsupported` for a provider without embeddings (Anthropic, DeepSeek; Gemini, Vertex
-        and Bedrock embeddings are not implemented yet) or a field its format lacks (`task`,
-        `title` on OpenAI). A failed batch fails the call, with what the other batches cost
+        `unsupported` for a provider without embeddings (Anthropic, DeepSeek; Bedrock
+        embeddings are not implemented yet) or a field its format lacks (`task`, `title` on
+        OpenAI, `user` on Google's); `invalid_request` for a title without the `document` task
+        on Google's. A failed batch fails the call, with what the other batches cost
         in `diag.cost_usd`.
 
         @par Cancellation

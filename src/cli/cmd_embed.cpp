@@ -2,6 +2,7 @@
 // llmux embed: texts to vectors with one model, printed as one JSON object.
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
+#include "util/json_text.hpp"
 #include "util/json_write.hpp"
 
 #include <llmux/client.hpp>
@@ -12,7 +13,6 @@
 
 #include <algorithm>
 #include <array>
-#include <charconv>
 #include <fstream>
 #include <iostream>
 
@@ -38,17 +38,16 @@ void read_lines(std::istream& in, std::vector<std::string>& out) {
 }
 
 /// `[[0.1,-0.2,...],...]`: each float in the shortest form that reads back to it (a float
-/// written as a double would print nine digits of noise).
+/// written as a double would print nine digits of noise); a value that is not finite (which
+/// JSON cannot hold) as null.
 void append_vectors(std::string& out, std::vector<std::vector<float>> const& vectors) {
     out += '[';
-    char buf[32];
     for (std::size_t i = 0; i < vectors.size(); ++i) {
         if (i) out += ',';
         out += '[';
         for (std::size_t j = 0; j < vectors[i].size(); ++j) {
             if (j) out += ',';
-            auto const r = std::to_chars(buf, buf + sizeof buf, vectors[i][j]);
-            out.append(buf, static_cast<std::size_t>(r.ptr - buf));
+            if (!detail::append_float(out, vectors[i][j])) out += "null";
         }
         out += ']';
     }

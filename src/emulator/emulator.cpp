@@ -237,8 +237,8 @@ private:
 class embedding_answer final : public whole_writer {
 public:
     embedding_answer(wire_server const& s, embedding_response const& r, std::string_view model,
-                     detail::vector_encoding enc, std::uint64_t n)
-        : s_(s), r_(r), model_(model), enc_(enc),
+                     detail::embedding_form form, std::uint64_t n)
+        : s_(s), r_(r), model_(model), form_(form),
           request_id_(s.make_id(id_kind::request, emu_tag, n)) {}
 
     void add_headers(server_exchange& x, std::uint64_t processing_ms) override {
@@ -251,15 +251,15 @@ public:
     }
     std::string_view content_type() const override { return s_.content_type(); }
     void whole(std::string& out) override {
-        // The emulator's vectors are finite, so every encoding can write them.
-        (void)s_.encode_embedding_response(r_, model_, enc_, out);
+        // The emulator's vectors are finite and one per input, so every form can hold them.
+        (void)s_.encode_embedding_response(r_, model_, form_, out);
     }
 
 private:
     wire_server const& s_;
     embedding_response const& r_;
     std::string_view model_;
-    detail::vector_encoding enc_;
+    detail::embedding_form form_;
     std::string request_id_;
 };
 
@@ -676,7 +676,7 @@ asio::awaitable<void> emulator::impl::serve_embed(server_exchange& x,
     a.number = n;
     a.model = model;
     a.created = unix_now();
-    embedding_answer w(s, r, a.model, in.encoding, n);
+    embedding_answer w(s, r, a.model, in.form, n);
     co_await answer_whole(x, f, w, a, ad->b, ad->fault, t0);
 }
 

@@ -311,6 +311,7 @@ std::uint32_t default_embedding_dimensions(std::string_view model) noexcept {
     if (model.starts_with("text-embedding-3-large")) return 3072;
     if (model.starts_with("text-embedding-3-small") || model.starts_with("text-embedding-ada-002"))
         return 1536;
+    if (model.starts_with("gemini-embedding")) return 3072;
     return 768;
 }
 

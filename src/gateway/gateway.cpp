@@ -1068,18 +1068,10 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
         if (!p.native.empty()) {
             if (g->format != format.name()) {
                 auto const key_view = p.native.begin()->key();
-                std::string const field = !p.native_name.empty()
-                                              ? p.native_name
-                                              : std::string(key_view.data(), key_view.size());
-                api_error e;
-                e.status = 400;
-                e.code = "unsupported";
-                e.param = field;
-                e.no_retry = true;
-                e.message = "the field '" + field + "' has no equivalent for model '" +
-                            public_name + "', whose deployments do not all speak the " +
-                            std::string(format.name()) +
-                            " wire format; remove it or pick a model that does";
+                auto const e = foreign_field(!p.native_name.empty()
+                                                 ? p.native_name
+                                                 : std::string(key_view.data(), key_view.size()),
+                                             public_name, format);
                 co_await refuse(ex, format, sc, e);
                 co_return;
             }
@@ -1361,6 +1353,21 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
         return e;
     }
 
+    /// The refusal of a field of the inbound format (`field`) that the unified request cannot
+    /// hold, for a model whose deployments do not all speak that format.
+    static api_error foreign_field(std::string field, std::string const& public_name,
+                                   wire_server const& format) {
+        api_error e;
+        e.status = 400;
+        e.code = "unsupported";
+        e.no_retry = true;
+        e.message = "the field '" + field + "' has no equivalent for model '" + public_name +
+                    "', whose deployments do not all speak the " + std::string(format.name()) +
+                    " wire format; remove it or pick a model that does";
+        e.param = std::move(field);
+        return e;
+    }
+
     /** An embeddings request (`POST /v1/embeddings`): keys, rate limits and budget as for
         chat, the group's deployments tried in order (the next after a failure that a retry
         elsewhere can fix), vectors sent back as the client asked (float or base64) whatever
@@ -1415,7 +1422,18 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
                 co_return;
             }
         }
-        p.req.extra = std::move(p.native);  // every embeddings upstream speaks OpenAI's format
+        // As for chat: what the unified request cannot hold goes on to an upstream of the
+        // request's own format, and is refused for any other rather than dropped.
+        if (!p.native.empty()) {
+            if (g->format != format.name()) {
+                auto const key_view = p.native.begin()->key();
+                auto const e = foreign_field(std::string(key_view.data(), key_view.size()),
+                                             public_name, format);
+                co_await refuse(ex, format, sc, e);
+                co_return;
+            }
+            p.req.extra = std::move(p.native);
+        }
 
         auto refused = [&](unsigned status) {
             auto const c = metrics->model(g->name, false);
@@ -1547,12 +1565,13 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
             co_return;
         }
         std::string out;
-        if (!format.encode_embedding_response(*r, public_name, p.encoding, out)) {
+        if (!format.encode_embedding_response(*r, public_name, p.form, out)) {
             api_error e;
             e.status = 502;
             e.code = "upstream_bad_response";
             e.message = "the upstream's vectors hold a value that is not a finite number, "
-                        "which JSON cannot carry: ask for encoding_format 'base64'";
+                        "which JSON cannot carry";
+            if (format.name() == "openai") e.message += ": ask for encoding_format 'base64'";
             co_await refuse(ex, format, sc, e);
             co_return;
         }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <charconv>
+#include <cmath>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -64,6 +65,22 @@ inline void append_number(std::string& out, std::int64_t v) {
     char buf[24];
     auto const r = std::to_chars(buf, buf + sizeof buf, v);
     out.append(buf, static_cast<std::size_t>(r.ptr - buf));
+}
+
+/** Appends a float as a JSON number: the shortest decimal that reads back as the same float,
+    and negative zero as `-0.0` (JSON parsers read `-0` as the integer 0, losing the sign).
+    False, appending nothing, for a value that is not finite (JSON has no number for it).
+*/
+inline bool append_float(std::string& out, float f) {
+    if (!std::isfinite(f)) return false;
+    if (f == 0 && std::signbit(f)) {
+        out += "-0.0";
+        return true;
+    }
+    char buf[32];
+    auto const r = std::to_chars(buf, buf + sizeof buf, f);
+    out.append(buf, static_cast<std::size_t>(r.ptr - buf));
+    return true;
 }
 
 }  // namespace llmux::detail

@@ -4,11 +4,22 @@
 // names. Private to src/wire/.
 #pragma once
 
+#include "wire/server.hpp"
+
 #include <llmux/types.hpp>
 
+#include <boost/json/value.hpp>
+
+#include <string>
 #include <string_view>
 
 namespace llmux::detail::gemini {
+
+/// A 400 in Google's shape (`INVALID_ARGUMENT`) naming `param` (gemini_server.cpp).
+api_error invalid(std::string param, std::string message);
+
+/// Google's words for a value of the wrong type at `path`.
+api_error wrong_type(std::string const& path, char const* expected, boost::json::value const& got);
 
 /** The unified value of a Gemini `finishReason`; `fails` is set for the values that mean the
     generation failed. STOP becomes tool_calls when the answer called functions (Gemini has no

@@ -46,6 +46,7 @@
 #include "util/text.hpp"
 #include "wire/formats.hpp"
 #include "wire/gemini.hpp"
+#include "wire/gemini_embeddings.hpp"
 
 #include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
@@ -90,15 +91,8 @@ bool is_key(std::string_view key, std::string_view camel, std::string_view snake
     return key == camel || (!snake.empty() && key == snake);
 }
 
-api_error invalid(std::string param, std::string message) {
-    return api_error{400, std::move(message), "INVALID_ARGUMENT", {}, std::move(param)};
-}
-
-/// Google's words for a value of the wrong type at `path`.
-api_error wrong_type(std::string const& path, char const* expected, json::value const& got) {
-    return invalid(path, "Invalid JSON payload received. Invalid value at '" + path +
-                             "': expected " + expected + ", got " + json_kind(got) + ".");
-}
+using gemini::invalid;
+using gemini::wrong_type;
 
 bool vertex_path(std::string_view path) noexcept {
     return path.find("/publishers/") != std::string_view::npos ||
@@ -1090,7 +1084,10 @@ private:
 #define LLMUX_GEMINI_ENDPOINTS(prefix)                                                       \
     {"POST", prefix ":streamGenerateContent", operation::chat, true},                        \
         {"POST", prefix ":generateContent", operation::chat, false},                          \
-        {"POST", prefix ":countTokens", operation::count_tokens, false}
+        {"POST", prefix ":countTokens", operation::count_tokens, false},                      \
+        {"POST", prefix ":batchEmbedContents", operation::embed, false},                      \
+        {"POST", prefix ":embedContent", operation::embed, false},                            \
+        {"POST", prefix ":predict", operation::embed, false}
 
 constexpr endpoint endpoints_table[] = {
     LLMUX_GEMINI_ENDPOINTS("/v1beta/models/{model}"),
@@ -1132,6 +1129,17 @@ public:
     }
 
     std::string_view key_hint() const noexcept override { return "x-goog-api-key: <key>"; }
+
+    boost::system::result<inbound_embedding, api_error>
+    decode_embedding_request(request_head const& head, std::string_view body) const override {
+        return gemini::decode_embedding_request(head, body);
+    }
+
+    bool encode_embedding_response(embedding_response const& r, std::string_view model,
+                                   embedding_form form, std::string& out) const override {
+        (void)model;  // Google's embedding answers do not name the model
+        return gemini::encode_embedding_response(r, form, out);
+    }
 
     decode_result decode_request(request_head const& head, std::string_view body) const override {
         return decode(head, body);
@@ -1303,6 +1311,19 @@ private:
 };
 
 }  // namespace
+
+namespace gemini {
+
+api_error invalid(std::string param, std::string message) {
+    return api_error{400, std::move(message), "INVALID_ARGUMENT", {}, std::move(param)};
+}
+
+api_error wrong_type(std::string const& path, char const* expected, boost::json::value const& got) {
+    return invalid(path, "Invalid JSON payload received. Invalid value at '" + path +
+                             "': expected " + expected + ", got " + json_kind(got) + ".");
+}
+
+}  // namespace gemini
 
 wire_server const& gemini_server() {
     static gemini_server_impl const instance;

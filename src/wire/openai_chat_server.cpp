@@ -765,8 +765,8 @@ public:
     }
 
     bool encode_embedding_response(embedding_response const& r, std::string_view model,
-                                   vector_encoding enc, std::string& out) const override {
-        return openai::encode_embedding_response(r, model, enc, out);
+                                   embedding_form form, std::string& out) const override {
+        return openai::encode_embedding_response(r, model, form.encoding, out);
     }
 
     std::string_view stream_content_type() const noexcept override { return "text/event-stream"; }

@@ -103,15 +103,6 @@ boost::system::result<std::string, api_error> input_text(json::value const& v,
     return wrong_type(param, "a string", v);
 }
 
-/// Appends a float as JSON: the shortest decimal that reads back as the same float.
-bool append_float(std::string& out, float f) {
-    if (!std::isfinite(f)) return false;
-    char buf[32];
-    auto const r = std::to_chars(buf, buf + sizeof buf, f);
-    out.append(buf, static_cast<std::size_t>(r.ptr - buf));
-    return true;
-}
-
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
@@ -352,9 +343,9 @@ server_result decode_embedding_request(request_head const& head, std::string_vie
         auto const* s = f->if_string();
         if (!s) return wrong_type("encoding_format", "a string", *f);
         if (*s == "float")
-            out.encoding = vector_encoding::float32;
+            out.form.encoding = vector_encoding::float32;
         else if (*s == "base64")
-            out.encoding = vector_encoding::base64;
+            out.form.encoding = vector_encoding::base64;
         else
             return invalid("encoding_format",
                            "Invalid value for 'encoding_format': expected 'float' or 'base64', "

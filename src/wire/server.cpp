@@ -112,10 +112,10 @@ wire_server::decode_embedding_request(request_head const& head, std::string_view
 }
 
 bool wire_server::encode_embedding_response(embedding_response const& r, std::string_view model,
-                                            vector_encoding enc, std::string& out) const {
+                                            embedding_form form, std::string& out) const {
     (void)r;
     (void)model;
-    (void)enc;
+    (void)form;
     (void)out;
     return false;
 }

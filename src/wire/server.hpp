@@ -90,12 +90,20 @@ enum class vector_encoding {
     base64,
 };
 
+/// @brief The form an embedding answer takes, as the request asked for it.
+struct embedding_form {
+    vector_encoding encoding = vector_encoding::float32;
+    /// Which of its format's answer shapes (a format's own numbering: Gemini's single
+    /// `embedContent`, `batchEmbedContents`, Vertex `predict`); 0 where there is one.
+    std::uint8_t shape = 0;
+};
+
 /// @brief An embedding request as a client sent it, in neutral terms.
 struct inbound_embedding {
     /// `req.model` is the model as the client named it (body or path).
     embedding_request req;
-    /// How the client wants the vectors back.
-    vector_encoding encoding = vector_encoding::float32;
+    /// How the client wants the answer back.
+    embedding_form form;
     /// Fields of this format that the unified request cannot hold (as `inbound_request`).
     boost::json::object native;
 };
@@ -213,13 +221,14 @@ public:
     virtual boost::system::result<inbound_embedding, api_error>
     decode_embedding_request(request_head const& head, std::string_view body) const;
 
-    /** @brief Writes an embedding answer whose vectors are sent back as `enc` asks, under the
-        model name `model`. False (and `out` unspecified) when the answer cannot be written:
-        a value that is not finite has no JSON number (base64 carries it exactly), or the
+    /** @brief Writes an embedding answer in the form the request asked for (`form`, from
+        `decode_embedding_request`), under the model name `model`. False (and `out`
+        unspecified) when the answer cannot be written: a value that is not finite has no JSON
+        number (base64 carries it exactly), the number of vectors does not fit the form, or the
         format has no embeddings.
     */
     virtual bool encode_embedding_response(embedding_response const& r, std::string_view model,
-                                           vector_encoding enc, std::string& out) const;
+                                           embedding_form form, std::string& out) const;
 
     /// @name Other operations (defaults: OpenAI's model list shape, a bare count)
     /// @{

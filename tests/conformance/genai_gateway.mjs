@@ -6,7 +6,8 @@
 // httpOptions.baseUrl, the gateway key as the OAuth Bearer token). Checks: generateContent,
 // generateContentStream, a function call round trip (whole and streamed), countTokens, the
 // model list, a bad key, an unknown model and an upstream 429 as the SDK's ApiError with
-// Google's RESOURCE_EXHAUSTED and RetryInfo. Any warning the SDK prints fails the run.
+// Google's RESOURCE_EXHAUSTED and RetryInfo; embedContent in both modes (batchEmbedContents
+// and Vertex's predict) to OpenAI and Gemini upstreams. Any warning the SDK prints fails the run.
 // Run by run_genai_gateway.sh, which writes the configuration, starts the gateway and sets
 // LLMUX_GATEWAY_URL and LLMUX_GATEWAY_KEY.
 import { GoogleGenAI, ApiError, Type, FunctionCallingConfigMode } from '@google/genai';
@@ -208,6 +209,43 @@ await check('gemini api: models.list lists the gateway models', async () => {
     for await (const m of await studio.models.list()) names.push(m.name);
     assert.ok(names.includes('models/gpt'), names.join(', '));
     assert.ok(names.includes('models/claude'), names.join(', '));
+});
+
+const embedInputs = ['alpha', 'beta gamma', 'alpha'];
+
+await check('embedContent: the Gemini API and Vertex AI give the same vectors, in order', async () => {
+    const s = await studio.models.embedContent({ model: 'embed', contents: embedInputs });
+    assert.equal(s.embeddings.length, 3);
+    for (const e of s.embeddings) assert.equal(e.values.length, 1536);
+    assert.deepEqual(s.embeddings[0].values, s.embeddings[2].values);
+    assert.notDeepEqual(s.embeddings[0].values, s.embeddings[1].values);
+    const v = await vertex.models.embedContent({ model: 'embed', contents: embedInputs });
+    assert.equal(v.embeddings.length, 3);
+    v.embeddings.forEach((e, i) => assert.deepEqual(e.values, s.embeddings[i].values));
+    // Vertex AI reports each input's tokens; their sum is what the upstream counted (7).
+    const tokens = v.embeddings.reduce((n, e) => n + e.statistics.tokenCount, 0);
+    assert.equal(tokens, 7);
+});
+
+await check('embedContent with taskType, title and outputDimensionality to a Gemini upstream', async () => {
+    const config = { taskType: 'RETRIEVAL_DOCUMENT', title: 'Doc', outputDimensionality: 64 };
+    const r = await studio.models.embedContent({ model: 'gemini-embed', contents: ['one', 'two'], config });
+    assert.equal(r.embeddings.length, 2);
+    for (const e of r.embeddings) {
+        assert.equal(e.values.length, 64);
+        assert.ok(Math.abs(Math.hypot(...e.values) - 1) < 1e-4);
+    }
+});
+
+await check('embedContent: a task type the upstream cannot take is a 400, not dropped', async () => {
+    await assert.rejects(
+        studio.models.embedContent({ model: 'embed', contents: ['x'], config: { taskType: 'RETRIEVAL_QUERY' } }),
+        (e) => {
+            assert.ok(e instanceof ApiError, `got ${e?.constructor?.name}: ${e}`);
+            assert.equal(e.status, 400);
+            assert.match(e.message, /task/);
+            return true;
+        });
 });
 
 if (failures) {

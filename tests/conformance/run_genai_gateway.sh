@@ -19,6 +19,8 @@ models=$(cat <<'JSON'
   "gemini": "google/gemini-2.0-flash",
   "nova": "bedrock/amazon.nova-lite-v1:0",
   "team/gpt": "openai/gpt-4o-mini",
+  "embed": "openai/text-embedding-3-small",
+  "gemini-embed": "google/gemini-embedding-001",
   "gpt-limited": "openai/gpt-4o-mini~error=429,retry_after=7s",
   "claude-limited": "anthropic/claude-sonnet-4.6~error=429,retry_after=7s",
   "gemini-limited": "google/gemini-2.0-flash~error=429,retry_after=7s",

@@ -268,7 +268,13 @@ BOOST_AUTO_TEST_CASE(refused_before_sending) {
             "provider 'anthropic' has no embeddings API");
     refused(texts("deepseek/deepseek-chat", {"a"}), error::unsupported,
             "provider 'deepseek' has no embeddings API");
-    refused(texts("google/gemini-embedding-001", {"a"}), error::unsupported, "gemini");
+    refused(texts("bedrock/amazon.titan-embed-text-v2:0", {"a"}), error::unsupported, "bedrock");
+    auto titled = texts("google/gemini-embedding-001", {"a"});
+    titled.title = "T";  // Google takes a title only for documents
+    refused(titled, error::invalid_request, "title");
+    auto user = texts("google/gemini-embedding-001", {"a"});
+    user.user = "u";
+    refused(user, error::unsupported, "user");
     auto task = texts("openai/text-embedding-3-small", {"a"});
     task.task = embedding_task::query;
     refused(task, error::unsupported, "task");
@@ -276,6 +282,62 @@ BOOST_AUTO_TEST_CASE(refused_before_sending) {
     BOOST_TEST(fx.emu->stats().requests == before);
     BOOST_TEST(!c.check_embed("anthropic/claude-sonnet-4.6"));
     BOOST_TEST(!!c.check_embed("openai/text-embedding-3-small"));
+}
+
+BOOST_AUTO_TEST_CASE(gemini_api_batches_of_100_in_order) {
+    emulator_fixture fx;
+    auto c = fx.make_client();
+    auto r = embed(fx, c, texts("google/gemini-embedding-001", numbered(150)));
+    BOOST_TEST_REQUIRE(!!r, r.error());
+    BOOST_TEST(r->requested_model == "google/gemini-embedding-001");
+    BOOST_TEST(r->provider == "google");
+    BOOST_TEST(r->batches == 2u);  // batchEmbedContents takes 100 requests
+    BOOST_REQUIRE_EQUAL(r->vectors.size(), 150u);
+    BOOST_TEST(r->vectors[0].size() == 3072u);
+    BOOST_TEST(std::abs(norm(r->vectors[0]) - 1.0) < 1e-5);
+    // The Gemini API reports no tokens: usage and cost are unknown, not 0.
+    BOOST_TEST(!r->usage.input_tokens.has_value());
+    BOOST_TEST(!r->cost_usd.has_value());
+    // In input order: the last input alone gives the same vector.
+    auto one = embed(fx, c, texts("google/gemini-embedding-001", {"text number 149"}));
+    BOOST_TEST_REQUIRE(!!one, one.error());
+    BOOST_TEST(same_bits(one->vectors[0], r->vectors[149]));
+    BOOST_TEST(!same_bits(one->vectors[0], r->vectors[148]));
+
+    auto doc = texts("google/text-embedding-004", {"a document"});
+    doc.task = embedding_task::document;
+    doc.title = "Title";
+    doc.dimensions = 16;
+    auto d = embed(fx, c, doc);
+    BOOST_TEST_REQUIRE(!!d, d.error());
+    BOOST_TEST(d->vectors[0].size() == 16u);
+    BOOST_TEST(std::abs(norm(d->vectors[0]) - 1.0) < 1e-5);
+}
+
+BOOST_AUTO_TEST_CASE(vertex_predict_counts_tokens) {
+    emulator_fixture fx;
+    auto c = fx.make_client();
+    auto r = embed(fx, c, texts("vertex/text-embedding-005", {"alpha", "beta gamma", "alpha"}));
+    BOOST_TEST_REQUIRE(!!r, r.error());
+    BOOST_TEST(r->batches == 1u);
+    BOOST_REQUIRE_EQUAL(r->vectors.size(), 3u);
+    BOOST_TEST(r->vectors[0].size() == 768u);
+    BOOST_TEST(same_bits(r->vectors[0], r->vectors[2]));
+    // Each prediction's token_count, summed: what the emulator counted for the three inputs
+    // (the same count as over OpenAI's API, whose answer has the total).
+    auto o = embed(fx, c, texts("openai/text-embedding-005", {"alpha", "beta gamma", "alpha"}));
+    BOOST_TEST_REQUIRE(!!o, o.error());
+    BOOST_TEST_REQUIRE(r->usage.input_tokens.has_value());
+    BOOST_TEST(*r->usage.input_tokens == *o->usage.input_tokens);
+    BOOST_TEST(r->usage.output_tokens == token_count(0));
+    // The same model and text, the same vector, whichever API carried it.
+    BOOST_TEST(same_bits(r->vectors[1], o->vectors[1]));
+
+    // gemini-embedding-001 on Vertex takes one instance a request.
+    auto g = embed(fx, c, texts("vertex/gemini-embedding-001", {"a", "b", "c"}));
+    BOOST_TEST_REQUIRE(!!g, g.error());
+    BOOST_TEST(g->batches == 3u);
+    BOOST_TEST(g->vectors.size() == 3u);
 }
 
 BOOST_AUTO_TEST_CASE(every_openai_compatible_provider) {
@@ -414,7 +476,8 @@ char const* const models_json = R"({"models":{
     "broken":"openai/text-embedding-3-small~error=429,retry_after=3s",
     "sturdy":{"deployments":["openai/text-embedding-3-small~error=503",
                              "openai/text-embedding-3-large"]},
-    "mixed":{"deployments":["openai/text-embedding-3-small","deepseek/deepseek-chat"]}}})";
+    "mixed":{"deployments":["openai/text-embedding-3-small","deepseek/deepseek-chat"]},
+    "gemini-embed":"google/gemini-embedding-001"}})";
 
 }  // namespace
 
@@ -531,6 +594,65 @@ BOOST_AUTO_TEST_CASE(gateway_records_spend) {
     auto const refused = tight.post(R"({"model":"embed","input":["alpha","beta gamma"]})");
     BOOST_TEST(refused.status == 402u, refused.body);
     BOOST_TEST(tight.emu.emu->stats().requests == before);
+}
+
+// Google's embedding paths inbound and a Gemini upstream behind OpenAI's: each client gets its
+// own shape, the same vectors for the same model and text; a field of one format is refused for
+// an upstream of another, not dropped.
+BOOST_AUTO_TEST_CASE(gateway_speaks_googles_embedding_paths) {
+    gw_fixture fx(gateway_with(models_json));
+    headers_t const google_key = {{"x-goog-api-key", "sk-team"}};
+    auto const batch = fx.request(
+        http::verb::post, "/v1beta/models/gemini-embed:batchEmbedContents",
+        R"({"requests":[{"model":"models/gemini-embed","content":{"parts":[{"text":"alpha"}]}},)"
+        R"({"model":"models/gemini-embed","content":{"parts":[{"text":"beta"}]}}]})",
+        google_key);
+    BOOST_TEST_REQUIRE(batch.status == 200u, batch.body);
+    auto const doc = parse_json(batch.body);
+    auto const& list = doc.at("embeddings").as_array();
+    BOOST_REQUIRE_EQUAL(list.size(), 2u);
+    BOOST_TEST(list[0].at("values").as_array().size() == 3072u);
+
+    // The same model through OpenAI's endpoint: the same vector for the same text.
+    auto const o = fx.post(R"({"model":"gemini-embed","input":["beta"],"encoding_format":"float"})");
+    BOOST_TEST_REQUIRE(o.status == 200u, o.body);
+    auto const ov = vectors_of(o);
+    auto const& gv = list[1].at("values").as_array();
+    BOOST_REQUIRE_EQUAL(ov.at(0).size(), gv.size());
+    bool same = true;
+    for (std::size_t k = 0; k < gv.size(); ++k)
+        same = same && std::bit_cast<std::uint32_t>(ov[0][k]) ==
+                           std::bit_cast<std::uint32_t>(static_cast<float>(gv[k].to_number<double>()));
+    BOOST_TEST(same);
+    // The Gemini API counts no tokens: OpenAI's answer leaves usage out rather than say 0.
+    BOOST_TEST(!parse_json(o.body).as_object().contains("usage"));
+
+    // One content to an OpenAI upstream, answered in Google's single shape.
+    auto const single = fx.request(http::verb::post, "/v1beta/models/embed:embedContent",
+                                   R"({"content":{"parts":[{"text":"alpha"}]}})", google_key);
+    BOOST_TEST_REQUIRE(single.status == 200u, single.body);
+    auto const sdoc = parse_json(single.body);
+    BOOST_TEST(sdoc.at("embedding").at("values").as_array().size() == 1536u);
+    BOOST_TEST(sdoc.at("usageMetadata").at("promptTokenCount") == 2);
+
+    // A field of Google's format the unified request cannot hold, for an OpenAI upstream.
+    auto const foreign = fx.request(http::verb::post, "/v1beta/models/embed:embedContent",
+                                    R"({"content":{"parts":[{"text":"a"}]},"labels":{"x":"y"}})",
+                                    google_key);
+    BOOST_TEST(foreign.status == 400u, foreign.body);
+    BOOST_TEST(foreign.body.find("labels") != std::string::npos, foreign.body);
+    // And a task type the OpenAI upstream has no field for.
+    auto const task = fx.request(http::verb::post, "/v1beta/models/embed:embedContent",
+                                 R"({"content":{"parts":[{"text":"a"}]},"taskType":"RETRIEVAL_QUERY"})",
+                                 google_key);
+    BOOST_TEST(task.status == 400u, task.body);
+    BOOST_TEST(task.body.find("task") != std::string::npos, task.body);
+    // A wrong key is Google's 400 API_KEY_INVALID / 401 shape, not an answer.
+    auto const bad = fx.request(http::verb::post, "/v1beta/models/embed:embedContent",
+                                R"({"content":{"parts":[{"text":"a"}]}})",
+                                {{"x-goog-api-key", "sk-wrong"}});
+    BOOST_TEST(bad.status >= 400u);
+    BOOST_TEST(bad.body.find("embedding") == std::string::npos);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -825,7 +825,14 @@ BOOST_AUTO_TEST_CASE(server_endpoints) {
     BOOST_TEST((find("GET", "/v1beta/models") == t{operation::list_models, false, ""}));
     BOOST_TEST((find("GET", "/v1beta/models/gemini-2.0-flash") ==
                 t{operation::get_model, false, "gemini-2.0-flash"}));
-    BOOST_TEST(!find("POST", "/v1beta/models/m:embedContent"));
+    // Embeddings: the Gemini API's two methods and Vertex AI's predict.
+    BOOST_TEST((find("POST", "/v1beta/models/m:embedContent") == t{operation::embed, false, "m"}));
+    BOOST_TEST((find("POST", "/v1beta/models/m:batchEmbedContents") ==
+                t{operation::embed, false, "m"}));
+    BOOST_TEST((find("POST", "/v1/projects/p/locations/l/publishers/google/models/"
+                             "text-embedding-005:predict") ==
+                t{operation::embed, false, "text-embedding-005"}));
+    BOOST_TEST(!find("POST", "/v1beta/models/m:embedContents"));
     BOOST_TEST(!find("POST", "/v1beta/models/:generateContent"));  // no model
 
     // The emulator is reached at any base path a client is configured with.

@@ -59,7 +59,7 @@ json::object request_json(detail::inbound_embedding const& in) {
     o["inputs"] = std::move(inputs);
     if (in.req.dimensions) o["dimensions"] = *in.req.dimensions;
     if (!in.req.user.empty()) o["user"] = in.req.user;
-    o["encoding"] = in.encoding == vector_encoding::base64 ? "base64" : "float";
+    o["encoding"] = in.form.encoding == vector_encoding::base64 ? "base64" : "float";
     if (!in.native.empty()) o["native"] = in.native;
     return o;
 }
@@ -304,12 +304,13 @@ BOOST_AUTO_TEST_CASE(server_encodes_float_and_base64) {
     check_json(json::parse(f),
                json::parse(R"({"object":"list","data":[
                     {"object":"embedding","index":0,"embedding":[1,-2]},
-                    {"object":"embedding","index":1,"embedding":[0.1,-0]}],
+                    {"object":"embedding","index":1,"embedding":[0.1,-0.0]}],
                   "model":"text-embedding-3-small",
                   "usage":{"prompt_tokens":7,"total_tokens":7}})"),
                "float answer");
     BOOST_TEST(f.find("[1,-2]") != std::string::npos);
-    BOOST_TEST(f.find("[0.1,-0]") != std::string::npos);  // shortest forms, sign of zero kept
+    // Shortest forms; negative zero as -0.0, since a JSON parser reads -0 as the integer 0.
+    BOOST_TEST(f.find("[0.1,-0.0]") != std::string::npos);
 
     std::string b;
     BOOST_REQUIRE(oe::encode_embedding_response(r, "m", vector_encoding::base64, b));
@@ -350,7 +351,7 @@ BOOST_AUTO_TEST_CASE(round_trips) {
         BOOST_TEST(in->req.inputs == req.inputs, boost::test_tools::per_element());
         BOOST_TEST((in->req.dimensions == req.dimensions));
         BOOST_TEST(in->req.user == req.user);
-        BOOST_TEST((in->encoding == enc));
+        BOOST_TEST((in->form.encoding == enc));
         BOOST_TEST(in->native.empty());
     }
 
@@ -378,6 +379,20 @@ BOOST_AUTO_TEST_CASE(round_trips) {
             for (std::size_t k = 0; k < 17; ++k)
                 BOOST_TEST(bits(back->vectors[i][k]) == bits(r.vectors[i][k]));
     }
+}
+
+// JSON parsers read `-0` as the integer 0: negative zero is written as -0.0 to keep its sign.
+BOOST_AUTO_TEST_CASE(negative_zero_keeps_its_sign_as_a_float) {
+    embedding_response r;
+    r.vectors = {{-0.0f, 0.0f, 1e-30f}};
+    std::string body;
+    BOOST_REQUIRE(oe::encode_embedding_response(r, "m", vector_encoding::float32, body));
+    BOOST_TEST(body.find("[-0.0,0,1e-30]") != std::string::npos, body);
+    auto back = oe::decode_embedding_response(head_200(), body, 1);
+    BOOST_TEST_REQUIRE(!!back, back.error());
+    BOOST_TEST(bits(back->vectors[0][0]) == bits(-0.0f));
+    BOOST_TEST(bits(back->vectors[0][1]) == bits(0.0f));
+    BOOST_TEST(bits(back->vectors[0][2]) == bits(1e-30f));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
