@@ -246,4 +246,20 @@ std::optional<std::int64_t> whole_number(boost::json::value const& v) noexcept {
     return std::nullopt;
 }
 
+bool to_float(boost::json::value const& v, float& out) noexcept {
+    if (auto const* d = v.if_double()) {
+        out = static_cast<float>(*d);
+        return true;
+    }
+    if (auto const* i = v.if_int64()) {
+        out = static_cast<float>(*i);
+        return true;
+    }
+    if (auto const* u = v.if_uint64()) {
+        out = static_cast<float>(*u);
+        return true;
+    }
+    return false;
+}
+
 }  // namespace llmux::detail

@@ -106,6 +106,10 @@ boost::json::value owned(boost::json::value const& v);
 /// An integer: a JSON integer, or a double with no fraction (some clients write `16.0`);
 /// saturated to the int64 range. Nothing for any other value.
 std::optional<std::int64_t> whole_number(boost::json::value const& v) noexcept;
+
+/// A JSON number as a float (a vector's value: a float's shortest decimal form reads back to
+/// the same float); false for anything but a number.
+bool to_float(boost::json::value const& v, float& out) noexcept;
 /// @}
 
 }  // namespace llmux::detail

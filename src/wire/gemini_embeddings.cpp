@@ -51,23 +51,6 @@ json::value const* member(json::object const& o, std::string_view camel,
     return snake.empty() ? nullptr : present(o, snake);
 }
 
-/// A JSON number as a float.
-bool to_float(json::value const& v, float& out) noexcept {
-    if (auto const* d = v.if_double()) {
-        out = static_cast<float>(*d);
-        return true;
-    }
-    if (auto const* i = v.if_int64()) {
-        out = static_cast<float>(*i);
-        return true;
-    }
-    if (auto const* u = v.if_uint64()) {
-        out = static_cast<float>(*u);
-        return true;
-    }
-    return false;
-}
-
 /// Reads `values` (an array of numbers) at `at` into `out`.
 result<void> read_values(json::object const& o, std::string const& at, std::vector<float>& out) {
     auto const* v = o.if_contains("values");

@@ -56,23 +56,6 @@ float get_le(unsigned char const* p) noexcept {
 // ---------------------------------------------------------------------------------------------
 // Decoding answers (client side)
 
-/// A JSON number as a float (a float's shortest decimal form read back exactly).
-bool to_float(json::value const& v, float& out) noexcept {
-    if (auto const* d = v.if_double()) {
-        out = static_cast<float>(*d);
-        return true;
-    }
-    if (auto const* i = v.if_int64()) {
-        out = static_cast<float>(*i);
-        return true;
-    }
-    if (auto const* u = v.if_uint64()) {
-        out = static_cast<float>(*u);
-        return true;
-    }
-    return false;
-}
-
 std::optional<std::size_t> to_index(json::value const& v) noexcept {
     auto const n = whole_number(v);
     if (!n || *n < 0) return std::nullopt;
