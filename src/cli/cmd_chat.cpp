@@ -6,9 +6,6 @@
 
 #include <llmux/client.hpp>
 
-#include <boost/asio/bind_cancellation_slot.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/signal_set.hpp>
 #include <boost/json/serialize.hpp>
 
 #include <iostream>
@@ -75,14 +72,7 @@ int llmux_cli_chat(std::vector<std::string> const& args) {
     chat_request req = std::move(*made);
     req.model = model;
 
-    asio::cancellation_signal cancel;
-    asio::signal_set signals(s.io, SIGINT, SIGTERM);
-    signals.async_wait([&](boost::system::error_code ec, int) {
-        if (!ec) cancel.emit(asio::cancellation_type::terminal);
-    });
-
-    int code = 1;
-    auto run = [&]() -> asio::awaitable<void> {
+    return cli::run_until_done(s, [&]() -> asio::awaitable<int> {
         result<chat_response> r{failure(error::invalid_request, "not run")};
         if (stream) {
             auto st = cli::start_stream(c, rt, *plan, req);
@@ -106,11 +96,6 @@ int llmux_cli_chat(std::vector<std::string> const& args) {
                           << ")\n";
         }
         if (!r) std::cerr << "llmux chat: " << r.error() << "\n";
-        code = r ? 0 : 1;
-        signals.cancel();
-        if (s.emu) s.emu->stop();
-    };
-    asio::co_spawn(s.io, run(), asio::bind_cancellation_slot(cancel.slot(), asio::detached));
-    s.io.run();
-    return code;
+        co_return r ? 0 : 1;
+    });
 }

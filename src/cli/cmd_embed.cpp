@@ -7,9 +7,6 @@
 
 #include <llmux/client.hpp>
 
-#include <boost/asio/bind_cancellation_slot.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/signal_set.hpp>
 
 #include <algorithm>
 #include <array>
@@ -188,22 +185,11 @@ int llmux_cli_embed(std::vector<std::string> const& args) {
         return 1;
     }
 
-    asio::cancellation_signal cancel;
-    asio::signal_set signals(s.io, SIGINT, SIGTERM);
-    signals.async_wait([&](boost::system::error_code ec, int) {
-        if (!ec) cancel.emit(asio::cancellation_type::terminal);
-    });
-    int code = 1;
     auto const inputs = req.inputs.size();
-    auto run = [&]() -> asio::awaitable<void> {
+    return cli::run_until_done(s, [&]() -> asio::awaitable<int> {
         auto const r = co_await c.embed(std::move(req));
         std::cout << embed_json(r, model, inputs) << "\n";
         if (!r) std::cerr << "llmux embed: " << r.error() << "\n";
-        code = r ? 0 : 1;
-        signals.cancel();
-        if (s.emu) s.emu->stop();
-    };
-    asio::co_spawn(s.io, run(), asio::bind_cancellation_slot(cancel.slot(), asio::detached));
-    s.io.run();
-    return code;
+        co_return r ? 0 : 1;
+    });
 }

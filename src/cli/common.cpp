@@ -4,8 +4,13 @@
 
 #include <llmux/catalog.hpp>
 
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/signal_set.hpp>
 #include <boost/json.hpp>
 
+#include <csignal>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
@@ -28,6 +33,24 @@ void add_provider_options(po::options_description& desc, provider_options& opts)
          "deadline of the whole call, e.g. 30s, 500ms (default 10m)")
         ("insecure", po::bool_switch(&opts.insecure),
          "turn TLS certificate verification off (dangerous)");
+}
+
+int run_until_done(session& s, std::function<boost::asio::awaitable<int>()> work) {
+    namespace asio = boost::asio;
+    asio::cancellation_signal cancel;
+    asio::signal_set signals(s.io, SIGINT, SIGTERM);
+    signals.async_wait([&](boost::system::error_code ec, int) {
+        if (!ec) cancel.emit(asio::cancellation_type::terminal);
+    });
+    int code = 1;
+    auto run = [&]() -> asio::awaitable<void> {
+        code = co_await work();
+        signals.cancel();
+        if (s.emu) s.emu->stop();
+    };
+    asio::co_spawn(s.io, run(), asio::bind_cancellation_slot(cancel.slot(), asio::detached));
+    s.io.run();
+    return code;
 }
 
 bool parse_args(std::vector<std::string> const& args, po::options_description const& desc,

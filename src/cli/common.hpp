@@ -8,11 +8,13 @@
 #include <llmux/emulator.hpp>
 #include <llmux/router.hpp>
 
+#include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/json/object.hpp>
 #include <boost/program_options.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -66,6 +68,11 @@ struct session {
     client_config cfg;
     std::unique_ptr<emulator> emu;
 };
+
+/** Runs `work` on `s.io` until it finishes, cancelling it on SIGINT or SIGTERM, then stops the
+    built-in emulator. Returns the exit code `work` gave, or 1 when it did not finish.
+*/
+int run_until_done(session& s, std::function<boost::asio::awaitable<int>()> work);
 
 /** Builds the client settings from the environment, `--config`, `--base-url` (applied to the
     providers of `models`; a provider the library does not know becomes an OpenAI-compatible

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSL-1.0
 #include "wire/common.hpp"
 #include "util/json_read.hpp"
+#include "util/json_write.hpp"
 
 #include <boost/json/parse.hpp>
 
@@ -260,6 +261,29 @@ bool to_float(boost::json::value const& v, float& out) noexcept {
         return true;
     }
     return false;
+}
+
+result<std::span<std::string const>> embedding_inputs(std::vector<std::string> const& inputs,
+                                                      std::size_t first, std::size_t count) {
+    first = std::min(first, inputs.size());
+    std::span<std::string const> const slice =
+        std::span(inputs).subspan(first, std::min(count, inputs.size() - first));
+    if (slice.empty())
+        return failure(error::invalid_request, "inputs: the list of texts to embed is empty");
+    for (std::size_t i = 0; i < slice.size(); ++i)
+        if (slice[i].empty())
+            return failure(error::invalid_request,
+                           "inputs[" + std::to_string(first + i) + "]: the text to embed is empty");
+    return slice;
+}
+
+void merge_extra(std::string& body, boost::json::object const& extra) {
+    if (extra.empty()) return;
+    // Rare: merged through the DOM so that the extra fields win, as for chat.
+    boost::system::error_code ec;
+    auto v = parse_json(body, ec);
+    merge_extra(v.as_object(), extra);
+    body = to_json(v.as_object());
 }
 
 }  // namespace llmux::detail

@@ -14,7 +14,9 @@
 #include <chrono>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
+#include <vector>
 #include <string_view>
 
 namespace llmux::detail {
@@ -110,6 +112,17 @@ std::optional<std::int64_t> whole_number(boost::json::value const& v) noexcept;
 /// A JSON number as a float (a vector's value: a float's shortest decimal form reads back to
 /// the same float); false for anything but a number.
 bool to_float(boost::json::value const& v, float& out) noexcept;
+
+/** The inputs [first, first + count) of an embedding request (clamped to the list), checked
+    as every embeddings format needs them: `invalid_request` for an empty slice or an empty
+    text (naming `inputs[i]` by its place in the whole list).
+*/
+result<std::span<std::string const>> embedding_inputs(std::vector<std::string> const& inputs,
+                                                      std::size_t first, std::size_t count);
+
+/// Merges `extra` into the JSON object text `body` (extra fields win, objects merged
+/// member by member); nothing to do when `extra` is empty.
+void merge_extra(std::string& body, boost::json::object const& extra);
 /// @}
 
 }  // namespace llmux::detail

@@ -14,6 +14,7 @@
 #include <boost/json/monotonic_resource.hpp>
 #include <boost/json/value.hpp>
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <cmath>
@@ -175,21 +176,31 @@ boost::system::result<void, api_error> agree(embedding_request& req, asked const
     return {};
 }
 
-/// Refuses a field of one request of a batch or one Vertex instance that is not read (it cannot
-/// be kept for one input of many): 400 naming it.
+/// Fields of one request of a batch, one Vertex instance and `embedContentConfig`: the options
+/// every shape has, and what else each takes.
+constexpr std::string_view option_fields[] = {"taskType", "task_type", "title",
+                                              "outputDimensionality", "output_dimensionality"};
+constexpr std::string_view request_fields[] = {"content", "model"};
+constexpr std::string_view instance_fields[] = {"content"};
+
+/** Refuses a field of `one` (at `at`) that is neither an option nor in `also`: a nested object
+    cannot be kept for one input of many, nor sent on by the client side. 400 naming it.
+    (Vertex instances take `task_type` and `title` but not the width, which is a parameter.)
+*/
 boost::system::result<void, api_error> only_known(json::object const& one, std::string const& at,
-                                                  bool instance) {
+                                                  std::span<std::string_view const> also,
+                                                  bool width = true,
+                                                  std::string_view what = "field per input") {
     for (auto const& [k, v] : one) {
         std::string_view const key(k.data(), k.size());
-        if (v.is_null() || key == "content" || key == "taskType" || key == "task_type" ||
-            key == "title")
-            continue;
-        if (!instance && (key == "model" || key == "outputDimensionality" ||
-                          key == "output_dimensionality"))
-            continue;
+        auto const in = [&](auto const& list) {
+            return std::find(std::begin(list), std::end(list), key) != std::end(list);
+        };
+        bool const option = in(option_fields) && (width || !key.starts_with("output"));
+        if (v.is_null() || option || in(also)) continue;
         api_error e = invalid(at + std::string(key),
                               "* " + at + std::string(key) +
-                                  ": this server does not take this field per input");
+                                  ": this server does not take this " + std::string(what));
         e.code = "unsupported";
         return e;
     }
@@ -241,15 +252,9 @@ std::optional<embedding_task> task_from_name(std::string_view name) noexcept {
 result<http_request> encode_embedding_request(embedding_request const& req,
                                               std::string_view model, bool vertex,
                                               std::size_t first, std::size_t count) {
-    first = std::min(first, req.inputs.size());
-    std::span<std::string const> const inputs =
-        std::span(req.inputs).subspan(first, std::min(count, req.inputs.size() - first));
-    if (inputs.empty())
-        return failure(error::invalid_request, "inputs: the list of texts to embed is empty");
-    for (std::size_t i = 0; i < inputs.size(); ++i)
-        if (inputs[i].empty())
-            return failure(error::invalid_request,
-                           "inputs[" + std::to_string(first + i) + "]: the text to embed is empty");
+    auto const slice = embedding_inputs(req.inputs, first, count);
+    if (!slice) return slice.error();
+    auto const inputs = *slice;
     if (!req.user.empty())
         return failure(error::unsupported,
                        "user: Google's embedding APIs have no end-user id field; leave it empty");
@@ -320,13 +325,7 @@ result<http_request> encode_embedding_request(embedding_request const& req,
         }
         body += "]}";
     }
-    if (!req.extra.empty()) {
-        boost::system::error_code ec;
-        auto v = parse_json(body, ec);
-        auto& o = v.as_object();
-        merge_extra(o, req.extra);
-        body = to_json(o);
-    }
+    merge_extra(body, req.extra);
     out.body = std::move(body);
     return out;
 }
@@ -433,17 +432,7 @@ server_result decode_embedding_request(request_head const& head, std::string_vie
             if (auto r = agree(req, *a, true, ""); !r) return r.error();
             // Its other options (autoTruncate, ...) have no place in the requests the client
             // side sends (batchEmbedContents, predict): refused by name, not dropped.
-            for (auto const& [k, v] : *co) {
-                std::string_view const key(k.data(), k.size());
-                if (v.is_null() || key == "taskType" || key == "task_type" || key == "title" ||
-                    key == "outputDimensionality" || key == "output_dimensionality")
-                    continue;
-                api_error e = invalid("embedContentConfig." + std::string(key),
-                                      "* embedContentConfig." + std::string(key) +
-                                          ": this server does not take this option");
-                e.code = "unsupported";
-                return e;
-            }
+            if (auto r = only_known(*co, "embedContentConfig.", {}, true, "option"); !r) return r.error();
             break;
         }
         auto a = read_asked(*o, "", true);
@@ -477,7 +466,7 @@ server_result decode_embedding_request(request_head const& head, std::string_vie
                                        ".model (" + excerpt(name, 80) +
                                        ") must be the model of the path (" + full_name + ")");
             }
-            if (auto r = only_known(*one, at + ".", false); !r) return r.error();
+            if (auto r = only_known(*one, at + ".", request_fields); !r) return r.error();
             auto const* c = present(*one, "content");
             if (!c) return invalid(at + ".content", "* " + at + ".content: required field is missing");
             auto text = content_text(*c, at + ".content");
@@ -505,7 +494,7 @@ server_result decode_embedding_request(request_head const& head, std::string_vie
             std::string const at = "instances[" + std::to_string(i) + "]";
             auto const* one = (*list)[i].if_object();
             if (!one) return wrong_type(at, "an object", (*list)[i]);
-            if (auto r = only_known(*one, at + ".", true); !r) return r.error();
+            if (auto r = only_known(*one, at + ".", instance_fields, false); !r) return r.error();
             auto const* c = present(*one, "content");
             auto const* s = c ? c->if_string() : nullptr;
             if (!s) return c ? wrong_type(at + ".content", "a string", *c)

@@ -119,15 +119,9 @@ result<std::vector<float>> decode_base64_floats(std::string_view text, std::stri
 result<http_request> encode_embedding_request(embedding_request const& req,
                                               std::string_view model, vector_encoding enc,
                                               std::size_t first, std::size_t count) {
-    first = std::min(first, req.inputs.size());
-    std::span<std::string const> const inputs =
-        std::span(req.inputs).subspan(first, std::min(count, req.inputs.size() - first));
-    if (inputs.empty())
-        return failure(error::invalid_request, "inputs: the list of texts to embed is empty");
-    for (std::size_t i = 0; i < inputs.size(); ++i)
-        if (inputs[i].empty())
-            return failure(error::invalid_request,
-                           "inputs[" + std::to_string(first + i) + "]: the text to embed is empty");
+    auto const slice = embedding_inputs(req.inputs, first, count);
+    if (!slice) return slice.error();
+    auto const inputs = *slice;
     if (req.task != embedding_task::unspecified)
         return failure(error::unsupported,
                        "task: the OpenAI embeddings API has no task type (asked for '" +
@@ -163,14 +157,7 @@ result<http_request> encode_embedding_request(embedding_request const& req,
         append_json_string(body, req.user);
     }
     body += '}';
-    if (!req.extra.empty()) {
-        // Rare: merged through the DOM so that the extra fields win, as for chat.
-        boost::system::error_code ec;
-        auto v = detail::parse_json(body, ec);
-        auto& o = v.as_object();
-        merge_extra(o, req.extra);
-        body = to_json(o);
-    }
+    merge_extra(body, req.extra);
     out.body = std::move(body);
     return out;
 }
