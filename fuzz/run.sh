@@ -91,6 +91,19 @@ for body in '{"model":"models/gemini-embedding-001","content":{"parts":[{"text":
     i=$((i + 1))
 done
 
+# InvokeModel embedding bodies (Titan's, Cohere's); the leading byte picks the model.
+mkdir -p "$seeds/bedrock_embeddings_request"
+i=0
+for body in '{"inputText":"hello","dimensions":256,"normalize":true,"embeddingTypes":["float"]}' \
+    '{"inputText":"x","normalize":false}' \
+    '{"texts":["a","b"],"input_type":"search_document","truncate":"END","embedding_types":["float"]}' \
+    '{"texts":["q"],"input_type":"search_query","output_dimension":512,"max_tokens":128}'; do
+    for b in 0 1; do
+        printf "\\$(printf '%03o' $b)%s" "$body" >"$seeds/bedrock_embeddings_request/body$i.$b"
+    done
+    i=$((i + 1))
+done
+
 # Converse bodies as Bedrock clients write them; the leading byte picks the path and model id.
 mkdir -p "$seeds/bedrock_request"
 i=0
@@ -140,8 +153,8 @@ run_one() {  # run_one TARGET: exit status 0 when the run found nothing
         -artifact_prefix="$build/crash-$t-" "$seeds/$t" >"$build/$t.log" 2>&1
 }
 targets=(sse event_stream openai_stream anthropic_stream gemini_stream bedrock_stream http_request
-         openai_request openai_embeddings_request gemini_embeddings_request bedrock_request
-         gemini_request anthropic_request)
+         openai_request openai_embeddings_request gemini_embeddings_request
+         bedrock_embeddings_request bedrock_request gemini_request anthropic_request)
 if [[ -n ${LLMUX_FUZZ_TARGETS:-} ]]; then read -ra targets <<<"$LLMUX_FUZZ_TARGETS"; fi
 if [[ -n ${LLMUX_FUZZ_RUNS:-} ]]; then
     # (capped at 5 minutes a target: on a slow machine a prefix of the same inputs)

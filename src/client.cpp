@@ -11,6 +11,7 @@
 #include "util/header.hpp"
 #include "util/spawn.hpp"
 #include "wire/common.hpp"
+#include "wire/bedrock_embeddings.hpp"
 #include "wire/gemini_embeddings.hpp"
 #include "wire/openai_embeddings.hpp"
 #include "wire/wire_format.hpp"
@@ -139,7 +140,7 @@ struct prepared {
 };
 
 /// The embeddings formats the client speaks.
-enum class embed_wire { openai, gemini, vertex };
+enum class embed_wire { openai, gemini, vertex, bedrock };
 
 /// How a provider serves embeddings (`client::impl::embed_support`).
 struct embed_route {
@@ -440,17 +441,38 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
                            "provider '" + id.provider +
                                "' has no embeddings API (Anthropic offers no embedding model; "
                                "its documentation recommends Voyage AI)");
-        if (wire != "openai" && wire != "gemini" && wire != "vertex")
+        if (wire != "openai" && wire != "gemini" && wire != "vertex" && wire != "bedrock")
             return failure(error::unsupported,
                            "embeddings over the " + wire + " wire format (provider '" +
-                               id.provider + "') are not supported yet: use an OpenAI-compatible "
-                               "or Gemini provider");
+                               id.provider + "') are not supported yet: use an OpenAI-compatible, "
+                               "Gemini or Bedrock provider");
         bool none = id.provider == "deepseek";  // DeepSeek's API has chat only
         if (auto const* v = o.if_contains("embeddings"); v && v->is_bool()) none = !v->get_bool();
         if (none)
             return failure(error::unsupported,
                            "provider '" + id.provider + "' has no embeddings API");
         embed_route r;
+        if (wire == "bedrock") {
+            // InvokeModel with the model's own body: Titan (one text a call) or Cohere (96).
+            auto const family = detail::bedrock::embedding_family_of(id.model);
+            if (!family)
+                return failure(error::unsupported,
+                               "model '" + id.str() +
+                                   "' is not an embedding model llmux can call on Bedrock "
+                                   "(Titan Text Embeddings amazon.titan-embed-text-*, Cohere "
+                                   "Embed cohere.embed-*)");
+            r.wire = embed_wire::bedrock;
+            r.batch_limit = detail::bedrock::embedding_batch_limit(*family);
+            r.max_input_tokens = detail::bedrock::embedding_max_input_tokens(*family);
+            // A smaller batch may be asked for; a larger one than the model takes may not.
+            if (auto const* v = o.if_contains("max_embedding_inputs"))
+                if (auto n = detail::whole_number(*v); n && *n > 0)
+                    r.batch_limit = std::min(r.batch_limit, static_cast<std::size_t>(*n));
+            if (auto const* v = o.if_contains("max_embedding_input_tokens"))
+                if (auto n = detail::whole_number(*v); n && *n > 0)
+                    r.max_input_tokens = static_cast<std::uint64_t>(*n);
+            return r;
+        }
         if (wire == "gemini" || wire == "vertex") {
             // AI Studio's batchEmbedContents, or Vertex AI's predict; vectors as float arrays.
             auto const* vertex_v = o.if_contains("vertex");
@@ -944,17 +966,56 @@ struct embed_state {
     std::atomic<std::size_t> next{0};
 };
 
+/// @name One batch in the provider's embeddings format
+/// @{
+result<detail::http_request> encode_batch(embed_state const& st, std::size_t first,
+                                          std::size_t count) {
+    switch (st.route.wire) {
+    case embed_wire::openai:
+        return detail::openai::encode_embedding_request(st.req, st.id.model, st.route.enc, first,
+                                                        count);
+    case embed_wire::bedrock:
+        return detail::bedrock::encode_embedding_request(st.req, st.id.model, first, count);
+    case embed_wire::gemini:
+    case embed_wire::vertex: break;
+    }
+    return detail::gemini::encode_embedding_request(st.req, st.id.model,
+                                                    st.route.wire == embed_wire::vertex, first,
+                                                    count);
+}
+
+failure decode_batch_error(embed_wire wire, detail::response_head const& head,
+                           std::string_view body) {
+    switch (wire) {
+    case embed_wire::openai: return detail::openai::decode_embedding_error(head, body);
+    case embed_wire::bedrock: return detail::bedrock::decode_embedding_error(head, body);
+    case embed_wire::gemini:
+    case embed_wire::vertex: break;
+    }
+    return detail::gemini::decode_embedding_error(head, body);
+}
+
+result<embedding_response> decode_batch(embed_state const& st, detail::response_head const& head,
+                                        std::string_view body, std::size_t count) {
+    switch (st.route.wire) {
+    case embed_wire::openai: return detail::openai::decode_embedding_response(head, body, count);
+    case embed_wire::bedrock:
+        return detail::bedrock::decode_embedding_response(head, body, count, st.id.model);
+    case embed_wire::gemini:
+    case embed_wire::vertex: break;
+    }
+    return detail::gemini::decode_embedding_response(head, body, count,
+                                                     st.route.wire == embed_wire::vertex);
+}
+/// @}
+
 /// One batch: inputs [first, first + count) in one HTTP request, as `chat` sends one.
 asio::awaitable<result<embedding_response>> embed_batch(std::shared_ptr<embed_state> st,
                                                         std::size_t first, std::size_t count) {
     auto& self = *st->c;
     auto const& p = *st->p;
     auto const wire = st->route.wire;
-    auto enc = wire == embed_wire::openai
-                   ? detail::openai::encode_embedding_request(st->req, st->id.model,
-                                                              st->route.enc, first, count)
-                   : detail::gemini::encode_embedding_request(
-                         st->req, st->id.model, wire == embed_wire::vertex, first, count);
+    auto enc = encode_batch(*st, first, count);
     if (!enc) co_return enc.error();
     header_list const no_headers;
     auto hr = self.finish_http(p, st->id, std::move(*enc), no_headers);
@@ -972,13 +1033,8 @@ asio::awaitable<result<embedding_response>> embed_batch(std::shared_ptr<embed_st
     if (!got) co_return transport_failure(got.error());
     auto const& resp = *got;
     if (resp.head.status < 200 || resp.head.status > 299)
-        co_return wire == embed_wire::openai
-            ? detail::openai::decode_embedding_error(resp.head, resp.body)
-            : detail::gemini::decode_embedding_error(resp.head, resp.body);
-    auto out = wire == embed_wire::openai
-                   ? detail::openai::decode_embedding_response(resp.head, resp.body, count)
-                   : detail::gemini::decode_embedding_response(resp.head, resp.body, count,
-                                                               wire == embed_wire::vertex);
+        co_return decode_batch_error(wire, resp.head, resp.body);
+    auto out = decode_batch(*st, resp.head, resp.body, count);
     if (out && est > 0 && out->usage.input_tokens)
         self.limiter.settle(st->id.provider, est, static_cast<double>(*out->usage.input_tokens));
     co_return out;

@@ -201,7 +201,8 @@ public:
     /** @brief Embeds `req.inputs`: one vector per input, in input order.
 
         Inputs over the provider's batch limit (OpenAI: 2048 per request; the Gemini API's
-        batchEmbedContents: 100; Vertex AI's predict: 250, one for `gemini-embedding-001`; the
+        batchEmbedContents: 100; Vertex AI's predict: 250, one for `gemini-embedding-001`;
+        Bedrock's InvokeModel: one for Titan Text Embeddings, 96 for Cohere Embed; the
         provider option `max_embedding_inputs` sets another) are sent as concurrent requests
         (at most 8 at a time) whose vectors are joined in order. The cost is the input tokens
         at the catalog's input price (unknown when either is: the Gemini API reports no
@@ -211,10 +212,13 @@ public:
         @par Errors
         Before anything is sent: `invalid_request` for an empty list or an empty input (naming
         `inputs[i]`), `context_length_exceeded` for an input longer than the provider takes,
-        `unsupported` for a provider without embeddings (Anthropic, DeepSeek; Bedrock
-        embeddings are not implemented yet) or a field its format lacks (`task`, `title` on
-        OpenAI, `user` on Google's); `invalid_request` for a title without the `document` task
-        on Google's. A failed batch fails the call, with what the other batches cost
+        `unsupported` for a provider without embeddings (Anthropic, DeepSeek), a Bedrock
+        model other than Titan Text Embeddings and Cohere Embed, or a field its format lacks
+        (`task`, `title` on OpenAI; `user` on Google's and Bedrock's; `task` on Titan; a task
+        Cohere's `input_type` has not); `invalid_request` for a title without the `document`
+        task on Google's, or a width a Bedrock model does not offer (Titan V2: 256, 512,
+        1024; Cohere v4: 256, 512, 1024, 1536). On Cohere, an unspecified task is sent as
+        `search_document` (Bedrock requires one). A failed batch fails the call, with what the other batches cost
         in `diag.cost_usd`.
 
         @par Cancellation

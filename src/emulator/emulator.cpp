@@ -237,8 +237,9 @@ private:
 class embedding_answer final : public whole_writer {
 public:
     embedding_answer(wire_server const& s, embedding_response const& r, std::string_view model,
-                     detail::embedding_form form, std::uint64_t n)
-        : s_(s), r_(r), model_(model), form_(form),
+                     std::span<std::string const> inputs, detail::embedding_form form,
+                     std::uint64_t n)
+        : s_(s), r_(r), model_(model), inputs_(inputs), form_(form),
           request_id_(s.make_id(id_kind::request, emu_tag, n)) {}
 
     void add_headers(server_exchange& x, std::uint64_t processing_ms) override {
@@ -246,19 +247,21 @@ public:
         m.request_id = request_id_;
         m.model = model_;
         m.processing_ms = processing_ms;
+        m.input_tokens = r_.usage.input_tokens;  // Bedrock's InvokeModel says them in a header
         exchange_headers h(x);
         s_.response_headers(m, h);
     }
     std::string_view content_type() const override { return s_.content_type(); }
     void whole(std::string& out) override {
         // The emulator's vectors are finite and one per input, so every form can hold them.
-        (void)s_.encode_embedding_response(r_, model_, form_, out);
+        (void)s_.encode_embedding_response(r_, {model_, request_id_, inputs_}, form_, out);
     }
 
 private:
     wire_server const& s_;
     embedding_response const& r_;
     std::string_view model_;
+    std::span<std::string const> inputs_;
     detail::embedding_form form_;
     std::string request_id_;
 };
@@ -676,7 +679,7 @@ asio::awaitable<void> emulator::impl::serve_embed(server_exchange& x,
     a.number = n;
     a.model = model;
     a.created = unix_now();
-    embedding_answer w(s, r, a.model, in.form, n);
+    embedding_answer w(s, r, a.model, in.req.inputs, in.form, n);
     co_await answer_whole(x, f, w, a, ad->b, ad->fault, t0);
 }
 

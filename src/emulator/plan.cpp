@@ -312,6 +312,14 @@ std::uint32_t default_embedding_dimensions(std::string_view model) noexcept {
     if (model.starts_with("text-embedding-3-small") || model.starts_with("text-embedding-ada-002"))
         return 1536;
     if (model.starts_with("gemini-embedding")) return 3072;
+    // Bedrock's ids carry a region prefix (`us.`) and a version (`:0`).
+    auto const has = [&](std::string_view s) { return model.find(s) != std::string_view::npos; };
+    if (has("amazon.titan-embed-text-v2") || has("cohere.embed-english-v3") ||
+        has("cohere.embed-multilingual-v3"))
+        return 1024;
+    if (has("amazon.titan-embed-text-v1") || has("amazon.titan-embed-g1-text") ||
+        has("cohere.embed-v4"))
+        return 1536;
     return 768;
 }
 

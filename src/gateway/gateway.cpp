@@ -1565,7 +1565,9 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
             co_return;
         }
         std::string out;
-        if (!format.encode_embedding_response(*r, public_name, p.form, out)) {
+        meta.input_tokens = r->usage.input_tokens;  // Bedrock's InvokeModel says them in a header
+        detail::embedding_meta const em{public_name, meta.request_id, p.req.inputs};
+        if (!format.encode_embedding_response(*r, em, p.form, out)) {
             api_error e;
             e.status = 502;
             e.code = "upstream_bad_response";

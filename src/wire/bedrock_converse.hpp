@@ -4,8 +4,11 @@
 // the tool that carries JSON-schema answers. Private to src/wire/.
 #pragma once
 
+#include "wire/errors.hpp"
+
 #include <llmux/types.hpp>
 
+#include <string>
 #include <string_view>
 
 namespace llmux::detail::bedrock {
@@ -21,6 +24,9 @@ inline constexpr std::string_view request_id_header = "x-amzn-RequestId";
 inline constexpr std::string_view error_type_header = "x-amzn-ErrorType";
 inline constexpr std::string_view error_type_suffix =
     ":http://internal.amazon.com/coral/com.amazon.coral.service/";
+
+/// A 400 `ValidationException` with Bedrock's `message`, naming `param` (bedrock_converse_server.cpp).
+api_error validation(std::string message, std::string param = {});
 
 /** The unified value of a Bedrock `stopReason` (PROVIDERS.md 6.2). `fails` is set for the
     values that mean the generation failed. `json_answer`: the only tool called was the

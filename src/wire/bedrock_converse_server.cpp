@@ -29,6 +29,7 @@
 #include "util/json_write.hpp"
 #include "util/text.hpp"
 #include "wire/bedrock_converse.hpp"
+#include "wire/bedrock_embeddings.hpp"
 #include "wire/formats.hpp"
 
 #include <boost/json/monotonic_resource.hpp>
@@ -38,6 +39,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <unordered_map>
@@ -63,9 +65,7 @@ api_error aws_error(unsigned status, std::string message, std::string type,
     return {status, std::move(message), std::move(type), "", std::move(param)};
 }
 
-api_error validation(std::string message, std::string param = {}) {
-    return aws_error(400, std::move(message), "ValidationException", std::move(param));
-}
+using bedrock::validation;
 
 /// Bedrock's wording for a constraint a request member breaks; `where` is the member's path as
 /// AWS writes it (`messages.0.content.1`), also the error's `param`.
@@ -837,6 +837,8 @@ constexpr endpoint endpoints_table[] = {
     {"POST", "/model/{model}/converse-stream", operation::chat, true},
     {"POST", "/model/{model}/converse", operation::chat},
     {"POST", "/model/{model}/count-tokens", operation::count_tokens},
+    // InvokeModel, served for the embedding models (Titan Text Embeddings, Cohere Embed).
+    {"POST", "/model/{model}/invoke", operation::embed},
 };
 
 class bedrock_converse_server_impl final : public wire_server {
@@ -902,6 +904,21 @@ public:
 
     void response_headers(answer_meta const& m, header_sink& out) const override {
         if (!m.request_id.empty()) out.header(bedrock::request_id_header, m.request_id);
+        if (m.input_tokens) {  // as InvokeModel reports them
+            char buf[24];
+            auto const end = std::to_chars(buf, buf + sizeof buf, *m.input_tokens).ptr;
+            out.header(bedrock::input_tokens_header, std::string_view(buf, end - buf));
+        }
+    }
+
+    boost::system::result<inbound_embedding, api_error>
+    decode_embedding_request(request_head const& head, std::string_view body) const override {
+        return bedrock::decode_embedding_request(head, body);
+    }
+
+    bool encode_embedding_response(embedding_response const& r, embedding_meta const& m,
+                                   embedding_form form, std::string& out) const override {
+        return bedrock::encode_embedding_response(r, m, form, out);
     }
 
     std::string make_id(id_kind kind, std::string_view tag, std::uint64_t n) const override {
@@ -991,6 +1008,10 @@ public:
 };
 
 }  // namespace
+
+api_error bedrock::validation(std::string message, std::string param) {
+    return aws_error(400, std::move(message), "ValidationException", std::move(param));
+}
 
 wire_server const& bedrock_converse_server() {
     static bedrock_converse_server_impl const instance;

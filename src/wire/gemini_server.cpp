@@ -1135,9 +1135,9 @@ public:
         return gemini::decode_embedding_request(head, body);
     }
 
-    bool encode_embedding_response(embedding_response const& r, std::string_view model,
+    bool encode_embedding_response(embedding_response const& r, embedding_meta const& m,
                                    embedding_form form, std::string& out) const override {
-        (void)model;  // Google's embedding answers do not name the model
+        (void)m;  // Google's embedding answers do not name the model
         return gemini::encode_embedding_response(r, form, out);
     }
 

@@ -764,9 +764,9 @@ public:
         return openai::decode_embedding_request(head, body);
     }
 
-    bool encode_embedding_response(embedding_response const& r, std::string_view model,
+    bool encode_embedding_response(embedding_response const& r, embedding_meta const& m,
                                    embedding_form form, std::string& out) const override {
-        return openai::encode_embedding_response(r, model, form.encoding, out);
+        return openai::encode_embedding_response(r, m.model, form.encoding, out);
     }
 
     std::string_view stream_content_type() const noexcept override { return "text/event-stream"; }

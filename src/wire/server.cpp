@@ -111,10 +111,10 @@ wire_server::decode_embedding_request(request_head const& head, std::string_view
                               std::string(head.path) + "."};
 }
 
-bool wire_server::encode_embedding_response(embedding_response const& r, std::string_view model,
+bool wire_server::encode_embedding_response(embedding_response const& r, embedding_meta const& m,
                                             embedding_form form, std::string& out) const {
     (void)r;
-    (void)model;
+    (void)m;
     (void)form;
     (void)out;
     return false;

@@ -98,6 +98,16 @@ struct embedding_form {
     std::uint8_t shape = 0;
 };
 
+/// @brief Facts an embedding answer may repeat that are not in `embedding_response`.
+struct embedding_meta {
+    /// The model name sent back: the name the client asked for.
+    std::string_view model;
+    /// An id for the answer's body (Cohere's `id`); the answer's request id will do.
+    std::string_view id;
+    /// The request's texts, in order (Cohere's answers repeat them as `texts`).
+    std::span<std::string const> inputs;
+};
+
 /// @brief An embedding request as a client sent it, in neutral terms.
 struct inbound_embedding {
     /// `req.model` is the model as the client named it (body or path).
@@ -222,12 +232,12 @@ public:
     decode_embedding_request(request_head const& head, std::string_view body) const;
 
     /** @brief Writes an embedding answer in the form the request asked for (`form`, from
-        `decode_embedding_request`), under the model name `model`. False (and `out`
+        `decode_embedding_request`), under the model name `m.model`. False (and `out`
         unspecified) when the answer cannot be written: a value that is not finite has no JSON
         number (base64 carries it exactly), the number of vectors does not fit the form, or the
         format has no embeddings.
     */
-    virtual bool encode_embedding_response(embedding_response const& r, std::string_view model,
+    virtual bool encode_embedding_response(embedding_response const& r, embedding_meta const& m,
                                            embedding_form form, std::string& out) const;
 
     /// @name Other operations (defaults: OpenAI's model list shape, a bare count)

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: BSL-1.0
 // Embeddings end to end: `client::embed` against the in-process emulator (vectors, batches split
 // and joined in order, float and base64, errors as the client's kinds, refusals before sending,
-// cost), and the gateway's `POST /v1/embeddings` in process (keys, float and base64 out,
-// unsupported upstreams, spend recorded).
+// cost) for OpenAI, Google's and Bedrock's APIs, and the gateway's embedding endpoints in
+// process (keys, float and base64 out, unsupported upstreams, spend recorded; Google's paths,
+// Bedrock's InvokeModel).
 #include "common/client_fixture.hpp"
 #include "common/http_test_client.hpp"
 
@@ -13,6 +14,7 @@
 #include "wire/openai_embeddings.hpp"
 
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 
 #include <bit>
 #include <cmath>
@@ -268,7 +270,8 @@ BOOST_AUTO_TEST_CASE(refused_before_sending) {
             "provider 'anthropic' has no embeddings API");
     refused(texts("deepseek/deepseek-chat", {"a"}), error::unsupported,
             "provider 'deepseek' has no embeddings API");
-    refused(texts("bedrock/amazon.titan-embed-text-v2:0", {"a"}), error::unsupported, "bedrock");
+    refused(texts("bedrock/amazon.nova-pro-v1:0", {"a"}), error::unsupported,
+            "not an embedding model");
     auto titled = texts("google/gemini-embedding-001", {"a"});
     titled.title = "T";  // Google takes a title only for documents
     refused(titled, error::invalid_request, "title");
@@ -338,6 +341,73 @@ BOOST_AUTO_TEST_CASE(vertex_predict_counts_tokens) {
     BOOST_TEST_REQUIRE(!!g, g.error());
     BOOST_TEST(g->batches == 3u);
     BOOST_TEST(g->vectors.size() == 3u);
+}
+
+// Bedrock's InvokeModel: Titan one text a call, Cohere 96, each in its own body; tokens from
+// Titan's body and Cohere's header; priced from the catalog.
+BOOST_AUTO_TEST_CASE(bedrock_invoke_titan_and_cohere) {
+    emulator_fixture fx;
+    auto c = fx.make_client();
+    auto t = embed(fx, c, texts("bedrock/amazon.titan-embed-text-v2:0", {"alpha", "beta gamma", "alpha"}));
+    BOOST_TEST_REQUIRE(!!t, t.error());
+    BOOST_TEST(t->provider == "bedrock");
+    BOOST_TEST(t->model == "amazon.titan-embed-text-v2:0");
+    BOOST_TEST(t->batches == 3u);  // Titan takes one text a call
+    BOOST_REQUIRE_EQUAL(t->vectors.size(), 3u);
+    BOOST_TEST(t->vectors[0].size() == 1024u);  // Titan V2's default width
+    BOOST_TEST(std::abs(norm(t->vectors[1]) - 1.0) < 1e-5);
+    BOOST_TEST(same_bits(t->vectors[0], t->vectors[2]));
+    BOOST_TEST(!t->request_id.empty());
+    // The emulator counts a quarter of each input's characters: 2 + 3 + 2.
+    BOOST_TEST(t->usage.input_tokens == token_count(7));
+    // The data set's price for every amazon.titan-embed-text model: $0.10 per million input
+    // tokens (Titan G1's; AWS lists V2 at $0.02, which the data set does not have yet).
+    BOOST_REQUIRE(t->cost_usd.has_value());
+    BOOST_TEST(*t->cost_usd == 7 * 0.10 / 1e6, boost::test_tools::tolerance(1e-9));
+
+    auto narrow = texts("bedrock/amazon.titan-embed-text-v2:0", {"alpha"});
+    narrow.dimensions = 256;
+    auto n = embed(fx, c, narrow);
+    BOOST_TEST_REQUIRE(!!n, n.error());
+    BOOST_TEST(n->vectors[0].size() == 256u);
+
+    // Cohere: 150 texts in two calls (96 + 54), joined in input order.
+    auto co = embed(fx, c, texts("bedrock/cohere.embed-english-v3", numbered(150)));
+    BOOST_TEST_REQUIRE(!!co, co.error());
+    BOOST_TEST(co->batches == 2u);
+    BOOST_REQUIRE_EQUAL(co->vectors.size(), 150u);
+    BOOST_TEST(co->vectors[0].size() == 1024u);
+    BOOST_TEST_REQUIRE(co->usage.input_tokens.has_value());  // from X-Amzn-Bedrock-Input-Token-Count
+    BOOST_TEST(*co->usage.input_tokens > 150u);
+    BOOST_REQUIRE(co->cost_usd.has_value());
+    BOOST_TEST(*co->cost_usd == double(*co->usage.input_tokens) * 0.10 / 1e6,
+               boost::test_tools::tolerance(1e-9));
+    auto last = embed(fx, c, texts("bedrock/cohere.embed-english-v3", {"text number 149"}));
+    BOOST_TEST_REQUIRE(!!last, last.error());
+    BOOST_TEST(same_bits(last->vectors[0], co->vectors[149]));
+
+    auto v4 = texts("bedrock/cohere.embed-v4:0", {"query one", "query two"});
+    v4.task = embedding_task::query;
+    v4.dimensions = 512;
+    auto q = embed(fx, c, v4);
+    BOOST_TEST_REQUIRE(!!q, q.error());
+    BOOST_TEST(q->batches == 1u);
+    BOOST_TEST(q->vectors[1].size() == 512u);
+
+    // Refused before sending, naming what is wrong.
+    auto const before = fx.emu->stats().requests;
+    auto wide = texts("bedrock/amazon.titan-embed-text-v2:0", {"a"});
+    wide.dimensions = 300;
+    auto w = embed(fx, c, wide);
+    BOOST_TEST_REQUIRE(!w);
+    BOOST_TEST(is(w.error(), error::invalid_request));
+    BOOST_TEST(w.error().diag.message.find("256, 512 or 1024") != std::string::npos);
+    auto chat_model = embed(fx, c, texts("bedrock/amazon.nova-pro-v1:0", {"a"}));
+    BOOST_TEST_REQUIRE(!chat_model);
+    BOOST_TEST(is(chat_model.error(), error::unsupported));
+    BOOST_TEST(!c.check_embed("bedrock/amazon.nova-pro-v1:0"));
+    BOOST_TEST(!!c.check_embed("bedrock/cohere.embed-v4:0"));
+    BOOST_TEST(fx.emu->stats().requests == before);
 }
 
 BOOST_AUTO_TEST_CASE(every_openai_compatible_provider) {
@@ -477,7 +547,8 @@ char const* const models_json = R"({"models":{
     "sturdy":{"deployments":["openai/text-embedding-3-small~error=503",
                              "openai/text-embedding-3-large"]},
     "mixed":{"deployments":["openai/text-embedding-3-small","deepseek/deepseek-chat"]},
-    "gemini-embed":"google/gemini-embedding-001"}})";
+    "gemini-embed":"google/gemini-embedding-001",
+    "titan":"bedrock/amazon.titan-embed-text-v2:0"}})";
 
 }  // namespace
 
@@ -653,6 +724,69 @@ BOOST_AUTO_TEST_CASE(gateway_speaks_googles_embedding_paths) {
                                 {{"x-goog-api-key", "sk-wrong"}});
     BOOST_TEST(bad.status >= 400u);
     BOOST_TEST(bad.body.find("embedding") == std::string::npos);
+}
+
+// Bedrock's InvokeModel inbound: Titan's and Cohere's bodies, to an upstream of any format,
+// answered in the body's own shape with InvokeModel's token header; fields refused as Bedrock
+// refuses them, or passed to a Bedrock upstream.
+BOOST_AUTO_TEST_CASE(gateway_speaks_bedrocks_invoke_model) {
+    gw_fixture fx(gateway_with(models_json));
+    headers_t const key = {{"Authorization", "Bearer sk-team"}};
+    auto const titan = fx.request(http::verb::post, "/model/embed/invoke",
+                                  R"({"inputText":"alpha","embeddingTypes":["float"]})", key);
+    BOOST_TEST_REQUIRE(titan.status == 200u, titan.body);
+    BOOST_TEST(!titan.header("x-amzn-RequestId").empty());
+    BOOST_TEST(titan.header("X-Amzn-Bedrock-Input-Token-Count") == "2");
+    auto const tdoc = parse_json(titan.body);
+    BOOST_TEST(tdoc.at("embedding").as_array().size() == 1536u);  // the OpenAI upstream's width
+    BOOST_TEST(tdoc.at("inputTextTokenCount") == 2);
+    BOOST_TEST(tdoc.at("embeddingsByType").at("float") == tdoc.at("embedding"));
+
+    // The same text through OpenAI's endpoint: the same vector.
+    auto const o = fx.post(R"({"model":"embed","input":["alpha"],"encoding_format":"float"})");
+    BOOST_TEST_REQUIRE(o.status == 200u, o.body);
+    auto const ov = vectors_of(o);
+    auto const& tv = tdoc.at("embedding").as_array();
+    bool same = ov.at(0).size() == tv.size();
+    for (std::size_t k = 0; same && k < tv.size(); ++k)
+        same = std::bit_cast<std::uint32_t>(ov[0][k]) ==
+               std::bit_cast<std::uint32_t>(static_cast<float>(tv[k].to_number<double>()));
+    BOOST_TEST(same);
+
+    // Cohere's body to a Gemini upstream (which has tasks): its texts echoed, vectors in order.
+    auto const co = fx.request(http::verb::post, "/model/gemini-embed/invoke",
+                               R"({"texts":["a","b"],"input_type":"search_query"})", key);
+    BOOST_TEST_REQUIRE(co.status == 200u, co.body);
+    auto const cdoc = parse_json(co.body);
+    BOOST_TEST(cdoc.at("response_type") == "embeddings_floats");
+    BOOST_TEST(json::serialize(cdoc.at("texts")) == R"(["a","b"])");
+    BOOST_TEST(cdoc.at("embeddings").as_array().size() == 2u);
+    BOOST_TEST(!cdoc.at("id").as_string().empty());
+    // An OpenAI upstream has no task field: Cohere's input_type is refused, not dropped.
+    auto const to_openai = fx.request(http::verb::post, "/model/embed/invoke",
+                                      R"({"texts":["a"],"input_type":"search_query"})", key);
+    BOOST_TEST(to_openai.status == 400u, to_openai.body);
+    BOOST_TEST(to_openai.body.find("task") != std::string::npos, to_openai.body);
+
+    // To a Bedrock upstream, what only Bedrock has goes on (normalize:false).
+    auto const native = fx.request(http::verb::post, "/model/titan/invoke",
+                                   R"({"inputText":"alpha","normalize":false,"dimensions":256})", key);
+    BOOST_TEST_REQUIRE(native.status == 200u, native.body);
+    BOOST_TEST(parse_json(native.body).at("embedding").as_array().size() == 256u);
+    // ... and is refused for any other format, naming it.
+    auto const foreign = fx.request(http::verb::post, "/model/embed/invoke",
+                                    R"({"inputText":"alpha","normalize":false})", key);
+    BOOST_TEST(foreign.status == 400u, foreign.body);
+    BOOST_TEST(foreign.body.find("normalize") != std::string::npos, foreign.body);
+    // A field neither body has: Bedrock's own refusal.
+    auto const extra = fx.request(http::verb::post, "/model/embed/invoke",
+                                  R"({"inputText":"alpha","foo":1})", key);
+    BOOST_TEST(extra.status == 400u, extra.body);
+    BOOST_TEST(extra.header("x-amzn-ErrorType").starts_with("ValidationException"));
+    BOOST_TEST(extra.body.find("extraneous key [foo]") != std::string::npos, extra.body);
+    // A chat model has no embeddings.
+    auto const chat = fx.request(http::verb::post, "/model/chat/invoke", R"({"inputText":"a"})", key);
+    BOOST_TEST(chat.status == 400u, chat.body);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

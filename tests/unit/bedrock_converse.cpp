@@ -693,7 +693,10 @@ BOOST_AUTO_TEST_CASE(server_endpoints) {
     BOOST_TEST((count->ep->op == operation::count_tokens));
     BOOST_TEST(!exact.find("GET", "/model/m/converse"));
     BOOST_TEST(!exact.find("POST", "/model//converse"));
-    BOOST_TEST(!exact.find("POST", "/model/m/invoke"));
+    // InvokeModel is served for the embedding models.
+    auto const invoke = exact.find("POST", "/model/m/invoke");
+    BOOST_TEST_REQUIRE(invoke.has_value());
+    BOOST_TEST((invoke->ep->op == operation::embed));
     BOOST_TEST(!exact.find("POST", "/bedrock/model/m/converse"));  // the gateway: whole paths
     BOOST_TEST((exact.path_served("/model/m/converse").second == "POST"));
     detail::endpoint_table const anywhere(std::span(&self, 1), true);
