@@ -57,6 +57,47 @@ std::string errors_text(bench_model const& m, char const* sep) {
     return out;
 }
 
+boost::json::object error_messages_json(bench_model const& m) {
+    boost::json::object o;
+    for (auto const& [code, message] : m.error_messages) o[code] = message;
+    return o;
+}
+
+/// The errors of every model that had some, each code with its count and first message.
+std::string errors_section(std::vector<bench_model> const& models, palette const& p,
+                           std::size_t width) {
+    std::string out;
+    for (auto const& m : models) {
+        if (m.errors.empty()) continue;
+        if (out.empty()) out += "\n" + p.bold("errors") + "\n";
+        out += "  " + m.model + ": " + p.red(errors_text(m, ", ")) + " (" +
+               std::to_string(m.failed) + " of " + std::to_string(m.done()) + ")\n";
+        // What went wrong, not only its name: the first failure of each code, on one line.
+        for (auto const& [code, message] : m.error_messages)
+            out += "    " + truncate(printable(message, false), width > 20 ? width - 4 : 16) + "\n";
+    }
+    return out;
+}
+
+/// The vectors' length as the table shows it: "1536", "8-16" when they differed, "-" for none.
+std::string dimensions_text(bench_model const& m) {
+    if (m.vector_lengths.empty()) return "-";
+    auto const lo = m.vector_lengths.begin()->first, hi = m.vector_lengths.rbegin()->first;
+    return lo == hi ? std::to_string(lo) : std::to_string(lo) + "-" + std::to_string(hi);
+}
+
+boost::json::value dimensions_json(bench_model const& m) {
+    auto const d = m.dimensions();
+    return d ? boost::json::value(*d) : boost::json::value(nullptr);
+}
+
+/// Vector lengths with their counts: {"1536": 200}.
+boost::json::object vector_lengths_json(bench_model const& m) {
+    boost::json::object o;
+    for (auto const& [length, n] : m.vector_lengths) o[std::to_string(length)] = n;
+    return o;
+}
+
 std::string errors_csv(bench_model const& m) {
     std::string out;
     for (auto const& [code, n] : m.errors)
@@ -104,7 +145,13 @@ std::string settings_line(bench_settings const& s) {
                       " per model";
     if (s.warmup) out += " (after " + std::to_string(s.warmup) + " warm-up)";
     out += ", " + std::to_string(s.concurrency) + " in flight per model, ";
-    out += s.stream ? "streamed" : "whole answers";
+    if (s.embed) {
+        out += "embeddings of " + std::to_string(s.inputs_per_call) + " input" +
+               (s.inputs_per_call == 1 ? "" : "s") + " per call";
+        if (s.dimensions) out += ", " + std::to_string(*s.dimensions) + " dimensions asked";
+    } else {
+        out += s.stream ? "streamed" : "whole answers";
+    }
     if (s.emulated) out += ", on the built-in emulator";
     if (!s.started_at.empty()) out += ", started " + s.started_at;
     return out;
@@ -262,11 +309,15 @@ std::string cdf_path(latency_histogram const& h, rect_area a, axis ax) {
     return d;
 }
 
-void cdf_panel(svg_writer& w, std::vector<bench_model> const& models, rect_area a, axis ax) {
+/// The CDF of latency per model and, unless `with_ttft` is false (embeddings), of TTFT.
+void cdf_panel(svg_writer& w, std::vector<bench_model> const& models, rect_area a, axis ax,
+               bool with_ttft) {
     w.out += "<g class=\"panel cdf\">\n";
     w.text(a.x, a.y - 12,
-           "Cumulative distribution: share of successful requests done within x "
-           "(solid: total latency, dashed: TTFT)",
+           with_ttft ? "Cumulative distribution: share of successful requests done within x "
+                       "(solid: total latency, dashed: TTFT)"
+                     : "Cumulative distribution: share of successful requests done within x "
+                       "(total latency)",
            " class=\"panel-title\"");
     y_axis(w, a, {100, 25}, "% of successful requests", true);
     for (double p : {90.0, 99.0}) {
@@ -281,7 +332,7 @@ void cdf_panel(svg_writer& w, std::vector<bench_model> const& models, rect_area 
     }
     w.text(a.x + a.w / 2, a.y + a.h + 38, "milliseconds since the request was sent",
            " text-anchor=\"middle\" class=\"axis-title\"");
-    for (int pass = 0; pass < 2; ++pass) {
+    for (int pass = 0; pass < (with_ttft ? 2 : 1); ++pass) {
         bool const ttft = pass == 1;
         for (std::size_t i = 0; i < models.size(); ++i) {
             auto const& m = models[i];
@@ -293,6 +344,37 @@ void cdf_panel(svg_writer& w, std::vector<bench_model> const& models, rect_area 
             if (!d.empty()) w.out += "<path d=\"" + d + "\"/>\n";
             w.out += "</g>\n";
         }
+    }
+    w.out += "</g>\n";
+}
+
+/// One bar per model: texts embedded per second (embedding runs).
+void rate_panel(svg_writer& w, std::vector<bench_model> const& models, rect_area a) {
+    double max_rate = 0;
+    for (auto const& m : models)
+        if (auto r = m.inputs_per_second()) max_rate = std::max(max_rate, *r);
+    axis const ax = nice_axis(max_rate);
+    w.out += "<g class=\"panel rate\">\n";
+    w.text(a.x, a.y - 12, "Inputs embedded per second (successful calls)",
+           " class=\"panel-title\"");
+    y_axis(w, a, ax, "inputs per second", false);
+    double const slot = a.w / static_cast<double>(std::max<std::size_t>(models.size(), 1));
+    double const bar = std::min(slot * 0.7, 80.0);
+    for (std::size_t i = 0; i < models.size(); ++i) {
+        auto const& m = models[i];
+        w.out += std::string("<g class=\"series rate\" fill=\"") + colour(i) + "\">\n<title>" +
+                 esc(m.model) + "</title>\n";
+        if (auto r = m.inputs_per_second()) {
+            double const bh = std::min(*r / ax.max, 1.0) * a.h;
+            double const x = a.x + slot * (static_cast<double>(i) + 0.5) - bar / 2;
+            w.out += "<rect x=\"" + num(x) + "\" y=\"" + num(a.y + a.h - bh) + "\" width=\"" +
+                     num(bar) + "\" height=\"" + num(bh) + "\"><title>" + esc(m.model) + ": " +
+                     rate_text(r) + " inputs/s</title></rect>\n";
+            if (bar >= 26)
+                w.text(x + bar / 2, a.y + a.h - bh - 4, rate_text(r),
+                       " text-anchor=\"middle\" class=\"value\"");
+        }
+        w.out += "</g>\n";
     }
     w.out += "</g>\n";
 }
@@ -324,7 +406,7 @@ std::string svg_element(std::vector<bench_model> const& models, bench_settings c
     double max_ms = 0;
     for (auto const& m : models) {
         if (m.latency.count()) max_ms = std::max(max_ms, ms_of(m.latency.max()));
-        if (m.ttft.count()) max_ms = std::max(max_ms, ms_of(m.ttft.max()));
+        if (m.ttft.count() && !s.embed) max_ms = std::max(max_ms, ms_of(m.ttft.max()));
     }
     axis const ax = nice_axis(max_ms);
     rect_area const left{70, top, 380, 240};
@@ -335,13 +417,17 @@ std::string svg_element(std::vector<bench_model> const& models, bench_settings c
     w.out += "<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" width=\"" + num(width) +
              "\" height=\"" + num(height) + "\" viewBox=\"0 0 " + num(width) + " " + num(height) +
              "\" font-family=\"Helvetica, Arial, sans-serif\" font-size=\"12\">\n";
-    w.out += "<title>llmux bench: latency per model</title>\n";
+    w.out += s.embed
+                 ? "<title>llmux bench --embed: latency and inputs per second per model</title>\n"
+                 : "<title>llmux bench: latency per model</title>\n";
     w.out += "<style>.tick{fill:#444;font-size:11px}.value{fill:#333;font-size:9px}"
              ".axis-title{fill:#333;font-size:12px}.panel-title{fill:#111;font-size:13px;"
              "font-weight:bold}.note{fill:#666;font-size:11px}</style>\n";
     w.out += "<rect x=\"0\" y=\"0\" width=\"" + num(width) + "\" height=\"" + num(height) +
              "\" fill=\"#ffffff\"/>\n";
-    w.text(20, 28, "llmux bench: time to first token and latency per model",
+    w.text(20, 28,
+           s.embed ? "llmux bench --embed: latency and inputs per second per model"
+                   : "llmux bench: time to first token and latency per model",
            " font-size=\"17\" font-weight=\"bold\" fill=\"#111\"");
     w.text(20, 48, settings_line(s), " class=\"note\"");
 
@@ -355,10 +441,16 @@ std::string svg_element(std::vector<bench_model> const& models, bench_settings c
     }
     w.out += "</g>\n";
 
-    bar_panel(w, models, left, ax, true, s.stream ? "Time to first token (first content chunk)"
-                                                  : "Time to first byte of the response");
-    bar_panel(w, models, right, ax, false, "Total latency (request sent to last byte)");
-    cdf_panel(w, models, bottom, ax);
+    if (s.embed) {
+        // An embedding comes whole: no first token to time, so latency and throughput.
+        bar_panel(w, models, left, ax, false, "Latency per call (request sent to last byte)");
+        rate_panel(w, models, right);
+    } else {
+        bar_panel(w, models, left, ax, true, s.stream ? "Time to first token (first content chunk)"
+                                                      : "Time to first byte of the response");
+        bar_panel(w, models, right, ax, false, "Total latency (request sent to last byte)");
+    }
+    cdf_panel(w, models, bottom, ax, !s.embed);
     w.text(20, height - 14,
            "Successful requests only; failures are counted in the error rate. Percentiles from a "
            "log-linear histogram (error under 0.8%). Made by llmux bench.",
@@ -399,12 +491,102 @@ std::optional<double> bench_model::requests_per_second() const noexcept {
     return static_cast<double>(done()) / (static_cast<double>(wall.count()) / 1e9);
 }
 
+std::optional<double> bench_model::inputs_per_second() const noexcept {
+    if (wall <= nanoseconds::zero() || inputs == 0) return std::nullopt;
+    return static_cast<double>(inputs) / (static_cast<double>(wall.count()) / 1e9);
+}
+
+std::optional<std::size_t> bench_model::dimensions() const noexcept {
+    if (vector_lengths.size() != 1) return std::nullopt;
+    return vector_lengths.begin()->first;
+}
+
 double bench_model::error_rate() const noexcept {
     return done() ? static_cast<double>(failed) / static_cast<double>(done()) : 0.0;
 }
 
+namespace {
+
+/// The model column of a fitted table, wrapped at the ids' joints and no wider than the longest.
+void wrap_model_column(table& t, std::size_t longest) {
+    auto const model_w = std::min(t.columns().front().width, longest);
+    table shown(t.columns());
+    for (auto row : t.rows()) {
+        row.front().text = break_id(row.front().text, model_w);
+        shown.add(std::move(row));
+    }
+    shown.columns().front().width = model_w;
+    t = std::move(shown);
+}
+
+/// A group line over the four columns from `first`: "---- LATENCY ms ----".
+std::string column_group(table& t, std::size_t first, char const* label) {
+    auto const& cols = t.columns();
+    auto col_start = [&](std::size_t c) {
+        std::size_t x = 0;
+        for (std::size_t i = 0; i < c; ++i) x += cols[i].width + 2;
+        return x;
+    };
+    std::size_t const w = col_start(first + 4) - 2 - col_start(first);
+    std::string text = label;
+    std::size_t const lw = display_width(text);
+    std::size_t const dashes = w > lw + 2 ? w - lw - 2 : 0;
+    return std::string(dashes / 2, '-') + " " + text + " " + std::string(dashes - dashes / 2, '-');
+}
+
+/// The table of an embedding run: no TTFT and no output tokens (an embedding has neither), but
+/// inputs per second and the vectors' length.
+std::string embed_table(std::vector<bench_model> const& models, bench_settings const& s,
+                        palette const& p, std::size_t width) {
+    std::size_t longest = 5;
+    for (auto const& m : models) longest = std::max(longest, display_width(m.model));
+    table t({{"MODEL", false, true, 0, std::min<std::size_t>(longest, 26)},
+             {"OK", true},
+             {"ERR", true},
+             {"p50", true, false, 0, 5},
+             {"p90", true, false, 0, 5},
+             {"p99", true, false, 0, 5},
+             {"max", true, false, 0, 5},
+             {"INPUTS/S", true},
+             {"REQ/S", true},
+             {"DIM", true},
+             {"COST", true}});
+    for (auto const& m : models) {
+        std::vector<table::cell> row{{m.model, "1"},
+                                     {std::to_string(m.ok)},
+                                     {percent(m.error_rate()), m.failed ? "31" : nullptr}};
+        for (auto const& q : quantiles)
+            row.push_back({m.latency.count() ? format_ms(value_ms(m.latency, q.q)) : "-"});
+        row.push_back({rate_text(m.inputs_per_second())});
+        row.push_back({rate_text(m.requests_per_second())});
+        // Lengths that differ between vectors are a provider's fault worth seeing.
+        row.push_back({dimensions_text(m), m.vector_lengths.size() > 1 ? "31" : nullptr});
+        row.push_back({format_usd(m.ok > m.unpriced ? std::optional(m.cost_usd) : std::nullopt)});
+        t.add(std::move(row));
+    }
+    t.fit(width);
+    wrap_model_column(t, longest);
+    std::size_t x = 0;
+    for (std::size_t i = 0; i < 3; ++i) x += t.columns()[i].width + 2;
+    std::string const groups = std::string(x, ' ') + column_group(t, 3, "LATENCY ms");
+
+    std::string out = p.dim(settings_line(s)) + "\n\n";
+    out += p.bold(groups) + "\n";
+    out += t.render(p);
+    out += errors_section(models, p, width);
+    out += "\n";
+    out += p.dim(
+        "Latency: request sent to last byte of the call (all its batches); successful calls "
+        "only.\nINPUTS/S: texts embedded per second of the model's wall time. REQ/S: finished "
+        "calls per second of it. DIM: the vectors' length.\n");
+    return out;
+}
+
+}  // namespace
+
 std::string bench_table(std::vector<bench_model> const& models, bench_settings const& s,
                         palette const& p, std::size_t width) {
+    if (s.embed) return embed_table(models, s, p, width);
     std::size_t longest = 5;
     for (auto const& m : models) longest = std::max(longest, display_width(m.model));
     table t({{"MODEL", false, true, 0, std::min<std::size_t>(longest, 26)},
@@ -435,47 +617,20 @@ std::string bench_table(std::vector<bench_model> const& models, bench_settings c
     }
     t.fit(width);
     // The model column wraps long ids but need not be wider than the longest.
-    auto const model_w = std::min(t.columns().front().width, longest);
-    table shown(t.columns());
-    for (auto row : t.rows()) {
-        row.front().text = break_id(row.front().text, model_w);
-        shown.add(std::move(row));
-    }
-    shown.columns().front().width = model_w;
-    t = std::move(shown);
+    wrap_model_column(t, longest);
 
     // A group line over the percentile columns: "TTFT ms" and "LATENCY ms".
-    auto const& cols = t.columns();
-    auto col_start = [&](std::size_t c) {
-        std::size_t x = 0;
-        for (std::size_t i = 0; i < c; ++i) x += cols[i].width + 2;
-        return x;
-    };
-    auto group = [&](std::size_t first, char const* label) {
-        std::size_t const w = col_start(first + 4) - 2 - col_start(first);
-        std::string text = label;
-        std::size_t const lw = display_width(text);
-        std::size_t const dashes = w > lw + 2 ? w - lw - 2 : 0;
-        return std::string(dashes / 2, '-') + " " + text + " " +
-               std::string(dashes - dashes / 2, '-');
-    };
-    std::string groups(col_start(3), ' ');
-    groups += group(3, "TTFT ms");
+    std::size_t x = 0;
+    for (std::size_t i = 0; i < 3; ++i) x += t.columns()[i].width + 2;
+    std::string groups(x, ' ');
+    groups += column_group(t, 3, "TTFT ms");
     groups += "  ";
-    groups += group(7, "LATENCY ms");
+    groups += column_group(t, 7, "LATENCY ms");
 
     std::string out = p.dim(settings_line(s)) + "\n\n";
     out += p.bold(groups) + "\n";
     out += t.render(p);
-
-    bool any_errors = false;
-    for (auto const& m : models) {
-        if (m.errors.empty()) continue;
-        if (!any_errors) out += "\n" + p.bold("errors") + "\n";
-        any_errors = true;
-        out += "  " + m.model + ": " + p.red(errors_text(m, ", ")) + " (" +
-               std::to_string(m.failed) + " of " + std::to_string(m.done()) + ")\n";
-    }
+    out += errors_section(models, p, width);
     out += "\n";
     out += p.dim(
         "TTFT: time to first token (" +
@@ -488,11 +643,59 @@ std::string bench_table(std::vector<bench_model> const& models, bench_settings c
     return out;
 }
 
-boost::json::object bench_json(std::vector<bench_model> const& models, bench_settings const& s) {
+namespace {
+
+boost::json::object embed_json(std::vector<bench_model> const& models, bench_settings const& s) {
     boost::json::object settings{{"requests", s.requests},
                                  {"concurrency", s.concurrency},
                                  {"concurrency_scope", "per_model"},
                                  {"warmup", s.warmup},
+                                 {"embed", true},
+                                 {"inputs_per_call", s.inputs_per_call},
+                                 {"dimensions", s.dimensions ? boost::json::value(*s.dimensions)
+                                                             : boost::json::value(nullptr)},
+                                 {"emulated", s.emulated},
+                                 {"started_at", s.started_at}};
+    boost::json::array list;
+    for (auto const& m : models) {
+        boost::json::object errors;
+        for (auto const& [code, n] : m.errors) errors[code] = n;
+        auto ips = m.inputs_per_second();
+        auto rps = m.requests_per_second();
+        list.push_back(boost::json::object{
+            {"model", m.model},
+            {"requests", m.done()},
+            {"ok", m.ok},
+            {"failed", m.failed},
+            {"error_rate", round3(m.error_rate())},
+            {"errors", std::move(errors)},
+            {"error_messages", error_messages_json(m)},
+            {"latency_ms", histogram_json(m.latency)},
+            {"inputs", m.inputs},
+            {"inputs_per_second", opt_value(ips ? std::optional(round3(*ips)) : ips)},
+            {"requests_per_second", opt_value(rps ? std::optional(round3(*rps)) : rps)},
+            {"dimensions", dimensions_json(m)},
+            {"vector_lengths", vector_lengths_json(m)},
+            {"batches", m.batches},
+            {"input_tokens", m.input_tokens},
+            {"unknown_usage", m.unknown_usage},
+            {"cost_usd", m.ok > m.unpriced ? boost::json::value(m.cost_usd)
+                                           : boost::json::value(nullptr)},
+            {"unpriced", m.unpriced},
+            {"wall_ms", round_us(ms_of(m.wall))}});
+    }
+    return {{"settings", std::move(settings)}, {"models", std::move(list)}};
+}
+
+}  // namespace
+
+boost::json::object bench_json(std::vector<bench_model> const& models, bench_settings const& s) {
+    if (s.embed) return embed_json(models, s);
+    boost::json::object settings{{"requests", s.requests},
+                                 {"concurrency", s.concurrency},
+                                 {"concurrency_scope", "per_model"},
+                                 {"warmup", s.warmup},
+                                 {"embed", false},
                                  {"stream", s.stream},
                                  {"emulated", s.emulated},
                                  {"prompt_chars", s.prompt_chars},
@@ -510,6 +713,7 @@ boost::json::object bench_json(std::vector<bench_model> const& models, bench_set
             {"failed", m.failed},
             {"error_rate", round3(m.error_rate())},
             {"errors", std::move(errors)},
+            {"error_messages", error_messages_json(m)},
             {"ttft_ms", histogram_json(m.ttft)},
             {"latency_ms", histogram_json(m.latency)},
             {"output_tokens_per_second", opt_value(tps ? std::optional(round3(*tps)) : tps)},
@@ -528,7 +732,29 @@ boost::json::object bench_json(std::vector<bench_model> const& models, bench_set
     return {{"settings", std::move(settings)}, {"models", std::move(list)}};
 }
 
-std::string bench_csv(std::vector<bench_model> const& models) {
+std::string bench_csv(std::vector<bench_model> const& models, bench_settings const& s) {
+    if (s.embed) {
+        std::string out =
+            "model,requests,ok,failed,error_rate,latency_p50_ms,latency_p90_ms,latency_p99_ms,"
+            "latency_max_ms,inputs,inputs_per_second,requests_per_second,dimensions,batches,"
+            "input_tokens,cost_usd,errors\n";
+        for (auto const& m : models) {
+            out += csv_field(m.model) + "," + std::to_string(m.done()) + "," +
+                   std::to_string(m.ok) + "," + std::to_string(m.failed) + "," +
+                   csv_number(m.error_rate(), 4);
+            for (auto const& q : quantiles)
+                out += "," + (m.latency.count() ? csv_number(value_ms(m.latency, q.q), 3)
+                                                : std::string());
+            auto const dims = m.dimensions();
+            out += "," + std::to_string(m.inputs) + "," + csv_number(m.inputs_per_second(), 2) +
+                   "," + csv_number(m.requests_per_second(), 3) + "," +
+                   (dims ? std::to_string(*dims) : std::string()) + "," +
+                   std::to_string(m.batches) + "," + std::to_string(m.input_tokens) + "," +
+                   csv_number(m.ok > m.unpriced ? std::optional(m.cost_usd) : std::nullopt, 9) +
+                   "," + csv_field(errors_csv(m)) + "\n";
+        }
+        return out;
+    }
     std::string out =
         "model,requests,ok,failed,error_rate,ttft_p50_ms,ttft_p90_ms,ttft_p99_ms,ttft_max_ms,"
         "latency_p50_ms,latency_p90_ms,latency_p99_ms,latency_max_ms,output_tokens_per_second,"
@@ -565,6 +791,33 @@ std::string bench_html(std::vector<bench_model> const& models, bench_settings co
         "th{background:#f4f4f4}\n.note{color:#666;font-size:13px}\n</style>\n</head>\n<body>\n";
     out += "<h1>llmux bench</h1>\n<p class=\"note\">" + esc(settings_line(s)) + "</p>\n";
     out += svg_element(models, s);
+    if (s.embed) {
+        out += "<table>\n<thead>\n<tr><th rowspan=\"2\">model</th><th rowspan=\"2\">ok</th>"
+               "<th rowspan=\"2\">errors</th><th colspan=\"4\">latency (ms)</th>"
+               "<th rowspan=\"2\">inputs/s</th><th rowspan=\"2\">req/s</th>"
+               "<th rowspan=\"2\">dimensions</th><th rowspan=\"2\">cost</th></tr>\n<tr>";
+        for (auto const& q : quantiles) out += std::string("<th>") + q.name + "</th>";
+        out += "</tr>\n</thead>\n<tbody>\n";
+        for (auto const& m : models) {
+            out += "<tr><td>" + esc(m.model) + "</td><td>" + std::to_string(m.ok) + "</td><td>" +
+                   esc(percent(m.error_rate())) +
+                   (m.errors.empty() ? "" : " (" + esc(errors_text(m, ", ")) + ")") + "</td>";
+            for (auto const& q : quantiles)
+                out += "<td>" + (m.latency.count() ? format_ms(value_ms(m.latency, q.q)) : "-") +
+                       "</td>";
+            out += "<td>" + rate_text(m.inputs_per_second()) + "</td><td>" +
+                   rate_text(m.requests_per_second()) + "</td><td>" + dimensions_text(m) +
+                   "</td><td>" +
+                   esc(format_usd(m.ok > m.unpriced ? std::optional(m.cost_usd) : std::nullopt)) +
+                   "</td></tr>\n";
+        }
+        out += "</tbody>\n</table>\n";
+        out += "<p class=\"note\">Latency: request sent to last byte of the call (all its "
+               "batches). Successful calls only; percentiles from a log-linear histogram with "
+               "under 0.8% error. Inputs per second: texts embedded per second of the model's "
+               "wall time.</p>\n</body>\n</html>\n";
+        return out;
+    }
     out += "<table>\n<thead>\n<tr><th rowspan=\"2\">model</th><th rowspan=\"2\">ok</th>"
            "<th rowspan=\"2\">errors</th><th colspan=\"4\">TTFT (ms)</th>"
            "<th colspan=\"4\">latency (ms)</th><th rowspan=\"2\">output tok/s</th>"

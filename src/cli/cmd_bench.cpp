@@ -7,6 +7,10 @@
 // takes the next of the model's `-n` calls until none is left; the warm-up calls come first,
 // and the measured ones only start when every warm-up call of that model has finished.
 // Latencies go into `latency_histogram`s (bounded error, fixed memory), never a sample list.
+//
+// With --embed the calls are `client::embed` calls of `--inputs` texts each instead of chats:
+// the same workers, warm-up and reports, with inputs per second and the vectors' length in
+// place of TTFT and output tokens (an embedding has neither).
 #include "cli/bench_report.hpp"
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
@@ -28,6 +32,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <ctime>
 #include <fstream>
 #include <iostream>
@@ -58,6 +63,11 @@ struct bench_state {
     llmux::client_config const* cfg = nullptr;
     llmux::chat_request req;
     bool stream = false;
+    /// --embed: each call embeds `inputs_per_call` texts starting with `embed_text`.
+    bool embed = false;
+    std::string embed_text;
+    std::size_t inputs_per_call = 1;
+    std::optional<std::uint32_t> dimensions;
     std::size_t requests = 0;
     std::size_t warmup = 0;
     std::size_t concurrency = 1;
@@ -81,10 +91,63 @@ asio::awaitable<llmux::result<llmux::chat_response>> one_call(bench_state& st, m
     co_return r;
 }
 
+/** The texts of call `call` of a model: `k` of them, distinct within the call and across the
+    run's calls (a provider or cache that remembered a text would not embed it again), the same
+    in every run. Warm-up calls get texts of their own.
+*/
+std::vector<std::string> embed_inputs(std::string const& base, std::size_t call, std::size_t k,
+                                      bool warm) {
+    std::vector<std::string> out;
+    out.reserve(k);
+    std::string const tag = std::string(warm ? " (warm-up call " : " (call ") +
+                            std::to_string(call + 1) + ", text ";
+    for (std::size_t j = 0; j < k; ++j) out.push_back(base + tag + std::to_string(j + 1) + ")");
+    return out;
+}
+
+asio::awaitable<llmux::result<llmux::embedding_response>> one_embed(bench_state& st,
+                                                                     model_run& run,
+                                                                     std::size_t call, bool warm) {
+    llmux::embedding_request req;
+    req.model = run.m.model;
+    req.inputs = embed_inputs(st.embed_text, call, st.inputs_per_call, warm);
+    req.dimensions = st.dimensions;
+    auto r = co_await st.c->embed(std::move(req));
+    if (r) llmux::cli::price_scripted(*r, *st.cfg);
+    co_return r;
+}
+
+void record_failure(llmux::cli::bench_model& m, llmux::failure const& f) {
+    ++m.failed;
+    auto const code = llmux::code_name(f.code);
+    ++m.errors[code];
+    m.error_messages.try_emplace(code, f.to_string());
+}
+
+void record(llmux::cli::bench_model& m, llmux::result<llmux::embedding_response> const& r) {
+    if (!r) {
+        record_failure(m, r.error());
+        return;
+    }
+    auto const& resp = *r;
+    ++m.ok;
+    m.latency.record(resp.latency);
+    m.inputs += resp.vectors.size();
+    m.batches += resp.batches;
+    for (auto const& v : resp.vectors) ++m.vector_lengths[v.size()];
+    if (resp.usage.input_tokens)
+        m.input_tokens += *resp.usage.input_tokens;
+    else
+        ++m.unknown_usage;
+    if (resp.cost_usd)
+        m.cost_usd += *resp.cost_usd;
+    else
+        ++m.unpriced;
+}
+
 void record(llmux::cli::bench_model& m, llmux::result<llmux::chat_response> const& r, bool stream) {
     if (!r) {
-        ++m.failed;
-        ++m.errors[llmux::code_name(r.error().code)];
+        record_failure(m, r.error());
         return;
     }
     auto const& resp = *r;
@@ -118,20 +181,32 @@ void record(llmux::cli::bench_model& m, llmux::result<llmux::chat_response> cons
 
 asio::awaitable<void> warm_worker(bench_state& st, model_run& run) {
     while (!st.stopping && run.warm_started < st.warmup) {
-        ++run.warm_started;
-        auto r = co_await one_call(st, run);
-        (void)r;
+        auto const call = run.warm_started++;
+        if (st.embed) {
+            auto r = co_await one_embed(st, run, call, true);
+            (void)r;
+        } else {
+            auto r = co_await one_call(st, run);
+            (void)r;
+        }
         ++run.warm_done;
     }
 }
 
 asio::awaitable<void> worker(bench_state& st, model_run& run) {
     while (!st.stopping && run.started < st.requests) {
-        ++run.started;
+        auto const call = run.started++;
         auto const t0 = steady::now();
         if (!run.first_start) run.first_start = t0;
+        if (st.embed) {
+            auto r = co_await one_embed(st, run, call, false);
+            if (st.stopping) co_return;  // interrupted: a cancelled call is not a measurement
+            run.last_end = std::max(run.last_end, steady::now());
+            record(run.m, r);
+            continue;
+        }
         auto r = co_await one_call(st, run);
-        if (st.stopping) co_return;  // interrupted: a cancelled call is not a measurement
+        if (st.stopping) co_return;
         run.last_end = std::max(run.last_end, steady::now());
         record(run.m, r, st.stream);
     }
@@ -200,16 +275,21 @@ int llmux_cli_bench(std::vector<std::string> const& args) {
     cli::prompt_options prompt;
     std::vector<std::string> model_args;
     std::string json_file, csv_file, svg_file, html_file;
-    std::int64_t requests = 20, concurrency = 4, warmup = 0;
-    bool stream = false;
+    std::int64_t requests = 20, concurrency = 4, warmup = 0, inputs = 1, dimensions = 0;
+    bool stream = false, embed = false;
 
     po::options_description desc(
         "usage: llmux bench -m M1,M2,... [-n REQUESTS] [-c CONCURRENCY] [options] PROMPT\n"
+        "       llmux bench --embed -m M1,M2,... [--inputs K] [--dimensions D] [options] [TEXT]\n"
         "Sends PROMPT (or standard input when PROMPT is '-') REQUESTS times to each model and\n"
         "reports time to first token and total latency (p50, p90, p99, max), output tokens per\n"
-        "second, requests per second and errors by code. Models are measured at the same time,\n"
-        "each with CONCURRENCY calls in flight. With no provider keys set, it runs on the\n"
-        "built-in emulator; script its latency with model ids such as\n"
+        "second, requests per second and errors by code (with the first message of each).\n"
+        "With --embed, the calls embed K distinct texts each (TEXT followed by the call and\n"
+        "text number; TEXT defaults to a sentence) and the report has latency, inputs per\n"
+        "second, requests per second and the vectors' length instead of TTFT and tokens.\n"
+        "Models are measured at the same time, each with CONCURRENCY calls in flight. With no\n"
+        "provider keys set, it runs on the built-in emulator; script its latency with model ids\n"
+        "such as\n"
         "  openai/gpt-4o-mini~ttft=200ms,tps=100,tokens=50   or   openai/m~error_rate=0.1,error=503\n"
         "Exit status: 0 when every model answered at least once, 1 when a model never did or\n"
         "the run was interrupted, 2 for bad usage.\n\n"
@@ -226,6 +306,11 @@ int llmux_cli_bench(std::vector<std::string> const& args) {
         ("stream", po::bool_switch(&stream),
          "stream the answers; TTFT is then the first content chunk (default: whole answers, "
          "TTFT is the response head)")
+        ("embed", po::bool_switch(&embed),
+         "measure embedding calls (client::embed) instead of chats; not with --stream")
+        ("inputs", po::value(&inputs)->value_name("K"), "with --embed: texts per call (default 1)")
+        ("dimensions", po::value(&dimensions)->value_name("D"),
+         "with --embed: the vectors' length, for models that can shorten them")
         ("json", po::value(&json_file)->value_name("FILE"), "write the results as JSON ('-': stdout)")
         ("csv", po::value(&csv_file)->value_name("FILE"), "write the results as CSV ('-': stdout)")
         ("svg", po::value(&svg_file)->value_name("FILE"),
@@ -244,10 +329,42 @@ int llmux_cli_bench(std::vector<std::string> const& args) {
     std::vector<std::string> models;
     for (auto const& a : model_args)
         for (auto& m : cli::split_models(a)) models.push_back(std::move(m));
+    if (embed) {
+        if (stream)
+            return usage_error("--embed and --stream do not go together: embeddings are not "
+                               "streamed");
+        // Embedding calls go to one model each, with no chat parameters.
+        for (char const* flag : {"system", "temperature", "max-tokens", "fallback", "route",
+                                 "hedge", "per-attempt", "deadline"})
+            if (vm.count(flag))
+                return usage_error("--" + std::string(flag) + " does not apply to --embed");
+        if (models.empty())
+            return usage_error("missing -m M1,M2,... (e.g. -m openai/text-embedding-3-small,"
+                               "google/gemini-embedding-001)");
+        if (inputs <= 0) return usage_error("--inputs must be a positive number");
+        if (vm.count("dimensions") && (dimensions <= 0 || dimensions > 65536))
+            return usage_error("--dimensions must be a number from 1 to 65536");
+    } else {
+        for (char const* flag : {"inputs", "dimensions"})
+            if (vm.count(flag)) return usage_error("--" + std::string(flag) + " needs --embed");
+    }
     if (models.empty() && copts.route.empty())
         return usage_error("missing -m M1,M2,... (e.g. -m openai/gpt-4o-mini,deepseek/deepseek-chat)");
-    auto made = cli::make_request(prompt, vm);
-    if (!made) return usage_error(made.error().diag.message);
+    std::string embed_text;
+    llmux::result<chat_request> made = chat_request{};
+    if (embed) {
+        for (auto const& w : prompt.words) embed_text += (embed_text.empty() ? "" : " ") + w;
+        if (embed_text == "-")
+            embed_text.assign(std::istreambuf_iterator<char>(std::cin),
+                              std::istreambuf_iterator<char>());
+        while (!embed_text.empty() && (embed_text.back() == '\n' || embed_text.back() == '\r'))
+            embed_text.pop_back();
+        if (embed_text.empty())
+            embed_text = "A short passage to embed, about as long as a sentence of a document";
+    } else {
+        made = cli::make_request(prompt, vm);
+        if (!made) return usage_error(made.error().diag.message);
+    }
     if (requests <= 0) return usage_error("-n/--requests must be a positive number");
     if (concurrency <= 0) return usage_error("-c/--concurrency must be a positive number");
     if (warmup < 0) return usage_error("--warmup must be zero or more");
@@ -306,8 +423,8 @@ int llmux_cli_bench(std::vector<std::string> const& args) {
     auto json_text = [](std::vector<cli::bench_model> const& m, cli::bench_settings const& s) {
         return llmux::detail::to_json(cli::bench_json(m, s)) + "\n";
     };
-    auto csv_text = [](std::vector<cli::bench_model> const& m, cli::bench_settings const&) {
-        return cli::bench_csv(m);
+    auto csv_text = [](std::vector<cli::bench_model> const& m, cli::bench_settings const& s) {
+        return cli::bench_csv(m, s);
     };
     if (!add_output(json_file, +json_text) || !add_output(csv_file, +csv_text) ||
         !add_output(svg_file, &cli::bench_svg) || !add_output(html_file, &cli::bench_html))
@@ -320,9 +437,11 @@ int llmux_cli_bench(std::vector<std::string> const& args) {
     }
     client c{s.io.get_executor(), s.cfg};
     router rt{c};
+    // Nothing is sent before every model checks out: a provider without embeddings (Anthropic,
+    // DeepSeek) is named here rather than counted as a column of failures.
     for (auto const& m : all_models)
-        if (auto r = c.check(m); !r) {
-            std::cerr << "llmux bench: " << r.error() << "\n";
+        if (auto r = embed ? c.check_embed(m) : c.check(m); !r) {
+            std::cerr << "llmux bench: " << (embed ? m + ": " : std::string()) << r.error() << "\n";
             if (s.emu) s.emu->stop();
             return 1;
         }
@@ -336,6 +455,10 @@ int llmux_cli_bench(std::vector<std::string> const& args) {
     st.concurrency = static_cast<std::size_t>(concurrency);
     st.warmup = static_cast<std::size_t>(warmup);
     st.req = std::move(*made);
+    st.embed = embed;
+    st.embed_text = std::move(embed_text);
+    st.inputs_per_call = static_cast<std::size_t>(inputs);
+    if (embed && vm.count("dimensions")) st.dimensions = static_cast<std::uint32_t>(dimensions);
     st.runs.resize(series.size());
     for (std::size_t i = 0; i < series.size(); ++i) {
         st.runs[i].m.model = series[i].first;
@@ -348,7 +471,10 @@ int llmux_cli_bench(std::vector<std::string> const& args) {
     settings.warmup = st.warmup;
     settings.stream = stream;
     settings.emulated = s.emu != nullptr;
-    settings.prompt_chars = st.req.messages.front().text().size();
+    settings.prompt_chars = embed ? st.embed_text.size() : st.req.messages.front().text().size();
+    settings.embed = embed;
+    settings.inputs_per_call = st.inputs_per_call;
+    settings.dimensions = st.dimensions;
     settings.started_at = iso_now();
 
     // Progress on stderr: bars redrawn in place on a terminal, plain lines every few seconds

@@ -367,12 +367,25 @@ std::vector<std::string> split_list(std::string const& s) {
     return out;
 }
 
-void price_scripted(chat_response& r, client_config const& cfg) {
-    if (r.cost_usd) return;
-    auto const tilde = r.requested_model.find('~');
-    if (tilde == std::string::npos) return;
+namespace {
+
+/// The catalog price of `u` for the model id before the `~` of `requested`, if it has one.
+std::optional<double> scripted_cost(std::string const& requested, usage const& u,
+                                    client_config const& cfg) {
+    auto const tilde = requested.find('~');
+    if (tilde == std::string::npos) return std::nullopt;
     auto const& cat = cfg.models ? *cfg.models : catalog::built_in();
-    r.cost_usd = cat.cost(std::string_view(r.requested_model).substr(0, tilde), r.usage);
+    return cat.cost(std::string_view(requested).substr(0, tilde), u);
+}
+
+}  // namespace
+
+void price_scripted(chat_response& r, client_config const& cfg) {
+    if (!r.cost_usd) r.cost_usd = scripted_cost(r.requested_model, r.usage, cfg);
+}
+
+void price_scripted(embedding_response& r, client_config const& cfg) {
+    if (!r.cost_usd) r.cost_usd = scripted_cost(r.requested_model, r.usage, cfg);
 }
 
 std::vector<std::string> split_models(std::string const& s) {

@@ -144,6 +144,9 @@ result<void> load_emulator_script(std::string const& path, emulator_config& cfg)
 /// directives (`openai/gpt-4o-mini~ttft=200ms`): at the catalog price of the id before the `~`.
 void price_scripted(chat_response& r, client_config const& cfg);
 
+/// `price_scripted` for the vectors of an embedding call (their input tokens).
+void price_scripted(embedding_response& r, client_config const& cfg);
+
 /// Splits "a,b,c" into its non-empty, trimmed parts.
 std::vector<std::string> split_list(std::string const& s);
 

@@ -4,7 +4,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { run, replay, test, done, assert } from './harness.mjs';
+import http from 'node:http';
+import { run, runAsync, replay, test, done, assert } from './harness.mjs';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'llmux-bench-test-'));
 process.on('exit', () => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -206,6 +207,7 @@ await test('error rates by code; the chart has one series per model per panel', 
   assert.equal(flaky.requests, 20);
   assert.ok(flaky.failed >= 2 && flaky.failed <= 9, `failed ${flaky.failed} of 20 at 25%`);
   assert.deepEqual(flaky.errors, { overloaded: flaky.failed });
+  assert.match(flaky.error_messages.overloaded, /^overloaded \(HTTP 503\)/);
   assert.equal(flaky.ok + flaky.failed, 20);
   const down = by[models[2]];
   assert.equal(down.ok, 0);
@@ -217,6 +219,8 @@ await test('error rates by code; the chart has one series per model per panel', 
   for (const m of models) assert.match(r.stdout, new RegExp(`^${m.split('~')[0]}[\\s~]`, 'm'), `table lacks ${m}`);
   assert.match(r.stdout, /overloaded \d+/);
   assert.match(r.stdout, /rate_limited 20/);
+  // Each code with what the first such failure said, not only its name.
+  assert.match(r.stdout, /^ {4}rate_limited \(HTTP 429\)/m);
   assert.match(r.stdout, /100%/);
   // Plain progress lines (stderr is not a terminal).
   assert.match(r.stderr, /llmux bench: openai\/gpt-4o-mini~ttft=20ms\s+20\/20/);
@@ -321,10 +325,233 @@ await test('bad input gets one clear line and a non-zero exit', () => {
   assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
 });
 
+
+// ---- --embed ---------------------------------------------------------------------------------
+
+/** An OpenAI-compatible embeddings server that records every request body and answers each
+    input with a vector of the asked length (4 without one), as base64 or floats as asked.
+    Resolves with { url, bodies, stop() }. */
+function recordingEmbeddings() {
+  const bodies = [];
+  const server = http.createServer((req, res) => {
+    let text = '';
+    req.on('data', (d) => { text += d; });
+    req.on('end', () => {
+      const body = JSON.parse(text);
+      bodies.push({ path: req.url, body });
+      const dims = body.dimensions ?? 4;
+      const data = body.input.map((_, i) => {
+        const v = Float32Array.from({ length: dims }, (_, j) => (i + 1) / (j + 2));
+        return { object: 'embedding', index: i,
+                 embedding: body.encoding_format === 'base64' ? Buffer.from(v.buffer).toString('base64') : [...v] };
+      });
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ object: 'list', data, model: body.model,
+                               usage: { prompt_tokens: 5 * body.input.length, total_tokens: 5 * body.input.length } }));
+    });
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({
+    url: `http://127.0.0.1:${server.address().port}`, bodies,
+    stop: () => new Promise((res) => server.close(res)),
+  })));
+}
+
+await test('--embed: counts, inputs per second and the asked dimensions, in every report', () => {
+  const files = { csv: `${tmp}/e.csv`, svg: `${tmp}/e.svg`, html: `${tmp}/e.html` };
+  const models = ['openai/text-embedding-3-small', 'google/gemini-embedding-001'];
+  const r = run(['bench', '--embed', '-m', models.join(','), '-n', '6', '-c', '3', '--inputs', '4',
+                 '--dimensions', '64', '--json', '-', '--csv', files.csv, '--svg', files.svg,
+                 '--html', files.html]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /built-in emulator/);
+  const o = JSON.parse(r.stdout);
+  assert.equal(o.settings.embed, true);
+  assert.equal(o.settings.inputs_per_call, 4);
+  assert.equal(o.settings.dimensions, 64);
+  assert.equal(o.settings.requests, 6);
+  assert.equal(o.settings.emulated, true);
+  assert.ok(!('stream' in o.settings));
+  assert.deepEqual(o.models.map((m) => m.model), models);
+  for (const m of o.models) {
+    assert.equal(m.requests, 6, m.model);
+    assert.equal(m.ok, 6, m.model);
+    assert.equal(m.failed, 0, m.model);
+    assert.deepEqual(m.errors, {});
+    assert.equal(m.inputs, 24, m.model);
+    assert.equal(m.dimensions, 64, m.model);
+    assert.deepEqual(m.vector_lengths, { 64: 24 }, m.model);
+    assert.equal(m.batches, 6, `${m.model}: 4 inputs fit one request`);
+    assert.ok(m.inputs_per_second > 0, `${m.model}: inputs/s ${m.inputs_per_second}`);
+    assert.ok(m.requests_per_second > 0);
+    // inputs/s and req/s share the wall time: 4 inputs per call.
+    assert.ok(Math.abs(m.inputs_per_second / m.requests_per_second - 4) < 0.1,
+      `${m.inputs_per_second} / ${m.requests_per_second}`);
+    assert.ok(m.latency_ms.p50 > 0 && m.latency_ms.p50 <= m.latency_ms.max);
+    // An embedding has no first token and no output: no such fields.
+    for (const k of ['ttft_ms', 'output_tokens_per_second', 'output_tokens', 'reasoning_tokens'])
+      assert.ok(!(k in m), `${m.model} has ${k}`);
+  }
+  const [openai, gemini] = o.models;
+  assert.ok(openai.input_tokens > 0);
+  assert.ok(openai.cost_usd > 0, 'priced from the catalog');
+  // The Gemini API reports no tokens: usage unknown, so no cost rather than a made-up one.
+  assert.equal(gemini.unknown_usage, 6);
+  assert.equal(gemini.cost_usd, null);
+  // The table went to stderr (the JSON took stdout): latency, no TTFT.
+  assert.match(r.stderr, /LATENCY ms/);
+  assert.doesNotMatch(r.stderr, /TTFT/);
+
+  const [head, ...rows] = parseCsv(fs.readFileSync(files.csv, 'utf8'));
+  assert.equal(rows.length, 2);
+  assert.ok(!head.some((h) => /ttft|output_tokens/.test(h)), head.join(','));
+  const rec = Object.fromEntries(head.map((h, i) => [h, rows[0][i]]));
+  assert.equal(+rec.inputs, 24);
+  assert.equal(+rec.dimensions, 64);
+  assert.ok(+rec.inputs_per_second > 0);
+  assert.ok(Math.abs(+rec.latency_p50_ms - openai.latency_ms.p50) < 0.01);
+
+  const svg = parseXml(fs.readFileSync(files.svg, 'utf8'));
+  const series = [...walk(svg)].filter((e) => e.name === 'g' && /\bseries\b/.test(e.attrs.class ?? ''));
+  const kinds = (g) => g.attrs.class.split(/\s+/).filter((c) => c !== 'series');
+  for (const kind of ['total', 'rate', 'cdf-total'])
+    assert.deepEqual(series.filter((g) => kinds(g).includes(kind)).map((g) => g.children[0].text), models, kind);
+  assert.ok(!series.some((g) => /ttft/.test(g.attrs.class)), 'no TTFT series');
+  const rates = series.filter((g) => kinds(g).includes('rate'));
+  for (const g of rates) assert.equal(g.children.filter((c) => c.name === 'rect').length, 1, 'a bar per model');
+  const texts = [...walk(svg)].filter((e) => e.name === 'text').map((e) => e.text);
+  assert.ok(texts.includes('inputs per second'));
+  assert.ok(!texts.some((t) => /TTFT|first token/.test(t)), 'no TTFT label');
+  const html = fs.readFileSync(files.html, 'utf8');
+  parseXml(html.slice(html.indexOf('<svg'), html.indexOf('</svg>') + 6));
+  assert.match(html, /<th rowspan="2">inputs\/s<\/th>/);
+  assert.doesNotMatch(html, /TTFT/);
+});
+
+await test('--embed: the table has latency, inputs/s and the vectors\' length, no TTFT', () => {
+  const r = run(['bench', '--embed', '-m', 'openai/text-embedding-3-small', '-n', '3', '-c', '3'],
+                { env: { COLUMNS: '140' } });
+  assert.equal(r.code, 0, r.stderr);
+  const lines = r.stdout.split('\n');
+  assert.ok(lines.some((l) => /^MODEL\s+OK\s+ERR\s+p50\s+p90\s+p99\s+max\s+INPUTS\/S\s+REQ\/S\s+DIM\s+COST$/.test(l)),
+    r.stdout);
+  assert.doesNotMatch(r.stdout, /TTFT|TOK\/S/);
+  assert.match(r.stdout, /LATENCY ms/);
+  // Without --dimensions the model's own length (1536 for text-embedding-3-small).
+  assert.match(lines.find((l) => l.startsWith('openai/text-embedding-3-small ')) ?? '',
+               /^openai\/text-embedding-3-small\s+3\s+0%(\s+\S+){4}\s+\S+\s+\S+\s+1536\s+\$/);
+  assert.match(r.stdout, /3 requests per model, 3 in flight per model, embeddings of 1 input per call, on the built-in emulator/);
+  assert.match(r.stdout, /INPUTS\/S: texts embedded per second/);
+});
+
+await test('--embed: failed calls are counted by code, each with its first message', () => {
+  const models = ['openai/text-embedding-3-small~error=429', 'openai/text-embedding-3-large~error_rate=0.25,error=503'];
+  const r = run(['bench', '--embed', '-m', models.join(','), '-n', '20', '-c', '4', '--inputs', '2',
+                 '--json', `${tmp}/ee.json`]);
+  assert.equal(r.code, 1, 'a model with no successful call fails the run');
+  assert.match(r.stderr, /text-embedding-3-small~error=429: no successful call/);
+  const o = JSON.parse(fs.readFileSync(`${tmp}/ee.json`, 'utf8'));
+  const [down, flaky] = o.models;
+  assert.equal(down.ok, 0);
+  assert.deepEqual(down.errors, { rate_limited: 20 });
+  assert.match(down.error_messages.rate_limited, /^rate_limited \(HTTP 429\) from openai/);
+  assert.equal(down.inputs, 0);
+  assert.equal(down.inputs_per_second, null);
+  assert.equal(down.dimensions, null);
+  assert.equal(down.latency_ms, null);
+  assert.equal(flaky.ok + flaky.failed, 20);
+  assert.ok(flaky.failed >= 2 && flaky.failed <= 9, `failed ${flaky.failed} of 20 at 25%`);
+  assert.deepEqual(flaky.errors, { overloaded: flaky.failed });
+  assert.match(flaky.error_messages.overloaded, /HTTP 503/);
+  assert.equal(flaky.inputs, 2 * flaky.ok);
+  assert.equal(flaky.dimensions, 3072);
+  assert.match(r.stdout, /rate_limited 20 \(20 of 20\)/);
+  assert.match(r.stdout, /^ {4}rate_limited \(HTTP 429\) from openai/m);
+  assert.match(r.stdout, /^ {4}overloaded \(HTTP 503\)/m);
+});
+
+await test('--embed: distinct texts in every call, warm-up included; --dimensions sent', async () => {
+  const up = await recordingEmbeddings();
+  try {
+    const r = await runAsync(['bench', '--embed', '--base-url', `${up.url}/v1`, '-m', 'openai/text-embedding-3-small',
+                              '-n', '5', '-c', '2', '--warmup', '2', '--inputs', '3', '--dimensions', '8',
+                              '--json', '-', 'same words']);
+    assert.equal(r.code, 0, r.stderr);
+    const m = JSON.parse(r.stdout).models[0];
+    assert.equal(m.ok, 5);
+    assert.equal(m.inputs, 15, 'warm-up calls are not counted');
+    assert.equal(m.dimensions, 8);
+    assert.equal(m.input_tokens, 5 * 15);
+    assert.equal(up.bodies.length, 7, '2 warm-up and 5 measured calls');
+    const texts = up.bodies.flatMap((b) => b.body.input);
+    assert.equal(texts.length, 21);
+    assert.equal(new Set(texts).size, 21, 'every text differs');
+    for (const t of texts) assert.ok(t.startsWith('same words'), t);
+    for (const { path: p, body } of up.bodies) {
+      assert.equal(p, '/v1/embeddings');
+      assert.equal(body.model, 'text-embedding-3-small');
+      assert.equal(body.dimensions, 8);
+      assert.equal(body.input.length, 3);
+    }
+    // The same texts on the next run: a run is repeatable.
+    const again = await runAsync(['bench', '--embed', '--base-url', `${up.url}/v1`, '-m', 'openai/text-embedding-3-small',
+                                  '-n', '5', '-c', '2', '--warmup', '2', '--inputs', '3', '--dimensions', '8', 'same words']);
+    assert.equal(again.code, 0, again.stderr);
+    assert.deepEqual(new Set(up.bodies.slice(7).flatMap((b) => b.body.input)), new Set(texts));
+  } finally {
+    await up.stop();
+  }
+});
+
+await test('--embed: a provider without embeddings is named before anything is sent', async () => {
+  const up = await recordingEmbeddings();
+  try {
+    for (const [model, provider] of [['anthropic/claude-sonnet-4-5', 'anthropic'], ['deepseek/deepseek-chat', 'deepseek']]) {
+      const r = await runAsync(['bench', '--embed', '--base-url', `${up.url}/v1`,
+                                '-m', `openai/text-embedding-3-small,${model}`, '-n', '2']);
+      assert.equal(r.code, 1, r.stderr);
+      const lines = r.stderr.trim().split('\n');
+      assert.equal(lines.length, 1, r.stderr);
+      assert.match(lines[0], new RegExp(`^llmux bench: ${model}: unsupported: provider '${provider}' has no embeddings API`));
+      assert.equal(r.stdout, '', 'no table: nothing ran');
+    }
+    assert.equal(up.bodies.length, 0, 'not even the model that has embeddings was called');
+  } finally {
+    await up.stop();
+  }
+  // The same on the built-in emulator.
+  const r = run(['bench', '--embed', '-m', 'anthropic/claude-sonnet-4-5', '-n', '2']);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /anthropic\/claude-sonnet-4-5: unsupported: provider 'anthropic' has no embeddings API/);
+});
+
+await test('--embed: bad usage names the flag, exit 2', () => {
+  const m = ['-m', 'openai/text-embedding-3-small'];
+  const cases = [
+    [['bench', '--embed', '--stream', ...m], /--embed and --stream do not go together/],
+    [['bench', '--embed'], /missing -m M1,M2,\.\.\. \(e\.g\. -m openai\/text-embedding-3-small/],
+    [['bench', '--inputs', '4', ...m, 'hi'], /--inputs needs --embed/],
+    [['bench', '--dimensions', '8', ...m, 'hi'], /--dimensions needs --embed/],
+    [['bench', '--embed', '--inputs', '0', ...m], /--inputs must be a positive number/],
+    [['bench', '--embed', '--dimensions', '0', ...m], /--dimensions must be a number from 1 to 65536/],
+    [['bench', '--embed', '--system', 'be brief', ...m], /--system does not apply to --embed/],
+    [['bench', '--embed', '--max-tokens', '5', ...m], /--max-tokens does not apply to --embed/],
+    [['bench', '--embed', '--fallback', 'openai/text-embedding-3-large', ...m], /--fallback does not apply to --embed/],
+    [['bench', '--embed', '--route', 'cheapest', ...m], /--route does not apply to --embed/],
+    [['bench', '--embed', '-n', '0', ...m], /--requests must be a positive number/],
+  ];
+  for (const [args, re] of cases) {
+    const r = run(args);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, re, args.join(' '));
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+  }
+});
+
 await test('--help for bench', () => {
   const r = run(['bench', '--help']);
   assert.equal(r.code, 0);
   for (const flag of ['-n', '-c', '--stream', '--warmup', '--json', '--csv', '--svg', '--html',
+                      '--embed', '--inputs', '--dimensions',
                       '--config', '--base-url', '--timeout', '--fallback', '--route'])
     assert.ok(r.stdout.includes(flag), flag);
 });
