@@ -79,25 +79,39 @@ std::string b64_encode(std::string_view in, char const* alphabet, bool pad) {
     return out;
 }
 
-// Decodes unpadded base64 text (the caller strips and checks padding).
+// Decodes unpadded base64 text (the caller strips and checks padding): four characters to three
+// bytes at a time, written in place (an embedding answer holds hundreds of kilobytes of it).
 std::optional<std::string> b64_decode_unpadded(std::string_view in, b64_table const& table) {
-    if (in.size() % 4 == 1) return std::nullopt;  // 6 bits cannot make a byte
-    std::string out;
-    out.reserve(in.size() / 4 * 3 + 2);
-    std::uint32_t acc = 0;
-    int bits = 0;
-    for (char c : in) {
-        int const v = table[static_cast<unsigned char>(c)];
-        if (v < 0) return std::nullopt;
-        acc = (acc << 6) | static_cast<std::uint32_t>(v);
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out.push_back(static_cast<char>((acc >> bits) & 0xFF));
-        }
+    std::size_t const n = in.size();
+    std::size_t const rest = n % 4;
+    if (rest == 1) return std::nullopt;  // 6 bits cannot make a byte
+    std::string out(n / 4 * 3 + (rest ? rest - 1 : 0), '\0');
+    auto const* s = reinterpret_cast<unsigned char const*>(in.data());
+    auto* d = out.data();
+    std::size_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        int const a = table[s[i]], b = table[s[i + 1]], c = table[s[i + 2]], e = table[s[i + 3]];
+        if ((a | b | c | e) < 0) return std::nullopt;
+        auto const v = static_cast<std::uint32_t>(a << 18 | b << 12 | c << 6 | e);
+        d[0] = static_cast<char>(v >> 16);
+        d[1] = static_cast<char>(v >> 8);
+        d[2] = static_cast<char>(v);
+        d += 3;
     }
-    // Leftover bits must be zero: otherwise two texts would decode to the same bytes.
-    if (bits > 0 && (acc & ((1u << bits) - 1)) != 0) return std::nullopt;
+    if (rest) {  // 2 or 3 characters: 1 or 2 bytes, and 4 or 2 bits left over
+        std::uint32_t v = 0;
+        for (std::size_t k = 0; k < rest; ++k) {
+            int const t = table[s[i + k]];
+            if (t < 0) return std::nullopt;
+            v = v << 6 | static_cast<std::uint32_t>(t);
+        }
+        unsigned const spare = rest == 2 ? 4 : 2;
+        // Leftover bits must be zero: otherwise two texts would decode to the same bytes.
+        if ((v & ((1u << spare) - 1)) != 0) return std::nullopt;
+        v >>= spare;
+        if (rest == 3) *d++ = static_cast<char>(v >> 8);
+        *d = static_cast<char>(v);
+    }
     return out;
 }
 
