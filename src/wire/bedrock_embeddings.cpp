@@ -84,28 +84,6 @@ std::string list_of(std::span<std::uint32_t const> v) {
     return s;
 }
 
-/// Appends `v` as a JSON array of floats, each in the shortest form that reads back to it.
-bool append_floats(std::string& out, std::span<float const> v) {
-    out += '[';
-    for (std::size_t k = 0; k < v.size(); ++k) {
-        if (k) out += ',';
-        if (!append_float(out, v[k])) return false;
-    }
-    out += ']';
-    return true;
-}
-
-/// Reads an array of numbers at `at` into `out`.
-result<void> read_vector(json::value const& v, std::string const& at, std::vector<float>& out) {
-    auto const* a = v.if_array();
-    if (!a) return bad_field(at, "is not an array of numbers");
-    out.resize(a->size());
-    for (std::size_t k = 0; k < a->size(); ++k)
-        if (!to_float((*a)[k], out[k]))
-            return bad_field(at + "[" + std::to_string(k) + "]", "is not a number");
-    return {};
-}
-
 // ---------------------------------------------------------------------------------------------
 // Server side: Bedrock's words
 
@@ -430,7 +408,7 @@ result<embedding_response> decode_embedding_response(response_head const& head,
             return fail(bad_field("embedding", "holds one vector for " +
                                                    std::to_string(expected) + " inputs"));
         r.vectors.resize(1);
-        if (auto ok = read_vector(*e, "embedding", r.vectors[0]); !ok) return fail(ok.error());
+        if (auto ok = read_floats(*e, "embedding", r.vectors[0]); !ok) return fail(ok.error());
         r.usage.input_tokens = get_count(*o, "inputTextTokenCount");
     } else if (auto const* bt = get_object(*o, "embeddingsByType")) {
         auto const* fv = bt->if_contains("float");
@@ -439,7 +417,7 @@ result<embedding_response> decode_embedding_response(response_head const& head,
             return fail(bad_field("embeddingsByType.float",
                                   "holds one vector for " + std::to_string(expected) + " inputs"));
         r.vectors.resize(1);
-        if (auto ok = read_vector(*fv, "embeddingsByType.float", r.vectors[0]); !ok)
+        if (auto ok = read_floats(*fv, "embeddingsByType.float", r.vectors[0]); !ok)
             return fail(ok.error());
         r.usage.input_tokens = get_count(*o, "inputTextTokenCount");
     } else {
@@ -459,7 +437,7 @@ result<embedding_response> decode_embedding_response(response_head const& head,
                                           " vectors for " + std::to_string(expected) + " inputs"));
         r.vectors.resize(expected);
         for (std::size_t i = 0; i < expected; ++i)
-            if (auto ok = read_vector((*list)[i], at + "[" + std::to_string(i) + "]", r.vectors[i]);
+            if (auto ok = read_floats((*list)[i], at + "[" + std::to_string(i) + "]", r.vectors[i]);
                 !ok)
                 return fail(ok.error());
     }

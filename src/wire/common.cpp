@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSL-1.0
 #include "wire/common.hpp"
 #include "util/json_read.hpp"
+#include "util/json_text.hpp"
 #include "util/json_write.hpp"
 
 #include <boost/json/parse.hpp>
@@ -261,6 +262,26 @@ bool to_float(boost::json::value const& v, float& out) noexcept {
         return true;
     }
     return false;
+}
+
+bool append_floats(std::string& out, std::span<float const> v) {
+    out += '[';
+    for (std::size_t k = 0; k < v.size(); ++k) {
+        if (k) out += ',';
+        if (!append_float(out, v[k])) return false;
+    }
+    out += ']';
+    return true;
+}
+
+result<void> read_floats(boost::json::value const& v, std::string const& at, std::vector<float>& out) {
+    auto const* a = v.if_array();
+    if (!a) return bad_field(at, "is not an array of numbers");
+    out.resize(a->size());
+    for (std::size_t k = 0; k < a->size(); ++k)
+        if (!to_float((*a)[k], out[k]))
+            return bad_field(at + "[" + std::to_string(k) + "]", "is not a number");
+    return {};
 }
 
 result<std::span<std::string const>> embedding_inputs(std::vector<std::string> const& inputs,

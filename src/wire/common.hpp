@@ -113,6 +113,14 @@ std::optional<std::int64_t> whole_number(boost::json::value const& v) noexcept;
 /// the same float); false for anything but a number.
 bool to_float(boost::json::value const& v, float& out) noexcept;
 
+/// Appends `v` as a JSON array of floats, each in the shortest form that reads back to it;
+/// false for a value that is not finite (JSON has no number for it).
+bool append_floats(std::string& out, std::span<float const> v);
+
+/// Reads `v`, a JSON array of numbers at `at`, into `out`; a `protocol_error` naming the place
+/// (`at` or `at[k]`) for anything else.
+result<void> read_floats(boost::json::value const& v, std::string const& at, std::vector<float>& out);
+
 /** The inputs [first, first + count) of an embedding request (clamped to the list), checked
     as every embeddings format needs them: `invalid_request` for an empty slice or an empty
     text (naming `inputs[i]` by its place in the whole list).

@@ -55,24 +55,8 @@ json::value const* member(json::object const& o, std::string_view camel,
 /// Reads `values` (an array of numbers) at `at` into `out`.
 result<void> read_values(json::object const& o, std::string const& at, std::vector<float>& out) {
     auto const* v = o.if_contains("values");
-    auto const* a = v ? v->if_array() : nullptr;
-    if (!a) return bad_field(at + ".values", "is missing or not an array of numbers");
-    out.resize(a->size());
-    for (std::size_t k = 0; k < a->size(); ++k)
-        if (!to_float((*a)[k], out[k]))
-            return bad_field(at + ".values[" + std::to_string(k) + "]", "is not a number");
-    return {};
-}
-
-/// Appends `v` as a JSON array of floats, each in the shortest form that reads back to it.
-bool append_floats(std::string& out, std::span<float const> v) {
-    out += '[';
-    for (std::size_t k = 0; k < v.size(); ++k) {
-        if (k) out += ',';
-        if (!append_float(out, v[k])) return false;
-    }
-    out += ']';
-    return true;
+    if (!v || !v->is_array()) return bad_field(at + ".values", "is missing or not an array of numbers");
+    return read_floats(*v, at + ".values", out);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -356,13 +356,8 @@ bool encode_embedding_response(embedding_response const& r, std::string_view mod
             out += '"';
             append_base64_floats(out, v);
             out += '"';
-        } else {
-            out += '[';
-            for (std::size_t k = 0; k < v.size(); ++k) {
-                if (k) out += ',';
-                if (!append_float(out, v[k])) return false;
-            }
-            out += ']';
+        } else if (!append_floats(out, v)) {
+            return false;
         }
         out += '}';
     }
