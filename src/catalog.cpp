@@ -120,6 +120,7 @@ enum field : unsigned {
     f_reasoning = 1u << 11,
     f_documents = 1u << 12,
     f_quality = 1u << 13,
+    f_embedding = 1u << 14,
 };
 constexpr unsigned price_fields = f_input | f_output | f_cached | f_write | f_request | f_tiers;
 
@@ -219,7 +220,8 @@ result<std::vector<entry>> parse_entries(std::string_view text, std::string_view
             {"json_schema", f_json_schema},
             {"reasoning", f_reasoning},
             {"documents", f_documents},
-            {"quality", f_quality}};
+            {"quality", f_quality},
+            {"embedding", f_embedding}};
         for (auto const& [k, v] : *o) {
             auto it = std::find_if(std::begin(known), std::end(known),
                                    [&](auto const& p) { return p.first == std::string_view(k); });
@@ -242,7 +244,14 @@ result<std::vector<entry>> parse_entries(std::string_view text, std::string_view
             if (!tiers) return tiers.error();
             m.tiers = std::move(*tiers);
         }
-        std::optional<double> ctx, maxo, quality;
+        std::optional<double> ctx, maxo, quality, width;
+        if (auto r = num("embedding", width); !r) return r.error();
+        if (width) {
+            if (*width < 1 || *width > 65536 || *width != static_cast<double>(static_cast<std::uint32_t>(*width)))
+                return bad(origin, at + ": embedding must be the vectors' length, a whole number "
+                                        "from 1 to 65536");
+            m.embedding_dimensions = static_cast<std::uint32_t>(*width);
+        }
         if (auto r = num("context", ctx); !r) return r.error();
         if (auto r = num("max_output", maxo); !r) return r.error();
         if (auto r = num("quality", quality); !r) return r.error();
@@ -274,6 +283,7 @@ void merge_facts(model_info& into, entry const& e) {
     if (e.present & f_reasoning) into.reasoning = m.reasoning;
     if (e.present & f_documents) into.documents = m.documents;
     if (e.present & f_quality) into.quality = m.quality;
+    if (e.present & f_embedding) into.embedding_dimensions = m.embedding_dimensions;
 }
 
 void set_flat_prices(model_info& m, model_prices const& p) {

@@ -1153,6 +1153,16 @@ asio::awaitable<result<embedding_response>> embed_impl(std::shared_ptr<client::i
         for (auto& v : r->vectors) out.vectors.push_back(std::move(v));
     }
     out.usage.total_tokens = out.usage.input_tokens;
+    // A server that ignores the width asked for hands vectors that fit nothing else: an error,
+    // with what it billed.
+    if (!failed && st->req.dimensions)
+        for (auto const& v : out.vectors)
+            if (v.size() != *st->req.dimensions) {
+                failed.emplace(error::protocol_error,
+                               "the provider answered vectors of " + std::to_string(v.size()) +
+                                   " values for dimensions " + std::to_string(*st->req.dimensions));
+                break;
+            }
     if (failed) {
         // Billed: the input tokens of the batches that succeeded, when every one reported them.
         bool const billed = !out.vectors.empty() && out.usage.input_tokens.has_value();

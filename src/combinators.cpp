@@ -20,6 +20,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <type_traits>
 
 namespace llmux {
 
@@ -108,10 +109,12 @@ plan make_plan(client& c, model_list const& models, fallback_options const& o, s
     return p;
 }
 
-/// A whole answer through the state machine.
-asio::awaitable<result<chat_response>> run_whole(client& c, model_list models, chat_request req,
-                                                 fallback_options opts, std::string name,
-                                                 std::string label) {
+/// A whole answer through the state machine: `call(c, request, ctx)` makes one attempt (a chat
+/// answer, or embedding vectors).
+template <class Request, class Response, class Call>
+asio::awaitable<result<Response>> run_whole(client& c, model_list models, Request req,
+                                            fallback_options opts, std::string name,
+                                            std::string label, Call call) {
     co_await asio::this_coro::throw_if_cancelled(false);
     auto p = make_plan(c, models, opts, std::move(name));
     p.rules.label = std::move(label);
@@ -122,47 +125,86 @@ asio::awaitable<result<chat_response>> run_whole(client& c, model_list models, c
         auto r = req;
         r.model = model;
         attempt_context const ctx{n};
-        return c.chat(std::move(r), ctx);
+        return call(c, std::move(r), ctx);
     };
-    auto judge = [](result<chat_response> const& r) -> std::optional<failure> {
+    auto judge = [](result<Response> const& r) -> std::optional<failure> {
         if (r) return std::nullopt;
         return r.error();
     };
-    auto failed = [](failure f) { return result<chat_response>(std::move(f)); };
-    auto d = co_await detail::drive<result<chat_response>>(c, fsm, max_attempts, start, judge,
-                                                            failed);
+    auto failed = [](failure f) { return result<Response>(std::move(f)); };
+    auto d = co_await detail::drive<result<Response>>(c, fsm, max_attempts, start, judge, failed);
     if (!d.finish.winner) co_return std::move(d.finish.error);
-    chat_response out = std::move(d.outcomes.at(*d.finish.winner)->value());
+    Response out = std::move(d.outcomes.at(*d.finish.winner)->value());
     out.attempts = std::move(d.finish.attempts);
     // Times count from the start of the whole operation, as the caller waited.
-    out.ttft += d.finish.winner_started - t0;
+    if constexpr (std::is_same_v<Response, chat_response>) out.ttft += d.finish.winner_started - t0;
     out.latency = steady::now() - t0;
     co_return out;
+}
+
+asio::awaitable<result<chat_response>> run_whole(client& c, model_list models, chat_request req,
+                                                 fallback_options opts, std::string name,
+                                                 std::string label) {
+    return run_whole<chat_request, chat_response>(
+        c, std::move(models), std::move(req), std::move(opts), std::move(name), std::move(label),
+        [](client& cl, chat_request r, attempt_context ctx) { return cl.chat(std::move(r), ctx); });
+}
+
+/** Refuses, before anything is sent, an embedding fallback whose candidates cannot all embed
+    or would give vectors of different widths (without `dimensions`, each model's own width as
+    the catalog knows it): which candidate answered would change what the vectors mean.
+*/
+result<void> check_embed_candidates(client& c, model_list const& models,
+                                    embedding_request const& req) {
+    if (models.empty()) return failure(error::invalid_request, "fallback: the list of models is empty");
+    std::optional<std::pair<std::string, std::uint32_t>> first;
+    for (auto const& m : models) {
+        if (auto ok = c.check_embed(m); !ok) return ok.error();
+        if (req.dimensions) continue;
+        auto const* info = c.models().find(m);
+        if (!info || !info->embedding_dimensions) continue;
+        if (!first) {
+            first.emplace(m, *info->embedding_dimensions);
+        } else if (first->second != *info->embedding_dimensions) {
+            return failure(error::invalid_request,
+                           "fallback: " + first->first + " gives vectors of " +
+                               std::to_string(first->second) + " values and " + m + " of " +
+                               std::to_string(*info->embedding_dimensions) +
+                               "; vectors of different widths cannot stand in for each other "
+                               "(set dimensions, or list models of one width)");
+        }
+    }
+    return {};
 }
 
 // ---------------------------------------------------------------------------------------------
 // gather
 
+template <class Request, class Response>
 struct gather_state {
     client* c;
-    std::vector<chat_request> requests;
-    std::vector<std::optional<result<chat_response>>> results;
+    std::vector<Request> requests;
+    std::vector<std::optional<result<Response>>> results;
     std::atomic<std::size_t> next{0};
 };
 
-asio::awaitable<void> gather_worker(std::shared_ptr<gather_state> st) {
+template <class Request, class Response>
+asio::awaitable<void> gather_worker(std::shared_ptr<gather_state<Request, Response>> st) {
     for (;;) {
         auto const i = st->next.fetch_add(1);
         if (i >= st->requests.size()) co_return;
-        st->results[i] = co_await st->c->chat(st->requests[i]);
+        if constexpr (std::is_same_v<Request, chat_request>)
+            st->results[i] = co_await st->c->chat(st->requests[i]);
+        else
+            st->results[i] = co_await st->c->embed(st->requests[i]);
     }
 }
 
-asio::awaitable<std::vector<result<chat_response>>> gather_impl(client& c,
-                                                                std::vector<chat_request> requests,
-                                                                gather_options opts) {
+template <class Request, class Response>
+asio::awaitable<std::vector<result<Response>>> gather_impl(client& c, std::vector<Request> requests,
+                                                           gather_options opts) {
     auto ex = co_await asio::this_coro::executor;
-    auto st = std::make_shared<gather_state>();
+    auto st = std::make_shared<gather_state<Request, Response>>();
     st->c = &c;
     st->requests = std::move(requests);
     st->results.resize(st->requests.size());
@@ -178,13 +220,32 @@ asio::awaitable<std::vector<result<chat_response>>> gather_impl(client& c,
         (void)co_await asio::experimental::make_parallel_group(std::move(ops))
             .async_wait(asio::experimental::wait_for_all(), asio::use_awaitable);
     }
-    std::vector<result<chat_response>> out;
+    std::vector<result<Response>> out;
     out.reserve(n);
     for (auto& r : st->results)
         out.push_back(r ? std::move(*r)
-                        : result<chat_response>(failure(asio::error::operation_aborted,
-                                                        "cancelled before this call started")));
+                        : result<Response>(failure(asio::error::operation_aborted,
+                                                   "cancelled before this call started")));
     co_return out;
+}
+
+/// `gather_impl` in a coroutine thread of its own; a caller cancelled before it starts gets
+/// one operation_aborted per slot.
+template <class Request, class Response>
+asio::awaitable<std::vector<result<Response>>> gather_isolated(client& c,
+                                                               std::vector<Request> requests,
+                                                               gather_options opts) {
+    auto const n = requests.size();
+    try {
+        co_return co_await detail::spawn_on(
+            asio::make_strand(c.get_executor()),
+            gather_impl<Request, Response>(c, std::move(requests), opts));
+    } catch (boost::system::system_error const& e) {
+        std::vector<result<Response>> out;
+        for (std::size_t i = 0; i < n; ++i)
+            out.push_back(failure(e.code(), "cancelled before the gather started"));
+        co_return out;
+    }
 }
 
 /// Runs `work` in its own coroutine thread; a caller cancelled before it starts gets
@@ -248,18 +309,25 @@ asio::awaitable<std::vector<result<chat_response>>> gather(client& c, model_list
 asio::awaitable<std::vector<result<chat_response>>> gather(client& c,
                                                            std::vector<chat_request> requests,
                                                            gather_options opts) {
-    auto const n = requests.size();
-    try {
-        co_return co_await detail::spawn_on(asio::make_strand(c.get_executor()),
-                                            gather_impl(c, std::move(requests), opts));
-    } catch (boost::system::system_error const& e) {
-        std::vector<result<chat_response>> out;
-        for (std::size_t i = 0; i < n; ++i)
-            out.push_back(failure(e.code(), "cancelled before the gather started"));
-        co_return out;
-    }
+    return gather_isolated<chat_request, chat_response>(c, std::move(requests), opts);
 }
 
+asio::awaitable<result<embedding_response>> fallback(client& c, model_list models,
+                                                     embedding_request request,
+                                                     fallback_options opts) {
+    if (auto ok = check_embed_candidates(c, models, request); !ok) co_return ok.error();
+    co_return co_await isolated(
+        c, run_whole<embedding_request, embedding_response>(
+               c, std::move(models), std::move(request), std::move(opts), "fallback", {},
+               [](client& cl, embedding_request r, attempt_context) {
+                   return cl.embed(std::move(r));
+               }));
+}
+
+asio::awaitable<std::vector<result<embedding_response>>> gather(
+    client& c, std::vector<embedding_request> requests, gather_options opts) {
+    return gather_isolated<embedding_request, embedding_response>(c, std::move(requests), opts);
+}
 
 // ---------------------------------------------------------------------------------------------
 // stream_fallback

@@ -99,6 +99,12 @@ struct model_info {
     bool deprecated = false;
     /// Relative answer quality, higher is better (0 when unknown); `route::best` ranks by it.
     int quality = 0;
+    /** For an embedding model, the length of its vectors when no `dimensions` is asked
+        (`text-embedding-3-small`: 1536); empty for other models and where unknown. What
+        `fallback` with embedding requests compares: vectors of different widths (or models)
+        are not comparable.
+    */
+    std::optional<std::uint32_t> embedding_dimensions;
 
     /// @brief True when both the input and the output price are known.
     bool priced() const noexcept { return input_price && output_price; }
@@ -154,7 +160,8 @@ public:
         `{"models": [{"id": "openai/gpt-4o", "input": 2.5, "output": 10, "cached_input": 1.25,
         "cache_write": 3.75, "request": 0.005, "tiers": [{"above": 200000, "input": 5,
         "output": 15}], "context": 128000, "max_output": 16384, "tools": true, "vision": true,
-        "json_schema": true, "reasoning": false, "documents": false, "quality": 80}, ...]}`.
+        "json_schema": true, "reasoning": false, "documents": false, "quality": 80}, ...]}`; an
+        embedding model has `"embedding": 1536` (its vectors' default length).
         An entry replaces the model of the same id; other ids that the replaced model's match
         rules cover then get the entry's prices too.
         @par Errors

@@ -218,7 +218,9 @@ public:
         Cohere's `input_type` has not); `invalid_request` for a title without the `document`
         task on Google's, or a width a Bedrock model does not offer (Titan V2: 256, 512,
         1024; Cohere v4: 256, 512, 1024, 1536). On Cohere, an unspecified task is sent as
-        `search_document` (Bedrock requires one). A failed batch fails the call, with what the other batches cost
+        `search_document` (Bedrock requires one). After the answer: `protocol_error` when a
+        vector's length is not the `dimensions` asked for (a server that ignored the field),
+        with what was billed in `diag.cost_usd`. A failed batch fails the call, with what the other batches cost
         in `diag.cost_usd`.
 
         @par Cancellation

@@ -182,6 +182,35 @@ gather(client& c, model_list models, chat_request request, gather_options opts =
 [[nodiscard]] boost::asio::awaitable<std::vector<result<chat_response>>>
 gather(client& c, std::vector<chat_request> requests, gather_options opts = {});
 
+/** @brief Embeds with the first of `models` that answers: `fallback` for embedding requests,
+    with the same options (per-attempt and overall deadlines, retries of each candidate,
+    hedging, the circuit breaker) and the same state machine. The vectors' `attempts` list
+    every attempt.
+
+    The vectors of two different models are not comparable even at one width: fall back
+    between providers or deployments of the same model (`openai/text-embedding-3-small` and
+    `azure/text-embedding-3-small`), or re-embed what the vectors are compared with.
+
+    @par Errors
+    Before anything is sent: the `check_embed` error of a candidate that cannot embed (naming
+    it); `invalid_request` when, without `request.dimensions`, the catalog's widths of two
+    candidates differ (`model_info::embedding_dimensions`). Then as `fallback`.
+    @par Cancellation
+    As `fallback`.
+*/
+[[nodiscard]] boost::asio::awaitable<result<embedding_response>>
+fallback(client& c, model_list models, embedding_request request, fallback_options opts = {});
+
+/** @brief Sends every embedding request concurrently (at most `opts.max_concurrency` at a
+    time); one outcome per request, in input order. A failure is a value in its slot. For one
+    list of texts, `client::embed` already splits and joins batches; this is for many lists,
+    or one list on several models.
+    @par Cancellation
+    Terminal cancellation of the awaiting coroutine cancels every call.
+*/
+[[nodiscard]] boost::asio::awaitable<std::vector<result<embedding_response>>>
+gather(client& c, std::vector<embedding_request> requests, gather_options opts = {});
+
 /** @brief Runs awaitables concurrently and returns their values in order, as a tuple:
     `auto [a, b] = co_await llmux::gather(c.chat(r1), c.chat(r2));`. Cancelling the caller
     cancels every branch.

@@ -82,6 +82,9 @@ struct embedding_response {
     std::chrono::nanoseconds latency{};
     /// USD from the input tokens and the catalog's input price; empty when either is unknown.
     std::optional<double> cost_usd;
+    /// Every attempt made for these vectors (empty for a plain `embed`; with `fallback`, one
+    /// per candidate tried, with its error and latency).
+    std::vector<llmux::attempt> attempts;
 };
 
 }  // namespace llmux

@@ -74,6 +74,9 @@ boost::json::object model_json(model_info const& m) {
     o["documents"] = m.documents;
     o["deprecated"] = m.deprecated;
     o["quality"] = m.quality;
+    o["embedding_dimensions"] = m.embedding_dimensions
+                                    ? boost::json::value(std::uint64_t{*m.embedding_dimensions})
+                                    : boost::json::value(nullptr);
     return o;
 }
 
@@ -89,6 +92,10 @@ std::string capabilities(model_info const& m) {
     add(m.json_schema, "json_schema");
     add(m.reasoning, "reasoning");
     add(m.documents, "documents");
+    if (m.embedding_dimensions) {
+        if (!s.empty()) s += ' ';
+        s += "embedding:" + std::to_string(*m.embedding_dimensions);
+    }
     return s.empty() ? "-" : s;
 }
 

@@ -5,12 +5,13 @@
 // Gemini and Bedrock. Checks: Converse and ConverseStream from each upstream format, a tool call round
 // trip (whole and streamed), a gateway model name with a slash (percent-encoded by the SDK), a
 // bad key, upstream throttling as a ThrottlingException, an upstream failure mid-stream as an
-// exception frame, and a field with no equivalent upstream refused by name. Exits non-zero on
+// exception frame, and a field with no equivalent upstream refused by name; InvokeModel for
+// embeddings with Titan's and Cohere's bodies, to Bedrock and OpenAI upstreams. Exits non-zero on
 // any failure, and on any warning or error the SDK logs outside the checks that expect one.
 // Run by run_bedrock_gateway.sh, which starts the gateway and sets LLMUX_GATEWAY_URL and
 // LLMUX_GATEWAY_KEY.
 import {
-    BedrockRuntimeClient, ConverseCommand, ConverseStreamCommand,
+    BedrockRuntimeClient, ConverseCommand, ConverseStreamCommand, InvokeModelCommand,
 } from '@aws-sdk/client-bedrock-runtime';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import assert from 'node:assert/strict';
@@ -224,6 +225,58 @@ await check('a field with no equivalent upstream is refused by name', async () =
         modelId: 'nova', messages, additionalModelRequestFields: { top_k: 40 },
     }));
     assert.equal(r.stopReason, 'end_turn');
+}, { errors: true });
+
+// InvokeModel for embeddings: the SDK sends the model's body as bytes and hands back the
+// answer's bytes; the token count comes in InvokeModel's header (not exposed by the SDK).
+const invoke = async (modelId, body) => {
+    const r = await client.send(new InvokeModelCommand({
+        modelId, contentType: 'application/json', accept: 'application/json',
+        body: JSON.stringify(body),
+    }));
+    assert.equal(r.$metadata.httpStatusCode, 200);
+    assert.match(r.$metadata.requestId, uuid);
+    return JSON.parse(new TextDecoder().decode(r.body));
+};
+const norm = (v) => Math.sqrt(v.reduce((s, x) => s + x * x, 0));
+
+await check('InvokeModel: Titan Text Embeddings V2 through the gateway', async () => {
+    const b = await invoke('titan', { inputText: 'hello world', dimensions: 256, normalize: true });
+    assert.equal(b.embedding.length, 256);
+    assert.ok(Math.abs(norm(b.embedding) - 1) < 1e-4);
+    assert.ok(b.inputTextTokenCount > 0, JSON.stringify(b.inputTextTokenCount));
+    // Titan's body to an OpenAI upstream: the OpenAI model's width, in Titan's shape.
+    const o = await invoke('embed', { inputText: 'hello world', embeddingTypes: ['float'] });
+    assert.equal(o.embedding.length, 1536);
+    assert.deepEqual(o.embeddingsByType.float, o.embedding);
+});
+
+await check('InvokeModel: Cohere Embed v4 through the gateway', async () => {
+    const b = await invoke('cohere', {
+        texts: ['first', 'second'], input_type: 'search_query', embedding_types: ['float'],
+        output_dimension: 512,
+    });
+    assert.equal(b.response_type, 'embeddings_by_type');
+    assert.deepEqual(b.texts, ['first', 'second']);
+    assert.equal(b.embeddings.float.length, 2);
+    assert.equal(b.embeddings.float[1].length, 512);
+    assert.notDeepEqual(b.embeddings.float[0], b.embeddings.float[1]);
+    assert.equal(typeof b.id, 'string');
+});
+
+await check('InvokeModel: a field Bedrock does not know is its ValidationException', async () => {
+    await assert.rejects(invoke('titan', { inputText: 'x', colour: 'blue' }), (e) => {
+        assert.equal(e.name, 'ValidationException', `got ${e?.name}: ${e?.message}`);
+        assert.equal(e.$metadata.httpStatusCode, 400);
+        assert.ok(e.message.includes('extraneous key [colour]'), e.message);
+        return true;
+    });
+    // And a chat model has no embeddings.
+    await assert.rejects(invoke('claude', { inputText: 'x' }), (e) => {
+        assert.equal(e.$metadata.httpStatusCode, 400);
+        assert.ok(e.message.includes('no embeddings'), e.message);
+        return true;
+    });
 }, { errors: true });
 
 if (complaints.length) {

@@ -27,7 +27,10 @@ models=$(cat <<'JSON'
   "claude-throttled": "anthropic/claude-sonnet-4.6~error=429",
   "gemini-throttled": "google/gemini-2.0-flash~error=429",
   "nova-throttled": "bedrock/amazon.nova-lite-v1:0~error=429",
-  "gpt-breaks": "openai/gpt-4o-mini~fault=error_mid,after=2"
+  "gpt-breaks": "openai/gpt-4o-mini~fault=error_mid,after=2",
+  "titan": "bedrock/amazon.titan-embed-text-v2:0",
+  "cohere": "bedrock/cohere.embed-v4:0",
+  "embed": "openai/text-embedding-3-small"
 }
 JSON
 )

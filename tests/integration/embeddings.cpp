@@ -7,6 +7,7 @@
 #include "common/client_fixture.hpp"
 #include "common/http_test_client.hpp"
 
+#include <llmux/combinators.hpp>
 #include <llmux/embeddings.hpp>
 #include <llmux/gateway.hpp>
 
@@ -424,6 +425,96 @@ BOOST_AUTO_TEST_CASE(every_openai_compatible_provider) {
             BOOST_TEST(r->vectors.size() == 2u);
         }
     }
+}
+
+// fallback with embedding requests: the next candidate after a failure another provider may
+// not have, every attempt listed; candidates that cannot embed or would give vectors of other
+// widths refused before anything is sent.
+BOOST_AUTO_TEST_CASE(fallback_between_providers_of_one_model) {
+    emulator_fixture fx;
+    fx.cfg.find("azure")->query = {{"api-version", "2024-10-21"}};
+    auto c = fx.make_client();
+    auto run = [&](model_list models, embedding_request req, fallback_options o = {}) {
+        return run_coro(fx.io, [&]() { return llmux::fallback(c, models, req, o); });
+    };
+    auto const req = texts("", {"alpha", "beta gamma"});
+    auto r = run({"openai/text-embedding-3-small~error=503", "azure/text-embedding-3-small"}, req);
+    BOOST_TEST_REQUIRE(!!r, r.error());
+    BOOST_TEST(r->requested_model == "azure/text-embedding-3-small");
+    BOOST_TEST(r->vectors.size() == 2u);
+    BOOST_REQUIRE_EQUAL(r->attempts.size(), 2u);
+    BOOST_TEST(r->attempts[0].model == "openai/text-embedding-3-small~error=503");
+    BOOST_TEST_REQUIRE(r->attempts[0].error.has_value());
+    BOOST_TEST(is(*r->attempts[0].error, error::overloaded), *r->attempts[0].error);
+    BOOST_TEST(!r->attempts[1].error.has_value());
+    // The same model and text, the same vector, whichever provider answered.
+    auto direct = embed(fx, c, texts("openai/text-embedding-3-small", {"alpha"}));
+    BOOST_TEST_REQUIRE(!!direct, direct.error());
+    BOOST_TEST(same_bits(direct->vectors[0], r->vectors[0]));
+
+    // A failure the next candidate would repeat ends it (as for chat).
+    auto bad = texts("", {"alpha"});
+    bad.task = embedding_task::query;  // OpenAI's API has no task
+    auto const before = fx.emu->stats().requests;
+    auto b = run({"openai/text-embedding-3-small", "azure/text-embedding-3-small"}, bad);
+    BOOST_TEST_REQUIRE(!b);
+    BOOST_TEST(is(b.error(), error::unsupported));
+
+    // Refused before sending: different widths without dimensions, a model without embeddings.
+    auto w = run({"openai/text-embedding-3-small", "openai/text-embedding-3-large"}, req);
+    BOOST_TEST_REQUIRE(!w);
+    BOOST_TEST(is(w.error(), error::invalid_request));
+    BOOST_TEST(w.error().diag.message.find("1536") != std::string::npos, w.error().diag.message);
+    BOOST_TEST(w.error().diag.message.find("3072") != std::string::npos, w.error().diag.message);
+    auto a = run({"openai/text-embedding-3-small", "anthropic/claude-sonnet-4.6"}, req);
+    BOOST_TEST_REQUIRE(!a);
+    BOOST_TEST(is(a.error(), error::unsupported));
+    BOOST_TEST(fx.emu->stats().requests == before);
+    // With one width asked for, models of different default widths can stand in.
+    auto narrow = req;
+    narrow.dimensions = 256;
+    auto n = run({"openai/text-embedding-3-large~error=429", "openai/text-embedding-3-small"}, narrow);
+    BOOST_TEST_REQUIRE(!!n, n.error());
+    BOOST_TEST(n->requested_model == "openai/text-embedding-3-small");
+    BOOST_TEST(n->vectors[1].size() == 256u);
+}
+
+// A server that ignores the width asked for: an error with what it billed, not vectors that
+// fit nothing (the override in `extra` plays such a server's part).
+BOOST_AUTO_TEST_CASE(vectors_of_another_width_are_an_error) {
+    emulator_fixture fx;
+    auto c = fx.make_client();
+    auto req = texts("openai/text-embedding-3-small", {"alpha"});
+    req.dimensions = 4;
+    req.extra["dimensions"] = 8;
+    auto r = embed(fx, c, req);
+    BOOST_TEST_REQUIRE(!r);
+    BOOST_TEST(is(r.error(), error::protocol_error));
+    BOOST_TEST(r.error().diag.message.find("8 values for dimensions 4") != std::string::npos,
+               r.error().diag.message);
+    BOOST_TEST_REQUIRE(r.error().diag.cost_usd.has_value());
+    BOOST_TEST(*r.error().diag.cost_usd > 0);
+}
+
+// gather with embedding requests: every request at once, outcomes in order, a failure in its
+// slot.
+BOOST_AUTO_TEST_CASE(gather_many_lists) {
+    emulator_fixture fx;
+    auto c = fx.make_client();
+    std::vector<embedding_request> reqs{texts("openai/text-embedding-3-small", {"a", "b"}),
+                                        texts("openai/text-embedding-3-small~error=429", {"c"}),
+                                        texts("google/gemini-embedding-001", numbered(3))};
+    gather_options o;
+    o.max_concurrency = 2;
+    auto out = run_coro(fx.io, [&]() { return llmux::gather(c, reqs, o); });
+    BOOST_REQUIRE_EQUAL(out.size(), 3u);
+    BOOST_TEST_REQUIRE(!!out[0], out[0].error());
+    BOOST_TEST(out[0]->vectors.size() == 2u);
+    BOOST_TEST_REQUIRE(!out[1]);
+    BOOST_TEST(is(out[1].error(), error::rate_limited));
+    BOOST_TEST_REQUIRE(!!out[2], out[2].error());
+    BOOST_TEST(out[2]->vectors.size() == 3u);
+    BOOST_TEST(out[2]->vectors[0].size() == 3072u);
 }
 
 BOOST_AUTO_TEST_CASE(unknown_price_is_unknown_cost_and_budgets_hold) {

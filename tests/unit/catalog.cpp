@@ -126,6 +126,33 @@ BOOST_AUTO_TEST_CASE(the_overlay_only_adds_what_the_data_set_lacks) {
     BOOST_TEST(n >= 40u);
 }
 
+BOOST_AUTO_TEST_CASE(embedding_models_know_their_width) {
+    auto const& c = llmux::catalog::built_in();
+    for (auto [id, width] : {std::pair{"openai/text-embedding-3-small", 1536u},
+                             std::pair{"openai/text-embedding-3-large", 3072u},
+                             std::pair{"google/gemini-embedding-001", 3072u},
+                             std::pair{"bedrock/cohere.embed-v4:0", 1536u},
+                             std::pair{"bedrock/cohere.embed-english-v3", 1024u}}) {
+        auto const* m = c.find(id);
+        BOOST_TEST_REQUIRE(m != nullptr, id);
+        BOOST_TEST((m->embedding_dimensions == std::optional<std::uint32_t>(width)), id);
+    }
+    auto const* chat = c.find("openai/gpt-4o");
+    BOOST_TEST_REQUIRE(chat != nullptr);
+    BOOST_TEST(!chat->embedding_dimensions.has_value());
+    // A user catalog says it the same way, and a width that is not one is refused by name.
+    llmux::catalog user = c;
+    auto ok = user.load_json(R"({"models":[{"id":"local/e5","input":0,"output":0,"embedding":768}]})",
+                             "test");
+    BOOST_TEST_REQUIRE(!!ok, ok.error());
+    BOOST_TEST_REQUIRE(user.find("local/e5") != nullptr);
+    BOOST_TEST((user.find("local/e5")->embedding_dimensions == std::optional<std::uint32_t>(768)));
+    auto bad = user.load_json(R"({"models":[{"id":"local/e6","input":0,"output":0,"embedding":0.5}]})",
+                              "test");
+    BOOST_TEST_REQUIRE(!bad);
+    BOOST_TEST(bad.error().diag.message.find("embedding") != std::string::npos);
+}
+
 BOOST_AUTO_TEST_CASE(cost_prices_each_kind_of_token) {
     auto const& c = llmux::catalog::built_in();
     // gpt-4o: 2.50 in, 1.25 cached, 10 out per million; cached tokens are part of the input.
