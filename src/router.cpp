@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <span>
 #include <sstream>
 
 namespace llmux {
@@ -230,6 +231,111 @@ std::vector<route_candidate> router::candidates(chat_request const& req,
     return cands;
 }
 
+namespace {
+failure nothing_fits(route_constraints const& need, std::string_view how) {
+    std::ostringstream msg;
+    msg << "no model satisfies the routing constraints (route " << how;
+    if (need.needs_tools) msg << ", tools";
+    if (need.needs_vision) msg << ", vision";
+    if (need.needs_json_schema) msg << ", JSON schema";
+    if (need.min_context) msg << ", context >= " << need.min_context;
+    if (need.max_price) msg << ", price <= $" << *need.max_price << "/Mtok";
+    if (!need.allow_providers.empty()) msg << ", providers limited";
+    msg << ")";
+    return failure(error::invalid_request, msg.str());
+}
+}  // namespace
+
+std::vector<route_candidate> router::candidates(embedding_request const& req,
+                                                route_constraints const& need) {
+    auto const size = detail::estimate_inputs(req.inputs);
+    std::uint64_t longest = 0;  // the longest input's lowest estimate, for context windows
+    for (std::size_t i = 0; i < req.inputs.size(); ++i)
+        longest = std::max(longest,
+                           detail::estimate_inputs(std::span(req.inputs).subspan(i, 1)).lowest);
+    auto const min_context = std::max(need.min_context, longest);
+    auto const& cat = c_->models();
+    auto const now = std::chrono::system_clock::now();
+    usage expected;
+    expected.input_tokens = size.typical;
+    expected.output_tokens = 0;
+
+    std::vector<std::string> pool = cfg_.candidates;
+    if (pool.empty()) {
+        for (auto const& m : cat.models())
+            if (m.embedding_dimensions && c_->check_embed(m.id)) pool.push_back(m.id);
+    }
+    std::vector<route_candidate> cands;
+    for (auto const& id : pool) {
+        auto const provider = provider_of(id);
+        if (!need.allow_providers.empty() &&
+            std::find(need.allow_providers.begin(), need.allow_providers.end(), provider) ==
+                need.allow_providers.end())
+            continue;
+        if (std::find(need.deny_providers.begin(), need.deny_providers.end(), provider) !=
+            need.deny_providers.end())
+            continue;
+        auto const can = c_->check_embed(id);
+        if (!can && can.error().code == make_error_code(error::unsupported)) continue;
+        auto const* info = cat.find(id);
+        if (!info && (need.max_price || need.min_context)) continue;
+        if (info && min_context && info->context_window && *info->context_window < min_context)
+            continue;
+        std::optional<double> cost;
+        if (info) cost = catalog::cost(info->prices_at(now), expected);
+        if (need.max_price) {
+            auto const price = info ? info->prices_at(now).input_price : std::nullopt;
+            if (!price || *price > *need.max_price) continue;
+        }
+        route_candidate rc;
+        rc.id = id;
+        rc.info = info;
+        rc.estimate = c_->estimate(id);
+        rc.expected_cost = cost;
+        if (auto w = cfg_.weights.find(id); w != cfg_.weights.end()) rc.weight = w->second;
+        rc.position = cands.size();
+        rc.callable = !!can;
+        cands.push_back(std::move(rc));
+    }
+    return cands;
+}
+
+std::vector<std::string> router::rank(embedding_request const& req, route how,
+                                      route_constraints const& need) {
+    return rank(req, strategy(how), need);
+}
+
+std::vector<std::string> router::rank(embedding_request const& req, route_strategy const& how,
+                                      route_constraints const& need) {
+    auto order = ranked(candidates(req, need), how);
+    if (req.dimensions) return order;
+    // One width: the first ranked candidate's that the catalog knows.
+    auto const& cat = c_->models();
+    std::optional<std::uint32_t> width;
+    std::vector<std::string> kept;
+    for (auto& id : order) {
+        auto const* info = cat.find(id);
+        auto const w = info ? info->embedding_dimensions : std::nullopt;
+        if (w && !width) width = w;
+        if (w && w != width) continue;
+        kept.push_back(std::move(id));
+    }
+    return kept;
+}
+
+boost::asio::awaitable<result<embedding_response>> router::embed(embedding_request req, route how,
+                                                                 route_constraints need) {
+    return embed(std::move(req), strategy(how), std::move(need));
+}
+
+boost::asio::awaitable<result<embedding_response>> router::embed(embedding_request req,
+                                                                 route_strategy const& how,
+                                                                 route_constraints need) {
+    auto order = rank(req, how, need);
+    if (order.empty()) co_return nothing_fits(need, how.name());
+    co_return co_await fallback(*c_, std::move(order), std::move(req), cfg_.fallback);
+}
+
 std::vector<std::string> router::ranked(std::vector<route_candidate> cands,
                                         route_strategy const& how) {
     {
@@ -260,20 +366,6 @@ std::vector<std::string> router::rank(chat_request const& req, route_strategy co
     return ranked(candidates(req, need), how);
 }
 
-namespace {
-failure nothing_fits(route_constraints const& need, std::string_view how) {
-    std::ostringstream msg;
-    msg << "no model satisfies the routing constraints (route " << how;
-    if (need.needs_tools) msg << ", tools";
-    if (need.needs_vision) msg << ", vision";
-    if (need.needs_json_schema) msg << ", JSON schema";
-    if (need.min_context) msg << ", context >= " << need.min_context;
-    if (need.max_price) msg << ", price <= $" << *need.max_price << "/Mtok";
-    if (!need.allow_providers.empty()) msg << ", providers limited";
-    msg << ")";
-    return failure(error::invalid_request, msg.str());
-}
-}  // namespace
 
 boost::asio::awaitable<result<chat_response>> router::chat(chat_request req, route how,
                                                            route_constraints need) {

@@ -170,6 +170,38 @@ public:
     /// @brief As above, with any strategy.
     chat_stream stream(chat_request req, route_strategy const& how, route_constraints need = {});
 
+    /** @brief The embedding candidates that satisfy the constraints, in configured order:
+        `router_config::candidates`, or every catalog model with an
+        `embedding_dimensions` whose provider is configured. A candidate whose provider has no
+        embeddings is left out; one without credentials is kept, as not callable. The
+        constraints that apply: providers, `max_price` (the input price, USD per million
+        tokens), `min_context` (and the longest input's lowest token estimate) against the
+        catalog's context window. Tools, vision and JSON schema do not apply to embeddings.
+        `expected_cost` is the inputs' typical token estimate at the input price.
+    */
+    std::vector<route_candidate> candidates(embedding_request const& req,
+                                            route_constraints const& need = {});
+    /** @brief The embedding candidates, best first (uncallable ones, then open circuits,
+        last). Without `req.dimensions`, only candidates of the best-ranked one's width (or of
+        a width the catalog does not know) are kept: vectors of another width cannot stand in.
+    */
+    std::vector<std::string> rank(embedding_request const& req, route how,
+                                  route_constraints const& need = {});
+    /// @brief As above, with any strategy.
+    std::vector<std::string> rank(embedding_request const& req, route_strategy const& how,
+                                  route_constraints const& need = {});
+
+    /** @brief Ranks embedding models, then `fallback` over the ranking (with
+        `router_config::fallback`); `attempts` show what was tried. Errors:
+        `error::invalid_request` naming the constraints when no model fits; then those of
+        `fallback` with embedding requests.
+    */
+    [[nodiscard]] boost::asio::awaitable<result<embedding_response>>
+    embed(embedding_request req, route how, route_constraints need = {});
+    /// @brief As above, with any strategy.
+    [[nodiscard]] boost::asio::awaitable<result<embedding_response>>
+    embed(embedding_request req, route_strategy const& how, route_constraints need = {});
+
 private:
     std::vector<std::string> ranked(std::vector<route_candidate> cands, route_strategy const& how);
 

@@ -10,6 +10,7 @@
 #include <llmux/combinators.hpp>
 #include <llmux/embeddings.hpp>
 #include <llmux/gateway.hpp>
+#include <llmux/router.hpp>
 
 #include "util/crypto.hpp"
 #include "wire/openai_embeddings.hpp"
@@ -515,6 +516,59 @@ BOOST_AUTO_TEST_CASE(gather_many_lists) {
     BOOST_TEST_REQUIRE(!!out[2], out[2].error());
     BOOST_TEST(out[2]->vectors.size() == 3u);
     BOOST_TEST(out[2]->vectors[0].size() == 3072u);
+}
+
+// The router ranks embedding models as chat ones (here by price), keeps one width unless
+// dimensions are asked, leaves out models without embeddings, and falls back along the ranking.
+BOOST_AUTO_TEST_CASE(router_ranks_embedding_models) {
+    emulator_fixture fx;
+    fx.cfg.find("azure")->query = {{"api-version", "2024-10-21"}};
+    auto c = fx.make_client();
+    router_config rc;
+    rc.candidates = {"openai/text-embedding-3-large", "openai/text-embedding-ada-002",
+                     "azure/text-embedding-3-small", "anthropic/claude-sonnet-4.6",
+                     "openai/text-embedding-3-small"};
+    router r(c, rc);
+    auto const req = texts("", {"alpha", "beta gamma"});
+    // Cheapest first ($0.02 before $0.10); the 3072-wide model left out; Anthropic has none.
+    auto const order = r.rank(req, route::cheapest);
+    BOOST_TEST((order == std::vector<std::string>{"azure/text-embedding-3-small",
+                                                  "openai/text-embedding-3-small",
+                                                  "openai/text-embedding-ada-002"}));
+    auto narrow = req;
+    narrow.dimensions = 256;
+    auto const wide_open = r.rank(narrow, route::cheapest);
+    BOOST_TEST(wide_open.size() == 4u);
+    BOOST_TEST(wide_open.back() == "openai/text-embedding-3-large");  // $0.13, the dearest
+    route_constraints cheap;
+    cheap.max_price = 0.05;
+    BOOST_TEST(r.rank(req, route::cheapest, cheap).size() == 2u);
+    cheap.allow_providers = {"openai"};
+    BOOST_TEST((r.rank(req, route::cheapest, cheap) ==
+                std::vector<std::string>{"openai/text-embedding-3-small"}));
+
+    auto got = run_coro(fx.io, [&]() { return r.embed(req, route::cheapest); });
+    BOOST_TEST_REQUIRE(!!got, got.error());
+    BOOST_TEST(got->requested_model == "azure/text-embedding-3-small");
+    BOOST_TEST(got->vectors.size() == 2u);
+    BOOST_TEST(got->attempts.size() == 1u);
+    cheap.allow_providers = {"nobody"};
+    auto none = run_coro(fx.io, [&]() { return r.embed(req, route::cheapest, cheap); });
+    BOOST_TEST_REQUIRE(!none);
+    BOOST_TEST(is(none.error(), error::invalid_request));
+
+    // With no list, every configured catalog model that embeds: one width, none without
+    // embeddings.
+    router all(c);
+    auto const every = all.rank(req, route::cheapest);
+    BOOST_TEST_REQUIRE(!every.empty());
+    auto const width = c.models().find(every.front())->embedding_dimensions;
+    for (auto const& id : every) {
+        BOOST_TEST(!!c.check_embed(id), id);
+        auto const* info = c.models().find(id);
+        BOOST_TEST_REQUIRE(info != nullptr, id);
+        BOOST_TEST((info->embedding_dimensions == width), id);
+    }
 }
 
 BOOST_AUTO_TEST_CASE(unknown_price_is_unknown_cost_and_budgets_hold) {
