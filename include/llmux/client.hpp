@@ -201,7 +201,8 @@ public:
     /** @brief Embeds `req.inputs`: one vector per input, in input order.
 
         Inputs over the provider's batch limit (OpenAI: 2048 per request; the Gemini API's
-        batchEmbedContents: 100; Vertex AI's predict: 250, one for `gemini-embedding-001`;
+        batchEmbedContents: 100; Vertex AI's predict: 250, one for `gemini-embedding-001` and
+        for `gemini-embedding-2` (sent to its `:embedContent`);
         Bedrock's InvokeModel: one for Titan Text Embeddings, 96 for Cohere Embed; the
         provider option `max_embedding_inputs` sets another) are sent as concurrent requests
         (at most 8 at a time) whose vectors are joined in order. The cost is the input tokens

@@ -221,6 +221,10 @@ std::size_t vertex_batch_limit(std::string_view model) noexcept {
     return model.starts_with("gemini-embedding") ? 1 : vertex_embedding_batch_limit;
 }
 
+bool vertex_embed_content(std::string_view model) noexcept {
+    return model.starts_with("gemini-embedding-2");
+}
+
 std::string_view task_name(embedding_task t) noexcept {
     for (auto const& e : task_names)
         if (e.task == t) return e.name;
@@ -249,17 +253,49 @@ result<http_request> encode_embedding_request(embedding_request const& req,
     if (req.dimensions && *req.dimensions == 0)
         return failure(error::invalid_request, "dimensions: must be at least 1");
 
+    bool const single = vertex && vertex_embed_content(model);
+    if (single && inputs.size() != 1)
+        return failure(error::invalid_request,
+                       "inputs: Vertex AI's embedContent takes one text a call, got " +
+                           std::to_string(inputs.size()));
     http_request out;
     out.target = vertex ? "/publishers/google/models/" : "/models/";
     out.target += uri_encode(model, true);
-    out.target += vertex ? ":predict" : ":batchEmbedContents";
+    out.target += single ? ":embedContent" : vertex ? ":predict" : ":batchEmbedContents";
     out.set_header("Content-Type", "application/json");
     auto const task = task_name(req.task);
     std::string body;
     std::size_t bytes = 64;
     for (auto const& s : inputs) bytes += s.size() + 64 + (vertex ? 0 : model.size());
     body.reserve(bytes);
-    if (vertex) {
+    if (single) {
+        // gemini-embedding-2 on Vertex AI: one content, its options in embedContentConfig.
+        body += "{\"content\":{\"parts\":[{\"text\":";
+        append_json_string(body, inputs[0]);
+        body += "}]}";
+        if (!task.empty() || !req.title.empty() || req.dimensions) {
+            body += ",\"embedContentConfig\":{";
+            char const* sep = "";
+            if (!task.empty()) {
+                body += "\"taskType\":";
+                append_json_string(body, task);
+                sep = ",";
+            }
+            if (!req.title.empty()) {
+                body += sep;
+                body += "\"title\":";
+                append_json_string(body, req.title);
+                sep = ",";
+            }
+            if (req.dimensions) {
+                body += sep;
+                body += "\"outputDimensionality\":";
+                append_number(body, std::uint64_t{*req.dimensions});
+            }
+            body += '}';
+        }
+        body += '}';
+    } else if (vertex) {
         body += "{\"instances\":[";
         for (std::size_t i = 0; i < inputs.size(); ++i) {
             if (i) body += ',';
@@ -329,6 +365,22 @@ result<embedding_response> decode_embedding_response(response_head const& head,
     if (!o)
         return fail(internal(failure(error::protocol_error,
                                      "response body is not a JSON object: " + excerpt(body))));
+    // One content's answer (Vertex AI's embedContent, which the client sends only there):
+    // `embedding.values`, tokens in `usageMetadata`.
+    if (auto const* one = vertex ? get_object(*o, "embedding") : nullptr) {
+        if (expected != 1)
+            return fail(bad_field("embedding", "holds one vector for " + std::to_string(expected) +
+                                                   " inputs"));
+        embedding_response r;
+        r.request_id = head.header("x-request-id");
+        r.vectors.resize(1);
+        r.usage.output_tokens = 0;
+        if (auto ok = read_values(*one, "embedding", r.vectors[0]); !ok) return fail(ok.error());
+        if (auto const* u = get_object(*o, "usageMetadata"))
+            r.usage.input_tokens = get_count(*u, "promptTokenCount");
+        if (r.usage.input_tokens) r.usage.total_tokens = r.usage.input_tokens;
+        return r;
+    }
     char const* const list_name = vertex ? "predictions" : "embeddings";
     auto const* list_v = o->if_contains(list_name);
     auto const* list = list_v ? list_v->if_array() : nullptr;

@@ -33,8 +33,13 @@ inline constexpr std::size_t vertex_embedding_batch_limit = 250;
 /// model has 3072.
 inline constexpr std::uint32_t max_dimensions = 16384;
 
-/// The instances one Vertex `predict` call takes for `model`.
+/// The inputs one Vertex AI call takes for `model`: its `predict` instances, or one for the
+/// models served by `:embedContent`.
 std::size_t vertex_batch_limit(std::string_view model) noexcept;
+
+/// True for the Vertex AI models embedded through `:embedContent`, one content a call, rather
+/// than `:predict` (`gemini-embedding-2`, `gemini-embedding-2-preview`).
+bool vertex_embed_content(std::string_view model) noexcept;
 
 /// Google's `taskType` for a task (`RETRIEVAL_QUERY`, ...); empty for `unspecified`.
 std::string_view task_name(embedding_task t) noexcept;
@@ -49,7 +54,8 @@ enum class embedding_shape : std::uint8_t { single = 0, batch = 1, predict = 2 }
 /// @{
 /** The request for `count` of `req.inputs` from `first`, to `model` (the provider's own name):
     `batchEmbedContents` with one request per input, or on Vertex (`vertex`) `predict` with
-    one instance per input. The target is relative to the provider's base URL, as for
+    one instance per input (`:embedContent` with one content and `embedContentConfig` for the
+    models of `vertex_embed_content`). The target is relative to the provider's base URL, as for
     `generateContent`. `req.extra` is merged into the body. Errors: `invalid_request` for an
     empty input (naming `inputs[i]`) or list, or a title without the `document` task;
     `unsupported` naming `user`, which Google's APIs lack.
@@ -61,7 +67,7 @@ result<http_request> encode_embedding_request(embedding_request const& req,
 
 /** Decodes a 2xx answer for `expected` inputs, in input order: `embeddings[i].values`, or on
     Vertex `predictions[i].embeddings.values` with their `statistics.token_count` summed into
-    the usage (the Gemini API reports no tokens: its usage is unknown unless the answer has
+    the usage, or one content's `embedding.values` with `usageMetadata.promptTokenCount` (the Gemini API reports no tokens: its usage is unknown unless the answer has
     `usageMetadata`). Errors: `protocol_error` naming the field.
 */
 result<embedding_response> decode_embedding_response(response_head const& head,

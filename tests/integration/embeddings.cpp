@@ -343,6 +343,15 @@ BOOST_AUTO_TEST_CASE(vertex_predict_counts_tokens) {
     BOOST_TEST_REQUIRE(!!g, g.error());
     BOOST_TEST(g->batches == 3u);
     BOOST_TEST(g->vectors.size() == 3u);
+
+    // gemini-embedding-2 through :embedContent, one content a call, tokens from usageMetadata.
+    auto g2req = texts("vertex/gemini-embedding-2", {"alpha", "beta gamma"});
+    g2req.dimensions = 32;
+    auto g2 = embed(fx, c, g2req);
+    BOOST_TEST_REQUIRE(!!g2, g2.error());
+    BOOST_TEST(g2->batches == 2u);
+    BOOST_TEST(g2->vectors[1].size() == 32u);
+    BOOST_TEST(g2->usage.input_tokens == token_count(5));
 }
 
 // Bedrock's InvokeModel: Titan one text a call, Cohere 96, each in its own body; tokens from

@@ -298,6 +298,50 @@ BOOST_AUTO_TEST_CASE(server_writes_each_shape) {
     BOOST_TEST(!ge::encode_embedding_response(r, shape(embedding_shape::batch), inf));
 }
 
+// gemini-embedding-2 on Vertex AI: :embedContent, one content, options in embedContentConfig;
+// the answer's one vector and usageMetadata; and back through the server side.
+BOOST_AUTO_TEST_CASE(vertex_embed_content_for_gemini_embedding_2) {
+    BOOST_TEST(ge::vertex_embed_content("gemini-embedding-2-preview"));
+    BOOST_TEST(!ge::vertex_embed_content("gemini-embedding-001"));
+    BOOST_TEST(ge::vertex_batch_limit("gemini-embedding-2") == 1u);
+    auto req = texts({"hello"});
+    req.task = embedding_task::document;
+    req.title = "T";
+    req.dimensions = 8;
+    auto sent = ge::encode_embedding_request(req, "gemini-embedding-2", true);
+    BOOST_TEST_REQUIRE(!!sent, sent.error());
+    BOOST_TEST(sent->target == "/publishers/google/models/gemini-embedding-2:embedContent");
+    BOOST_TEST(sent->body == R"({"content":{"parts":[{"text":"hello"}]},"embedContentConfig":)"
+                             R"({"taskType":"RETRIEVAL_DOCUMENT","title":"T","outputDimensionality":8}})");
+    auto plain = ge::encode_embedding_request(texts({"x"}), "gemini-embedding-2", true);
+    BOOST_TEST_REQUIRE(!!plain, plain.error());
+    BOOST_TEST(plain->body == R"({"content":{"parts":[{"text":"x"}]}})");
+    auto two = ge::encode_embedding_request(texts({"a", "b"}), "gemini-embedding-2", true);
+    BOOST_TEST_REQUIRE(!two);
+    BOOST_TEST((two.error().code == error::invalid_request));
+
+    // The server side reads what the client sent, and writes the single shape back.
+    auto got = decode("/v1/projects/p/locations/l" + sent->target, sent->body, "gemini-embedding-2");
+    BOOST_TEST_REQUIRE(!!got, got.error().message);
+    BOOST_TEST(got->req.inputs == req.inputs);
+    BOOST_TEST((got->req.task == req.task));
+    BOOST_TEST(got->req.title == "T");
+    BOOST_TEST((got->req.dimensions == req.dimensions));
+    embedding_response answer;
+    answer.vectors = {{0.25f, -0.0f, 1e-40f}};
+    answer.usage.input_tokens = 3;
+    std::string body;
+    BOOST_REQUIRE(ge::encode_embedding_response(answer, got->form, body));
+    auto back = ge::decode_embedding_response(head_200(), body, 1, true);
+    BOOST_TEST_REQUIRE(!!back, back.error());
+    BOOST_TEST(same_bits(back->vectors[0], answer.vectors[0]));
+    BOOST_TEST(back->usage.input_tokens == token_count(3));
+    // One vector for two inputs is an error naming the field.
+    auto wrong = ge::decode_embedding_response(head_200(), body, 2, true);
+    BOOST_TEST_REQUIRE(!wrong);
+    BOOST_TEST(wrong.error().diag.message.find("embedding") != std::string::npos);
+}
+
 // What the client sends, the server side reads back as the same request; what the server side
 // writes, the client reads back as the same vectors (bit for bit) and tokens.
 BOOST_AUTO_TEST_CASE(round_trips) {
