@@ -452,6 +452,8 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
             return failure(error::unsupported,
                            "provider '" + id.provider + "' has no embeddings API");
         embed_route r;
+        // The format's own limits first; the provider options below set others.
+        bool hard_batch_limit = false;  // the model takes no more per call, whatever is asked
         if (wire == "bedrock") {
             // InvokeModel with the model's own body: Titan (one text a call) or Cohere (96).
             auto const family = detail::bedrock::embedding_family_of(id.model);
@@ -464,16 +466,8 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
             r.wire = embed_wire::bedrock;
             r.batch_limit = detail::bedrock::embedding_batch_limit(*family);
             r.max_input_tokens = detail::bedrock::embedding_max_input_tokens(*family);
-            // A smaller batch may be asked for; a larger one than the model takes may not.
-            if (auto const* v = o.if_contains("max_embedding_inputs"))
-                if (auto n = detail::whole_number(*v); n && *n > 0)
-                    r.batch_limit = std::min(r.batch_limit, static_cast<std::size_t>(*n));
-            if (auto const* v = o.if_contains("max_embedding_input_tokens"))
-                if (auto n = detail::whole_number(*v); n && *n > 0)
-                    r.max_input_tokens = static_cast<std::uint64_t>(*n);
-            return r;
-        }
-        if (wire == "gemini" || wire == "vertex") {
+            hard_batch_limit = true;
+        } else if (wire == "gemini" || wire == "vertex") {
             // AI Studio's batchEmbedContents, or Vertex AI's predict; vectors as float arrays.
             auto const* vertex_v = o.if_contains("vertex");
             bool const vertex =
@@ -482,30 +476,28 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
             r.batch_limit = vertex ? detail::gemini::vertex_batch_limit(id.model)
                                    : detail::gemini::embedding_batch_limit;
             r.max_input_tokens = 2048;  // Google's text-embedding and gemini-embedding models
-            if (auto const* v = o.if_contains("max_embedding_inputs"))
-                if (auto n = detail::whole_number(*v); n && *n > 0)
-                    r.batch_limit = static_cast<std::size_t>(*n);
-            if (auto const* v = o.if_contains("max_embedding_input_tokens"))
-                if (auto n = detail::whole_number(*v); n && *n > 0)
-                    r.max_input_tokens = static_cast<std::uint64_t>(*n);
-            return r;
+        } else {
+            bool const openai_itself = p.cfg.name == "openai" || p.cfg.name == "azure";
+            // OpenAI's own API answers base64 exactly and in a third of the bytes; compatible
+            // servers do not all know it, so they are asked for float arrays.
+            r.enc = openai_itself ? detail::vector_encoding::base64
+                                  : detail::vector_encoding::float32;
+            if (openai_itself) r.max_input_tokens = 8192;
+            if (auto const* v = o.if_contains("embedding_encoding"); v && v->is_string())
+                r.enc = v->get_string() == "base64" ? detail::vector_encoding::base64
+                                                     : detail::vector_encoding::float32;
         }
-        bool const openai_itself = p.cfg.name == "openai" || p.cfg.name == "azure";
-        // OpenAI's own API answers base64 exactly and in a third of the bytes; compatible
-        // servers do not all know it, so they are asked for float arrays.
-        r.enc = openai_itself ? detail::vector_encoding::base64 : detail::vector_encoding::float32;
-        if (openai_itself) r.max_input_tokens = 8192;
         auto positive = [&](char const* key) -> std::optional<std::uint64_t> {
             if (auto const* v = o.if_contains(key))
                 if (auto n = detail::whole_number(*v); n && *n > 0)
                     return static_cast<std::uint64_t>(*n);
             return std::nullopt;
         };
-        if (auto n = positive("max_embedding_inputs")) r.batch_limit = static_cast<std::size_t>(*n);
+        if (auto n = positive("max_embedding_inputs"))
+            r.batch_limit = hard_batch_limit
+                                ? std::min(r.batch_limit, static_cast<std::size_t>(*n))
+                                : static_cast<std::size_t>(*n);
         if (auto n = positive("max_embedding_input_tokens")) r.max_input_tokens = *n;
-        if (auto const* v = o.if_contains("embedding_encoding"); v && v->is_string())
-            r.enc = v->get_string() == "base64" ? detail::vector_encoding::base64
-                                                 : detail::vector_encoding::float32;
         return r;
     }
 

@@ -158,6 +158,32 @@ route_strategy const& strategy(route how) noexcept {
     return cheapest;
 }
 
+namespace {
+/// The providers `need` keeps (`allow_providers`, when any) and does not drop.
+bool provider_allowed(route_constraints const& need, std::string_view provider) {
+    auto const in = [&](std::vector<std::string> const& list) {
+        return std::find(list.begin(), list.end(), provider) != list.end();
+    };
+    return (need.allow_providers.empty() || in(need.allow_providers)) && !in(need.deny_providers);
+}
+
+/// A candidate with what `c` measured of it and its weight in `cfg`.
+route_candidate make_candidate(client const& c, router_config const& cfg, std::string const& id,
+                               model_info const* info, std::optional<double> cost, bool callable,
+                               std::size_t position) {
+    route_candidate rc;
+    rc.id = id;
+    rc.info = info;
+    rc.estimate = c.estimate(id);
+    rc.expected_cost = cost;
+    if (auto w = cfg.weights.find(id); w != cfg.weights.end()) rc.weight = w->second;
+    rc.position = position;
+    rc.callable = callable;
+    return rc;
+}
+}  // namespace
+
+
 router::router(client& c, router_config cfg)
     : c_(&c), cfg_(std::move(cfg)), rng_(cfg_.seed ? cfg_.seed : std::random_device{}()) {}
 
@@ -191,14 +217,7 @@ std::vector<route_candidate> router::candidates(chat_request const& req,
 
     std::vector<route_candidate> cands;
     for (auto const& id : pool) {
-        auto const provider = provider_of(id);
-        if (!need.allow_providers.empty() &&
-            std::find(need.allow_providers.begin(), need.allow_providers.end(), provider) ==
-                need.allow_providers.end())
-            continue;
-        if (std::find(need.deny_providers.begin(), need.deny_providers.end(), provider) !=
-            need.deny_providers.end())
-            continue;
+        if (!provider_allowed(need, provider_of(id))) continue;
         auto const* info = cat.find(id);
         bool const wants_facts = need.needs_tools || need.needs_vision || need.needs_json_schema ||
                                  need.max_price || need.min_context > 0;
@@ -218,15 +237,7 @@ std::vector<route_candidate> router::candidates(chat_request const& req,
             double const blended = *cost * 1e6 / std::max(1.0, prompt_tokens + out_tokens);
             if (blended > *need.max_price) continue;
         }
-        route_candidate rc;
-        rc.id = id;
-        rc.info = info;
-        rc.estimate = c_->estimate(id);
-        rc.expected_cost = cost;
-        if (auto w = cfg_.weights.find(id); w != cfg_.weights.end()) rc.weight = w->second;
-        rc.position = cands.size();
-        rc.callable = !!c_->check(id);
-        cands.push_back(std::move(rc));
+        cands.push_back(make_candidate(*c_, cfg_, id, info, cost, !!c_->check(id), cands.size()));
     }
     return cands;
 }
@@ -267,14 +278,7 @@ std::vector<route_candidate> router::candidates(embedding_request const& req,
     }
     std::vector<route_candidate> cands;
     for (auto const& id : pool) {
-        auto const provider = provider_of(id);
-        if (!need.allow_providers.empty() &&
-            std::find(need.allow_providers.begin(), need.allow_providers.end(), provider) ==
-                need.allow_providers.end())
-            continue;
-        if (std::find(need.deny_providers.begin(), need.deny_providers.end(), provider) !=
-            need.deny_providers.end())
-            continue;
+        if (!provider_allowed(need, provider_of(id))) continue;
         auto const can = c_->check_embed(id);
         if (!can && can.error().code == make_error_code(error::unsupported)) continue;
         auto const* info = cat.find(id);
@@ -287,15 +291,7 @@ std::vector<route_candidate> router::candidates(embedding_request const& req,
             auto const price = info ? info->prices_at(now).input_price : std::nullopt;
             if (!price || *price > *need.max_price) continue;
         }
-        route_candidate rc;
-        rc.id = id;
-        rc.info = info;
-        rc.estimate = c_->estimate(id);
-        rc.expected_cost = cost;
-        if (auto w = cfg_.weights.find(id); w != cfg_.weights.end()) rc.weight = w->second;
-        rc.position = cands.size();
-        rc.callable = !!can;
-        cands.push_back(std::move(rc));
+        cands.push_back(make_candidate(*c_, cfg_, id, info, cost, !!can, cands.size()));
     }
     return cands;
 }

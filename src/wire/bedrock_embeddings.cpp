@@ -402,22 +402,21 @@ result<embedding_response> decode_embedding_response(response_head const& head,
     r.model = std::string(model);
     r.request_id = head.header(request_id_header);
     r.usage.output_tokens = 0;
-    if (auto const* e = o->if_contains("embedding")) {
-        // Titan: one vector.
+    // Titan: one vector, as `embedding` or (by type only) `embeddingsByType.float`.
+    json::value const* titan = o->if_contains("embedding");
+    std::string_view titan_at = "embedding";
+    if (!titan)
+        if (auto const* bt = get_object(*o, "embeddingsByType")) {
+            titan = bt->if_contains("float");
+            titan_at = "embeddingsByType.float";
+            if (!titan) return fail(bad_field(titan_at, "is missing"));
+        }
+    if (titan) {
         if (expected != 1)
-            return fail(bad_field("embedding", "holds one vector for " +
-                                                   std::to_string(expected) + " inputs"));
+            return fail(bad_field(titan_at, "holds one vector for " + std::to_string(expected) +
+                                                " inputs"));
         r.vectors.resize(1);
-        if (auto ok = read_floats(*e, "embedding", r.vectors[0]); !ok) return fail(ok.error());
-        r.usage.input_tokens = get_count(*o, "inputTextTokenCount");
-    } else if (auto const* bt = get_object(*o, "embeddingsByType")) {
-        auto const* fv = bt->if_contains("float");
-        if (!fv) return fail(bad_field("embeddingsByType.float", "is missing"));
-        if (expected != 1)
-            return fail(bad_field("embeddingsByType.float",
-                                  "holds one vector for " + std::to_string(expected) + " inputs"));
-        r.vectors.resize(1);
-        if (auto ok = read_floats(*fv, "embeddingsByType.float", r.vectors[0]); !ok)
+        if (auto ok = read_floats(*titan, std::string(titan_at), r.vectors[0]); !ok)
             return fail(ok.error());
         r.usage.input_tokens = get_count(*o, "inputTextTokenCount");
     } else {
