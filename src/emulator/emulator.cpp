@@ -162,8 +162,13 @@ public:
 
     void whole(std::string& out) override {
         chat_response r = ending();
+        if (auto part = reasoning()) {
+            r.reasoning = part->text;
+            r.reasoning_parts.push_back(std::move(*part));
+        }
         if (a_.tool_call)
-            r.tool_calls.push_back({call_id_, a_.tool_name, std::string(a_.sent_text())});
+            r.tool_calls.push_back(
+                {call_id_, a_.tool_name, std::string(a_.sent_text()), a_.call_signature});
         else
             r.content = a_.sent_text();
         s_.encode_response(r, meta_, out);
@@ -173,14 +178,28 @@ public:
 
     void stream_begin(std::string& out) {
         enc_ = s_.make_stream_encoder(meta_, a_.include_usage);
+        if (auto part = reasoning()) {
+            // The reasoning first: its text (when shown), then the whole part with its
+            // signature, as the providers end a thinking block.
+            if (!part->text.empty()) {
+                chunk_.reasoning = part->text;
+                enc_->chunk(chunk_, out);
+                chunk_.reasoning.clear();
+            }
+            chunk_.reasoning_parts.push_back(std::move(*part));
+            enc_->chunk(chunk_, out);
+            chunk_.reasoning_parts.clear();
+        }
         if (a_.tool_call) {
             // The call's header (id, name, empty arguments); its arguments follow in pieces.
             auto& d = chunk_.tool_calls.emplace_back();
             d.id = call_id_;
             d.name = a_.tool_name;
+            d.signature = a_.call_signature;
             enc_->chunk(chunk_, out);
             d.id.clear();
             d.name.clear();
+            d.signature.clear();
         } else {
             enc_->chunk(chunk_, out);  // no content yet: the stream's opening events
         }
@@ -207,6 +226,25 @@ public:
     void stream_malformed(std::string& out) { enc_->malformed(out); }
 
 private:
+    /// The reasoning part the answer carries, if the model reasoned and its family returns one
+    /// (Gemini's signature rides on the function call; without one, nothing goes back).
+    std::optional<reasoning_part> reasoning() const {
+        if (a_.reasoning.empty()) return std::nullopt;
+        if (a_.family == "google" && !a_.show_reasoning) return std::nullopt;
+        reasoning_part p;
+        p.origin = std::string(a_.family);
+        if (a_.show_reasoning) p.text = a_.reasoning;
+        if (a_.family == "openai") {
+            p.type = reasoning_part::kind::summary;
+            p.id = "rs_emu_" + std::to_string(a_.number);
+        }
+        // DeepSeek's reasoning has no signature; Gemini's is on the call.
+        if (a_.family != "deepseek" && a_.family != "google")
+            p.signature = a_.show_reasoning ? a_.reasoning_signature
+                                            : detail::emu_signature(a_.family, "");
+        return p;
+    }
+
     /// The answer without its content: finish reason and usage.
     chat_response ending() const {
         chat_response r;
@@ -215,7 +253,7 @@ private:
         r.usage.output_tokens = a_.completion_tokens;
         r.usage.total_tokens = a_.prompt_tokens + a_.completion_tokens;
         r.usage.cached_input_tokens = 0;
-        r.usage.reasoning_tokens = 0;
+        r.usage.reasoning_tokens = a_.reasoning_tokens;
         // The emulator does not time the model it pretends to run: a deterministic figure that
         // grows with the answer, like a real one (Bedrock's metrics.latencyMs).
         r.latency = std::chrono::milliseconds(20 + 5 * a_.completion_tokens);
@@ -533,6 +571,11 @@ asio::awaitable<void> emulator::impl::serve_endpoint(server_exchange& x,
         s.encode_token_count(detail::prompt_tokens(detail::plan_input(in.req, false, false)),
                              body);
         co_await send_ok(x, s, body, n, t0);
+        co_return;
+    }
+    if (auto fault = detail::check_reasoning(in.req, in.req.model)) {
+        auto const e = s.reasoning_refused(*fault);  // named: GCC 12 and temporaries in co_await
+        co_await send_error(x, f, e, n, t0);
         co_return;
     }
     auto const r = detail::plan_input(in.req, in.stream || m.ep->stream, in.include_usage);
