@@ -367,14 +367,13 @@ result<void> claude_thinking(chat_request const& req, std::string_view model,
         return unsupported("response_format: a JSON answer on Bedrock is a forced tool call, "
                            "which thinking forbids");
     json::object t(sp);
+    json::object oc(sp);  // output_config
     bool const adaptive = !r.budget_tokens && support != anthropic::thinking_support::budget;
     if (adaptive) {
         t.emplace("type", "adaptive");
         auto effort = r.effort.value_or(reasoning_effort::high);
         if (effort == reasoning_effort::minimal) effort = reasoning_effort::low;
-        json::object oc(sp);
         oc.emplace("effort", to_string(effort));
-        fields.emplace("output_config", std::move(oc));
     } else {
         if (support == anthropic::thinking_support::adaptive)
             return unsupported("reasoning.budget_tokens: " + name +
@@ -401,6 +400,7 @@ result<void> claude_thinking(chat_request const& req, std::string_view model,
     }
     if (r.include_text) t.emplace("display", *r.include_text ? "summarized" : "omitted");
     fields.emplace("thinking", std::move(t));
+    if (!oc.empty()) fields.emplace("output_config", std::move(oc));
     return {};
 }
 

@@ -31,6 +31,7 @@ namespace {
 namespace json = boost::json;
 using namespace std::string_view_literals;
 using detail::encode_context;
+using detail::response_head;
 
 constexpr std::string_view sonnet = "us.anthropic.claude-sonnet-4-5-20250929-v1:0";
 constexpr std::string_view nova = "us.amazon.nova-2-lite-v1:0";

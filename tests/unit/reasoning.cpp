@@ -26,6 +26,7 @@ namespace {
 
 namespace json = boost::json;
 using detail::encode_context;
+using detail::response_head;  // added on bedrock-reasoning to build the unit tests
 
 provider_config provider(std::string name, std::string wire, json::object options = {}) {
     provider_config p;
