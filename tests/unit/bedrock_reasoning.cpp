@@ -826,6 +826,41 @@ BOOST_AUTO_TEST_CASE(server_streams_read_back_by_the_client_side) {
     BOOST_TEST(all.back().at("usage").at("cached_input") == json::value(2));
 }
 
+BOOST_AUTO_TEST_CASE(server_decode_then_client_encode_is_a_fixed_point) {
+    // What fuzz/bedrock_request.cpp checks over arbitrary bodies, here over the new blocks:
+    // encoding what the server side decoded, decoding that and encoding again gives the same
+    // bytes, for Claude and for other models.
+    auto const through = [](std::string_view body, std::string_view model) -> std::string {
+        auto const in = serve(body, model);
+        BOOST_TEST_REQUIRE(in.has_value(), (in ? "" : in.error().message));
+        chat_request req = in->req;
+        req.extra = in->native;
+        auto const p = bedrock_provider();
+        auto const sent = fmt().for_model(model).encode(req, encode_context{p, model, false});
+        BOOST_TEST_REQUIRE(sent.has_value(), (sent ? "" : sent.error().to_string()));
+        return sent->body;
+    };
+    std::string_view const bodies[] = {
+        R"({"system":[{"text":"a"},{"cachePoint":{"type":"default"}},{"cachePoint":{"type":"default"}}],
+            "messages":[{"role":"user","content":[{"text":"q"},{"document":{"format":"doc","name":"a.b__c","source":{"bytes":"aGk="}}},{"cachePoint":{"type":"default","ttl":"1h"}}]},
+                        {"role":"assistant","content":[{"reasoningContent":{"reasoningText":{"text":" t ","signature":"s"}}},{"reasoningContent":{"redactedContent":"aGk="}},{"text":"x"}]},
+                        {"role":"user","content":[{"text":"r"},{"document":{"format":"pdf","name":"...","source":{"bytes":"aGk="}}}]}],
+            "additionalModelRequestFields":{"thinking":{"type":"disabled","x":1},"top_k":3}})",
+        R"({"messages":[{"role":"user","content":[{"text":"q"}]},
+                        {"role":"assistant","content":[{"reasoningContent":{"reasoningText":{"text":"t","signature":"llmux1.openai.cnNfMQ.Z0FBQUE"}}}]},
+                        {"role":"user","content":[{"text":"r"},{"cachePoint":{"type":"default"}},{"cachePoint":{"type":"default"}}]}]})",
+    };
+    for (auto const body : bodies)
+        for (auto const model : {sonnet, "m"sv}) {
+            BOOST_TEST_CONTEXT(model << ": " << body) {
+                auto const once = through(body, model);
+                auto const twice = through(once, model);
+                BOOST_TEST(twice == once);
+                BOOST_TEST(through(twice, model) == twice);
+            }
+        }
+}
+
 // ---------------------------------------------------------------------------------------------
 // The emulator
 
