@@ -22,6 +22,9 @@
 //     member native.
 //   - `document` blocks in user messages are document parts: a data URI of the format's media
 //     type with the `bytes`, or the `s3Location` URI; the name as it is.
+//   - a tool call's signature (Gemini's `thoughtSignature`), which Converse has no place for,
+//     rides on its `toolUseId` (`seal_call_id`, only when there is one); toolUse and toolResult
+//     ids are opened back, so a Gemini 3 tool loop works through a Bedrock-format client.
 //   - `additionalModelRequestFields`: `thinking` / `reasoning_config` (Claude: `enabled` with
 //     `budget_tokens`, `adaptive` with `output_config.effort`, `disabled`; `display`),
 //     `reasoningConfig` (Nova 2: `maxReasoningEffort`) and `reasoning_effort` (gpt-oss) are
@@ -394,10 +397,14 @@ private:
                 return constraint(where() + ".toolUse.name", "Member must not be null");
             auto const* input = member(*uo, "input");
             if (!input) return constraint(where() + ".toolUse.input", "Member must not be null");
-            call_names_[std::string(sv(id->get_string()))] = std::string(sv(name->get_string()));
-            m.content.emplace_back(tool_call{std::string(sv(id->get_string())),
-                                             std::string(sv(name->get_string())),
-                                             to_json(*input)});
+            tool_call c;
+            // An id this server side sealed carries the call's signature (seal_call_id).
+            if (!open_call_id(sv(id->get_string()), &c.id, nullptr, &c.signature))
+                c.id = sv(id->get_string());
+            c.name = sv(name->get_string());
+            c.arguments = to_json(*input);
+            call_names_[c.id] = c.name;
+            m.content.emplace_back(std::move(c));
         } else if (auto const* res = b->if_contains("toolResult")) {
             tool_blocks_ = true;
             if (!user)
@@ -410,7 +417,8 @@ private:
             if (!id || !id->is_string() || id->get_string().empty())
                 return constraint(where() + ".toolResult.toolUseId", "Member must not be null");
             tool_result r;
-            r.tool_call_id = std::string(sv(id->get_string()));
+            if (!open_call_id(sv(id->get_string()), &r.tool_call_id, nullptr, nullptr))
+                r.tool_call_id = std::string(sv(id->get_string()));
             if (auto it = call_names_.find(r.tool_call_id); it != call_names_.end())
                 r.name = it->second;
             auto const* items_v = member(*ro, "content");
@@ -967,7 +975,9 @@ void append_response(chat_response const& r, answer_meta const& m, std::string& 
     for (auto const& c : r.tool_calls) {
         sep();
         out += "{\"toolUse\":{\"toolUseId\":";
-        append_json_string(out, c.id);
+        // Converse has no place for a call's signature (Gemini's): it rides on the id, which
+        // clients send back unchanged (seal_call_id).
+        append_json_string(out, seal_call_id(c.id, {}, c.signature));
         out += ",\"name\":";
         append_json_string(out, c.name);
         out += ",\"input\":";
@@ -1076,7 +1086,7 @@ public:
             for (auto const& [tool, at] : tools_)
                 if (tool == d.index) index = at;
             if (index < 0) {
-                open(block::tool, d.index, d.id, d.name, out);
+                open(block::tool, d.index, d.id, d.name, out, d.signature);
                 index = open_;
             }
             if (!d.arguments.empty()) {
@@ -1184,7 +1194,7 @@ private:
 
     /// Makes the open block one of `kind` (a new one for each tool call), closing the last.
     void open(block kind, std::size_t tool, std::string_view id, std::string_view name,
-              std::string& out) {
+              std::string& out, std::string_view signature = {}) {
         if (kind != block::tool && open_kind_ == kind) return;
         close(out);
         open_ = next_index_++;
@@ -1194,7 +1204,11 @@ private:
         p_.assign("{\"contentBlockIndex\":");
         append_number(p_, static_cast<std::uint64_t>(open_));
         p_ += ",\"start\":{\"toolUse\":{\"toolUseId\":";
-        append_json_string(p_, id);
+        // A call's signature rides on its id, as in whole answers.
+        if (signature.empty())
+            append_json_string(p_, id);
+        else
+            append_json_string(p_, seal_call_id(id, {}, signature));
         p_ += ",\"name\":";
         append_json_string(p_, name);
         p_ += "}}";

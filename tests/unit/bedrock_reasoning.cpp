@@ -4,7 +4,8 @@
 // Nova 2, gpt-oss) and their refusals, Claude's reasoningContent sent back byte for byte,
 // cachePoint blocks, document blocks with Bedrock's name rule; reasoningContent read whole and
 // streamed (at every split); the server side's reading of the same fields (errors naming the
-// field) and its answers and streams, read back by the client side; and the emulator's refusal
+// field) and its answers and streams, read back by the client side (a call's signature riding on
+// its toolUseId); and the emulator's refusal
 // of a Claude tool loop without its thinking, in Bedrock's words.
 #include "codec/event_stream.hpp"
 #include "common/wire_fixtures.hpp"
@@ -824,6 +825,56 @@ BOOST_AUTO_TEST_CASE(server_streams_read_back_by_the_client_side) {
     BOOST_TEST_REQUIRE(all.size() == expected.size() + 1);  // and the usage
     check_json(json::array(all.begin(), all.end() - 1), expected, "chunks");
     BOOST_TEST(all.back().at("usage").at("cached_input") == json::value(2));
+}
+
+BOOST_AUTO_TEST_CASE(call_signatures_ride_on_tool_use_ids) {
+    // Gemini's thoughtSignature on a call has no place in Converse: the server side seals it
+    // into the toolUseId, whole and streamed, and opens it when the id comes back.
+    chat_response r;
+    r.tool_calls.push_back({"call_0", "get_weather", R"({"city":"Oslo"})", "EpAICo4g"});
+    r.tool_calls.push_back({"call_1", "get_time", "{}", {}});
+    r.finish_reason = finish_reason::tool_calls;
+    std::string body;
+    server().encode_response(r, meta_for("google/gemini-3-pro-preview"), body);
+    auto const v = json::parse(body);
+    auto const& content = v.at("output").at("message").at("content").as_array();
+    auto const sealed = detail::seal_call_id("call_0", {}, "EpAICo4g");
+    BOOST_TEST(content.at(0).at("toolUse").at("toolUseId") == json::value(sealed));
+    BOOST_TEST(content.at(1).at("toolUse").at("toolUseId") == "call_1");  // nothing to carry
+
+    std::vector<chat_chunk> chunks(2);
+    chunks[0].tool_calls.push_back({0, "call_0", "get_weather", "", "EpAICo4g"});
+    chunks[1].tool_calls.push_back({0, "", "", R"({"city":"Oslo"})", {}});
+    chunks[1].finish_reason = finish_reason::tool_calls;
+    chat_response whole;
+    whole.finish_reason = finish_reason::tool_calls;
+    auto const streamed = accumulate(
+        decode_all(fmt(), encode_stream(server(), meta_for("m"), true, chunks, whole)));
+    BOOST_TEST_REQUIRE(streamed.tool_calls.size() == 1u);
+    BOOST_TEST(streamed.tool_calls[0].id == sealed);
+
+    // A client sends the id back, on its call and on the result: the server side opens both.
+    response_head head;
+    head.status = 200;
+    auto const back = fmt().decode(head, body);
+    BOOST_TEST_REQUIRE(back.has_value());
+    chat_request next = ask("Weather in Oslo?");
+    next.messages.push_back(assistant(*back));
+    next.messages.push_back(tool_answer(back->tool_calls[0].id, "4C"));
+    next.messages.push_back(tool_answer(back->tool_calls[1].id, "noon"));
+    next.tools.push_back(weather_tool());
+    auto const p = bedrock_provider();
+    auto const sent = fmt().encode(next, encode_context{p, "m", false});
+    BOOST_TEST_REQUIRE(sent.has_value());
+    auto const in = serve(sent->body, "google/gemini-3-pro-preview");
+    BOOST_TEST_REQUIRE(in.has_value(), (in ? "" : in.error().message));
+    auto const& call = std::get<tool_call>(in->req.messages[1].content[0]);
+    BOOST_TEST(call.id == "call_0");
+    BOOST_TEST(call.signature == "EpAICo4g");
+    BOOST_TEST(std::get<tool_call>(in->req.messages[1].content[1]).signature.empty());
+    auto const& result = std::get<tool_result>(in->req.messages[2].content[0]);
+    BOOST_TEST(result.tool_call_id == "call_0");
+    BOOST_TEST(result.name == "get_weather");
 }
 
 BOOST_AUTO_TEST_CASE(server_decode_then_client_encode_is_a_fixed_point) {
