@@ -10,6 +10,7 @@
 #include "auth/jwt.hpp"
 #include "auth/sigv4.hpp"
 #include "emulator/plan.hpp"
+#include "util/lru.hpp"
 #include "http/server.hpp"
 #include "http/tls_cert.hpp"
 #include "util/json_text.hpp"
@@ -252,7 +253,10 @@ private:
         r.usage.input_tokens = a_.prompt_tokens;
         r.usage.output_tokens = a_.completion_tokens;
         r.usage.total_tokens = a_.prompt_tokens + a_.completion_tokens;
-        r.usage.cached_input_tokens = 0;
+        r.usage.cached_input_tokens = a_.cache_read_tokens;
+        // Writes are reported for requests with breakpoints (unknown otherwise, as OpenAI's
+        // usage has no such count).
+        if (a_.cache_marked) r.usage.cache_write_tokens = a_.cache_write_tokens;
         r.usage.reasoning_tokens = a_.reasoning_tokens;
         // The emulator does not time the model it pretends to run: a deterministic figure that
         // grows with the answer, like a real one (Bedrock's metrics.latencyMs).
@@ -365,6 +369,19 @@ struct emulator::impl {
     std::uint64_t next_count(std::string const& model) {
         std::lock_guard lock(counts_mutex);
         return counts[model]++;
+    }
+
+    // Prompt prefixes cached by breakpoints (`emu_request::cache_prefix_key`): bounded, the
+    // oldest forgotten first.
+    std::mutex cache_mutex;
+    detail::bounded_lru<bool> prompt_cache{4096};
+
+    /// Whether the prefix was cached before (a read); caches it now (a write) otherwise.
+    bool prompt_cached(std::string const& key) {
+        std::lock_guard lock(cache_mutex);
+        if (prompt_cache.get(key)) return true;
+        prompt_cache.put(key, true);
+        return false;
     }
 
     // Requests in progress per model with a max_concurrency (entries go when they reach 0).
@@ -799,6 +816,11 @@ asio::awaitable<void> emulator::impl::play(server_exchange& x, wire_server const
     auto* const b = &ad->b;
     auto const fault = ad->fault;
     auto a = detail::plan_answer(r, *b, n, unix_now());
+    if (!r.cache_prefix_key.empty()) {
+        auto const tokens = std::min(r.cache_prefix_tokens, a.prompt_tokens);
+        a.cache_marked = true;
+        (prompt_cached(r.cache_prefix_key) ? a.cache_read_tokens : a.cache_write_tokens) = tokens;
+    }
     wire_answer w(f, a);
     if (a.stream)
         co_await answer_stream(x, w, a, *b, fault, t0);

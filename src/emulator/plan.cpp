@@ -170,8 +170,72 @@ void append_schema_example(std::string& out, boost::json::object const* schema, 
     }
 }
 
+namespace {
+/// The prompt up to its last cache breakpoint, in the providers' prefix order (tools, system,
+/// messages): an FNV-1a hash of its content and its size in characters.
+struct prefix_scan {
+    std::uint64_t hash = 1469598103934665603ull;
+    std::size_t chars = 0;
+    std::uint64_t marked_hash = 0;
+    std::size_t marked_chars = 0;
+    bool marked = false;
+
+    void add(std::string_view s) {
+        for (unsigned char c : s) {
+            hash ^= c;
+            hash *= 1099511628211ull;
+        }
+        hash ^= 0xff;  // a separator, so that "ab"+"c" differs from "a"+"bc"
+        hash *= 1099511628211ull;
+        chars += s.size();
+    }
+    void mark(std::optional<cache_control> const& c) {
+        if (!c) return;
+        marked = true;
+        marked_hash = hash;
+        marked_chars = chars;
+    }
+};
+}  // namespace
+
 emu_request plan_input(chat_request const& req, bool stream, bool include_usage) {
     emu_request r;
+    {
+        prefix_scan scan;
+        for (auto const& t : req.tools) {
+            scan.add(t.name);
+            scan.add(t.description);
+            scan.mark(t.cache);
+        }
+        scan.add(req.system);
+        scan.mark(req.system_cache);
+        for (auto const& m : req.messages) {
+            scan.add(to_string(m.role));
+            for (auto const& p : m.content) {
+                if (auto const* t = std::get_if<text_part>(&p)) {
+                    scan.add(t->text);
+                    scan.mark(t->cache);
+                } else if (auto const* i = std::get_if<image_part>(&p)) {
+                    scan.add(i->url);
+                    scan.mark(i->cache);
+                } else if (auto const* d = std::get_if<document_part>(&p)) {
+                    scan.add(d->url);
+                    scan.mark(d->cache);
+                } else if (auto const* c = std::get_if<tool_call>(&p)) {
+                    scan.add(c->name);
+                    scan.add(c->arguments);
+                } else if (auto const* res = std::get_if<tool_result>(&p)) {
+                    scan.add(res->content);
+                    scan.mark(res->cache);
+                }
+            }
+        }
+        if (scan.marked) {
+            r.cache_prefix_key = std::string(base_model(req.model)) + '#' +
+                                 std::to_string(scan.marked_hash);
+            r.cache_prefix_tokens = std::max<std::uint64_t>(1, (scan.marked_chars + 3) / 4);
+        }
+    }
     r.model = req.model;
     r.stream = stream;
     r.include_usage = include_usage;

@@ -55,6 +55,13 @@ struct emu_request {
     /// The schema of a `json_schema` answer; null when absent.
     boost::json::object const* schema = nullptr;
 
+    /// The prompt up to its last cache breakpoint (`cache_control`): a key naming it (model
+    /// and content) and its tokens; empty key: no breakpoint. The emulator writes such a prefix
+    /// to its cache on first sight and reads it on the next request with the same prefix, as
+    /// Anthropic's and Bedrock's caches do.
+    std::string cache_prefix_key;
+    std::uint64_t cache_prefix_tokens = 0;
+
     /// The model's reasoning family (`reasoning_family`); empty: it does not reason.
     std::string_view family;
     /// The model reasons before this answer.
@@ -89,6 +96,12 @@ struct emu_answer {
     std::uint64_t prompt_tokens = 0;
     /// Answer tokens, reasoning tokens included.
     std::uint64_t completion_tokens = 0;
+    /// Prompt tokens read from and written to the emulated prompt cache (included in
+    /// `prompt_tokens`).
+    std::uint64_t cache_read_tokens = 0;
+    std::uint64_t cache_write_tokens = 0;
+    /// The request had cache breakpoints: the writes are reported (even when 0).
+    bool cache_marked = false;
 
     /// The reasoning done before the answer (empty: none) and its signature, made by
     /// `emu_signature` for `family`; `show_reasoning`: the text is returned, else only the

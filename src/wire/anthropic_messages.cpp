@@ -931,11 +931,13 @@ result<chat_response> decode_body(response_head const& head, std::string_view bo
             call.name = name;
             call.arguments = input ? to_json(*input) : std::string("{}");
         } else if (type == "thinking") {
+            r.reasoning += get_string(*b, "thinking");
+            // Without a signature it cannot go back (Claude would refuse it): text only.
+            if (get_string(*b, "signature").empty()) continue;
             auto& part = r.reasoning_parts.emplace_back();
             part.text = get_string(*b, "thinking");
             part.signature = get_string(*b, "signature");
             part.origin = "anthropic";
-            r.reasoning += part.text;
         } else if (type == "redacted_thinking") {
             auto& part = r.reasoning_parts.emplace_back();
             part.type = reasoning_part::kind::redacted;
@@ -1143,6 +1145,7 @@ private:
         if (!index) return;
         block const* b = find_block(*index);
         if (!b || b->what != block::kind::thinking) return;
+        if (thinking_.signature.empty()) return;  // text only: it cannot go back
         chat_chunk c;
         c.reasoning_parts.push_back(std::move(thinking_));
         thinking_ = reasoning_part{};

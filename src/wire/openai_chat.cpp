@@ -105,10 +105,21 @@ public:
 
     json::array take_messages() { return std::move(messages_); }
 
-    void add_system(std::string_view text) {
+    void add_system(std::string_view text, std::optional<cache_control> const& cache = {}) {
         json::object m(sp_);
         m.emplace("role", "system");
-        m.emplace("content", text);
+        if (cache && dialect_ == openai::dialect::openrouter) {
+            // OpenRouter's breakpoint is a text part's field.
+            json::object part(sp_);
+            part.emplace("type", "text");
+            part.emplace("text", text);
+            part.emplace("cache_control", cache_object(*cache));
+            json::array parts(sp_);
+            parts.emplace_back(std::move(part));
+            m.emplace("content", std::move(parts));
+        } else {
+            m.emplace("content", text);
+        }
         messages_.emplace_back(std::move(m));
     }
 
@@ -133,7 +144,10 @@ private:
                 return failure(error::unsupported,
                                at_part(i, j) + ": a system message may only hold text");
         std::string buf;
-        add_system(joined_text(m, buf));
+        std::optional<cache_control> cache;
+        for (auto const& p : m.content)
+            if (auto const* t = std::get_if<text_part>(&p); t && t->cache) cache = t->cache;
+        add_system(joined_text(m, buf), cache);
         return {};
     }
 
@@ -319,7 +333,7 @@ bool reasoning_model(std::string_view model) noexcept {
 
 /// The request's reasoning controls in `d`'s fields.
 result<void> encode_reasoning(chat_request const& req, std::string_view model, openai::dialect d,
-                              json::object& body, json::storage_ptr const& sp) {
+                              bool openai_itself, json::object& body, json::storage_ptr const& sp) {
     if (!req.reasoning) return {};
     auto const& r = *req.reasoning;
     switch (d) {
@@ -362,6 +376,11 @@ result<void> encode_reasoning(chat_request const& req, std::string_view model, o
     if (!e && r.budget_tokens) e = effort_for_budget(*r.budget_tokens);
     if (!e) return {};
     if (*e == reasoning_effort::none && !reasoning_model(model)) return {};
+    if (!reasoning_model(model) && openai_itself)
+        return failure(error::unsupported,
+                       "reasoning: " + std::string(model) +
+                           " does not reason (OpenAI's reasoning models are gpt-5 and the "
+                           "o-series)");
     body.emplace("reasoning_effort", to_string(*e));
     return {};
 }
@@ -954,7 +973,7 @@ public:
 
         auto const dialect = openai::dialect_of(ctx.provider);
         request_encoder enc(sp, dialect);
-        if (!req.system.empty()) enc.add_system(req.system);
+        if (!req.system.empty()) enc.add_system(req.system, req.system_cache);
         for (std::size_t i = 0; i < req.messages.size(); ++i)
             if (auto ok = enc.add(req.messages[i], i); !ok) return ok.error();
         body.emplace("messages", enc.take_messages());
@@ -965,7 +984,10 @@ public:
         if (req.seed) body.emplace("seed", *req.seed);
         if (!req.user.empty()) body.emplace("user", req.user);
         if (!req.prompt_cache_key.empty()) body.emplace("prompt_cache_key", req.prompt_cache_key);
-        if (auto ok = encode_reasoning(req, ctx.model, dialect, body, sp); !ok) return ok.error();
+        // Azure names deployments, not models: only OpenAI's own model names can be checked.
+        bool const openai_itself = ctx.provider.name == "openai";
+        if (auto ok = encode_reasoning(req, ctx.model, dialect, openai_itself, body, sp); !ok)
+            return ok.error();
         if (!req.stop.empty()) {
             json::array stop(sp);
             for (auto const& s : req.stop)

@@ -76,9 +76,15 @@ number_member(json::object const& o, char const* key, double lo, double hi) {
     return std::optional<double>(d);
 }
 
-/// Text of a `content` that may only hold text: a string, or an array of text parts.
+boost::system::result<std::optional<cache_control>, api_error>
+cache_control_of(json::object const& p, std::string const& at);
+
+/// Text of a `content` that may only hold text: a string, or an array of text parts (joined;
+/// a part's `cache_control`, OpenRouter's, goes to `cache` when given: the breakpoint follows
+/// the joined text).
 boost::system::result<std::string, api_error> text_content(json::value const& c,
-                                                           std::string const& where) {
+                                                           std::string const& where,
+                                                           std::optional<cache_control>* cache = nullptr) {
     if (auto const* s = c.if_string()) return std::string(sv(*s));
     if (auto const* parts = c.if_array()) {
         std::string out;
@@ -95,6 +101,11 @@ boost::system::result<std::string, api_error> text_content(json::value const& c,
             auto const* t = p->if_contains("text");
             if (!t || !t->is_string()) return missing(at + ".text");
             out += sv(t->get_string());
+            if (cache) {
+                auto cc = cache_control_of(*p, at);
+                if (!cc) return cc.error();
+                if (*cc) *cache = std::move(*cc);
+            }
         }
         return out;
     }
@@ -162,10 +173,11 @@ boost::system::result<void, api_error> decode_messages(json::array const& list,
         message msg;
         if (role == "system" || role == "developer") {
             if (!content) return missing(where() + ".content");
-            auto t = text_content(*content, where() + ".content");
+            std::optional<cache_control> cache;
+            auto t = text_content(*content, where() + ".content", &cache);
             if (!t) return t.error();
             msg.role = role::system;
-            msg.content.emplace_back(text_part{std::move(*t)});
+            msg.content.emplace_back(text_part{std::move(*t), std::move(cache)});
         } else if (role == "user") {
             if (!content) return missing(where() + ".content");
             msg.role = role::user;

@@ -95,6 +95,12 @@ json::value cache_json(std::optional<cache_control> const& c) {
     return c ? json::value(c->ttl) : json::value(nullptr);
 }
 
+/// `o` with its cache breakpoint's ttl under "cache", when it has one.
+json::object with_cache(json::object o, std::optional<cache_control> const& c) {
+    if (c) o["cache"] = c->ttl;
+    return o;
+}
+
 json::object call_json(tool_call const& c) {
     json::object o{{"id", c.id}, {"name", c.name}, {"arguments", c.arguments}};
     if (!c.signature.empty()) o["signature"] = c.signature;
@@ -190,21 +196,21 @@ json::object request_json(chat_request const& r) {
         json::array parts;
         for (auto const& p : m.content) {
             if (auto const* t = std::get_if<text_part>(&p))
-                parts.push_back(json::object{{"text", t->text}, {"cache", cache_json(t->cache)}});
+                parts.push_back(with_cache(json::object{{"text", t->text}}, t->cache));
             else if (auto const* i = std::get_if<image_part>(&p))
-                parts.push_back(json::object{
-                    {"image", i->url}, {"detail", i->detail}, {"cache", cache_json(i->cache)}});
+                parts.push_back(
+                    with_cache(json::object{{"image", i->url}, {"detail", i->detail}}, i->cache));
             else if (auto const* c = std::get_if<tool_call>(&p))
                 parts.push_back(json::object{{"tool_call", call_json(*c)}});
             else if (auto const* res = std::get_if<tool_result>(&p))
                 parts.push_back(json::object{
                     {"tool_result",
-                     json::object{{"id", res->tool_call_id}, {"name", res->name},
-                                  {"content", res->content}, {"is_error", res->is_error},
-                                  {"cache", cache_json(res->cache)}}}});
+                     with_cache(json::object{{"id", res->tool_call_id}, {"name", res->name},
+                                             {"content", res->content}, {"is_error", res->is_error}},
+                                res->cache)}});
             else if (auto const* d = std::get_if<document_part>(&p))
-                parts.push_back(json::object{
-                    {"document", d->url}, {"name", d->name}, {"cache", cache_json(d->cache)}});
+                parts.push_back(
+                    with_cache(json::object{{"document", d->url}, {"name", d->name}}, d->cache));
             else if (auto const* g = std::get_if<reasoning_part>(&p))
                 parts.push_back(json::object{{"reasoning", reasoning_json(*g)}});
         }
@@ -212,11 +218,11 @@ json::object request_json(chat_request const& r) {
     }
     json::array tools;
     for (auto const& t : r.tools)
-        tools.push_back(json::object{{"name", t.name},
-                                     {"description", t.description},
-                                     {"parameters", t.parameters},
-                                     {"strict", t.strict},
-                                     {"cache", cache_json(t.cache)}});
+        tools.push_back(with_cache(json::object{{"name", t.name},
+                                                {"description", t.description},
+                                                {"parameters", t.parameters},
+                                                {"strict", t.strict}},
+                                   t.cache));
     json::value reasoning = nullptr;
     if (r.reasoning)
         reasoning = json::object{

@@ -75,6 +75,7 @@ struct gw_fixture {
 
     llmux::test::http_reply post(std::string target, json::value body) {
         std::string const text = json::serialize(body);
+        headers_t const headers{{"authorization", "Bearer k"}};  // named: GCC 12 and co_await
         return llmux::test::run_coro(emu.io, [&]() -> asio::awaitable<llmux::test::http_reply> {
             llmux::test::http_test_client c(emu.io.get_executor());
             if (auto ec = co_await c.connect(gw->url())) {
@@ -82,8 +83,7 @@ struct gw_fixture {
                 r.ec = ec;
                 co_return r;
             }
-            co_return co_await c.request(http::verb::post, target, text,
-                                         {{"authorization", "Bearer k"}}, false);
+            co_return co_await c.request(http::verb::post, target, text, headers, false);
         });
     }
 };
@@ -129,7 +129,11 @@ BOOST_AUTO_TEST_CASE(claude_thinking_tool_loop) {
                     BOOST_TEST(first.reasoning_parts[0].origin == "anthropic");
                     BOOST_TEST(!first.reasoning_parts[0].signature.empty());
                     BOOST_TEST(first.reasoning == first.reasoning_parts[0].text);
-                    BOOST_TEST(*first.usage.reasoning_tokens > 0u);
+                    // Anthropic bills thinking within output_tokens and reports no count of it:
+                    // the same call without thinking has fewer.
+                    auto plain = fx.chat(c, weather(model));
+                    BOOST_TEST_REQUIRE(!!plain, plain.error());
+                    BOOST_TEST(*first.usage.output_tokens > *plain->usage.output_tokens);
 
                     // Dropped: the provider's 400, with its wording.
                     auto dropped = loop(fx, c, req, stream, drop_reasoning);
@@ -196,6 +200,42 @@ BOOST_AUTO_TEST_CASE(deepseek_reasoning_comes_back_on_tool_turns) {
     BOOST_TEST_REQUIRE(first.reasoning_parts.size() == 1u);
     BOOST_TEST(first.reasoning_parts[0].origin == "deepseek");
     BOOST_TEST(!first.reasoning.empty());
+}
+
+BOOST_AUTO_TEST_CASE(prompt_cache_breakpoints_are_written_then_read_and_priced) {
+    // The emulator caches a prefix at its breakpoints as Anthropic and Bedrock do: written on
+    // first sight, read by the next request with the same prefix; cost prices both.
+    emulator_fixture fx;
+    auto c = fx.make_client();
+    for (std::string model : {"anthropic/claude-sonnet-4-5", "openrouter/anthropic/claude-sonnet-4.5"}) {
+        BOOST_TEST_CONTEXT(model) {
+            chat_request req;
+            req.model = model;
+            req.system = "A long manual about the weather of Norway, " + std::string(400, 'x');
+            req.system_cache = cache_control{};
+            req.messages.push_back(user("Weather in Oslo?"));
+            auto first = fx.chat(c, req);
+            BOOST_TEST_REQUIRE(!!first, first.error());
+            BOOST_TEST(*first->usage.cache_write_tokens > 0u);
+            BOOST_TEST(first->usage.cached_input_tokens.value_or(0) == 0u);
+            req.messages[0] = user("And in Bergen?");  // same prefix, another question
+            auto second = fx.chat(c, req);
+            BOOST_TEST_REQUIRE(!!second, second.error());
+            BOOST_TEST(*second->usage.cached_input_tokens == *first->usage.cache_write_tokens);
+            BOOST_TEST(second->usage.cache_write_tokens.value_or(0) == 0u);
+            if (model.starts_with("anthropic/")) {
+                // Anthropic prices writes above input and reads far below it.
+                BOOST_TEST_REQUIRE(first->cost_usd.has_value());
+                BOOST_TEST_REQUIRE(second->cost_usd.has_value());
+                BOOST_TEST(*second->cost_usd < *first->cost_usd);
+            }
+            // Another prefix is another entry.
+            req.system += " (revised)";
+            auto third = fx.chat(c, req);
+            BOOST_TEST_REQUIRE(!!third, third.error());
+            BOOST_TEST(third->usage.cached_input_tokens.value_or(0) == 0u);
+        }
+    }
 }
 
 BOOST_AUTO_TEST_CASE(openai_clients_through_the_gateway_append_what_they_got) {

@@ -26,7 +26,7 @@ namespace {
 
 namespace json = boost::json;
 using detail::encode_context;
-using detail::response_head;  // added on bedrock-reasoning to build the unit tests
+using detail::response_head;
 
 provider_config provider(std::string name, std::string wire, json::object options = {}) {
     provider_config p;
@@ -396,9 +396,12 @@ BOOST_AUTO_TEST_CASE(anthropic_server_answers_carry_thinking_back) {
     next.messages.push_back(tool_answer("toolu_1", "4C", "get_weather"));
     auto const sent = f.encode(next, encode_context{provider("anthropic", "anthropic"), "m", false});
     BOOST_TEST_REQUIRE(sent.has_value());
-    // The sealed part is not Claude's: the client leaves it out of what it sends to Claude.
+    // To a client of this server the sealed part is a thinking block like Claude's: sent back
+    // as it came, and opened by the server again.
     auto const b = body_of(*sent);
-    BOOST_TEST(b.at("messages").at(1).at("content").as_array().size() == 2u);
+    auto const& blocks = b.at("messages").at(1).at("content").as_array();
+    BOOST_TEST_REQUIRE(blocks.size() == 3u);
+    BOOST_TEST(blocks[1].at("signature").as_string() == detail::seal_reasoning(rs));
     // A client of the format sends the block back as it got it; the server opens it.
     std::string raw = R"({"model":"m","max_tokens":10,"messages":[{"role":"user","content":"q"},
         {"role":"assistant","content":[{"type":"thinking","thinking":"Summary.","signature":)";
@@ -503,6 +506,31 @@ BOOST_AUTO_TEST_CASE(gemini_thinking_controls) {
     BOOST_TEST(encode_error(f, r, p, "gemini-3-pro-preview").find("xhigh") != std::string::npos);
 }
 
+BOOST_AUTO_TEST_CASE(gemini_documents_both_ways) {
+    auto const& f = detail::gemini_format();
+    auto r = ask("Summarise.");
+    r.messages[0].content.emplace_back(document_base64("application/pdf", "JVBE", "q3.pdf"));
+    r.messages[0].content.emplace_back(document_part{"gs://bucket/report.pdf", "report", {}});
+    auto const b = encode_body(f, r, provider("vertex", "gemini", json::object{{"vertex", true}}),
+                               "gemini-2.5-pro");
+    auto const& parts = b.at("contents").at(0).at("parts").as_array();
+    BOOST_TEST_REQUIRE(parts.size() == 3u);
+    BOOST_TEST(json::serialize(parts[1]) ==
+               R"({"inlineData":{"mimeType":"application/pdf","data":"JVBE"}})");
+    BOOST_TEST(json::serialize(parts[2]) ==
+               R"({"fileData":{"mimeType":"application/pdf","fileUri":"gs://bucket/report.pdf"}})");
+    // The server side reads non-image data as documents.
+    auto const in = serve(detail::gemini_server(), "/v1beta/models/gemini-2.5-pro:generateContent",
+                          R"({"contents":[{"role":"user","parts":[{"text":"Sum up"},
+        {"inlineData":{"mimeType":"application/pdf","data":"JVBE"}},
+        {"fileData":{"mimeType":"application/pdf","fileUri":"https://x/y.pdf"}}]}]})",
+                          {{"x-goog-api-key", "k"}});
+    BOOST_TEST_REQUIRE(in.has_value(), (in ? "" : in.error().message));
+    BOOST_TEST(std::get<document_part>(in->req.messages[0].content[1]).url ==
+               "data:application/pdf;base64,JVBE");
+    BOOST_TEST(std::get<document_part>(in->req.messages[0].content[2]).url == "https://x/y.pdf");
+}
+
 // ---------------------------------------------------------------------------------------------
 // OpenAI chat
 
@@ -525,6 +553,9 @@ BOOST_AUTO_TEST_CASE(openai_chat_dialects) {
     BOOST_TEST(encode_body(f, r, provider("openai", "openai"), "gpt-5.1").at("reasoning_effort") == "none");
     r.reasoning = reasoning_options{reasoning_effort::low, {}, true};
     BOOST_TEST(encode_error(f, r, provider("openai", "openai"), "gpt-5").find("openai-responses") !=
+               std::string::npos);
+    r.reasoning = reasoning_options{reasoning_effort::low, {}, {}};
+    BOOST_TEST(encode_error(f, r, provider("openai", "openai"), "gpt-4o").find("does not reason") !=
                std::string::npos);
 
     // DeepSeek gets its reasoning_content back on a tool-call turn; OpenRouter its details.
