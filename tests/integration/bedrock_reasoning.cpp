@@ -3,7 +3,8 @@
 // emulator, which returns reasoningContent with signatures and refuses, with Bedrock's
 // ValidationException relaying Claude's 400, a tool loop's next turn that drops or alters the
 // thinking. Whole (Converse) and streamed (ConverseStream), continued with
-// `llmux::assistant(response)`. And through the gateway's Converse endpoint, a Bedrock-format
+// `llmux::assistant(response)`. Prompt-cache breakpoints (cachePoint) written then read, and
+// documents. And through the gateway's Converse endpoint, a Bedrock-format
 // client that appends the assistant message it got (as boto3 users do) keeps Claude's thinking
 // (Anthropic and Bedrock upstreams) and Gemini 3's call signatures (riding on the toolUseId).
 #include "common/client_fixture.hpp"
@@ -178,6 +179,43 @@ BOOST_AUTO_TEST_CASE(claude_thinking_tool_loop_on_converse) {
                        std::string::npos);
         }
     }
+}
+
+BOOST_AUTO_TEST_CASE(cache_points_and_documents_on_converse) {
+    emulator_fixture fx;
+    auto c = fx.make_client();
+    for (bool stream : {false, true}) {
+        BOOST_TEST_CONTEXT("stream " << stream) {
+            // A breakpoint after a long system prompt: written on the first call, read on the
+            // next one with the same prefix (cacheWriteInputTokens, cacheReadInputTokens).
+            chat_request req;
+            req.model = sonnet;
+            req.system = std::string(stream ? "Streamed manual. " : "Manual. ", 1) +
+                         std::string(4000, stream ? 's' : 'm');
+            req.system_cache = cache_control{"1h"};
+            auto doc = document_base64("application/pdf", "JVBERi0xLjQK", "q3-report.pdf");
+            req.messages.push_back(user({doc, text_part{"Summarise the report.", {}}}));
+            auto const first = ask(fx, c, req, stream);
+            BOOST_TEST_REQUIRE(!!first, first.error());
+            BOOST_TEST(first->usage.cache_write_tokens.value_or(0) > 0u);
+            BOOST_TEST(first->usage.cached_input_tokens.value_or(0) == 0u);
+            auto const second = ask(fx, c, req, stream);
+            BOOST_TEST_REQUIRE(!!second, second.error());
+            BOOST_TEST(second->usage.cached_input_tokens.value_or(0) ==
+                       first->usage.cache_write_tokens.value_or(0));
+            // Every prompt token is counted, cached or not.
+            BOOST_TEST(*second->usage.input_tokens == *first->usage.input_tokens);
+            BOOST_TEST(second->content == first->content);
+        }
+    }
+    // A document Bedrock cannot take fails before sending, naming the part.
+    chat_request bad;
+    bad.model = sonnet;
+    bad.messages.push_back(user({document_part{"https://example.com/a.pdf", "a", {}}}));
+    auto const r = fx.chat(c, bad);
+    BOOST_TEST_REQUIRE(!r);
+    BOOST_TEST(is(r.error(), error::unsupported), r.error());
+    BOOST_TEST(r.error().diag.message.starts_with("messages[0].content[0]"), r.error());
 }
 
 BOOST_AUTO_TEST_CASE(tool_loops_through_the_gateway_converse_endpoint) {
