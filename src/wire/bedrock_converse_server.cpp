@@ -854,6 +854,14 @@ decode_result decode(request_head const& head, std::string_view body) {
     if (!o)
         return validation("Malformed input request: expected a JSON object, please reformat "
                           "your input and try again.");
+    // A number beyond a double's range (read as infinity) could be passed on only changed: it
+    // is refused wherever it is (a tool's input, a schema, a native field).
+    if (auto where = non_finite_at(doc, "")) {
+        std::string const at = where->substr(where->starts_with('.') ? 1 : 0);
+        return validation("Malformed input request: the number at " + at +
+                              " is out of range, please reformat your input and try again.",
+                          at);
+    }
     if (head.path.ends_with("/count-tokens")) {
         // CountTokens wraps a Converse request: {"input":{"converse":{...}}}.
         auto const* input = member(*o, "input");

@@ -687,6 +687,9 @@ BOOST_AUTO_TEST_CASE(server_bad_requests_name_the_field) {
          "additionalModelRequestFields.reasoning_config.type", "'enabled', 'disabled', 'adaptive'"},
         {R"({"messages":[{"role":"user","content":[{"text":"x"}]}],"additionalModelRequestFields":{"thinking":{"type":"adaptive"},"output_config":{"effort":"minimal"}}})",
          "additionalModelRequestFields.output_config.effort", "Input should be 'low'"},
+        // A number a double cannot hold (found by fuzz/bedrock_request.cpp: it came back null).
+        {R"({"messages":[{"role":"user","content":[{"text":"x"}]}],"inferenceConfig":{"topK":1e999}})",
+         "inferenceConfig.topK", "out of range"},
     };
     for (auto const& c : cases) {
         BOOST_TEST_CONTEXT(c.body) {
