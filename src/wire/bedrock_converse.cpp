@@ -21,10 +21,47 @@
 //     checked against the live service here), so the unified input count adds
 //     `cacheReadInputTokens` and `cacheWriteInputTokens` to it: `usage::input_tokens` counts
 //     every prompt token, cached or not.
+//   - reasoning (PROVIDERS-2.md 3.5), in `additionalModelRequestFields`, merged with what the
+//     caller put there in `extra` (the caller's fields win):
+//       Claude (`anthropic.claude-*`): Anthropic's own `thinking` (and `output_config.effort`),
+//       chosen by Claude version exactly as the Anthropic client does (anthropic_messages.cpp):
+//       a budget is `{"type":"enabled","budget_tokens":N}` (N >= 1024, below maxTokens; without
+//       the caller's max_tokens, maxTokens becomes N + 4096), an effort alone is adaptive
+//       thinking on Claude 4.6 and later, else the effort's budget; effort none is
+//       `{"type":"disabled"}`; include_text false is `display: "omitted"`. While thinking, a
+//       temperature other than 1, a top_p below 0.95, a forced tool (tool_choice required or
+//       named) and a JSON-schema answer (a forced tool here) are refused before sending.
+//       Nova 2 (`amazon.nova-2-*`): `reasoningConfig` `{"type":"enabled","maxReasoningEffort"}`
+//       with low, medium or high (minimal is low, xhigh and max are high, a budget is the effort
+//       of `effort_for_budget`); at high, temperature, top_p and max_tokens are refused (the
+//       model sets its own length then; third-party reports, see the report of issue 11);
+//       effort none sends nothing (Nova thinks only when asked).
+//       gpt-oss (`openai.gpt-oss-*`): `reasoning_effort` low, medium or high, mapped the same;
+//       effort none is error::unsupported (gpt-oss always reasons).
+//       Any other model, and include_text on Nova or gpt-oss: error::unsupported naming the
+//       control; effort none on a model that does not reason is honoured by sending nothing.
+//   - reasoning parts: Claude's (origin `anthropic`) go back to Claude models as
+//     `reasoningContent` blocks, byte for byte and in order, at the start of their assistant
+//     turn (`reasoningText{text,signature}`, `redactedContent`); any other origin, and Claude's
+//     to a model that is not Claude, is left out (signatures validate only where they were
+//     made). Decoding keeps every `reasoningContent` block as a part, whole or streamed, with
+//     origin `anthropic` for Claude model ids and `bedrock` for the others (`for_model`).
+//   - cache breakpoints: a `{"cachePoint":{"type":"default"}}` block (with `ttl` when set)
+//     right after the marked block in `system`, `messages[].content` and `toolConfig.tools`;
+//     `system_cache` follows the system prompt. Bedrock's cap on breakpoints a request differs
+//     by model and is not checked here.
+//   - documents: data URIs of pdf, csv, doc, docx, xls, xlsx, html, txt and md as `bytes`, the
+//     format from the media type; `s3://` URLs as `s3Location`, the format from the extension;
+//     http(s) URLs are error::unsupported. Bedrock's `name` takes 1 to 200 letters, digits,
+//     hyphens, parentheses, square brackets and single spaces (PROVIDERS-2.md 5), and the model
+//     reads it: every other character (the dot of `q3-report.pdf`) becomes a space, runs of
+//     spaces one, and the ends are trimmed, so `q3-report.pdf` is `q3-report pdf`; a name with
+//     nothing left is `document-N` (the request's N-th document, from 1).
 #include "util/crypto.hpp"
 #include "util/json_read.hpp"
 #include "codec/event_stream.hpp"
 #include "util/text.hpp"
+#include "wire/anthropic_messages.hpp"
 #include "wire/bedrock_converse.hpp"
 #include "util/json_write.hpp"
 #include "wire/common.hpp"
@@ -238,10 +275,206 @@ std::string_view s3_image_format(std::string_view url) noexcept {
     return {};
 }
 
+/// Bedrock's `DocumentFormat` of a media type (parameters such as `;charset=` ignored), or empty.
+std::string_view document_format_of(std::string_view media_type) noexcept {
+    media_type = trim(media_type.substr(0, media_type.find(';')));
+    for (auto const& f : bedrock::document_formats)
+        if (iequals(media_type, f.media_type)) return f.format;
+    return {};
+}
+
+/// The document format of an `s3://` object from its file extension, or empty.
+std::string_view s3_document_format(std::string_view url) noexcept {
+    auto const dot = url.rfind('.');
+    if (dot == std::string_view::npos || url.find('/', dot) != std::string_view::npos) return {};
+    std::string_view const ext = url.substr(dot + 1);
+    for (auto const& f : bedrock::document_formats)
+        if (iequals(ext, f.format)) return f.format;
+    return {};
+}
+
+/// `name` made valid as a Bedrock document name (file comment); `n` numbers the documents.
+std::string document_name(std::string_view name, std::size_t n) {
+    std::string out;
+    out.reserve(name.size());
+    for (char ch : name) {
+        auto const c = static_cast<unsigned char>(ch);
+        bool const keep = (c < 0x80 && std::isalnum(c)) || c == '-' || c == '(' || c == ')' ||
+                          c == '[' || c == ']';
+        if (keep)
+            out.push_back(ch);
+        else if (!out.empty() && out.back() != ' ')
+            out.push_back(' ');
+        if (out.size() >= 200) break;
+    }
+    while (!out.empty() && out.back() == ' ') out.pop_back();
+    if (out.empty()) out = "document-" + std::to_string(n);
+    return out;
+}
+
+/// The reasoning controls llmux maps for a Bedrock model family (file comment).
+enum class reasoning_family { claude, nova2, gpt_oss, other };
+
+reasoning_family family_of(std::string_view model) noexcept {
+    if (model.find("anthropic.claude") != std::string_view::npos) return reasoning_family::claude;
+    if (model.find("amazon.nova-2") != std::string_view::npos) return reasoning_family::nova2;
+    if (model.find("openai.gpt-oss") != std::string_view::npos) return reasoning_family::gpt_oss;
+    return reasoning_family::other;
+}
+
+/// Nova 2's and gpt-oss's effort (low, medium, high) for the request's effort or budget.
+std::string_view three_levels(reasoning_options const& r) noexcept {
+    auto const e = r.budget_tokens ? effort_for_budget(*r.budget_tokens)
+                                   : r.effort.value_or(reasoning_effort::medium);
+    switch (e) {
+    case reasoning_effort::none:
+    case reasoning_effort::minimal:
+    case reasoning_effort::low: return "low";
+    case reasoning_effort::medium: return "medium";
+    case reasoning_effort::high:
+    case reasoning_effort::xhigh:
+    case reasoning_effort::max: break;
+    }
+    return "high";
+}
+
+/// Claude's `thinking` on Bedrock: what the Anthropic client sends (file comment).
+result<void> claude_thinking(chat_request const& req, std::string_view model,
+                             std::optional<std::int64_t>& max_tokens, json::object& fields,
+                             json::storage_ptr const& sp) {
+    auto const& r = *req.reasoning;
+    if (reasoning_off(req.reasoning)) {
+        json::object t(sp);
+        t.emplace("type", "disabled");
+        fields.emplace("thinking", std::move(t));
+        return {};
+    }
+    auto const support = anthropic::claude_thinking(model);
+    std::string const name(model);
+    if (support == anthropic::thinking_support::none)
+        return unsupported("reasoning: " + name + " does not think (extended thinking needs "
+                           "Claude 3.7 or later)");
+    // What thinking forbids, refused here rather than by a 400 from Bedrock.
+    if (req.temperature && *req.temperature != 1.0)
+        return unsupported("temperature: Claude takes no temperature but 1 while thinking");
+    if (req.top_p && *req.top_p < 0.95)
+        return unsupported("top_p: Claude takes top_p between 0.95 and 1 while thinking");
+    if (req.tool_choice && (req.tool_choice->how == tool_choice::mode::required ||
+                            req.tool_choice->how == tool_choice::mode::named))
+        return unsupported("tool_choice: Thinking may not be enabled when tool_choice forces "
+                           "tool use");
+    if (req.response_format && req.response_format->type != response_format::kind::text)
+        return unsupported("response_format: a JSON answer on Bedrock is a forced tool call, "
+                           "which thinking forbids");
+    json::object t(sp);
+    json::object oc(sp);  // output_config
+    bool const adaptive = !r.budget_tokens && support != anthropic::thinking_support::budget;
+    if (adaptive) {
+        t.emplace("type", "adaptive");
+        auto effort = r.effort.value_or(reasoning_effort::high);
+        if (effort == reasoning_effort::minimal) effort = reasoning_effort::low;
+        oc.emplace("effort", to_string(effort));
+    } else {
+        if (support == anthropic::thinking_support::adaptive)
+            return unsupported("reasoning.budget_tokens: " + name +
+                               " takes adaptive thinking only; give an effort instead");
+        std::int64_t budget = r.budget_tokens ? *r.budget_tokens : budget_for_effort(*r.effort);
+        if (r.budget_tokens) {
+            if (budget < 1024)
+                return invalid("reasoning.budget_tokens: Claude's thinking budget is at least "
+                               "1024 tokens, not " + std::to_string(budget));
+            if (max_tokens && budget >= *max_tokens)
+                return invalid("reasoning.budget_tokens (" + std::to_string(budget) +
+                               ") must be below max_tokens (" + std::to_string(*max_tokens) +
+                               "): Claude counts thinking within maxTokens");
+        } else if (max_tokens) {
+            budget = std::min(budget, *max_tokens - 1);
+            if (budget < 1024)
+                return invalid("max_tokens (" + std::to_string(*max_tokens) +
+                               ") leaves no room for thinking: Claude's smallest budget is 1024 "
+                               "tokens, below maxTokens");
+        }
+        if (!max_tokens) max_tokens = budget + 4096;
+        t.emplace("type", "enabled");
+        t.emplace("budget_tokens", budget);
+    }
+    if (r.include_text) t.emplace("display", *r.include_text ? "summarized" : "omitted");
+    fields.emplace("thinking", std::move(t));
+    if (!oc.empty()) fields.emplace("output_config", std::move(oc));
+    return {};
+}
+
+/** The request's reasoning controls as `additionalModelRequestFields` members for `model`
+    (file comment); may set `max_tokens` (Claude's budget must fit below it).
+*/
+result<void> encode_reasoning(chat_request const& req, std::string_view model,
+                              std::optional<std::int64_t>& max_tokens, json::object& fields,
+                              json::storage_ptr const& sp) {
+    if (!req.reasoning) return {};
+    auto const& r = *req.reasoning;
+    auto const family = family_of(model);
+    if (family == reasoning_family::claude && (reasoning_on(req.reasoning) ||
+                                               reasoning_off(req.reasoning)))
+        return claude_thinking(req, model, max_tokens, fields, sp);
+    std::string const name(model);
+    if (r.include_text) {
+        if (family == reasoning_family::claude)
+            return unsupported("reasoning.include_text: nothing to show without an effort or a "
+                               "budget on Bedrock");
+        return unsupported("reasoning.include_text: Bedrock has no control of the reasoning "
+                           "text for " + name);
+    }
+    if (reasoning_off(req.reasoning)) {
+        if (family == reasoning_family::gpt_oss)
+            return unsupported("reasoning.effort: " + name + " always reasons; its least effort "
+                               "is low");
+        return {};  // Nova 2 and models that do not reason think only when asked
+    }
+    if (!reasoning_on(req.reasoning)) return {};
+    if (family == reasoning_family::nova2) {
+        std::string_view const level = three_levels(r);
+        if (level == "high") {
+            if (req.temperature)
+                return unsupported("temperature: Nova 2 takes no temperature at reasoning effort "
+                                   "high");
+            if (req.top_p)
+                return unsupported("top_p: Nova 2 takes no top_p at reasoning effort high");
+            if (req.max_tokens)
+                return unsupported("max_tokens: Nova 2 takes no maxTokens at reasoning effort "
+                                   "high");
+        }
+        json::object rc(sp);
+        rc.emplace("type", "enabled");
+        rc.emplace("maxReasoningEffort", level);
+        fields.emplace("reasoningConfig", std::move(rc));
+        return {};
+    }
+    if (family == reasoning_family::gpt_oss) {
+        fields.emplace("reasoning_effort", three_levels(r));
+        return {};
+    }
+    return unsupported("reasoning: llmux knows no reasoning controls of the Bedrock model " + name +
+                       " (Claude, Nova 2 and gpt-oss have them); pass the model's own in "
+                       "extra.additionalModelRequestFields");
+}
+
+/// `{"cachePoint":{"type":"default"}}` (with the ttl) for a breakpoint; `at` names its place.
+result<json::object> cache_point(json::storage_ptr const& sp, cache_control const& c,
+                                 std::string const& at) {
+    if (auto ok = check_cache_ttl(c, at); !ok) return ok.error();
+    json::object point(sp);
+    point.emplace("type", "default");
+    if (!c.ttl.empty()) point.emplace("ttl", c.ttl);
+    json::object b(sp);
+    b.emplace("cachePoint", std::move(point));
+    return b;
+}
+
 class request_encoder {
 public:
-    explicit request_encoder(json::storage_ptr sp)
-        : sp_(std::move(sp)), system_(sp_), messages_(sp_) {}
+    /// `claude`: the model is Claude, which takes Claude's reasoning back.
+    request_encoder(json::storage_ptr sp, bool claude)
+        : sp_(std::move(sp)), system_(sp_), messages_(sp_), claude_(claude) {}
 
     json::array take_system() { return std::move(system_); }
     json::array take_messages() { return std::move(messages_); }
@@ -254,6 +487,15 @@ public:
         json::object b(sp_);
         b.emplace("text", text);
         system_.emplace_back(std::move(b));
+    }
+
+    /// The breakpoint after the system prompt (`chat_request::system_cache`).
+    result<void> mark_system(std::optional<cache_control> const& c) {
+        if (!c) return {};
+        if (system_.empty())
+            return invalid("system_cache: a cache breakpoint follows the system prompt, and the "
+                           "request has none");
+        return add_cache_point(system_, c, "system_cache");
     }
 
     result<void> add(message const& m, std::size_t i) {
@@ -271,15 +513,102 @@ public:
     }
 
 private:
+    /// A `cachePoint` block for the breakpoint `c` (if any), appended to `to` after the block
+    /// it marks.
+    result<void> add_cache_point(json::array& to, std::optional<cache_control> const& c,
+                                 std::string const& at) {
+        if (!c) return {};
+        auto b = cache_point(sp_, *c, at);
+        if (!b) return b.error();
+        to.emplace_back(std::move(*b));
+        return {};
+    }
+
+    /// A text block and its breakpoint; a blank text is not sent (Bedrock rejects it), nor
+    /// may it carry a breakpoint.
+    result<std::size_t> add_text(json::array& to, text_part const& t, std::size_t i,
+                                 std::size_t j) {
+        if (t.text.empty()) {
+            if (t.cache)
+                return invalid(at_part(i, j) + ": a cache breakpoint on an empty text part "
+                                               "(Bedrock takes no blank text to put it after)");
+            return std::size_t{0};
+        }
+        json::object b(sp_);
+        b.emplace("text", t.text);
+        to.emplace_back(std::move(b));
+        if (auto ok = add_cache_point(to, t.cache, at_part(i, j)); !ok) return ok.error();
+        return 1;
+    }
+
     // Bedrock has no system role: system messages join the top-level `system` blocks, in order.
     result<void> add_system_message(message const& m, std::size_t i) {
         for (std::size_t j = 0; j < m.content.size(); ++j) {
             auto const* t = std::get_if<text_part>(&m.content[j]);
             if (!t)
                 return unsupported(at_part(i, j) + ": a system message may only hold text");
-            add_system_text(t->text);
+            if (auto ok = add_text(system_, *t, i, j); !ok) return ok.error();
         }
         return {};
+    }
+
+    result<json::object> document_block(document_part const& d, std::size_t i, std::size_t j) {
+        json::object source(sp_);
+        std::string_view format;
+        std::string media_type, data;
+        if (parse_data_uri(d.url, media_type, data)) {
+            format = document_format_of(media_type);
+            if (format.empty())
+                return unsupported(at_part(i, j) + ": Bedrock takes documents of pdf, csv, doc, "
+                                                   "docx, xls, xlsx, html, txt and md, not '" +
+                                   excerpt(media_type, 80) + "'");
+            if (data.empty()) return invalid(at_part(i, j) + ": the document's data is empty");
+            source.emplace("bytes", data);  // a blob is base64 in JSON, as the data URI has it
+        } else if (istarts_with(d.url, "s3://")) {
+            format = s3_document_format(d.url);
+            if (format.empty())
+                return unsupported(at_part(i, j) +
+                                   ": the format of an s3:// document is taken from its "
+                                   "extension, which must be pdf, csv, doc, docx, xls, xlsx, "
+                                   "html, txt or md");
+            json::object loc(sp_);
+            loc.emplace("uri", d.url);
+            source.emplace("s3Location", std::move(loc));
+        } else if (istarts_with(d.url, "https://") || istarts_with(d.url, "http://")) {
+            return unsupported(at_part(i, j) +
+                               ": Bedrock does not fetch documents by URL; pass the document as "
+                               "a data:<media type>;base64, URI (or an s3:// URL)");
+        } else {
+            return invalid(at_part(i, j) + ": a document URL must be a data:<media "
+                                           "type>;base64, URI or an s3:// URL");
+        }
+        json::object doc(sp_);
+        doc.emplace("format", format);
+        doc.emplace("name", document_name(d.name, ++documents_));
+        doc.emplace("source", std::move(source));
+        json::object b(sp_);
+        b.emplace("document", std::move(doc));
+        return b;
+    }
+
+    /// True when the reasoning part goes to this model (Claude's, to Claude).
+    bool sends(reasoning_part const& r) const noexcept {
+        return claude_ && r.origin == "anthropic";
+    }
+
+    json::object reasoning_block(reasoning_part const& r) {
+        json::object rc(sp_);
+        if (r.type == reasoning_part::kind::redacted) {
+            rc.emplace("redactedContent", r.data);
+        } else {
+            json::object rt(sp_);
+            rt.emplace("text", r.text);
+            if (!r.signature.empty()) rt.emplace("signature", r.signature);
+            rc.emplace("reasoningText", std::move(rt));
+        }
+        json::object b(sp_);
+        b.emplace("reasoningContent", std::move(rc));
+        return b;
     }
 
     // The content array of the turn `role`: consecutive messages of one role are merged into
@@ -372,39 +701,62 @@ private:
             auto b = tool_result_block(*r, i, j);
             if (!b) return b.error();
             content.emplace_back(std::move(*b));
+            if (auto ok = add_cache_point(content, r->cache, at_part(i, j)); !ok) return ok;
             ++added;
         }
         for (std::size_t j = 0; j < m.content.size(); ++j) {
             auto const& p = m.content[j];
             if (auto const* t = std::get_if<text_part>(&p)) {
-                if (t->text.empty()) continue;
-                json::object b(sp_);
-                b.emplace("text", t->text);
-                content.emplace_back(std::move(b));
-                ++added;
+                auto n = add_text(content, *t, i, j);
+                if (!n) return n.error();
+                added += *n;
             } else if (auto const* img = std::get_if<image_part>(&p)) {
                 auto b = image_block(*img, i, j);
                 if (!b) return b.error();
                 content.emplace_back(std::move(*b));
+                if (auto ok = add_cache_point(content, img->cache, at_part(i, j)); !ok) return ok;
+                ++added;
+            } else if (auto const* d = std::get_if<document_part>(&p)) {
+                auto b = document_block(*d, i, j);
+                if (!b) return b.error();
+                content.emplace_back(std::move(*b));
+                if (auto ok = add_cache_point(content, d->cache, at_part(i, j)); !ok) return ok;
                 ++added;
             } else if (std::holds_alternative<tool_call>(p)) {
                 return invalid(at_part(i, j) + ": a tool call belongs in an assistant message");
+            } else if (std::holds_alternative<reasoning_part>(p)) {
+                return invalid(at_part(i, j) + ": reasoning belongs in an assistant message");
             }
         }
         return require_content(added, i);
     }
 
     result<void> add_assistant(message const& m, std::size_t i) {
+        // A turn of nothing but reasoning this model cannot read back is left out whole.
+        bool const only_foreign_reasoning =
+            !m.content.empty() &&
+            std::all_of(m.content.begin(), m.content.end(), [&](content_part const& p) {
+                auto const* r = std::get_if<reasoning_part>(&p);
+                return r && !sends(*r);
+            });
+        if (only_foreign_reasoning) return {};
         json::array& content = turn("assistant");
         std::size_t added = 0;
+        // The turn's reasoning first, in its order, as the model wrote it.
+        for (auto const& p : m.content) {
+            auto const* r = std::get_if<reasoning_part>(&p);
+            if (!r || !sends(*r)) continue;
+            content.emplace_back(reasoning_block(*r));
+            ++added;
+        }
         for (std::size_t j = 0; j < m.content.size(); ++j) {
             auto const& p = m.content[j];
             if (auto const* t = std::get_if<text_part>(&p)) {
-                if (t->text.empty()) continue;
-                json::object b(sp_);
-                b.emplace("text", t->text);
-                content.emplace_back(std::move(b));
-                ++added;
+                auto n = add_text(content, *t, i, j);
+                if (!n) return n.error();
+                added += *n;
+            } else if (std::holds_alternative<reasoning_part>(p)) {
+                continue;  // sent first, or not for this model
             } else if (auto const* c = std::get_if<tool_call>(&p)) {
                 if (c->id.empty()) return invalid(at_part(i, j) + ": a tool call needs an id");
                 if (c->name.empty()) return invalid(at_part(i, j) + ": a tool call needs a name");
@@ -432,8 +784,10 @@ private:
                 content.emplace_back(std::move(b));
                 tool_blocks_ = true;
                 ++added;
-            } else if (std::holds_alternative<image_part>(p)) {
-                return unsupported(at_part(i, j) + ": assistant messages cannot hold images");
+            } else if (std::holds_alternative<image_part>(p) ||
+                       std::holds_alternative<document_part>(p)) {
+                return unsupported(at_part(i, j) +
+                                   ": assistant messages cannot hold images or documents");
             } else {
                 return invalid(at_part(i, j) + ": a tool result belongs in a tool or user message");
             }
@@ -453,6 +807,7 @@ private:
             auto b = tool_result_block(*r, i, j);
             if (!b) return b.error();
             content.emplace_back(std::move(*b));
+            if (auto ok = add_cache_point(content, r->cache, at_part(i, j)); !ok) return ok;
         }
         return {};
     }
@@ -461,7 +816,9 @@ private:
     json::array system_;
     json::array messages_;
     std::string_view last_role_;
+    bool claude_ = false;
     bool tool_blocks_ = false;
+    std::size_t documents_ = 0;
 };
 
 json::object tool_spec(json::storage_ptr const& sp, std::string_view name,
@@ -529,6 +886,11 @@ result<json::object> encode_tool_config(chat_request const& req, bool has_tool_b
         if (t.name.empty()) return invalid("tools[" + std::to_string(i) + "]: a tool needs a name");
         // `strict` has no Converse field; the schema is still sent and models follow it.
         tools.emplace_back(tool_spec(sp, t.name, t.description, t.parameters));
+        if (t.cache) {
+            auto point = cache_point(sp, *t.cache, "tools[" + std::to_string(i) + "]");
+            if (!point) return point.error();
+            tools.emplace_back(std::move(*point));
+        }
     }
     std::optional<json::object> tc;
     if (req.tool_choice) {
@@ -584,8 +946,14 @@ result<http_request> encode_request(chat_request const& req, encode_context cons
 
     json::monotonic_resource mr;
     json::storage_ptr sp(&mr);
-    request_encoder enc(sp);
+    std::optional<std::int64_t> max_tokens = req.max_tokens;
+    json::object model_fields(sp);
+    if (auto ok = encode_reasoning(req, ctx.model, max_tokens, model_fields, sp); !ok)
+        return ok.error();
+
+    request_encoder enc(sp, family_of(ctx.model) == reasoning_family::claude);
     enc.add_system_text(req.system);
+    if (auto ok = enc.mark_system(req.system_cache); !ok) return ok.error();
     for (std::size_t i = 0; i < req.messages.size(); ++i)
         if (auto ok = enc.add(req.messages[i], i); !ok) return ok.error();
 
@@ -596,7 +964,7 @@ result<http_request> encode_request(chat_request const& req, encode_context cons
     body.emplace("messages", enc.take_messages());
 
     json::object inference(sp);
-    if (req.max_tokens) inference.emplace("maxTokens", *req.max_tokens);
+    if (max_tokens) inference.emplace("maxTokens", *max_tokens);
     if (req.temperature) inference.emplace("temperature", *req.temperature);
     if (req.top_p) inference.emplace("topP", *req.top_p);
     if (!req.stop.empty()) {
@@ -610,6 +978,7 @@ result<http_request> encode_request(chat_request const& req, encode_context cons
     auto tools = encode_tool_config(req, enc.has_tool_blocks(), sp);
     if (!tools) return tools.error();
     if (!tools->empty()) body.emplace("toolConfig", std::move(*tools));
+    if (!model_fields.empty()) body.emplace("additionalModelRequestFields", std::move(model_fields));
 
     if (!req.user.empty()) {
         json::object md(sp);
@@ -624,14 +993,22 @@ result<http_request> encode_request(chat_request const& req, encode_context cons
 // ---------------------------------------------------------------------------------------------
 // Decoding
 
-/// The text of a `reasoningContent` block: `reasoningText.text` in a response, `text` in a
-/// stream delta. Redacted reasoning and signatures carry no text.
-std::string_view reasoning_text(json::object const& rc) noexcept {
-    if (auto const* rt = get_object(rc, "reasoningText")) return get_string(*rt, "text");
-    return get_string(rc, "text");
+/// A whole `reasoningContent` block of a response as a reasoning part of `origin`.
+reasoning_part reasoning_of(json::object const& rc, std::string_view origin) {
+    reasoning_part p;
+    p.origin = origin;
+    if (auto const* rt = get_object(rc, "reasoningText")) {
+        p.text = get_string(*rt, "text");
+        p.signature = get_string(*rt, "signature");
+    } else if (auto const* red = rc.if_contains("redactedContent"); red && red->is_string()) {
+        p.type = reasoning_part::kind::redacted;
+        p.data = as_view(red->get_string());
+    }
+    return p;
 }
 
-result<chat_response> decode_body(response_head const& head, std::string_view body) {
+result<chat_response> decode_body(response_head const& head, std::string_view body,
+                                  std::string_view origin) {
     auto const fail = [&](failure f) {
         f.diag.http_status = head.status;
         f.diag.request_id = std::string(head.header(request_id_header));
@@ -680,7 +1057,8 @@ result<chat_response> decode_body(response_head const& head, std::string_view bo
                 tool_call{std::string(get_string(*use, "toolUseId")), std::string(name),
                           std::move(args)});
         } else if (auto const* rc = get_object(*b, "reasoningContent")) {
-            r.reasoning += reasoning_text(*rc);
+            auto& part = r.reasoning_parts.emplace_back(reasoning_of(*rc, origin));
+            r.reasoning += part.text;
         }
         // Other blocks (citations, images, documents) have no unified field.
     }
@@ -699,6 +1077,8 @@ result<chat_response> decode_body(response_head const& head, std::string_view bo
 
 class bedrock_stream_decoder final : public stream_decoder {
 public:
+    explicit bedrock_stream_decoder(std::string_view origin) : origin_(origin) {}
+
     result<void> feed(std::string_view bytes, std::vector<chat_chunk>& out) override {
         if (failed_) return *failed_;
         // Once messageStop and metadata are in, the answer is complete: Bedrock sends nothing
@@ -829,17 +1209,43 @@ private:
         failed_ = std::move(f);
     }
 
+    /// The reasoning block being streamed goes out whole (its text came piece by piece).
+    void end_reasoning(std::vector<chat_chunk>& out) {
+        if (!reasoning_) return;
+        chat_chunk c;
+        c.reasoning_parts.push_back(std::move(*reasoning_));
+        reasoning_.reset();
+        out.push_back(std::move(c));
+    }
+
+    /// The reasoning block `index`, started by its first delta (Bedrock sends no
+    /// contentBlockStart for reasoning).
+    reasoning_part& reasoning_block(std::uint64_t index, std::vector<chat_chunk>& out) {
+        if (reasoning_ && reasoning_index_ != index) end_reasoning(out);
+        if (!reasoning_) {
+            reasoning_.emplace();
+            reasoning_->origin = origin_;
+            reasoning_index_ = index;
+        }
+        return *reasoning_;
+    }
+
     void on_event(std::string_view event, std::string_view payload, std::vector<chat_chunk>& out) {
-        // Events with nothing to unify are not parsed (unknown ones included).
-        if (event == "messageStart" || event == "contentBlockStop") return;
+        // Events with nothing to unify are not parsed (unknown ones included); a block's stop
+        // only when it ends reasoning.
+        if (event == "messageStart" || (event == "contentBlockStop" && !reasoning_)) return;
         if (event != "contentBlockStart" && event != "contentBlockDelta" &&
-            event != "messageStop" && event != "metadata")
+            event != "contentBlockStop" && event != "messageStop" && event != "metadata")
             return;
         json::value const doc = parse(payload, event);
         if (failed_) return;
         json::object const* o = &doc.get_object();
         std::uint64_t const index = get_count(*o, "contentBlockIndex").value_or(0);
         chat_chunk c;
+        if (event == "contentBlockStop") {
+            if (index == reasoning_index_) end_reasoning(out);
+            return;
+        }
         if (event == "contentBlockStart") {
             auto const* start = get_object(*o, "start");
             auto const* use = start ? get_object(*start, "toolUse") : nullptr;
@@ -874,9 +1280,22 @@ private:
                 else
                     c.tool_calls.push_back(tool_call_delta{b->tool, {}, {}, std::string(input)});
             } else if (auto const* rc = get_object(*delta, "reasoningContent")) {
-                c.reasoning = reasoning_text(*rc);
+                // Text pieces, then the signature (or the redacted content), then the stop.
+                auto& part = reasoning_block(index, out);
+                if (auto const* t = rc->if_contains("text"); t && t->is_string()) {
+                    c.reasoning = as_view(t->get_string());
+                    part.text += c.reasoning;
+                }
+                if (auto const* sig = rc->if_contains("signature"); sig && sig->is_string())
+                    part.signature += as_view(sig->get_string());
+                if (auto const* red = rc->if_contains("redactedContent");
+                    red && red->is_string()) {
+                    part.type = reasoning_part::kind::redacted;
+                    part.data += as_view(red->get_string());
+                }
             }
         } else if (event == "messageStop") {
+            end_reasoning(out);  // a block Bedrock did not stop is not lost
             std::string_view const native = get_string(*o, "stopReason");
             bool const json_answer = tools_ == 0 && !blocks_.empty();
             bool fails = false;
@@ -900,9 +1319,13 @@ private:
         if (c.has_content() || c.finish_reason || c.usage) out.push_back(std::move(c));
     }
 
+    std::string_view origin_;
     event_stream_decoder frames_;
     stream_info info_;
     std::vector<block> blocks_;
+    /// The reasoning block being streamed and its index.
+    std::optional<reasoning_part> reasoning_;
+    std::uint64_t reasoning_index_ = 0;
     std::size_t tools_ = 0;
     std::size_t frames_seen_ = 0;
     std::size_t deltas_ = 0;
@@ -917,16 +1340,27 @@ private:
 
 // ---------------------------------------------------------------------------------------------
 
+wire_format const& converse_for(std::string_view origin) noexcept;
+
+/** Converse for the models whose reasoning is of `origin` (`bedrock::reasoning_origin`): the
+    client resolves `for_model` first, so answers of Claude carry parts that go back to Claude.
+*/
 class bedrock_converse final : public wire_format {
 public:
+    explicit bedrock_converse(std::string_view origin) : origin_(origin) {}
+
     std::string_view name() const noexcept override { return "bedrock"; }
+
+    wire_format const& for_model(std::string_view model) const noexcept override {
+        return converse_for(bedrock::reasoning_origin(model));
+    }
 
     result<http_request> encode(chat_request const& req, encode_context const& ctx) const override {
         return encode_request(req, ctx);
     }
 
     result<chat_response> decode(response_head const& head, std::string_view body) const override {
-        return decode_body(head, body);
+        return decode_body(head, body, origin_);
     }
 
     failure decode_error(response_head const& head, std::string_view body) const override {
@@ -934,7 +1368,7 @@ public:
     }
 
     std::unique_ptr<stream_decoder> make_stream_decoder() const override {
-        return std::make_unique<bedrock_stream_decoder>();
+        return std::make_unique<bedrock_stream_decoder>(origin_);
     }
 
     // Converse hands a final assistant turn to Claude as it is (anthropic.claude-*, with or
@@ -944,13 +1378,21 @@ public:
         return model.find("anthropic.claude") != std::string_view::npos &&
                claude_accepts_prefill(model) && !claude_prefill_conflicts(req);
     }
+
+private:
+    std::string_view origin_;
 };
+
+wire_format const& converse_for(std::string_view origin) noexcept {
+    static bedrock_converse const claude("anthropic");
+    static bedrock_converse const others("bedrock");
+    return origin == "anthropic" ? claude : others;
+}
 
 }  // namespace
 
 wire_format const& bedrock_converse_format() {
-    static bedrock_converse const instance;
-    return instance;
+    return converse_for("bedrock");
 }
 
 }  // namespace llmux::detail

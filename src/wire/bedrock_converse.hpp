@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: BSL-1.0
 // What the two sides of Bedrock Converse share (bedrock_converse.cpp, the client;
-// bedrock_converse_server.cpp, the server): stop reasons both ways, the names of headers and
-// the tool that carries JSON-schema answers. Private to src/wire/.
+// bedrock_converse_server.cpp, the server): stop reasons both ways, the names of headers, the
+// tool that carries JSON-schema answers, the origin of reasoning parts and the document formats.
+// Private to src/wire/.
 #pragma once
 
 #include "wire/errors.hpp"
@@ -27,6 +28,33 @@ inline constexpr std::string_view error_type_suffix =
 
 /// A 400 `ValidationException` with Bedrock's `message`, naming `param` (bedrock_converse_server.cpp).
 api_error validation(std::string message, std::string param = {});
+
+/** The family whose models can read back the reasoning a Bedrock model returns: `anthropic`
+    for Claude (`anthropic.claude-*`, with or without an inference profile's region prefix, or a
+    gateway's `anthropic/claude-*`), `bedrock` for every other model (Nova, gpt-oss, DeepSeek).
+*/
+constexpr std::string_view reasoning_origin(std::string_view model) noexcept {
+    return model.find("claude") != std::string_view::npos ? "anthropic" : "bedrock";
+}
+
+/// A Bedrock `DocumentFormat` and the media type of a data URI holding it.
+struct document_format {
+    std::string_view format;
+    std::string_view media_type;
+};
+
+/// Bedrock's document formats (PROVIDERS-2.md 5), each with its media type.
+inline constexpr document_format document_formats[] = {
+    {"pdf", "application/pdf"},
+    {"csv", "text/csv"},
+    {"doc", "application/msword"},
+    {"docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.document"},
+    {"xls", "application/vnd.ms-excel"},
+    {"xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"},
+    {"html", "text/html"},
+    {"txt", "text/plain"},
+    {"md", "text/markdown"},
+};
 
 /** The unified value of a Bedrock `stopReason` (PROVIDERS.md 6.2). `fails` is set for the
     values that mean the generation failed. `json_answer`: the only tool called was the

@@ -8,14 +8,38 @@
 // `{"message"}` with `x-amzn-ErrorType`. Credentials: a Bedrock API key (`Authorization:
 // Bearer`) or a SigV4 signature, which the server verifies (auth/sigv4).
 //
+// Reasoning, caching and documents (issue 11; PROVIDERS-2.md 3.5, 4.2, 5):
+//   - `reasoningContent` blocks of assistant messages are reasoning parts (`reasoningText`
+//     with its signature, `redactedContent`), of origin `anthropic` when the path's model is
+//     Claude, else `bedrock`; a signature this server side sealed (`seal_reasoning`) for a part
+//     of another family opens back into that part. Answers and streams write the parts in
+//     order, each with its signature: a part of the model's own family as it is, any other
+//     sealed into the signature, so that a client sending the turn back returns it whole.
+//   - a `cachePoint` block is the breakpoint (`cache`) of the text, image, document or tool
+//     result before it, of the system prompt (`system_cache`, after the first system text) or
+//     of the tool before it in `toolConfig.tools`; one with nothing before it is a 400 naming
+//     it; one after a block that cannot carry a breakpoint (a toolUse, reasoning) keeps the
+//     member native.
+//   - `document` blocks in user messages are document parts: a data URI of the format's media
+//     type with the `bytes`, or the `s3Location` URI; the name as it is.
+//   - a tool call's signature (Gemini's `thoughtSignature`), which Converse has no place for,
+//     rides on its `toolUseId` (`seal_call_id`, only when there is one); toolUse and toolResult
+//     ids are opened back, so a Gemini 3 tool loop works through a Bedrock-format client.
+//   - `additionalModelRequestFields`: `thinking` / `reasoning_config` (Claude: `enabled` with
+//     `budget_tokens`, `adaptive` with `output_config.effort`, `disabled`; `display`),
+//     `reasoningConfig` (Nova 2: `maxReasoningEffort`) and `reasoning_effort` (gpt-oss) are
+//     the request's reasoning controls; the rest stays native.
+//
 // Decoding, where Converse says more than the unified request holds (kept in `native`, so a
 // Bedrock upstream gets it as it was and any other refuses it by name; never dropped):
-//   - content blocks with no unified part (cachePoint, document, video, reasoningContent,
-//     guardContent, citations, images or documents inside tool results): the whole `messages`
-//     (or `system`, or `toolConfig` for a cachePoint among the tools);
-//   - additionalModelRequestFields, additionalModelResponseFieldPaths, guardrailConfig,
-//     performanceConfig (other than the standard latency), promptVariables, requestMetadata
-//     other than `user`, inferenceConfig members other than the four, and any other field.
+//   - content blocks with no unified part (video, guardContent, citations, documents of text
+//     or content sources, images or documents inside tool results, a cachePoint after a block
+//     that cannot carry one): the whole `messages` (or `system`, or `toolConfig` for a
+//     systemTool among the tools);
+//   - additionalModelRequestFields other than the reasoning controls,
+//     additionalModelResponseFieldPaths, guardrailConfig, performanceConfig (other than the
+//     standard latency), promptVariables, requestMetadata other than `user`, inferenceConfig
+//     members other than the four, and any other field.
 //   - `system` blocks: the first text is the unified system prompt, the others are system
 //     messages at the start of the conversation, so that the client side sends them back as
 //     the same blocks.
@@ -30,6 +54,7 @@
 #include "util/text.hpp"
 #include "wire/bedrock_converse.hpp"
 #include "wire/bedrock_embeddings.hpp"
+#include "wire/common.hpp"
 #include "wire/formats.hpp"
 
 #include <boost/json/monotonic_resource.hpp>
@@ -97,7 +122,57 @@ std::string_view image_media_type(std::string_view format) noexcept {
 /// The fields of a Converse body read into the unified request; every other one is `native`.
 bool unified_field(std::string_view key) noexcept {
     return key == "messages" || key == "system" || key == "inferenceConfig" ||
-           key == "toolConfig" || key == "requestMetadata";
+           key == "toolConfig" || key == "requestMetadata" ||
+           key == "additionalModelRequestFields";
+}
+
+/// The media type of a Bedrock document format, or empty.
+std::string_view document_media_type(std::string_view format) noexcept {
+    for (auto const& f : bedrock::document_formats)
+        if (f.format == format) return f.media_type;
+    return {};
+}
+
+/// A `cachePoint` member (`{"type":"default","ttl"?:"5m"|"1h"}`) at `where`.
+boost::system::result<cache_control, api_error> cache_point(json::value const& v,
+                                                            std::string const& where) {
+    auto const* o = v.if_object();
+    if (!o) return constraint(where + ".cachePoint", "Member must be a structure");
+    auto const* t = member(*o, "type");
+    if (!t || !t->is_string() || t->get_string() != "default")
+        return constraint(where + ".cachePoint.type", "Member must satisfy enum value set: [default]");
+    cache_control c;
+    if (auto const* ttl = member(*o, "ttl")) {
+        if (!ttl->is_string() || (ttl->get_string() != "5m" && ttl->get_string() != "1h"))
+            return constraint(where + ".cachePoint.ttl", "Member must satisfy enum value set: [5m, 1h]");
+        c.ttl = sv(ttl->get_string());
+    }
+    return c;
+}
+
+/// A cachePoint first in its list caches nothing.
+api_error cache_point_first(std::string const& where) {
+    return validation("The cachePoint block at " + where +
+                          " must follow the content to cache. Move it after that content and "
+                          "try again.",
+                      where + ".cachePoint");
+}
+
+/// Sets the breakpoint of the part a cachePoint follows; false when the part cannot carry one.
+bool set_cache(content_part& p, cache_control c) {
+    if (auto* t = std::get_if<text_part>(&p)) t->cache = std::move(c);
+    else if (auto* i = std::get_if<image_part>(&p)) i->cache = std::move(c);
+    else if (auto* d = std::get_if<document_part>(&p)) d->cache = std::move(c);
+    else if (auto* r = std::get_if<tool_result>(&p)) r->cache = std::move(c);
+    else return false;
+    return true;
+}
+
+/** Bedrock relays a model's own 400 inside its ValidationException (Claude's: "The model
+    returned the following errors: <Anthropic's message>"); `param` is the unified place.
+*/
+api_error model_error(std::string const& param, std::string const& message) {
+    return validation("The model returned the following errors: " + message, param);
 }
 
 /// True when `v` is Converse's default for `key`: such a field changes nothing and is not kept.
@@ -137,6 +212,8 @@ public:
                               "toolConfig");
         if (auto const* md = member(body, "requestMetadata"))
             if (auto r = metadata(*md); !r) return r;
+        if (auto const* mf = member(body, "additionalModelRequestFields"))
+            if (auto r = model_fields(*mf); !r) return r;
         for (auto const& kv : body) {
             std::string_view const key = kv.key();
             if (unified_field(key) || at_default(key, kv.value())) continue;
@@ -158,24 +235,41 @@ private:
         auto const* blocks = v.if_array();
         if (!blocks) return constraint("system", "Member must be a list");
         bool other = false;
+        // What the previous block became: nothing, the system prompt, a system message.
+        enum class made { nothing, system, message } prev = made::nothing;
         for (std::size_t i = 0; i < blocks->size(); ++i) {
+            std::string const where = "system." + std::to_string(i);
             auto const* b = (*blocks)[i].if_object();
-            if (!b) return constraint("system." + std::to_string(i), "Member must be a structure");
-            auto const* t = member(*b, "text");
-            if (!t) {
-                other = true;  // cachePoint, guardContent
+            if (!b) return constraint(where, "Member must be a structure");
+            if (auto const* cp = member(*b, "cachePoint")) {
+                auto c = cache_point(*cp, where);
+                if (!c) return c.error();
+                if (i == 0) return cache_point_first(where);
+                if (prev == made::system && !req_.system_cache)
+                    req_.system_cache = std::move(*c);
+                else if (prev == made::message)
+                    (void)set_cache(extra_system_.back().content.back(), std::move(*c));
+                else
+                    other = true;
+                prev = made::nothing;
                 continue;
             }
-            if (!t->is_string())
-                return constraint("system." + std::to_string(i) + ".text",
-                                  "Member must be a string");
+            prev = made::nothing;
+            auto const* t = member(*b, "text");
+            if (!t) {
+                other = true;  // guardContent
+                continue;
+            }
+            if (!t->is_string()) return constraint(where + ".text", "Member must be a string");
             std::string text(sv(t->get_string()));
             if (text.empty()) continue;
             if (!have_system_) {
                 req_.system = std::move(text);
                 have_system_ = true;
+                prev = made::system;
             } else {
                 extra_system_.push_back(llmux::system(std::move(text)));
+                prev = made::message;
             }
         }
         if (other) in_.native.insert_or_assign("system", keep(v));
@@ -222,11 +316,22 @@ private:
             bool const user = role == "user";
             message m;
             m.role = user ? role::user : role::assistant;
+            bool made_part = false;  // the previous block became the last part of `m`
             for (std::size_t j = 0; j < content->size(); ++j) {
-                auto r = block((*content)[j], user, [&] {
-                    return where() + ".content." + std::to_string(j);
-                }, m, other);
+                auto const at = [&] { return where() + ".content." + std::to_string(j); };
+                auto const* bo = (*content)[j].if_object();
+                if (auto const* cp = bo ? member(*bo, "cachePoint") : nullptr) {
+                    auto c = cache_point(*cp, at());
+                    if (!c) return c.error();
+                    if (j == 0) return cache_point_first(at());
+                    if (!made_part || !set_cache(m.content.back(), std::move(*c))) other = true;
+                    made_part = false;
+                    continue;
+                }
+                auto const before = m.content.size();
+                auto r = block((*content)[j], user, at, m, other);
                 if (!r) return r;
+                made_part = m.content.size() > before;
             }
             // A message of blocks with no unified part (a lone document) has nothing to say
             // in unified terms; the native `messages` carries it.
@@ -292,10 +397,14 @@ private:
                 return constraint(where() + ".toolUse.name", "Member must not be null");
             auto const* input = member(*uo, "input");
             if (!input) return constraint(where() + ".toolUse.input", "Member must not be null");
-            call_names_[std::string(sv(id->get_string()))] = std::string(sv(name->get_string()));
-            m.content.emplace_back(tool_call{std::string(sv(id->get_string())),
-                                             std::string(sv(name->get_string())),
-                                             to_json(*input)});
+            tool_call c;
+            // An id this server side sealed carries the call's signature (seal_call_id).
+            if (!open_call_id(sv(id->get_string()), &c.id, nullptr, &c.signature))
+                c.id = sv(id->get_string());
+            c.name = sv(name->get_string());
+            c.arguments = to_json(*input);
+            call_names_[c.id] = c.name;
+            m.content.emplace_back(std::move(c));
         } else if (auto const* res = b->if_contains("toolResult")) {
             tool_blocks_ = true;
             if (!user)
@@ -308,7 +417,8 @@ private:
             if (!id || !id->is_string() || id->get_string().empty())
                 return constraint(where() + ".toolResult.toolUseId", "Member must not be null");
             tool_result r;
-            r.tool_call_id = std::string(sv(id->get_string()));
+            if (!open_call_id(sv(id->get_string()), &r.tool_call_id, nullptr, nullptr))
+                r.tool_call_id = std::string(sv(id->get_string()));
             if (auto it = call_names_.find(r.tool_call_id); it != call_names_.end())
                 r.name = it->second;
             auto const* items_v = member(*ro, "content");
@@ -333,9 +443,109 @@ private:
                 r.is_error = st->get_string() == "error";
             }
             m.content.emplace_back(std::move(r));
+        } else if (auto const* rc = b->if_contains("reasoningContent")) {
+            if (user)
+                return validation("The reasoningContent content block at " + where() +
+                                      " must be in an assistant message.",
+                                  where() + ".reasoningContent");
+            return reasoning(*rc, where(), m);
+        } else if (auto const* doc = b->if_contains("document")) {
+            if (!user) {
+                other = true;  // no unified place: documents are the user's
+                return {};
+            }
+            return document(*doc, where(), m, other);
         } else {
-            other = true;  // cachePoint, document, video, reasoningContent, guardContent, ...
+            other = true;  // video, guardContent, ...
         }
+        return {};
+    }
+
+    boost::system::result<void, api_error> reasoning(json::value const& v,
+                                                     std::string const& where, message& m) {
+        auto const* o = v.if_object();
+        if (!o) return constraint(where + ".reasoningContent", "Member must be a structure");
+        auto const* rt = member(*o, "reasoningText");
+        auto const* red = member(*o, "redactedContent");
+        if ((rt != nullptr) == (red != nullptr))
+            return constraint(where + ".reasoningContent",
+                              "Member must have exactly one of: reasoningText, redactedContent");
+        reasoning_part r;
+        r.origin = bedrock::reasoning_origin(req_.model);
+        if (red) {
+            if (!red->is_string() || !base64_decode(sv(red->get_string())))
+                return validation("Malformed input request: the redactedContent at " + where +
+                                      " is not valid base64.",
+                                  where + ".reasoningContent.redactedContent");
+            r.type = reasoning_part::kind::redacted;
+            r.data = sv(red->get_string());
+        } else {
+            auto const* rto = rt->if_object();
+            if (!rto)
+                return constraint(where + ".reasoningContent.reasoningText",
+                                  "Member must be a structure");
+            auto const* text = member(*rto, "text");
+            if (!text || !text->is_string())
+                return constraint(where + ".reasoningContent.reasoningText.text",
+                                  "Member must not be null");
+            r.text = sv(text->get_string());
+            if (auto const* sig = member(*rto, "signature")) {
+                if (!sig->is_string())
+                    return constraint(where + ".reasoningContent.reasoningText.signature",
+                                      "Member must be a string");
+                // Another family's part this server side gave out sealed comes back whole.
+                if (!open_reasoning(sv(sig->get_string()), r)) r.signature = sv(sig->get_string());
+            }
+        }
+        m.content.emplace_back(std::move(r));
+        return {};
+    }
+
+    boost::system::result<void, api_error> document(json::value const& v, std::string const& where,
+                                                    message& m, bool& other) {
+        auto const* o = v.if_object();
+        if (!o) return constraint(where + ".document", "Member must be a structure");
+        auto const* fmt = member(*o, "format");
+        std::string_view const media =
+            fmt && fmt->is_string() ? document_media_type(sv(fmt->get_string())) : std::string_view();
+        if (media.empty())
+            return constraint(where + ".document.format",
+                              "Member must satisfy enum value set: [pdf, csv, doc, docx, xls, "
+                              "xlsx, html, txt, md]");
+        auto const* name = member(*o, "name");
+        if (!name || !name->is_string() || name->get_string().empty())
+            return constraint(where + ".document.name", "Member must not be null");
+        for (auto const& kv : *o)
+            if (kv.key() != "format" && kv.key() != "name" && kv.key() != "source" &&
+                !kv.value().is_null())
+                other = true;  // context, citations
+        auto const* src = member(*o, "source");
+        auto const* so = src ? src->if_object() : nullptr;
+        if (!so) return constraint(where + ".document.source", "Member must not be null");
+        auto const* bytes = member(*so, "bytes");
+        auto const* s3 = member(*so, "s3Location");
+        auto const* s3o = s3 ? s3->if_object() : nullptr;
+        auto const* uri = s3o ? member(*s3o, "uri") : nullptr;
+        document_part d;
+        d.name = sv(name->get_string());
+        if (bytes && bytes->is_string() && !bytes->get_string().empty() &&
+            base64_decode(sv(bytes->get_string()))) {
+            d.url = "data:";
+            d.url += media;
+            d.url += ";base64,";
+            d.url += sv(bytes->get_string());
+        } else if (uri && uri->is_string() && !uri->get_string().empty()) {
+            d.url = sv(uri->get_string());
+            if (s3o->size() > 1) other = true;  // bucketOwner
+        } else if (member(*so, "text") || member(*so, "content")) {
+            other = true;  // a document given as text or content blocks: Converse's own
+            return {};
+        } else {
+            return validation("Malformed input request: the document at " + where +
+                                  " has no valid base64 bytes or s3Location.",
+                              where + ".document.source");
+        }
+        m.content.emplace_back(std::move(d));
         return {};
     }
 
@@ -395,13 +605,26 @@ private:
             return constraint("toolConfig.tools",
                               "Member must have length greater than or equal to 1");
         bool other = false;
+        bool prev_tool = false;  // the previous entry was a toolSpec
         for (std::size_t i = 0; i < tools->size(); ++i) {
             std::string const where = "toolConfig.tools." + std::to_string(i);
             auto const* t = (*tools)[i].if_object();
             if (!t) return constraint(where, "Member must be a structure");
+            if (auto const* cp = member(*t, "cachePoint")) {
+                auto c = cache_point(*cp, where);
+                if (!c) return c.error();
+                if (i == 0) return cache_point_first(where);
+                if (prev_tool && !req_.tools.back().cache)
+                    req_.tools.back().cache = std::move(*c);
+                else
+                    other = true;
+                prev_tool = false;
+                continue;
+            }
+            prev_tool = false;
             auto const* spec_v = t->if_contains("toolSpec");
             if (!spec_v) {
-                other = true;  // cachePoint, systemTool
+                other = true;  // systemTool
                 continue;
             }
             auto const* spec = spec_v->if_object();
@@ -425,6 +648,7 @@ private:
             }
             tl.parameters = json::object(js->get_object(), json::storage_ptr());
             req_.tools.push_back(std::move(tl));
+            prev_tool = true;
         }
         if (other) in_.native.insert_or_assign("toolConfig", keep(v));
         if (auto const* choice = member(*to, "toolChoice")) {
@@ -449,6 +673,143 @@ private:
             }
         }
         return {};
+    }
+
+    /// The reasoning controls among `additionalModelRequestFields` (file comment); the rest,
+    /// and any control also given another way, stays native.
+    boost::system::result<void, api_error> model_fields(json::value const& v) {
+        constexpr std::string_view at = "additionalModelRequestFields";
+        auto const* o = v.if_object();
+        if (!o) {
+            in_.native.insert_or_assign(at, keep(v));
+            return {};
+        }
+        json::object rest(*o, json::storage_ptr());
+        // Claude's output_config.effort, read with adaptive thinking (or alone).
+        std::optional<reasoning_effort> effort;
+        if (auto const* oc = member(*o, "output_config"); oc && oc->is_object()) {
+            if (auto const* e = member(oc->get_object(), "effort")) {
+                auto const parsed =
+                    e->is_string() ? parse_reasoning_effort(sv(e->get_string())) : std::nullopt;
+                if (!parsed || *parsed == reasoning_effort::none ||
+                    *parsed == reasoning_effort::minimal)
+                    return model_error(std::string(at) + ".output_config.effort",
+                                       "output_config.effort: Input should be 'low', 'medium', "
+                                       "'high', 'xhigh' or 'max'");
+                effort = parsed;
+                auto& rc = rest["output_config"].as_object();
+                rc.erase("effort");
+                if (rc.empty()) rest.erase("output_config");
+            }
+        }
+        bool effort_used = false;  // by adaptive thinking
+        for (std::string_view const key : {"thinking"sv, "reasoning_config"sv}) {
+            auto const* th = member(*o, key);
+            if (!th || req_.reasoning) continue;
+            auto r = thinking(*th, std::string(at) + "." + std::string(key), effort, effort_used);
+            if (!r) return r.error();
+            if (!*r) continue;  // not a shape llmux reads: native
+            req_.reasoning = std::move(**r);
+            if (!extra_keys(th->get_object(), {"type", "budget_tokens", "display"}))
+                rest.erase(key);
+        }
+        if (auto const* rc = member(*o, "reasoningConfig"); rc && !req_.reasoning) {
+            // Nova 2: {"type":"enabled","maxReasoningEffort":"low|medium|high"} or disabled.
+            auto const* rco = rc->if_object();
+            auto const* type = rco ? member(*rco, "type") : nullptr;
+            auto const* level = rco ? member(*rco, "maxReasoningEffort") : nullptr;
+            auto const parsed = level && level->is_string()
+                                    ? parse_reasoning_effort(sv(level->get_string()))
+                                    : std::nullopt;
+            bool const three = parsed && (*parsed == reasoning_effort::low ||
+                                          *parsed == reasoning_effort::medium ||
+                                          *parsed == reasoning_effort::high);
+            if (type && type->is_string() && type->get_string() == "enabled" && three &&
+                rco->size() == 2) {
+                req_.reasoning = reasoning_options{parsed, {}, {}};
+                rest.erase("reasoningConfig");
+            } else if (type && type->is_string() && type->get_string() == "disabled" &&
+                       rco->size() == 1) {
+                req_.reasoning = reasoning_options{reasoning_effort::none, {}, {}};
+                rest.erase("reasoningConfig");
+            }
+        }
+        if (auto const* re = member(*o, "reasoning_effort"); re && !req_.reasoning) {
+            // gpt-oss: "low", "medium" or "high".
+            auto const parsed =
+                re->is_string() ? parse_reasoning_effort(sv(re->get_string())) : std::nullopt;
+            if (parsed && *parsed != reasoning_effort::none) {
+                req_.reasoning = reasoning_options{parsed, {}, {}};
+                rest.erase("reasoning_effort");
+            }
+        }
+        if (effort && !req_.reasoning) {
+            req_.reasoning = reasoning_options{effort, {}, {}};
+        } else if (effort && !effort_used) {
+            // An effort beside thinking that is not adaptive: Claude's to judge, kept native.
+            if (auto* kept = rest.if_contains("output_config")) {
+                kept->as_object().insert_or_assign("effort", to_string(*effort));
+            } else {
+                json::object oc;
+                oc.emplace("effort", to_string(*effort));
+                rest.emplace("output_config", std::move(oc));
+            }
+        }
+        if (!rest.empty()) in_.native.insert_or_assign(at, std::move(rest));
+        return {};
+    }
+
+    /// True when `o` has a non-null member other than `known`.
+    static bool extra_keys(json::object const& o, std::initializer_list<std::string_view> known) {
+        for (auto const& kv : o)
+            if (!kv.value().is_null() &&
+                std::find(known.begin(), known.end(), std::string_view(kv.key())) == known.end())
+                return true;
+        return false;
+    }
+
+    /** Claude's `thinking` (or Strands' `reasoning_config`, the same shape) at `where` as
+        reasoning controls; nothing for a value that is not an object with a `type`. Values
+        Claude refuses are refused with Anthropic's wording, as Bedrock relays it.
+    */
+    static boost::system::result<std::optional<reasoning_options>, api_error>
+    thinking(json::value const& v, std::string const& where,
+             std::optional<reasoning_effort> effort, bool& effort_used) {
+        auto const* t = v.if_object();
+        auto const* type = t ? member(*t, "type") : nullptr;
+        if (!type || !type->is_string()) return std::optional<reasoning_options>();
+        std::string_view const kind = sv(type->get_string());
+        reasoning_options r;
+        if (kind == "disabled") {
+            r.effort = reasoning_effort::none;
+        } else if (kind == "enabled") {
+            auto const* b = member(*t, "budget_tokens");
+            auto const n = b ? whole_number(*b) : std::nullopt;
+            if (!n)
+                return model_error(where + ".budget_tokens",
+                                   "thinking.enabled.budget_tokens: Field required");
+            if (*n < 1024)
+                return model_error(where + ".budget_tokens",
+                                   "thinking.enabled.budget_tokens: Input should be greater than "
+                                   "or equal to 1024");
+            r.budget_tokens = *n;
+        } else if (kind == "adaptive") {
+            r.effort = effort.value_or(reasoning_effort::high);
+            effort_used = true;
+        } else {
+            return model_error(where + ".type",
+                               "thinking: Input tag '" + std::string(kind) +
+                                   "' found using 'type' does not match any of the expected "
+                                   "tags: 'enabled', 'disabled', 'adaptive'");
+        }
+        if (auto const* d = member(*t, "display")) {
+            if (!d->is_string() ||
+                (d->get_string() != "summarized" && d->get_string() != "omitted"))
+                return model_error(where + ".display",
+                                   "thinking.display: Input should be 'summarized' or 'omitted'");
+            r.include_text = d->get_string() == "summarized";
+        }
+        return std::optional<reasoning_options>(r);
     }
 
     boost::system::result<void, api_error> metadata(json::value const& v) {
@@ -493,6 +854,14 @@ decode_result decode(request_head const& head, std::string_view body) {
     if (!o)
         return validation("Malformed input request: expected a JSON object, please reformat "
                           "your input and try again.");
+    // A number beyond a double's range (read as infinity) could be passed on only changed: it
+    // is refused wherever it is (a tool's input, a schema, a native field).
+    if (auto where = non_finite_at(doc, "")) {
+        std::string const at = where->substr(where->starts_with('.') ? 1 : 0);
+        return validation("Malformed input request: the number at " + at +
+                              " is out of range, please reformat your input and try again.",
+                          at);
+    }
     if (head.path.ends_with("/count-tokens")) {
         // CountTokens wraps a Converse request: {"input":{"converse":{...}}}.
         auto const* input = member(*o, "input");
@@ -554,6 +923,38 @@ bool is_json(std::string_view text) {
     return !ec;
 }
 
+/// A reasoning part's signature: as it is for the model's own family (`native`), else the
+/// part sealed whole (file comment).
+void append_signature(std::string& out, reasoning_part const& p, std::string_view native) {
+    if (p.origin == native)
+        append_json_string(out, p.signature);
+    else
+        append_json_string(out, seal_reasoning(p));
+}
+
+/// True when the part is written as `redactedContent` (its data means something only to its
+/// own family; another family's goes sealed, as text).
+bool as_redacted(reasoning_part const& p, std::string_view native) noexcept {
+    return p.type == reasoning_part::kind::redacted && p.origin == native;
+}
+
+/// A reasoning part as a whole `reasoningContent` block.
+void append_reasoning(std::string& out, reasoning_part const& p, std::string_view native) {
+    if (as_redacted(p, native)) {
+        out += "{\"reasoningContent\":{\"redactedContent\":";
+        append_json_string(out, p.data);
+        out += "}}";
+        return;
+    }
+    out += "{\"reasoningContent\":{\"reasoningText\":{\"text\":";
+    append_json_string(out, p.text);
+    if (!p.signature.empty() || p.origin != native) {
+        out += ",\"signature\":";
+        append_signature(out, p, native);
+    }
+    out += "}}}";
+}
+
 void append_response(chat_response const& r, answer_meta const& m, std::string& out) {
     out += "{\"output\":{\"message\":{\"role\":\"assistant\",\"content\":[";
     bool first = true;
@@ -561,7 +962,13 @@ void append_response(chat_response const& r, answer_meta const& m, std::string& 
         if (!first) out += ',';
         first = false;
     };
-    if (!r.reasoning.empty()) {
+    std::string_view const native = bedrock::reasoning_origin(m.model);
+    for (auto const& p : r.reasoning_parts) {
+        sep();
+        append_reasoning(out, p, native);
+    }
+    if (r.reasoning_parts.empty() && !r.reasoning.empty()) {
+        // Reasoning text without a part to send back (streamed or unsigned): shown, not signed.
         sep();
         out += "{\"reasoningContent\":{\"reasoningText\":{\"text\":";
         append_json_string(out, r.reasoning);
@@ -576,7 +983,9 @@ void append_response(chat_response const& r, answer_meta const& m, std::string& 
     for (auto const& c : r.tool_calls) {
         sep();
         out += "{\"toolUse\":{\"toolUseId\":";
-        append_json_string(out, c.id);
+        // Converse has no place for a call's signature (Gemini's): it rides on the id, which
+        // clients send back unchanged (seal_call_id).
+        append_json_string(out, seal_call_id(c.id, {}, c.signature));
         out += ",\"name\":";
         append_json_string(out, c.name);
         out += ",\"input\":";
@@ -663,7 +1072,8 @@ std::string_view stream_exception(api_error const& e) noexcept {
 
 class bedrock_stream_encoder final : public stream_encoder {
 public:
-    explicit bedrock_stream_encoder(answer_meta const& m) : processing_ms_(m.processing_ms) {
+    explicit bedrock_stream_encoder(answer_meta const& m)
+        : processing_ms_(m.processing_ms), native_(bedrock::reasoning_origin(m.model)) {
         p_.reserve(256);
     }
 
@@ -674,6 +1084,7 @@ public:
             open(block::reasoning, 0, {}, {}, out);
             delta(out, "{\"reasoningContent\":{\"text\":", c.reasoning, "}}");
         }
+        for (auto const& p : c.reasoning_parts) reasoning_part_of(p, out);
         if (!c.text.empty()) {
             open(block::text, 0, {}, {}, out);
             delta(out, "{\"text\":", c.text, "}");
@@ -683,7 +1094,7 @@ public:
             for (auto const& [tool, at] : tools_)
                 if (tool == d.index) index = at;
             if (index < 0) {
-                open(block::tool, d.index, d.id, d.name, out);
+                open(block::tool, d.index, d.id, d.name, out, d.signature);
                 index = open_;
             }
             if (!d.arguments.empty()) {
@@ -753,6 +1164,35 @@ public:
 private:
     enum class block { none, text, reasoning, tool };
 
+    /** A completed reasoning part: it ends the open reasoning block (its text came as
+        deltas) with its signature, as Bedrock ends one (PROVIDERS-2.md 3.5), or comes whole
+        (a replayed answer) in a block of its own, text first.
+    */
+    void reasoning_part_of(reasoning_part const& p, std::string& out) {
+        if (as_redacted(p, native_)) {
+            close(out);
+            open(block::reasoning, 0, {}, {}, out);
+            delta(out, "{\"reasoningContent\":{\"redactedContent\":", p.data, "}}");
+            close(out);
+            return;
+        }
+        bool const streamed = open_kind_ == block::reasoning;
+        open(block::reasoning, 0, {}, {}, out);
+        bool const sign = !p.signature.empty() || p.origin != native_;
+        // A block needs a delta to exist for the client: an empty text when there is nothing.
+        if (!streamed && (!p.text.empty() || !sign))
+            delta(out, "{\"reasoningContent\":{\"text\":", p.text, "}}");
+        if (sign) {
+            p_.assign("{\"contentBlockIndex\":");
+            append_number(p_, static_cast<std::uint64_t>(open_));
+            p_ += ",\"delta\":{\"reasoningContent\":{\"signature\":";
+            append_signature(p_, p, native_);
+            p_ += "}}";
+            event(out, "contentBlockDelta");
+        }
+        close(out);
+    }
+
     void begin(std::string& out) {
         if (started_) return;
         started_ = true;
@@ -762,7 +1202,7 @@ private:
 
     /// Makes the open block one of `kind` (a new one for each tool call), closing the last.
     void open(block kind, std::size_t tool, std::string_view id, std::string_view name,
-              std::string& out) {
+              std::string& out, std::string_view signature = {}) {
         if (kind != block::tool && open_kind_ == kind) return;
         close(out);
         open_ = next_index_++;
@@ -772,7 +1212,11 @@ private:
         p_.assign("{\"contentBlockIndex\":");
         append_number(p_, static_cast<std::uint64_t>(open_));
         p_ += ",\"start\":{\"toolUse\":{\"toolUseId\":";
-        append_json_string(p_, id);
+        // A call's signature rides on its id, as in whole answers.
+        if (signature.empty())
+            append_json_string(p_, id);
+        else
+            append_json_string(p_, seal_call_id(id, {}, signature));
         p_ += ",\"name\":";
         append_json_string(p_, name);
         p_ += "}}";
@@ -820,6 +1264,7 @@ private:
     }
 
     std::uint64_t processing_ms_;
+    std::string_view native_;  // the family of the model's reasoning (a literal)
     std::string p_;  // the payload being written, reused for every event
     std::size_t events_ = 0;
     bool started_ = false;
@@ -998,6 +1443,26 @@ public:
         // exact one for a bad API key is unconfirmed).
         return aws_error(403, "The security token included in the request is invalid.",
                          "UnrecognizedClientException");
+    }
+
+    api_error reasoning_refused(reasoning_fault const& f) const override {
+        // Bedrock relays Claude's 400 inside its own ValidationException (PROVIDERS-2.md 3.3).
+        auto const at = "messages." + std::to_string(f.message) + ".content." +
+                        std::to_string(f.part);
+        if (f.what == reasoning_fault::kind::missing_thinking)
+            return model_error(at, at + ".type: Expected `thinking` or `redacted_thinking`, but "
+                                        "found `tool_use`. When `thinking` is enabled, a final "
+                                        "`assistant` message must start with a thinking block "
+                                        "(preceeding the lastmost set of `tool_use` and "
+                                        "`tool_result` blocks). We recommend you include "
+                                        "thinking blocks from previous turns. To avoid this "
+                                        "requirement, disable `thinking`. Please consult our "
+                                        "documentation at https://docs.claude.com/en/docs/"
+                                        "build-with-claude/extended-thinking");
+        if (f.what == reasoning_fault::kind::invalid_signature)
+            return model_error(at, at + ": Invalid `signature` in `thinking` block");
+        auto e = wire_server::reasoning_refused(f);
+        return validation(std::move(e.message), std::move(e.param));
     }
 
     api_error unknown_endpoint(std::string_view method, std::string_view target) const override {

@@ -795,12 +795,13 @@ BOOST_AUTO_TEST_CASE(server_decodes_a_full_request) {
 
 BOOST_AUTO_TEST_CASE(server_keeps_what_the_unified_request_cannot_hold) {
     // Blocks with no unified part keep the member that holds them, whole, for a Bedrock
-    // upstream; defaults are not kept.
+    // upstream; defaults are not kept. (Documents, cache points and reasoning have unified
+    // parts: tests/unit/bedrock_reasoning.cpp.)
     std::string const messages =
-        R"([{"role":"user","content":[{"text":"Summarise"},{"document":{"format":"txt","name":"a","source":{"bytes":"aGk="}}},{"cachePoint":{"type":"default"}}]}])";
-    std::string const system = R"([{"text":"Be brief."},{"cachePoint":{"type":"default"}}])";
+        R"([{"role":"user","content":[{"text":"Summarise"},{"document":{"format":"txt","name":"a","source":{"text":"hi"}}},{"guardContent":{"text":{"text":"g"}}}]}])";
+    std::string const system = R"([{"text":"Be brief."},{"guardContent":{"text":{"text":"g"}}}])";
     std::string const tool_config =
-        R"({"tools":[{"toolSpec":{"name":"f","inputSchema":{"json":{"type":"object"}}}},{"cachePoint":{"type":"default"}}],"toolChoice":{"auto":{}}})";
+        R"({"tools":[{"toolSpec":{"name":"f","inputSchema":{"json":{"type":"object"}}}},{"systemTool":{"name":"nova_grounding"}}],"toolChoice":{"auto":{}}})";
     auto r = decode_request(R"({"system":)" + system + R"(,"messages":)" + messages +
                             R"(,"toolConfig":)" + tool_config +
                             R"(,"inferenceConfig":{"maxTokens":5,"topK":3},
@@ -824,7 +825,7 @@ BOOST_AUTO_TEST_CASE(server_keeps_what_the_unified_request_cannot_hold) {
 
     // A message of blocks the unified request cannot hold is left to the native messages.
     auto doc_only = decode_request(R"({"messages":[
-        {"role":"user","content":[{"text":"a"}]},{"role":"assistant","content":[{"reasoningContent":{"reasoningText":{"text":"hm","signature":"s"}}}]},
+        {"role":"user","content":[{"text":"a"}]},{"role":"assistant","content":[{"guardContent":{"text":{"text":"hm"}}}]},
         {"role":"user","content":[{"text":"b"}]}]})");
     BOOST_TEST_REQUIRE(!!doc_only);
     BOOST_TEST(doc_only->req.messages.size() == 2u);
