@@ -76,8 +76,18 @@ int llmux_cli_chat(std::vector<std::string> const& args) {
         result<chat_response> r{failure(error::invalid_request, "not run")};
         if (stream) {
             auto st = cli::start_stream(c, rt, *plan, req);
+            bool in_reasoning = false;
             while (auto chunk = co_await st.next()) {
-                if (!json && !chunk->text.empty()) {
+                if (json) continue;
+                if (prompt.show_reasoning && !chunk->reasoning.empty()) {
+                    if (!in_reasoning) std::cout << "reasoning: ";
+                    in_reasoning = true;
+                    std::cout << chunk->reasoning;
+                    std::cout.flush();
+                }
+                if (!chunk->text.empty()) {
+                    if (in_reasoning) std::cout << "\n\n";
+                    in_reasoning = false;
                     std::cout << chunk->text;
                     std::cout.flush();
                 }
@@ -86,6 +96,8 @@ int llmux_cli_chat(std::vector<std::string> const& args) {
             if (!json && r && !r->content.empty()) std::cout << "\n";
         } else {
             r = co_await cli::run_call(c, rt, *plan, req);
+            if (!json && r && prompt.show_reasoning && !r->reasoning.empty())
+                std::cout << "reasoning: " << r->reasoning << "\n\n";
             if (!json && r) std::cout << r->content << (r->content.empty() ? "" : "\n");
         }
         if (json) {

@@ -72,7 +72,15 @@ void add_prompt_options(po::options_description& desc, prompt_options& opts,
     desc.add_options()
         ("system", po::value(&opts.system)->value_name("TEXT"), "a system prompt")
         ("temperature", po::value(&opts.temperature)->value_name("T"), "sampling temperature")
-        ("max-tokens", po::value(&opts.max_tokens)->value_name("N"), max_tokens_help);
+        ("max-tokens", po::value(&opts.max_tokens)->value_name("N"), max_tokens_help)
+        ("effort", po::value(&opts.effort)->value_name("LEVEL"),
+         "how hard the model reasons: none, minimal, low, medium, high, xhigh or max")
+        ("thinking-budget", po::value(&opts.thinking_budget)->value_name("N"),
+         "a budget of reasoning tokens (Anthropic, Gemini, Bedrock)")
+        ("show-reasoning", po::bool_switch(&opts.show_reasoning),
+         "ask for the reasoning text (or a summary) and print it before the answer")
+        ("hide-reasoning", po::bool_switch(&opts.hide_reasoning),
+         "ask the provider to leave its reasoning text out");
 }
 
 std::optional<int> parse_command(std::vector<std::string> const& args,
@@ -107,6 +115,25 @@ result<chat_request> make_request(prompt_options const& opts, po::variables_map 
     req.system = opts.system;
     if (vm.count("temperature")) req.temperature = opts.temperature;
     if (opts.max_tokens > 0) req.max_tokens = opts.max_tokens;
+    if (opts.show_reasoning && opts.hide_reasoning)
+        return failure(error::invalid_request,
+                       "--show-reasoning and --hide-reasoning contradict each other");
+    reasoning_options ro;
+    if (vm.count("effort")) {
+        ro.effort = parse_reasoning_effort(opts.effort);
+        if (!ro.effort)
+            return failure(error::invalid_request,
+                           "--effort is one of none, minimal, low, medium, high, xhigh, max; not '" +
+                               opts.effort + "'");
+    }
+    if (vm.count("thinking-budget")) {
+        if (opts.thinking_budget < 0)
+            return failure(error::invalid_request, "--thinking-budget must be 0 or more tokens");
+        ro.budget_tokens = opts.thinking_budget;
+    }
+    if (opts.show_reasoning) ro.include_text = true;
+    if (opts.hide_reasoning) ro.include_text = false;
+    if (ro.effort || ro.budget_tokens || ro.include_text) req.reasoning = ro;
     return req;
 }
 
@@ -319,6 +346,7 @@ boost::json::object result_json(result<chat_response> const& r, std::string cons
         o["provider"] = resp.provider;
         o["response_model"] = resp.model;
         o["text"] = resp.content;
+        if (!resp.reasoning.empty()) o["reasoning"] = resp.reasoning;
         o["finish_reason"] = std::string(to_string(resp.finish_reason));
         boost::json::array calls;
         for (auto const& tc : resp.tool_calls)

@@ -29,9 +29,15 @@ struct prompt_options {
     std::string system;
     double temperature = -1;
     std::int64_t max_tokens = 0;
+    /// `--effort`, `--thinking-budget`, `--show-reasoning` / `--hide-reasoning`.
+    std::string effort;
+    std::int64_t thinking_budget = -2;
+    bool show_reasoning = false;
+    bool hide_reasoning = false;
 };
 
-/// Adds `--system`, `--temperature` and `--max-tokens` (described by `max_tokens_help`).
+/// Adds `--system`, `--temperature`, `--max-tokens` (described by `max_tokens_help`) and the
+/// reasoning controls (`--effort`, `--thinking-budget`, `--show-reasoning`, `--hide-reasoning`).
 void add_prompt_options(boost::program_options::options_description& desc, prompt_options& opts,
                         char const* max_tokens_help);
 

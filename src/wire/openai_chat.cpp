@@ -919,7 +919,8 @@ private:
             part.origin = "deepseek";
             deepseek_reasoning_.clear();
         }
-        for (auto& [idx, part] : details_) {
+        for (auto& entry : details_) {
+            auto& part = entry.second;  // not a structured binding: lambdas capture it
             if (part.origin == "google" && part.type == reasoning_part::kind::redacted) {
                 auto it = std::find_if(call_ids_.begin(), call_ids_.end(),
                                        [&](auto const& x) { return x.first == part.id; });

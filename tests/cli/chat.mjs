@@ -37,6 +37,25 @@ await test('--stream prints the same answer', () => {
   assert.ok(o.usage.output_tokens > 0);
 });
 
+await test('reasoning controls: --effort, --thinking-budget, --show-reasoning', () => {
+  // Claude thinks with a budget; its reasoning is printed before the answer, whole or streamed.
+  for (const extra of [[], ['--stream']]) {
+    const r = run(['chat', ...extra, '--thinking-budget', '2048', '--show-reasoning',
+                   '-m', 'anthropic/claude-sonnet-4-5', 'Compare 9.11 and 9.8']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^reasoning: Thinking about: Compare 9\.11 and 9\.8\n\nEmulated answer/);
+  }
+  const o = json(run(['chat', '--json', '--effort', 'high', '-m', 'anthropic/claude-sonnet-4-5', 'hi']));
+  assert.match(o.reasoning, /Thinking about/);
+  // A control the model cannot honour is refused by name, before anything is sent.
+  const bad = run(['chat', '--effort', 'high', '-m', 'openai/gpt-4o-mini', 'hi']);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /does not reason/);
+  const typo = run(['chat', '--effort', 'extreme', '-m', 'openai/gpt-5', 'hi']);
+  assert.equal(typo.code, 2);
+  assert.match(typo.stderr, /--effort is one of none, minimal/);
+});
+
 await test('a provider error is reported with code and status, exit 1', () => {
   const r = run(['chat', '--json', '-m', 'openai/gpt-4o-mini~error=429,retry_after=2s', 'hi']);
   assert.equal(r.code, 1);
