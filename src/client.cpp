@@ -1232,10 +1232,13 @@ public:
     void absorb(chat_chunk const& ch) {
         resp.content += ch.text;
         resp.reasoning += ch.reasoning;
+        resp.reasoning_parts.insert(resp.reasoning_parts.end(), ch.reasoning_parts.begin(),
+                                    ch.reasoning_parts.end());
         for (auto const& d : ch.tool_calls) {
             auto& tc = calls[d.index];
             if (!d.id.empty()) tc.id = d.id;
             if (!d.name.empty()) tc.name = d.name;
+            if (!d.signature.empty()) tc.signature = d.signature;
             tc.arguments += d.arguments;
         }
         if (ch.finish_reason) resp.finish_reason = *ch.finish_reason;

@@ -52,6 +52,35 @@ image_part image_base64(std::string_view media_type, std::string_view base64_dat
     return {std::move(url), {}};
 }
 
+document_part document_base64(std::string_view media_type, std::string_view base64_data,
+                              std::string name) {
+    std::string url;
+    url.reserve(media_type.size() + base64_data.size() + 13);
+    url.append("data:").append(media_type).append(";base64,").append(base64_data);
+    return {std::move(url), std::move(name), {}};
+}
+
+namespace {
+constexpr std::pair<reasoning_effort, std::string_view> effort_names[] = {
+    {reasoning_effort::none, "none"},     {reasoning_effort::minimal, "minimal"},
+    {reasoning_effort::low, "low"},       {reasoning_effort::medium, "medium"},
+    {reasoning_effort::high, "high"},     {reasoning_effort::xhigh, "xhigh"},
+    {reasoning_effort::max, "max"},
+};
+}  // namespace
+
+std::string_view to_string(reasoning_effort e) noexcept {
+    for (auto const& [v, n] : effort_names)
+        if (v == e) return n;
+    return "medium";
+}
+
+std::optional<reasoning_effort> parse_reasoning_effort(std::string_view s) noexcept {
+    for (auto const& [v, n] : effort_names)
+        if (n == s) return v;
+    return std::nullopt;
+}
+
 std::string message::text() const {
     std::string out;
     for (auto const& p : content)
@@ -71,10 +100,19 @@ message assistant(std::string text, std::vector<tool_call> calls) {
     return m;
 }
 
+message assistant(chat_response const& response) {
+    message m{role::assistant, {}};
+    m.content.reserve(response.reasoning_parts.size() + 1 + response.tool_calls.size());
+    for (auto const& r : response.reasoning_parts) m.content.emplace_back(r);
+    if (!response.content.empty()) m.content.emplace_back(text_part{response.content, {}});
+    for (auto const& c : response.tool_calls) m.content.emplace_back(c);
+    return m;
+}
+
 message tool_answer(std::string tool_call_id, std::string content, std::string name,
                     bool is_error) {
-    return {role::tool,
-            {tool_result{std::move(tool_call_id), std::move(name), std::move(content), is_error}}};
+    return {role::tool, {tool_result{std::move(tool_call_id), std::move(name), std::move(content),
+                                      is_error, {}}}};
 }
 
 std::ostream& operator<<(std::ostream& os, token_count const& c) {

@@ -23,9 +23,24 @@ enum class role { system, user, assistant, tool };
 
 std::string_view to_string(role r) noexcept;
 
+/** @brief A prompt-cache breakpoint: the provider may cache the prompt up to and including the
+    block that carries it (Anthropic `cache_control`, Bedrock `cachePoint`).
+
+    Formats with automatic caching (OpenAI, Gemini, DeepSeek) have no breakpoints and ignore
+    it; OpenRouter passes it on to upstreams that take it.
+*/
+struct cache_control {
+    /// How long the entry lives: empty (the provider's default, 5 minutes), `5m` or `1h`.
+    std::string ttl;
+
+    friend bool operator==(cache_control const&, cache_control const&) = default;
+};
+
 /// @brief A piece of text in a message.
 struct text_part {
     std::string text;
+    /// A cache breakpoint after this part.
+    std::optional<cache_control> cache;
 };
 
 /** @brief An image in a message.
@@ -38,6 +53,65 @@ struct image_part {
     std::string url;
     /// OpenAI's `detail` hint: empty, `auto`, `low` or `high`.
     std::string detail;
+    /// A cache breakpoint after this part.
+    std::optional<cache_control> cache;
+};
+
+/** @brief A document in a message (a PDF, or plain text).
+
+    `url` is a `data:<media type>;base64,<data>` URI (`application/pdf`, `text/plain`) or an
+    `https://` URL. OpenAI takes it as a `file` part (Responses: `input_file`), Anthropic as a
+    `document` block, Gemini as `inlineData`/`fileData`, Bedrock as a `document` block (whose
+    `name` is derived from `name`, as Bedrock's rules require). A combination a provider cannot
+    take (a URL on Bedrock, a document on a model without document input) is
+    `error::unsupported`.
+*/
+struct document_part {
+    std::string url;
+    /// The file name shown to the model (`q3-report.pdf`); may be empty.
+    std::string name;
+    /// A cache breakpoint after this part.
+    std::optional<cache_control> cache;
+};
+
+/// @brief Builds a document part from base64 data and its media type (`application/pdf`).
+document_part document_base64(std::string_view media_type, std::string_view base64_data,
+                              std::string name = {});
+
+/** @brief Reasoning the model did before it answered, kept so that it can be sent back.
+
+    Claude with thinking, Gemini 3, Bedrock and OpenAI's stateless reasoning require the
+    reasoning of an assistant turn (its signature or encrypted content) to come back unchanged
+    on the next turn, at least while a tool loop runs. `llmux::assistant(response)` builds that
+    turn. A part is sent back only to a provider of the family that made it (`origin`):
+    signatures validate nowhere else, so other formats leave it out, as the providers' documents
+    prescribe.
+*/
+struct reasoning_part {
+    enum class kind {
+        /// The reasoning text (Anthropic `thinking`, Bedrock `reasoningText`, DeepSeek
+        /// `reasoning_content`, Gemini thought parts).
+        text,
+        /// A summary of it (OpenAI Responses `summary_text`).
+        summary,
+        /// Reasoning the provider encrypted (Anthropic `redacted_thinking`, Bedrock
+        /// `redactedContent`): `data` holds it.
+        redacted,
+    };
+    kind type = kind::text;
+    std::string text;
+    /// The provider's proof of it: Anthropic's and Bedrock's `signature`, Gemini's
+    /// `thoughtSignature`, OpenAI's `encrypted_content`. Opaque; sent back byte for byte.
+    std::string signature;
+    /// Redacted reasoning, opaque (`kind::redacted`).
+    std::string data;
+    /// The provider's id of it, where it has one (OpenAI's `rs_…`).
+    std::string id;
+    /// The family whose models can read it back: `anthropic` (Claude on Anthropic, Bedrock or
+    /// Vertex AI), `google`, `openai`, `deepseek`, `bedrock` (other Bedrock models).
+    std::string origin;
+
+    friend bool operator==(reasoning_part const&, reasoning_part const&) = default;
 };
 
 /// @brief Builds an image part from base64 data and its media type (`image/png`, ...).
@@ -48,6 +122,9 @@ struct tool_call {
     std::string id;
     std::string name;
     std::string arguments;
+    /// Gemini's `thoughtSignature` on this call's part: sent back on the same part (Gemini 3
+    /// refuses a tool loop's next turn without it). Opaque; empty where there is none.
+    std::string signature;
 };
 
 /// @brief The result of a tool call, sent back to the model.
@@ -57,10 +134,13 @@ struct tool_result {
     std::string name;
     std::string content;
     bool is_error = false;
+    /// A cache breakpoint after this part.
+    std::optional<cache_control> cache;
 };
 
 /// @brief One part of a message's content.
-using content_part = std::variant<text_part, image_part, tool_call, tool_result>;
+using content_part =
+    std::variant<text_part, image_part, tool_call, tool_result, document_part, reasoning_part>;
 
 /// @brief One message of a conversation.
 struct message {
@@ -82,6 +162,13 @@ message assistant(std::string text, std::vector<tool_call> calls);
 /// @brief A tool's answer to the call `tool_call_id`.
 message tool_answer(std::string tool_call_id, std::string content, std::string name = {},
                     bool is_error = false);
+struct chat_response;
+/** @brief The assistant turn of `response`, to continue the conversation: its reasoning parts
+    (signatures and encrypted content included, in the order the provider gave them), its text
+    and its tool calls (with their signatures). Append it, then the tool answers or the next
+    user message.
+*/
+message assistant(chat_response const& response);
 /// @}
 
 /// @brief A tool (function) the model may call. `parameters` is a JSON Schema object.
@@ -91,6 +178,8 @@ struct tool {
     boost::json::object parameters;
     /// OpenAI's `strict` flag (schema adherence); ignored where unsupported.
     bool strict = false;
+    /// A cache breakpoint after this tool (tools are the start of the cached prefix).
+    std::optional<cache_control> cache;
 };
 
 /// @brief How the model should choose tools.
@@ -122,6 +211,31 @@ struct response_format {
     }
 };
 
+/// @brief How hard a model should think, as OpenAI names the levels.
+enum class reasoning_effort { none, minimal, low, medium, high, xhigh, max };
+
+std::string_view to_string(reasoning_effort e) noexcept;
+/// @brief Parses `none`, `minimal`, `low`, `medium`, `high`, `xhigh` or `max`.
+std::optional<reasoning_effort> parse_reasoning_effort(std::string_view s) noexcept;
+
+/** @brief Reasoning controls, mapped onto each provider's own: OpenAI `reasoning_effort`
+    (Responses `reasoning`), Anthropic `thinking` (a budget, or adaptive thinking with an
+    effort), Gemini `thinkingConfig`, Bedrock `additionalModelRequestFields`, OpenRouter
+    `reasoning`, DeepSeek `thinking`. A control a provider cannot honour is
+    `error::unsupported` naming it, never dropped.
+*/
+struct reasoning_options {
+    std::optional<reasoning_effort> effort;
+    /// A budget of reasoning tokens (Anthropic `budget_tokens`, Gemini `thinkingBudget`).
+    /// Where a format takes only an effort, or only a budget, the other is derived.
+    std::optional<std::int64_t> budget_tokens;
+    /// True: return the reasoning text or a summary where the provider can; false: ask for
+    /// none; empty: the provider's default.
+    std::optional<bool> include_text;
+
+    friend bool operator==(reasoning_options const&, reasoning_options const&) = default;
+};
+
 /** @brief A chat request, the same for every provider.
 
     @note GCC 12 miscompiles an aggregate built inside a `co_await` expression (it is destroyed
@@ -147,6 +261,12 @@ struct chat_request {
     std::optional<llmux::response_format> response_format;
     /// An end-user id for the provider's abuse monitoring.
     std::string user;
+    /// Reasoning controls; empty: the model's default.
+    std::optional<reasoning_options> reasoning;
+    /// A cache breakpoint after the system prompt.
+    std::optional<cache_control> system_cache;
+    /// OpenAI's `prompt_cache_key` (requests with the same key share the provider's cache).
+    std::string prompt_cache_key;
     /// Provider-specific fields, merged into the provider's JSON body last (they win), e.g.
     /// OpenRouter's `provider`, `models`, `route`.
     boost::json::object extra;
@@ -268,8 +388,11 @@ struct chat_response {
     std::string provider;
     /// The answer's text.
     std::string content;
-    /// Reasoning text where the provider returns it (DeepSeek `reasoning_content`).
+    /// Reasoning text where the provider returns it (thinking, summaries, DeepSeek
+    /// `reasoning_content`), for reading; `reasoning_parts` is what goes back.
     std::string reasoning;
+    /// The reasoning blocks with their signatures, in the provider's order.
+    std::vector<reasoning_part> reasoning_parts;
     std::vector<tool_call> tool_calls;
     llmux::finish_reason finish_reason = finish_reason::unknown;
     /// The provider's own finish reason string (`end_turn`, `STOP`, ...).
@@ -299,12 +422,18 @@ struct tool_call_delta {
     std::string id;
     std::string name;
     std::string arguments;
+    /// Gemini's `thoughtSignature` of the call (arrives whole, on one fragment).
+    std::string signature;
 };
 
 /// @brief One streamed delta.
 struct chat_chunk {
     std::string text;
     std::string reasoning;
+    /** Reasoning blocks completed by this chunk, whole (their text also arrived, piece by
+        piece, in `reasoning`): what a stream's assembled answer sends back.
+    */
+    std::vector<reasoning_part> reasoning_parts;
     std::vector<tool_call_delta> tool_calls;
     /// Set on the chunk that ends the answer.
     std::optional<llmux::finish_reason> finish_reason;
@@ -313,7 +442,8 @@ struct chat_chunk {
 
     /// @brief True when the chunk carries content (text, reasoning or a tool call).
     bool has_content() const noexcept {
-        return !text.empty() || !reasoning.empty() || !tool_calls.empty();
+        return !text.empty() || !reasoning.empty() || !reasoning_parts.empty() ||
+               !tool_calls.empty();
     }
 };
 

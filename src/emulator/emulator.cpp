@@ -10,6 +10,7 @@
 #include "auth/jwt.hpp"
 #include "auth/sigv4.hpp"
 #include "emulator/plan.hpp"
+#include "util/lru.hpp"
 #include "http/server.hpp"
 #include "http/tls_cert.hpp"
 #include "util/json_text.hpp"
@@ -162,8 +163,13 @@ public:
 
     void whole(std::string& out) override {
         chat_response r = ending();
+        if (auto part = reasoning()) {
+            r.reasoning = part->text;
+            r.reasoning_parts.push_back(std::move(*part));
+        }
         if (a_.tool_call)
-            r.tool_calls.push_back({call_id_, a_.tool_name, std::string(a_.sent_text())});
+            r.tool_calls.push_back(
+                {call_id_, a_.tool_name, std::string(a_.sent_text()), a_.call_signature});
         else
             r.content = a_.sent_text();
         s_.encode_response(r, meta_, out);
@@ -173,14 +179,28 @@ public:
 
     void stream_begin(std::string& out) {
         enc_ = s_.make_stream_encoder(meta_, a_.include_usage);
+        if (auto part = reasoning()) {
+            // The reasoning first: its text (when shown), then the whole part with its
+            // signature, as the providers end a thinking block.
+            if (!part->text.empty()) {
+                chunk_.reasoning = part->text;
+                enc_->chunk(chunk_, out);
+                chunk_.reasoning.clear();
+            }
+            chunk_.reasoning_parts.push_back(std::move(*part));
+            enc_->chunk(chunk_, out);
+            chunk_.reasoning_parts.clear();
+        }
         if (a_.tool_call) {
             // The call's header (id, name, empty arguments); its arguments follow in pieces.
             auto& d = chunk_.tool_calls.emplace_back();
             d.id = call_id_;
             d.name = a_.tool_name;
+            d.signature = a_.call_signature;
             enc_->chunk(chunk_, out);
             d.id.clear();
             d.name.clear();
+            d.signature.clear();
         } else {
             enc_->chunk(chunk_, out);  // no content yet: the stream's opening events
         }
@@ -207,6 +227,25 @@ public:
     void stream_malformed(std::string& out) { enc_->malformed(out); }
 
 private:
+    /// The reasoning part the answer carries, if the model reasoned and its family returns one
+    /// (Gemini's signature rides on the function call; without one, nothing goes back).
+    std::optional<reasoning_part> reasoning() const {
+        if (a_.reasoning.empty()) return std::nullopt;
+        if (a_.family == "google" && !a_.show_reasoning) return std::nullopt;
+        reasoning_part p;
+        p.origin = std::string(a_.family);
+        if (a_.show_reasoning) p.text = a_.reasoning;
+        if (a_.family == "openai") {
+            p.type = reasoning_part::kind::summary;
+            p.id = "rs_emu_" + std::to_string(a_.number);
+        }
+        // DeepSeek's reasoning has no signature; Gemini's is on the call.
+        if (a_.family != "deepseek" && a_.family != "google")
+            p.signature = a_.show_reasoning ? a_.reasoning_signature
+                                            : detail::emu_signature(a_.family, "");
+        return p;
+    }
+
     /// The answer without its content: finish reason and usage.
     chat_response ending() const {
         chat_response r;
@@ -214,8 +253,11 @@ private:
         r.usage.input_tokens = a_.prompt_tokens;
         r.usage.output_tokens = a_.completion_tokens;
         r.usage.total_tokens = a_.prompt_tokens + a_.completion_tokens;
-        r.usage.cached_input_tokens = 0;
-        r.usage.reasoning_tokens = 0;
+        r.usage.cached_input_tokens = a_.cache_read_tokens;
+        // Writes are reported for requests with breakpoints (unknown otherwise, as OpenAI's
+        // usage has no such count).
+        if (a_.cache_marked) r.usage.cache_write_tokens = a_.cache_write_tokens;
+        r.usage.reasoning_tokens = a_.reasoning_tokens;
         // The emulator does not time the model it pretends to run: a deterministic figure that
         // grows with the answer, like a real one (Bedrock's metrics.latencyMs).
         r.latency = std::chrono::milliseconds(20 + 5 * a_.completion_tokens);
@@ -327,6 +369,19 @@ struct emulator::impl {
     std::uint64_t next_count(std::string const& model) {
         std::lock_guard lock(counts_mutex);
         return counts[model]++;
+    }
+
+    // Prompt prefixes cached by breakpoints (`emu_request::cache_prefix_key`): bounded, the
+    // oldest forgotten first.
+    std::mutex cache_mutex;
+    detail::bounded_lru<bool> prompt_cache{4096};
+
+    /// Whether the prefix was cached before (a read); caches it now (a write) otherwise.
+    bool prompt_cached(std::string const& key) {
+        std::lock_guard lock(cache_mutex);
+        if (prompt_cache.get(key)) return true;
+        prompt_cache.put(key, true);
+        return false;
     }
 
     // Requests in progress per model with a max_concurrency (entries go when they reach 0).
@@ -533,6 +588,11 @@ asio::awaitable<void> emulator::impl::serve_endpoint(server_exchange& x,
         s.encode_token_count(detail::prompt_tokens(detail::plan_input(in.req, false, false)),
                              body);
         co_await send_ok(x, s, body, n, t0);
+        co_return;
+    }
+    if (auto fault = detail::check_reasoning(in.req, in.req.model)) {
+        auto const e = s.reasoning_refused(*fault);  // named: GCC 12 and temporaries in co_await
+        co_await send_error(x, f, e, n, t0);
         co_return;
     }
     auto const r = detail::plan_input(in.req, in.stream || m.ep->stream, in.include_usage);
@@ -756,6 +816,11 @@ asio::awaitable<void> emulator::impl::play(server_exchange& x, wire_server const
     auto* const b = &ad->b;
     auto const fault = ad->fault;
     auto a = detail::plan_answer(r, *b, n, unix_now());
+    if (!r.cache_prefix_key.empty()) {
+        auto const tokens = std::min(r.cache_prefix_tokens, a.prompt_tokens);
+        a.cache_marked = true;
+        (prompt_cached(r.cache_prefix_key) ? a.cache_read_tokens : a.cache_write_tokens) = tokens;
+    }
     wire_answer w(f, a);
     if (a.stream)
         co_await answer_stream(x, w, a, *b, fault, t0);

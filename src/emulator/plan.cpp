@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: BSL-1.0
 // The deterministic answers of the emulator, whatever the wire format.
 #include "emulator/plan.hpp"
+#include "util/crypto.hpp"
+#include "wire/anthropic_messages.hpp"
+#include "wire/common.hpp"
 
 #include "util/json_text.hpp"
 
@@ -167,8 +170,72 @@ void append_schema_example(std::string& out, boost::json::object const* schema, 
     }
 }
 
+namespace {
+/// The prompt up to its last cache breakpoint, in the providers' prefix order (tools, system,
+/// messages): an FNV-1a hash of its content and its size in characters.
+struct prefix_scan {
+    std::uint64_t hash = 1469598103934665603ull;
+    std::size_t chars = 0;
+    std::uint64_t marked_hash = 0;
+    std::size_t marked_chars = 0;
+    bool marked = false;
+
+    void add(std::string_view s) {
+        for (unsigned char c : s) {
+            hash ^= c;
+            hash *= 1099511628211ull;
+        }
+        hash ^= 0xff;  // a separator, so that "ab"+"c" differs from "a"+"bc"
+        hash *= 1099511628211ull;
+        chars += s.size();
+    }
+    void mark(std::optional<cache_control> const& c) {
+        if (!c) return;
+        marked = true;
+        marked_hash = hash;
+        marked_chars = chars;
+    }
+};
+}  // namespace
+
 emu_request plan_input(chat_request const& req, bool stream, bool include_usage) {
     emu_request r;
+    {
+        prefix_scan scan;
+        for (auto const& t : req.tools) {
+            scan.add(t.name);
+            scan.add(t.description);
+            scan.mark(t.cache);
+        }
+        scan.add(req.system);
+        scan.mark(req.system_cache);
+        for (auto const& m : req.messages) {
+            scan.add(to_string(m.role));
+            for (auto const& p : m.content) {
+                if (auto const* t = std::get_if<text_part>(&p)) {
+                    scan.add(t->text);
+                    scan.mark(t->cache);
+                } else if (auto const* i = std::get_if<image_part>(&p)) {
+                    scan.add(i->url);
+                    scan.mark(i->cache);
+                } else if (auto const* d = std::get_if<document_part>(&p)) {
+                    scan.add(d->url);
+                    scan.mark(d->cache);
+                } else if (auto const* c = std::get_if<tool_call>(&p)) {
+                    scan.add(c->name);
+                    scan.add(c->arguments);
+                } else if (auto const* res = std::get_if<tool_result>(&p)) {
+                    scan.add(res->content);
+                    scan.mark(res->cache);
+                }
+            }
+        }
+        if (scan.marked) {
+            r.cache_prefix_key = std::string(base_model(req.model)) + '#' +
+                                 std::to_string(scan.marked_hash);
+            r.cache_prefix_tokens = std::max<std::uint64_t>(1, (scan.marked_chars + 3) / 4);
+        }
+    }
     r.model = req.model;
     r.stream = stream;
     r.include_usage = include_usage;
@@ -225,6 +292,17 @@ emu_request plan_input(chat_request const& req, bool stream, bool include_usage)
             r.tool_choice_name = req.tool_choice->name;
             break;
         }
+    }
+    r.family = reasoning_family(base_model(req.model));
+    if (r.family == "google") {
+        // Gemini 3 always thinks; 2.5 when asked to.
+        r.thinking = base_model(req.model).find("gemini-3") != std::string_view::npos ||
+                     reasoning_on(req.reasoning);
+        r.show_reasoning = req.reasoning && req.reasoning->include_text.value_or(false);
+    } else if (!r.family.empty()) {
+        r.thinking = reasoning_on(req.reasoning) ||
+                     (r.family == "deepseek" && !reasoning_off(req.reasoning));
+        r.show_reasoning = !req.reasoning || req.reasoning->include_text.value_or(true);
     }
     if (req.response_format) {
         auto const& f = *req.response_format;
@@ -301,7 +379,124 @@ emu_answer plan_answer(emu_request const& req, emulator_behaviour const& b, std:
     }
     a.completion_tokens = a.piece_ends.size();
     a.prompt_tokens = prompt_tokens(req);
+    if (req.thinking) {
+        a.family = req.family;
+        a.show_reasoning = req.show_reasoning;
+        auto const echo = first_words(req.last_is_tool_result ? req.tool_result
+                                                              : req.last_user_text,
+                                      echo_words);
+        a.reasoning = a.tool_call ? "The user needs " + a.tool_name + "; calling it first."
+                                  : "Thinking about: " + (echo.empty() ? std::string("the request") : echo);
+        a.reasoning_signature = emu_signature(req.family, a.reasoning);
+        std::vector<std::uint32_t> ends;
+        split_tokens(a.reasoning, ends);
+        a.reasoning_tokens = ends.size();
+        a.completion_tokens += a.reasoning_tokens;
+        if (a.tool_call && req.family == "google")
+            a.call_signature = emu_signature("google", a.tool_name);
+    }
     return a;
+}
+
+std::string_view reasoning_family(std::string_view model) noexcept {
+    auto const slash = model.rfind('/');
+    if (slash != std::string_view::npos) model.remove_prefix(slash + 1);
+    if (model.find("claude-") != std::string_view::npos)
+        return anthropic::claude_thinking(model) == anthropic::thinking_support::none
+                   ? std::string_view()
+                   : std::string_view("anthropic");
+    if (model.starts_with("gemini-3") || model.starts_with("gemini-2.5")) return "google";
+    if (model.starts_with("gpt-5") || model.starts_with("o1") || model.starts_with("o3") ||
+        model.starts_with("o4"))
+        return "openai";
+    if (model.starts_with("deepseek-reasoner")) return "deepseek";
+    return {};
+}
+
+std::string emu_signature(std::string_view family, std::string_view text) {
+    std::string in = "llmux-emulator/";
+    in += family;
+    in += '\n';
+    in += text;
+    // What real signatures look like: opaque base64 (Anthropic's start `Eq`, Gemini's `Cp`).
+    auto const d = sha256(in);
+    return "Emu" + base64_encode(std::string_view(reinterpret_cast<char const*>(d.data()), d.size()));
+}
+
+std::optional<reasoning_fault> check_reasoning(chat_request const& req, std::string_view model) {
+    model = base_model(model);
+    auto const family = reasoning_family(model);
+    if (family.empty()) return std::nullopt;
+    using kind = reasoning_fault::kind;
+    if (family == "anthropic") {
+        // Every thinking block sent back must be the one the model wrote.
+        for (std::size_t i = 0; i < req.messages.size(); ++i) {
+            auto const& m = req.messages[i];
+            for (std::size_t j = 0; j < m.content.size(); ++j) {
+                auto const* r = std::get_if<reasoning_part>(&m.content[j]);
+                if (!r || r->origin != "anthropic" || r->type != reasoning_part::kind::text)
+                    continue;
+                if (r->signature != emu_signature("anthropic", r->text))
+                    return reasoning_fault{kind::invalid_signature, i, j, {}};
+            }
+        }
+        if (!reasoning_on(req.reasoning)) return std::nullopt;
+        // A tool loop under way: the last assistant turn, whose tool calls the last message
+        // answers, must begin with its thinking.
+        if (req.messages.size() < 2) return std::nullopt;
+        auto const& last = req.messages.back();
+        bool const answers_tools =
+            std::any_of(last.content.begin(), last.content.end(), [](content_part const& p) {
+                return std::holds_alternative<tool_result>(p);
+            });
+        if (!answers_tools) return std::nullopt;
+        for (std::size_t i = req.messages.size() - 1; i-- > 0;) {
+            auto const& m = req.messages[i];
+            if (m.role != role::assistant) continue;
+            for (std::size_t j = 0; j < m.content.size(); ++j) {
+                auto const& p = m.content[j];
+                if (auto const* r = std::get_if<reasoning_part>(&p);
+                    r && r->origin == "anthropic")
+                    return std::nullopt;
+                if (auto const* t = std::get_if<text_part>(&p); t && t->text.empty()) continue;
+                return reasoning_fault{kind::missing_thinking, i, j, {}};
+            }
+            return std::nullopt;
+        }
+        return std::nullopt;
+    }
+    if (family == "google" && model.starts_with("gemini-3")) {
+        // The current turn: after the last user message with content of its own (not only
+        // function responses).
+        std::size_t start = 0;
+        for (std::size_t i = req.messages.size(); i-- > 0;) {
+            auto const& m = req.messages[i];
+            if (m.role != role::user) continue;
+            bool const own = std::any_of(m.content.begin(), m.content.end(), [](content_part const& p) {
+                return !std::holds_alternative<tool_result>(p);
+            });
+            if (own) {
+                start = i + 1;
+                break;
+            }
+        }
+        for (std::size_t i = start; i < req.messages.size(); ++i) {
+            auto const& m = req.messages[i];
+            if (m.role != role::assistant) continue;
+            for (std::size_t j = 0; j < m.content.size(); ++j) {
+                auto const* c = std::get_if<tool_call>(&m.content[j]);
+                if (!c) continue;
+                // Only a step's first call carries the signature.
+                if (c->signature.empty())
+                    return reasoning_fault{kind::missing_call_signature, i, j, c->name};
+                if (c->signature != "skip_thought_signature_validator" &&
+                    c->signature != emu_signature("google", c->name))
+                    return reasoning_fault{kind::invalid_call_signature, i, j, c->name};
+                break;
+            }
+        }
+    }
+    return std::nullopt;
 }
 
 // ---------------------------------------------------------------------------------------------

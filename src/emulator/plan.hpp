@@ -3,6 +3,8 @@
 // fails, and what the deterministic answer is.
 #pragma once
 
+#include "wire/server.hpp"
+
 #include <llmux/emulator.hpp>
 #include <llmux/embeddings.hpp>
 #include <llmux/types.hpp>
@@ -52,6 +54,20 @@ struct emu_request {
     format response_format = format::text;
     /// The schema of a `json_schema` answer; null when absent.
     boost::json::object const* schema = nullptr;
+
+    /// The prompt up to its last cache breakpoint (`cache_control`): a key naming it (model
+    /// and content) and its tokens; empty key: no breakpoint. The emulator writes such a prefix
+    /// to its cache on first sight and reads it on the next request with the same prefix, as
+    /// Anthropic's and Bedrock's caches do.
+    std::string cache_prefix_key;
+    std::uint64_t cache_prefix_tokens = 0;
+
+    /// The model's reasoning family (`reasoning_family`); empty: it does not reason.
+    std::string_view family;
+    /// The model reasons before this answer.
+    bool thinking = false;
+    /// The reasoning text (or summary) is returned, not only its signature.
+    bool show_reasoning = false;
 };
 
 /// @brief Why the answer ended.
@@ -78,7 +94,25 @@ struct emu_answer {
     emu_finish finish = emu_finish::stop;
 
     std::uint64_t prompt_tokens = 0;
+    /// Answer tokens, reasoning tokens included.
     std::uint64_t completion_tokens = 0;
+    /// Prompt tokens read from and written to the emulated prompt cache (included in
+    /// `prompt_tokens`).
+    std::uint64_t cache_read_tokens = 0;
+    std::uint64_t cache_write_tokens = 0;
+    /// The request had cache breakpoints: the writes are reported (even when 0).
+    bool cache_marked = false;
+
+    /// The reasoning done before the answer (empty: none) and its signature, made by
+    /// `emu_signature` for `family`; `show_reasoning`: the text is returned, else only the
+    /// signature (Gemini without includeThoughts, Anthropic's `display: omitted`).
+    std::string reasoning;
+    std::string reasoning_signature;
+    std::string_view family;
+    bool show_reasoning = false;
+    std::uint64_t reasoning_tokens = 0;
+    /// The signature of the tool call (Gemini's `thoughtSignature`); empty: none.
+    std::string call_signature;
 
     std::size_t piece_count() const noexcept { return piece_ends.size(); }
     /// Token `i` of the answer.
@@ -135,6 +169,24 @@ std::uint64_t prompt_tokens(emu_request const& req) noexcept;
 /// The deterministic answer to `req` under `b` (see `emulator_behaviour`), numbered `number`.
 emu_answer plan_answer(emu_request const& req, emulator_behaviour const& b, std::uint64_t number,
                        std::int64_t created);
+
+/// @name Reasoning
+/// @{
+/** The family whose reasoning a model's answers carry, from its name: `anthropic` (Claude
+    3.7 and later), `google` (Gemini 2.5 and 3), `openai` (gpt-5 and the o-series), `deepseek`
+    (deepseek-reasoner); empty for a model that does not reason.
+*/
+std::string_view reasoning_family(std::string_view model) noexcept;
+
+/// The emulator's signature of reasoning `text` of `family`: opaque, deterministic, and
+/// different for any other text, so an altered block is found out.
+std::string emu_signature(std::string_view family, std::string_view text);
+
+/** What a real provider would refuse in `req`'s reasoning round trip (PROVIDERS-2.md 3.3,
+    3.4), for a model of `family` (`reasoning_family`); nothing when all is in order.
+*/
+std::optional<reasoning_fault> check_reasoning(chat_request const& req, std::string_view model);
+/// @}
 
 /// @name Embeddings
 /// @{

@@ -21,12 +21,14 @@ namespace json = boost::json;
 // When this fires, a field was added to chat_request or one of its parts: add it to
 // canonical_request below (and to the test of every field in tests/unit/response_cache.cpp),
 // then update the size here.
-static_assert(sizeof(chat_request) == 408,
+static_assert(sizeof(chat_request) == 520,
               "chat_request changed: add the new field to the response cache key");
 static_assert(sizeof(message) == 32, "message changed: add the new field to the cache key");
-static_assert(sizeof(tool) == 96, "tool changed: add the new field to the cache key");
-static_assert(sizeof(text_part) == 32 && sizeof(image_part) == 64 && sizeof(tool_call) == 96 &&
-                  sizeof(tool_result) == 104 && sizeof(response_format) == 72,
+static_assert(sizeof(tool) == 136, "tool changed: add the new field to the cache key");
+static_assert(sizeof(text_part) == 72 && sizeof(image_part) == 104 && sizeof(tool_call) == 128 &&
+                  sizeof(tool_result) == 144 && sizeof(document_part) == 104 &&
+                  sizeof(reasoning_part) == 168 && sizeof(response_format) == 72 &&
+                  sizeof(reasoning_options) == 32 && sizeof(cache_control) == 32,
               "a content part or the response format changed: add the new field to the cache key");
 #endif
 
@@ -38,28 +40,54 @@ std::string_view trim(std::string_view s) noexcept {
     return s;
 }
 
+json::value cache_value(std::optional<cache_control> const& c) {
+    return c ? json::value(c->ttl) : json::value(nullptr);
+}
+
 json::value part_value(content_part const& p) {
     json::object o;
     if (auto const* t = std::get_if<text_part>(&p)) {
         o["t"] = "text";
         o["text"] = t->text;
+        o["cache"] = cache_value(t->cache);
     } else if (auto const* i = std::get_if<image_part>(&p)) {
         o["t"] = "image";
         o["url"] = i->url;
         o["detail"] = i->detail;
+        o["cache"] = cache_value(i->cache);
     } else if (auto const* c = std::get_if<tool_call>(&p)) {
         o["t"] = "call";
         o["id"] = c->id;
         o["name"] = c->name;
         o["arguments"] = c->arguments;
+        o["signature"] = c->signature;
     } else if (auto const* r = std::get_if<tool_result>(&p)) {
         o["t"] = "result";
         o["id"] = r->tool_call_id;
         o["name"] = r->name;
         o["content"] = r->content;
         o["is_error"] = r->is_error;
+        o["cache"] = cache_value(r->cache);
+    } else if (auto const* d = std::get_if<document_part>(&p)) {
+        o["t"] = "document";
+        o["url"] = d->url;
+        o["name"] = d->name;
+        o["cache"] = cache_value(d->cache);
+    } else if (auto const* g = std::get_if<reasoning_part>(&p)) {
+        o["t"] = "reasoning";
+        o["type"] = static_cast<int>(g->type);
+        o["text"] = g->text;
+        o["signature"] = g->signature;
+        o["data"] = g->data;
+        o["id"] = g->id;
+        o["origin"] = g->origin;
     }
     return o;
+}
+
+json::object reasoning_value(reasoning_part const& g) {
+    return {{"type", static_cast<int>(g.type)}, {"text", g.text}, {"signature", g.signature},
+            {"data", g.data}, {"id", g.id}, {"origin", g.origin}};
 }
 
 template <class T>
@@ -149,6 +177,7 @@ std::string canonical_request(std::string_view key_name, std::string_view group,
         to["description"] = t.description;
         to["parameters"] = t.parameters;
         to["strict"] = t.strict;
+        to["cache"] = cache_value(t.cache);
         tools.push_back(std::move(to));
     }
     o["tools"] = std::move(tools);
@@ -171,13 +200,25 @@ std::string canonical_request(std::string_view key_name, std::string_view group,
         o["response_format"] = nullptr;
     }
     o["user"] = r.user;
+    if (r.reasoning) {
+        json::object ro;
+        ro["effort"] = r.reasoning->effort ? json::value(to_string(*r.reasoning->effort))
+                                           : json::value(nullptr);
+        ro["budget"] = opt(r.reasoning->budget_tokens);
+        ro["include_text"] = opt(r.reasoning->include_text);
+        o["reasoning"] = std::move(ro);
+    } else {
+        o["reasoning"] = nullptr;
+    }
+    o["system_cache"] = cache_value(r.system_cache);
+    o["prompt_cache_key"] = r.prompt_cache_key;
     o["extra"] = r.extra;
     return json::serialize(o);
 }
 
 std::string response_cache_key(std::string_view key_name, std::string_view group,
                                chat_request const& r) {
-    return "rc1:" + sha256_hex(canonical_request(key_name, group, r));
+    return "rc2:" + sha256_hex(canonical_request(key_name, group, r));
 }
 
 std::string encode_cached_response(chat_response const& r) {
@@ -189,9 +230,15 @@ std::string encode_cached_response(chat_response const& r) {
     o["provider"] = r.provider;
     o["content"] = r.content;
     o["reasoning"] = r.reasoning;
+    json::array parts;
+    for (auto const& g : r.reasoning_parts) parts.push_back(reasoning_value(g));
+    o["reasoning_parts"] = std::move(parts);
     json::array calls;
     for (auto const& c : r.tool_calls)
-        calls.push_back(json::object{{"id", c.id}, {"name", c.name}, {"arguments", c.arguments}});
+        calls.push_back(json::object{{"id", c.id},
+                                     {"name", c.name},
+                                     {"arguments", c.arguments},
+                                     {"signature", c.signature}});
     o["tool_calls"] = std::move(calls);
     o["finish_reason"] = to_string(r.finish_reason);
     o["native_finish_reason"] = r.native_finish_reason;
@@ -226,12 +273,24 @@ result<chat_response> decode_cached_response(std::string_view text) {
     r.provider = read_string(*o, "provider");
     r.content = read_string(*o, "content");
     r.reasoning = read_string(*o, "reasoning");
+    if (auto const* parts = o->if_contains("reasoning_parts"); parts && parts->is_array()) {
+        for (auto const& g : parts->get_array()) {
+            auto const* go = g.if_object();
+            auto const* type = go ? go->if_contains("type") : nullptr;
+            if (!type || !type->is_int64() || type->get_int64() < 0 || type->get_int64() > 2)
+                return bad("a reasoning part is not an object with a type");
+            r.reasoning_parts.push_back({static_cast<reasoning_part::kind>(type->get_int64()),
+                                         read_string(*go, "text"), read_string(*go, "signature"),
+                                         read_string(*go, "data"), read_string(*go, "id"),
+                                         read_string(*go, "origin")});
+        }
+    }
     if (auto const* calls = o->if_contains("tool_calls"); calls && calls->is_array()) {
         for (auto const& c : calls->get_array()) {
             auto const* co = c.if_object();
             if (!co) return bad("a tool call is not an object");
-            r.tool_calls.push_back(
-                {read_string(*co, "id"), read_string(*co, "name"), read_string(*co, "arguments")});
+            r.tool_calls.push_back({read_string(*co, "id"), read_string(*co, "name"),
+                                    read_string(*co, "arguments"), read_string(*co, "signature")});
         }
     }
     auto const fr = read_string(*o, "finish_reason");
@@ -258,9 +317,10 @@ result<chat_response> decode_cached_response(std::string_view text) {
 
 std::vector<chat_chunk> replay_chunks(chat_response const& r) {
     std::vector<chat_chunk> out;
-    if (!r.reasoning.empty()) {
+    if (!r.reasoning.empty() || !r.reasoning_parts.empty()) {
         chat_chunk c;
         c.reasoning = r.reasoning;
+        c.reasoning_parts = r.reasoning_parts;
         out.push_back(std::move(c));
     }
     if (!r.content.empty()) {
@@ -272,7 +332,7 @@ std::vector<chat_chunk> replay_chunks(chat_response const& r) {
         chat_chunk c;
         for (std::size_t i = 0; i < r.tool_calls.size(); ++i)
             c.tool_calls.push_back({i, r.tool_calls[i].id, r.tool_calls[i].name,
-                                    r.tool_calls[i].arguments});
+                                    r.tool_calls[i].arguments, r.tool_calls[i].signature});
         out.push_back(std::move(c));
     }
     return out;

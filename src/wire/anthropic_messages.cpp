@@ -23,6 +23,23 @@
 //   schema's root must be an object (a tool input is one), else `error::unsupported`.
 // - `tool::strict` is not sent: Anthropic's strict tool use is a beta behind `anthropic-beta`.
 // - `image_part::detail` (OpenAI's hint) has no equivalent and is not sent.
+// - Reasoning (`chat_request::reasoning`, PROVIDERS-2.md 3.3): effort `none` sends
+//   `{"type":"disabled"}`; a budget sends `{"type":"enabled","budget_tokens":N}` (N >= 1024 and
+//   below max_tokens; without a max_tokens of the caller's, max_tokens becomes N + 4096); an
+//   effort alone sends adaptive thinking with `output_config.effort` on Claude 4.6 and later,
+//   else the budget of the effort (`budget_for_effort`, capped below max_tokens). Claude 4.7+
+//   takes no budget and Claude 3.5 and older no thinking: `error::unsupported`. While thinking,
+//   a temperature other than 1, a top_p below 0.95 and a forced tool (tool_choice required or
+//   named, or a JSON answer, which is a forced tool) are refused before sending, as the API
+//   would refuse them. `include_text` false sends `display: "omitted"`.
+// - Reasoning parts of origin `anthropic` go back as `thinking` / `redacted_thinking` blocks,
+//   byte for byte; parts of other origins are left out (their signatures validate only where
+//   they were made). Decoding keeps every thinking block with its signature, in order.
+// - Cache breakpoints become `cache_control` (`{"type":"ephemeral"}` with the ttl) on their
+//   block, tool or the system prompt (then sent as a list of one text block); more than 4 is
+//   `error::invalid_request`, as the API allows 4.
+// - Documents: a `data:application/pdf;base64,` URI is a base64 source, `data:text/plain` a text
+//   source, an https URL a url source; the name is the block's `title`.
 #include "util/crypto.hpp"
 #include "util/json_read.hpp"
 #include "codec/sse.hpp"
@@ -50,6 +67,42 @@
 #include <vector>
 
 namespace llmux::detail {
+
+namespace anthropic {
+
+thinking_support claude_thinking(std::string_view model) noexcept {
+    // The first one- or two-digit number after `claude-` is the major version; a second one
+    // right after it, the minor (a date has eight digits and is neither).
+    auto const at = model.find("claude-");
+    if (at == std::string_view::npos) return thinking_support::budget_or_adaptive;
+    std::string_view rest = model.substr(at + 7);
+    int nums[2] = {-1, -1};
+    int found = 0;
+    bool last_was_number = false;
+    while (!rest.empty() && found < 2) {
+        auto const dash = rest.find_first_of("-.:@");
+        std::string_view const tok = rest.substr(0, dash);
+        bool const number = !tok.empty() && tok.size() <= 2 &&
+                            std::all_of(tok.begin(), tok.end(), [](char c) {
+                                return c >= '0' && c <= '9';
+                            });
+        if (number && (found == 0 || last_was_number))
+            nums[found++] = std::stoi(std::string(tok));
+        else if (found == 1)
+            break;
+        last_was_number = number;
+        if (dash == std::string_view::npos) break;
+        rest.remove_prefix(dash + 1);
+    }
+    if (nums[0] < 0) return thinking_support::budget_or_adaptive;
+    int const major = nums[0], minor = nums[1] < 0 ? 0 : nums[1];
+    if (major < 3 || (major == 3 && minor < 7)) return thinking_support::none;
+    if (major < 4 || (major == 4 && minor < 6)) return thinking_support::budget;
+    if (major == 4 && minor == 6) return thinking_support::budget_or_adaptive;
+    return thinking_support::adaptive;
+}
+
+}  // namespace anthropic
 
 namespace {
 
@@ -162,13 +215,29 @@ private:
         return turns_.back();
     }
 
-    void add_text(turn& t, std::string_view text) {
+    /// `cache_control` of a breakpoint, counted against the API's limit of 4.
+    result<void> mark(json::object& o, std::optional<cache_control> const& c,
+                      std::string const& at) {
+        if (!c) return {};
+        if (auto ok = check_cache_ttl(*c, at); !ok) return ok;
+        if (++breakpoints_ > 4)
+            return invalid(at + ": a fifth cache breakpoint; Anthropic takes at most 4 a request");
+        json::object cc(sp_);
+        cc.emplace("type", "ephemeral");
+        if (!c->ttl.empty()) cc.emplace("ttl", c->ttl);
+        o.emplace("cache_control", std::move(cc));
+        return {};
+    }
+
+    result<void> add_text(turn& t, text_part const& x, std::size_t i, std::size_t j) {
         // Anthropic rejects empty text blocks.
-        if (text.empty()) return;
+        if (x.text.empty()) return {};
         json::object o(sp_);
         o.emplace("type", "text");
-        o.emplace("text", text);
+        o.emplace("text", x.text);
+        if (auto ok = mark(o, x.cache, at_part(i, j)); !ok) return ok;
         t.blocks.emplace_back(std::move(o));
+        return {};
     }
 
     result<void> add_system_message(message const& m, std::size_t i) {
@@ -176,8 +245,94 @@ private:
             auto const* t = std::get_if<text_part>(&m.content[j]);
             if (!t) return unsupported(at_part(i, j) + ": a system message may only hold text");
             add_system_text(t->text);
+            if (t->cache) system_cache_ = t->cache;
         }
         return {};
+    }
+
+public:
+    /// The system prompt's breakpoint (`chat_request::system_cache`, or one on a system
+    /// message's text: the system text is one block).
+    void set_system_cache(std::optional<cache_control> const& c) {
+        if (c) system_cache_ = c;
+    }
+
+    /// The `system` field: the text, or a list of one block when it carries a breakpoint.
+    result<void> emplace_system(json::object& body) {
+        if (system_.empty()) return {};
+        if (!system_cache_) {
+            body.emplace("system", system_);
+            return {};
+        }
+        json::object b(sp_);
+        b.emplace("type", "text");
+        b.emplace("text", system_);
+        if (auto ok = mark(b, system_cache_, "system"); !ok) return ok;
+        json::array a(sp_);
+        a.emplace_back(std::move(b));
+        body.emplace("system", std::move(a));
+        return {};
+    }
+
+    /// Counts a tool's breakpoint and writes it.
+    result<void> mark_tool(json::object& o, std::optional<cache_control> const& c, std::size_t i) {
+        return mark(o, c, "tools[" + std::to_string(i) + "]");
+    }
+
+private:
+    result<void> add_document(turn& t, document_part const& d, std::size_t i, std::size_t j) {
+        json::object source(sp_);
+        if (istarts_with(d.url, "data:")) {
+            std::string media_type, data;
+            if (!parse_data_uri(d.url, media_type, data) || data.empty())
+                return invalid(at_part(i, j) +
+                               ": a document URI must be data:<media type>;base64,<data>");
+            if (iequals(media_type, "application/pdf")) {
+                source.emplace("type", "base64");
+                source.emplace("media_type", "application/pdf");
+                source.emplace("data", data);
+            } else if (iequals(media_type, "text/plain")) {
+                auto text = base64_decode(data);
+                if (!text)
+                    return invalid(at_part(i, j) + ": the document's base64 data is not valid");
+                source.emplace("type", "text");
+                source.emplace("media_type", "text/plain");
+                source.emplace("data", *text);
+            } else {
+                return unsupported(at_part(i, j) +
+                                   ": Anthropic takes documents of application/pdf and "
+                                   "text/plain, not '" +
+                                   excerpt(media_type, 60) + "'");
+            }
+        } else if (istarts_with(d.url, "https://") && d.url.size() > 8) {
+            source.emplace("type", "url");
+            source.emplace("url", d.url);
+        } else {
+            return invalid(at_part(i, j) +
+                           ": a document URL must be https:// or a data:<media type>;base64, URI");
+        }
+        json::object o(sp_);
+        o.emplace("type", "document");
+        o.emplace("source", std::move(source));
+        if (!d.name.empty()) o.emplace("title", d.name);
+        if (auto ok = mark(o, d.cache, at_part(i, j)); !ok) return ok;
+        t.blocks.emplace_back(std::move(o));
+        return {};
+    }
+
+    /// A reasoning part of Claude's goes back as it came; any other is not valid here.
+    void add_reasoning(turn& t, reasoning_part const& r) {
+        if (r.origin != "anthropic") return;
+        json::object o(sp_);
+        if (r.type == reasoning_part::kind::redacted) {
+            o.emplace("type", "redacted_thinking");
+            o.emplace("data", r.data);
+        } else {
+            o.emplace("type", "thinking");
+            o.emplace("thinking", r.text);
+            o.emplace("signature", r.signature);
+        }
+        t.blocks.emplace_back(std::move(o));
     }
 
     result<void> add_image(turn& t, image_part const& img, std::size_t i, std::size_t j) {
@@ -211,6 +366,7 @@ private:
         json::object o(sp_);
         o.emplace("type", "image");
         o.emplace("source", std::move(source));
+        if (auto ok = mark(o, img.cache, at_part(i, j)); !ok) return ok;
         t.blocks.emplace_back(std::move(o));
         return {};
     }
@@ -223,6 +379,7 @@ private:
         o.emplace("tool_use_id", r.tool_call_id);
         if (!r.content.empty()) o.emplace("content", r.content);
         if (r.is_error) o.emplace("is_error", true);
+        if (auto ok = mark(o, r.cache, at_part(i, j)); !ok) return ok;
         t.results.emplace_back(std::move(o));
         return {};
     }
@@ -233,11 +390,15 @@ private:
         for (std::size_t j = 0; j < m.content.size(); ++j) {
             auto const& p = m.content[j];
             if (auto const* x = std::get_if<text_part>(&p)) {
-                add_text(t, x->text);
+                if (auto ok = add_text(t, *x, i, j); !ok) return ok;
             } else if (auto const* img = std::get_if<image_part>(&p)) {
                 if (auto ok = add_image(t, *img, i, j); !ok) return ok;
             } else if (auto const* r = std::get_if<tool_result>(&p)) {
                 if (auto ok = add_tool_result(t, *r, i, j); !ok) return ok;
+            } else if (auto const* d = std::get_if<document_part>(&p)) {
+                if (auto ok = add_document(t, *d, i, j); !ok) return ok;
+            } else if (std::holds_alternative<reasoning_part>(p)) {
+                return invalid(at_part(i, j) + ": reasoning belongs in an assistant message");
             } else {
                 return invalid(at_part(i, j) + ": a tool call belongs in an assistant message");
             }
@@ -251,11 +412,15 @@ private:
         for (std::size_t j = 0; j < m.content.size(); ++j) {
             auto const& p = m.content[j];
             if (auto const* x = std::get_if<text_part>(&p)) {
-                add_text(t, x->text);
+                if (auto ok = add_text(t, *x, i, j); !ok) return ok;
             } else if (auto const* c = std::get_if<tool_call>(&p)) {
                 if (auto ok = add_tool_use(t, *c, i, j); !ok) return ok;
-            } else if (std::holds_alternative<image_part>(p)) {
-                return unsupported(at_part(i, j) + ": assistant messages cannot hold images");
+            } else if (auto const* r = std::get_if<reasoning_part>(&p)) {
+                add_reasoning(t, *r);
+            } else if (std::holds_alternative<image_part>(p) ||
+                       std::holds_alternative<document_part>(p)) {
+                return unsupported(at_part(i, j) +
+                                   ": assistant messages cannot hold images or documents");
             } else {
                 return invalid(at_part(i, j) + ": a tool result belongs in a tool or user message");
             }
@@ -302,11 +467,13 @@ private:
         return {};
     }
 
-    // True when the message gives at least one block (empty text blocks are not sent).
+    // True when the message gives at least one block (empty text blocks are not sent, nor
+    // reasoning of another provider's).
     static bool has_content(message const& m) noexcept {
         return std::any_of(m.content.begin(), m.content.end(), [](content_part const& p) {
-            auto const* t = std::get_if<text_part>(&p);
-            return !t || !t->text.empty();
+            if (auto const* t = std::get_if<text_part>(&p)) return !t->text.empty();
+            if (auto const* r = std::get_if<reasoning_part>(&p)) return r->origin == "anthropic";
+            return true;
         });
     }
 
@@ -317,7 +484,84 @@ private:
     json::storage_ptr sp_;
     std::vector<turn> turns_;
     std::string system_;
+    std::optional<cache_control> system_cache_;
+    int breakpoints_ = 0;
 };
+
+/// `thinking` (and `output_config`) for the request's reasoning controls; adjusts
+/// `max_tokens` where the caller left it to llmux.
+result<void> encode_thinking(chat_request const& req, std::string_view model, bool own_max,
+                             std::int64_t& max_tokens, json::object& body,
+                             json::storage_ptr const& sp) {
+    if (!req.reasoning) return {};
+    auto const& r = *req.reasoning;
+    if (reasoning_off(req.reasoning)) {
+        json::object t(sp);
+        t.emplace("type", "disabled");
+        body.emplace("thinking", std::move(t));
+        return {};
+    }
+    if (!reasoning_on(req.reasoning)) {
+        if (r.include_text)
+            return unsupported("reasoning.include_text: nothing to show without an effort or "
+                               "a budget on Anthropic");
+        return {};
+    }
+    auto const support = anthropic::claude_thinking(model);
+    std::string const name(model);
+    if (support == anthropic::thinking_support::none)
+        return unsupported("reasoning: " + name + " does not think (extended thinking needs "
+                           "Claude 3.7 or later)");
+    // What thinking forbids, refused here rather than by a 400 from the API.
+    if (req.temperature && *req.temperature != 1.0)
+        return unsupported("temperature: Claude takes no temperature but 1 while thinking");
+    if (req.top_p && *req.top_p < 0.95)
+        return unsupported("top_p: Claude takes top_p between 0.95 and 1 while thinking");
+    if (req.tool_choice && (req.tool_choice->how == tool_choice::mode::required ||
+                            req.tool_choice->how == tool_choice::mode::named))
+        return unsupported("tool_choice: Thinking may not be enabled when tool_choice forces "
+                           "tool use");
+    if (req.response_format && req.response_format->type != response_format::kind::text)
+        return unsupported("response_format: a JSON answer on Anthropic is a forced tool call, "
+                           "which thinking forbids");
+    json::object t(sp);
+    bool const adaptive =
+        !r.budget_tokens && support != anthropic::thinking_support::budget;
+    if (adaptive) {
+        t.emplace("type", "adaptive");
+        auto effort = r.effort.value_or(reasoning_effort::high);
+        if (effort == reasoning_effort::minimal) effort = reasoning_effort::low;
+        json::object oc(sp);
+        oc.emplace("effort", to_string(effort));
+        body.emplace("output_config", std::move(oc));
+    } else {
+        if (support == anthropic::thinking_support::adaptive)
+            return unsupported("reasoning.budget_tokens: " + name +
+                               " takes adaptive thinking only; give an effort instead");
+        std::int64_t budget = r.budget_tokens ? *r.budget_tokens : budget_for_effort(*r.effort);
+        if (r.budget_tokens) {
+            if (budget < 1024)
+                return invalid("reasoning.budget_tokens: Anthropic's thinking budget is at "
+                               "least 1024 tokens, not " + std::to_string(budget));
+            if (own_max && budget >= max_tokens)
+                return invalid("reasoning.budget_tokens (" + std::to_string(budget) +
+                               ") must be below max_tokens (" + std::to_string(max_tokens) +
+                               "): Anthropic counts thinking within max_tokens");
+        } else if (own_max) {
+            budget = std::min(budget, max_tokens - 1);
+            if (budget < 1024)
+                return invalid("max_tokens (" + std::to_string(max_tokens) +
+                               ") leaves no room for thinking: Anthropic's smallest budget is "
+                               "1024 tokens, below max_tokens");
+        }
+        if (!own_max && budget >= max_tokens) max_tokens = budget + default_max_tokens;
+        t.emplace("type", "enabled");
+        t.emplace("budget_tokens", budget);
+    }
+    if (r.include_text) t.emplace("display", *r.include_text ? "summarized" : "omitted");
+    body.emplace("thinking", std::move(t));
+    return {};
+}
 
 result<std::int64_t> max_tokens_for(chat_request const& req, provider_config const& p) {
     if (req.max_tokens) {
@@ -390,7 +634,7 @@ result<http_request> encode_request(chat_request const& req, encode_context cons
     }
     // Auth (`x-api-key`, or a Bearer token on Vertex) is added by the client.
 
-    auto const max_tokens = max_tokens_for(req, ctx.provider);
+    auto max_tokens = max_tokens_for(req, ctx.provider);
     if (!max_tokens) return max_tokens.error();
 
     json::monotonic_resource mr;
@@ -400,15 +644,22 @@ result<http_request> encode_request(chat_request const& req, encode_context cons
         body.emplace("anthropic_version", vertex_version);
     else
         body.emplace("model", ctx.model);
+    json::object thinking_fields(sp);
+    if (auto ok = encode_thinking(req, ctx.model, req.max_tokens.has_value(), *max_tokens,
+                                  thinking_fields, sp);
+        !ok)
+        return ok.error();
     body.emplace("max_tokens", *max_tokens);
+    for (auto& [k, v] : thinking_fields) body.emplace(k, std::move(v));
 
     request_encoder enc(sp);
     enc.add_system_text(req.system);
+    enc.set_system_cache(req.system_cache);
     for (std::size_t i = 0; i < req.messages.size(); ++i)
         if (auto ok = enc.add(req.messages[i], i); !ok) return ok.error();
     json::array messages = enc.take_messages();
     if (messages.empty()) return invalid("the request has only system messages");
-    if (!enc.system().empty()) body.emplace("system", enc.system());
+    if (auto ok = enc.emplace_system(body); !ok) return ok.error();
     body.emplace("messages", std::move(messages));
 
     bool const json_answer =
@@ -432,6 +683,7 @@ result<http_request> encode_request(chat_request const& req, encode_context cons
         } else {
             o.emplace("input_schema", json::object(t.parameters, sp));
         }
+        if (auto ok = enc.mark_tool(o, t.cache, i); !ok) return ok.error();
         tools.emplace_back(std::move(o));
     }
     if (json_answer) {
@@ -680,9 +932,20 @@ result<chat_response> decode_body(response_head const& head, std::string_view bo
             call.arguments = input ? to_json(*input) : std::string("{}");
         } else if (type == "thinking") {
             r.reasoning += get_string(*b, "thinking");
+            // Without a signature it cannot go back (Claude would refuse it): text only.
+            if (get_string(*b, "signature").empty()) continue;
+            auto& part = r.reasoning_parts.emplace_back();
+            part.text = get_string(*b, "thinking");
+            part.signature = get_string(*b, "signature");
+            part.origin = "anthropic";
+        } else if (type == "redacted_thinking") {
+            auto& part = r.reasoning_parts.emplace_back();
+            part.type = reasoning_part::kind::redacted;
+            part.data = get_string(*b, "data");
+            part.origin = "anthropic";
         }
-        // Other blocks (redacted_thinking, server tools and their results) have no unified
-        // equivalent and are skipped.
+        // Other blocks (server tools and their results) have no unified equivalent and are
+        // skipped.
     }
     std::string_view const native = get_string(*o, "stop_reason");
     r.finish_reason = map_finish(native, answer_tool && r.tool_calls.empty());
@@ -744,7 +1007,7 @@ private:
     // What a content block index stands for.
     struct block {
         std::size_t index = 0;
-        enum class kind { other, tool, answer } what = kind::other;
+        enum class kind { other, tool, answer, thinking } what = kind::other;
         std::size_t tool_index = 0;
     };
 
@@ -795,11 +1058,13 @@ private:
             on_block_start(*o, out);
         else if (type == "content_block_delta")
             on_block_delta(*o, out);
+        else if (type == "content_block_stop")
+            on_block_stop(*o, out);
         else if (type == "message_delta")
             on_message_delta(*o, out);
         else if (type == "message_stop")
             done_ = true;
-        // content_block_stop, ping and unknown events carry nothing for the unified types.
+        // ping and unknown events carry nothing for the unified types.
     }
 
     void on_message_start(json::object const& o) {
@@ -859,9 +1124,32 @@ private:
         } else if (type == "text") {
             c.text = get_string(*cb, "text");
         } else if (type == "thinking") {
-            c.reasoning = get_string(*cb, "thinking");
+            // Its text and signature come as deltas; the whole block goes out at its stop.
+            b.what = block::kind::thinking;
+            thinking_ = reasoning_part{};
+            thinking_.origin = "anthropic";
+            thinking_.text = get_string(*cb, "thinking");
+            thinking_.signature = get_string(*cb, "signature");
+            c.reasoning = thinking_.text;
+        } else if (type == "redacted_thinking") {
+            auto& part = c.reasoning_parts.emplace_back();
+            part.type = reasoning_part::kind::redacted;
+            part.data = get_string(*cb, "data");
+            part.origin = "anthropic";
         }
         if (c.has_content()) out.push_back(std::move(c));
+    }
+
+    void on_block_stop(json::object const& o, std::vector<chat_chunk>& out) {
+        auto const index = block_index(o, "content_block_stop");
+        if (!index) return;
+        block const* b = find_block(*index);
+        if (!b || b->what != block::kind::thinking) return;
+        if (thinking_.signature.empty()) return;  // text only: it cannot go back
+        chat_chunk c;
+        c.reasoning_parts.push_back(std::move(thinking_));
+        thinking_ = reasoning_part{};
+        out.push_back(std::move(c));
     }
 
     void on_block_delta(json::object const& o, std::vector<chat_chunk>& out) {
@@ -878,6 +1166,9 @@ private:
             c.text = get_string(*d, "text");
         } else if (type == "thinking_delta") {
             c.reasoning = get_string(*d, "thinking");
+            thinking_.text += c.reasoning;
+        } else if (type == "signature_delta") {
+            thinking_.signature += get_string(*d, "signature");
         } else if (type == "input_json_delta") {
             block const* b = find_block(*index);
             if (!b || b->what == block::kind::other) {
@@ -896,7 +1187,7 @@ private:
                 td.arguments = piece;
             }
         }
-        // signature_delta and citations_delta have no unified equivalent.
+        // citations_delta has no unified equivalent.
         if (c.has_content()) out.push_back(std::move(c));
     }
 
@@ -923,6 +1214,8 @@ private:
     std::vector<block> blocks_seen_;
     std::size_t blocks_ = 0;
     std::size_t tools_ = 0;
+    /// The thinking block being streamed.
+    reasoning_part thinking_;
     // The arena must outlive the parser, which holds a (non-owning) pointer to it.
     alignas(std::max_align_t) unsigned char arena_[8192];
     json::monotonic_resource mr_{arena_, sizeof arena_};

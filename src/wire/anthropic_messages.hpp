@@ -45,6 +45,25 @@ constexpr std::string_view stop_reason(finish_reason r) noexcept {
     return "end_turn";
 }
 
+/// What kind of extended thinking a Claude model takes (PROVIDERS-2.md 3.3).
+enum class thinking_support {
+    /// Claude 3.5 and older: no thinking.
+    none,
+    /// Claude 3.7 to 4.5: `{"type":"enabled","budget_tokens":N}`.
+    budget,
+    /// Claude 4.6: a budget or adaptive thinking with an effort.
+    budget_or_adaptive,
+    /// Claude 4.7 and later: adaptive thinking only (`enabled` is refused).
+    adaptive,
+};
+
+/** The thinking a Claude model id takes, from its version (`claude-opus-4-6`,
+    `claude-3-7-sonnet-20250219`, `us.anthropic.claude-sonnet-4-5-20250929-v1:0`). An id
+    without a readable version (an alias llmux does not know) is taken as `budget_or_adaptive`
+    so that the provider decides.
+*/
+thinking_support claude_thinking(std::string_view model) noexcept;
+
 /// The error an Anthropic `error.type` names (PROVIDERS.md 3.4).
 constexpr std::optional<error> error_from_type(std::string_view t) noexcept {
     if (t == "invalid_request_error") return error::bad_request;

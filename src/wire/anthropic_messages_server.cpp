@@ -14,6 +14,7 @@
 // `system`, `messages` or `tools` when one of their blocks says more than the unified types do
 // (`cache_control`, `citations`, documents, thinking blocks, images in tool results, server
 // tools), so that an Anthropic upstream receives them exactly as sent.
+#include "util/crypto.hpp"
 #include "util/json_text.hpp"
 #include "util/json_read.hpp"
 #include "util/json_write.hpp"
@@ -65,11 +66,37 @@ bool is_vertex(std::string_view path) noexcept {
 /// value) is `cache_control`, `citations` or newer: the block goes on whole, as `native`.
 bool plain_key(std::string_view type, std::string_view key) noexcept {
     if (key == "type") return true;
-    if (type == "text") return key == "text";
-    if (type == "image") return key == "source";
+    bool const cache = key == "cache_control";
+    if (type == "text") return key == "text" || cache;
+    if (type == "image") return key == "source" || cache;
+    if (type == "document") return key == "source" || key == "title" || cache;
     if (type == "tool_use") return key == "id" || key == "name" || key == "input";
-    if (type == "tool_result") return key == "tool_use_id" || key == "content" || key == "is_error";
+    if (type == "tool_result")
+        return key == "tool_use_id" || key == "content" || key == "is_error" || cache;
+    if (type == "thinking") return key == "thinking" || key == "signature";
+    if (type == "redacted_thinking") return key == "data";
     return false;
+}
+
+/// A block's `cache_control` (`{"type":"ephemeral","ttl":"5m"|"1h"}`), checked.
+boost::system::result<std::optional<cache_control>, api_error>
+cache_of(json::object const& b, std::string const& at) {
+    auto const* c = present(b, "cache_control");
+    if (!c) return std::optional<cache_control>();
+    auto const* o = c->if_object();
+    if (!o) return wrong_type(at + ".cache_control", "a valid dictionary", *c);
+    auto const* t = present(*o, "type");
+    if (!t || !t->is_string() || t->get_string() != "ephemeral")
+        return invalid(at + ".cache_control.type",
+                       at + ".cache_control.ephemeral.type: Input should be 'ephemeral'");
+    cache_control out;
+    if (auto const* ttl = present(*o, "ttl")) {
+        if (!ttl->is_string() || (ttl->get_string() != "5m" && ttl->get_string() != "1h"))
+            return invalid(at + ".cache_control.ttl",
+                           at + ".cache_control.ephemeral.ttl: Input should be '5m' or '1h'");
+        out.ttl = json_view(ttl->get_string());
+    }
+    return std::optional<cache_control>(std::move(out));
 }
 
 /// The first key of `b` (a block of `type`) the unified types cannot carry, or empty.
@@ -116,6 +143,13 @@ public:
             if (!t || !t->is_string()) return missing(at() + ".text");
             if (auto const k = extra_key(*b, "text"); !k.empty())
                 keep("system", *sys, at() + "." + std::string(k));
+            auto cache = cache_of(*b, at());
+            if (!cache) return cache.error();
+            // The unified system prompt is one text: a breakpoint can only follow the whole.
+            if (*cache && j + 1 == blocks->size())
+                out_.req.system_cache = **cache;
+            else if (*cache)
+                keep("system", *sys, at() + ".cache_control");
             if (!out_.req.system.empty()) out_.req.system += "\n\n";
             out_.req.system += json_view(t->get_string());
         }
@@ -202,10 +236,13 @@ public:
                 if (!s->is_bool()) return wrong_type(at + ".strict", "a valid boolean", *s);
                 tl.strict = s->get_bool();
             }
+            auto cache = cache_of(*t, at);
+            if (!cache) return cache.error();
+            tl.cache = *cache;
             for (auto const& [k, v] : *t) {
                 std::string_view const key(k.data(), k.size());
                 if (!v.is_null() && key != "type" && key != "name" && key != "description" &&
-                    key != "input_schema" && key != "strict") {
+                    key != "input_schema" && key != "strict" && key != "cache_control") {
                     keep("tools", *tools, at + "." + std::string(key));
                     break;
                 }
@@ -266,20 +303,52 @@ private:
         auto const* type_v = present(*b, "type");
         if (!type_v || !type_v->is_string()) return missing(at() + ".type");
         std::string_view const type = json_view(type_v->get_string());
-        bool const known =
-            type == "text" || type == "image" || type == "tool_use" || type == "tool_result";
+        bool const known = type == "text" || type == "image" || type == "tool_use" ||
+                           type == "tool_result" || type == "thinking" ||
+                           type == "redacted_thinking" || type == "document";
         if (auto const k = known ? extra_key(*b, type) : std::string_view(); !k.empty())
             keep("messages", messages, at() + "." + std::string(k));
+        auto cache = cache_of(*b, at());
+        if (!cache) return cache.error();
         if (type == "text") {
             auto const* t = present(*b, "text");
             if (!t || !t->is_string()) return missing(at() + ".text");
             if (t->get_string().empty())
                 return invalid(at() + ".text", where + ": text content blocks must be non-empty");
-            msg.content.emplace_back(text_part{std::string(json_view(t->get_string()))});
+            msg.content.emplace_back(text_part{std::string(json_view(t->get_string())), *cache});
         } else if (type == "image") {
             if (msg.role != role::user)
                 return invalid(at(), at() + ": images belong in user messages");
-            return image(messages, *b, msg, at());
+            if (auto ok = image(messages, *b, msg, at()); !ok) return ok;
+            if (*cache && !msg.content.empty())
+                if (auto* img = std::get_if<image_part>(&msg.content.back())) img->cache = *cache;
+            return {};
+        } else if (type == "document") {
+            if (msg.role != role::user)
+                return invalid(at(), at() + ": documents belong in user messages");
+            return document(messages, *b, msg, at(), *cache);
+        } else if (type == "thinking" || type == "redacted_thinking") {
+            if (msg.role != role::assistant)
+                return invalid(at(), at() + ": " + std::string(type) +
+                                         " blocks belong in assistant messages");
+            reasoning_part r;
+            r.origin = "anthropic";
+            if (type == "thinking") {
+                auto const* t = present(*b, "thinking");
+                auto const* sig = present(*b, "signature");
+                if (!t || !t->is_string()) return missing(at() + ".thinking.thinking");
+                if (!sig || !sig->is_string()) return missing(at() + ".thinking.signature");
+                r.text = json_view(t->get_string());
+                // Another family's reasoning that this server gave out sealed comes back whole.
+                if (!open_reasoning(json_view(sig->get_string()), r))
+                    r.signature = json_view(sig->get_string());
+            } else {
+                auto const* d = present(*b, "data");
+                if (!d || !d->is_string()) return missing(at() + ".redacted_thinking.data");
+                r.type = reasoning_part::kind::redacted;
+                r.data = json_view(d->get_string());
+            }
+            msg.content.emplace_back(std::move(r));
         } else if (type == "tool_use") {
             if (msg.role != role::assistant)
                 return invalid(at(), at() + ": tool_use blocks belong in assistant messages");
@@ -335,10 +404,11 @@ private:
                 if (!e->is_bool()) return wrong_type(at() + ".is_error", "a valid boolean", *e);
                 r.is_error = e->get_bool();
             }
+            r.cache = *cache;
             msg.content.emplace_back(std::move(r));
         } else {
-            // Documents, thinking blocks, server tools' blocks, search results: nothing the
-            // unified types can hold; an Anthropic upstream gets them as sent.
+            // Server tools' blocks, search results: nothing the unified types can hold; an
+            // Anthropic upstream gets them as sent.
             keep("messages", messages, at());
         }
         return {};
@@ -378,6 +448,47 @@ private:
         return {};
     }
 
+    boost::system::result<void, api_error> document(json::value const& messages,
+                                                    json::object const& b, message& msg,
+                                                    std::string const& at,
+                                                    std::optional<cache_control> cache) {
+        auto const* src = present(b, "source");
+        auto const* so = src ? src->if_object() : nullptr;
+        auto const* st = so ? present(*so, "type") : nullptr;
+        if (!st || !st->is_string()) return missing(at + ".document.source");
+        std::string_view const kind = json_view(st->get_string());
+        document_part d;
+        d.cache = std::move(cache);
+        if (auto const* t = present(b, "title")) {
+            if (!t->is_string()) return wrong_type(at + ".title", "a valid string", *t);
+            d.name = json_view(t->get_string());
+        }
+        auto const* data = present(*so, "data");
+        if (kind == "base64") {
+            auto const* mt = present(*so, "media_type");
+            if (!mt || !mt->is_string() || mt->get_string() != "application/pdf")
+                return invalid(at + ".source.media_type",
+                               at + ".document.source.base64.media_type: Input should be "
+                                    "'application/pdf'");
+            if (!data || !data->is_string() || data->get_string().empty())
+                return missing(at + ".document.source.base64.data");
+            d.url = document_base64("application/pdf", json_view(data->get_string())).url;
+        } else if (kind == "text") {
+            if (!data || !data->is_string()) return missing(at + ".document.source.text.data");
+            d.url = document_base64("text/plain", base64_encode(json_view(data->get_string()))).url;
+        } else if (kind == "url") {
+            auto const* u = present(*so, "url");
+            if (!u || !u->is_string()) return missing(at + ".document.source.url.url");
+            d.url = json_view(u->get_string());
+        } else {
+            // `content` and `file` sources: Anthropic's own.
+            keep("messages", messages, at + ".source");
+            return {};
+        }
+        msg.content.emplace_back(std::move(d));
+        return {};
+    }
+
     json::object const& o_;
     inbound_request& out_;
     /// Tool results name their call by id; Gemini also wants the tool's name, found here.
@@ -385,17 +496,93 @@ private:
 };
 
 /// The top-level fields read into the unified request; every other one is `native`.
-constexpr std::array<std::string_view, 12> unified_fields = {
-    "model",  "max_tokens", "system", "messages", "temperature", "top_p",
-    "stream", "tools", "tool_choice", "stop_sequences", "metadata", "anthropic_version",
+constexpr std::array<std::string_view, 13> unified_fields = {
+    "model",  "max_tokens", "system",         "messages", "temperature",       "top_p",
+    "stream", "tools",      "tool_choice",    "stop_sequences", "metadata", "anthropic_version",
+    "thinking",
 };
+
+/// `thinking` (and `output_config.effort`) as reasoning controls (PROVIDERS-2.md 3.3).
+boost::system::result<void, api_error> read_thinking(json::object const& o, request_reader& rd,
+                                                     chat_request& req) {
+    auto const* th = present(o, "thinking");
+    auto const* oc = present(o, "output_config");
+    std::optional<reasoning_effort> effort;
+    if (oc) {
+        auto const* oco = oc->if_object();
+        if (!oco) return wrong_type("output_config", "a valid dictionary", *oc);
+        for (auto const& [k, v] : *oco) {
+            if (v.is_null()) continue;
+            if (k != "effort") {
+                rd.keep("output_config", *oc, "output_config." + std::string(k.data(), k.size()));
+                continue;
+            }
+            auto const e = v.is_string() ? parse_reasoning_effort(json_view(v.get_string()))
+                                         : std::nullopt;
+            if (!e || *e == reasoning_effort::none || *e == reasoning_effort::minimal)
+                return invalid("output_config.effort",
+                               "output_config.effort: Input should be 'low', 'medium', 'high', "
+                               "'xhigh' or 'max'");
+            effort = e;
+        }
+    }
+    if (!th) {
+        if (effort) req.reasoning = reasoning_options{effort, {}, {}};
+        return {};
+    }
+    auto const* t = th->if_object();
+    if (!t) return wrong_type("thinking", "a valid dictionary", *th);
+    auto const* type = present(*t, "type");
+    std::string_view const kind =
+        type && type->is_string() ? json_view(type->get_string()) : std::string_view();
+    reasoning_options r;
+    if (kind == "disabled") {
+        // The default of the models that do not think by default; said explicitly for the
+        // ones that do.
+        for (auto const& [k, v] : *t)
+            if (!v.is_null() && k != "type")
+                return invalid("thinking.disabled." + std::string(k.data(), k.size()),
+                               "thinking.disabled." + std::string(k.data(), k.size()) +
+                                   ": Extra inputs are not permitted");
+        if (effort) return invalid("output_config.effort",
+                                   "output_config.effort: not allowed with thinking disabled");
+        req.reasoning = reasoning_options{reasoning_effort::none, {}, {}};
+        return {};
+    } else if (kind == "enabled") {
+        auto const* b = present(*t, "budget_tokens");
+        if (!b) return missing("thinking.enabled.budget_tokens");
+        auto const n = whole_number(*b);
+        if (!n) return wrong_type("thinking.enabled.budget_tokens", "a valid integer", *b);
+        if (*n < 1024)
+            return invalid("thinking.budget_tokens",
+                           "thinking.enabled.budget_tokens: Input should be greater than or "
+                           "equal to 1024");
+        r.budget_tokens = *n;
+    } else if (kind == "adaptive") {
+        r.effort = effort.value_or(reasoning_effort::high);
+    } else {
+        return invalid("thinking.type",
+                       "thinking: Input tag '" + std::string(kind) +
+                           "' found using 'type' does not match any of the expected tags: "
+                           "'enabled', 'disabled', 'adaptive'");
+    }
+    if (auto const* d = present(*t, "display")) {
+        if (!d->is_string() ||
+            (d->get_string() != "summarized" && d->get_string() != "omitted"))
+            return invalid("thinking.display",
+                           "thinking.display: Input should be 'summarized' or 'omitted'");
+        r.include_text = d->get_string() == "summarized";
+    }
+    for (auto const& [k, v] : *t)
+        if (!v.is_null() && k != "type" && k != "budget_tokens" && k != "display")
+            rd.keep("thinking", *th, "thinking." + std::string(k.data(), k.size()));
+    req.reasoning = r;
+    return {};
+}
 
 /// True when `v` is the API's default for `key`: such a field changes nothing and is not kept.
 bool at_default(std::string_view key, json::value const& v) {
     if (key == "service_tier") return v.is_string() && v.get_string() == "auto";
-    if (key == "thinking")
-        return v.is_object() && v.get_object().size() == 1 && v.get_object().contains("type") &&
-               v.get_object().at("type") == "disabled";
     if (v.is_array()) return v.get_array().empty();  // mcp_servers: []
     if (v.is_object()) return v.get_object().empty();
     return false;
@@ -509,6 +696,7 @@ decode_result decode(request_head const& head, std::string_view body) {
     }
     if (auto r = rd.tools(); !r) return r.error();
     if (auto r = rd.tool_choice(); !r) return r.error();
+    if (auto r = read_thinking(*o, rd, req); !r) return r.error();
 
     for (auto const& [key, v] : *o) {
         std::string_view const k(key.data(), key.size());
@@ -516,6 +704,7 @@ decode_result decode(request_head const& head, std::string_view body) {
         if (std::find(unified_fields.begin(), unified_fields.end(), k) != unified_fields.end())
             continue;
         if (vertex && k == "stream") continue;  // the path says it
+        if (k == "output_config") continue;      // read_thinking kept what it could not read
         // A field is passed on by its name; one without a name cannot be, nor named in a refusal.
         if (k.empty()) return invalid("", "A field has an empty name: Extra inputs are not permitted.");
         rd.keep(k, v, std::string(k));
@@ -576,6 +765,30 @@ std::string_view stop_reason_of(chat_response const& r) noexcept {
     return anthropic::stop_reason(fr);
 }
 
+/// A thinking block's signature: Claude's own, or another family's part sealed whole.
+void append_signature(std::string& out, reasoning_part const& p) {
+    if (p.origin == "anthropic")
+        append_json_string(out, p.signature);
+    else
+        append_json_string(out, seal_reasoning(p));
+}
+
+/// A reasoning part as a whole block (a redacted one only when it is Claude's: its `data`
+/// means nothing to Claude otherwise, and other families' redacted parts go sealed).
+void append_reasoning_block(std::string& out, reasoning_part const& p) {
+    if (p.type == reasoning_part::kind::redacted && p.origin == "anthropic") {
+        out += "{\"type\":\"redacted_thinking\",\"data\":";
+        append_json_string(out, p.data);
+        out += '}';
+        return;
+    }
+    out += "{\"type\":\"thinking\",\"thinking\":";
+    append_json_string(out, p.text);
+    out += ",\"signature\":";
+    append_signature(out, p);
+    out += '}';
+}
+
 void append_response(chat_response const& r, answer_meta const& m, std::string& out) {
     out += "{\"id\":";
     append_json_string(out, m.id);
@@ -583,7 +796,21 @@ void append_response(chat_response const& r, answer_meta const& m, std::string& 
     append_json_string(out, m.model);
     out += ",\"content\":[";
     bool first = true;
+    for (auto const& p : r.reasoning_parts) {
+        if (!first) out += ',';
+        first = false;
+        append_reasoning_block(out, p);
+    }
+    if (r.reasoning_parts.empty() && !r.reasoning.empty()) {
+        // Reasoning text without a part to send back (DeepSeek's, streamed ones): shown, not
+        // signed.
+        out += "{\"type\":\"thinking\",\"thinking\":";
+        append_json_string(out, r.reasoning);
+        out += ",\"signature\":\"\"}";
+        first = false;
+    }
     if (!r.content.empty() || r.tool_calls.empty()) {
+        if (!first) out += ',';
         out += "{\"type\":\"text\",\"text\":";
         append_json_string(out, r.content);
         out += '}';
@@ -656,6 +883,44 @@ public:
     void chunk(chat_chunk const& c, std::string& out) override {
         if (finished_) return;
         begin(out);
+        if (!c.reasoning.empty()) {
+            open_thinking(out);
+            delta_prefix(out);
+            out += "{\"type\":\"thinking_delta\",\"thinking\":";
+            append_json_string(out, c.reasoning);
+            out += "}}\n\n";
+        }
+        for (auto const& p : c.reasoning_parts) {
+            if (p.type == reasoning_part::kind::redacted && p.origin == "anthropic") {
+                close_block(out);
+                open_ = next_index_++;
+                block_ = block_kind::other;
+                append_event(out, "content_block_start");
+                out += "{\"type\":\"content_block_start\",\"index\":";
+                append_number(out, static_cast<std::int64_t>(open_));
+                out += ",\"content_block\":{\"type\":\"redacted_thinking\",\"data\":";
+                append_json_string(out, p.data);
+                out += "}}\n\n";
+                first_block_started(out);
+                close_block(out);
+                continue;
+            }
+            // The part completes the open thinking block (its text came as deltas), or comes
+            // whole (a replayed answer): then its text goes first.
+            bool const streamed = block_ == block_kind::thinking;
+            open_thinking(out);
+            if (!streamed && !p.text.empty()) {
+                delta_prefix(out);
+                out += "{\"type\":\"thinking_delta\",\"thinking\":";
+                append_json_string(out, p.text);
+                out += "}}\n\n";
+            }
+            delta_prefix(out);
+            out += "{\"type\":\"signature_delta\",\"signature\":";
+            append_signature(out, p);
+            out += "}}\n\n";
+            close_block(out);
+        }
         if (!c.text.empty()) {
             open_text(out);
             delta_prefix(out);
@@ -670,7 +935,7 @@ public:
                 // streams, so the open one ends here.
                 close_block(out);
                 open_ = next_index_++;
-                open_is_text_ = false;
+                block_ = block_kind::tool;
                 it = tool_blocks_.emplace(d.index, open_).first;
                 append_event(out, "content_block_start");
                 out += "{\"type\":\"content_block_start\",\"index\":";
@@ -722,8 +987,8 @@ public:
     void malformed(std::string& out) override {
         // An unterminated string: an event that starts like the others and cannot be parsed.
         delta_prefix(out);
-        out += open_ >= 0 && !open_is_text_ ? "{\"type\":\"input_json_delta\",\"partial_json\":"
-                                            : "{\"type\":\"text_delta\",\"text\":";
+        out += block_ == block_kind::tool ? "{\"type\":\"input_json_delta\",\"partial_json\":"
+                                          : "{\"type\":\"text_delta\",\"text\":";
         out += "\"malformed}\n\n";
     }
 
@@ -767,13 +1032,27 @@ private:
         append_number(out, static_cast<std::int64_t>(open_));
         out += "}\n\n";
         open_ = -1;
+        block_ = block_kind::none;
+    }
+
+    void open_thinking(std::string& out) {
+        if (block_ == block_kind::thinking) return;
+        close_block(out);
+        open_ = next_index_++;
+        block_ = block_kind::thinking;
+        append_event(out, "content_block_start");
+        out += "{\"type\":\"content_block_start\",\"index\":";
+        append_number(out, static_cast<std::int64_t>(open_));
+        out += ",\"content_block\":{\"type\":\"thinking\",\"thinking\":\"\",\"signature\":\"\"}}"
+               "\n\n";
+        first_block_started(out);
     }
 
     void open_text(std::string& out) {
-        if (open_ >= 0 && open_is_text_) return;
+        if (block_ == block_kind::text) return;
         close_block(out);
         open_ = next_index_++;
-        open_is_text_ = true;
+        block_ = block_kind::text;
         append_event(out, "content_block_start");
         out += "{\"type\":\"content_block_start\",\"index\":";
         append_number(out, static_cast<std::int64_t>(open_));
@@ -789,7 +1068,8 @@ private:
     bool finished_ = false;
     /// The open content block (-1: none) and its kind.
     int open_ = -1;
-    bool open_is_text_ = false;
+    enum class block_kind { none, text, tool, thinking, other };
+    block_kind block_ = block_kind::none;
     int next_index_ = 0;
     std::map<std::size_t, int> tool_blocks_;  // tool-call index -> block index
 };
@@ -966,6 +1246,25 @@ public:
                     " Expected OAuth 2 access token, login cookie or other valid authentication "
                     "credential.",
                 "UNAUTHENTICATED", "", ""};
+    }
+
+    api_error reasoning_refused(reasoning_fault const& f) const override {
+        // The API's wording (PROVIDERS-2.md 3.3).
+        auto const at = "messages." + std::to_string(f.message) + ".content." +
+                        std::to_string(f.part);
+        if (f.what == reasoning_fault::kind::missing_thinking)
+            return invalid(at, at + ".type: Expected `thinking` or `redacted_thinking`, but found "
+                                    "`tool_use`. When `thinking` is enabled, a final `assistant` "
+                                    "message must start with a thinking block (preceeding the "
+                                    "lastmost set of `tool_use` and `tool_result` blocks). We "
+                                    "recommend you include thinking blocks from previous turns. "
+                                    "To avoid this requirement, disable `thinking`. Please "
+                                    "consult our documentation at "
+                                    "https://docs.claude.com/en/docs/build-with-claude/"
+                                    "extended-thinking");
+        if (f.what == reasoning_fault::kind::invalid_signature)
+            return invalid(at, at + ": Invalid `signature` in `thinking` block");
+        return wire_server::reasoning_refused(f);
     }
 
     api_error mid_stream_error(std::string_view model) const override {

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: BSL-1.0
 #include "wire/common.hpp"
+#include "util/crypto.hpp"
 #include "util/json_read.hpp"
 #include "util/json_text.hpp"
 #include "util/json_write.hpp"
@@ -227,6 +228,142 @@ bool parse_data_uri(std::string_view uri, std::string& media_type, std::string& 
     media_type = std::string(meta.substr(0, meta.size() - b64.size()));
     data = std::string(uri.substr(comma + 1));
     return !media_type.empty();
+}
+
+bool reasoning_on(std::optional<reasoning_options> const& r) noexcept {
+    if (!r) return false;
+    if (r->budget_tokens) return *r->budget_tokens > 0;
+    return r->effort && *r->effort != reasoning_effort::none;
+}
+
+bool reasoning_off(std::optional<reasoning_options> const& r) noexcept {
+    if (!r) return false;
+    if (r->budget_tokens) return *r->budget_tokens == 0;
+    return r->effort && *r->effort == reasoning_effort::none;
+}
+
+std::int64_t budget_for_effort(reasoning_effort e) noexcept {
+    switch (e) {
+    case reasoning_effort::none: return 0;
+    case reasoning_effort::minimal: return 1024;
+    case reasoning_effort::low: return 2048;
+    case reasoning_effort::medium: return 8192;
+    case reasoning_effort::high: return 16384;
+    case reasoning_effort::xhigh: return 32768;
+    case reasoning_effort::max: return 65536;
+    }
+    return 8192;
+}
+
+reasoning_effort effort_for_budget(std::int64_t budget) noexcept {
+    reasoning_effort out = reasoning_effort::none;
+    for (auto e : {reasoning_effort::minimal, reasoning_effort::low, reasoning_effort::medium,
+                   reasoning_effort::high, reasoning_effort::xhigh, reasoning_effort::max})
+        if (budget >= budget_for_effort(e)) out = e;
+    if (out == reasoning_effort::none && budget > 0) out = reasoning_effort::minimal;
+    return out;
+}
+
+std::string seal_reasoning(reasoning_part const& r) {
+    std::string out = "llmux1.";
+    out += r.origin;
+    out += '.';
+    out += base64url_encode(r.id);
+    out += '.';
+    out += base64url_encode(r.signature);
+    return out;
+}
+
+bool open_reasoning(std::string_view field, reasoning_part& r) {
+    constexpr std::string_view tag = "llmux1.";
+    if (field.substr(0, tag.size()) != tag) return false;
+    field.remove_prefix(tag.size());
+    auto const a = field.find('.');
+    if (a == std::string_view::npos) return false;
+    auto const b = field.find('.', a + 1);
+    if (b == std::string_view::npos) return false;
+    auto id = base64url_decode(field.substr(a + 1, b - a - 1));
+    auto sig = base64url_decode(field.substr(b + 1));
+    if (!id || !sig || a == 0) return false;
+    r.origin = std::string(field.substr(0, a));
+    r.id = std::move(*id);
+    r.signature = std::move(*sig);
+    return true;
+}
+
+namespace {
+constexpr std::string_view call_id_marker = "__llmux1__";
+}  // namespace
+
+std::string seal_call_id(std::string_view id, std::span<reasoning_part const> parts,
+                         std::string_view signature) {
+    if (parts.empty() && signature.empty()) return std::string(id);
+    std::string j = "{\"p\":[";
+    for (std::size_t i = 0; i < parts.size(); ++i) {
+        auto const& r = parts[i];
+        if (i) j += ',';
+        j += "{\"k\":";
+        append_number(j, static_cast<std::int64_t>(r.type));
+        auto field = [&](char const* name, std::string const& v) {
+            if (v.empty()) return;
+            j += ",\"";
+            j += name;
+            j += "\":";
+            append_json_string(j, v);
+        };
+        field("t", r.text);
+        field("s", r.signature);
+        field("d", r.data);
+        field("i", r.id);
+        field("o", r.origin);
+        j += '}';
+    }
+    j += "],\"s\":";
+    append_json_string(j, signature);
+    j += '}';
+    std::string out(id);
+    out += call_id_marker;
+    out += base64url_encode(j);
+    return out;
+}
+
+bool open_call_id(std::string_view sealed, std::string* id, std::vector<reasoning_part>* parts,
+                  std::string* signature) {
+    auto const at = sealed.rfind(call_id_marker);
+    if (at == std::string_view::npos) return false;
+    auto const text = base64url_decode(sealed.substr(at + call_id_marker.size()));
+    if (!text) return false;
+    boost::system::error_code ec;
+    auto const v = boost::json::parse(*text, ec);
+    auto const* o = ec ? nullptr : v.if_object();
+    if (!o) return false;
+    std::vector<reasoning_part> read;
+    if (auto const* pv = o->if_contains("p"); pv && pv->is_array()) {
+        for (auto const& e : pv->get_array()) {
+            auto const* po = e.if_object();
+            if (!po) return false;
+            reasoning_part r;
+            auto const k = whole_number(po->contains("k") ? po->at("k") : boost::json::value());
+            if (!k || *k < 0 || *k > 2) return false;
+            r.type = static_cast<reasoning_part::kind>(*k);
+            r.text = get_string(*po, "t");
+            r.signature = get_string(*po, "s");
+            r.data = get_string(*po, "d");
+            r.id = get_string(*po, "i");
+            r.origin = get_string(*po, "o");
+            read.push_back(std::move(r));
+        }
+    }
+    if (id) *id = std::string(sealed.substr(0, at));
+    if (parts) parts->insert(parts->end(), read.begin(), read.end());
+    if (signature) *signature = get_string(*o, "s");
+    return true;
+}
+
+result<void> check_cache_ttl(cache_control const& c, std::string const& at) {
+    if (c.ttl.empty() || c.ttl == "5m" || c.ttl == "1h") return {};
+    return failure(error::invalid_request,
+                   at + ": a cache breakpoint's ttl is 5m or 1h, not '" + excerpt(c.ttl, 40) + "'");
 }
 
 boost::json::value const* present(boost::json::object const& o, std::string_view key) noexcept {

@@ -95,6 +95,47 @@ void merge_extra(boost::json::object& body, boost::json::object const& extra);
 /// Parses a `data:<media>;base64,<data>` URI. Returns false for anything else.
 bool parse_data_uri(std::string_view uri, std::string& media_type, std::string& data);
 
+/// @name Reasoning and caching, as every format maps them
+/// @{
+/// True when `r` asks for reasoning (an effort other than `none`, or a positive budget).
+bool reasoning_on(std::optional<reasoning_options> const& r) noexcept;
+/// True when `r` turns reasoning off explicitly (effort `none`, or a budget of 0).
+bool reasoning_off(std::optional<reasoning_options> const& r) noexcept;
+/// The token budget a format that takes only budgets sends for an effort: minimal 1024,
+/// low 2048, medium 8192, high 16384, xhigh 32768, max 65536 (none: 0).
+std::int64_t budget_for_effort(reasoning_effort e) noexcept;
+/// The effort a format that takes only efforts sends for a budget (the nearest level below).
+reasoning_effort effort_for_budget(std::int64_t budget) noexcept;
+/** A reasoning part of another family's, sealed into the one opaque field a format has for
+    it (Anthropic's `signature`, Gemini's `thoughtSignature`, OpenAI's `encrypted_content`):
+    `llmux1.<origin>.<id>.<signature>` with id and signature in base64url. A server side writes
+    it when the part's origin is not its format's own, so a client of that format that sends
+    the assistant turn back returns the part whole, and the gateway gives it to its upstream
+    unchanged (PROVIDERS-2.md 3: signatures are opaque and validate only where they were made).
+*/
+std::string seal_reasoning(reasoning_part const& r);
+/// Opens a sealed field into `r` (origin, id, signature); false when `field` is not sealed.
+bool open_reasoning(std::string_view field, reasoning_part& r);
+
+/** A tool call id that also carries what the assistant turn must send back: the turn's
+    reasoning parts (on its first call) and the call's own signature (Gemini's), as
+    `<id>__llmux1__<base64url of a compact JSON>`. A server side whose format has no place for
+    them (OpenAI chat's messages) answers with such ids; clients send ids back unchanged (the
+    tool results must name their calls), so any client returns them whole, and the server
+    side reads them back with `open_call_id`. Ids without anything to carry stay as they are.
+*/
+std::string seal_call_id(std::string_view id, std::span<reasoning_part const> parts,
+                         std::string_view signature);
+/** Splits a sealed id: the real id into `id`, the parts appended to `parts` and the signature
+    into `signature` (each may be null). False (nothing changed) when `sealed` is a plain id.
+*/
+bool open_call_id(std::string_view sealed, std::string* id, std::vector<reasoning_part>* parts,
+                  std::string* signature);
+
+/// Checks a cache breakpoint's `ttl` (empty, `5m` or `1h`); `at` names the place.
+result<void> check_cache_ttl(cache_control const& c, std::string const& at);
+/// @}
+
 /// @name Reading requests (the server sides)
 /// @{
 /// A JSON string as a view.

@@ -41,6 +41,19 @@
 //   `Retry-After` header came.
 // - Usage: input = promptTokenCount + toolUsePromptTokenCount; output = candidatesTokenCount +
 //   thoughtsTokenCount (or, when candidatesTokenCount is missing, totalTokenCount - input).
+// - Reasoning (PROVIDERS-2.md 3.4): a budget is `thinkingConfig.thinkingBudget`; an effort is
+//   `thinkingLevel` on Gemini 3 (minimal, low, medium, high; xhigh and max and `none` are
+//   `unsupported`: Gemini 3 has no higher level and cannot stop thinking) and the effort's
+//   budget (`budget_for_effort`, 0 for none) on older models; `include_text` is
+//   `includeThoughts`. Thought parts are read as reasoning text.
+// - Thought signatures: a `functionCall` part's `thoughtSignature` is kept on its tool call and
+//   sent back on the same part (Gemini 3 refuses a tool loop without it). Signatures on text
+//   parts are not kept: Gemini validates only those on function calls. Reasoning parts are
+//   not sent (Gemini reads its reasoning back from the signatures alone).
+// - Documents: a data URI is `inlineData` (any media type Gemini takes: PDF, text, audio); a
+//   URL is `fileData` with the type guessed from the file extension.
+// - Cache breakpoints have no Gemini field (its caching is implicit, or the cachedContents
+//   resource): they are not sent.
 // - Streams have no end marker: a stream is complete once a finishReason arrived; one that ends
 //   without is `truncated`.
 #include "util/crypto.hpp"
@@ -240,6 +253,36 @@ private:
         return {};
     }
 
+    result<void> add_document(document_part const& d, std::size_t i, std::size_t j) {
+        std::string_view media, data;
+        json::object p(sp_);
+        if (split_data_uri(d.url, media, data)) {
+            json::object blob(sp_);
+            blob.emplace("mimeType", media);
+            blob.emplace("data", data);
+            p.emplace("inlineData", std::move(blob));
+        } else if ((istarts_with(d.url, "https://") && d.url.size() > 8) ||
+                   (istarts_with(d.url, "gs://") && d.url.size() > 5)) {
+            std::string_view const url = d.url;
+            std::string_view mime = guess_mime_type(url);
+            if (mime.empty() && (url.ends_with(".pdf") || url.ends_with(".PDF")))
+                mime = "application/pdf";
+            if (mime.empty())
+                return failure(error::unsupported,
+                               at_part(i, j) + ": Gemini needs the MIME type of a document URL and "
+                                               "the URL has no known extension; send a data URI");
+            json::object file(sp_);
+            file.emplace("mimeType", mime);
+            file.emplace("fileUri", url);
+            p.emplace("fileData", std::move(file));
+        } else {
+            return invalid(at_part(i, j) + ": a document URL must be https://, gs:// or a "
+                                           "data:<media type>;base64, URI");
+        }
+        push("user", std::move(p));
+        return {};
+    }
+
     result<void> add_tool_result(tool_result const& r, std::size_t i, std::size_t j) {
         std::string_view name = r.name;
         if (name.empty() && !r.tool_call_id.empty()) {
@@ -281,6 +324,10 @@ private:
                 if (auto ok = add_image(*img, i, j); !ok) return ok;
             } else if (auto const* r = std::get_if<tool_result>(&p)) {
                 if (auto ok = add_tool_result(*r, i, j); !ok) return ok;
+            } else if (auto const* d = std::get_if<document_part>(&p)) {
+                if (auto ok = add_document(*d, i, j); !ok) return ok;
+            } else if (std::holds_alternative<reasoning_part>(p)) {
+                return invalid(at_part(i, j) + ": reasoning belongs in an assistant message");
             } else {
                 return invalid(at_part(i, j) + ": a tool call belongs in an assistant message");
             }
@@ -311,13 +358,17 @@ private:
                 fc.emplace("args", std::move(args));
                 json::object part(sp_);
                 part.emplace("functionCall", std::move(fc));
+                if (!c->signature.empty()) part.emplace("thoughtSignature", c->signature);
                 push("model", std::move(part));
                 // A later tool result may name its call only by id: remember the name. A later
                 // call with the same id (ids restart at call_0 in every Gemini answer) wins.
                 if (!c->id.empty()) call_names_[c->id] = c->name;
-            } else if (std::holds_alternative<image_part>(p)) {
+            } else if (std::holds_alternative<reasoning_part>(p)) {
+                continue;  // Gemini reads its reasoning back from the calls' signatures
+            } else if (std::holds_alternative<image_part>(p) ||
+                       std::holds_alternative<document_part>(p)) {
                 return failure(error::unsupported,
-                               at_part(i, j) + ": assistant messages cannot hold images");
+                               at_part(i, j) + ": assistant messages cannot hold images or documents");
             } else {
                 return invalid(at_part(i, j) + ": a tool result belongs in a tool or user message");
             }
@@ -350,6 +401,43 @@ private:
 
 bool is_vertex(provider_config const& p) noexcept {
     return is_true(p.options.if_contains("vertex"));
+}
+
+/// `generationConfig.thinkingConfig` for the reasoning controls (PROVIDERS-2.md 3.4).
+result<json::object> thinking_config(reasoning_options const& r, std::string_view model,
+                                     json::storage_ptr const& sp) {
+    json::object tc(sp);
+    bool const gemini3 = model.find("gemini-3") != std::string_view::npos;
+    if (r.budget_tokens) {
+        if (*r.budget_tokens < -1)
+            return invalid("reasoning.budget_tokens: Gemini takes a budget of 0 or more tokens (-1: "
+                           "dynamic), not " + std::to_string(*r.budget_tokens));
+        tc.emplace("thinkingBudget", *r.budget_tokens);
+    } else if (r.effort) {
+        if (gemini3) {
+            char const* level = nullptr;
+            switch (*r.effort) {
+            case reasoning_effort::minimal: level = "MINIMAL"; break;
+            case reasoning_effort::low: level = "LOW"; break;
+            case reasoning_effort::medium: level = "MEDIUM"; break;
+            case reasoning_effort::high: level = "HIGH"; break;
+            case reasoning_effort::none:
+                return failure(error::unsupported,
+                               "reasoning.effort: Gemini 3 cannot stop thinking; the least is "
+                               "'minimal'");
+            case reasoning_effort::xhigh:
+            case reasoning_effort::max:
+                return failure(error::unsupported,
+                               "reasoning.effort: Gemini 3's highest thinking level is 'high', "
+                               "not '" + std::string(to_string(*r.effort)) + "'");
+            }
+            tc.emplace("thinkingLevel", level);
+        } else {
+            tc.emplace("thinkingBudget", budget_for_effort(*r.effort));
+        }
+    }
+    if (r.include_text) tc.emplace("includeThoughts", *r.include_text);
+    return tc;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -586,6 +674,7 @@ struct parts_reader {
                 tool_call call;
                 call.name = name;
                 call.id = get_string(*fc, "id");
+                call.signature = get_string(*part, "thoughtSignature");
                 std::size_t const index = next_call++;
                 if (call.id.empty()) call.id = "call_" + std::to_string(index);
                 auto const* args = fc->if_contains("args");
@@ -767,6 +856,7 @@ private:
                                            d.id = std::move(call.id);
                                            d.name = std::move(call.name);
                                            d.arguments = std::move(call.arguments);
+                                           d.signature = std::move(call.signature);
                                        });
                 if (!ok) {
                     failed_ = ok.error();
@@ -923,6 +1013,11 @@ public:
             gc.emplace("stopSequences", std::move(stop));
         }
         if (req.seed) gc.emplace("seed", *req.seed);
+        if (req.reasoning) {
+            auto tc = thinking_config(*req.reasoning, ctx.model, sp);
+            if (!tc) return tc.error();
+            if (!tc->empty()) gc.emplace("thinkingConfig", std::move(*tc));
+        }
         if (req.response_format) {
             auto const& rf = *req.response_format;
             if (rf.type == response_format::kind::json_object) {

@@ -32,12 +32,16 @@
 //   `responseJsonSchema` are taken as they are.
 // - What the unified request cannot hold goes to `native`, in the shape of the request body so
 //   that an upstream of this format gets it back as it was sent: `generationConfig` fields
-//   (topK, candidateCount other than 1, penalties, logprobs, thinkingConfig, modalities,
+//   (topK, candidateCount other than 1, penalties, logprobs, modalities,
 //   responseMimeType other than JSON and text...) as `{"generationConfig": {...}}`; every other
 //   top-level field (safetySettings, cachedContent, labels...) as it is; the whole `contents`
-//   when a part holds what a unified message cannot (thoughtSignature, thought text, code
-//   execution, an image in a model turn); the whole `tools` when one is not a function
+//   when a part holds what a unified message cannot (code execution, an image in a model
+//   turn); the whole `tools` when one is not a function
 //   declaration (googleSearch, codeExecution...); `toolConfig` when it allows several functions.
+//   `thinkingConfig` is read into the reasoning controls; a `functionCall` part's
+//   `thoughtSignature` stays with its call and goes back on it; thought parts and signatures on
+//   text become reasoning parts of origin `google`. Non-image `inlineData`/`fileData` (PDF,
+//   text, audio) are documents.
 //   snake_case field names (`system_instruction`, `inline_data`, as Google's REST examples
 //   write them) are read like their camelCase names.
 #include "util/json_text.hpp"
@@ -402,6 +406,8 @@ public:
             } else if (is_key(k, "responseSchema", "response_schema")) {
                 if (!kv.is_object()) return wrong_type(at(), "a Schema object", kv);
                 openapi_schema = &kv;
+            } else if (is_key(k, "thinkingConfig", "thinking_config")) {
+                if (auto r = thinking_config(kv, rest); !r) return r.error();
             } else if (!at_default(k, kv)) {
                 rest.emplace(key, json::value(kv, json::storage_ptr{}));
             }
@@ -428,6 +434,56 @@ public:
                          json::value(*schema, json::storage_ptr{}));
         }
         if (!rest.empty()) out_.native.emplace("generationConfig", std::move(rest));
+        return {};
+    }
+
+    /// `thinkingConfig` as reasoning controls; what they cannot hold goes to `rest`.
+    boost::system::result<void, api_error> thinking_config(json::value const& v,
+                                                           json::object& rest) {
+        auto const* tc = v.if_object();
+        std::string const at = "generationConfig.thinkingConfig";
+        if (!tc) return wrong_type(at, "a ThinkingConfig object", v);
+        reasoning_options r;
+        json::object kept(json::storage_ptr{});
+        for (auto const& [key, kv] : *tc) {
+            std::string_view const k(key.data(), key.size());
+            if (kv.is_null()) continue;
+            if (is_key(k, "thinkingBudget", "thinking_budget")) {
+                auto n = integer(kv, at + ".thinkingBudget");
+                if (!n) return n.error();
+                if (*n < -1)
+                    return invalid(at + ".thinkingBudget",
+                                   "* GenerateContentRequest.generation_config.thinking_config."
+                                   "thinking_budget: must be -1 (dynamic) or more\n");
+                r.budget_tokens = *n;
+            } else if (is_key(k, "thinkingLevel", "thinking_level")) {
+                if (!kv.is_string()) return wrong_type(at + ".thinkingLevel", "a string", kv);
+                std::string level(sv(kv.get_string()));
+                for (auto& ch : level) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+                auto const e = parse_reasoning_effort(level);
+                if (!e || *e == reasoning_effort::none || *e == reasoning_effort::xhigh ||
+                    *e == reasoning_effort::max)
+                    return invalid(at + ".thinkingLevel",
+                                   "Invalid value at 'generation_config.thinking_config."
+                                   "thinking_level' (type.googleapis.com/google.ai."
+                                   "generativelanguage.v1beta.ThinkingConfig.ThinkingLevel), \"" +
+                                       std::string(sv(kv.get_string())) + "\"");
+                r.effort = e;
+            } else if (is_key(k, "includeThoughts", "include_thoughts")) {
+                if (!kv.is_bool()) return wrong_type(at + ".includeThoughts", "a boolean", kv);
+                r.include_text = kv.get_bool();
+            } else {
+                kept.emplace(key, json::value(kv, json::storage_ptr{}));
+            }
+        }
+        if (r.budget_tokens && r.effort)
+            return invalid(at, "You can only set only one of thinking budget and thinking level.");
+        if (!kept.empty()) rest.emplace("thinkingConfig", std::move(kept));
+        if (r.budget_tokens == -1 && !r.effort) {
+            // Dynamic thinking: the default; only whether to show it is said.
+            r.budget_tokens.reset();
+        }
+        if (r.budget_tokens || r.effort || r.include_text) req_.reasoning = r;
         return {};
     }
 
@@ -506,7 +562,16 @@ private:
                 data = true;
                 auto const* thought = member(*p, "thought");
                 if (thought && thought->is_bool() && thought->get_bool()) {
-                    keep_contents_ = true;  // reasoning in the history: issue 11
+                    // A thought summary in the history: reasoning Gemini does not need back
+                    // (its signatures carry it), kept as a part for the record.
+                    reasoning_part r;
+                    r.type = reasoning_part::kind::summary;
+                    r.text = sv(kv.get_string());
+                    r.origin = "google";
+                    if (auto const* sig = member(*p, "thoughtSignature", "thought_signature");
+                        sig && sig->is_string())
+                        r.signature = sv(sig->get_string());
+                    m.content.emplace_back(std::move(r));
                     continue;
                 }
                 if (!kv.get_string().empty())
@@ -531,12 +596,14 @@ private:
                     keep_contents_ = true;  // a unified assistant message holds no images
                     continue;
                 }
-                image_part img;
-                img.url = "data:";
-                img.url += sv(mime->get_string());
-                img.url += ";base64,";
-                img.url += sv(bytes->get_string());
-                m.content.emplace_back(std::move(img));
+                std::string url = "data:";
+                url += sv(mime->get_string());
+                url += ";base64,";
+                url += sv(bytes->get_string());
+                if (sv(mime->get_string()).starts_with("image/"))
+                    m.content.emplace_back(image_part{std::move(url), {}});
+                else
+                    m.content.emplace_back(document_part{std::move(url), {}, {}});
             } else if (is_key(k, "fileData", "file_data")) {
                 data = true;
                 auto const* o = kv.if_object();
@@ -551,7 +618,13 @@ private:
                     continue;
                 }
                 // The MIME type is the client side's guess from the URL's extension again.
-                m.content.emplace_back(image_part{std::string(sv(uri->get_string())), {}});
+                auto const* mime = member(*o, "mimeType", "mime_type");
+                if (mime && mime->is_string() && !sv(mime->get_string()).empty() &&
+                    !sv(mime->get_string()).starts_with("image/"))
+                    m.content.emplace_back(
+                        document_part{std::string(sv(uri->get_string())), {}, {}});
+                else
+                    m.content.emplace_back(image_part{std::string(sv(uri->get_string())), {}});
             } else if (is_key(k, "functionCall", "function_call")) {
                 data = true;
                 if (!model)
@@ -559,6 +632,11 @@ private:
                                    "Content with role 'user' can't contain 'functionCall' part");
                 auto r = function_call(kv, at() + ".functionCall");
                 if (!r) return r.error();
+                if (auto const* sig = member(*p, "thoughtSignature", "thought_signature")) {
+                    if (!sig->is_string())
+                        return wrong_type(at() + ".thoughtSignature", "a string", *sig);
+                    r->signature = sv(sig->get_string());
+                }
                 m.content.emplace_back(std::move(*r));
             } else if (is_key(k, "functionResponse", "function_response")) {
                 data = true;
@@ -569,11 +647,25 @@ private:
                 auto r = function_response(kv, at() + ".functionResponse");
                 if (!r) return r.error();
                 m.content.emplace_back(std::move(*r));
+            } else if (is_key(k, "thoughtSignature", "thought_signature")) {
+                // On a function call: read with it. On a thought: read with it. On text, or
+                // alone (Gemini's streams end with `{"text":"","thoughtSignature":…}`): a
+                // signature-only reasoning part, which goes back as its own part.
+                if (!kv.is_string()) return wrong_type(at() + ".thoughtSignature", "a string", kv);
+                data = true;
+                if (member(*p, "functionCall", "function_call")) continue;
+                if (auto const* th = member(*p, "thought"); th && th->is_bool() && th->get_bool())
+                    continue;
+                if (!model) {
+                    keep_contents_ = true;
+                    continue;
+                }
+                reasoning_part r;
+                r.origin = "google";
+                r.signature = sv(kv.get_string());
+                m.content.emplace_back(std::move(r));
             } else if (is_key(k, "executableCode", "executable_code") ||
-                       is_key(k, "codeExecutionResult", "code_execution_result") ||
-                       is_key(k, "thoughtSignature", "thought_signature")) {
-                // Gemini's answers hold parts with nothing but a signature; sent back, they
-                // are data like the others.
+                       is_key(k, "codeExecutionResult", "code_execution_result")) {
                 data = true;
                 keep_contents_ = true;
             } else if (is_key(k, "videoMetadata", "video_metadata") ||
@@ -828,7 +920,12 @@ std::size_t append_calls(std::string& out, Calls const& calls, bool& any_part) {
         append_json_string(out, c.name);
         out += ",\"args\":";
         out += trim(args);
-        out += "}}";
+        out += '}';
+        if (!c.signature.empty()) {
+            out += ",\"thoughtSignature\":";
+            append_json_string(out, c.signature);
+        }
+        out += '}';
     }
     return dropped;
 }
@@ -1005,9 +1102,10 @@ public:
             auto it = std::find_if(calls_.begin(), calls_.end(),
                                    [&](call const& k) { return k.index == d.index; });
             if (it == calls_.end()) {
-                calls_.push_back({d.index, {}, {}, {}});
+                calls_.push_back({d.index, {}, {}, {}, {}});
                 it = calls_.end() - 1;
             }
+            if (!d.signature.empty()) it->signature = d.signature;
             if (!d.id.empty()) it->id = d.id;
             if (!d.name.empty()) it->name = d.name;
             it->arguments += d.arguments;
@@ -1052,7 +1150,7 @@ public:
 private:
     struct call {
         std::size_t index;
-        std::string id, name, arguments;
+        std::string id, name, arguments, signature;
     };
 
     void text_event(std::string_view text, bool thought, chat_chunk const& c, std::string& out) {
@@ -1216,6 +1314,22 @@ public:
         out += "{\"totalTokens\":";
         append_number(out, tokens);
         out += '}';
+    }
+
+    api_error reasoning_refused(reasoning_fault const& f) const override {
+        // Gemini 3's wording (PROVIDERS-2.md 3.4); `position` counts `contents`.
+        if (f.what == reasoning_fault::kind::missing_call_signature)
+            return {400,
+                    "Function call is missing a thought_signature in functionCall parts. This is "
+                    "required for tools to work correctly, and missing thought_signature may lead "
+                    "to degraded model performance. Additional data, function call `default_api:" +
+                        f.name + "` , position " + std::to_string(f.message + 1) +
+                        ". Please refer to https://ai.google.dev/gemini-api/docs/thought-signatures "
+                        "for more details.",
+                    "INVALID_ARGUMENT", "", ""};
+        if (f.what == reasoning_fault::kind::invalid_call_signature)
+            return {400, "Corrupted thought signature.", "INVALID_ARGUMENT", "", ""};
+        return wire_server::reasoning_refused(f);
     }
 
     api_error error_for_status(unsigned status, std::string_view model) const override {

@@ -2,6 +2,22 @@
 // OpenAI chat completions (PROVIDERS.md sections 1, 2 and 7), spoken by OpenAI itself and by the
 // OpenAI-compatible endpoints: OpenRouter, DeepSeek, ZenMux, Azure OpenAI, Groq, Together, vLLM,
 // Ollama. Sans-io: every function here works from bytes alone.
+//
+// Reasoning, caching and documents (PROVIDERS-2.md 3.1, 3.6, 3.7, 4.4, 4.5, 5) differ by dialect:
+// - OpenAI and the others: `reasoning_effort` (a budget alone sends its nearest effort);
+//   `include_text` true is `unsupported` (Chat Completions returns no reasoning text: use the
+//   `openai-responses` format); effort `none` is sent only to reasoning models (gpt-5, o-series),
+//   the others do not reason anyway. Cache breakpoints are not sent (OpenAI caches prefixes by
+//   itself); `prompt_cache_key` is.
+// - OpenRouter (provider `openrouter`, or option `"dialect": "openrouter"`): `reasoning` with
+//   `effort` or `max_tokens` and `exclude`; reasoning parts go back as `reasoning_details` in
+//   OpenRouter's formats, and come from them; `cache_control` on text parts (content sent as
+//   parts when one has a breakpoint).
+// - DeepSeek (provider `deepseek`, or `"dialect": "deepseek"`): `thinking` enabled/disabled and
+//   `reasoning_effort` low/high/max; an assistant turn with tool calls sends its
+//   `reasoning_content` back (DeepSeek requires it), `""` when it had none.
+// - Documents are `file` parts with `file_data` (a data: URI) and `filename`; a URL is
+//   `unsupported` (Chat Completions takes only file data or OpenAI file ids).
 #include "codec/sse.hpp"
 #include "util/json_read.hpp"
 #include "util/json_write.hpp"
@@ -84,14 +100,26 @@ std::string_view joined_text(message const& m, std::string& buf) {
 
 class request_encoder {
 public:
-    explicit request_encoder(json::storage_ptr sp) : sp_(std::move(sp)), messages_(sp_) {}
+    request_encoder(json::storage_ptr sp, openai::dialect d)
+        : sp_(std::move(sp)), messages_(sp_), dialect_(d) {}
 
     json::array take_messages() { return std::move(messages_); }
 
-    void add_system(std::string_view text) {
+    void add_system(std::string_view text, std::optional<cache_control> const& cache = {}) {
         json::object m(sp_);
         m.emplace("role", "system");
-        m.emplace("content", text);
+        if (cache && dialect_ == openai::dialect::openrouter) {
+            // OpenRouter's breakpoint is a text part's field.
+            json::object part(sp_);
+            part.emplace("type", "text");
+            part.emplace("text", text);
+            part.emplace("cache_control", cache_object(*cache));
+            json::array parts(sp_);
+            parts.emplace_back(std::move(part));
+            m.emplace("content", std::move(parts));
+        } else {
+            m.emplace("content", text);
+        }
         messages_.emplace_back(std::move(m));
     }
 
@@ -116,7 +144,10 @@ private:
                 return failure(error::unsupported,
                                at_part(i, j) + ": a system message may only hold text");
         std::string buf;
-        add_system(joined_text(m, buf));
+        std::optional<cache_control> cache;
+        for (auto const& p : m.content)
+            if (auto const* t = std::get_if<text_part>(&p); t && t->cache) cache = t->cache;
+        add_system(joined_text(m, buf), cache);
         return {};
     }
 
@@ -148,10 +179,22 @@ private:
                     return invalid(at_part(i, j) + ": an image URL must be https://, http:// or a "
                                                    "data:<media type>;base64, URI");
                 has_image = true;
+            } else if (auto const* d = std::get_if<document_part>(&p)) {
+                if (!is_base64_data_uri(d->url))
+                    return failure(error::unsupported,
+                                   at_part(i, j) + ": OpenAI's Chat Completions take a document "
+                                                   "as file data (a data:<media type>;base64, "
+                                                   "URI), not a URL");
+                has_image = true;  // sent as parts
             } else if (std::holds_alternative<tool_call>(p)) {
                 return invalid(at_part(i, j) + ": a tool call belongs in an assistant message");
+            } else if (std::holds_alternative<reasoning_part>(p)) {
+                return invalid(at_part(i, j) + ": reasoning belongs in an assistant message");
             } else {
                 has_text = true;
+                if (auto const* t = std::get_if<text_part>(&p);
+                    t && t->cache && dialect_ == openai::dialect::openrouter)
+                    has_image = true;  // a breakpoint is a part's field
             }
         }
         if (has_result && !has_text && !has_image) return {};
@@ -168,6 +211,16 @@ private:
                     json::object o(sp_);
                     o.emplace("type", "text");
                     o.emplace("text", t->text);
+                    if (t->cache && dialect_ == openai::dialect::openrouter)
+                        o.emplace("cache_control", cache_object(*t->cache));
+                    parts.emplace_back(std::move(o));
+                } else if (auto const* d = std::get_if<document_part>(&p)) {
+                    json::object f(sp_);
+                    if (!d->name.empty()) f.emplace("filename", d->name);
+                    f.emplace("file_data", d->url);
+                    json::object o(sp_);
+                    o.emplace("type", "file");
+                    o.emplace("file", std::move(f));
                     parts.emplace_back(std::move(o));
                 } else if (auto const* img = std::get_if<image_part>(&p)) {
                     json::object url(sp_);
@@ -185,11 +238,27 @@ private:
         return {};
     }
 
+    json::object cache_object(cache_control const& c) {
+        json::object o(sp_);
+        o.emplace("type", "ephemeral");
+        if (!c.ttl.empty()) o.emplace("ttl", c.ttl);
+        return o;
+    }
+
     result<void> add_assistant(message const& m, std::size_t i) {
         json::array calls(sp_);
+        json::array details(sp_);
+        std::string reasoning_content;
         for (std::size_t j = 0; j < m.content.size(); ++j) {
             auto const& p = m.content[j];
             if (std::holds_alternative<text_part>(p)) {
+                continue;
+            } else if (auto const* r = std::get_if<reasoning_part>(&p)) {
+                if (dialect_ == openai::dialect::deepseek && r->origin == "deepseek")
+                    reasoning_content += r->text;
+                else if (dialect_ == openai::dialect::openrouter)
+                    if (auto d = openai::reasoning_detail(*r, details.size(), sp_))
+                        details.emplace_back(std::move(*d));
                 continue;
             } else if (auto const* c = std::get_if<tool_call>(&p)) {
                 if (c->id.empty()) return invalid(at_part(i, j) + ": a tool call needs an id");
@@ -204,6 +273,16 @@ private:
                 call.emplace("type", "function");
                 call.emplace("function", std::move(fn));
                 calls.emplace_back(std::move(call));
+                if (!c->signature.empty() && dialect_ == openai::dialect::openrouter) {
+                    // Gemini's signature of this call, as OpenRouter carries it.
+                    reasoning_part sig;
+                    sig.type = reasoning_part::kind::redacted;
+                    sig.data = c->signature;
+                    sig.id = c->id;
+                    sig.origin = "google";
+                    if (auto d = openai::reasoning_detail(sig, details.size(), sp_))
+                        details.emplace_back(std::move(*d));
+                }
             } else if (std::holds_alternative<image_part>(p)) {
                 return failure(error::unsupported,
                                at_part(i, j) + ": assistant messages cannot hold images");
@@ -219,6 +298,9 @@ private:
             a.emplace("content", text);
         else
             a.emplace("content", nullptr);
+        if (dialect_ == openai::dialect::deepseek && (!calls.empty() || !reasoning_content.empty()))
+            a.emplace("reasoning_content", reasoning_content);
+        if (!details.empty()) a.emplace("reasoning_details", std::move(details));
         if (!calls.empty()) a.emplace("tool_calls", std::move(calls));
         messages_.emplace_back(std::move(a));
         return {};
@@ -238,7 +320,70 @@ private:
 
     json::storage_ptr sp_;
     json::array messages_;
+    openai::dialect dialect_;
 };
+
+/// True for OpenAI's reasoning models, which take `reasoning_effort` (effort `none` included).
+bool reasoning_model(std::string_view model) noexcept {
+    auto const slash = model.rfind('/');
+    if (slash != std::string_view::npos) model.remove_prefix(slash + 1);
+    return model.starts_with("gpt-5") || model.starts_with("o1") || model.starts_with("o3") ||
+           model.starts_with("o4");
+}
+
+/// The request's reasoning controls in `d`'s fields.
+result<void> encode_reasoning(chat_request const& req, std::string_view model, openai::dialect d,
+                              bool openai_itself, json::object& body, json::storage_ptr const& sp) {
+    if (!req.reasoning) return {};
+    auto const& r = *req.reasoning;
+    switch (d) {
+    case openai::dialect::openrouter: {
+        json::object o(sp);
+        if (r.budget_tokens)
+            o.emplace("max_tokens", *r.budget_tokens);
+        else if (r.effort)
+            o.emplace("effort", to_string(*r.effort));
+        if (r.include_text) o.emplace("exclude", !*r.include_text);
+        if (!o.empty()) body.emplace("reasoning", std::move(o));
+        return {};
+    }
+    case openai::dialect::deepseek: {
+        json::object t(sp);
+        t.emplace("type", reasoning_off(req.reasoning) ? "disabled" : "enabled");
+        body.emplace("thinking", std::move(t));
+        if (reasoning_on(req.reasoning)) {
+            auto const e = r.effort ? *r.effort : effort_for_budget(*r.budget_tokens);
+            // DeepSeek's levels: low, high, max (PROVIDERS-2.md 3.6).
+            char const* level = e == reasoning_effort::max ? "max"
+                                : (e == reasoning_effort::minimal || e == reasoning_effort::low)
+                                    ? "low"
+                                    : "high";
+            body.emplace("reasoning_effort", level);
+        }
+        if (r.include_text && !*r.include_text)
+            return failure(error::unsupported, "reasoning.include_text: DeepSeek always returns "
+                                               "its reasoning_content");
+        return {};
+    }
+    case openai::dialect::openai:
+        break;
+    }
+    if (r.include_text && *r.include_text)
+        return failure(error::unsupported,
+                       "reasoning.include_text: OpenAI's Chat Completions return no reasoning "
+                       "text; use the Responses API (wire \"openai-responses\")");
+    std::optional<reasoning_effort> e = r.effort;
+    if (!e && r.budget_tokens) e = effort_for_budget(*r.budget_tokens);
+    if (!e) return {};
+    if (*e == reasoning_effort::none && !reasoning_model(model)) return {};
+    if (!reasoning_model(model) && openai_itself)
+        return failure(error::unsupported,
+                       "reasoning: " + std::string(model) +
+                           " does not reason (OpenAI's reasoning models are gpt-5 and the "
+                           "o-series)");
+    body.emplace("reasoning_effort", to_string(*e));
+    return {};
+}
 
 std::string_view max_tokens_field(provider_config const& p) noexcept {
     if (auto const* v = p.options.if_contains("max_tokens_field"))
@@ -509,7 +654,18 @@ result<chat_response> decode_body(response_head const& head, std::string_view bo
         // A refusal (structured outputs) is the model's answer: keep it rather than lose it.
         if (r.content.empty()) r.content = get_string(*msg, "refusal");
         r.reasoning = get_string(*msg, "reasoning_content");                   // DeepSeek
+        if (!r.reasoning.empty()) {
+            // DeepSeek wants it back on tool-call turns: a part of its own.
+            auto& part = r.reasoning_parts.emplace_back();
+            part.text = r.reasoning;
+            part.origin = "deepseek";
+        }
         if (r.reasoning.empty()) r.reasoning = get_string(*msg, "reasoning");  // OpenRouter, Groq
+        if (auto const* rd = msg->if_contains("reasoning_details"); rd && rd->is_array())
+            for (auto const& e : rd->get_array())
+                if (auto const* eo = e.if_object())
+                    if (auto part = openai::read_reasoning_detail(*eo))
+                        r.reasoning_parts.push_back(std::move(*part));
         if (auto const* tcv = msg->if_contains("tool_calls"); tcv && !tcv->is_null()) {
             auto const* tcs = tcv->if_array();
             if (!tcs) return fail(bad_field("choices[0].message.tool_calls", "is not an array"));
@@ -526,6 +682,17 @@ result<chat_response> decode_body(response_head const& head, std::string_view bo
                 call.name = get_string(*fn, "name");
                 read_arguments(fn->if_contains("arguments"), call.arguments);
             }
+            // OpenRouter carries Gemini's call signatures as encrypted details with the call's
+            // id: they belong on the calls.
+            std::erase_if(r.reasoning_parts, [&](reasoning_part const& p) {
+                if (p.origin != "google" || p.type != reasoning_part::kind::redacted) return false;
+                for (auto& c : r.tool_calls)
+                    if (!p.id.empty() && c.id == p.id) {
+                        c.signature = p.data;
+                        return true;
+                    }
+                return false;
+            });
         } else if (auto const* fc = get_object(*msg, "function_call")) {  // legacy functions
             tool_call& call = r.tool_calls.emplace_back();
             call.name = get_string(*fc, "name");
@@ -683,8 +850,29 @@ private:
             }
             c.text.append(get_string(*d, "refusal"));
             std::string_view reasoning = get_string(*d, "reasoning_content");  // DeepSeek
+            deepseek_reasoning_.append(reasoning);
             if (reasoning.empty()) reasoning = get_string(*d, "reasoning");    // OpenRouter, Groq
             c.reasoning.append(reasoning);
+            if (auto const* rd = d->if_contains("reasoning_details"); rd && rd->is_array()) {
+                // OpenRouter's pieces: merged by index, whole at the end.
+                for (auto const& e : rd->get_array()) {
+                    auto const* eo = e.if_object();
+                    if (!eo) continue;
+                    auto piece = openai::read_reasoning_detail(*eo);
+                    if (!piece) continue;
+                    std::size_t const idx = get_count(*eo, "index").value_or(details_.size());
+                    auto it = std::find_if(details_.begin(), details_.end(),
+                                           [&](auto const& x) { return x.first == idx; });
+                    if (it == details_.end()) {
+                        details_.emplace_back(idx, std::move(*piece));
+                        continue;
+                    }
+                    it->second.text += piece->text;
+                    it->second.signature += piece->signature;
+                    it->second.data += piece->data;
+                    if (it->second.id.empty()) it->second.id = piece->id;
+                }
+            }
             if (auto const* tv = d->if_contains("tool_calls")) {
                 if (auto const* tcs = tv->if_array()) {
                     for (std::size_t i = 0; i < tcs->size(); ++i) {
@@ -695,6 +883,7 @@ private:
                         if (auto n = get_count(*tc, "index"))
                             td.index = static_cast<std::size_t>(*n);
                         td.id = get_string(*tc, "id");
+                        if (!td.id.empty()) call_ids_.emplace_back(td.id, td.index);
                         if (auto const* fn = get_object(*tc, "function")) {
                             td.name = get_string(*fn, "name");
                             read_arguments(fn->if_contains("arguments"), td.arguments);
@@ -716,8 +905,34 @@ private:
                 failed_ = finish_failure(fr);
                 return false;
             }
+            complete_reasoning(c);
         }
         return true;
+    }
+
+    /// The reasoning the stream gave, as whole parts on the finishing chunk: DeepSeek's
+    /// reasoning_content, OpenRouter's details (Gemini's call signatures onto their calls).
+    void complete_reasoning(chat_chunk& c) {
+        if (!deepseek_reasoning_.empty()) {
+            auto& part = c.reasoning_parts.emplace_back();
+            part.text = std::move(deepseek_reasoning_);
+            part.origin = "deepseek";
+            deepseek_reasoning_.clear();
+        }
+        for (auto& [idx, part] : details_) {
+            if (part.origin == "google" && part.type == reasoning_part::kind::redacted) {
+                auto it = std::find_if(call_ids_.begin(), call_ids_.end(),
+                                       [&](auto const& x) { return x.first == part.id; });
+                if (it != call_ids_.end()) {
+                    auto& d = c.tool_calls.emplace_back();
+                    d.index = it->second;
+                    d.signature = std::move(part.data);
+                    continue;
+                }
+            }
+            c.reasoning_parts.push_back(std::move(part));
+        }
+        details_.clear();
     }
 
     sse_parser sse_;
@@ -727,6 +942,9 @@ private:
     json::monotonic_resource mr_{arena_, sizeof arena_};
     json_reader json_;
     std::optional<failure> failed_;
+    std::string deepseek_reasoning_;
+    std::vector<std::pair<std::size_t, reasoning_part>> details_;
+    std::vector<std::pair<std::string, std::size_t>> call_ids_;
     bool done_ = false;
     bool finish_seen_ = false;
     bool usage_seen_ = false;
@@ -753,8 +971,9 @@ public:
         json::object body(sp);
         body.emplace("model", ctx.model);
 
-        request_encoder enc(sp);
-        if (!req.system.empty()) enc.add_system(req.system);
+        auto const dialect = openai::dialect_of(ctx.provider);
+        request_encoder enc(sp, dialect);
+        if (!req.system.empty()) enc.add_system(req.system, req.system_cache);
         for (std::size_t i = 0; i < req.messages.size(); ++i)
             if (auto ok = enc.add(req.messages[i], i); !ok) return ok.error();
         body.emplace("messages", enc.take_messages());
@@ -764,6 +983,11 @@ public:
         if (req.max_tokens) body.emplace(max_tokens_field(ctx.provider), *req.max_tokens);
         if (req.seed) body.emplace("seed", *req.seed);
         if (!req.user.empty()) body.emplace("user", req.user);
+        if (!req.prompt_cache_key.empty()) body.emplace("prompt_cache_key", req.prompt_cache_key);
+        // Azure names deployments, not models: only OpenAI's own model names can be checked.
+        bool const openai_itself = ctx.provider.name == "openai";
+        if (auto ok = encode_reasoning(req, ctx.model, dialect, openai_itself, body, sp); !ok)
+            return ok.error();
         if (!req.stop.empty()) {
             json::array stop(sp);
             for (auto const& s : req.stop)
@@ -870,6 +1094,74 @@ public:
 wire_format const& openai_chat_format() {
     static openai_chat const instance;
     return instance;
+}
+
+openai::dialect openai::dialect_of(provider_config const& p) noexcept {
+    std::string_view name = p.name;
+    if (auto const* v = p.options.if_contains("dialect"))
+        if (auto const* str = v->if_string()) name = as_view(*str);
+    if (name == "openrouter") return dialect::openrouter;
+    if (name == "deepseek") return dialect::deepseek;
+    return dialect::openai;
+}
+
+namespace {
+constexpr std::pair<std::string_view, std::string_view> detail_formats[] = {
+    {"anthropic", "anthropic-claude-v1"},
+    {"openai", "openai-responses-v1"},
+    {"google", "google-gemini-v1"},
+    {"xai", "xai-responses-v1"},
+};
+}  // namespace
+
+std::optional<json::object> openai::reasoning_detail(reasoning_part const& r, std::size_t index,
+                                                     json::storage_ptr const& sp) {
+    std::string_view format;
+    for (auto const& [origin, f] : detail_formats)
+        if (origin == r.origin) format = f;
+    if (format.empty()) return std::nullopt;
+    json::object o(sp);
+    if (r.type == reasoning_part::kind::redacted || (r.text.empty() && !r.signature.empty() &&
+                                                     r.origin != "anthropic")) {
+        o.emplace("type", "reasoning.encrypted");
+        o.emplace("data", r.type == reasoning_part::kind::redacted ? r.data : r.signature);
+    } else if (r.type == reasoning_part::kind::summary) {
+        o.emplace("type", "reasoning.summary");
+        o.emplace("summary", r.text);
+        if (!r.signature.empty()) o.emplace("signature", r.signature);
+    } else {
+        o.emplace("type", "reasoning.text");
+        o.emplace("text", r.text);
+        if (!r.signature.empty()) o.emplace("signature", r.signature);
+    }
+    if (!r.id.empty()) o.emplace("id", r.id);
+    o.emplace("format", format);
+    o.emplace("index", static_cast<std::uint64_t>(index));
+    return o;
+}
+
+std::optional<reasoning_part> openai::read_reasoning_detail(json::object const& o) {
+    std::string_view const type = get_string(o, "type");
+    std::string_view const format = get_string(o, "format");
+    reasoning_part r;
+    r.origin = "openrouter";
+    for (auto const& [origin, f] : detail_formats)
+        if (f == format) r.origin = origin;
+    r.id = get_string(o, "id");
+    if (type == "reasoning.text") {
+        r.text = get_string(o, "text");
+        r.signature = get_string(o, "signature");
+    } else if (type == "reasoning.summary") {
+        r.type = reasoning_part::kind::summary;
+        r.text = get_string(o, "summary");
+        r.signature = get_string(o, "signature");
+    } else if (type == "reasoning.encrypted") {
+        r.type = reasoning_part::kind::redacted;
+        r.data = get_string(o, "data");
+    } else {
+        return std::nullopt;
+    }
+    return r;
 }
 
 std::string_view openai::request_id_of(response_head const& head) {

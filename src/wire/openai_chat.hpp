@@ -8,7 +8,12 @@
 #include "http/message.hpp"
 #include "wire/errors.hpp"
 
+#include <llmux/config.hpp>
 #include <llmux/types.hpp>
+
+#include <boost/json/object.hpp>
+
+#include <optional>
 
 #include <boost/json/fwd.hpp>
 #include <boost/system/result.hpp>
@@ -50,6 +55,22 @@ constexpr std::string_view finish_name(finish_reason r) noexcept {
 /// The request id of an OpenAI(-compatible) answer: `x-request-id`, or OpenRouter's
 /// `x-generation-id`.
 std::string_view request_id_of(response_head const& head);
+
+/// Whose extensions of the format a provider speaks (reasoning, caching; openai_chat.cpp).
+enum class dialect { openai, openrouter, deepseek };
+
+/// The provider's dialect: its option `dialect`, else its name (`openrouter`, `deepseek`).
+dialect dialect_of(provider_config const& p) noexcept;
+
+/** A reasoning part as one of OpenRouter's `reasoning_details` (`reasoning.text` with its
+    signature, `reasoning.summary`, `reasoning.encrypted`; `format` from the origin:
+    `anthropic-claude-v1`, `openai-responses-v1`, `google-gemini-v1`, `xai-responses-v1`).
+    Nothing for a part of an origin OpenRouter does not carry.
+*/
+std::optional<boost::json::object> reasoning_detail(reasoning_part const& r, std::size_t index,
+                                                    boost::json::storage_ptr const& sp);
+/// One of `reasoning_details` as a reasoning part; nothing for an unknown type.
+std::optional<reasoning_part> read_reasoning_detail(boost::json::object const& o);
 
 /// A 400 `invalid_request_error` naming `param`, with OpenAI's `code` when it has one.
 api_error invalid(std::string param, std::string message, std::string code = {});

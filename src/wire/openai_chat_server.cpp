@@ -76,9 +76,15 @@ number_member(json::object const& o, char const* key, double lo, double hi) {
     return std::optional<double>(d);
 }
 
-/// Text of a `content` that may only hold text: a string, or an array of text parts.
+boost::system::result<std::optional<cache_control>, api_error>
+cache_control_of(json::object const& p, std::string const& at);
+
+/// Text of a `content` that may only hold text: a string, or an array of text parts (joined;
+/// a part's `cache_control`, OpenRouter's, goes to `cache` when given: the breakpoint follows
+/// the joined text).
 boost::system::result<std::string, api_error> text_content(json::value const& c,
-                                                           std::string const& where) {
+                                                           std::string const& where,
+                                                           std::optional<cache_control>* cache = nullptr) {
     if (auto const* s = c.if_string()) return std::string(sv(*s));
     if (auto const* parts = c.if_array()) {
         std::string out;
@@ -95,6 +101,11 @@ boost::system::result<std::string, api_error> text_content(json::value const& c,
             auto const* t = p->if_contains("text");
             if (!t || !t->is_string()) return missing(at + ".text");
             out += sv(t->get_string());
+            if (cache) {
+                auto cc = cache_control_of(*p, at);
+                if (!cc) return cc.error();
+                if (*cc) *cache = std::move(*cc);
+            }
         }
         return out;
     }
@@ -102,9 +113,10 @@ boost::system::result<std::string, api_error> text_content(json::value const& c,
 }
 
 /// The fields read into the unified request; every other field is `native`.
-constexpr std::array<std::string_view, 15> unified_fields = {
+constexpr std::array<std::string_view, 17> unified_fields = {
     "model", "messages", "temperature", "top_p", "max_tokens", "max_completion_tokens", "seed",
     "user", "stop", "n", "stream", "stream_options", "tools", "tool_choice", "response_format",
+    "reasoning_effort", "prompt_cache_key",
 };
 
 /// True when `v` is OpenAI's default for `key`: such a field changes nothing and is not kept.
@@ -120,6 +132,26 @@ bool at_default(std::string_view key, json::value const& v) {
         return v.is_array() && v.get_array().size() == 1 && v.get_array()[0].is_string() &&
                v.get_array()[0].get_string() == "text";
     return false;
+}
+
+/// OpenRouter's `cache_control` on a part (`{"type":"ephemeral","ttl"?}`).
+boost::system::result<std::optional<cache_control>, api_error>
+cache_control_of(json::object const& p, std::string const& at) {
+    auto const* c = member(p, "cache_control");
+    if (!c) return std::optional<cache_control>();
+    auto const* o = c->if_object();
+    auto const* t = o ? member(*o, "type") : nullptr;
+    if (!t || !t->is_string() || t->get_string() != "ephemeral")
+        return invalid(at + ".cache_control",
+                       "Invalid '" + at + ".cache_control': expected {\"type\": \"ephemeral\"}.");
+    cache_control out;
+    if (auto const* ttl = member(*o, "ttl")) {
+        if (!ttl->is_string() || (ttl->get_string() != "5m" && ttl->get_string() != "1h"))
+            return invalid(at + ".cache_control.ttl",
+                           "Invalid '" + at + ".cache_control.ttl': expected '5m' or '1h'.");
+        out.ttl = std::string(sv(ttl->get_string()));
+    }
+    return std::optional<cache_control>(std::move(out));
 }
 
 /// The messages of the request into `req`.
@@ -141,10 +173,11 @@ boost::system::result<void, api_error> decode_messages(json::array const& list,
         message msg;
         if (role == "system" || role == "developer") {
             if (!content) return missing(where() + ".content");
-            auto t = text_content(*content, where() + ".content");
+            std::optional<cache_control> cache;
+            auto t = text_content(*content, where() + ".content", &cache);
             if (!t) return t.error();
             msg.role = role::system;
-            msg.content.emplace_back(text_part{std::move(*t)});
+            msg.content.emplace_back(text_part{std::move(*t), std::move(cache)});
         } else if (role == "user") {
             if (!content) return missing(where() + ".content");
             msg.role = role::user;
@@ -161,7 +194,32 @@ boost::system::result<void, api_error> decode_messages(json::array const& list,
                     if (ty == "text") {
                         auto const* t = member(*p, "text");
                         if (!t || !t->is_string()) return missing(at + ".text");
-                        msg.content.emplace_back(text_part{std::string(sv(t->get_string()))});
+                        // OpenRouter's `cache_control` on a text part (PROVIDERS-2.md 4.5).
+                        auto cache = cache_control_of(*p, at);
+                        if (!cache) return cache.error();
+                        msg.content.emplace_back(
+                            text_part{std::string(sv(t->get_string())), std::move(*cache)});
+                    } else if (ty == "file") {
+                        auto const* f = member(*p, "file");
+                        if (!f || !f->is_object()) return missing(at + ".file");
+                        auto const* data = member(f->get_object(), "file_data");
+                        if (!data || !data->is_string())
+                            return invalid(at + ".file.file_data",
+                                           "Invalid '" + at + ".file': this server takes files "
+                                           "as file_data (a data: URI); file_id refers to "
+                                           "OpenAI's Files API.");
+                        document_part d;
+                        d.url = std::string(sv(data->get_string()));
+                        if (!d.url.starts_with("data:")) {
+                            // The SDK's docs say "base64 encoded file data": a bare one is a PDF.
+                            d.url = "data:application/pdf;base64," + d.url;
+                        }
+                        if (auto const* n = member(f->get_object(), "filename")) {
+                            if (!n->is_string())
+                                return wrong_type(at + ".file.filename", "a string", *n);
+                            d.name = std::string(sv(n->get_string()));
+                        }
+                        msg.content.emplace_back(std::move(d));
                     } else if (ty == "image_url") {
                         auto const* iu = member(*p, "image_url");
                         image_part img;
@@ -184,7 +242,7 @@ boost::system::result<void, api_error> decode_messages(json::array const& list,
                         return invalid(at + ".type", "Invalid value for '" + at + ".type': '" +
                                                          std::string(ty) +
                                                          "' parts are not supported by this "
-                                                         "server (text, image_url).");
+                                                         "server (text, image_url, file).");
                     }
                 }
             } else {
@@ -192,6 +250,17 @@ boost::system::result<void, api_error> decode_messages(json::array const& list,
             }
         } else if (role == "assistant") {
             msg.role = role::assistant;
+            std::size_t reasoning_at = 0;  // reasoning goes first, in its order
+            if (auto const* rc = member(*m, "reasoning_content")) {
+                // DeepSeek's reasoning, which it wants back on tool-call turns.
+                if (!rc->is_string())
+                    return wrong_type(where() + ".reasoning_content", "a string", *rc);
+                reasoning_part r;
+                r.text = std::string(sv(rc->get_string()));
+                r.origin = "deepseek";
+                msg.content.emplace_back(std::move(r));
+                ++reasoning_at;
+            }
             if (content) {
                 auto t = text_content(*content, where() + ".content");
                 if (!t) return t.error();
@@ -212,7 +281,15 @@ boost::system::result<void, api_error> decode_messages(json::array const& list,
                     auto const* name = member(fn->get_object(), "name");
                     if (!name || !name->is_string()) return missing(at + ".function.name");
                     tool_call tc;
-                    tc.id = std::string(sv(id->get_string()));
+                    // An id this server sealed carries the turn's reasoning and the call's
+                    // signature (seal_call_id): they go back in their places.
+                    std::vector<reasoning_part> parts;
+                    if (!open_call_id(sv(id->get_string()), &tc.id, &parts, &tc.signature))
+                        tc.id = std::string(sv(id->get_string()));
+                    for (auto& r : parts)
+                        msg.content.insert(msg.content.begin() + static_cast<std::ptrdiff_t>(
+                                                                      reasoning_at++),
+                                           std::move(r));
                     tc.name = std::string(sv(name->get_string()));
                     if (auto const* args = member(fn->get_object(), "arguments")) {
                         if (!args->is_string())
@@ -232,7 +309,8 @@ boost::system::result<void, api_error> decode_messages(json::array const& list,
             auto t = text_content(*content, where() + ".content");
             if (!t) return t.error();
             tool_result r;
-            r.tool_call_id = std::string(sv(id->get_string()));
+            if (!open_call_id(sv(id->get_string()), &r.tool_call_id, nullptr, nullptr))
+                r.tool_call_id = std::string(sv(id->get_string()));
             if (auto it = call_names.find(sv(id->get_string())); it != call_names.end())
                 r.name = std::string(it->second);
             r.content = std::move(*t);
@@ -465,6 +543,20 @@ decode_result decode(request_head const& head, std::string_view body) {
     }
     if (auto r = decode_tools(*o, req); !r) return r.error();
     if (auto r = decode_response_format(*o, req); !r) return r.error();
+    if (auto const* e = member(*o, "reasoning_effort")) {
+        auto const effort = e->is_string() ? parse_reasoning_effort(sv(e->get_string()))
+                                           : std::nullopt;
+        if (!effort)
+            return invalid("reasoning_effort",
+                           "Invalid value for 'reasoning_effort': expected one of 'none', "
+                           "'minimal', 'low', 'medium', 'high', 'xhigh' or 'max'.",
+                           "invalid_value");
+        req.reasoning = reasoning_options{effort, {}, {}};
+    }
+    if (auto const* k = member(*o, "prompt_cache_key")) {
+        if (!k->is_string()) return wrong_type("prompt_cache_key", "a string", *k);
+        req.prompt_cache_key = std::string(sv(k->get_string()));
+    }
 
     for (auto const& [key, v] : *o) {
         std::string_view const k(key.data(), key.size());
@@ -533,12 +625,21 @@ void append_response(chat_response const& r, answer_meta const& m, std::string& 
     }
     out += ",\"refusal\":null";
     if (!r.tool_calls.empty()) {
+        // DeepSeek's reasoning goes back as reasoning_content (above); the rest rides on ids.
+        std::vector<reasoning_part> sealed;
+        for (auto const& p : r.reasoning_parts)
+            if (p.origin != "deepseek") sealed.push_back(p);
         out += ",\"tool_calls\":[";
         for (std::size_t i = 0; i < r.tool_calls.size(); ++i) {
             auto const& c = r.tool_calls[i];
             if (i) out += ',';
             out += "{\"id\":";
-            append_json_string(out, c.id);
+            // The turn's reasoning rides on the first call's id, a call's signature on its own
+            // (seal_call_id): OpenAI's messages have no other place a client sends back.
+            append_json_string(out, seal_call_id(c.id,
+                                                 i == 0 ? std::span<reasoning_part const>(sealed)
+                                                        : std::span<reasoning_part const>(),
+                                                 c.signature));
             out += ",\"type\":\"function\",\"function\":{\"name\":";
             append_json_string(out, c.name);
             out += ",\"arguments\":";
@@ -604,6 +705,8 @@ public:
     void chunk(chat_chunk const& c, std::string& out) override {
         if (finished_) return;
         begin(c, out);
+        for (auto const& p : c.reasoning_parts)
+            if (p.origin != "deepseek") parts_.push_back(p);  // DeepSeek's: reasoning_content
         if (!c.text.empty()) {
             out += prefix_;
             out += R"({"index":0,"delta":{"content":)";
@@ -628,7 +731,9 @@ public:
                 append_number(out, static_cast<std::uint64_t>(d.index));
                 if (!d.id.empty()) {
                     out += ",\"id\":";
-                    append_json_string(out, d.id);
+                    // Reasoning completed before the first call rides on its id.
+                    append_json_string(out, seal_call_id(d.id, parts_, d.signature));
+                    parts_.clear();
                     out += ",\"type\":\"function\"";
                 }
                 out += ",\"function\":{";
@@ -709,6 +814,8 @@ private:
     }
 
     std::string prefix_;  // `data: {"id":…,"object":…,"created":…,"model":…,…,"choices":[`
+    /// Reasoning parts completed and not yet sealed into a call's id.
+    std::vector<reasoning_part> parts_;
     bool include_usage_;
     bool started_ = false;
     bool finished_ = false;

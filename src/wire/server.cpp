@@ -126,6 +126,25 @@ void wire_server::encode_token_count(std::uint64_t tokens, std::string& out) con
     out += '}';
 }
 
+api_error wire_server::reasoning_refused(reasoning_fault const& f) const {
+    std::string where = "messages." + std::to_string(f.message) + ".content." + std::to_string(f.part);
+    switch (f.what) {
+    case reasoning_fault::kind::missing_thinking:
+        return {400, where + ": the assistant turn of a tool loop must begin with its thinking",
+                "", "", where};
+    case reasoning_fault::kind::invalid_signature:
+        return {400, where + ": the reasoning's signature does not match it", "", "", where};
+    case reasoning_fault::kind::missing_call_signature:
+        return {400, where + ": the function call '" + f.name + "' is missing its signature", "",
+                "", where};
+    case reasoning_fault::kind::invalid_call_signature:
+        return {400, where + ": the function call '" + f.name + "' has a signature the model did "
+                             "not give",
+                "", "", where};
+    }
+    return {400, where, "", "", where};
+}
+
 api_error wire_server::error_for_status(unsigned status, std::string_view model) const {
     (void)model;
     return {status, "Emulated error (HTTP " + std::to_string(status) + ")."};

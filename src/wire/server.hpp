@@ -82,6 +82,28 @@ struct inbound_request {
     std::string native_name;
 };
 
+/// @brief A request whose reasoning round trip a real provider would refuse (the emulator
+/// finds these; each format words the refusal as its provider does).
+struct reasoning_fault {
+    enum class kind {
+        /// Claude with thinking: the assistant turn of the tool loop does not begin with its
+        /// thinking block.
+        missing_thinking,
+        /// A thinking block whose signature does not match its text.
+        invalid_signature,
+        /// Gemini 3: the first function call of a step of the current turn has no signature.
+        missing_call_signature,
+        /// Gemini 3: a function call's signature is not the one the model gave.
+        invalid_call_signature,
+    };
+    kind what = kind::missing_thinking;
+    /// Where: the message and part (indexes into the unified request).
+    std::size_t message = 0;
+    std::size_t part = 0;
+    /// The function's name (Gemini's wording names it).
+    std::string name;
+};
+
 /// @brief How an embedding answer carries its vectors.
 enum class vector_encoding {
     /// JSON arrays of numbers.
@@ -265,6 +287,9 @@ public:
     virtual api_error auth_error_for(request_head const& head, bool missing, std::string_view why,
                                      std::string_view type) const;
     /// The error a provider sends inside a stream that breaks (the emulator's `error_mid`).
+    /// The provider's 400 for a reasoning round trip it refuses (default: a plain 400 naming
+    /// the place).
+    virtual api_error reasoning_refused(reasoning_fault const& f) const;
     virtual api_error mid_stream_error(std::string_view model) const {
         return error_for_status(500, model);
     }

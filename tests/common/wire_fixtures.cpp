@@ -81,19 +81,51 @@ json::object usage_json(usage const& u) {
             {"cost", u.reported_cost ? json::value(*u.reported_cost) : json::value(nullptr)}};
 }
 
+json::object reasoning_json(reasoning_part const& p) {
+    json::object o{{"kind", static_cast<int>(p.type)}, {"origin", p.origin}};
+    if (!p.text.empty()) o["text"] = p.text;
+    if (!p.signature.empty()) o["signature"] = p.signature;
+    if (!p.data.empty()) o["data"] = p.data;
+    if (!p.id.empty()) o["id"] = p.id;
+    return o;
+}
+
+namespace {
+json::value cache_json(std::optional<cache_control> const& c) {
+    return c ? json::value(c->ttl) : json::value(nullptr);
+}
+
+/// `o` with its cache breakpoint's ttl under "cache", when it has one.
+json::object with_cache(json::object o, std::optional<cache_control> const& c) {
+    if (c) o["cache"] = c->ttl;
+    return o;
+}
+
+json::object call_json(tool_call const& c) {
+    json::object o{{"id", c.id}, {"name", c.name}, {"arguments", c.arguments}};
+    if (!c.signature.empty()) o["signature"] = c.signature;
+    return o;
+}
+}  // namespace
+
 json::object response_json(chat_response const& r) {
     json::array calls;
-    for (auto const& c : r.tool_calls)
-        calls.push_back(json::object{{"id", c.id}, {"name", c.name}, {"arguments", c.arguments}});
-    return {{"id", r.id},
-            {"model", r.model},
-            {"content", r.content},
-            {"reasoning", r.reasoning},
-            {"tool_calls", std::move(calls)},
-            {"finish_reason", to_string(r.finish_reason)},
-            {"native_finish_reason", r.native_finish_reason},
-            {"request_id", r.request_id},
-            {"usage", usage_json(r.usage)}};
+    for (auto const& c : r.tool_calls) calls.push_back(call_json(c));
+    json::object o{{"id", r.id},
+                   {"model", r.model},
+                   {"content", r.content},
+                   {"reasoning", r.reasoning},
+                   {"tool_calls", std::move(calls)},
+                   {"finish_reason", to_string(r.finish_reason)},
+                   {"native_finish_reason", r.native_finish_reason},
+                   {"request_id", r.request_id},
+                   {"usage", usage_json(r.usage)}};
+    if (!r.reasoning_parts.empty()) {
+        json::array parts;
+        for (auto const& p : r.reasoning_parts) parts.push_back(reasoning_json(p));
+        o["reasoning_parts"] = std::move(parts);
+    }
+    return o;
 }
 
 json::object failure_json(failure const& f) {
@@ -111,11 +143,19 @@ json::object chunk_json(chat_chunk const& c) {
     json::object o;
     if (!c.text.empty()) o["text"] = c.text;
     if (!c.reasoning.empty()) o["reasoning"] = c.reasoning;
+    if (!c.reasoning_parts.empty()) {
+        json::array parts;
+        for (auto const& p : c.reasoning_parts) parts.push_back(reasoning_json(p));
+        o["reasoning_parts"] = std::move(parts);
+    }
     if (!c.tool_calls.empty()) {
         json::array a;
-        for (auto const& t : c.tool_calls)
-            a.push_back(json::object{
-                {"index", t.index}, {"id", t.id}, {"name", t.name}, {"arguments", t.arguments}});
+        for (auto const& t : c.tool_calls) {
+            json::object d{
+                {"index", t.index}, {"id", t.id}, {"name", t.name}, {"arguments", t.arguments}};
+            if (!t.signature.empty()) d["signature"] = t.signature;
+            a.push_back(std::move(d));
+        }
         o["tool_calls"] = std::move(a);
     }
     if (c.finish_reason) o["finish_reason"] = to_string(*c.finish_reason);
@@ -156,27 +196,41 @@ json::object request_json(chat_request const& r) {
         json::array parts;
         for (auto const& p : m.content) {
             if (auto const* t = std::get_if<text_part>(&p))
-                parts.push_back(json::object{{"text", t->text}});
+                parts.push_back(with_cache(json::object{{"text", t->text}}, t->cache));
             else if (auto const* i = std::get_if<image_part>(&p))
-                parts.push_back(json::object{{"image", i->url}, {"detail", i->detail}});
+                parts.push_back(
+                    with_cache(json::object{{"image", i->url}, {"detail", i->detail}}, i->cache));
             else if (auto const* c = std::get_if<tool_call>(&p))
-                parts.push_back(json::object{
-                    {"tool_call", json::object{{"id", c->id}, {"name", c->name},
-                                               {"arguments", c->arguments}}}});
+                parts.push_back(json::object{{"tool_call", call_json(*c)}});
             else if (auto const* res = std::get_if<tool_result>(&p))
                 parts.push_back(json::object{
                     {"tool_result",
-                     json::object{{"id", res->tool_call_id}, {"name", res->name},
-                                  {"content", res->content}, {"is_error", res->is_error}}}});
+                     with_cache(json::object{{"id", res->tool_call_id}, {"name", res->name},
+                                             {"content", res->content}, {"is_error", res->is_error}},
+                                res->cache)}});
+            else if (auto const* d = std::get_if<document_part>(&p))
+                parts.push_back(
+                    with_cache(json::object{{"document", d->url}, {"name", d->name}}, d->cache));
+            else if (auto const* g = std::get_if<reasoning_part>(&p))
+                parts.push_back(json::object{{"reasoning", reasoning_json(*g)}});
         }
         messages.push_back(json::object{{"role", to_string(m.role)}, {"content", std::move(parts)}});
     }
     json::array tools;
     for (auto const& t : r.tools)
-        tools.push_back(json::object{{"name", t.name},
-                                     {"description", t.description},
-                                     {"parameters", t.parameters},
-                                     {"strict", t.strict}});
+        tools.push_back(with_cache(json::object{{"name", t.name},
+                                                {"description", t.description},
+                                                {"parameters", t.parameters},
+                                                {"strict", t.strict}},
+                                   t.cache));
+    json::value reasoning = nullptr;
+    if (r.reasoning)
+        reasoning = json::object{
+            {"effort", r.reasoning->effort ? json::value(to_string(*r.reasoning->effort))
+                                           : json::value(nullptr)},
+            {"budget", opt_num(r.reasoning->budget_tokens)},
+            {"include_text", r.reasoning->include_text ? json::value(*r.reasoning->include_text)
+                                                       : json::value(nullptr)}};
     json::value choice = nullptr;
     if (r.tool_choice)
         choice = json::object{{"how", static_cast<int>(r.tool_choice->how)},
@@ -203,6 +257,9 @@ json::object request_json(chat_request const& r) {
             {"tool_choice", std::move(choice)},
             {"response_format", std::move(format)},
             {"user", r.user},
+            {"reasoning", std::move(reasoning)},
+            {"system_cache", cache_json(r.system_cache)},
+            {"prompt_cache_key", r.prompt_cache_key},
             {"extra", r.extra},
             {"headers", std::move(headers)}};
 }
@@ -258,12 +315,15 @@ chat_response accumulate(std::vector<chat_chunk> const& chunks) {
     for (auto const& c : chunks) {
         r.content += c.text;
         r.reasoning += c.reasoning;
+        r.reasoning_parts.insert(r.reasoning_parts.end(), c.reasoning_parts.begin(),
+                                 c.reasoning_parts.end());
         for (auto const& d : c.tool_calls) {
             if (d.index >= r.tool_calls.size()) r.tool_calls.resize(d.index + 1);
             auto& call = r.tool_calls[d.index];
             call.id += d.id;
             call.name += d.name;
             call.arguments += d.arguments;
+            call.signature += d.signature;
         }
         if (c.finish_reason) r.finish_reason = *c.finish_reason;
         if (c.usage) r.usage = *c.usage;

@@ -44,6 +44,8 @@ void check_json(boost::json::value const& actual, boost::json::value const& expe
 boost::json::value count_json(token_count c);
 boost::json::object usage_json(usage const& u);
 boost::json::object response_json(chat_response const& r);
+/// A reasoning part as JSON (empty fields left out).
+boost::json::object reasoning_json(reasoning_part const& p);
 boost::json::object failure_json(failure const& f);
 boost::json::object chunk_json(chat_chunk const& c);
 /// @}

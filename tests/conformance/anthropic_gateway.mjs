@@ -5,7 +5,7 @@
 // answers and the .stream() helper from every upstream, tool use from an OpenAI upstream, a bad
 // key) is not repeated. Checks: the raw `stream: true` events, a tool round trip (tool_use, then
 // tool_result, streamed too), messages.countTokens, a missing key, upstream 429 and 503 as the
-// SDK's RateLimitError and OverloadedError, the fields only an Anthropic upstream takes
+// SDK's RateLimitError and OverloadedError, thinking and cache breakpoints, the fields only an Anthropic upstream takes
 // (BadRequestError naming the field otherwise), and models.list. Any warning the SDK logs fails
 // the run.
 // Run by run_anthropic_gateway.sh, which writes the configuration, starts the gateway and sets
@@ -170,20 +170,25 @@ await check('a missing gateway key is an AuthenticationError', async () => {
 await check('fields only an Anthropic upstream takes: passed to it, a BadRequestError naming them otherwise', async () => {
     const extra = { top_k: 5, thinking: { type: 'enabled', budget_tokens: 1024 } };
     const r = await client.messages.create({ model: 'claude', max_tokens: 2048, messages, ...extra });
-    assert.equal(r.content[0].text, answer('claude-sonnet-4.6'));
+    // Thinking is a unified control: Claude thinks first, with a signature.
+    assert.equal(r.content[0].type, 'thinking');
+    assert.ok(r.content[0].signature.length > 0);
+    assert.equal(r.content.find((b) => b.type === 'text').text, answer('claude-sonnet-4.6'));
     for (const model of Object.keys(upstreams).filter((m) => m !== 'claude')) {
         const e = await fails(() => client.messages.create({ model, max_tokens: 2048, messages, ...extra }),
                               Anthropic.BadRequestError);
         assert.equal(e.type, 'invalid_request_error');
         assert.match(e.message, /'top_k'/);
     }
-    // A prompt marked for caching, as Claude Code marks its own.
+    // A prompt marked for caching, as Claude Code marks its own: a unified breakpoint. Claude's
+    // cache writes it, then reads it; an OpenAI upstream caches by itself.
     const cached = [{ role: 'user', content: [{ type: 'text', text: prompt, cache_control: { type: 'ephemeral' } }] }];
     const c = await client.messages.create({ model: 'claude', max_tokens: 256, messages: cached });
     assert.equal(c.content[0].text, answer('claude-sonnet-4.6'));
-    const e = await fails(() => client.messages.create({ model: 'gpt', max_tokens: 256, messages: cached }),
-                          Anthropic.BadRequestError);
-    assert.match(e.message, /'messages\.0\.content\.0\.cache_control'/);
+    const again = await client.messages.create({ model: 'claude', max_tokens: 256, messages: cached });
+    assert.ok(again.usage.cache_read_input_tokens > 0, JSON.stringify(again.usage));
+    const g = await client.messages.create({ model: 'gpt', max_tokens: 256, messages: cached });
+    assert.equal(g.content[0].text, answer('gpt-4o-mini'));
 });
 
 await check('models.list (answered in OpenAI\'s list shape: ids only)', async () => {

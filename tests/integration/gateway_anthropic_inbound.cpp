@@ -297,24 +297,38 @@ BOOST_AUTO_TEST_CASE(gateway_keys_where_anthropic_clients_send_them) {
 BOOST_AUTO_TEST_CASE(fields_only_an_anthropic_upstream_takes) {
     inbound_fixture fx;
     // Top-level fields: passed to the Anthropic upstream, refused for the OpenAI one.
-    std::string const thinking = R"(,"top_k":5,"thinking":{"type":"enabled","budget_tokens":1024})";
-    auto const to_claude = fx.post("/v1/messages", messages_body("claude-real", thinking));
-    BOOST_TEST(to_claude.status == 200u, to_claude.body);
-    auto const to_openai = fx.post("/v1/messages", messages_body("claude-gw", thinking));
+    std::string const top_k = R"(,"top_k":5)";
+    BOOST_TEST(fx.post("/v1/messages", messages_body("claude-real", top_k)).status == 200u);
+    auto const to_openai = fx.post("/v1/messages", messages_body("claude-gw", top_k));
     auto const e = anthropic_error(to_openai, 400);
     BOOST_TEST(e.at("type").as_string() == "invalid_request_error");
     BOOST_TEST(std::string(e.at("message").as_string()).find("'top_k'") != std::string::npos,
                to_openai.body);
     BOOST_TEST(to_openai.header("x-should-retry") == "false");
 
-    // Blocks with cache_control (Claude Code marks its prompt so): named precisely.
+    // Thinking is a unified reasoning control: Claude gets it (with a max_tokens above its
+    // budget, as Anthropic requires); a model that does not reason refuses it by name.
+    std::string const thinking = R"({"model":"claude-real","max_tokens":4096,"thinking":{"type":"enabled","budget_tokens":1024},"messages":[{"role":"user","content":"Say something"}]})";
+    auto const to_claude = fx.post("/v1/messages", thinking);
+    BOOST_TEST(to_claude.status == 200u, to_claude.body);
+    BOOST_TEST(to_claude.body.find("\"type\":\"thinking\"") != std::string::npos, to_claude.body);
+    std::string no_room = thinking;
+    no_room.replace(no_room.find("4096"), 4, "64");
+    BOOST_TEST(std::string(anthropic_error(fx.post("/v1/messages", no_room), 400).at("message").as_string())
+                   .find("budget_tokens") != std::string::npos);
+    std::string to_gpt = thinking;
+    to_gpt.replace(to_gpt.find("claude-real"), 11, "claude-gw");
+    BOOST_TEST(std::string(anthropic_error(fx.post("/v1/messages", to_gpt), 400).at("message").as_string())
+                   .find("does not reason") != std::string::npos);
+
+    // Blocks with cache_control (Claude Code marks its prompt so) are unified breakpoints: an
+    // Anthropic upstream gets them, an OpenAI one caches by itself.
     std::string const cached =
         R"([{"role":"user","content":[{"type":"text","text":"Say something","cache_control":{"type":"ephemeral"}}]}])";
-    BOOST_TEST(fx.post("/v1/messages", messages_body("claude-real", "", cached)).status == 200u);
-    auto const refused = fx.post("/v1/messages", messages_body("claude-gw", "", cached));
-    BOOST_TEST(std::string(anthropic_error(refused, 400).at("message").as_string())
-                       .find("'messages.0.content.0.cache_control'") != std::string::npos,
-               refused.body);
+    auto const cached_claude = fx.post("/v1/messages", messages_body("claude-real", "", cached));
+    BOOST_TEST(cached_claude.status == 200u, cached_claude.body);
+    BOOST_TEST(parse_json(cached_claude.body).at("usage").at("cache_creation_input_tokens").to_number<int>() > 0);
+    BOOST_TEST(fx.post("/v1/messages", messages_body("claude-gw", "", cached)).status == 200u);
     // Defaults change nothing and go anywhere.
     auto const defaults = fx.post(
         "/v1/messages", messages_body("claude-gw", R"(,"service_tier":"auto","thinking":{"type":"disabled"},"metadata":{"user_id":"u1"})"));

@@ -140,8 +140,31 @@ std::map<std::string, std::function<chat_request()>, std::less<>> const request_
                          true},
                     tool{"now", "", {}, false}};
          r.tool_choice = tool_choice::named("lookup");
-         r.extra = json::parse(R"({"top_k":40,"thinking":{"type":"enabled","budget_tokens":1024}})")
-                       .as_object();
+         r.extra = json::parse(R"({"top_k":40,"service_tier":"standard_only"})").as_object();
+         return r;
+     }},
+    {"request_thinking_cache_documents.json",
+     [] {
+         chat_request r;
+         r.model = "anthropic/claude-sonnet-4-5";
+         r.system = "A long manual.";
+         r.system_cache = cache_control{"1h"};
+         r.max_tokens = 8192;
+         r.reasoning = reasoning_options{{}, 2048, true};
+         message u{role::user, {}};
+         u.content.emplace_back(document_base64("application/pdf", "JVBERi0xLjQ=", "q3.pdf"));
+         u.content.emplace_back(text_part{"Weather where the report was written?", cache_control{}});
+         r.messages.push_back(std::move(u));
+         message a{role::assistant, {}};
+         a.content.emplace_back(reasoning_part{{}, "The report says Oslo.", "EqQBCkYI", {}, {}, "anthropic"});
+         a.content.emplace_back(reasoning_part{reasoning_part::kind::redacted, {}, {}, "EmwKAhgB", {}, "anthropic"});
+         // Another provider's reasoning is not sent to Claude.
+         a.content.emplace_back(reasoning_part{{}, "", "CpAI", {}, {}, "google"});
+         a.content.emplace_back(tool_call{"toolu_1", "get_weather", R"({"city":"Oslo"})"});
+         r.messages.push_back(std::move(a));
+         r.messages.push_back(tool_answer("toolu_1", "4C", "get_weather"));
+         r.tools = {tool{"get_weather", "", json::parse(R"({"type":"object"})").as_object(), false,
+                         cache_control{}}};
          return r;
      }},
     {"request_json_schema.json",
@@ -862,10 +885,9 @@ BOOST_AUTO_TEST_CASE(server_keeps_what_the_unified_request_cannot_hold) {
         BOOST_TEST_REQUIRE(!!r, body << ": " << (r ? "" : r.error().message));
         return std::pair(json::value(r->native), r->native_name);
     };
-    // Top-level fields by name.
+    // Top-level fields by name (thinking is a unified reasoning control, not one of them).
     auto n = native(R"(,"top_k":40,"thinking":{"type":"enabled","budget_tokens":1024},"service_tier":"standard_only")");
-    check_json(n.first, json::parse(R"({"top_k":40,"thinking":{"type":"enabled","budget_tokens":1024},
-                                        "service_tier":"standard_only"})"), "native");
+    check_json(n.first, json::parse(R"({"top_k":40,"service_tier":"standard_only"})"), "native");
     BOOST_TEST(n.second.empty());  // the key names it
     n = native(R"(,"metadata":{"user_id":"u","tag":"x"})");
     check_json(n.first, json::parse(R"({"metadata":{"user_id":"u","tag":"x"}})"), "native");
@@ -876,29 +898,36 @@ BOOST_AUTO_TEST_CASE(server_keeps_what_the_unified_request_cannot_hold) {
                "native");
     BOOST_TEST(n.second == "tool_choice.disable_parallel_tool_use");
     // Blocks that say more: their whole list, exactly as sent, for an Anthropic upstream.
-    std::string_view const cached =
-        R"("messages":[{"role":"user","content":[{"type":"text","text":"hi","cache_control":{"type":"ephemeral"}}]}])";
-    n = native("", cached);
-    check_json(n.first.at("messages"), json::parse("{" + std::string(cached) + "}").at("messages"),
+    std::string_view const cited =
+        R"("messages":[{"role":"user","content":[{"type":"document","source":{"type":"text","media_type":"text/plain","data":"x"},"citations":{"enabled":true}},{"type":"text","text":"hi"}]}])";
+    n = native("", cited);
+    check_json(n.first.at("messages"), json::parse("{" + std::string(cited) + "}").at("messages"),
                "messages");
-    BOOST_TEST(n.second == "messages.0.content.0.cache_control");
-    n = native("", R"("messages":[{"role":"user","content":[{"type":"document","source":{"type":"text","media_type":"text/plain","data":"x"}},{"type":"text","text":"sum up"}]}])");
+    BOOST_TEST(n.second == "messages.0.content.0.citations");
+    n = native("", R"("messages":[{"role":"user","content":[{"type":"document","source":{"type":"file","file_id":"f"}},{"type":"text","text":"sum up"}]}])");
     BOOST_TEST(n.first.as_object().contains("messages"));
-    BOOST_TEST(n.second == "messages.0.content.0");
-    n = native("", R"("messages":[{"role":"user","content":"hi"},{"role":"assistant","content":[{"type":"thinking","thinking":"hm","signature":"s"},{"type":"text","text":"ok"}]},{"role":"user","content":"go"}])");
-    BOOST_TEST(n.second == "messages.1.content.0");
-    n = native(R"(,"system":[{"type":"text","text":"s","cache_control":{"type":"ephemeral"}}])");
+    BOOST_TEST(n.second == "messages.0.content.0.source");
+    n = native("", R"("messages":[{"role":"user","content":"hi"},{"role":"assistant","content":[{"type":"tool_use","id":"t","name":"f","input":{},"cache_control":{"type":"ephemeral"}}]},{"role":"user","content":[{"type":"tool_result","tool_use_id":"t","content":"ok"}]}])");
+    BOOST_TEST(n.second == "messages.1.content.0.cache_control");
+    // A breakpoint inside the system prompt (not after all of it) cannot be unified.
+    n = native(R"(,"system":[{"type":"text","text":"s","cache_control":{"type":"ephemeral"}},{"type":"text","text":"t"}])");
     BOOST_TEST(n.first.as_object().contains("system"));
     BOOST_TEST(n.second == "system.0.cache_control");
     n = native(R"(,"tools":[{"type":"web_search_20250305","name":"web_search"}])");
     BOOST_TEST(n.first.as_object().contains("tools"));
     BOOST_TEST(n.second == "tools.0");
-    // What the unified request still holds of such a request.
+    // Breakpoints, text documents and thinking blocks are the unified request's.
     auto r = decode_request(R"({"model":"m","max_tokens":5,"messages":[{"role":"user","content":[
         {"type":"document","source":{"type":"text","media_type":"text/plain","data":"x"}},
-        {"type":"text","text":"sum up","cache_control":{"type":"ephemeral"}}]}]})");
+        {"type":"text","text":"sum up","cache_control":{"type":"ephemeral"}}]},
+        {"role":"assistant","content":[{"type":"thinking","thinking":"hm","signature":"s"},{"type":"text","text":"ok"}]},
+        {"role":"user","content":"go"}]})");
     BOOST_TEST_REQUIRE(!!r);
+    BOOST_TEST(r->native.empty(), json::serialize(r->native));
     BOOST_TEST(r->req.messages.at(0).text() == "sum up");
+    BOOST_TEST(std::get<document_part>(r->req.messages[0].content[0]).url == "data:text/plain;base64,eA==");
+    BOOST_TEST(std::get<text_part>(r->req.messages[0].content[1]).cache.has_value());
+    BOOST_TEST(std::get<reasoning_part>(r->req.messages[1].content[0]).signature == "s");
 }
 
 BOOST_AUTO_TEST_CASE(server_bad_requests_name_the_field) {
@@ -1320,18 +1349,24 @@ chat_request as_anthropic_carries(chat_request const& r, std::string_view model,
         for (auto const& p : m.content) {
             if (auto const* x = std::get_if<text_part>(&p)) {
                 if (!x->text.empty()) t.parts.push_back(*x);
+            } else if (auto const* d = std::get_if<document_part>(&p)) {
+                t.parts.push_back(*d);
+            } else if (auto const* g = std::get_if<reasoning_part>(&p)) {
+                if (g->origin == "anthropic") t.parts.push_back(*g);  // others are not sent
             } else if (auto const* img = std::get_if<image_part>(&p)) {
                 std::string media, data;
                 if (detail::parse_data_uri(img->url, media, data)) {
                     for (auto& ch : media) ch = static_cast<char>(std::tolower(ch));
-                    t.parts.push_back(image_base64(media, data));
+                    auto i = image_base64(media, data);
+                    i.cache = img->cache;
+                    t.parts.push_back(std::move(i));
                 } else {
-                    t.parts.push_back(image_part{img->url, {}});
+                    t.parts.push_back(image_part{img->url, {}, img->cache});
                 }
             } else if (auto const* c = std::get_if<tool_call>(&p)) {
                 call_names[c->id] = c->name;
                 auto const args = c->arguments.empty() ? json::object() : json::parse(c->arguments);
-                t.parts.push_back(tool_call{c->id, c->name, json::serialize(args)});
+                t.parts.push_back(tool_call{c->id, c->name, json::serialize(args), {}});
             } else if (auto const* res = std::get_if<tool_result>(&p)) {
                 tool_result x = *res;
                 auto it = call_names.find(x.tool_call_id);
@@ -1350,6 +1385,8 @@ chat_request as_anthropic_carries(chat_request const& r, std::string_view model,
     out.max_tokens = r.max_tokens ? r.max_tokens : std::optional<std::int64_t>(default_max);
     out.stop = r.stop;
     out.user = r.user;
+    out.system_cache = r.system_cache;
+    out.reasoning = r.reasoning;  // the fixtures give budgets, which go as they are
     for (auto t : r.tools) {
         t.strict = false;
         if (t.parameters.empty())
@@ -1387,8 +1424,22 @@ chat_request as_anthropic_carries(chat_request const& r, std::string_view model,
     return out;
 }
 
+/// Reasoning parts as a client reads them back from this server's thinking blocks: Claude's as
+/// they are, another family's sealed into the signature (seal_reasoning).
+std::vector<reasoning_part> as_anthropic_answers_parts(std::vector<reasoning_part> parts) {
+    for (auto& p : parts) {
+        if (p.origin == "anthropic") continue;
+        reasoning_part sealed;
+        sealed.text = p.text;
+        sealed.signature = detail::seal_reasoning(p);
+        sealed.origin = "anthropic";
+        p = std::move(sealed);
+    }
+    return parts;
+}
+
 /// What the server side's answers carry of `r`: the stop reason it writes (see
-/// `stop_reason_of`) read back, no reasoning (thinking blocks need signatures; issue 11),
+/// `stop_reason_of`) read back, reasoning parts as `as_anthropic_answers_parts`,
 /// tool arguments that are not an object as `{}`, usage with every Anthropic counter (0 when
 /// unknown) and no reported cost.
 chat_response as_anthropic_answers(chat_response r) {
@@ -1401,7 +1452,7 @@ chat_response as_anthropic_answers(chat_response r) {
             native = known;
     r.native_finish_reason = native;
     r.finish_reason = detail::anthropic::finish_from_stop(native, false);
-    r.reasoning.clear();
+    r.reasoning_parts = as_anthropic_answers_parts(std::move(r.reasoning_parts));
     for (auto& c : r.tool_calls) {
         boost::system::error_code ec;
         auto const v = json::parse(c.arguments, ec);
@@ -1512,6 +1563,17 @@ BOOST_AUTO_TEST_CASE(round_trip_every_stream_fixture) {
             // the usage, as message_delta sends them.
             json::array expected;
             for (auto const& ch : chunks) {
+                // Reasoning text as thinking deltas, then the block's end with the whole part.
+                if (!ch.reasoning.empty()) {
+                    chat_chunk x;
+                    x.reasoning = ch.reasoning;
+                    expected.push_back(chunk_json(x));
+                }
+                if (!ch.reasoning_parts.empty()) {
+                    chat_chunk x;
+                    x.reasoning_parts = as_anthropic_answers_parts(ch.reasoning_parts);
+                    expected.push_back(chunk_json(x));
+                }
                 chat_chunk part;
                 part.text = ch.text;
                 part.tool_calls = ch.tool_calls;

@@ -969,25 +969,27 @@ BOOST_AUTO_TEST_CASE(server_keeps_what_the_unified_request_cannot_hold) {
                              "temperature": 1}
     })");
     auto const& n = in.native;
-    // The whole contents (for the thought and its signature), the whole tools (googleSearch),
-    // the toolConfig (two allowed names), the config's own fields, the rest as sent.
-    BOOST_TEST(n.at("contents").as_array().size() == 3u);
-    BOOST_TEST(n.at("contents").at(1).at("parts").at(1).at("thoughtSignature") == "c2ln");
+    // The whole tools (googleSearch), the toolConfig (two allowed names), the config's own
+    // fields, the rest as sent. The thought and the call's signature are the unified request's
+    // (a reasoning part, the call's signature), and so is the thinking budget.
+    BOOST_TEST(!n.contains("contents"));
     BOOST_TEST(n.at("tools").as_array().size() == 2u);
     BOOST_TEST(n.at("toolConfig").at("functionCallingConfig").at("allowedFunctionNames").as_array().size() == 2u);
     BOOST_TEST(json::value(n.at("generationConfig")) ==
-               json::parse(R"({"topK":40,"candidateCount":2,"thinkingConfig":{"thinkingBudget":0},
+               json::parse(R"({"topK":40,"candidateCount":2,
                                "responseMimeType":"text/x.enum","responseSchema":{"type":"STRING","enum":["a"]}})"));
     BOOST_TEST(n.at("safetySettings").as_array().size() == 1u);
     BOOST_TEST(n.at("cachedContent") == "cachedContents/abc");
-    BOOST_TEST(n.size() == 6u);
-    // What the unified request holds of it: the call (its thought left to native), its result
-    // as the model reads it, the function, "one of several" as required.
+    BOOST_TEST(n.size() == 5u);
     auto const& r = in.req;
     BOOST_TEST((r.temperature == 1.0));
+    BOOST_TEST_REQUIRE(r.reasoning.has_value());
+    BOOST_TEST((r.reasoning->budget_tokens == std::optional<std::int64_t>(0)));
     BOOST_TEST_REQUIRE(r.messages.size() == 3u);
     check_json(request_json(r).at("messages").at(1),
-               json::parse(R"({"role":"assistant","content":[{"tool_call":{"id":"call_0","name":"f","arguments":"{}"}}]})"),
+               json::parse(R"({"role":"assistant","content":[
+                   {"reasoning":{"kind":1,"origin":"google","text":"pondering"}},
+                   {"tool_call":{"id":"call_0","name":"f","arguments":"{}","signature":"c2ln"}}]})"),
                "assistant");
     check_json(request_json(r).at("messages").at(2),
                json::parse(R"({"role":"tool","content":[{"tool_result":{"id":"call_0","name":"f","content":"{\"output\":3}","is_error":false}}]})"),

@@ -46,7 +46,10 @@ chat_response answer() {
     r.provider = "openai";
     r.content = "Sunny, 24 °C.";
     r.reasoning = "The tool said sunny.";
-    r.tool_calls.push_back({"call_2", "get_time", R"({"city":"Paris"})"});
+    r.reasoning_parts.push_back({reasoning_part::kind::text, "The tool said sunny.", "EqQB", {}, {},
+                                 "anthropic"});
+    r.reasoning_parts.push_back({reasoning_part::kind::redacted, {}, {}, "opaque", {}, "anthropic"});
+    r.tool_calls.push_back({"call_2", "get_time", R"({"city":"Paris"})", "EpAI"});
     r.finish_reason = finish_reason::tool_calls;
     r.native_finish_reason = "tool_calls";
     r.usage.input_tokens = 120;
@@ -66,7 +69,7 @@ BOOST_AUTO_TEST_CASE(same_request_same_key) {
     auto const a = detail::response_cache_key("team-a", "smart", base());
     auto const b = detail::response_cache_key("team-a", "smart", base());
     BOOST_TEST(a == b);
-    BOOST_TEST(a.starts_with("rc1:"));
+    BOOST_TEST(a.starts_with("rc2:"));
     BOOST_TEST(a.size() == 4u + 64u);
     // The model a client named is the group (passed separately) and per-call headers are not
     // part of what the answer depends on.
@@ -118,6 +121,35 @@ BOOST_AUTO_TEST_CASE(every_field_changes_the_key) {
          }},
         {"user", [](chat_request& r) { r.user = "u-42"; }},
         {"native fields", [](chat_request& r) { r.extra["logit_bias"] = json::object{{"50256", -100}}; }},
+        {"a document", [](chat_request& r) {
+             r.messages[0].content.push_back(document_base64("application/pdf", "JVBE", "a.pdf"));
+         }},
+        {"a document's name", [](chat_request& r) {
+             r.messages[0].content.push_back(document_base64("application/pdf", "JVBE", "b.pdf"));
+         }},
+        {"a reasoning part", [](chat_request& r) {
+             r.messages[1].content.insert(r.messages[1].content.begin(),
+                                          reasoning_part{{}, "think", "sig", {}, {}, "anthropic"});
+         }},
+        {"a reasoning part's signature", [](chat_request& r) {
+             r.messages[1].content.insert(r.messages[1].content.begin(),
+                                          reasoning_part{{}, "think", "sig2", {}, {}, "anthropic"});
+         }},
+        {"a tool call's signature", [](chat_request& r) {
+             std::get<tool_call>(r.messages[1].content.back()).signature = "EpAI";
+         }},
+        {"a text part's cache breakpoint", [](chat_request& r) {
+             std::get<text_part>(r.messages[0].content[0]).cache = cache_control{};
+         }},
+        {"a cache breakpoint's ttl", [](chat_request& r) {
+             std::get<text_part>(r.messages[0].content[0]).cache = cache_control{"1h"};
+         }},
+        {"a tool's cache breakpoint", [](chat_request& r) { r.tools[0].cache = cache_control{}; }},
+        {"the system prompt's cache breakpoint", [](chat_request& r) { r.system_cache = cache_control{}; }},
+        {"prompt cache key", [](chat_request& r) { r.prompt_cache_key = "k1"; }},
+        {"reasoning effort", [](chat_request& r) { r.reasoning = reasoning_options{reasoning_effort::high}; }},
+        {"reasoning budget", [](chat_request& r) { r.reasoning = reasoning_options{{}, 2048}; }},
+        {"reasoning text wanted", [](chat_request& r) { r.reasoning = reasoning_options{{}, {}, true}; }},
     };
     std::set<std::string> seen{k0};
     for (auto const& [what, change] : changes) {
@@ -192,6 +224,8 @@ BOOST_AUTO_TEST_CASE(entry_round_trip) {
     BOOST_TEST(b->tool_calls[0].id == "call_2");
     BOOST_TEST(b->tool_calls[0].name == "get_time");
     BOOST_TEST(b->tool_calls[0].arguments == a.tool_calls[0].arguments);
+    BOOST_TEST(b->tool_calls[0].signature == "EpAI");
+    BOOST_TEST((b->reasoning_parts == a.reasoning_parts));
     BOOST_TEST((b->finish_reason == finish_reason::tool_calls));
     BOOST_TEST(b->native_finish_reason == "tool_calls");
     BOOST_TEST((b->usage.input_tokens == a.usage.input_tokens));
@@ -217,11 +251,13 @@ BOOST_AUTO_TEST_CASE(replay_gives_the_answer_back) {
     auto const chunks = detail::replay_chunks(a);
     std::string text, reasoning;
     std::vector<tool_call_delta> calls;
+    std::vector<reasoning_part> parts;
     for (auto const& c : chunks) {
         BOOST_TEST(c.has_content());
         BOOST_TEST(!c.finish_reason.has_value());  // the end comes from the whole answer
         text += c.text;
         reasoning += c.reasoning;
+        parts.insert(parts.end(), c.reasoning_parts.begin(), c.reasoning_parts.end());
         calls.insert(calls.end(), c.tool_calls.begin(), c.tool_calls.end());
     }
     BOOST_TEST(text == a.content);
@@ -230,6 +266,8 @@ BOOST_AUTO_TEST_CASE(replay_gives_the_answer_back) {
     BOOST_TEST(calls[0].index == 0u);
     BOOST_TEST(calls[0].id == "call_2");
     BOOST_TEST(calls[0].arguments == a.tool_calls[0].arguments);
+    BOOST_TEST(calls[0].signature == "EpAI");
+    BOOST_TEST((parts == a.reasoning_parts));
     BOOST_TEST(detail::replay_chunks(chat_response{}).empty());
 }
 
