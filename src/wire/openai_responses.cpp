@@ -18,6 +18,7 @@
 #include <boost/json/value.hpp>
 
 #include <cstddef>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -95,7 +96,9 @@ private:
         // The Responses API has no error flag either: the output itself says the tool failed.
         json::object o(sp_);
         o.emplace("type", "function_call_output");
-        o.emplace("call_id", r.tool_call_id);
+        auto const sealed = sealed_ids_.find(r.tool_call_id);
+        o.emplace("call_id", sealed == sealed_ids_.end() ? std::string_view(r.tool_call_id)
+                                                         : std::string_view(sealed->second));
         o.emplace("output", r.content);
         items_.emplace_back(std::move(o));
         return {};
@@ -127,6 +130,23 @@ private:
                 o.emplace("image_url", img->url);
                 if (!img->detail.empty()) o.emplace("detail", img->detail);
                 parts.emplace_back(std::move(o));
+            } else if (auto const* doc = std::get_if<document_part>(&p)) {
+                // A data URL in `file_data` (as the SDKs send it), a URL in `file_url`
+                // (PROVIDERS-2.md 5).
+                json::object o(sp_);
+                o.emplace("type", "input_file");
+                if (!doc->name.empty()) o.emplace("filename", doc->name);
+                if (istarts_with(doc->url, "data:") && valid_image_url(doc->url))
+                    o.emplace("file_data", doc->url);
+                else if (istarts_with(doc->url, "https://") || istarts_with(doc->url, "http://"))
+                    o.emplace("file_url", doc->url);
+                else
+                    return invalid(at_part(i, j) + ": a document URL must be https://, http:// or "
+                                                   "a data:<media type>;base64, URI");
+                others = true;
+                parts.emplace_back(std::move(o));
+            } else if (std::holds_alternative<reasoning_part>(p)) {
+                return invalid(at_part(i, j) + ": reasoning belongs in an assistant message");
             } else {
                 return invalid(at_part(i, j) + ": a tool call belongs in an assistant message");
             }
@@ -159,8 +179,16 @@ private:
                 ++calls;
                 if (c->id.empty()) return invalid(at_part(i, j) + ": a tool call needs an id");
                 if (c->name.empty()) return invalid(at_part(i, j) + ": a tool call needs a name");
+            } else if (auto const* r = std::get_if<reasoning_part>(&p)) {
+                // Only OpenAI's own reasoning goes back; another family's validates nowhere
+                // here (PROVIDERS-2.md 3.2).
+                // Without its encrypted content an item names stored state: under
+                // `store: false` OpenAI answers 404 for it (1.5), so it is not sent.
+                if (r->origin == "openai" && !r->signature.empty()) add_reasoning(*r);
             } else if (std::holds_alternative<image_part>(p)) {
                 return unsupported(at_part(i, j) + ": assistant messages cannot hold images");
+            } else if (std::holds_alternative<document_part>(p)) {
+                return unsupported(at_part(i, j) + ": assistant messages cannot hold documents");
             } else {
                 return invalid(at_part(i, j) + ": a tool result belongs in a tool or user message");
             }
@@ -183,7 +211,15 @@ private:
             if (!c) continue;
             json::object o(sp_);
             o.emplace("type", "function_call");
-            o.emplace("call_id", c->id);
+            // A Gemini call's signature travels sealed in its id (wire/common.hpp), as a
+            // gateway's server side wrote it, so that a gateway in front of Gemini gets it back.
+            if (c->signature.empty()) {
+                o.emplace("call_id", c->id);
+            } else {
+                auto& sealed = sealed_ids_[c->id];
+                sealed = seal_call_id(c->id, {}, c->signature);
+                o.emplace("call_id", sealed);
+            }
             o.emplace("name", c->name);
             // `arguments` is JSON text; an empty string is not.
             o.emplace("arguments", c->arguments.empty() ? "{}"sv : std::string_view(c->arguments));
@@ -192,6 +228,38 @@ private:
         return {};
     }
 
+    /// A reasoning item as the response gave it: its id, its summary (or raw text) and its
+    /// encrypted content, ahead of the items that followed it (PROVIDERS-2.md 1.2, 3.2).
+    void add_reasoning(reasoning_part const& r) {
+        reasoning_sent_ = true;
+        json::object o(sp_);
+        o.emplace("type", "reasoning");
+        if (!r.id.empty()) o.emplace("id", r.id);
+        json::array summary(sp_);
+        if (r.type == reasoning_part::kind::summary && !r.text.empty()) {
+            json::object t(sp_);
+            t.emplace("type", "summary_text");
+            t.emplace("text", r.text);
+            summary.emplace_back(std::move(t));
+        }
+        o.emplace("summary", std::move(summary));
+        if (r.type == reasoning_part::kind::text && !r.text.empty()) {
+            json::object t(sp_);
+            t.emplace("type", "reasoning_text");
+            t.emplace("text", r.text);
+            json::array content(sp_);
+            content.emplace_back(std::move(t));
+            o.emplace("content", std::move(content));
+        }
+        if (!r.signature.empty()) o.emplace("encrypted_content", r.signature);
+        items_.emplace_back(std::move(o));
+    }
+
+public:
+    /// Some reasoning item was sent back.
+    bool reasoning_sent() const noexcept { return reasoning_sent_; }
+
+private:
     result<void> add_tool(message const& m, std::size_t i) {
         if (m.content.empty())
             return invalid(at_message(i) + ": a tool message needs a tool_result part");
@@ -206,6 +274,9 @@ private:
 
     json::storage_ptr sp_;
     json::array items_;
+    /// Call ids sent sealed, by their plain id (their outputs name them the same way).
+    std::map<std::string, std::string, std::less<>> sealed_ids_;
+    bool reasoning_sent_ = false;
 };
 
 result<void> encode_tools(chat_request const& req, json::object& body, json::storage_ptr const& sp) {
@@ -361,6 +432,31 @@ void append_reasoning_text(json::object const& item, std::string& out) {
     append_parts("content");
 }
 
+/// A reasoning item as a reasoning part (origin `openai`): its summaries joined (or its raw
+/// text), its encrypted content as the signature, its id.
+reasoning_part reasoning_of(json::object const& item) {
+    reasoning_part r;
+    r.origin = "openai";
+    r.id = get_string(item, "id");
+    r.signature = get_string(item, "encrypted_content");
+    auto const join = [&](std::string_view key) {
+        auto const* v = item.if_contains(key);
+        auto const* a = v ? v->if_array() : nullptr;
+        if (!a) return false;
+        bool any = false;
+        for (auto const& pv : *a)
+            if (auto const* p = pv.if_object()) {
+                if (any) r.text += "\n\n";
+                r.text += get_string(*p, "text");
+                any = true;
+            }
+        return any;
+    };
+    r.type = reasoning_part::kind::summary;
+    if (!join("summary") && join("content")) r.type = reasoning_part::kind::text;
+    return r;
+}
+
 /// The finish reason of a response object and its native name (the status, or the reason of an
 /// incomplete one).
 finish_reason response_finish(json::object const& resp, bool called, std::string& native) {
@@ -418,10 +514,13 @@ result<chat_response> decode_body(response_head const& head, std::string_view bo
             c.id = get_string(*item, "call_id");
             c.name = get_string(*item, "name");
             c.arguments = get_string(*item, "arguments");
+            // A gateway's sealed id (a Gemini call's signature, wire/common.hpp) opens again.
+            open_call_id(get_string(*item, "call_id"), &c.id, &r.reasoning_parts, &c.signature);
             if (c.id.empty())
                 return fail(bad_field("output[" + std::to_string(i) + "].call_id", "is missing"));
         } else if (type == "reasoning") {
             append_reasoning_text(*item, r.reasoning);
+            r.reasoning_parts.push_back(reasoning_of(*item));
         }
         // Built-in tools' items (web_search_call, ...) have no unified place: skipped.
     }
@@ -481,6 +580,8 @@ private:
         std::size_t index = 0;
         /// Bytes of arguments handed out so far (a `done` without deltas gives the rest).
         std::size_t sent = 0;
+        /// Its call id was a sealed one, opened.
+        bool signed_ = false;
     };
 
     void on_event(sse_event const& ev, std::vector<chat_chunk>& out) {
@@ -562,6 +663,11 @@ private:
             std::string_view const item_type = get_string(*item, "type");
             if (item_type == "function_call") {
                 on_call_item(o, *item, type == "response.output_item.done", out);
+            } else if (item_type == "reasoning" && type == "response.output_item.done") {
+                // The whole item: this one's encrypted content is complete (PROVIDERS-2.md 1.4).
+                chat_chunk& c = out.emplace_back();
+                c.reasoning_parts.push_back(reasoning_of(*item));
+                content_ = true;
             } else if (item_type == "message" && type == "response.output_item.done") {
                 // The whole message: what its deltas did not say (a server that sends none).
                 scratch_.clear();
@@ -645,7 +751,17 @@ private:
             td.index = c.index;
             td.id = call_id;
             td.name = get_string(item, "name");
+            c.signed_ = open_call_id(call_id, &td.id, &ch.reasoning_parts, &td.signature);
             call = &c;
+        } else if (done && !call->signed_) {
+            // The call's final id may carry what its announcement did not (a signature).
+            chat_chunk ch;
+            auto& td = ch.tool_calls.emplace_back();
+            td.index = call->index;
+            if (open_call_id(get_string(item, "call_id"), nullptr, &ch.reasoning_parts, &td.signature)) {
+                call->signed_ = true;
+                out.push_back(std::move(ch));
+            }
         }
         std::string_view const args = get_string(item, "arguments");
         if (done || call->sent == 0) rest_of_arguments(*call, args, out);
@@ -674,12 +790,14 @@ private:
                         append_message_text(*item, c.text);
                     } else if (type == "reasoning") {
                         append_reasoning_text(*item, c.reasoning);
+                        c.reasoning_parts.push_back(reasoning_of(*item));
                     } else if (type == "function_call") {
                         auto& td = c.tool_calls.emplace_back();
                         td.index = calls_.size();
                         td.id = get_string(*item, "call_id");
                         td.name = get_string(*item, "name");
                         td.arguments = get_string(*item, "arguments");
+                        open_call_id(get_string(*item, "call_id"), &td.id, &c.reasoning_parts, &td.signature);
                         calls_.emplace_back().index = td.index;
                     }
                     if (c.has_content()) out.push_back(std::move(c));
@@ -733,7 +851,27 @@ public:
         input_encoder enc(sp);
         for (std::size_t i = 0; i < req.messages.size(); ++i)
             if (auto ok = enc.add(req.messages[i], i); !ok) return ok.error();
+        bool const reasoning_back = enc.reasoning_sent();
         body.emplace("input", enc.take());
+        if (req.reasoning) {
+            // An effort, or the effort nearest below a budget (the API takes no budget);
+            // `include_text` asks for a summary, the only reasoning text it returns.
+            auto const& ro = *req.reasoning;
+            json::object r(sp);
+            if (ro.effort)
+                r.emplace("effort", to_string(*ro.effort));
+            else if (ro.budget_tokens)
+                r.emplace("effort", to_string(effort_for_budget(*ro.budget_tokens)));
+            if (ro.include_text && *ro.include_text) r.emplace("summary", "auto");
+            if (!r.empty()) body.emplace("reasoning", std::move(r));
+        }
+        // Stateless reasoning comes back encrypted, to be sent back next turn (3.2).
+        if (reasoning_on(req.reasoning) || reasoning_back) {
+            json::array include(sp);
+            include.emplace_back("reasoning.encrypted_content");
+            body.emplace("include", std::move(include));
+        }
+        if (!req.prompt_cache_key.empty()) body.emplace("prompt_cache_key", req.prompt_cache_key);
         if (req.temperature) body.emplace("temperature", *req.temperature);
         if (req.top_p) body.emplace("top_p", *req.top_p);
         if (req.max_tokens) body.emplace("max_output_tokens", *req.max_tokens);

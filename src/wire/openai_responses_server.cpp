@@ -72,11 +72,11 @@ number_member(json::object const& o, char const* key, double lo, double hi) {
 
 /// The request's fields read into the unified request (or answered here); every other field
 /// with a value other than its default is `native`.
-constexpr std::array<std::string_view, 18> unified_fields = {
+constexpr std::array<std::string_view, 20> unified_fields = {
     "model",  "input",       "instructions", "temperature", "top_p",   "max_output_tokens",
     "user",   "stream",      "stream_options", "tools",     "tool_choice", "text",
     "store",  "include",     "previous_response_id", "conversation", "parallel_tool_calls",
-    "metadata",
+    "metadata", "reasoning", "prompt_cache_key",
 };
 
 /// True when `v` is the Responses API's default for `key`: such a field changes nothing.
@@ -142,7 +142,7 @@ public:
             else if (type == "item_reference")
                 r = reference(*it, where);
             else if (type == "reasoning")
-                keep(where);  // encrypted reasoning: only an OpenAI upstream can read it
+                r = reasoning_item(*it, where);
             else
                 return bad_value(where + ".type", type,
                                  "message, function_call, function_call_output, reasoning");
@@ -176,6 +176,12 @@ private:
         } else if (role == "assistant") {
             auto t = text_parts(*content, where + ".content", true);
             if (!t) return t.error();
+            // The text of a turn whose reasoning came first joins it.
+            if (turn_ == turn::reasoning) {
+                req_.messages.back().content.emplace_back(text_part{std::move(*t)});
+                turn_ = turn::text;
+                return {};
+            }
             msg.role = role::assistant;
             msg.content.emplace_back(text_part{std::move(*t)});
         } else if (role == "user") {
@@ -184,8 +190,8 @@ private:
         } else {
             return bad_value(where + ".role", role, "user, assistant, system, developer");
         }
+        turn_ = msg.role == role::assistant ? turn::text : turn::none;
         req_.messages.push_back(std::move(msg));
-        last_was_output_ = false;
         return {};
     }
 
@@ -227,7 +233,28 @@ private:
                 }
                 msg.content.emplace_back(std::move(img));
             } else if (ty == "input_file") {
-                keep(where);
+                // A data URL or a URL is a document; an uploaded file's id names state this
+                // server does not have, and bare base64 has no media type: the upstream's.
+                document_part doc;
+                if (auto const* n = member(*p, "filename")) {
+                    if (!n->is_string()) return wrong_type(where + ".filename", "a string", *n);
+                    doc.name = std::string(sv(n->get_string()));
+                }
+                auto const* data = member(*p, "file_data");
+                auto const* url = member(*p, "file_url");
+                if (data && !data->is_string()) return wrong_type(where + ".file_data", "a string", *data);
+                if (url && !url->is_string()) return wrong_type(where + ".file_url", "a string", *url);
+                if (data && data->get_string().starts_with("data:"))
+                    doc.url = std::string(sv(data->get_string()));
+                else if (url && !data)
+                    doc.url = std::string(sv(url->get_string()));
+                if (doc.url.empty()) {
+                    if (!data && !url && !member(*p, "file_id"))
+                        return missing(where + ".file_data");
+                    keep(where);
+                    continue;
+                }
+                msg.content.emplace_back(std::move(doc));
             } else {
                 return bad_value(where + ".type", ty, "input_text, input_image, input_file");
             }
@@ -250,21 +277,85 @@ private:
         tc.id = std::string(sv(call_id->get_string()));
         tc.name = std::string(sv(name->get_string()));
         tc.arguments = std::string(sv(args->get_string()));
+        // A call id this server sealed (a Gemini call's signature, `seal_call_id`) opens again.
+        std::vector<reasoning_part> sealed_parts;
+        open_call_id(sv(call_id->get_string()), &tc.id, &sealed_parts, &tc.signature);
         names_[tc.id] = tc.name;
-        // The calls of one turn follow its text: they join the assistant message before them.
-        if (req_.messages.empty() || req_.messages.back().role != role::assistant ||
-            last_was_output_) {
+        // The calls of one turn follow its reasoning and text: they join that turn.
+        if (turn_ == turn::none) {
             message m;
             m.role = role::assistant;
             req_.messages.push_back(std::move(m));
         }
         auto& content = req_.messages.back().content;
-        // An assistant message that only held an empty text was a placeholder for the calls.
-        if (content.size() == 1)
-            if (auto const* t = std::get_if<text_part>(&content[0]); t && t->text.empty())
-                content.clear();
+        // An empty text before the calls was a placeholder for them.
+        if (!content.empty())
+            if (auto const* t = std::get_if<text_part>(&content.back()); t && t->text.empty())
+                content.pop_back();
+        for (auto& g : sealed_parts) content.emplace_back(std::move(g));
         content.emplace_back(std::move(tc));
-        last_was_output_ = false;
+        turn_ = turn::calls;
+        return {};
+    }
+
+    /** A reasoning item: a reasoning part of the assistant turn it opens (or continues). Its
+        encrypted content is OpenAI's (origin `openai`), or another family's part that a server
+        side sealed into it (`open_reasoning`; a redacted part's data travels as the sealed
+        signature, its origin marked `+redacted`).
+    */
+    boost::system::result<void, api_error> reasoning_item(json::object const& it,
+                                                          std::string const& where) {
+        reasoning_part r;
+        r.origin = "openai";
+        if (auto const* id = member(it, "id")) {
+            if (!id->is_string()) return wrong_type(where + ".id", "a string", *id);
+            r.id = std::string(sv(id->get_string()));
+        }
+        auto const join = [&](char const* key) -> boost::system::result<bool, api_error> {
+            auto const* v = member(it, key);
+            using found = boost::system::result<bool, api_error>;
+            if (!v) return found(boost::system::in_place_value, false);
+            if (!v->is_array()) return wrong_type(where + "." + key, "an array", *v);
+            bool any = false;
+            auto const& a = v->get_array();
+            for (std::size_t j = 0; j < a.size(); ++j) {
+                auto const* p = a[j].if_object();
+                auto const* t = p ? member(*p, "text") : nullptr;
+                if (!t || !t->is_string())
+                    return missing(where + "." + key + "[" + std::to_string(j) + "].text");
+                if (any) r.text += "\n\n";
+                r.text += sv(t->get_string());
+                any = true;
+            }
+            return found(boost::system::in_place_value, any);
+        };
+        auto summary = join("summary");
+        if (!summary) return summary.error();
+        r.type = reasoning_part::kind::summary;
+        if (!*summary) {
+            auto content = join("content");
+            if (!content) return content.error();
+            if (*content) r.type = reasoning_part::kind::text;
+        }
+        if (auto const* ec = member(it, "encrypted_content")) {
+            if (!ec->is_string()) return wrong_type(where + ".encrypted_content", "a string", *ec);
+            std::string_view const sealed = sv(ec->get_string());
+            if (!open_reasoning(sealed, r)) {
+                r.signature = std::string(sealed);
+            } else if (r.origin.ends_with("+redacted")) {
+                r.origin.resize(r.origin.size() - 9);
+                r.type = reasoning_part::kind::redacted;
+                r.data = std::move(r.signature);
+                r.signature.clear();
+            }
+        }
+        if (turn_ == turn::none) {
+            message m;
+            m.role = role::assistant;
+            req_.messages.push_back(std::move(m));
+            turn_ = turn::reasoning;
+        }
+        req_.messages.back().content.emplace_back(std::move(r));
         return {};
     }
 
@@ -297,12 +388,13 @@ private:
             return wrong_type(where + ".output", "a string or an array of parts", *output);
         }
         r.tool_call_id = std::string(sv(call_id->get_string()));
+        open_call_id(sv(call_id->get_string()), &r.tool_call_id, nullptr, nullptr);
         if (auto n = names_.find(r.tool_call_id); n != names_.end()) r.name = n->second;
         message m;
         m.role = role::tool;
         m.content.emplace_back(std::move(r));
         req_.messages.push_back(std::move(m));
-        last_was_output_ = true;
+        turn_ = turn::none;
         return {};
     }
 
@@ -322,7 +414,10 @@ private:
     chat_request& req_;
     std::unordered_map<std::string, std::string> names_;
     std::string kept_;
-    bool last_was_output_ = false;
+    /// The assistant turn the next items join: none open, or one holding reasoning only,
+    /// text, or calls.
+    enum class turn { none, reasoning, text, calls };
+    turn turn_ = turn::none;
 };
 
 boost::system::result<void, api_error> decode_tools(json::object const& o, inbound_request& in) {
@@ -459,6 +554,44 @@ boost::system::result<void, api_error> decode_text(json::object const& o, inboun
             return invalid(*where, "The number at '" + *where + "' is out of range.");
         in.native.emplace("text", std::move(rest));
     }
+    return {};
+}
+
+/** `reasoning`: its effort, and a summary as `include_text` (PROVIDERS-2.md 1.1). A summary other
+    than `auto` (`concise`, `detailed`) and the newest SDK's other members have no unified place.
+*/
+boost::system::result<void, api_error> decode_reasoning(json::object const& o, inbound_request& in) {
+    auto const* rv = member(o, "reasoning");
+    if (!rv) return {};
+    if (!rv->is_object()) return wrong_type("reasoning", "an object", *rv);
+    auto const& r = rv->get_object();
+    reasoning_options opts;
+    json::object rest(json::storage_ptr{});
+    for (auto const& [key, v] : r) {
+        std::string_view const k(key.data(), key.size());
+        if (v.is_null()) continue;
+        if (k == "effort") {
+            if (!v.is_string()) return wrong_type("reasoning.effort", "a string", v);
+            opts.effort = parse_reasoning_effort(sv(v.get_string()));
+            if (!opts.effort)
+                return bad_value("reasoning.effort", sv(v.get_string()),
+                                 "none, minimal, low, medium, high, xhigh, max");
+        } else if (k == "summary" || k == "generate_summary") {  // the latter: deprecated alias
+            std::string const at = "reasoning." + std::string(k);
+            if (!v.is_string()) return wrong_type(at, "a string", v);
+            std::string_view const s = sv(v.get_string());
+            if (s != "auto" && s != "concise" && s != "detailed")
+                return bad_value(at, s, "auto, concise, detailed");
+            opts.include_text = true;
+            if (s != "auto") rest.emplace(key, owned(v));
+        } else {
+            if (auto where = non_finite_at(v, "reasoning." + std::string(k)))
+                return invalid(*where, "The number at '" + *where + "' is out of range.");
+            rest.emplace(key, owned(v));
+        }
+    }
+    if (opts.effort || opts.include_text) in.req.reasoning = opts;
+    if (!rest.empty()) in.native.emplace("reasoning", std::move(rest));
     return {};
 }
 
@@ -600,6 +733,11 @@ decode_result decode(request_head const& head, std::string_view body) {
     }
     if (auto r = decode_tools(*o, out); !r) return r.error();
     if (auto r = decode_text(*o, out); !r) return r.error();
+    if (auto r = decode_reasoning(*o, out); !r) return r.error();
+    if (auto const* k = member(*o, "prompt_cache_key")) {
+        if (!k->is_string()) return wrong_type("prompt_cache_key", "a string", *k);
+        req.prompt_cache_key = std::string(sv(k->get_string()));
+    }
 
     for (auto const& [key, v] : *o) {
         std::string_view const k(key.data(), key.size());
@@ -634,7 +772,38 @@ struct item {
     std::string text;
     std::string call_id;
     std::string name;
+    /// A function call's signature (Gemini's), sealed into its call id (`seal_call_id`): clients
+    /// send call ids back unchanged.
+    std::string signature;
+    /// A reasoning item's text is a summary (else raw reasoning text).
+    bool summary = false;
+    /// A reasoning item's `encrypted_content`; empty: none.
+    std::string encrypted;
+    /// The id its final form carries when it is not `id` (OpenAI's own `rs_…`, known when the
+    /// part completes, after the stream announced the item).
+    std::string final_id;
 };
+
+/** A reasoning part as a reasoning item's fields: OpenAI's own with its id and encrypted
+    content; another family's sealed into `encrypted_content` (`seal_reasoning`, a redacted
+    part's data as the signature under the origin `<origin>+redacted`), so that a client that
+    sends the item back returns the part whole.
+*/
+void reasoning_fields(reasoning_part const& r, item& it) {
+    it.summary = r.type == reasoning_part::kind::summary;
+    it.text = r.type == reasoning_part::kind::redacted ? std::string() : r.text;
+    if (r.origin == "openai") {
+        it.final_id = r.id;
+        it.encrypted = r.signature;
+    } else if (r.type == reasoning_part::kind::redacted) {
+        reasoning_part sealed = r;
+        sealed.origin += "+redacted";
+        sealed.signature = r.data;
+        it.encrypted = seal_reasoning(sealed);
+    } else {
+        it.encrypted = seal_reasoning(r);
+    }
+}
 
 /// `<prefix>_<the response id without its resp_>_<n>`: item ids (`msg_…`, `fc_…`, `rs_…`).
 void make_item_id(std::string& out, std::string_view prefix, std::string_view response_id,
@@ -696,21 +865,34 @@ void append_item(std::string& out, item const& it, bool done, std::string_view s
         append_json_string(out, done && it.text.empty() ? std::string_view("{}")
                                                         : std::string_view(done ? it.text : ""));
         out += ",\"call_id\":";
-        append_json_string(out, it.call_id);
+        if (it.signature.empty())
+            append_json_string(out, it.call_id);
+        else
+            append_json_string(out, seal_call_id(it.call_id, {}, it.signature));
         out += ",\"name\":";
         append_json_string(out, it.name);
         out += '}';
         return;
     case item::kind::reasoning:
-        // Raw reasoning text (DeepSeek's, an open model's) is `reasoning_text` content; there is
-        // no summary to give and nothing encrypted.
+        // A summary is `summary_text`; raw reasoning text (DeepSeek's, Claude's thinking, an
+        // open model's) is `reasoning_text` content.
         out += "{\"id\":";
-        append_json_string(out, it.id);
-        out += ",\"type\":\"reasoning\",\"summary\":[]";
-        if (done) {
+        append_json_string(out, done && !it.final_id.empty() ? it.final_id : it.id);
+        out += ",\"type\":\"reasoning\",\"summary\":[";
+        if (done && it.summary && !it.text.empty()) {
+            out += "{\"type\":\"summary_text\",\"text\":";
+            append_json_string(out, it.text);
+            out += '}';
+        }
+        out += ']';
+        if (done && !it.summary && !it.text.empty()) {
             out += ",\"content\":[{\"type\":\"reasoning_text\",\"text\":";
             append_json_string(out, it.text);
             out += "}]";
+        }
+        if (done && !it.encrypted.empty()) {
+            out += ",\"encrypted_content\":";
+            append_json_string(out, it.encrypted);
         }
         out += '}';
         return;
@@ -795,7 +977,13 @@ std::string_view status_of(finish_reason f) noexcept {
 void append_response(chat_response const& r, answer_meta const& m, std::string& out) {
     std::vector<item> items;
     items.reserve(2 + r.tool_calls.size());
-    if (!r.reasoning.empty()) {
+    for (auto const& part : r.reasoning_parts) {
+        auto& it = items.emplace_back();
+        it.type = item::kind::reasoning;
+        make_item_id(it.id, "rs", m.id, items.size() - 1);
+        reasoning_fields(part, it);
+    }
+    if (r.reasoning_parts.empty() && !r.reasoning.empty()) {
         auto& it = items.emplace_back();
         it.type = item::kind::reasoning;
         make_item_id(it.id, "rs", m.id, items.size() - 1);
@@ -813,6 +1001,7 @@ void append_response(chat_response const& r, answer_meta const& m, std::string& 
         it.text = c.arguments;
         it.call_id = c.id;
         it.name = c.name;
+        it.signature = c.signature;
     }
     response_fields f;
     f.id = m.id;
@@ -854,6 +1043,7 @@ public:
             out += ",\"logprobs\":[]";
             end_event(out);
         }
+        for (auto const& part : c.reasoning_parts) reasoning_done(part, out);
         for (auto const& d : c.tool_calls) call_delta(d, out);
         if (c.finish_reason) finish_ = *c.finish_reason;
     }
@@ -865,10 +1055,12 @@ public:
             // Nothing was streamed: the whole answer's content, as one delta of each kind.
             chat_chunk c;
             c.text = whole.content;
-            c.reasoning = whole.reasoning;
+            if (whole.reasoning_parts.empty()) c.reasoning = whole.reasoning;
+            c.reasoning_parts = whole.reasoning_parts;
             for (std::size_t i = 0; i < whole.tool_calls.size(); ++i)
                 c.tool_calls.push_back({i, whole.tool_calls[i].id, whole.tool_calls[i].name,
-                                        whole.tool_calls[i].arguments});
+                                        whole.tool_calls[i].arguments,
+                                        whole.tool_calls[i].signature});
             chunk(c, out);
         }
         if (items_.empty()) open(item::kind::message, out);  // an empty answer still has one
@@ -1071,6 +1263,22 @@ private:
         has_open_ = false;
     }
 
+    /// A completed reasoning part: the reasoning item its text streamed into (or a new one,
+    /// its text as one delta) gets the part's id and encrypted content, and is closed.
+    void reasoning_done(reasoning_part const& part, std::string& out) {
+        bool const streamed = has_open_ && items_[open_].type == item::kind::reasoning;
+        item& it = open(item::kind::reasoning, out);
+        if (!streamed && !part.text.empty() && part.type != reasoning_part::kind::redacted) {
+            event(out, "response.reasoning_text.delta");
+            item_ref(out);
+            out += ",\"content_index\":0,\"delta\":";
+            append_json_string(out, part.text);
+            end_event(out);
+        }
+        reasoning_fields(part, it);
+        close(out);
+    }
+
     void call_delta(tool_call_delta const& d, std::string& out) {
         // The unified call `d.index` is item `call_items_[d.index]`; a new index opens an item.
         if (d.index >= call_items_.size() || call_items_[d.index] == npos) {
@@ -1081,16 +1289,19 @@ private:
             auto& it = items_[open_];
             it.call_id = d.id;
             it.name = d.name;
+            it.signature = d.signature;
             announce(out);
         } else if (call_items_[d.index] != open_ || !has_open_) {
             // A late fragment of a call already closed: it still belongs to that call.
             auto& it = items_[call_items_[d.index]];
             it.text += d.arguments;
+            it.signature += d.signature;
             return;
         } else {
             auto& it = items_[open_];
             if (it.call_id.empty()) it.call_id = d.id;
             if (it.name.empty()) it.name = d.name;
+            it.signature += d.signature;  // the final call id carries it
         }
         if (d.arguments.empty()) return;
         items_[open_].text += d.arguments;

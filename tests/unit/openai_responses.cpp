@@ -4,6 +4,7 @@
 // and event streams we decode; the requests the server side decodes and the responses, streams
 // and errors it writes; and the round trips between the two sides.
 #include "common/wire_fixtures.hpp"
+#include "wire/common.hpp"
 #include "wire/formats.hpp"
 #include "wire/openai_responses.hpp"
 #include "wire/wire_format.hpp"
@@ -119,7 +120,32 @@ std::map<std::string, std::function<chat_request()>, std::less<>> const request_
              "colours", json::parse(R"({"type":"object","properties":)"
                                     R"({"colours":{"type":"array","items":{"type":"string"}}}})")
                             .as_object());
-         r.extra = json::parse(R"({"service_tier":"flex","reasoning":{"effort":"high"}})").as_object();
+         r.reasoning = reasoning_options{reasoning_effort::high, std::nullopt, std::nullopt};
+         r.extra = json::parse(R"({"service_tier":"flex"})").as_object();
+         return r;
+     }},
+    {"request_reasoning.json",
+     [] {
+         chat_request r;
+         r.model = "openai/gpt-5-pro";
+         r.reasoning = reasoning_options{reasoning_effort::high, std::nullopt, true};
+         r.prompt_cache_key = "user-42";
+         r.messages = {
+             user({text_part{"Summarise this and check the weather."},
+                   document_base64("application/pdf", "JVBERi0x", "q3.pdf"),
+                   document_part{"https://example.com/terms.pdf", "", std::nullopt}}),
+             message{role::assistant,
+                     {reasoning_part{reasoning_part::kind::summary, "**Need weather**", "gAAAABenc",
+                                     "", "rs_01", "openai"},
+                      // Claude's thinking validates only on Anthropic: left out here.
+                      reasoning_part{reasoning_part::kind::text, "Hmm.", "sig-claude", "", "",
+                                     "anthropic"},
+                      // OpenAI's without encrypted content names stored state: left out.
+                      reasoning_part{reasoning_part::kind::summary, "old", "", "", "rs_00", "openai"},
+                      tool_call{"call_A", "get_weather", R"({"city":"Oslo"})", ""}}},
+             tool_answer("call_A", R"({"temp_c":4})", "get_weather"),
+         };
+         r.tools = {tool{"get_weather", "", weather_schema(), false}};
          return r;
      }},
     {"request_json_object.json",
@@ -501,18 +527,17 @@ BOOST_AUTO_TEST_CASE(server_keeps_what_the_unified_request_cannot_hold) {
     row const rows[] = {
         {R"({"model":"m","input":"x","metadata":{"a":"b"},"truncation":"auto","reasoning":{"effort":"low"},
              "parallel_tool_calls":false,"service_tier":"flex","background":false,"prompt_cache_key":"k"})",
-         R"({"parallel_tool_calls":false,"metadata":{"a":"b"},"truncation":"auto","reasoning":{"effort":"low"},
-             "service_tier":"flex","prompt_cache_key":"k"})",
+         R"({"parallel_tool_calls":false,"metadata":{"a":"b"},"truncation":"auto","service_tier":"flex"})",
          ""},
-        // A reasoning item or a file keeps the whole input (for an OpenAI upstream), and names
-        // where it is.
+        // An uploaded file keeps the whole input (for an OpenAI upstream), and names where it
+        // is; a reasoning item and a file's data have unified places.
         {R"({"model":"m","input":[{"role":"user","content":"x"},
              {"type":"reasoning","id":"rs_1","summary":[],"encrypted_content":"gAAA"},
-             {"role":"user","content":[{"type":"input_file","filename":"a.pdf","file_data":"data:application/pdf;base64,JVBE"}]}]})",
+             {"role":"user","content":[{"type":"input_file","filename":"a.pdf","file_id":"file-1"}]}]})",
          R"({"input":[{"role":"user","content":"x"},
              {"type":"reasoning","id":"rs_1","summary":[],"encrypted_content":"gAAA"},
-             {"role":"user","content":[{"type":"input_file","filename":"a.pdf","file_data":"data:application/pdf;base64,JVBE"}]}]})",
-         "input[1]"},
+             {"role":"user","content":[{"type":"input_file","filename":"a.pdf","file_id":"file-1"}]}]})",
+         "input[2].content[0]"},
         {R"({"model":"m","input":"x","tools":[{"type":"function","name":"f","parameters":{}},{"type":"web_search"}],
              "tool_choice":{"type":"allowed_tools","mode":"auto","tools":[{"type":"function","name":"f"}]}})",
          R"({"tools":[{"type":"function","name":"f","parameters":{}},{"type":"web_search"}],
@@ -777,6 +802,111 @@ BOOST_AUTO_TEST_CASE(server_errors_and_headers) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Reasoning (PROVIDERS-2.md 3.2) and documents (5) on the server side
+
+BOOST_AUTO_TEST_CASE(server_reads_reasoning_items_options_and_files) {
+    auto const r = decode_request(R"({"model":"m",
+        "reasoning":{"effort":"low","summary":"auto"},"prompt_cache_key":"k1",
+        "include":["reasoning.encrypted_content"],
+        "input":[
+          {"role":"user","content":[{"type":"input_text","text":"Read it"},
+            {"type":"input_file","filename":"a.pdf","file_data":"data:application/pdf;base64,JVBE"},
+            {"type":"input_file","file_url":"https://example.com/b.pdf"}]},
+          {"type":"reasoning","id":"rs_1","summary":[{"type":"summary_text","text":"one"},{"type":"summary_text","text":"two"}],"encrypted_content":"gAAAA"},
+          {"type":"message","role":"assistant","content":[{"type":"output_text","text":"Checking."}]},
+          {"type":"function_call","call_id":"call_1","name":"f","arguments":"{}"},
+          {"type":"function_call_output","call_id":"call_1","output":"done"},
+          {"type":"reasoning","id":"rs_2","summary":[],"content":[{"type":"reasoning_text","text":"raw"}]},
+          {"type":"message","role":"assistant","content":"Done."}]})");
+    BOOST_TEST_REQUIRE(!!r, (r ? "" : r.error().message));
+    BOOST_TEST(r->native.empty(), json::serialize(r->native));
+    auto const& req = r->req;
+    BOOST_TEST_REQUIRE(req.reasoning.has_value());
+    BOOST_TEST((req.reasoning->effort == reasoning_effort::low));
+    BOOST_TEST((req.reasoning->include_text == std::optional<bool>(true)));
+    BOOST_TEST(req.prompt_cache_key == "k1");
+    BOOST_TEST_REQUIRE(req.messages.size() == 4u);
+    auto const* doc = std::get_if<document_part>(&req.messages[0].content.at(1));
+    BOOST_TEST_REQUIRE(doc != nullptr);
+    BOOST_TEST(doc->url == "data:application/pdf;base64,JVBE");
+    BOOST_TEST(doc->name == "a.pdf");
+    BOOST_TEST(std::get<document_part>(req.messages[0].content.at(2)).url == "https://example.com/b.pdf");
+    // One assistant turn: its reasoning, its text, its call.
+    auto const& turn = req.messages[1].content;
+    BOOST_TEST_REQUIRE(turn.size() == 3u);
+    auto const& rs = std::get<reasoning_part>(turn[0]);
+    BOOST_TEST((rs.type == reasoning_part::kind::summary));
+    BOOST_TEST(rs.text == "one\n\ntwo");
+    BOOST_TEST(rs.signature == "gAAAA");
+    BOOST_TEST(rs.id == "rs_1");
+    BOOST_TEST(rs.origin == "openai");
+    BOOST_TEST(std::get<text_part>(turn[1]).text == "Checking.");
+    BOOST_TEST(std::get<tool_call>(turn[2]).id == "call_1");
+    auto const& last = req.messages[3].content;
+    BOOST_TEST_REQUIRE(last.size() == 2u);
+    BOOST_TEST((std::get<reasoning_part>(last[0]).type == reasoning_part::kind::text));
+    BOOST_TEST(std::get<reasoning_part>(last[0]).text == "raw");
+    BOOST_TEST(std::get<text_part>(last[1]).text == "Done.");
+
+    // What has no unified place: a summary other than auto, an uploaded file's id.
+    auto const kept = decode_request(R"({"model":"m","reasoning":{"effort":"high","summary":"detailed","context":"all_turns"},
+        "input":[{"role":"user","content":[{"type":"input_file","file_id":"file-1"}]},{"role":"user","content":"x"}]})");
+    BOOST_TEST_REQUIRE(!!kept, (kept ? "" : kept.error().message));
+    BOOST_TEST(kept->native_name == "input[0].content[0]");
+    BOOST_TEST(kept->native.contains("input"));
+    check_json(kept->native.at("reasoning"), parse_json(R"({"summary":"detailed","context":"all_turns"})"), "reasoning");
+    auto const bad = decode_request(R"({"model":"m","input":"x","reasoning":{"effort":"extreme"}})");
+    BOOST_TEST_REQUIRE(!bad);
+    BOOST_TEST(bad.error().param == "reasoning.effort");
+}
+
+BOOST_AUTO_TEST_CASE(server_writes_reasoning_items_with_encrypted_content) {
+    chat_response r;
+    r.content = "Hi";
+    r.reasoning_parts = {
+        reasoning_part{reasoning_part::kind::summary, "sum", "gAAAA", "", "rs_real", "openai"},
+        reasoning_part{reasoning_part::kind::text, "think", "sig-c", "", "", "anthropic"},
+        reasoning_part{reasoning_part::kind::redacted, "", "", "opaque", "", "anthropic"}};
+    r.finish_reason = finish_reason::stop;
+    auto const body = parse_json(encode_response(r, meta("resp_z", 1, "m")));
+    auto const& out = body.at("output").as_array();
+    BOOST_TEST_REQUIRE(out.size() == 4u);
+    check_json(out[0], parse_json(R"({"id":"rs_real","type":"reasoning","summary":[{"type":"summary_text","text":"sum"}],"encrypted_content":"gAAAA"})"), "openai's");
+    BOOST_TEST(str(out[1].at("content").at(0).at("text")) == "think");
+    BOOST_TEST(str(out[1].at("encrypted_content")).starts_with("llmux1.anthropic."));
+
+    // A client that sends the output back returns every part whole, Claude's included.
+    json::array input{json::object{{"role", "user"}, {"content", "hi"}}};
+    for (auto const& it : out) input.push_back(it);
+    auto const back = decode_request(json::serialize(json::object{{"model", "m"}, {"input", input}}));
+    BOOST_TEST_REQUIRE(!!back, (back ? "" : back.error().message));
+    std::vector<reasoning_part> parts;
+    for (auto const& p : back->req.messages.at(1).content)
+        if (auto const* g = std::get_if<reasoning_part>(&p)) parts.push_back(*g);
+    BOOST_TEST_REQUIRE(parts.size() == 3u);
+    BOOST_TEST((parts[0] == r.reasoning_parts[0]));
+    BOOST_TEST((parts[1] == r.reasoning_parts[1]));
+    BOOST_TEST((parts[2] == r.reasoning_parts[2]));
+
+    // Streamed: the item's final form carries them, and our client reads the parts back.
+    chat_chunk a, done, text;
+    a.reasoning = "su";
+    done.reasoning_parts = {r.reasoning_parts[0]};
+    text.text = "Hi";
+    auto const bytes = encode_stream(server(), meta("resp_z", 1, "m"), false, {a, done, text}, r);
+    auto d = fmt().make_stream_decoder();
+    std::vector<chat_chunk> chunks;
+    BOOST_TEST_REQUIRE(d->feed(bytes, chunks).has_value());
+    BOOST_TEST_REQUIRE(d->finish(chunks).has_value());
+    auto const whole = accumulate(chunks);
+    BOOST_TEST(whole.reasoning == "su");
+    BOOST_TEST_REQUIRE(whole.reasoning_parts.size() == 1u);
+    BOOST_TEST(whole.reasoning_parts[0].signature == "gAAAA");
+    BOOST_TEST(whole.reasoning_parts[0].id == "rs_real");
+    BOOST_TEST(whole.content == "Hi");
+}
+
+// ---------------------------------------------------------------------------------------------
 // Round trips
 
 namespace {
@@ -801,6 +931,7 @@ chat_request as_responses_carries(chat_request const& r) {
         std::string text;
         std::vector<content_part> rest;
         std::vector<tool_call> calls;
+        std::vector<reasoning_part> reasoning;
         for (auto const& p : m.content) {
             if (auto const* t = std::get_if<text_part>(&p)) {
                 text += t->text;
@@ -811,6 +942,12 @@ chat_request as_responses_carries(chat_request const& r) {
                 rest.push_back(p);
             } else if (auto const* res = std::get_if<tool_result>(&p)) {
                 tool_message(*res);
+            } else if (std::holds_alternative<document_part>(p)) {
+                document_part d = std::get<document_part>(p);
+                d.cache.reset();
+                rest.push_back(std::move(d));
+            } else if (auto const* g = std::get_if<reasoning_part>(&p)) {
+                if (g->origin == "openai" && !g->signature.empty()) reasoning.push_back(*g);
             }
         }
         switch (m.role) {
@@ -821,6 +958,7 @@ chat_request as_responses_carries(chat_request const& r) {
             break;
         case role::assistant: {
             message a{role::assistant, {}};
+            for (auto& g : reasoning) a.content.emplace_back(std::move(g));
             if (!text.empty() || calls.empty()) a.content.emplace_back(text_part{text});
             for (auto& c : calls) a.content.emplace_back(std::move(c));
             out.messages.push_back(std::move(a));
@@ -841,6 +979,16 @@ chat_request as_responses_carries(chat_request const& r) {
     if (r.response_format && r.response_format->type != response_format::kind::text)
         out.response_format = r.response_format;
     out.extra = r.extra;
+    // An effort (the one below a budget), and a summary only when asked for.
+    if (r.reasoning) {
+        reasoning_options o;
+        o.effort = r.reasoning->effort;
+        if (!o.effort && r.reasoning->budget_tokens)
+            o.effort = detail::effort_for_budget(*r.reasoning->budget_tokens);
+        if (r.reasoning->include_text && *r.reasoning->include_text) o.include_text = true;
+        if (o.effort || o.include_text) out.reasoning = o;
+    }
+    out.prompt_cache_key = r.prompt_cache_key;
     return out;
 }
 
@@ -943,12 +1091,61 @@ BOOST_AUTO_TEST_CASE(round_trip_every_stream_fixture) {
             // then its arguments follow, as OpenAI streams them), then one chunk with the finish
             // reason and the usage of the terminal event.
             json::array expected;
+            // Every item is closed with its final form: a reasoning item whose part did not
+            // come gives one when it closes (its text, raw; the id the server gave it).
+            std::size_t items = 0, reasoning_at = 0;
+            enum class last_item { none, reasoning, text, call } last = last_item::none;
+            std::string run;
+            std::size_t last_call = static_cast<std::size_t>(-1);
+            std::string suffix = info.id;
+            if (suffix.starts_with("resp_")) suffix.erase(0, 5);
+            auto const close_reasoning = [&] {
+                if (last == last_item::reasoning && !run.empty()) {
+                    chat_chunk done;
+                    done.reasoning_parts.push_back(reasoning_part{
+                        reasoning_part::kind::text, run, "", "",
+                        "rs_" + suffix + "_" + std::to_string(reasoning_at), "openai"});
+                    expected.push_back(chunk_json(done));
+                }
+                run.clear();
+            };
             for (auto const& ch : chunks) {
+                if (!ch.reasoning.empty()) {
+                    if (last != last_item::reasoning) {
+                        reasoning_at = items++;
+                        last = last_item::reasoning;
+                    }
+                    run += ch.reasoning;
+                }
+                if (!ch.reasoning_parts.empty()) {
+                    run.clear();
+                    last = last_item::none;
+                }
+                if (!ch.text.empty()) {
+                    close_reasoning();
+                    if (last != last_item::text) ++items;
+                    last = last_item::text;
+                }
+                for (auto const& d : ch.tool_calls)
+                    if (d.index != last_call) {
+                        close_reasoning();
+                        ++items;
+                        last = last_item::call;
+                        last_call = d.index;
+                    }
                 chat_chunk part = ch;
                 part.finish_reason.reset();
                 part.usage.reset();
                 part.tool_calls.clear();
-                if (part.has_content()) expected.push_back(chunk_json(part));
+                if (part.has_content()) {
+                    // The reasoning delta and the text of one chunk are two items' events.
+                    chat_chunk r = part, t = part;
+                    r.text.clear();
+                    t.reasoning.clear();
+                    t.reasoning_parts.clear();
+                    if (r.has_content()) expected.push_back(chunk_json(r));
+                    if (t.has_content()) expected.push_back(chunk_json(t));
+                }
                 for (auto const& d : ch.tool_calls) {
                     chat_chunk call;
                     call.tool_calls.push_back(d);
@@ -960,11 +1157,12 @@ BOOST_AUTO_TEST_CASE(round_trip_every_stream_fixture) {
                     expected.push_back(chunk_json(call));
                 }
             }
+            close_reasoning();
             auto const carried = as_responses_answers(whole);
-            chat_chunk last;
-            last.finish_reason = carried.finish_reason;
-            if (whole.usage.known()) last.usage = carried.usage;
-            expected.push_back(chunk_json(last));
+            chat_chunk end;
+            end.finish_reason = carried.finish_reason;
+            if (whole.usage.known()) end.usage = carried.usage;
+            expected.push_back(chunk_json(end));
             check_json(back.at("chunks"), expected, "chunks");
             check_json(back.at("end"), json::value("ok"), "end");
             check_json(back.at("info").at("id"), json::value(info.id), "id");
