@@ -27,8 +27,10 @@ seed() {  # seed TARGET FILE...
         i=$((i + 1))
     done
 }
-seed sse tests/data/openai/*.sse tests/data/anthropic/*.sse tests/data/gemini/*.sse
+seed sse tests/data/openai/*.sse tests/data/anthropic/*.sse tests/data/gemini/*.sse \
+    tests/data/openai_responses/*.sse
 seed openai_stream tests/data/openai/*.sse
+seed openai_responses_stream tests/data/openai_responses/*.sse
 seed anthropic_stream tests/data/anthropic/*.sse
 seed gemini_stream tests/data/gemini/*.sse
 seed bedrock_stream tests/data/bedrock/*.bin
@@ -62,6 +64,20 @@ for body in '{"model":"m","messages":[{"role":"user","content":"hi"}]}' \
     '{"model":"gpt-5","reasoning_effort":"low","prompt_cache_key":"k","messages":[{"role":"system","content":[{"type":"text","text":"manual","cache_control":{"type":"ephemeral","ttl":"1h"}}]},{"role":"user","content":[{"type":"text","text":"sum up"},{"type":"file","file":{"filename":"a.pdf","file_data":"data:application/pdf;base64,JVBE"}}]},{"role":"assistant","content":null,"reasoning_content":"r","tool_calls":[{"id":"call_1__llmux1__eyJwIjpbeyJrIjowLCJ0IjoiaG0iLCJzIjoic2lnIiwibyI6ImFudGhyb3BpYyJ9XSwicyI6IkVwQUkifQ","type":"function","function":{"name":"f","arguments":"{}"}}]},{"role":"tool","tool_call_id":"call_1__llmux1__eyJwIjpbeyJrIjowLCJ0IjoiaG0iLCJzIjoic2lnIiwibyI6ImFudGhyb3BpYyJ9XSwicyI6IkVwQUkifQ","content":"ok"}]}'; do
     for b in 0 1; do
         printf "\\$(printf '%03o' $b)%s" "$body" >"$seeds/openai_request/body$i.$b"
+    done
+    i=$((i + 1))
+done
+
+# Request bodies as Responses API clients write them (the SDKs, the Vercel AI SDK, LangChain);
+# the leading byte picks the path.
+mkdir -p "$seeds/openai_responses_request"
+i=0
+for body in '{"model":"m","input":"hi"}' \
+    '{"model":"m","instructions":"be terse","input":[{"role":"developer","content":"x"},{"type":"message","role":"user","content":[{"type":"input_text","text":"what is this?"},{"type":"input_image","image_url":"https://example.com/a.png","detail":"low"}]}],"temperature":0.5,"top_p":0.9,"max_output_tokens":64,"user":"u","stream":true,"store":false,"include":["reasoning.encrypted_content"]}' \
+    '{"model":"m","input":[{"role":"user","content":"weather?"},{"type":"function_call","id":"fc_1","call_id":"call_1","name":"get_weather","arguments":"{\"city\":\"Oslo\"}","status":"completed"},{"type":"function_call_output","call_id":"call_1","output":"sunny"}],"tools":[{"type":"function","name":"get_weather","description":"now","parameters":{"type":"object","properties":{"city":{"type":"string"}},"required":["city"]},"strict":true}],"tool_choice":{"type":"function","name":"get_weather"}}' \
+    '{"model":"m","input":[{"type":"reasoning","id":"rs_1","summary":[{"type":"summary_text","text":"t"}],"encrypted_content":"gAAA"},{"role":"user","content":[{"type":"input_file","filename":"a.pdf","file_data":"data:application/pdf;base64,JVBE"}]}],"text":{"format":{"type":"json_schema","name":"s","schema":{"type":"object"},"strict":false},"verbosity":"low"},"reasoning":{"effort":"high","summary":"auto"},"truncation":"auto","tools":[{"type":"web_search"}]}'; do
+    for b in 0 1; do
+        printf "\\$(printf '%03o' $b)%s" "$body" >"$seeds/openai_responses_request/body$i.$b"
     done
     i=$((i + 1))
 done
@@ -158,7 +174,8 @@ run_one() {  # run_one TARGET: exit status 0 when the run found nothing
 }
 targets=(sse event_stream openai_stream anthropic_stream gemini_stream bedrock_stream http_request
          openai_request openai_embeddings_request gemini_embeddings_request
-         bedrock_embeddings_request bedrock_request gemini_request anthropic_request)
+         bedrock_embeddings_request bedrock_request gemini_request anthropic_request
+         openai_responses_stream openai_responses_request)
 if [[ -n ${LLMUX_FUZZ_TARGETS:-} ]]; then read -ra targets <<<"$LLMUX_FUZZ_TARGETS"; fi
 if [[ -n ${LLMUX_FUZZ_RUNS:-} ]]; then
     # (capped at 5 minutes a target: on a slow machine a prefix of the same inputs)

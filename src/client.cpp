@@ -14,6 +14,7 @@
 #include "wire/bedrock_embeddings.hpp"
 #include "wire/gemini_embeddings.hpp"
 #include "wire/openai_embeddings.hpp"
+#include "wire/formats.hpp"
 #include "wire/wire_format.hpp"
 
 #include <boost/asio/deferred.hpp>
@@ -133,7 +134,7 @@ struct provider_entry {
 
 struct prepared {
     provider_entry const* p = nullptr;
-    /// The wire format of this model (`wire_format::for_model`).
+    /// The wire format of this model (`wire_for_model`).
     detail::wire_format const* wire = nullptr;
     model_id id;
     std::shared_ptr<detail::http_request> req;
@@ -305,7 +306,7 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
             if (auto problem = detail::header_problem(name, value))
                 return failure(error::invalid_request, "request headers: " + *problem);
         detail::encode_context ctx{p.cfg, id->model, stream};
-        auto const& wire = p.wire->for_model(id->model);
+        auto const& wire = detail::wire_for_model(p.cfg, *p.wire, id->model);
         auto enc = wire.encode(req, ctx);
         if (!enc) {
             auto f = enc.error();
@@ -787,7 +788,7 @@ bool client::continues_prefill(std::string_view model, chat_request const& req) 
     if (!id) return false;
     auto p = impl_->find_provider(*id);
     if (!p) return false;
-    return (*p)->wire->for_model(id->model).continues_prefill(id->model, req);
+    return detail::wire_for_model((*p)->cfg, *(*p)->wire, id->model).continues_prefill(id->model, req);
 }
 
 model_estimate client::estimate(std::string_view model) const {

@@ -186,7 +186,7 @@ std::string_view format_of(client const& up, std::string_view deployment) {
     auto const id = model_id::parse(deployment);
     auto const* p = id ? up.config().find(id->provider) : nullptr;
     auto const* w = p ? detail::find_wire_format(p->wire) : nullptr;
-    return w ? w->for_model(id->model).name() : std::string_view();
+    return w ? detail::wire_for_model(*p, *w, id->model).name() : std::string_view();
 }
 
 /// What the access log line and the metrics of one model request need.

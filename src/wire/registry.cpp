@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: BSL-1.0
 #include "wire/formats.hpp"
+#include "wire/openai_responses.hpp"
 
 #include <array>
 #include <utility>
@@ -18,6 +19,7 @@ struct entry {
 // tables (the first match wins) and OpenAI's shape answers paths nobody serves.
 constexpr std::array entries = {
     entry{"openai", &openai_chat_format, &openai_chat_server},
+    entry{responses::format_name, &openai_responses_format, &openai_responses_server},
     entry{"anthropic", &anthropic_messages_format, &anthropic_messages_server},
     entry{"gemini", &gemini_format, &gemini_server},
     entry{"bedrock", &bedrock_converse_format, &bedrock_converse_server},
@@ -57,6 +59,13 @@ wire_server const* find_wire_server(std::string_view name) noexcept {
 
 std::span<wire_server const* const> wire_servers() noexcept {
     return servers();
+}
+
+wire_format const& wire_for_model(provider_config const& p, wire_format const& wire,
+                                  std::string_view model) noexcept {
+    if (&wire == &openai_chat_format() && p.name == "openai" && responses::responses_only(model))
+        return openai_responses_format();
+    return wire.for_model(model);
 }
 
 }  // namespace llmux::detail

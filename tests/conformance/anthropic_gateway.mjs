@@ -37,6 +37,7 @@ const upstreams = {
     gemini: 'gemini-2.0-flash',
     nova: 'amazon.nova-lite-v1:0',
     claude: 'claude-sonnet-4.6',
+    pro: 'gpt-5-pro',  // the Responses API upstream (openai's Responses-only models)
 };
 const answer = (m) => `Emulated answer from ${m} to: ${prompt}`;
 const weatherTool = {

@@ -30,6 +30,7 @@ const upstreams = {
     claude: 'claude-sonnet-4.6',
     gemini: 'gemini-2.0-flash',
     nova: 'amazon.nova-lite-v1:0',
+    pro: 'gpt-5-pro',  // the Responses API upstream (openai's Responses-only models)
 };
 
 const weatherTool = {

@@ -17,6 +17,7 @@ models=$(cat <<'JSON'
   "claude": "anthropic/claude-sonnet-4.6",
   "gemini": "google/gemini-2.0-flash",
   "nova": "bedrock/amazon.nova-lite-v1:0",
+  "pro": "openai/gpt-5-pro",
   "resilient": {"deployments": ["openai/gpt-4o~error=503", "anthropic/claude-sonnet-4.6"],
                 "strategy": "fallback"},
   "stalling": {"deployments": ["openai/gpt-4o~fault=stall,after=0", "google/gemini-2.0-flash"],
@@ -25,7 +26,8 @@ models=$(cat <<'JSON'
   "gpt-limited": "openai/gpt-4o-mini~error=429,retry_after=3s",
   "claude-limited": "anthropic/claude-sonnet-4.6~error=429,retry_after=3s",
   "gemini-limited": "google/gemini-2.0-flash~error=429,retry_after=3s",
-  "nova-limited": "bedrock/amazon.nova-lite-v1:0~error=429,retry_after=3s"
+  "nova-limited": "bedrock/amazon.nova-lite-v1:0~error=429,retry_after=3s",
+  "pro-limited": "openai/gpt-5-pro~error=429,retry_after=3s"
 }
 JSON
 )
