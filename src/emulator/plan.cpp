@@ -4,6 +4,7 @@
 #include "util/crypto.hpp"
 #include "wire/anthropic_messages.hpp"
 #include "wire/common.hpp"
+#include "wire/openai_chat.hpp"
 
 #include "util/json_text.hpp"
 
@@ -196,11 +197,33 @@ struct prefix_scan {
         marked_chars = chars;
     }
 };
+
+
+/// True when the request has a cache breakpoint anywhere (most have none: then the prefix is
+/// not hashed at all).
+bool has_breakpoint(chat_request const& req) noexcept {
+    if (req.system_cache) return true;
+    for (auto const& t : req.tools)
+        if (t.cache) return true;
+    for (auto const& m : req.messages)
+        for (auto const& p : m.content) {
+            bool const marked = std::visit(
+                [](auto const& x) {
+                    if constexpr (requires { x.cache; })
+                        return x.cache.has_value();
+                    else
+                        return false;
+                },
+                p);
+            if (marked) return true;
+        }
+    return false;
+}
 }  // namespace
 
 emu_request plan_input(chat_request const& req, bool stream, bool include_usage) {
     emu_request r;
-    {
+    if (has_breakpoint(req)) {
         prefix_scan scan;
         for (auto const& t : req.tools) {
             scan.add(t.name);
@@ -406,9 +429,7 @@ std::string_view reasoning_family(std::string_view model) noexcept {
                    ? std::string_view()
                    : std::string_view("anthropic");
     if (model.starts_with("gemini-3") || model.starts_with("gemini-2.5")) return "google";
-    if (model.starts_with("gpt-5") || model.starts_with("o1") || model.starts_with("o3") ||
-        model.starts_with("o4"))
-        return "openai";
+    if (openai::reasoning_model(model)) return "openai";
     if (model.starts_with("deepseek-reasoner")) return "deepseek";
     return {};
 }

@@ -40,6 +40,11 @@ std::string_view trim(std::string_view s) noexcept {
     return s;
 }
 
+json::object reasoning_value(reasoning_part const& g) {
+    return {{"type", static_cast<int>(g.type)}, {"text", g.text}, {"signature", g.signature},
+            {"data", g.data}, {"id", g.id}, {"origin", g.origin}};
+}
+
 json::value cache_value(std::optional<cache_control> const& c) {
     return c ? json::value(c->ttl) : json::value(nullptr);
 }
@@ -74,20 +79,10 @@ json::value part_value(content_part const& p) {
         o["name"] = d->name;
         o["cache"] = cache_value(d->cache);
     } else if (auto const* g = std::get_if<reasoning_part>(&p)) {
+        o = reasoning_value(*g);
         o["t"] = "reasoning";
-        o["type"] = static_cast<int>(g->type);
-        o["text"] = g->text;
-        o["signature"] = g->signature;
-        o["data"] = g->data;
-        o["id"] = g->id;
-        o["origin"] = g->origin;
     }
     return o;
-}
-
-json::object reasoning_value(reasoning_part const& g) {
-    return {{"type", static_cast<int>(g.type)}, {"text", g.text}, {"signature", g.signature},
-            {"data", g.data}, {"id", g.id}, {"origin", g.origin}};
 }
 
 template <class T>

@@ -222,10 +222,7 @@ private:
         if (auto ok = check_cache_ttl(*c, at); !ok) return ok;
         if (++breakpoints_ > 4)
             return invalid(at + ": a fifth cache breakpoint; Anthropic takes at most 4 a request");
-        json::object cc(sp_);
-        cc.emplace("type", "ephemeral");
-        if (!c->ttl.empty()) cc.emplace("ttl", c->ttl);
-        o.emplace("cache_control", std::move(cc));
+        o.emplace("cache_control", ephemeral_cache_control(*c, sp_));
         return {};
     }
 

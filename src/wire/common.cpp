@@ -360,6 +360,14 @@ bool open_call_id(std::string_view sealed, std::string* id, std::vector<reasonin
     return true;
 }
 
+boost::json::object ephemeral_cache_control(cache_control const& c,
+                                            boost::json::storage_ptr const& sp) {
+    boost::json::object o(sp);
+    o.emplace("type", "ephemeral");
+    if (!c.ttl.empty()) o.emplace("ttl", c.ttl);
+    return o;
+}
+
 result<void> check_cache_ttl(cache_control const& c, std::string const& at) {
     if (c.ttl.empty() || c.ttl == "5m" || c.ttl == "1h") return {};
     return failure(error::invalid_request,

@@ -132,6 +132,10 @@ std::string seal_call_id(std::string_view id, std::span<reasoning_part const> pa
 bool open_call_id(std::string_view sealed, std::string* id, std::vector<reasoning_part>* parts,
                   std::string* signature);
 
+/// A breakpoint as Anthropic's (and OpenRouter's) `cache_control`: `{"type":"ephemeral"}`
+/// with its `ttl` when set.
+boost::json::object ephemeral_cache_control(cache_control const& c,
+                                            boost::json::storage_ptr const& sp);
 /// Checks a cache breakpoint's `ttl` (empty, `5m` or `1h`); `at` names the place.
 result<void> check_cache_ttl(cache_control const& c, std::string const& at);
 /// @}

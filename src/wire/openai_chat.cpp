@@ -113,7 +113,7 @@ public:
             json::object part(sp_);
             part.emplace("type", "text");
             part.emplace("text", text);
-            part.emplace("cache_control", cache_object(*cache));
+            part.emplace("cache_control", ephemeral_cache_control(*cache, sp_));
             json::array parts(sp_);
             parts.emplace_back(std::move(part));
             m.emplace("content", std::move(parts));
@@ -212,7 +212,7 @@ private:
                     o.emplace("type", "text");
                     o.emplace("text", t->text);
                     if (t->cache && dialect_ == openai::dialect::openrouter)
-                        o.emplace("cache_control", cache_object(*t->cache));
+                        o.emplace("cache_control", ephemeral_cache_control(*t->cache, sp_));
                     parts.emplace_back(std::move(o));
                 } else if (auto const* d = std::get_if<document_part>(&p)) {
                     json::object f(sp_);
@@ -236,13 +236,6 @@ private:
         }
         messages_.emplace_back(std::move(u));
         return {};
-    }
-
-    json::object cache_object(cache_control const& c) {
-        json::object o(sp_);
-        o.emplace("type", "ephemeral");
-        if (!c.ttl.empty()) o.emplace("ttl", c.ttl);
-        return o;
     }
 
     result<void> add_assistant(message const& m, std::size_t i) {
@@ -323,13 +316,16 @@ private:
     openai::dialect dialect_;
 };
 
-/// True for OpenAI's reasoning models, which take `reasoning_effort` (effort `none` included).
-bool reasoning_model(std::string_view model) noexcept {
+}  // namespace
+
+bool openai::reasoning_model(std::string_view model) noexcept {
     auto const slash = model.rfind('/');
     if (slash != std::string_view::npos) model.remove_prefix(slash + 1);
     return model.starts_with("gpt-5") || model.starts_with("o1") || model.starts_with("o3") ||
            model.starts_with("o4");
 }
+
+namespace {
 
 /// The request's reasoning controls in `d`'s fields.
 result<void> encode_reasoning(chat_request const& req, std::string_view model, openai::dialect d,
@@ -375,8 +371,8 @@ result<void> encode_reasoning(chat_request const& req, std::string_view model, o
     std::optional<reasoning_effort> e = r.effort;
     if (!e && r.budget_tokens) e = effort_for_budget(*r.budget_tokens);
     if (!e) return {};
-    if (*e == reasoning_effort::none && !reasoning_model(model)) return {};
-    if (!reasoning_model(model) && openai_itself)
+    if (*e == reasoning_effort::none && !openai::reasoning_model(model)) return {};
+    if (!openai::reasoning_model(model) && openai_itself)
         return failure(error::unsupported,
                        "reasoning: " + std::string(model) +
                            " does not reason (OpenAI's reasoning models are gpt-5 and the "

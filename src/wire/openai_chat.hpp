@@ -56,6 +56,10 @@ constexpr std::string_view finish_name(finish_reason r) noexcept {
 /// `x-generation-id`.
 std::string_view request_id_of(response_head const& head);
 
+/// True for OpenAI's reasoning models (gpt-5, the o-series), which take `reasoning_effort`
+/// (effort `none` included); a `provider/` prefix is ignored.
+bool reasoning_model(std::string_view model) noexcept;
+
 /// Whose extensions of the format a provider speaks (reasoning, caching; openai_chat.cpp).
 enum class dialect { openai, openrouter, deepseek };
 
