@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: BSL-1.0
 # The README's second command (and CI's): installs what is missing, builds everything, runs
-# every test once (the unit and integration tests under AddressSanitizer +
+# every test once (the unit and integration tests with the library under AddressSanitizer +
 # UndefinedBehaviorSanitizer; the command's tests, the official SDKs, the examples and the CMake
 # consumer in an optimised build), then runs each libFuzzer target over a fixed number of inputs
 # from a fixed seed (LLMUX_FUZZ_RUNS each, default 150000; the same inputs on every machine, so a
-# run that passes here passes in CI; `bash fuzz/run.sh SECONDS` explores at random for longer). A redis-server on a free loopback port serves the Redis state store's tests
+# run that passes here passes in CI; `bash fuzz/run.sh SECONDS` explores at random for longer).
+# A redis-server on a free loopback port serves the Redis state store's tests
 # (LLMUX_TEST_REDIS). Set LLMUX_SKIP_SANITIZE=1 to skip the sanitizer pass (the unit and
 # integration tests then run in the optimised build), LLMUX_FUZZ_RUNS=0 to skip fuzzing.
 set -euo pipefail
@@ -58,7 +59,9 @@ if [[ -f tests/conformance/package-lock.json ]]; then
 fi
 
 # Each test executable is compiled once: the unit and integration tests in the sanitizer pass
-# (AddressSanitizer + UndefinedBehaviorSanitizer, Debug), everything else (the llmux command and
+# (Debug; the library under AddressSanitizer + UndefinedBehaviorSanitizer, the tests' own code
+# under AddressSanitizer only, which saves about a third of the pass: tests/CMakeLists.txt),
+# everything else (the llmux command and
 # its tests, the official SDKs against it, the examples, the benchmarks, the CMake consumer) in
 # the plain optimised pass. With LLMUX_SKIP_SANITIZE=1 the plain pass builds and runs them all.
 # Line tables only (-g1) in both passes: sanitizer reports and gdb backtraces keep their file

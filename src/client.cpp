@@ -928,10 +928,11 @@ asio::awaitable<result<chat_response>> client::chat(chat_request req) {
 asio::awaitable<result<chat_response>> client::chat(chat_request req, attempt_context ctx) {
     // The call runs in its own coroutine thread: llmux's coroutines turn `throw_if_cancelled`
     // off, and that flag belongs to a whole coroutine thread, so the caller's is left alone.
+    // A caller on the client's executor whose flag is already off (the gateway, llmux's own
+    // combinators) runs it inline instead (detail::run_on).
     auto self = impl_;
     try {
-        co_return co_await asio::co_spawn(self->ex, chat_impl(self, std::move(req), ctx.attempt),
-                                          asio::use_awaitable);
+        co_return co_await detail::run_on(self->ex, chat_impl(self, std::move(req), ctx.attempt));
     } catch (boost::system::system_error const& e) {
         // The calling coroutine was cancelled before the call could start.
         co_return failure(e.code(), "cancelled before the call started");
@@ -1170,8 +1171,7 @@ asio::awaitable<result<embedding_response>> embed_impl(std::shared_ptr<client::i
 asio::awaitable<result<embedding_response>> client::embed(embedding_request req) {
     auto self = impl_;
     try {
-        co_return co_await asio::co_spawn(self->ex, embed_impl(self, std::move(req)),
-                                          asio::use_awaitable);
+        co_return co_await detail::run_on(self->ex, embed_impl(self, std::move(req)));
     } catch (boost::system::system_error const& e) {
         co_return failure(e.code(), "cancelled before the call started");
     }
@@ -1383,7 +1383,7 @@ asio::awaitable<void> stream_step(std::shared_ptr<plain_stream> st) {
         st->body = std::move(*b);
         auto const& head = st->body.head();
         if (head.status < 200 || head.status > 299) {
-            co_await detail::spawn_on(st->body.strand(), read_error_body(st));
+            co_await detail::run_on(st->body.strand(), read_error_body(st));
             co_return;
         }
         st->dec = st->prep->wire->make_stream_decoder();
@@ -1443,10 +1443,11 @@ asio::awaitable<std::optional<chat_chunk>> plain_stream::next() {
             co_return std::nullopt;
         }
         // The I/O runs in its own coroutine thread (see client::chat): opening and sending on
-        // the client's executor, reading on the connection's strand.
+        // the client's executor, reading on the connection's strand; inline when the caller
+        // is already there (detail::run_on).
         auto ex = st->opened && !st->to_send ? st->body.strand() : st->c->ex;
         try {
-            co_await detail::spawn_on(ex, stream_step(st));
+            co_await detail::run_on(ex, stream_step(st));
         } catch (boost::system::system_error const& e) {
             // The calling coroutine was cancelled before the step could start.
             st->fail(failure(e.code(), "the stream was cancelled"));

@@ -12,6 +12,7 @@
 #include "policy/fallback_fsm.hpp"
 #include "stream_source.hpp"
 #include "util/spawn.hpp"
+#include "util/strand.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
@@ -237,8 +238,8 @@ asio::awaitable<std::vector<result<Response>>> gather_isolated(client& c,
                                                                gather_options opts) {
     auto const n = requests.size();
     try {
-        co_return co_await detail::spawn_on(
-            asio::make_strand(c.get_executor()),
+        co_return co_await detail::run_on(
+            detail::make_small_strand(c.get_executor()),
             gather_impl<Request, Response>(c, std::move(requests), opts));
     } catch (boost::system::system_error const& e) {
         std::vector<result<Response>> out;
@@ -255,7 +256,8 @@ asio::awaitable<result<T>> isolated(client& c, asio::awaitable<result<T>> work) 
     try {
         // A strand of its own: the operation's timers and parallel groups complete on the
         // context's threads, and Asio's cancellation between them is not thread-safe.
-        co_return co_await detail::spawn_on(asio::make_strand(c.get_executor()), std::move(work));
+        co_return co_await detail::run_on(detail::make_small_strand(c.get_executor()),
+                                          std::move(work));
     } catch (boost::system::system_error const& e) {
         co_return failure(e.code(), "cancelled before the operation started");
     }
@@ -586,7 +588,7 @@ asio::awaitable<std::optional<chat_chunk>> combined_stream::next() {
     auto st = std::static_pointer_cast<combined_stream>(shared_from_this());
     while (!st->ready && !st->finished) {
         try {
-            co_await detail::spawn_on(st->strand, combined_step(st));
+            co_await detail::run_on(st->strand, combined_step(st));
         } catch (boost::system::system_error const& e) {
             if (st->current) st->current->close();
             st->finish(failure(e.code(), "stream fallback cancelled"));
@@ -611,7 +613,7 @@ chat_stream stream_fallback(client& c, model_list models, chat_request request,
                             fallback_options opts) {
     auto st = std::make_shared<combined_stream>();
     st->c = &c;
-    st->strand = asio::make_strand(c.get_executor());
+    st->strand = detail::make_small_strand(c.get_executor());
     st->models = std::move(models);
     st->req = std::move(request);
     st->opts = std::move(opts);

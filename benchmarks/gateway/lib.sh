@@ -23,11 +23,12 @@ wait_url() {
 }
 
 # start_emulator BUILD_DIR [THREADS]: `llmux emulate` (no auth, zero scripted latency) on a free
-# loopback port, stopped on exit; sets $emu to its URL and writes $work/gateway.json, a gateway
+# loopback port, stopped on exit; sets $emu to its URL, $emu_pid to its process and writes $work/gateway.json, a gateway
 # configuration whose model "mock-model" is openai/mock-model on it, without an access log.
 start_emulator() {
     "$1/llmux" emulate --port 0 --no-auth --threads "${2:-1}" >"$work/emu.log" 2>&1 &
-    pids+=($!)
+    emu_pid=$!
+    pids+=($emu_pid)
     emu=$(wait_url "$work/emu.log")
     cat >"$work/gateway.json" <<EOF
 {

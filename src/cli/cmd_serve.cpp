@@ -117,7 +117,7 @@ int llmux_cli_serve(std::vector<std::string> const& args_in) {
         for (auto const& [name, p] : llmux::client_config::from_env().providers)
             models.push_back(name + "/default");
 
-    llmux::cli::session s;
+    llmux::cli::session s(threads);
     if (auto r = llmux::cli::setup(s, popts, models, "serve"); !r) {
         std::cerr << "llmux serve: " << r.error().to_string() << '\n';
         return 1;

@@ -70,6 +70,9 @@ void add_provider_options(boost::program_options::options_description& desc,
 /// A configured command run: the io_context, the client settings and, when no provider keys
 /// are set, the built-in emulator that answers instead.
 struct session {
+    /// `threads`: how many threads will run `io`. One (every command but `serve`) tells asio,
+    /// and llmux, that no strands are needed (util/strand.hpp).
+    explicit session(int threads = 1) : io(threads) {}
     boost::asio::io_context io;
     client_config cfg;
     std::unique_ptr<emulator> emu;

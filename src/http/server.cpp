@@ -2,6 +2,7 @@
 #include "http/server.hpp"
 
 #include "util/header.hpp"
+#include "util/strand.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
@@ -104,13 +105,13 @@ std::uint64_t raise_open_files_limit() noexcept {
 // Shared state and the type-erased connection.
 
 struct listener {
-    asio::strand<asio::any_io_executor> strand;
+    asio::any_io_executor strand;  // util/strand.hpp
     tcp::acceptor acceptor;
     asio::steady_timer backoff;
     std::shared_ptr<ssl::context> tls;
 
     listener(asio::any_io_executor const& ex, std::shared_ptr<ssl::context> ctx)
-        : strand(asio::make_strand(ex)), acceptor(strand), backoff(strand), tls(std::move(ctx)) {}
+        : strand(detail::make_small_strand(ex)), acceptor(strand), backoff(strand), tls(std::move(ctx)) {}
 };
 
 struct http_server::state {
@@ -878,7 +879,7 @@ asio::awaitable<void> accept_loop(std::shared_ptr<http_server::state> srv,
                                   std::shared_ptr<listener> l) {
     for (;;) {
         // Each connection gets its own strand, so the io_context may run on many threads.
-        tcp::socket sock(asio::make_strand(srv->ex));
+        tcp::socket sock(detail::make_small_strand(srv->ex));
         auto [ec] = co_await l->acceptor.async_accept(sock, use_tuple);
         if (ec) {
             if (ec == asio::error::operation_aborted || !l->acceptor.is_open() ||

@@ -3,6 +3,7 @@
 
 #include "util/header.hpp"
 #include "util/spawn.hpp"
+#include "util/strand.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -169,15 +170,15 @@ struct transport::impl {
 
 class connection : public std::enable_shared_from_this<connection> {
 public:
-    using strand_type = asio::strand<asio::any_io_executor>;
-
     connection(asio::any_io_executor const& ex, std::shared_ptr<transport::pool> p,
                std::shared_ptr<connection_counters> counters)
-        : strand(asio::make_strand(ex)), pool(std::move(p)), counters_(std::move(counters)) {}
+        : strand(detail::make_small_strand(ex)), pool(std::move(p)),
+          counters_(std::move(counters)) {}
 
     ~connection() { close_now(); }
 
-    strand_type strand;
+    /// A strand (util/strand.hpp), kept type-erased.
+    asio::any_io_executor strand;
     std::shared_ptr<transport::pool> pool;
     std::optional<beast::tcp_stream> plain;
     std::optional<beast::ssl_stream<beast::tcp_stream>> secure;
@@ -701,7 +702,7 @@ awaitable<result<http_response>> transport::request(origin const& o,
         auto first_byte = std::make_shared<clock::time_point>();
         // A named coroutine, not a capturing lambda: GCC 12 destroys a lambda temporary in a
         // co_await expression twice.
-        auto out = co_await spawn_on(
+        auto out = co_await run_on(
             c->strand,
             full_exchange(c, req, p, deadline, shared_from_this(), &*impl_->tls, l->reused,
                           first_byte));
@@ -827,7 +828,7 @@ awaitable<result<body_stream>> transport::open(origin const& o,
         st->deadline = deadline;
         st->parser.body_limit(cfg_.max_stream_bytes);
         auto out =
-            co_await spawn_on(c->strand, head_exchange(st, req, &*impl_->tls, l->reused));
+            co_await run_on(c->strand, head_exchange(st, req, &*impl_->tls, l->reused));
         if (out.fail) {
             st->release(false);
             if (out.retry_fresh && attempt == 0) {

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: BSL-1.0
 #include "state/redis_connection.hpp"
 
+#include "util/strand.hpp"
+
 #include <llmux/state.hpp>
 
 #include <boost/asio/as_tuple.hpp>
@@ -48,7 +50,7 @@ bool cancelled(asio::cancellation_state const& cs) {
 
 redis_connection::redis_connection(asio::any_io_executor ex, redis_connection_config cfg)
     : cfg_(std::move(cfg)), address_(format_address(cfg_.host, cfg_.port)),
-      strand_(asio::make_strand(ex)), sock_(strand_), resolver_(strand_), wake_(strand_),
+      strand_(detail::make_small_strand(ex)), sock_(strand_), resolver_(strand_), wake_(strand_),
       deadline_(strand_), backoff_(strand_),
       fsm_(cfg_.backoff_initial, cfg_.backoff_max, random_seed()) {}
 

@@ -93,7 +93,7 @@ private:
 
     redis_connection_config cfg_;
     std::string address_;
-    boost::asio::strand<boost::asio::any_io_executor> strand_;
+    boost::asio::any_io_executor strand_;  // util/strand.hpp
     boost::asio::ip::tcp::socket sock_;
     boost::asio::ip::tcp::resolver resolver_;
     boost::asio::steady_timer wake_;      // the writer waits on it for requests

@@ -1,24 +1,76 @@
 // SPDX-License-Identifier: BSL-1.0
 #include "util/estimate.hpp"
 
+#include "util/crypto.hpp"
+
+#include <algorithm>
 #include <variant>
 
 namespace llmux::detail {
 
 namespace {
 
-/// The estimates of `bytes` of text and `images` images at the rates of `prompt_size`, the
-/// highest with `framing` tokens at most for the boundaries of messages or inputs.
-prompt_size rated(std::size_t bytes, std::size_t images, std::uint64_t framing) noexcept {
+/// The estimates of `bytes` of text, `images` images and `pages` document pages at the rates
+/// of `prompt_size`, the highest with `framing` tokens at most for the boundaries of messages
+/// or inputs.
+prompt_size rated(std::size_t bytes, std::size_t images, std::uint64_t pages,
+                  std::uint64_t framing) noexcept {
     prompt_size s;
     s.bytes = bytes;
     s.images = images;
+    s.pages = pages;
     auto const b = static_cast<std::uint64_t>(bytes);
     auto const imgs = static_cast<std::uint64_t>(images);
-    s.lowest = b / 6 + 85 * imgs;
-    s.typical = (b + 3) / 4 + 800 * imgs;
-    s.highest = (b + 1) / 2 + 1600 * imgs + framing;
+    s.lowest = b / 6 + 85 * imgs + 258 * pages;
+    s.typical = (b + 3) / 4 + 800 * imgs + 1500 * pages;
+    s.highest = (b + 1) / 2 + 1600 * imgs + 3000 * pages + framing;
     return s;
+}
+
+/// The pages of a PDF: its page objects (`/Type /Page`, not `/Pages`) where the page tree is
+/// not compressed; else one page per 50 kB, the size of a typical scanned-free report page.
+std::uint64_t pdf_pages(std::string_view pdf) noexcept {
+    std::uint64_t n = 0;
+    for (auto at = pdf.find("/Type"); at != std::string_view::npos; at = pdf.find("/Type", at)) {
+        at += 5;
+        auto i = at;
+        while (i < pdf.size() && (pdf[i] == ' ' || pdf[i] == '\r' || pdf[i] == '\n')) ++i;
+        if (pdf.substr(i, 5) == "/Page" && (i + 5 == pdf.size() || pdf[i + 5] != 's')) ++n;
+    }
+    if (n == 0) n = std::max<std::uint64_t>(1, (pdf.size() + 49'999) / 50'000);
+    return n;
+}
+
+/// What a document part adds: text bytes for a text document, pages for anything else. A
+/// document given by URL is not fetched: it counts as `url_pages` pages.
+void add_document(document_part const& d, std::size_t& bytes, std::uint64_t& pages) {
+    constexpr std::uint64_t url_pages = 10;
+    std::string_view u = d.url;
+    if (!u.starts_with("data:")) {
+        pages += url_pages;
+        return;
+    }
+    auto const comma = u.find(',');
+    if (comma == std::string_view::npos) return;
+    auto const meta = u.substr(5, comma - 5);
+    auto const data = u.substr(comma + 1);
+    bool const b64 = meta.ends_with(";base64");
+    bool const text = meta.starts_with("text/") || meta.starts_with("application/json");
+    if (!b64) {
+        if (text) bytes += data.size();
+        else pages += pdf_pages(data);
+        return;
+    }
+    if (text) {
+        bytes += data.size() / 4 * 3;
+        return;
+    }
+    try {
+        if (auto raw = base64_decode(data)) pages += pdf_pages(*raw);
+        else pages += pdf_pages(data);
+    } catch (...) {  // no memory for a copy: size alone
+        pages += std::max<std::uint64_t>(1, data.size() / 4 * 3 / 50'000);
+    }
 }
 
 }  // namespace
@@ -26,6 +78,7 @@ prompt_size rated(std::size_t bytes, std::size_t images, std::uint64_t framing) 
 prompt_size estimate_prompt(chat_request const& req) noexcept {
     std::size_t bytes = req.system.size();
     std::size_t images = 0;
+    std::uint64_t pages = 0;
     for (auto const& m : req.messages) {
         for (auto const& part : m.content) {
             if (auto const* t = std::get_if<text_part>(&part))
@@ -36,20 +89,24 @@ prompt_size estimate_prompt(chat_request const& req) noexcept {
                 bytes += c->name.size() + c->arguments.size();
             else if (auto const* r = std::get_if<tool_result>(&part))
                 bytes += r->content.size();
+            else if (auto const* d = std::get_if<document_part>(&part))
+                add_document(*d, bytes, pages);
+            else if (auto const* rp = std::get_if<reasoning_part>(&part))
+                bytes += rp->text.size();  // sent back, it is read again (signatures are not)
         }
     }
     for (auto const& t : req.tools) {
         // A tool's schema is JSON: about 64 bytes a property on the wire.
         bytes += t.name.size() + t.description.size() + 64 * t.parameters.size();
     }
-    return rated(bytes, images, 8 * static_cast<std::uint64_t>(req.messages.size() + 1));
+    return rated(bytes, images, pages, 8 * static_cast<std::uint64_t>(req.messages.size() + 1));
 }
 
 prompt_size estimate_inputs(std::span<std::string const> inputs) noexcept {
     std::size_t bytes = 0;
     for (auto const& t : inputs) bytes += t.size();
     // A token or two per input for its boundaries.
-    return rated(bytes, 0, 2 * static_cast<std::uint64_t>(inputs.size()));
+    return rated(bytes, 0, 0, 2 * static_cast<std::uint64_t>(inputs.size()));
 }
 
 }  // namespace llmux::detail

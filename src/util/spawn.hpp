@@ -48,4 +48,22 @@ boost::asio::awaitable<T> spawn_on(Executor ex, boost::asio::awaitable<T> op) {
         ex, std::move(op), asio::bind_cancellation_slot(sig->slot(), asio::use_awaitable));
 }
 
+/** `co_await run_on(ex, op)`: runs `op` on `ex` like `spawn_on`, but inline, in the caller's
+    coroutine thread, when the caller already runs on `ex` and does not throw on cancellation
+    (llmux's coroutines turn `throw_if_cancelled` off, and a thread of their own is how `op`
+    gets that flag without changing the caller's). This is the common case with one thread
+    (util/strand.hpp: no strands then), where a new coroutine thread per step cost a frame,
+    a dispatch and a cancellation hook (issue 15).
+*/
+template <class T, class Executor>
+boost::asio::awaitable<T> run_on(Executor ex, boost::asio::awaitable<T> op) {
+    namespace asio = boost::asio;
+    // (Named steps: GCC 12 miscompiles temporaries of co_await expressions in a condition.)
+    asio::any_io_executor const here = co_await asio::this_coro::executor;
+    bool const throws = co_await asio::this_coro::throw_if_cancelled();
+    bool const inline_ok = !throws && here == asio::any_io_executor(ex);
+    if (inline_ok) co_return co_await std::move(op);
+    co_return co_await spawn_on(std::move(ex), std::move(op));
+}
+
 }  // namespace llmux::detail

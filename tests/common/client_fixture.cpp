@@ -10,7 +10,8 @@
 
 namespace llmux::test {
 
-emulator_fixture::emulator_fixture(llmux::emulator_config ec, bool use_tls) {
+emulator_fixture::emulator_fixture(llmux::emulator_config ec, bool use_tls, int concurrency_hint)
+    : io(concurrency_hint) {
     ec.tls = use_tls;
     emu = std::make_unique<llmux::emulator>(io.get_executor(), ec);
     auto r = emu->start();

@@ -27,7 +27,10 @@ struct emulator_fixture {
     std::unique_ptr<llmux::emulator> emu;
     llmux::client_config cfg;
 
-    explicit emulator_fixture(llmux::emulator_config ec = {}, bool use_tls = true);
+    /// `concurrency_hint` 1 makes a single-threaded context, on which llmux uses no strands
+    /// and runs its steps inline (util/strand.hpp, util/spawn.hpp).
+    explicit emulator_fixture(llmux::emulator_config ec = {}, bool use_tls = true,
+                              int concurrency_hint = BOOST_ASIO_CONCURRENCY_HINT_DEFAULT);
     ~emulator_fixture();
 
     /// A new client with `cfg` (adjust `cfg` first).

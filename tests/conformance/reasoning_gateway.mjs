@@ -9,9 +9,14 @@
 // - openai: a Gemini 3 tool loop and a Claude-with-thinking loop (reasoning_effort) through
 //   /v1/chat/completions, appending `choices[0].message` as the docs do; whole and streamed
 //   (the streamed message rebuilt from the deltas, ids as received).
+// - the Vercel AI SDK with @ai-sdk/anthropic: generateText and streamText tool loops with
+//   thinking on (a budget on Claude Sonnet 4.5, adaptive on Claude Opus 4.6 on Vertex AI), which
+//   the SDK continues by sending back the reasoning parts it got with their signatures.
 // Run by run_reasoning_gateway.sh.
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
+import { createAnthropic } from '@ai-sdk/anthropic';
+import { generateText, streamText, tool, jsonSchema, stepCountIs } from 'ai';
 import assert from 'node:assert/strict';
 
 const base = process.env.LLMUX_GATEWAY_URL;
@@ -120,6 +125,56 @@ for (const [model, extra] of [['gemini3', {}], ['claude', { reasoning_effort: 'l
             assert.match(second.choices[0].message.content, /4C/);
         });
     }
+}
+
+// The Vercel AI SDK's Anthropic provider: it posts to `${baseURL}/messages` with x-api-key, and
+// continues a tool loop by replaying each step's reasoning (text + signature in its provider
+// data) before the tool call. A step that lost the signature would be refused upstream.
+// (ai 7 names a part's provider data `providerOptions`; earlier versions `providerMetadata`.)
+const signedPart = (p) => (p.providerOptions ?? p.providerMetadata)?.anthropic?.signature?.length > 0;
+const vercel = createAnthropic({ apiKey: key, baseURL: `${base}/v1` });
+const weather = tool({
+    description: 'Current weather in a city',
+    inputSchema: jsonSchema({ type: 'object', properties: { city: { type: 'string' } }, required: ['city'] }),
+    execute: async ({ city }) => ({ city, temp_c: 4 }),
+});
+for (const [model, thinkingOption] of [
+    ['claude', { type: 'enabled', budgetTokens: 2048 }],
+    ['claude-vertex', { type: 'adaptive' }],
+]) {
+    const options = {
+        model: vercel(model), prompt: 'Weather in Oslo?', tools: { get_weather: weather },
+        stopWhen: stepCountIs(3), maxRetries: 0, maxOutputTokens: 4096,
+        providerOptions: { anthropic: { thinking: thinkingOption } },
+    };
+    await check(`Vercel AI SDK (@ai-sdk/anthropic) ${model} thinking tool loop, generateText`, async () => {
+        const r = await generateText(options);
+        assert.equal(r.steps.length, 2);
+        const [first, second] = r.steps;
+        assert.equal(first.finishReason, 'tool-calls');
+        assert.ok(first.reasoningText?.length > 0, 'reasoning text on the tool-call step');
+        const signed = first.reasoning.find(signedPart);
+        assert.ok(signed, 'a signed reasoning part');
+        assert.equal(first.toolCalls[0].toolName, 'get_weather');
+        assert.equal(second.finishReason, 'stop');
+        assert.ok(r.text.includes('temp_c'), r.text);
+    });
+    await check(`Vercel AI SDK (@ai-sdk/anthropic) ${model} thinking tool loop, streamText`, async () => {
+        const s = streamText(options);
+        let text = '';
+        let reasoning = '';
+        for await (const part of s.fullStream) {
+            if (part.type === 'text-delta') text += part.text;
+            else if (part.type === 'reasoning-delta') reasoning += part.text;
+            else if (part.type === 'error') throw part.error;
+        }
+        const steps = await s.steps;
+        assert.equal(steps.length, 2);
+        assert.ok(reasoning.length > 0, 'streamed reasoning');
+        assert.ok(steps[0].reasoning.some(signedPart),
+                  'a signed reasoning part in the streamed step');
+        assert.ok(text.includes('temp_c'), text);
+    });
 }
 
 if (failures) {

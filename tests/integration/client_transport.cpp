@@ -2,6 +2,7 @@
 // The client against the in-process emulator over loopback: TLS, keep-alive, deadlines,
 // cancellation, faults and concurrency.
 #include "common/client_fixture.hpp"
+#include "util/strand.hpp"
 
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/detached.hpp>
@@ -395,6 +396,49 @@ BOOST_AUTO_TEST_CASE(cancelling_a_chat_with_awaitable_or) {
     // The client closed its socket at once (the emulator, asleep in its scripted latency,
     // notices later).
     BOOST_TEST(c.stats().connections_open == 0u);
+    BOOST_TEST(c.stats().in_flight == 0u);
+}
+
+// On an io_context made for one thread (`io_context(1)`, as `llmux serve --threads 1` and the
+// other commands make theirs) llmux uses no strands, and a caller that already runs there with
+// `throw_if_cancelled` off (the gateway) runs each call's steps inline. Calls, streams,
+// deadlines and cancellation behave as on any context, and the caller's flag is its own.
+BOOST_AUTO_TEST_CASE(a_single_threaded_context_runs_calls_inline) {
+    emulator_fixture fx({}, true, 1);
+    BOOST_TEST_REQUIRE(detail::single_threaded(fx.io.get_executor()));
+    fx.cfg.timeouts.first_byte = 200ms;
+    auto c = fx.make_client();
+    struct outcome {
+        std::string text, streamed;
+        bool timed_out = false, cancelled = false, flag_kept = false;
+    };
+    auto o = llmux::test::run_coro(fx.io, [&]() -> asio::awaitable<outcome> {
+        outcome out;
+        co_await asio::this_coro::throw_if_cancelled(false);
+        auto r = co_await c.chat(ask("openai/gpt-4o-mini"));
+        if (r) out.text = r->text();
+        auto s = c.stream(ask("openai/gpt-4o-mini~tokens=12"));
+        while (auto ch = co_await s.next()) out.streamed += ch->text;
+        if (!s.response()) out.streamed = "failed: " + s.response().error().to_string();
+        auto slow = co_await c.chat(ask("openai/gpt-4o-mini~latency=10s"));
+        out.timed_out = !slow && is(slow.error(), error::timeout);
+        {
+            using namespace asio::experimental::awaitable_operators;
+            asio::steady_timer t(co_await asio::this_coro::executor, 50ms);
+            auto v = co_await (c.chat(ask("openai/gpt-4o-mini~latency=10s")) ||
+                               t.async_wait(asio::use_awaitable));
+            out.cancelled = v.index() == 1;
+        }
+        out.flag_kept = !co_await asio::this_coro::throw_if_cancelled();
+        co_return out;
+    });
+    BOOST_TEST(o.text.find("gpt-4o-mini") != std::string::npos, o.text);
+    BOOST_TEST(!o.streamed.empty());
+    BOOST_TEST(o.streamed.find("failed") == std::string::npos, o.streamed);
+    BOOST_TEST(o.timed_out);
+    BOOST_TEST(o.cancelled);
+    BOOST_TEST(o.flag_kept);
+    BOOST_TEST(c.stats().connections_open <= 1u);  // the idle pooled one at most
     BOOST_TEST(c.stats().in_flight == 0u);
 }
 

@@ -3,6 +3,8 @@
 // gateway share.
 #include "util/estimate.hpp"
 
+#include "util/crypto.hpp"
+
 #include <boost/test/unit_test.hpp>
 
 #include <string>
@@ -45,6 +47,42 @@ BOOST_AUTO_TEST_CASE(the_highest_estimate_covers_dense_scripts_and_images) {
     BOOST_TEST(i.lowest >= 85u);
     BOOST_TEST(i.typical >= 800u);
     BOOST_TEST(i.highest >= 1600u);
+}
+
+BOOST_AUTO_TEST_CASE(documents_count_by_page_and_text_documents_as_text) {
+    // A PDF with three page objects (an uncompressed page tree), given as base64 data.
+    std::string const pdf =
+        "%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n"
+        "2 0 obj << /Type /Pages /Kids [3 0 R 4 0 R 5 0 R] /Count 3 >> endobj\n"
+        "3 0 obj << /Type /Page /Parent 2 0 R >> endobj\n"
+        "4 0 obj << /Type/Page /Parent 2 0 R >> endobj\n"
+        "5 0 obj << /Type\n/Page /Parent 2 0 R >> endobj\n%%EOF\n";
+    chat_request r;
+    r.messages.push_back(user({document_base64("application/pdf", detail::base64_encode(pdf),
+                                               "report.pdf"),
+                               text_part{"summarise"}}));
+    auto const s = detail::estimate_prompt(r);
+    BOOST_TEST(s.pages == 3u);
+    BOOST_TEST(s.bytes == 9u);  // the text part only
+    BOOST_TEST(s.lowest >= 3u * 258u);
+    BOOST_TEST(s.typical >= 3u * 1500u);
+    BOOST_TEST(s.highest >= 3u * 3000u);
+
+    // A text document is its text; a document by URL is not fetched and counts as ten pages.
+    chat_request t;
+    t.messages.push_back(user({document_base64("text/plain", detail::base64_encode(std::string(300, 'x'))),
+                               document_part{"https://example.com/a.pdf", "a.pdf", {}}}));
+    auto const ts = detail::estimate_prompt(t);
+    BOOST_TEST(ts.bytes == 300u);
+    BOOST_TEST(ts.pages == 10u);
+
+    // Reasoning sent back is read again: its text counts.
+    chat_request back;
+    reasoning_part rp;
+    rp.text = std::string(120, 'r');
+    rp.signature = std::string(500, 's');
+    back.messages.push_back(message{role::assistant, {rp, text_part{"ok"}}});
+    BOOST_TEST(detail::estimate_prompt(back).bytes == 122u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
