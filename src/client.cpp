@@ -1212,6 +1212,9 @@ public:
     bool done() const noexcept override { return finished; }
     result<chat_response> const& response() const override { return final; }
     bool content_started() const noexcept override { return content; }
+    bool ready() const noexcept override {
+        return finished || next_pending < pending.size() || deferred || ended;
+    }
 
     void close() override {
         if (finished) return;
@@ -1317,6 +1320,7 @@ public:
     bool done() const noexcept override { return true; }
     result<chat_response> const& response() const override { return final; }
     bool content_started() const noexcept override { return false; }
+    bool ready() const noexcept override { return true; }
     void close() override {}
     void dropped() override {}
 
@@ -1480,6 +1484,7 @@ asio::awaitable<std::optional<chat_chunk>> chat_stream::next() {
 
 bool chat_stream::done() const noexcept { return !st_ || st_->done(); }
 bool chat_stream::content_started() const noexcept { return st_ && st_->content_started(); }
+bool chat_stream::ready() const noexcept { return !st_ || st_->ready(); }
 
 result<chat_response> const& chat_stream::response() const {
     static result<chat_response> const empty{

@@ -397,7 +397,7 @@ public:
     std::size_t current_record = 0;     // in `attempts`
     steady::time_point current_start{};
     std::optional<steady::time_point> first_content_at;
-    std::optional<chat_chunk> ready;
+    std::optional<chat_chunk> held;  // the next chunk for the caller
     std::vector<attempt> attempts;
     // What the caller received, kept for continuation.
     std::string text, reasoning;
@@ -410,6 +410,7 @@ public:
     bool done() const noexcept override { return finished; }
     result<chat_response> const& response() const override { return final; }
     bool content_started() const noexcept override { return content; }
+    bool ready() const noexcept override { return finished || held.has_value(); }
 
     void close() override {
         if (finished) return;
@@ -505,7 +506,7 @@ asio::awaitable<void> combined_stream::phase(std::vector<std::size_t> which, cha
     if (!first_content_at) first_content_at = steady::now();
     if (broken) continuations.push_back({from, models[current_candidate], text.size()});
     if (o.first) {
-        ready = std::move(o.first);
+        held = std::move(o.first);
         co_return;
     }
     // It ended without content, successfully: that empty answer is the answer.
@@ -517,7 +518,7 @@ asio::awaitable<void> combined_stream::read() {
     bool timed_out = false;
     auto ch = co_await next_before(*current, deadline, timed_out);
     if (ch) {
-        ready = std::move(ch);
+        held = std::move(ch);
         co_return;
     }
     attempts[current_record].latency = steady::now() - current_start;
@@ -586,7 +587,7 @@ asio::awaitable<void> combined_step(std::shared_ptr<combined_stream> st) {
 
 asio::awaitable<std::optional<chat_chunk>> combined_stream::next() {
     auto st = std::static_pointer_cast<combined_stream>(shared_from_this());
-    while (!st->ready && !st->finished) {
+    while (!st->held && !st->finished) {
         try {
             co_await detail::run_on(st->strand, combined_step(st));
         } catch (boost::system::system_error const& e) {
@@ -594,9 +595,9 @@ asio::awaitable<std::optional<chat_chunk>> combined_stream::next() {
             st->finish(failure(e.code(), "stream fallback cancelled"));
         }
     }
-    if (!st->ready) co_return std::nullopt;
-    auto ch = std::move(*st->ready);
-    st->ready.reset();
+    if (!st->held) co_return std::nullopt;
+    auto ch = std::move(*st->held);
+    st->held.reset();
     if (st->splicer) st->splicer->apply(ch.text);
     if (ch.has_content()) st->content = true;
     if (st->opts.continue_streams) {

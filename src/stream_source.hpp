@@ -21,6 +21,8 @@ public:
     virtual bool done() const noexcept = 0;
     virtual result<chat_response> const& response() const = 0;
     virtual bool content_started() const noexcept = 0;
+    /// `next()` would return without waiting (see `chat_stream::ready`).
+    virtual bool ready() const noexcept = 0;
     /// The caller stops reading: cancel what is in progress, close its connection.
     virtual void close() = 0;
     /// The `chat_stream` was destroyed before the end: as `close`, reported as a drop.

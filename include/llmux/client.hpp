@@ -113,6 +113,12 @@ public:
     /// @brief True once a chunk with content has been returned by `next()`.
     bool content_started() const noexcept;
 
+    /** @brief True when `next()` would return without waiting for the network: chunks
+        decoded from bytes already read, or the end. A relay gathers such chunks into one write
+        (the gateway writes what one upstream read brought in one `write`, not one per event).
+    */
+    bool ready() const noexcept;
+
     /** @brief Ends the stream now (the caller stops reading): the call in progress is
         cancelled and its connection closed; `response()` becomes `operation_aborted`, with
         what the provider billed for the part of the answer already received.

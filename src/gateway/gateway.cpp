@@ -1993,6 +1993,10 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
     /** Relays a stream's chunks as SSE, up to (not including) its end. The head is sent only
         with the first chunk, so a failure before any content is answered with a proper HTTP
         status. Returns true once the SSE head went out.
+
+        The events of chunks that are already at hand (`chat_stream::ready`: decoded from one
+        upstream read) go out in one write, so a read that brought ten events costs one
+        `write`, not ten; nothing waits for more than what has arrived.
     */
     asio::awaitable<bool> relay(detail::server_exchange& ex, wire_server const& format,
                                 detail::answer_meta& meta, detail::stream_encoder& w,
@@ -2000,7 +2004,7 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
         bool started = false;
         bool first_content = true;
         std::string out;
-        out.reserve(1024);
+        out.reserve(4096);
         for (;;) {
             auto chunk = co_await s.next();
             if (!chunk || ex.client_gone()) break;
@@ -2008,15 +2012,16 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
                 first_content = false;
                 rec.ttft = steady::now() - rec.start;
             }
-            out.clear();
             w.chunk(*chunk, out);
             if (!started) {
                 start_stream(ex, format, meta, rec.start);
                 started = true;
             }
-            if (out.empty()) continue;
-            if (auto ec = co_await ex.write_chunk(out)) break;
+            if (out.empty() || s.ready()) continue;
+            if (auto ec = co_await ex.write_chunk(out)) co_return started;
+            out.clear();
         }
+        if (started && !out.empty() && !ex.client_gone()) co_await ex.write_chunk(out);
         if (first_content && s.response()) rec.ttft = steady::now() - rec.start;
         co_return started;
     }

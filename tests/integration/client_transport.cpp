@@ -410,7 +410,7 @@ BOOST_AUTO_TEST_CASE(a_single_threaded_context_runs_calls_inline) {
     auto c = fx.make_client();
     struct outcome {
         std::string text, streamed;
-        bool timed_out = false, cancelled = false, flag_kept = false;
+        bool timed_out = false, cancelled = false, flag_kept = false, ready_at_end = false;
     };
     auto o = llmux::test::run_coro(fx.io, [&]() -> asio::awaitable<outcome> {
         outcome out;
@@ -420,6 +420,7 @@ BOOST_AUTO_TEST_CASE(a_single_threaded_context_runs_calls_inline) {
         auto s = c.stream(ask("openai/gpt-4o-mini~tokens=12"));
         while (auto ch = co_await s.next()) out.streamed += ch->text;
         if (!s.response()) out.streamed = "failed: " + s.response().error().to_string();
+        out.ready_at_end = s.ready() && s.done();  // nothing left to wait for
         auto slow = co_await c.chat(ask("openai/gpt-4o-mini~latency=10s"));
         out.timed_out = !slow && is(slow.error(), error::timeout);
         {
@@ -438,6 +439,8 @@ BOOST_AUTO_TEST_CASE(a_single_threaded_context_runs_calls_inline) {
     BOOST_TEST(o.timed_out);
     BOOST_TEST(o.cancelled);
     BOOST_TEST(o.flag_kept);
+    BOOST_TEST(o.ready_at_end);
+    BOOST_TEST(chat_stream::failed(failure(error::invalid_request, "x")).ready());
     BOOST_TEST(c.stats().connections_open <= 1u);  // the idle pooled one at most
     BOOST_TEST(c.stats().in_flight == 0u);
 }
