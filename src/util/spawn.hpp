@@ -12,6 +12,7 @@
 // co_spawn's own forwarding runs inline.
 #pragma once
 
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
@@ -55,14 +56,13 @@ boost::asio::awaitable<T> spawn_on(Executor ex, boost::asio::awaitable<T> op) {
     (util/strand.hpp: no strands then), where a new coroutine thread per step cost a frame,
     a dispatch and a cancellation hook (issue 15).
 */
-template <class T, class Executor>
-boost::asio::awaitable<T> run_on(Executor ex, boost::asio::awaitable<T> op) {
+template <class T>
+boost::asio::awaitable<T> run_on(boost::asio::any_io_executor ex, boost::asio::awaitable<T> op) {
     namespace asio = boost::asio;
     // (Named steps: GCC 12 miscompiles temporaries of co_await expressions in a condition.)
     asio::any_io_executor const here = co_await asio::this_coro::executor;
     bool const throws = co_await asio::this_coro::throw_if_cancelled();
-    bool const inline_ok = !throws && here == asio::any_io_executor(ex);
-    if (inline_ok) co_return co_await std::move(op);
+    if (!throws && here == ex) co_return co_await std::move(op);
     co_return co_await spawn_on(std::move(ex), std::move(op));
 }
 

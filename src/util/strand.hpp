@@ -17,23 +17,31 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/detail/scheduler.hpp>
-#include <boost/asio/execution/outstanding_work.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/require.hpp>
 #include <boost/asio/strand.hpp>
 
 namespace llmux::detail {
 
-/// True when `ex` is the executor of an io_context made with a concurrency hint of 1
-/// (`io_context(1)`): one thread runs it, so its handlers never run concurrently.
-inline bool single_threaded(boost::asio::any_io_executor const& ex) {
+/// The io_context whose executor `ex` is (work-tracked or not); null for other executors.
+inline boost::asio::io_context* io_context_of(boost::asio::any_io_executor const& ex) noexcept {
     namespace asio = boost::asio;
-    using plain = asio::io_context::executor_type;
+    if (auto const* e = ex.target<asio::io_context::executor_type>()) return &e->context();
     using tracked = asio::io_context::basic_executor_type<std::allocator<void>, 4>;
-    asio::io_context* ctx = nullptr;
-    if (auto const* e = ex.target<plain>()) ctx = &e->context();
-    else if (auto const* e = ex.target<tracked>()) ctx = &e->context();
-    return ctx && asio::use_service<asio::detail::io_context_impl>(*ctx).concurrency_hint() == 1;
+    if (auto const* e = ex.target<tracked>()) return &e->context();
+    return nullptr;
+}
+
+/// True for an io_context made with a concurrency hint of 1 (`io_context(1)`): one thread
+/// runs it, so its handlers never run concurrently.
+inline bool single_threaded(boost::asio::io_context& ctx) {
+    return boost::asio::use_service<boost::asio::detail::io_context_impl>(ctx)
+               .concurrency_hint() == 1;
+}
+
+/// True when `ex` is the executor of a single-threaded io_context.
+inline bool single_threaded(boost::asio::any_io_executor const& ex) {
+    auto* ctx = io_context_of(ex);
+    return ctx && single_threaded(*ctx);
 }
 
 /** A strand over `ex`, or `ex` itself when it is single-threaded (`single_threaded`): an
@@ -42,13 +50,11 @@ inline bool single_threaded(boost::asio::any_io_executor const& ex) {
 */
 inline boost::asio::any_io_executor make_small_strand(boost::asio::any_io_executor const& ex) {
     namespace asio = boost::asio;
-    using plain = asio::io_context::executor_type;
-    using tracked = asio::io_context::basic_executor_type<std::allocator<void>, 4>;
-    static_assert(sizeof(asio::strand<plain>) <= 3 * sizeof(void*));
-    if (single_threaded(ex)) return ex;
-    if (auto const* e = ex.target<plain>()) return asio::make_strand(*e);
-    if (auto const* e = ex.target<tracked>()) return asio::make_strand(*e);
-    return asio::make_strand(ex);
+    static_assert(sizeof(asio::strand<asio::io_context::executor_type>) <= 3 * sizeof(void*));
+    auto* ctx = io_context_of(ex);
+    if (!ctx) return asio::make_strand(ex);
+    if (single_threaded(*ctx)) return ex;
+    return asio::make_strand(ctx->get_executor());
 }
 
 }  // namespace llmux::detail

@@ -961,15 +961,9 @@ result<chat_response> decode_body(response_head const& head, std::string_view bo
 class anthropic_stream_decoder final : public stream_decoder {
 public:
     result<void> feed(std::string_view bytes, std::vector<chat_chunk>& out) override {
-        if (failed_) return *failed_;
-        bool const ok = sse_.feed(bytes, [&](sse_event const& ev) {
-            if (!failed_ && !done_) on_event(ev, out);
+        return feed_sse(sse_, bytes, failed_, [&](sse_event const& ev) {
+            if (!done_) on_event(ev, out);
         });
-        if (!ok && !failed_)
-            failed_ = failure(error::protocol_error,
-                              "the stream has a line longer than the SSE parser's cap");
-        if (failed_) return *failed_;
-        return {};
     }
 
     result<void> finish(std::vector<chat_chunk>&) override {

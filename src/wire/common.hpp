@@ -2,6 +2,7 @@
 // Helpers shared by the wire formats: HTTP status mapping, retry hints, JSON access.
 #pragma once
 
+#include "codec/sse.hpp"
 #include "http/message.hpp"
 
 #include <llmux/error.hpp>
@@ -131,6 +132,31 @@ std::string seal_call_id(std::string_view id, std::span<reasoning_part const> pa
 */
 bool open_call_id(std::string_view sealed, std::string* id, std::vector<reasoning_part>* parts,
                   std::string* signature);
+
+/// The finish reason a server side reports: `tool_calls` when an answer with calls has none.
+inline finish_reason effective_finish(chat_response const& r) noexcept {
+    if (r.finish_reason == finish_reason::unknown && !r.tool_calls.empty())
+        return finish_reason::tool_calls;
+    return r.finish_reason;
+}
+
+/** The body of every SSE stream decoder's `feed`: feeds `bytes` to `sse`, handing each
+    complete event to `on_event` while `failed` is empty (`on_event` sets it to end the stream);
+    a line over the parser's cap fails the stream. Returns `*failed` once set.
+*/
+template <class OnEvent>
+result<void> feed_sse(sse_parser& sse, std::string_view bytes, std::optional<failure>& failed,
+                      OnEvent&& on_event) {
+    if (failed) return *failed;
+    bool const ok = sse.feed(bytes, [&](sse_event const& ev) {
+        if (!failed) on_event(ev);
+    });
+    if (!ok && !failed)
+        failed = failure(error::protocol_error,
+                         "the stream has a line longer than the SSE parser's cap");
+    if (failed) return *failed;
+    return {};
+}
 
 /// A breakpoint as Anthropic's (and OpenRouter's) `cache_control`: `{"type":"ephemeral"}`
 /// with its `ttl` when set.

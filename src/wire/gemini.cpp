@@ -753,15 +753,8 @@ result<chat_response> decode_body(response_head const& head, std::string_view bo
 class gemini_stream_decoder final : public stream_decoder {
 public:
     result<void> feed(std::string_view bytes, std::vector<chat_chunk>& out) override {
-        if (failed_) return *failed_;
-        bool const ok = sse_.feed(bytes, [&](sse_event const& ev) {
-            if (!failed_) on_event(ev.data, out);
-        });
-        if (!ok && !failed_)
-            failed_ = failure(error::protocol_error,
-                              "the stream has a line longer than the SSE parser's cap");
-        if (failed_) return *failed_;
-        return {};
+        return feed_sse(sse_, bytes, failed_,
+                        [&](sse_event const& ev) { on_event(ev.data, out); });
     }
 
     result<void> finish(std::vector<chat_chunk>& out) override {

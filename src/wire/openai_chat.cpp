@@ -54,24 +54,9 @@ std::string_view as_view(json::string const& s) noexcept {
     return {s.data(), s.size()};
 }
 
+using openai::is_base64_data_uri;
 using openai::request_id_of;
-
-// A data URI the OpenAI API accepts: `data:<media type>;base64,<data>`. Checked without copying
-// the (possibly megabytes of) data, which parse_data_uri would do.
-bool is_base64_data_uri(std::string_view uri) noexcept {
-    if (!istarts_with(uri, "data:")) return false;
-    auto const comma = uri.find(',');
-    if (comma == std::string_view::npos) return false;
-    std::string_view const meta = uri.substr(5, comma - 5);
-    constexpr auto b64 = ";base64"sv;
-    return meta.size() > b64.size() && iequals(meta.substr(meta.size() - b64.size()), b64);
-}
-
-bool valid_image_url(std::string_view url) noexcept {
-    if (istarts_with(url, "https://")) return url.size() > 8;
-    if (istarts_with(url, "http://")) return url.size() > 7;
-    return is_base64_data_uri(url);
-}
+using openai::valid_image_url;
 
 // ---------------------------------------------------------------------------------------------
 // Encoding
@@ -318,6 +303,21 @@ private:
 
 }  // namespace
 
+bool openai::is_base64_data_uri(std::string_view uri) noexcept {
+    if (!istarts_with(uri, "data:")) return false;
+    auto const comma = uri.find(',');
+    if (comma == std::string_view::npos) return false;
+    std::string_view const meta = uri.substr(5, comma - 5);
+    constexpr auto b64 = ";base64"sv;
+    return meta.size() > b64.size() && iequals(meta.substr(meta.size() - b64.size()), b64);
+}
+
+bool openai::valid_image_url(std::string_view url) noexcept {
+    if (istarts_with(url, "https://")) return url.size() > 8;
+    if (istarts_with(url, "http://")) return url.size() > 7;
+    return is_base64_data_uri(url);
+}
+
 bool openai::reasoning_model(std::string_view model) noexcept {
     auto const slash = model.rfind('/');
     if (slash != std::string_view::npos) model.remove_prefix(slash + 1);
@@ -371,8 +371,9 @@ result<void> encode_reasoning(chat_request const& req, std::string_view model, o
     std::optional<reasoning_effort> e = r.effort;
     if (!e && r.budget_tokens) e = effort_for_budget(*r.budget_tokens);
     if (!e) return {};
-    if (*e == reasoning_effort::none && !openai::reasoning_model(model)) return {};
-    if (!openai::reasoning_model(model) && openai_itself)
+    bool const reasons = openai::reasoning_model(model);
+    if (*e == reasoning_effort::none && !reasons) return {};
+    if (!reasons && openai_itself)
         return failure(error::unsupported,
                        "reasoning: " + std::string(model) +
                            " does not reason (OpenAI's reasoning models are gpt-5 and the "
@@ -734,15 +735,9 @@ failure decode_error_body(response_head const& head, std::string_view body) {
 class openai_stream_decoder final : public stream_decoder {
 public:
     result<void> feed(std::string_view bytes, std::vector<chat_chunk>& out) override {
-        if (failed_) return *failed_;
-        bool const ok = sse_.feed(bytes, [&](sse_event const& ev) {
-            if (!failed_ && !done_) on_event(ev, out);
+        return feed_sse(sse_, bytes, failed_, [&](sse_event const& ev) {
+            if (!done_) on_event(ev, out);
         });
-        if (!ok && !failed_)
-            failed_ = failure(error::protocol_error,
-                              "the stream has a line longer than the SSE parser's cap");
-        if (failed_) return *failed_;
-        return {};
     }
 
     result<void> finish(std::vector<chat_chunk>&) override {

@@ -11,6 +11,7 @@
 #include <llmux/config.hpp>
 #include <llmux/types.hpp>
 
+#include <boost/json/monotonic_resource.hpp>
 #include <boost/json/object.hpp>
 
 #include <optional>
@@ -56,6 +57,13 @@ constexpr std::string_view finish_name(finish_reason r) noexcept {
 /// `x-generation-id`.
 std::string_view request_id_of(response_head const& head);
 
+/// A data URI the OpenAI API accepts: `data:<media type>;base64,<data>`. Checked without
+/// copying the (possibly megabytes of) data, which parse_data_uri would do.
+bool is_base64_data_uri(std::string_view uri) noexcept;
+
+/// An image URL the OpenAI APIs accept: https://, http:// or a base64 data URI.
+bool valid_image_url(std::string_view url) noexcept;
+
 /// True for OpenAI's reasoning models (gpt-5, the o-series), which take `reasoning_effort`
 /// (effort `none` included); a `provider/` prefix is ignored.
 bool reasoning_model(std::string_view model) noexcept;
@@ -82,9 +90,26 @@ api_error invalid(std::string param, std::string message, std::string code = {})
 /// A field of the wrong JSON type, as OpenAI words it (`invalid_type`).
 api_error wrong_type(std::string const& param, char const* expected, boost::json::value const& got);
 
+/// A missing required field, as OpenAI words it (`missing_required_parameter`).
+api_error missing(std::string const& param);
+
+/// A number member within [lo, hi], absent when missing or null; OpenAI's 400s otherwise.
+boost::system::result<std::optional<double>, api_error>
+number_member(boost::json::object const& o, char const* key, double lo, double hi);
+
 /// The request body as an object, or OpenAI's 400 for any other JSON value.
 boost::system::result<boost::json::object const*, api_error>
 body_object(boost::json::value const& doc);
+
+/** A request body parsed into `arena` (nesting up to 256: JSON schemas nest deeply), or
+    OpenAI's 400 for text that is not JSON (`body_object` then checks it is an object). The
+    chat completions and Responses server sides share it.
+*/
+boost::system::result<boost::json::value, api_error>
+parse_request(std::string_view body, boost::json::monotonic_resource& arena);
+
+/// OpenAI's error `type` for a status, when the caller did not pick one.
+std::string_view type_for_status(unsigned status) noexcept;
 
 /// The model a request names: the body's `model`, else the deployment an Azure path names
 /// (`path_model`); a 400 naming `model` when there is neither.

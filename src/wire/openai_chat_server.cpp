@@ -44,12 +44,10 @@ json::value const* member(json::object const& o, std::string_view key) noexcept 
 }
 
 using openai::invalid;
+using openai::missing;
+using openai::number_member;
+using openai::type_for_status;
 using openai::wrong_type;
-
-api_error missing(std::string const& param) {
-    return invalid(param, "Missing required parameter: '" + param + "'.",
-                   "missing_required_parameter");
-}
 
 /// Reads an integer member (JSON integers, or doubles with no fraction: some clients write
 /// `16.0`).
@@ -59,21 +57,6 @@ boost::system::result<std::optional<std::int64_t>, api_error> int_member(json::o
     if (!v) return std::optional<std::int64_t>();
     if (auto n = whole_number(*v)) return n;
     return wrong_type(key, "an integer", *v);
-}
-
-boost::system::result<std::optional<double>, api_error>
-number_member(json::object const& o, char const* key, double lo, double hi) {
-    auto const* v = member(o, key);
-    if (!v) return std::optional<double>();
-    if (!v->is_number()) return wrong_type(key, "a number", *v);
-    double const d = v->to_number<double>();
-    if (!(d >= lo && d <= hi)) {
-        char buf[128];
-        std::snprintf(buf, sizeof buf, "Invalid '%s': expected a value from %g to %g.", key, lo,
-                      hi);
-        return invalid(key, buf);
-    }
-    return std::optional<double>(d);
 }
 
 boost::system::result<std::optional<cache_control>, api_error>
@@ -440,16 +423,9 @@ decode_result decode(request_head const& head, std::string_view body) {
     // stack) makes parsing cheap. Whatever the request keeps is copied out of it.
     unsigned char first_block[4096];
     json::monotonic_resource arena(first_block, sizeof first_block);
-    json::parse_options popts;
-    popts.max_depth = 256;  // JSON schemas nest deeply
-    boost::system::error_code ec;
-    json::value const doc = detail::parse_json(body, ec, &arena, popts);
-    if (ec)
-        return invalid({}, "We could not parse the JSON body of your request. (HINT: This likely "
-                           "means you aren't using your HTTP library correctly. The OpenAI API "
-                           "expects a JSON payload, but what was sent was not valid JSON. (" +
-                               ec.message() + "))");
-    auto object = openai::body_object(doc);
+    auto doc = openai::parse_request(body, arena);
+    if (!doc) return doc.error();
+    auto object = openai::body_object(*doc);
     if (!object) return object.error();
     auto const* o = *object;
     inbound_request out;
@@ -601,12 +577,6 @@ void append_usage(std::string& out, usage const& u) {
            "\"rejected_prediction_tokens\":0}}";
 }
 
-finish_reason effective_finish(chat_response const& r) noexcept {
-    if (r.finish_reason == finish_reason::unknown && !r.tool_calls.empty())
-        return finish_reason::tool_calls;
-    return r.finish_reason;
-}
-
 void append_response(chat_response const& r, answer_meta const& m, std::string& out) {
     out += "{\"id\":";
     append_json_string(out, m.id);
@@ -659,14 +629,6 @@ void append_response(chat_response const& r, answer_meta const& m, std::string& 
     out += ',';
     out += tier_and_fingerprint;
     out += '}';
-}
-
-/// OpenAI's error `type` for a status, when the caller did not pick one.
-std::string_view type_for_status(unsigned status) noexcept {
-    if (status == 402) return "insufficient_quota";
-    if (status == 429) return "rate_limit_error";
-    if (status >= 500) return "server_error";
-    return "invalid_request_error";
 }
 
 void append_error(api_error const& e, std::string& out, bool code_from_type) {
@@ -1040,6 +1002,47 @@ api_error wrong_type(std::string const& param, char const* expected, json::value
                    "Invalid type for '" + param + "': expected " + expected + ", but got " +
                        json_kind(got) + " instead.",
                    "invalid_type");
+}
+
+api_error missing(std::string const& param) {
+    return invalid(param, "Missing required parameter: '" + param + "'.",
+                   "missing_required_parameter");
+}
+
+boost::system::result<std::optional<double>, api_error>
+number_member(json::object const& o, char const* key, double lo, double hi) {
+    auto const* v = present(o, key);
+    if (!v) return std::optional<double>();
+    if (!v->is_number()) return wrong_type(key, "a number", *v);
+    double const d = v->to_number<double>();
+    if (!(d >= lo && d <= hi)) {
+        char buf[128];
+        std::snprintf(buf, sizeof buf, "Invalid '%s': expected a value from %g to %g.", key, lo,
+                      hi);
+        return invalid(key, buf);
+    }
+    return std::optional<double>(d);
+}
+
+boost::system::result<json::value, api_error> parse_request(std::string_view body,
+                                                            json::monotonic_resource& arena) {
+    json::parse_options popts;
+    popts.max_depth = 256;  // JSON schemas nest deeply
+    boost::system::error_code ec;
+    json::value doc = detail::parse_json(body, ec, &arena, popts);
+    if (ec)
+        return invalid({}, "We could not parse the JSON body of your request. (HINT: This likely "
+                           "means you aren't using your HTTP library correctly. The OpenAI API "
+                           "expects a JSON payload, but what was sent was not valid JSON. (" +
+                               ec.message() + "))");
+    return doc;
+}
+
+std::string_view type_for_status(unsigned status) noexcept {
+    if (status == 402) return "insufficient_quota";
+    if (status == 429) return "rate_limit_error";
+    if (status >= 500) return "server_error";
+    return "invalid_request_error";
 }
 
 boost::system::result<json::object const*, api_error> body_object(json::value const& doc) {

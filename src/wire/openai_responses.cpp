@@ -40,16 +40,8 @@ failure unsupported(std::string message) {
     return failure(error::unsupported, std::move(message));
 }
 
-bool valid_image_url(std::string_view url) noexcept {
-    if (istarts_with(url, "https://")) return url.size() > 8;
-    if (istarts_with(url, "http://")) return url.size() > 7;
-    if (!istarts_with(url, "data:")) return false;
-    auto const comma = url.find(',');
-    if (comma == std::string_view::npos) return false;
-    std::string_view const meta = url.substr(5, comma - 5);
-    constexpr auto b64 = ";base64"sv;
-    return meta.size() > b64.size() && iequals(meta.substr(meta.size() - b64.size()), b64);
-}
+using openai::is_base64_data_uri;
+using openai::valid_image_url;
 
 // ---------------------------------------------------------------------------------------------
 // Encoding
@@ -136,7 +128,7 @@ private:
                 json::object o(sp_);
                 o.emplace("type", "input_file");
                 if (!doc->name.empty()) o.emplace("filename", doc->name);
-                if (istarts_with(doc->url, "data:") && valid_image_url(doc->url))
+                if (is_base64_data_uri(doc->url))
                     o.emplace("file_data", doc->url);
                 else if (istarts_with(doc->url, "https://") || istarts_with(doc->url, "http://"))
                     o.emplace("file_url", doc->url);
@@ -535,15 +527,9 @@ result<chat_response> decode_body(response_head const& head, std::string_view bo
 class responses_stream_decoder final : public stream_decoder {
 public:
     result<void> feed(std::string_view bytes, std::vector<chat_chunk>& out) override {
-        if (failed_) return *failed_;
-        bool const ok = sse_.feed(bytes, [&](sse_event const& ev) {
-            if (!failed_ && !done_) on_event(ev, out);
+        return feed_sse(sse_, bytes, failed_, [&](sse_event const& ev) {
+            if (!done_) on_event(ev, out);
         });
-        if (!ok && !failed_)
-            failed_ = failure(error::protocol_error,
-                              "the stream has a line longer than the SSE parser's cap");
-        if (failed_) return *failed_;
-        return {};
     }
 
     result<void> finish(std::vector<chat_chunk>& out) override {
@@ -619,24 +605,23 @@ private:
     void on_json(json::object const& o, std::string_view type, std::vector<chat_chunk>& out) {
         // `error` events (nested as captured, or flat as the SDK types them), and any event with
         // a truthy top-level `error`, fail the stream, as the SDKs do (PROVIDERS-2.md 1.4).
-        if (type == "error" || (o.contains("error") && !o.at("error").is_null() &&
-                                !(o.at("error").is_bool() && !o.at("error").get_bool()))) {
-            if (auto const* e = get_object(o, "error"))
-                failed_ = error_object_failure(*e);
-            else
-                failed_ = error_object_failure(o);
+        auto const* err = o.if_contains("error");
+        if (type == "error" ||
+            (err && !err->is_null() && !(err->is_bool() && !err->get_bool()))) {
+            auto const* e = err ? err->if_object() : nullptr;
+            failed_ = error_object_failure(e ? *e : o);
             return;
         }
-        if (type.starts_with("response.") && o.contains("response")) {
-            if (auto const* resp = get_object(o, "response")) {
+        if (auto const* r = type.starts_with("response.") ? o.if_contains("response") : nullptr) {
+            if (auto const* resp = r->if_object()) {
                 if (info_.id.empty()) info_.id = get_string(*resp, "id");
                 if (info_.model.empty()) info_.model = get_string(*resp, "model");
                 if (type == "response.completed" || type == "response.incomplete") {
                     end(*resp, out);
                     return;
                 }
-                if (type == "response.failed" || get_string(*resp, "status") == "failed" ||
-                    get_string(*resp, "status") == "cancelled") {
+                auto const status = get_string(*resp, "status");
+                if (type == "response.failed" || status == "failed" || status == "cancelled") {
                     failed_ = failed_response(*resp);
                     return;
                 }

@@ -33,6 +33,9 @@ namespace {
 namespace json = boost::json;
 using decode_result = boost::system::result<inbound_request, api_error>;
 using openai::invalid;
+using openai::missing;
+using openai::number_member;
+using openai::type_for_status;
 using openai::wrong_type;
 
 // ---------------------------------------------------------------------------------------------
@@ -45,29 +48,10 @@ json::value const* member(json::object const& o, std::string_view key) noexcept 
     return present(o, key);
 }
 
-api_error missing(std::string const& param) {
-    return invalid(param, "Missing required parameter: '" + param + "'.",
-                   "missing_required_parameter");
-}
-
 api_error bad_value(std::string const& param, std::string_view value, std::string_view expected) {
     return invalid(param, "Invalid value: '" + std::string(value) + "'. Supported values are: " +
                               std::string(expected) + ".",
                    "invalid_value");
-}
-
-boost::system::result<std::optional<double>, api_error>
-number_member(json::object const& o, char const* key, double lo, double hi) {
-    auto const* v = member(o, key);
-    if (!v) return std::optional<double>();
-    if (!v->is_number()) return wrong_type(key, "a number", *v);
-    double const d = v->to_number<double>();
-    if (!(d >= lo && d <= hi)) {
-        char buf[128];
-        std::snprintf(buf, sizeof buf, "Invalid '%s': expected a value from %g to %g.", key, lo, hi);
-        return invalid(key, buf);
-    }
-    return std::optional<double>(d);
 }
 
 /// The request's fields read into the unified request (or answered here); every other field
@@ -598,16 +582,9 @@ boost::system::result<void, api_error> decode_reasoning(json::object const& o, i
 decode_result decode(request_head const& head, std::string_view body) {
     unsigned char first_block[4096];
     json::monotonic_resource arena(first_block, sizeof first_block);
-    json::parse_options popts;
-    popts.max_depth = 256;  // JSON schemas nest deeply
-    boost::system::error_code ec;
-    json::value const doc = detail::parse_json(body, ec, &arena, popts);
-    if (ec)
-        return invalid({}, "We could not parse the JSON body of your request. (HINT: This likely "
-                           "means you aren't using your HTTP library correctly. The OpenAI API "
-                           "expects a JSON payload, but what was sent was not valid JSON. (" +
-                               ec.message() + "))");
-    auto object = openai::body_object(doc);
+    auto doc = openai::parse_request(body, arena);
+    if (!doc) return doc.error();
+    auto object = openai::body_object(*doc);
     if (!object) return object.error();
     auto const* o = *object;
     inbound_request out;
@@ -652,6 +629,7 @@ decode_result decode(request_head const& head, std::string_view body) {
         if (!items.kept_at().empty()) {
             if (auto where = non_finite_at(*input, "input"))
                 return invalid(*where, "The number at '" + *where + "' is out of range.");
+            // `input` is read first: `native_name` names a place in the first native field.
             out.native_name = items.kept_at();
             out.native.emplace("input", owned(*input));
         }
@@ -703,7 +681,6 @@ decode_result decode(request_head const& head, std::string_view body) {
         if (!rest.empty()) {
             if (auto where = non_finite_at(json::value(rest), "stream_options"))
                 return invalid(*where, "The number at '" + *where + "' is out of range.");
-            if (out.native.empty()) out.native_name.clear();
             out.native.emplace("stream_options", std::move(rest));
         }
     }
@@ -750,12 +727,6 @@ decode_result decode(request_head const& head, std::string_view body) {
             return invalid(*where, "The number at '" + *where +
                                        "' is out of range (larger than a double can hold).");
         out.native.emplace(key, owned(v));
-    }
-    // `native_name` names a place inside the first field of `native` only.
-    if (!out.native_name.empty() && !out.native.empty()) {
-        auto const first = out.native.begin()->key();
-        std::string_view const n = out.native_name;
-        if (!n.starts_with(std::string_view(first.data(), first.size()))) out.native_name.clear();
     }
     return out;
 }
@@ -964,12 +935,6 @@ void append_response_object(std::string& out, response_fields const& f,
     out += ",\"user\":null,\"metadata\":{}}";
 }
 
-finish_reason effective_finish(chat_response const& r) noexcept {
-    if (r.finish_reason == finish_reason::unknown && !r.tool_calls.empty())
-        return finish_reason::tool_calls;
-    return r.finish_reason;
-}
-
 std::string_view status_of(finish_reason f) noexcept {
     return responses::incomplete_reason(f).empty() ? "completed" : "incomplete";
 }
@@ -1066,7 +1031,7 @@ public:
         if (items_.empty()) open(item::kind::message, out);  // an empty answer still has one
         close(out);
         finish_reason fr = finish_ ? *finish_ : whole.finish_reason;
-        if (fr == finish_reason::unknown && calls_ > 0) fr = finish_reason::tool_calls;
+        if (fr == finish_reason::unknown && !call_items_.empty()) fr = finish_reason::tool_calls;
         response_fields f;
         f.id = id_;
         f.created = created_;
@@ -1129,13 +1094,6 @@ public:
     }
 
 private:
-    static std::string_view type_for_status(unsigned status) noexcept {
-        if (status == 402) return "insufficient_quota";
-        if (status == 429) return "rate_limit_error";
-        if (status >= 500) return "server_error";
-        return "invalid_request_error";
-    }
-
     void event(std::string& out, std::string_view type) {
         out += "event: ";
         out += type;
@@ -1146,13 +1104,9 @@ private:
     }
     static void end_event(std::string& out) { out += "}\n\n"; }
 
-    /// `"item_id":…,"output_index":…` of the open item.
-    void item_ref(std::string& out) const {
-        out += ",\"item_id\":";
-        append_json_string(out, items_[open_].id);
-        out += ",\"output_index\":";
-        append_number(out, static_cast<std::uint64_t>(open_));
-    }
+    /// `"item_id":…,"output_index":…` of the open item (written once, when it opens: every
+    /// delta event carries it).
+    void item_ref(std::string& out) const { out += ref_; }
 
     /// The opening events: the response created and in progress.
     void begin(std::string& out) {
@@ -1163,10 +1117,12 @@ private:
         f.created = created_;
         f.model = model_;
         f.status = "in_progress";
+        std::string response;
+        append_response_object(response, f, {});
         for (auto type : {"response.created", "response.in_progress"}) {
             event(out, type);
             out += ",\"response\":";
-            append_response_object(out, f, {});
+            out += response;
             end_event(out);
         }
     }
@@ -1184,6 +1140,10 @@ private:
                             : k == item::kind::function_call ? "fc"
                                                              : "rs",
                      id_, open_);
+        ref_.assign(",\"item_id\":");
+        append_json_string(ref_, it.id);
+        ref_ += ",\"output_index\":";
+        append_number(ref_, static_cast<std::uint64_t>(open_));
         // A function call is announced by the caller, once its call id and name are set.
         if (k != item::kind::function_call) announce(out);
         return items_[open_];
@@ -1285,7 +1245,6 @@ private:
             if (d.index >= call_items_.size()) call_items_.resize(d.index + 1, npos);
             open(item::kind::function_call, out);
             call_items_[d.index] = open_;
-            ++calls_;
             auto& it = items_[open_];
             it.call_id = d.id;
             it.name = d.name;
@@ -1321,7 +1280,7 @@ private:
     std::vector<item> items_;
     std::vector<std::size_t> call_items_;
     std::size_t open_ = 0;
-    std::size_t calls_ = 0;
+    std::string ref_;  // item_ref of the open item
     std::optional<finish_reason> finish_;
     bool has_open_ = false;
     bool started_ = false;
