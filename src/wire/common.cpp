@@ -264,13 +264,19 @@ reasoning_effort effort_for_budget(std::int64_t budget) noexcept {
     return out;
 }
 
+namespace {
+constexpr std::string_view redacted_mark = "+redacted";
+}  // namespace
+
 std::string seal_reasoning(reasoning_part const& r) {
+    bool const redacted = r.type == reasoning_part::kind::redacted;
     std::string out = "llmux1.";
     out += r.origin;
+    if (redacted) out += redacted_mark;
     out += '.';
     out += base64url_encode(r.id);
     out += '.';
-    out += base64url_encode(r.signature);
+    out += base64url_encode(redacted ? r.data : r.signature);
     return out;
 }
 
@@ -285,9 +291,18 @@ bool open_reasoning(std::string_view field, reasoning_part& r) {
     auto id = base64url_decode(field.substr(a + 1, b - a - 1));
     auto sig = base64url_decode(field.substr(b + 1));
     if (!id || !sig || a == 0) return false;
-    r.origin = std::string(field.substr(0, a));
+    std::string_view origin = field.substr(0, a);
+    if (origin.ends_with(redacted_mark)) {
+        origin.remove_suffix(redacted_mark.size());
+        if (origin.empty()) return false;
+        r.type = reasoning_part::kind::redacted;
+        r.data = std::move(*sig);
+        r.signature.clear();
+    } else {
+        r.signature = std::move(*sig);
+    }
+    r.origin = std::string(origin);
     r.id = std::move(*id);
-    r.signature = std::move(*sig);
     return true;
 }
 

@@ -109,13 +109,15 @@ std::int64_t budget_for_effort(reasoning_effort e) noexcept;
 reasoning_effort effort_for_budget(std::int64_t budget) noexcept;
 /** A reasoning part of another family's, sealed into the one opaque field a format has for
     it (Anthropic's `signature`, Gemini's `thoughtSignature`, OpenAI's `encrypted_content`):
-    `llmux1.<origin>.<id>.<signature>` with id and signature in base64url. A server side writes
+    `llmux1.<origin>.<id>.<signature>` with id and signature in base64url; a redacted part is
+    `llmux1.<origin>+redacted.<id>.<data>`. A server side writes
     it when the part's origin is not its format's own, so a client of that format that sends
     the assistant turn back returns the part whole, and the gateway gives it to its upstream
     unchanged (PROVIDERS-2.md 3: signatures are opaque and validate only where they were made).
 */
 std::string seal_reasoning(reasoning_part const& r);
-/// Opens a sealed field into `r` (origin, id, signature); false when `field` is not sealed.
+/// Opens a sealed field into `r` (origin, id, and signature, or kind `redacted` with its data);
+/// false when `field` is not sealed.
 bool open_reasoning(std::string_view field, reasoning_part& r);
 
 /** A tool call id that also carries what the assistant turn must send back: the turn's

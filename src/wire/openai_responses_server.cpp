@@ -284,8 +284,7 @@ private:
 
     /** A reasoning item: a reasoning part of the assistant turn it opens (or continues). Its
         encrypted content is OpenAI's (origin `openai`), or another family's part that a server
-        side sealed into it (`open_reasoning`; a redacted part's data travels as the sealed
-        signature, its origin marked `+redacted`).
+        side sealed into it (`open_reasoning`, redacted parts too).
     */
     boost::system::result<void, api_error> reasoning_item(json::object const& it,
                                                           std::string const& where) {
@@ -324,14 +323,7 @@ private:
         if (auto const* ec = member(it, "encrypted_content")) {
             if (!ec->is_string()) return wrong_type(where + ".encrypted_content", "a string", *ec);
             std::string_view const sealed = sv(ec->get_string());
-            if (!open_reasoning(sealed, r)) {
-                r.signature = std::string(sealed);
-            } else if (r.origin.ends_with("+redacted")) {
-                r.origin.resize(r.origin.size() - 9);
-                r.type = reasoning_part::kind::redacted;
-                r.data = std::move(r.signature);
-                r.signature.clear();
-            }
+            if (!open_reasoning(sealed, r)) r.signature = std::string(sealed);
         }
         if (turn_ == turn::none) {
             message m;
@@ -756,9 +748,8 @@ struct item {
 };
 
 /** A reasoning part as a reasoning item's fields: OpenAI's own with its id and encrypted
-    content; another family's sealed into `encrypted_content` (`seal_reasoning`, a redacted
-    part's data as the signature under the origin `<origin>+redacted`), so that a client that
-    sends the item back returns the part whole.
+    content; another family's sealed into `encrypted_content` (`seal_reasoning`, redacted parts
+    with their data), so that a client that sends the item back returns the part whole.
 */
 void reasoning_fields(reasoning_part const& r, item& it) {
     it.summary = r.type == reasoning_part::kind::summary;
@@ -766,11 +757,6 @@ void reasoning_fields(reasoning_part const& r, item& it) {
     if (r.origin == "openai") {
         it.final_id = r.id;
         it.encrypted = r.signature;
-    } else if (r.type == reasoning_part::kind::redacted) {
-        reasoning_part sealed = r;
-        sealed.origin += "+redacted";
-        sealed.signature = r.data;
-        it.encrypted = seal_reasoning(sealed);
     } else {
         it.encrypted = seal_reasoning(r);
     }

@@ -120,6 +120,26 @@ BOOST_AUTO_TEST_CASE(sealed_signature_round_trips) {
     reasoning_part plain;
     BOOST_TEST(!detail::open_reasoning("EqQBCkYIBxgCKkA", plain));
     BOOST_TEST(!detail::open_reasoning("llmux1.broken", plain));
+    BOOST_TEST(!detail::open_reasoning("llmux1.+redacted.cnM.ZGF0YQ", plain));
+}
+
+// A redacted part (Anthropic's redacted_thinking, Bedrock's redactedContent) keeps its data
+// when another format's server side seals it: every server side gets it back whole.
+BOOST_AUTO_TEST_CASE(sealed_redacted_part_round_trips_with_its_data) {
+    reasoning_part p;
+    p.type = reasoning_part::kind::redacted;
+    p.id = "rs_02";
+    p.data = "EmwKAhgBEgy3";
+    p.origin = "anthropic";
+    auto const sealed = detail::seal_reasoning(p);
+    BOOST_TEST(sealed.starts_with("llmux1.anthropic+redacted."));
+    reasoning_part back;
+    BOOST_TEST_REQUIRE(detail::open_reasoning(sealed, back));
+    BOOST_TEST((back.type == reasoning_part::kind::redacted));
+    BOOST_TEST(back.origin == "anthropic");
+    BOOST_TEST(back.id == "rs_02");
+    BOOST_TEST(back.data == p.data);
+    BOOST_TEST(back.signature.empty());
 }
 
 BOOST_AUTO_TEST_CASE(sealed_call_id_round_trips) {
