@@ -61,15 +61,24 @@ void add_document(document_part const& d, std::size_t& bytes, std::uint64_t& pag
         else pages += pdf_pages(data);
         return;
     }
+    auto const decoded = data.size() / 4 * 3;
     if (text) {
-        bytes += data.size() / 4 * 3;
+        bytes += decoded;
+        return;
+    }
+    // The estimate runs several times a call (limits, budgets, routing): only a document of
+    // up to 1 MiB is decoded (a copy) to count its page objects; a larger one, and one with no
+    // memory for the copy, counts by size.
+    auto const by_size = std::max<std::uint64_t>(1, (decoded + 49'999) / 50'000);
+    if (decoded > (1u << 20)) {
+        pages += by_size;
         return;
     }
     try {
         if (auto raw = base64_decode(data)) pages += pdf_pages(*raw);
-        else pages += pdf_pages(data);
-    } catch (...) {  // no memory for a copy: size alone
-        pages += std::max<std::uint64_t>(1, data.size() / 4 * 3 / 50'000);
+        else pages += by_size;
+    } catch (...) {
+        pages += by_size;
     }
 }
 
