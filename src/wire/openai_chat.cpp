@@ -25,6 +25,7 @@
 #include "wire/common.hpp"
 #include "wire/formats.hpp"
 #include "wire/openai_chat.hpp"
+#include "wire/openai_chat_scan.hpp"
 
 #include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
@@ -600,12 +601,37 @@ bool append_content(json::value const* v, std::string& out) {
     return false;
 }
 
-result<chat_response> decode_body(response_head const& head, std::string_view body) {
+result<chat_response> decode_body(response_head const& head, std::string_view body, bool scan) {
     auto const fail = [&](failure f) {
         f.diag.http_status = head.status;
         f.diag.request_id = std::string(request_id_of(head));
         return f;
     };
+    // The common shape is read without a DOM; anything else is parsed below.
+    openai::scanned_answer s;
+    if (scan && openai::answer_scanner().read(body, false, s) && s.choices == 1 &&
+        s.has_message) {
+        chat_response r;
+        r.id = std::move(s.id);
+        r.model = std::move(s.model);
+        r.request_id = request_id_of(head);
+        bool fails = false;
+        r.finish_reason = map_finish(s.finish_reason, fails);
+        if (fails) return fail(finish_failure(s.finish_reason));
+        r.native_finish_reason = std::move(s.finish_reason);
+        r.content = std::move(s.content);
+        if (r.content.empty()) r.content = std::move(s.refusal);
+        if (!s.reasoning_content.empty()) {
+            r.reasoning = s.reasoning_content;
+            auto& part = r.reasoning_parts.emplace_back();
+            part.text = std::move(s.reasoning_content);
+            part.origin = "deepseek";
+        } else {
+            r.reasoning = std::move(s.reasoning);
+        }
+        if (s.has_usage) r.usage = s.read_usage();
+        return r;
+    }
     json::monotonic_resource mr;
     // JSON whitespace covers the blank lines DeepSeek sends ahead of the body while it waits.
     auto parsed = parse_body(body, mr);
@@ -734,6 +760,10 @@ failure decode_error_body(response_head const& head, std::string_view body) {
 
 class openai_stream_decoder final : public stream_decoder {
 public:
+    explicit openai_stream_decoder(bool scan) {
+        if (scan) scan_.emplace();
+    }
+
     result<void> feed(std::string_view bytes, std::vector<chat_chunk>& out) override {
         return feed_sse(sse_, bytes, failed_, [&](sse_event const& ev) {
             if (!done_) on_event(ev, out);
@@ -770,6 +800,11 @@ private:
             done_ = true;
             return;
         }
+        // The common shape without a DOM; anything else is parsed whole.
+        if (scan_ && ev.event != "error" && scan_->read(data, true, scanned_)) {
+            on_scanned(out);
+            return;
+        }
         // One parse per event, into a reused arena: no heap allocation for typical chunks.
         json_.reset();
         mr_.release();
@@ -788,6 +823,46 @@ private:
         }
         json::value const v = json_.release();
         on_json(v, ev, out);
+    }
+
+    // An event the scan read whole: what on_json does with its DOM.
+    void on_scanned(std::vector<chat_chunk>& out) {
+        auto& s = scanned_;
+        if (info_.id.empty()) info_.id = s.id;
+        if (info_.model.empty()) info_.model = s.model;
+        chat_chunk c;
+        if (s.choices == 1 && s.index_zero) {
+            c.text = std::move(s.content);
+            add_text(c, s.refusal, s.reasoning_content, s.reasoning);
+            if (!s.finish_reason.empty() && !finish(s.finish_reason, c)) return;
+        }
+        if (s.has_usage) {
+            c.usage = s.read_usage();
+            usage_seen_ = true;
+        }
+        if (c.has_content() || c.finish_reason || c.usage) out.push_back(std::move(c));
+    }
+
+    // A delta's refusal and reasoning (after its content), scanned or parsed.
+    void add_text(chat_chunk& c, std::string_view refusal, std::string_view reasoning_content,
+                  std::string_view reasoning) {
+        c.text.append(refusal);
+        deepseek_reasoning_.append(reasoning_content);                   // DeepSeek
+        c.reasoning.append(reasoning_content.empty() ? reasoning : reasoning_content);  // OpenRouter, Groq
+    }
+
+    // A choice's finish reason; false when it failed the stream.
+    bool finish(std::string_view fr, chat_chunk& c) {
+        bool fails = false;
+        c.finish_reason = map_finish(fr, fails);
+        info_.native_finish_reason = fr;
+        finish_seen_ = true;
+        if (fails) {
+            failed_ = finish_failure(fr);
+            return false;
+        }
+        complete_reasoning(c);
+        return true;
     }
 
     void on_json(json::value const& v, sse_event const& ev, std::vector<chat_chunk>& out) {
@@ -839,11 +914,8 @@ private:
                 failed_ = bad_field("choices[0].delta.content", "is not a string");
                 return false;
             }
-            c.text.append(get_string(*d, "refusal"));
-            std::string_view reasoning = get_string(*d, "reasoning_content");  // DeepSeek
-            deepseek_reasoning_.append(reasoning);
-            if (reasoning.empty()) reasoning = get_string(*d, "reasoning");    // OpenRouter, Groq
-            c.reasoning.append(reasoning);
+            add_text(c, get_string(*d, "refusal"), get_string(*d, "reasoning_content"),
+                     get_string(*d, "reasoning"));
             if (auto const* rd = d->if_contains("reasoning_details"); rd && rd->is_array()) {
                 // OpenRouter's pieces: merged by index, whole at the end.
                 for (auto const& e : rd->get_array()) {
@@ -887,17 +959,8 @@ private:
                 read_arguments(fc->if_contains("arguments"), td.arguments);
             }
         }
-        if (std::string_view const fr = get_string(ch, "finish_reason"); !fr.empty()) {
-            bool fails = false;
-            c.finish_reason = map_finish(fr, fails);
-            info_.native_finish_reason = fr;
-            finish_seen_ = true;
-            if (fails) {
-                failed_ = finish_failure(fr);
-                return false;
-            }
-            complete_reasoning(c);
-        }
+        if (std::string_view const fr = get_string(ch, "finish_reason"); !fr.empty())
+            return finish(fr, c);
         return true;
     }
 
@@ -933,6 +996,8 @@ private:
     alignas(std::max_align_t) unsigned char arena_[8192];
     json::monotonic_resource mr_{arena_, sizeof arena_};
     json_reader json_;
+    std::optional<openai::answer_scanner> scan_;
+    openai::scanned_answer scanned_;
     std::optional<failure> failed_;
     std::string deepseek_reasoning_;
     std::vector<std::pair<std::size_t, reasoning_part>> details_;
@@ -1069,7 +1134,7 @@ public:
     }
 
     result<chat_response> decode(response_head const& head, std::string_view body) const override {
-        return decode_body(head, body);
+        return decode_body(head, body, true);
     }
 
     failure decode_error(response_head const& head, std::string_view body) const override {
@@ -1077,11 +1142,20 @@ public:
     }
 
     std::unique_ptr<stream_decoder> make_stream_decoder() const override {
-        return std::make_unique<openai_stream_decoder>();
+        return std::make_unique<openai_stream_decoder>(true);
     }
 };
 
 }  // namespace
+
+result<chat_response> openai::decode_answer(response_head const& head, std::string_view body,
+                                           bool scan) {
+    return decode_body(head, body, scan);
+}
+
+std::unique_ptr<stream_decoder> openai::make_chunk_decoder(bool scan) {
+    return std::make_unique<openai_stream_decoder>(scan);
+}
 
 wire_format const& openai_chat_format() {
     static openai_chat const instance;

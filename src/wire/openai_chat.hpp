@@ -7,6 +7,7 @@
 
 #include "http/message.hpp"
 #include "wire/errors.hpp"
+#include "wire/wire_format.hpp"
 
 #include <llmux/config.hpp>
 #include <llmux/types.hpp>
@@ -83,6 +84,13 @@ std::optional<boost::json::object> reasoning_detail(reasoning_part const& r, std
                                                     boost::json::storage_ptr const& sp);
 /// One of `reasoning_details` as a reasoning part; nothing for an unknown type.
 std::optional<reasoning_part> read_reasoning_detail(boost::json::object const& o);
+
+/** The client side's decoders of an answer and of a stream, with or without the SAX scan of
+    their common shape (openai_chat_scan.hpp) ahead of the DOM: the format uses the scan; the
+    tests decode every answer both ways and expect the same.
+*/
+result<chat_response> decode_answer(response_head const& head, std::string_view body, bool scan);
+std::unique_ptr<stream_decoder> make_chunk_decoder(bool scan);
 
 /// A 400 `invalid_request_error` naming `param`, with OpenAI's `code` when it has one.
 api_error invalid(std::string param, std::string message, std::string code = {});

@@ -1,0 +1,130 @@
+// SPDX-License-Identifier: BSL-1.0
+// The common shape of an OpenAI chat-completions answer or stream chunk, read straight from its
+// text with Boost.JSON's SAX parser: no DOM is built (issue 15: parsing into a DOM was a quarter
+// of a proxied stream's instructions). It reads only what the decoders of openai_chat.cpp read,
+// and gives up on anything they treat specially (an error, tool calls, reasoning details,
+// content parts, several choices, a key twice, invalid JSON...): the decoder then parses the
+// DOM as before, so every answer decodes the same either way (unit.openai_chat's and
+// fuzz_openai_stream's differential checks). Private to src/wire/.
+#pragma once
+
+#include <llmux/types.hpp>
+
+#include <boost/json/basic_parser.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace llmux::detail::openai {
+
+/// What a plain answer or chunk says; strings empty when absent or not strings.
+struct scanned_answer {
+    std::string id, model;
+    std::size_t choices = 0;      // objects in `choices` (the scan gives up on a second one)
+    bool index_zero = true;       // the choice's `index` is absent or 0
+    bool has_message = false;     // the choice's `message` (or `delta`) is an object
+    std::string content, refusal, reasoning_content, reasoning, finish_reason;
+    bool has_usage = false;       // `usage` is an object
+    token_count prompt_tokens, completion_tokens, total_tokens, prompt_cache_hit_tokens;
+    token_count cached_tokens, cache_write_tokens, reasoning_tokens;
+    std::optional<double> cost;
+
+    /// The usage as read_usage (openai_chat.cpp) reads it.
+    usage read_usage() const;
+};
+
+namespace scan_detail {
+
+/// The SAX handler: a state machine over where in the document the parser is.
+struct handler {
+    static constexpr std::size_t max_object_size = std::size_t(-1);
+    static constexpr std::size_t max_array_size = std::size_t(-1);
+    static constexpr std::size_t max_key_size = std::size_t(-1);
+    static constexpr std::size_t max_string_size = std::size_t(-1);
+
+    /// The containers the scan reads into; any other container is skipped whole.
+    enum class frame : std::uint8_t { root, choices, choice, message, usage, prompt, completion };
+    /// What the next value is.
+    enum class slot : std::uint8_t {
+        skip,       // an ignored member
+        document,   // the root value: an object
+        choices,    // an array of one choice
+        choice,     // an element of `choices`
+        index,      // the choice's index
+        message,    // the choice's message or delta
+        text,       // a string member read as get_string reads it (non-strings ignored)
+        content,    // a string or null; anything else gives up
+        null_only,  // null, or the scan gives up (error, tool_calls, function_call)
+        no_array,   // anything but an array (reasoning_details)
+        usage,      // an object, else ignored
+        details,    // prompt_tokens_details / completion_tokens_details
+        count,      // a token count as get_count reads it
+        cost,       // a number as get_number reads it
+    };
+
+    scanned_answer* out = nullptr;
+    bool chunk = false;  // `delta`, not `message`
+    bool gave_up = false;
+
+    void start(scanned_answer& a, bool is_chunk) noexcept;
+
+    bool on_document_begin(boost::json::error_code&) { return true; }
+    bool on_document_end(boost::json::error_code&) { return true; }
+    bool on_object_begin(boost::json::error_code& ec);
+    bool on_object_end(std::size_t, boost::json::error_code&);
+    bool on_array_begin(boost::json::error_code& ec);
+    bool on_array_end(std::size_t, boost::json::error_code&);
+    bool on_key_part(boost::json::string_view s, std::size_t, boost::json::error_code&);
+    bool on_key(boost::json::string_view s, std::size_t, boost::json::error_code& ec);
+    bool on_string_part(boost::json::string_view s, std::size_t, boost::json::error_code&);
+    bool on_string(boost::json::string_view s, std::size_t, boost::json::error_code& ec);
+    bool on_number_part(boost::json::string_view s, boost::json::error_code&);
+    bool on_int64(std::int64_t i, boost::json::string_view, boost::json::error_code& ec);
+    bool on_uint64(std::uint64_t u, boost::json::string_view, boost::json::error_code& ec);
+    bool on_double(double d, boost::json::string_view s, boost::json::error_code& ec);
+    bool on_bool(bool, boost::json::error_code& ec);
+    bool on_null(boost::json::error_code& ec);
+    bool on_comment_part(boost::json::string_view, boost::json::error_code&) { return true; }
+    bool on_comment(boost::json::string_view, boost::json::error_code&) { return true; }
+
+private:
+    static constexpr int max_frames = 4;  // root > choices > choice > message
+
+    bool give_up(boost::json::error_code& ec);
+    bool enter(frame f, boost::json::error_code& ec);
+    void after_value() noexcept;
+    bool select(std::string_view key, boost::json::error_code& ec);
+    bool number(std::optional<std::int64_t> i, std::optional<std::uint64_t> u,
+                std::optional<double> d, boost::json::error_code& ec);
+
+    frame frames_[max_frames]{};
+    std::uint8_t seen_[max_frames]{};  // the members already read, one bit each
+    int depth_ = 0;
+    std::size_t skip_ = 0;  // depth inside a skipped container
+    slot next_ = slot::document;
+    frame details_ = frame::prompt;       // which details object a details slot opens
+    std::string* text_ = nullptr;         // where a text slot's string goes
+    token_count* count_ = nullptr;        // where a count slot's number goes
+    std::string key_;                     // a key split into parts
+    std::string number_;                  // a number split into parts, or a count's string
+};
+
+}  // namespace scan_detail
+
+/** Reads plain chat-completions answers (`message`) or chunks (`delta`), reusing its buffers
+    from one to the next.
+*/
+class answer_scanner {
+public:
+    answer_scanner();
+
+    /// True when `text` was read whole into `out`; false when the caller must parse the DOM.
+    bool read(std::string_view text, bool chunk, scanned_answer& out);
+
+private:
+    boost::json::basic_parser<scan_detail::handler> p_;
+};
+
+}  // namespace llmux::detail::openai

@@ -1,0 +1,250 @@
+// SPDX-License-Identifier: BSL-1.0
+// The SAX scan of OpenAI chat-completions answers and chunks (src/wire/openai_chat_scan.hpp):
+// it reads the common shapes without a DOM, gives up on the rest, and every answer decodes the
+// same with it as without it (the DOM decoder is the reference).
+#include "common/wire_fixtures.hpp"
+#include "wire/openai_chat.hpp"
+#include "wire/openai_chat_scan.hpp"
+
+#include <llmux/error.hpp>
+#include <llmux/types.hpp>
+
+#include <boost/json.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace llmux::test {
+
+namespace {
+
+namespace json = boost::json;
+namespace openai = detail::openai;
+using namespace std::string_view_literals;
+
+detail::response_head ok_head() {
+    detail::response_head h;
+    h.status = 200;
+    h.headers.emplace_back("x-request-id", "req_1");
+    return h;
+}
+
+json::value decoded(std::string_view body, bool scan) {
+    auto r = openai::decode_answer(ok_head(), body, scan);
+    if (r) return response_json(*r);
+    return json::object{{"failure", failure_json(r.error())}};
+}
+
+json::value streamed(std::vector<std::string_view> const& pieces, bool scan) {
+    auto d = openai::make_chunk_decoder(scan);
+    std::vector<chat_chunk> chunks;
+    json::value end = "ok";
+    bool failed = false;
+    for (auto p : pieces)
+        if (auto r = d->feed(p, chunks); !r) {
+            end = failure_json(r.error());
+            failed = true;
+            break;
+        }
+    if (!failed)
+        if (auto r = d->finish(chunks); !r) end = failure_json(r.error());
+    json::array cs;
+    for (auto const& c : chunks) cs.push_back(chunk_json(c));
+    auto const& info = d->info();
+    return json::object{{"chunks", std::move(cs)},
+                        {"id", info.id},
+                        {"model", info.model},
+                        {"native_finish_reason", info.native_finish_reason},
+                        {"end", std::move(end)}};
+}
+
+// Decodes `text` as an answer and as a stream of one event, each with and without the scan,
+// and expects the same results.
+void same_both_ways(std::string const& text) {
+    BOOST_TEST_CONTEXT(text) {
+        BOOST_TEST(decoded(text, true) == decoded(text, false));
+        std::string const stream = "data: " + text + "\n\ndata: [DONE]\n\n";
+        BOOST_TEST(streamed({stream}, true) == streamed({stream}, false));
+    }
+}
+
+// Bodies and events around each thing the scan reads or gives up on.
+std::vector<std::string> const edge_cases = {
+    // the common shapes
+    R"({"id":"c1","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"Hi","refusal":null,"annotations":[]},"logprobs":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":2,"total_tokens":5,"prompt_tokens_details":{"cached_tokens":1,"audio_tokens":0},"completion_tokens_details":{"reasoning_tokens":0,"audio_tokens":0}},"service_tier":"default","system_fingerprint":"fp"})",
+    R"({"id":"c1","object":"chat.completion.chunk","model":"m","choices":[{"index":0,"delta":{"role":"assistant","content":"","refusal":null},"logprobs":null,"finish_reason":null}]})",
+    R"({"id":"c1","model":"m","choices":[{"index":0,"delta":{"content":" answer"},"finish_reason":null}]})",
+    R"({"id":"c1","model":"m","choices":[],"usage":{"prompt_tokens":3,"completion_tokens":2,"total_tokens":5}})",
+    R"({"id":"c1","model":"m","choices":[{"index":0,"delta":{},"finish_reason":"length"}],"usage":null})",
+    // the choice and its index
+    R"({"choices":[{"delta":{"content":"x"},"message":{"content":"y"},"index":0}]})",
+    R"({"choices":[{"message":{"content":"y"},"delta":{"content":"x"},"index":1}]})",
+    R"({"choices":[{"index":"0","message":{"content":"y"},"delta":{"content":"x"}}]})",
+    R"({"choices":[{"index":0.0,"delta":{"content":"x"},"message":{"content":"y"}}]})",
+    R"({"choices":[{"index":-1,"delta":{"content":"x"},"message":{"content":"y"}}]})",
+    R"({"choices":[{"index":null,"delta":{"content":"x"},"message":{"content":"y"}}]})",
+    R"({"choices":[{"index":[0],"delta":{"content":"x"},"message":{"content":"y"}}]})",
+    R"({"choices":[{"index":{},"delta":{"content":"x"},"message":{"content":"y"}}]})",
+    R"({"choices":[{"index":true,"delta":{"content":"x"},"message":{"content":"y"}}]})",
+    R"({"choices":[{"index":0,"delta":{"content":"a"}},{"index":1,"delta":{"content":"b"}}]})",
+    R"({"choices":[{"index":0,"message":{"content":"a"}},{"index":0,"message":{"content":"b"}}]})",
+    R"({"choices":[7]})",
+    R"({"choices":[null,{"message":{"content":"b"}}]})",
+    R"({"choices":{}})",
+    R"({"choices":null})",
+    R"({"choices":"x"})",
+    R"({"model":"m"})",
+    R"({"choices":[{"finish_reason":"stop"}]})",
+    R"({"choices":[{"message":null,"delta":null,"finish_reason":"stop"}]})",
+    R"({"choices":[{"message":[],"delta":[],"finish_reason":"stop"}]})",
+    R"({"choices":[{"message":"x","delta":"x"}]})",
+    // content and text
+    R"({"choices":[{"message":{"content":null,"refusal":"No."},"delta":{"content":null,"refusal":"No."}}]})",
+    R"({"choices":[{"message":{"content":"a","refusal":"No."},"delta":{"content":"a","refusal":"No."}}]})",
+    R"({"choices":[{"message":{"content":[{"type":"text","text":"a"}]},"delta":{"content":[{"text":"a"}]}}]})",
+    R"({"choices":[{"message":{"content":5},"delta":{"content":5}}]})",
+    R"({"choices":[{"message":{"content":true},"delta":{"content":false}}]})",
+    R"({"choices":[{"message":{"content":{}},"delta":{"content":{}}}]})",
+    R"({"choices":[{"message":{"refusal":7,"reasoning":{"a":1},"content":"x"},"delta":{"refusal":7,"content":"x"}}]})",
+    R"({"choices":[{"message":{"content":"x","reasoning_content":"think","reasoning":"other"},"delta":{"content":"x","reasoning_content":"think","reasoning":"other"}}]})",
+    R"({"choices":[{"message":{"content":"x","reasoning":"other"},"delta":{"reasoning":"other"},"finish_reason":"stop"}]})",
+    R"({"choices":[{"message":{"content":"x","reasoning_content":"t"},"delta":{"reasoning_content":"t"},"finish_reason":"tool_calls"}]})",
+    R"({"choices":[{"message":{"content":"a\n\"b\"\u00e9\ud83d\ude00\\"},"delta":{"content":"a\n\"b\"\u00e9\ud83d\ude00\\"}}]})",
+    R"({"choices":[{"message":{"con\u0074ent":"escaped key"},"delta":{"con\u0074ent":"escaped key"}}]})",
+    // what the scan leaves to the DOM
+    R"({"choices":[{"message":{"content":null,"tool_calls":[{"id":"t","type":"function","function":{"name":"f","arguments":"{}"}}]},"delta":{"tool_calls":[{"index":0,"id":"t","function":{"name":"f","arguments":"{}"}}]},"finish_reason":"tool_calls"}]})",
+    R"({"choices":[{"message":{"content":"x","tool_calls":null,"function_call":{"name":"f","arguments":"{}"}},"delta":{"tool_calls":null,"function_call":{"name":"f"}}}]})",
+    R"({"choices":[{"message":{"content":"x","function_call":{"name":"f","arguments":"{}"}},"delta":{"function_call":{"name":"f"}}}]})",
+    R"({"choices":[{"message":{"content":"x","reasoning_details":[{"type":"reasoning.text","text":"t","signature":"s","format":"anthropic-claude-v1","index":0}]},"delta":{"reasoning_details":[{"type":"reasoning.text","text":"t","index":0}]},"finish_reason":"stop"}]})",
+    R"({"choices":[{"message":{"content":"x","reasoning_details":null},"delta":{"reasoning_details":{}}}]})",
+    R"({"error":{"message":"boom","type":"server_error"}})",
+    R"({"error":null,"choices":[{"message":{"content":"x"},"delta":{"content":"x"}}]})",
+    R"({"error":"plain","choices":[]})",
+    R"([{"error":{"message":"boom"}}])",
+    R"("text")",
+    R"(42)",
+    R"(null)",
+    R"({})",
+    R"({"x_groq":{"usage":{"prompt_tokens":1,"completion_tokens":2}},"choices":[{"message":{"content":"x"},"delta":{}}]})",
+    // duplicate keys: the DOM keeps the last
+    R"({"id":"a","id":"b","choices":[{"message":{"content":"x"},"delta":{"content":"x"}}]})",
+    R"({"choices":[{"message":{"content":"x","content":"y"},"delta":{"content":"x","content":"y"}}]})",
+    R"({"choices":[{"message":{"content":"x"},"delta":{"content":"x"}}],"usage":{"prompt_tokens":1,"prompt_tokens":2}})",
+    R"({"choices":[{"message":{"content":"x"},"delta":{"content":"x"}}],"choices":[]})",
+    // usage as get_count and get_number read it
+    R"({"choices":[{"message":{"content":"x"},"delta":{}}],"usage":{"prompt_tokens":"12","completion_tokens":-3,"total_tokens":4.9,"prompt_cache_hit_tokens":2}})",
+    R"({"choices":[{"message":{"content":"x"},"delta":{}}],"usage":{"prompt_tokens":"1x","completion_tokens":1e18,"total_tokens":18446744073709551615,"cost":0.30000000000000004}})",
+    R"({"choices":[{"message":{"content":"x"},"delta":{}}],"usage":{"prompt_tokens":null,"completion_tokens":true,"total_tokens":[1],"cost":"1","prompt_tokens_details":null,"completion_tokens_details":[]}})",
+    R"({"choices":[{"message":{"content":"x"},"delta":{}}],"usage":{"prompt_tokens":2,"completion_tokens":1,"cost":3,"prompt_tokens_details":{"cached_tokens":1,"cache_write_tokens":7},"completion_tokens_details":{"reasoning_tokens":5}}})",
+    R"({"choices":[{"message":{"content":"x"},"delta":{}}],"usage":{"prompt_cache_hit_tokens":9,"prompt_tokens_details":{"audio_tokens":1},"cost":1.6666666666666667}})",
+    R"({"choices":[{"message":{"content":"x"},"delta":{}}],"usage":{"cost":-0.0,"completion_tokens":9.99999999999999999}})",
+    R"({"choices":[{"message":{"content":"x"},"delta":{}}],"usage":[]})",
+    R"({"choices":[{"message":{"content":"x"},"delta":{}}],"usage":{"prompt_tokens_details":{"cached_tokens":{"n":1}}}})",
+    // finish reasons
+    R"({"choices":[{"message":{"content":"x"},"delta":{},"finish_reason":"error"}]})",
+    R"({"choices":[{"message":{"content":"x"},"delta":{},"finish_reason":"insufficient_system_resource"}]})",
+    R"({"choices":[{"message":{"content":"x"},"delta":{},"finish_reason":"content_filter"}]})",
+    R"({"choices":[{"message":{"content":"x"},"delta":{},"finish_reason":"something_new"}]})",
+    R"({"choices":[{"message":{"content":"x"},"delta":{},"finish_reason":3}]})",
+    // ids and what is skipped
+    R"({"id":5,"model":["m"],"choices":[{"message":{"content":"x"},"delta":{"content":"x"}}]})",
+    R"({"extra":{"a":[{"b":{"c":[1,2,{"d":null}]}}],"e":"f"},"choices":[{"logprobs":{"content":[{"token":"x","logprob":-0.1,"bytes":[120]}]},"message":{"content":"x","annotations":[{"type":"url_citation"}]},"delta":{"content":"x"}}]})",
+    // not JSON, or not all of it
+    R"({"choices":[{"message":{"content":"x"},"delta":{}}]} trailing)",
+    R"({"choices":[{"message":{"content":"x"}})",
+    R"({"choices":[{"message":{"content":"\xff"},"delta":{"content":"\xff"}}]})",
+    "  \n\n" R"({"choices":[{"message":{"content":"x"},"delta":{"content":"x"}}]})" "\n",
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(openai_chat_scan)
+
+BOOST_AUTO_TEST_CASE(the_common_shapes_are_read_without_a_dom) {
+    openai::answer_scanner scan;
+    openai::scanned_answer a;
+    BOOST_TEST(scan.read(edge_cases[0], false, a));
+    BOOST_TEST(a.id == "c1");
+    BOOST_TEST(a.model == "m");
+    BOOST_TEST(a.choices == 1u);
+    BOOST_TEST(a.content == "Hi");
+    BOOST_TEST(a.finish_reason == "stop");
+    BOOST_TEST(a.has_usage);
+    auto const u = a.read_usage();
+    BOOST_TEST(u.input_tokens.value_or(0) == 3u);
+    BOOST_TEST(u.cached_input_tokens.value_or(0) == 1u);
+    BOOST_TEST(u.reasoning_tokens.value_or(9) == 0u);
+    for (std::size_t i = 1; i <= 4; ++i) BOOST_TEST(scan.read(edge_cases[i], true, a), i);
+    // The emulator's chunks (every benchmark's upstream) are scanned.
+    BOOST_TEST(scan.read(R"({"id":"chatcmpl-emu-1","object":"chat.completion.chunk","created":1796561657,"model":"mock-model","service_tier":"default","system_fingerprint":"fp_llmux","choices":[{"index":0,"delta":{"content":" from"},"logprobs":null,"finish_reason":null}]})",
+                         true, a));
+    BOOST_TEST(a.content == " from");
+    // Buffers are reused: a second read starts from nothing.
+    BOOST_TEST(scan.read(R"({"choices":[]})", true, a));
+    BOOST_TEST(a.content.empty());
+    BOOST_TEST(a.id.empty());
+    BOOST_TEST(!a.has_usage);
+}
+
+BOOST_AUTO_TEST_CASE(what_the_decoders_treat_specially_is_left_to_the_dom) {
+    openai::answer_scanner scan;
+    openai::scanned_answer a;
+    for (std::string_view text :
+         {R"({"error":{"message":"boom"}})"sv, R"([{"error":{}}])"sv,
+          R"({"choices":[{"delta":{"tool_calls":[]}}]})"sv,
+          R"({"choices":[{"delta":{"reasoning_details":[]}}]})"sv,
+          R"({"choices":[{"delta":{"content":[]}}]})"sv, R"({"choices":[{},{}]})"sv,
+          R"({"id":"a","id":"b"})"sv, R"({"x_groq":{}})"sv, R"({"choices":[})"sv, R"(7)"sv})
+        BOOST_TEST(!scan.read(text, true, a), text);
+}
+
+BOOST_AUTO_TEST_CASE(every_edge_case_decodes_the_same_with_and_without_the_scan) {
+    for (auto const& text : edge_cases) same_both_ways(text);
+}
+
+BOOST_AUTO_TEST_CASE(every_fixture_decodes_the_same_with_and_without_the_scan) {
+    std::size_t bodies = 0, streams = 0;
+    for (auto const& entry : std::filesystem::directory_iterator(fixture_path("openai", ""))) {
+        auto const name = entry.path().filename().string();
+        auto const text = fixture_text("openai", name);
+        BOOST_TEST_CONTEXT(name) {
+            if (entry.path().extension() == ".sse") {
+                ++streams;
+                BOOST_TEST(streamed({text}, true) == streamed({text}, false));
+                // One byte at a time: events split across reads.
+                std::vector<std::string_view> bytes;
+                for (std::size_t i = 0; i < text.size(); ++i)
+                    bytes.push_back(std::string_view(text).substr(i, 1));
+                BOOST_TEST(streamed(bytes, true) == streamed({text}, false));
+            } else if (name.starts_with("response_") || name.ends_with("_response.json")) {
+                ++bodies;
+                BOOST_TEST(decoded(text, true) == decoded(text, false));
+            }
+        }
+    }
+    BOOST_TEST(bodies >= 10u);
+    BOOST_TEST(streams >= 10u);
+}
+
+BOOST_AUTO_TEST_CASE(long_and_escaped_strings_arrive_whole) {
+    // Long strings with escapes reach the handler in parts.
+    std::string text(70000, 'a');
+    for (std::size_t i = 0; i < text.size(); i += 97) text.replace(i, 2, "\\n");
+    std::string const body = R"({"id":"x","choices":[{"message":{"content":")" + text +
+                             R"("},"delta":{"content":")" + text + R"("}}]})";
+    same_both_ways(body);
+    openai::answer_scanner scan;
+    openai::scanned_answer a;
+    BOOST_TEST(scan.read(body, false, a));
+    BOOST_TEST(a.content.size() < text.size());  // each \n became one character
+    BOOST_TEST(a.content.find('\n') != std::string::npos);
+    std::string const key(5000, 'k');
+    same_both_ways(R"({")" + key + R"(":1,"choices":[{"message":{"content":"x"},"delta":{}}]})");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+}  // namespace llmux::test
