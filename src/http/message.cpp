@@ -2,6 +2,7 @@
 #include "http/message.hpp"
 
 #include <algorithm>
+#include <charconv>
 
 namespace llmux::detail {
 
@@ -34,6 +35,37 @@ void http_request::set_header(std::string name, std::string value) {
 
 std::string_view http_request::header(std::string_view name) const {
     return find_header(headers, name);
+}
+
+void format_request_head(http_request const& req, std::string_view host, std::string& out) {
+    auto const& hs = req.headers;
+    auto const replaced = [&](std::string_view name, std::size_t from) {
+        for (std::size_t j = from; j < hs.size(); ++j)
+            if (iequals(hs[j].first, name)) return true;
+        return false;
+    };
+    auto const line = [&](std::string_view name, std::string_view value) {
+        out.append(name).append(": ").append(value).append("\r\n");
+    };
+    out.clear();
+    out.reserve(160 + req.target.size() + 64 * hs.size());
+    out.append(req.method).append(" ").append(req.target).append(" HTTP/1.1\r\n");
+    if (!replaced("Host", 0)) line("Host", host);
+    if (!replaced("User-Agent", 0)) line("User-Agent", "llmux/0.1");
+    for (std::size_t i = 0; i < hs.size(); ++i) {
+        auto const& [name, value] = hs[i];
+        if (iequals(name, "Content-Length") || iequals(name, "Transfer-Encoding") ||
+            replaced(name, i + 1))
+            continue;
+        line(name, value);
+    }
+    if (!req.body.empty() || req.method == "POST" || req.method == "PUT" ||
+        req.method == "OPTIONS") {
+        char digits[24];
+        auto const [end, ec] = std::to_chars(digits, digits + sizeof digits, req.body.size());
+        line("Content-Length", std::string_view(digits, static_cast<std::size_t>(end - digits)));
+    }
+    out.append("\r\n");
 }
 
 std::string_view response_head::header(std::string_view name) const {

@@ -21,6 +21,16 @@ struct http_request {
     std::string_view header(std::string_view name) const;  // case-insensitive, empty if absent
 };
 
+/** The request line and header block of `req` as the transport writes it (HTTP/1.1), blank line
+    included, into `out` (cleared first): Host and User-Agent, then the request's headers in
+    order, where a header replaces an earlier one of the same name (Host and User-Agent too),
+    as Beast's `set` would; then Content-Length, which is the transport's own (the request's
+    Content-Length and Transfer-Encoding are left out: the body is always sent whole). It is
+    sent for a body, and for POST, PUT and OPTIONS without one, as Beast's `prepare_payload`.
+    The names and values must have passed `header_problem` (the transport checks them first).
+*/
+void format_request_head(http_request const& req, std::string_view host, std::string& out);
+
 /// The status line and headers of a response, as adapters see them.
 struct response_head {
     unsigned status = 0;

@@ -16,6 +16,7 @@
 #include <boost/asio/strand.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
@@ -26,6 +27,7 @@
 
 #include <sys/socket.h>
 
+#include <array>
 #include <cerrno>
 #include <deque>
 #include <iostream>
@@ -135,6 +137,7 @@ using waiter_channel =
 
 struct transport::pool {
     origin org;
+    std::string host;  // its Host header
     std::mutex mu;
     std::vector<std::shared_ptr<connection>> idle;  // most recently used last
     std::size_t total = 0;                          // open or being opened, idle or busy
@@ -183,6 +186,7 @@ public:
     std::optional<beast::tcp_stream> plain;
     std::optional<beast::ssl_stream<beast::tcp_stream>> secure;
     beast::flat_buffer buffer;
+    std::string head;  // the request head being written (its capacity is kept)
     bool is_open = false;
     clock::time_point idle_since{};
     std::uint64_t uses = 0;
@@ -364,21 +368,15 @@ awaitable<exchange_outcome> send_and_read_head(std::shared_ptr<connection> c,
         co_return out;
     }
 
-    // The body is referenced, not copied.
-    http::request<http::span_body<char const>> msg;
-    msg.method_string(req->method);
-    msg.target(req->target);
-    msg.version(11);
-    msg.set(http::field::host, host_header(o));
-    msg.set(http::field::user_agent, "llmux/0.1");
-    for (auto const& [name, value] : req->headers) msg.set(name, value);
-    msg.body() = {req->body.data(), req->body.size()};
-    msg.prepare_payload();
+    // The head is formatted into the connection's buffer (http/message.hpp) and the body is
+    // referenced, not copied: one gathered write, no header container, no serializer.
+    format_request_head(*req, c->pool->host, c->head);
+    std::array<asio::const_buffer, 2> const bufs{asio::buffer(c->head), asio::buffer(req->body)};
 
     auto const write_step = make_step(cfg.timeouts.idle, deadline, "write");
     c->tcp().expires_at(write_step.at);
     auto [wec, wn] = co_await c->with_stream(
-        [&](auto& s) { return http::async_write(s, msg, use_tuple); });
+        [&](auto& s) { return asio::async_write(s, bufs, use_tuple); });
     if (wec) {
         c->close_now();
         // A reused connection that fails while we write was dropped by the server; it did not
@@ -510,6 +508,7 @@ std::shared_ptr<transport::pool> transport::pool_for(origin const& o) {
     if (!p) {
         p = std::make_shared<pool>();
         p->org = o;
+        p->host = host_header(o);
     }
     return p;
 }
