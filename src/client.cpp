@@ -1208,7 +1208,11 @@ public:
     std::map<std::size_t, tool_call> calls;
     result<chat_response> final{failure(error::invalid_request, "the stream has not finished")};
 
-    asio::awaitable<std::optional<chat_chunk>> next() override;
+    asio::awaitable<std::optional<chat_chunk>> next(std::shared_ptr<stream_source> self) override;
+    std::optional<chat_chunk> try_next() override {
+        if (finished || next_pending == pending.size()) return std::nullopt;
+        return take_pending();
+    }
     bool done() const noexcept override { return finished; }
     result<chat_response> const& response() const override { return final; }
     bool content_started() const noexcept override { return content; }
@@ -1230,6 +1234,25 @@ public:
         // An abandoned stream is a cancelled call: close it and count it as such.
         if (!finished && opened)
             fail(failure(asio::error::operation_aborted, "the stream was dropped before its end"));
+    }
+
+    /// What a read of the body brought: bytes to decode, the end, or a failure.
+    void took(result<std::string_view> const& bytes);
+
+    /// The next decoded chunk, delivered (there must be one).
+    chat_chunk take_pending() {
+        chat_chunk ch = std::move(pending[next_pending++]);
+        if (next_pending == pending.size()) {
+            pending.clear();
+            next_pending = 0;
+        }
+        if (ch.has_content() && !content) {
+            content = true;
+            first_content = clock::now();
+        }
+        ++chunks;
+        absorb(ch);
+        return ch;
     }
 
     void absorb(chat_chunk const& ch) {
@@ -1316,7 +1339,9 @@ public:
 class failed_stream final : public detail::stream_source {
 public:
     explicit failed_stream(failure f) : final(std::move(f)) {}
-    asio::awaitable<std::optional<chat_chunk>> next() override { co_return std::nullopt; }
+    asio::awaitable<std::optional<chat_chunk>> next(std::shared_ptr<stream_source>) override {
+        co_return std::nullopt;
+    }
     bool done() const noexcept override { return true; }
     result<chat_response> const& response() const override { return final; }
     bool content_started() const noexcept override { return false; }
@@ -1338,6 +1363,19 @@ failure mid_stream_failure(failure f, std::size_t chunks) {
                     "the stream broke after " + std::to_string(chunks) + " chunks: " + why);
     }
     return transport_failure(std::move(f));
+}
+
+void plain_stream::took(result<std::string_view> const& bytes) {
+    if (!bytes) {
+        deferred = mid_stream_failure(bytes.error(), chunks);
+        return;
+    }
+    if (bytes->empty()) {
+        if (auto r = dec->finish(pending); !r) deferred = r.error();
+        ended = true;
+        return;
+    }
+    if (auto r = dec->feed(*bytes, pending); !r) deferred = r.error();
 }
 
 asio::awaitable<void> read_error_body(std::shared_ptr<plain_stream> st);
@@ -1393,17 +1431,8 @@ asio::awaitable<void> stream_step(std::shared_ptr<plain_stream> st) {
         st->dec = st->prep->wire->make_stream_decoder();
         co_return;
     }
-    auto bytes = co_await st->body.read_some();
-    if (!bytes) {
-        st->deferred = mid_stream_failure(bytes.error(), st->chunks);
-        co_return;
-    }
-    if (bytes->empty()) {
-        if (auto r = st->dec->finish(st->pending); !r) st->deferred = r.error();
-        st->ended = true;
-        co_return;
-    }
-    if (auto r = st->dec->feed(*bytes, st->pending); !r) st->deferred = r.error();
+    auto const bytes = co_await st->body.read_some();
+    st->took(bytes);
 }
 
 asio::awaitable<void> read_error_body(std::shared_ptr<plain_stream> st) {
@@ -1420,24 +1449,11 @@ asio::awaitable<void> read_error_body(std::shared_ptr<plain_stream> st) {
     st->fail(std::move(f));
 }
 
-asio::awaitable<std::optional<chat_chunk>> plain_stream::next() {
-    auto st = std::static_pointer_cast<plain_stream>(shared_from_this());
+asio::awaitable<std::optional<chat_chunk>> plain_stream::next(std::shared_ptr<stream_source> self) {
+    auto const st = std::static_pointer_cast<plain_stream>(std::move(self));
     for (;;) {
         if (st->finished) co_return std::nullopt;
-        if (st->next_pending < st->pending.size()) {
-            chat_chunk ch = std::move(st->pending[st->next_pending++]);
-            if (st->next_pending == st->pending.size()) {
-                st->pending.clear();
-                st->next_pending = 0;
-            }
-            if (ch.has_content() && !st->content) {
-                st->content = true;
-                st->first_content = clock::now();
-            }
-            ++st->chunks;
-            st->absorb(ch);
-            co_return ch;
-        }
+        if (st->next_pending < st->pending.size()) co_return st->take_pending();
         if (st->deferred) {
             st->fail(std::move(*st->deferred));
             co_return std::nullopt;
@@ -1450,8 +1466,19 @@ asio::awaitable<std::optional<chat_chunk>> plain_stream::next() {
         // the client's executor, reading on the connection's strand; inline when the caller
         // is already there (detail::run_on).
         auto ex = st->opened && !st->to_send ? st->body.strand() : st->c->ex;
+        // detail::run_on's choice, made here: this runs once per read, and run_on's own
+        // coroutine frame would be one more allocation each time.
+        asio::any_io_executor const here = co_await asio::this_coro::executor;
+        bool const throws = co_await asio::this_coro::throw_if_cancelled();
         try {
-            co_await detail::run_on(ex, stream_step(st));
+            if (!throws && here == ex && st->opened && !st->to_send) {
+                // A read, the step of every chunk, without the step's frame either.
+                auto const bytes = co_await st->body.read_some();
+                st->took(bytes);
+            } else if (!throws && here == ex) {
+                co_await stream_step(st);
+            } else
+                co_await detail::spawn_on(std::move(ex), stream_step(st));
         } catch (boost::system::system_error const& e) {
             // The calling coroutine was cancelled before the step could start.
             st->fail(failure(e.code(), "the stream was cancelled"));
@@ -1476,15 +1503,25 @@ chat_stream::~chat_stream() {
     if (st_) st_->dropped();
 }
 
+namespace {
+asio::awaitable<std::optional<chat_chunk>> no_chunk() {
+    co_return std::nullopt;
+}
+}  // namespace
+
 asio::awaitable<std::optional<chat_chunk>> chat_stream::next() {
-    auto st = st_;  // alive while the step runs, even if this object moves
-    if (!st) co_return std::nullopt;
-    co_return co_await st->next();
+    // The source's step holds the source, alive even if this object moves or goes before
+    // the step is awaited; no frame of its own here (one per chunk).
+    if (!st_) return no_chunk();
+    return st_->next(st_);
 }
 
 bool chat_stream::done() const noexcept { return !st_ || st_->done(); }
 bool chat_stream::content_started() const noexcept { return st_ && st_->content_started(); }
 bool chat_stream::ready() const noexcept { return !st_ || st_->ready(); }
+std::optional<chat_chunk> chat_stream::try_next() {
+    return st_ ? st_->try_next() : std::nullopt;
+}
 
 result<chat_response> const& chat_stream::response() const {
     static result<chat_response> const empty{

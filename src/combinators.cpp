@@ -406,11 +406,17 @@ public:
     std::optional<detail::prefill_splice> splicer;
     result<chat_response> final{failure(error::invalid_request, "the stream has not finished")};
 
-    asio::awaitable<std::optional<chat_chunk>> next() override;
+    asio::awaitable<std::optional<chat_chunk>> next(std::shared_ptr<stream_source> self) override;
     bool done() const noexcept override { return finished; }
     result<chat_response> const& response() const override { return final; }
     bool content_started() const noexcept override { return content; }
     bool ready() const noexcept override { return finished || held.has_value(); }
+    std::optional<chat_chunk> try_next() override {
+        if (!held) return std::nullopt;
+        return deliver();
+    }
+    /// The held chunk, to the caller (there must be one).
+    chat_chunk deliver();
 
     void close() override {
         if (finished) return;
@@ -585,8 +591,8 @@ asio::awaitable<void> combined_step(std::shared_ptr<combined_stream> st) {
     co_await st->read();
 }
 
-asio::awaitable<std::optional<chat_chunk>> combined_stream::next() {
-    auto st = std::static_pointer_cast<combined_stream>(shared_from_this());
+asio::awaitable<std::optional<chat_chunk>> combined_stream::next(std::shared_ptr<stream_source> self) {
+    auto const st = std::static_pointer_cast<combined_stream>(std::move(self));
     while (!st->held && !st->finished) {
         try {
             co_await detail::run_on(st->strand, combined_step(st));
@@ -596,16 +602,20 @@ asio::awaitable<std::optional<chat_chunk>> combined_stream::next() {
         }
     }
     if (!st->held) co_return std::nullopt;
-    auto ch = std::move(*st->held);
-    st->held.reset();
-    if (st->splicer) st->splicer->apply(ch.text);
-    if (ch.has_content()) st->content = true;
-    if (st->opts.continue_streams) {
-        st->text += ch.text;
-        st->reasoning += ch.reasoning;
-        st->tool_calls = st->tool_calls || !ch.tool_calls.empty();
+    co_return st->deliver();
+}
+
+chat_chunk combined_stream::deliver() {
+    auto ch = std::move(*held);
+    held.reset();
+    if (splicer) splicer->apply(ch.text);
+    if (ch.has_content()) content = true;
+    if (opts.continue_streams) {
+        text += ch.text;
+        reasoning += ch.reasoning;
+        tool_calls = tool_calls || !ch.tool_calls.empty();
     }
-    co_return ch;
+    return ch;
 }
 
 }  // namespace

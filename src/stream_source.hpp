@@ -16,13 +16,17 @@ namespace llmux::detail {
 class stream_source : public std::enable_shared_from_this<stream_source> {
 public:
     virtual ~stream_source() = default;
-    /// The next chunk or the end; the caller keeps the source alive meanwhile.
-    virtual boost::asio::awaitable<std::optional<chat_chunk>> next() = 0;
+    /// The next chunk or the end; `self` is this source, which the step keeps alive.
+    virtual boost::asio::awaitable<std::optional<chat_chunk>>
+    next(std::shared_ptr<stream_source> self) = 0;
     virtual bool done() const noexcept = 0;
     virtual result<chat_response> const& response() const = 0;
     virtual bool content_started() const noexcept = 0;
     /// `next()` would return without waiting (see `chat_stream::ready`).
     virtual bool ready() const noexcept = 0;
+    /// The chunk `next()` would return at once, if any (see `chat_stream::try_next`); a source
+    /// that cannot tell says nothing, and its caller awaits `next()`.
+    virtual std::optional<chat_chunk> try_next() { return std::nullopt; }
     /// The caller stops reading: cancel what is in progress, close its connection.
     virtual void close() = 0;
     /// The `chat_stream` was destroyed before the end: as `close`, reported as a drop.

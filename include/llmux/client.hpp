@@ -119,6 +119,17 @@ public:
     */
     bool ready() const noexcept;
 
+    /** @brief The next chunk when it is already decoded, without suspending: what `next()`
+        would return at once. Empty when `next()` would have to wait, and at the end (which
+        `next()` reports). A relay takes what is at hand this way, with no coroutine frame per
+        chunk, and awaits `next()` only when it must wait:
+        @code
+        auto chunk = s.try_next();
+        if (!chunk) chunk = co_await s.next();
+        @endcode
+    */
+    std::optional<chat_chunk> try_next();
+
     /** @brief Ends the stream now (the caller stops reading): the call in progress is
         cancelled and its connection closed; `response()` becomes `operation_aborted`, with
         what the provider billed for the part of the answer already received.

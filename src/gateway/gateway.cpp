@@ -2006,7 +2006,9 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
         std::string out;
         out.reserve(4096);
         for (;;) {
-            auto chunk = co_await s.next();
+            // A chunk at hand is taken without a coroutine frame; next() only to wait.
+            std::optional<chat_chunk> chunk = s.try_next();
+            if (!chunk) chunk = co_await s.next();
             if (!chunk || ex.client_gone()) break;
             if (first_content && chunk->has_content()) {
                 first_content = false;

@@ -4,6 +4,8 @@
 #include "common/client_fixture.hpp"
 #include "util/strand.hpp"
 
+#include <llmux/combinators.hpp>
+
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
@@ -442,6 +444,63 @@ BOOST_AUTO_TEST_CASE(a_single_threaded_context_runs_calls_inline) {
     BOOST_TEST(o.ready_at_end);
     BOOST_TEST(chat_stream::failed(failure(error::invalid_request, "x")).ready());
     BOOST_TEST(c.stats().connections_open <= 1u);  // the idle pooled one at most
+    BOOST_TEST(c.stats().in_flight == 0u);
+}
+
+// chat_stream::try_next takes a chunk already decoded without suspending (the gateway's relay
+// does), and the stream is the same whichever way each chunk is taken: a plain stream and a
+// fallback stream, each read once through next() only and once through try_next() first.
+BOOST_AUTO_TEST_CASE(try_next_takes_what_is_at_hand) {
+    emulator_fixture fx({}, true, 1);
+    auto c = fx.make_client();
+    struct read_out {
+        std::string text, final_text;
+        std::size_t chunks = 0, at_hand = 0;
+        bool only_when_ready = true, nothing_at_end = false, ok = false;
+    };
+    auto read = [&](chat_stream s, bool eager) -> asio::awaitable<read_out> {
+        read_out o;
+        for (;;) {
+            bool const ready = s.ready();
+            std::optional<chat_chunk> ch = eager ? s.try_next() : std::nullopt;
+            if (ch) {
+                ++o.at_hand;
+                o.only_when_ready = o.only_when_ready && ready;
+            } else {
+                ch = co_await s.next();
+            }
+            if (!ch) break;
+            ++o.chunks;
+            o.text += ch->text;
+        }
+        o.nothing_at_end = !s.try_next() && s.done();
+        o.ok = s.response().has_value();
+        if (o.ok) o.final_text = s.response()->content;
+        co_return o;
+    };
+    auto o = llmux::test::run_coro(fx.io, [&]() -> asio::awaitable<std::vector<read_out>> {
+        std::vector<read_out> out;
+        auto const req = ask("openai/gpt-4o-mini~tokens=60");
+        out.push_back(co_await read(c.stream(req), false));
+        out.push_back(co_await read(c.stream(req), true));
+        model_list const models{"openai/gpt-4o-mini~tokens=60"};
+        auto fallback = stream_fallback(c, models, req);
+        out.push_back(co_await read(std::move(fallback), true));
+        co_return out;
+    });
+    BOOST_TEST_REQUIRE(o.size() == 3u);
+    BOOST_TEST(o[0].ok);
+    BOOST_TEST(o[0].at_hand == 0u);
+    BOOST_TEST(o[0].chunks > 10u);
+    for (auto const& r : o) {
+        BOOST_TEST(r.ok);
+        BOOST_TEST(r.text == o[0].text);
+        BOOST_TEST(r.final_text == r.text);
+        BOOST_TEST(r.chunks == o[0].chunks);
+        BOOST_TEST(r.only_when_ready);
+        BOOST_TEST(r.nothing_at_end);
+    }
+    BOOST_TEST(!chat_stream::failed(failure(error::invalid_request, "x")).try_next());
     BOOST_TEST(c.stats().in_flight == 0u);
 }
 
