@@ -254,6 +254,7 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
     bool own_log_fd = false;
     std::atomic<std::uint64_t> next_id{0};
     std::uint64_t id_salt = 0;
+    std::string id_tag;  // id_salt in 16 hex digits, the random part of every id
 
     // -- state: spend, reservations, rate limits, the ledger ------------------------------
     std::shared_ptr<state_store> store;
@@ -436,6 +437,10 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
         }
         std::random_device rd;
         id_salt = (std::uint64_t(rd()) << 32) ^ rd();
+        char tag[24];
+        int const len = std::snprintf(tag, sizeof tag, "%016llx",
+                                      static_cast<unsigned long long>(id_salt));
+        id_tag.assign(tag, static_cast<std::size_t>(len));
         return {};
     }
 
@@ -540,12 +545,8 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
     /// across restarts (a random tag, then a counter).
     std::pair<std::string, std::string> new_ids(wire_server const& format) {
         auto const n = next_id.fetch_add(1, std::memory_order_relaxed) + 1;
-        char tag[24];
-        int const len = std::snprintf(tag, sizeof tag, "%016llx",
-                                      static_cast<unsigned long long>(id_salt));
-        std::string_view const t(tag, static_cast<std::size_t>(len));
-        return {format.make_id(detail::id_kind::response, t, n),
-                format.make_id(detail::id_kind::request, t, n)};
+        return {format.make_id(detail::id_kind::response, id_tag, n),
+                format.make_id(detail::id_kind::request, id_tag, n)};
     }
 
     void log(request_record const& r) {

@@ -28,6 +28,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <charconv>
 #include <cstdio>
 #include <map>
 #include <mutex>
@@ -259,14 +260,14 @@ void format_head(server_connection& c, unsigned status, bool close, framing how,
                  std::size_t content_length) {
     c.status_line_.assign("HTTP/1.1 ");
     char num[24];
-    int const n = std::snprintf(num, sizeof num, "%u ", status);
-    c.status_line_.append(num, static_cast<std::size_t>(n));
+    auto const st = std::to_chars(num, num + sizeof num, status);
+    c.status_line_.append(num, st.ptr).append(" ");
     c.status_line_.append(reason_phrase(status)).append("\r\n");
 
     c.framing_.clear();
     if (how == framing::length) {
-        int const m = std::snprintf(num, sizeof num, "%zu", content_length);
-        c.framing_.append("Content-Length: ").append(num, static_cast<std::size_t>(m));
+        auto const len = std::to_chars(num, num + sizeof num, content_length);
+        c.framing_.append("Content-Length: ").append(num, len.ptr);
         c.framing_.append("\r\n");
     } else if (how == framing::chunked) {
         c.framing_.append("Transfer-Encoding: chunked\r\n");
@@ -323,9 +324,12 @@ asio::awaitable<error_code> server_exchange::write_head_and(std::string_view dat
     }
     if (!data.empty()) {
         if (chunk && !raw_stream_) {
-            int const m =
-                std::snprintf(c.chunk_line_, sizeof c.chunk_line_, "%zx\r\n", data.size());
-            bufs[n++] = asio::buffer(c.chunk_line_, static_cast<std::size_t>(m));
+            // The chunk size in hex (lower case, as %zx), then CRLF.
+            auto end = std::to_chars(c.chunk_line_, c.chunk_line_ + sizeof c.chunk_line_ - 2,
+                                     data.size(), 16).ptr;
+            *end++ = '\r';
+            *end++ = '\n';
+            bufs[n++] = asio::buffer(c.chunk_line_, static_cast<std::size_t>(end - c.chunk_line_));
             bufs[n++] = asio::buffer(data.data(), data.size());
             bufs[n++] = asio::buffer("\r\n", 2);
         } else {
