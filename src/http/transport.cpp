@@ -171,12 +171,19 @@ struct transport::impl {
     std::shared_ptr<connection_counters> counters = std::make_shared<connection_counters>();
 };
 
+/// What one read of a response may take: a whole SSE burst, most answers.
+constexpr std::size_t read_buffer_size = 16 * 1024;
+
 class connection : public std::enable_shared_from_this<connection> {
 public:
     connection(asio::any_io_executor const& ex, std::shared_ptr<transport::pool> p,
                std::shared_ptr<connection_counters> counters)
         : strand(detail::make_small_strand(ex)), pool(std::move(p)),
-          counters_(std::move(counters)) {}
+          counters_(std::move(counters)) {
+        // Beast reads at most the buffer's free capacity (512 bytes at least): a buffer left
+        // at its first size read a 4 kB stream in seven reads, where one suffices.
+        buffer.reserve(read_buffer_size);
+    }
 
     ~connection() { close_now(); }
 

@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSL-1.0
+# Two builds of `llmux serve` compared back to back: the one to judge (B, e.g. this tree) and a
+# reference (A, e.g. the last release built in a git worktree), each one thread, in front of
+# the same `llmux emulate`, with nginx (one worker, keep-alive upstream, as in run.sh) beside
+# them. The runs alternate A, B, nginx, A, B, nginx... so that a machine whose speed drifts
+# (a shared one) slows all three alike; each figure is the median of ROUNDS runs.
+#
+#   benchmarks/gateway/ab.sh BUILD_A BUILD_B [SECONDS] [ROUNDS]
+#
+# Prints, for whole answers and SSE streams at 64 connections (wrk -t1): requests/s of A, B
+# and nginx, B/A and B/nginx, and the CPU time each proxy spent per request in user space and
+# in the kernel (from /proc, so that what the code costs shows apart from what the machine
+# does); and at one connection each one's p50 and p99. Needs wrk and
+# nginx (scripts/install-deps.sh --with-tools) and `llmux` in both build directories.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+[[ $# -ge 2 ]] || { echo "usage: ab.sh BUILD_A BUILD_B [SECONDS] [ROUNDS]" >&2; exit 2; }
+build_a=$(cd "$1" && pwd)
+build_b=$(cd "$2" && pwd)
+secs=${3:-3}
+rounds=${4:-3}
+nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
+for b in "$build_a" "$build_b"; do
+    [[ -x $b/llmux ]] || { echo "ab.sh: no llmux in $b" >&2; exit 2; }
+done
+[[ -x $nginx_bin ]] && command -v wrk >/dev/null ||
+    { echo "ab.sh: needs wrk and nginx (scripts/install-deps.sh --with-tools)" >&2; exit 2; }
+source "$here/lib.sh"
+
+start_emulator "$build_b" 1
+"$build_a/llmux" serve --port 0 --threads 1 --config "$work/gateway.json" >"$work/a.log" 2>&1 &
+pid_a=$!
+pids+=($pid_a)
+"$build_b/llmux" serve --port 0 --threads 1 --config "$work/gateway.json" >"$work/b.log" 2>&1 &
+pid_b=$!
+pids+=($pid_b)
+url_a=$(wait_url "$work/a.log")
+url_b=$(wait_url "$work/b.log")
+
+ng_port=$(( 20000 + RANDOM % 20000 ))
+mkdir -p "$work/nginx/tmp"
+{
+    [[ $(id -u) == 0 ]] && echo "user root;"
+    cat <<NGINX
+worker_processes 1;
+master_process off;
+daemon off;
+error_log $work/nginx/error.log warn;
+pid $work/nginx/nginx.pid;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    client_body_temp_path $work/nginx/tmp/body;
+    proxy_temp_path $work/nginx/tmp/proxy;
+    fastcgi_temp_path $work/nginx/tmp/fastcgi;
+    uwsgi_temp_path $work/nginx/tmp/uwsgi;
+    scgi_temp_path $work/nginx/tmp/scgi;
+    keepalive_requests 1000000;
+    upstream emulator { server ${emu#http://}; keepalive 128; keepalive_requests 1000000; }
+    server {
+        listen 127.0.0.1:$ng_port;
+        location / {
+            proxy_pass http://emulator;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_buffering off;
+        }
+    }
+}
+NGINX
+} >"$work/nginx/nginx.conf"
+"$nginx_bin" -p "$work/nginx" -c "$work/nginx/nginx.conf" >"$work/nginx/out.log" 2>&1 &
+pid_n=$!
+pids+=($pid_n)
+url_n=http://127.0.0.1:$ng_port
+for _ in $(seq 200); do curl -s -o /dev/null "$url_n/" && break; sleep 0.05; done
+
+for url in "$url_a" "$url_b" "$url_n"; do
+    code=$(curl -s -o "$work/check" -w '%{http_code}' "$url/v1/chat/completions" \
+        -H 'content-type: application/json' -H 'authorization: Bearer sk-local-dummy' \
+        -d '{"model":"mock-model","messages":[{"role":"user","content":"hi"}]}')
+    [[ $code == 200 ]] || { echo "ab.sh: $url answered $code: $(head -c 300 "$work/check")" >&2; exit 1; }
+done
+
+# ticks PID: "user system" CPU clock ticks the process has used so far.
+ticks() { awk '{ print $14, $15 }' "/proc/$1/stat"; }
+# wrk_run URL CONNS STREAM [PID]: "rps p50 p99 user_us sys_us" of one run: latencies in ms, and
+# the CPU microseconds per request PID spent in user space and in the kernel.
+wrk_run() {
+    local out u0=0 s0=0 u1=0 s1=0
+    [[ -n ${4:-} ]] && read -r u0 s0 < <(ticks "$4")
+    out=$(STREAM=$3 wrk -t1 -c"$2" -d"${secs}s" -s "$here/post.lua" "$1" 2>&1)
+    [[ -n ${4:-} ]] && read -r u1 s1 < <(ticks "$4")
+    local errs n
+    errs=$(sed -n 's/^SUMMARY .*errors=\([0-9]*\).*/\1/p' <<<"$out")
+    n=$(sed -n 's/^SUMMARY .*requests=\([0-9]*\).*/\1/p' <<<"$out")
+    [[ $errs == 0 && $n -gt 0 ]] || { echo "ab.sh: $errs errors from $1" >&2; exit 1; }
+    echo "$(sed -n 's/^SUMMARY rps=\([0-9.]*\).*/\1/p' <<<"$out") $(sed -n 's/^LATENCY_MS .*p50=\([0-9.]*\).*/\1/p' <<<"$out") $(sed -n 's/^LATENCY_MS .*p99=\([0-9.]*\).*/\1/p' <<<"$out") $(awk -v d="$((u1 - u0))" -v n="$n" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.1f", d * 1e6 / hz / n }') $(awk -v d="$((s1 - s0))" -v n="$n" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.1f", d * 1e6 / hz / n }')"
+}
+median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+echo "A: $build_a   B: $build_b   nginx $("$nginx_bin" -v 2>&1 | sed 's/.*: //'); $(nproc) cores; ${rounds} alternating rounds of ${secs} s"
+for url in "$url_a" "$url_b" "$url_n"; do  # warm-up, discarded
+    wrk_run "$url" 64 0 >/dev/null
+    wrk_run "$url" 64 1 >/dev/null
+done
+for mode in 0 1; do
+    : >"$work/r.a" && : >"$work/r.b" && : >"$work/r.n"
+    for ((i = 0; i < rounds; i++)); do
+        wrk_run "$url_a" 64 $mode "$pid_a" >>"$work/r.a"
+        wrk_run "$url_b" 64 $mode "$pid_b" >>"$work/r.b"
+        wrk_run "$url_n" 64 $mode "$pid_n" >>"$work/r.n"
+        echo "  round $((i + 1)): A $(tail -1 "$work/r.a" | cut -d' ' -f1)  B $(tail -1 "$work/r.b" | cut -d' ' -f1)  nginx $(tail -1 "$work/r.n" | cut -d' ' -f1) req/s"
+    done
+    a=$(cut -d' ' -f1 "$work/r.a" | median)
+    b=$(cut -d' ' -f1 "$work/r.b" | median)
+    n=$(cut -d' ' -f1 "$work/r.n" | median)
+    printf '%-7s c=64: A %8.0f req/s   B %8.0f req/s   nginx %8.0f req/s   B/A %.2f   B/nginx %.2f (A/nginx %.2f)\n' \
+        "$([[ $mode == 1 ]] && echo stream || echo whole)" "$a" "$b" "$n" \
+        "$(awk -v a="$a" -v b="$b" 'BEGIN { print b / a }')" \
+        "$(awk -v n="$n" -v b="$b" 'BEGIN { print b / n }')" \
+        "$(awk -v n="$n" -v a="$a" 'BEGIN { print a / n }')"
+    for x in a b n; do
+        printf '        CPU per request, %-5s user %6.1f us  kernel %6.1f us\n' \
+            "$([[ $x == n ]] && echo nginx || echo "${x^^}")" \
+            "$(cut -d' ' -f4 "$work/r.$x" | median)" "$(cut -d' ' -f5 "$work/r.$x" | median)"
+    done
+done
+: >"$work/r.a" && : >"$work/r.b" && : >"$work/r.n"
+for ((i = 0; i < rounds; i++)); do
+    wrk_run "$url_a" 1 0 >>"$work/r.a"
+    wrk_run "$url_b" 1 0 >>"$work/r.b"
+    wrk_run "$url_n" 1 0 >>"$work/r.n"
+done
+for x in a b n; do
+    printf 'c=1 %-6s p50 %.3f ms  p99 %.3f ms\n' "$([[ $x == n ]] && echo nginx || echo "${x^^}")" \
+        "$(cut -d' ' -f2 "$work/r.$x" | median)" "$(cut -d' ' -f3 "$work/r.$x" | median)"
+done
