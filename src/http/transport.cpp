@@ -171,8 +171,14 @@ struct transport::impl {
     std::shared_ptr<connection_counters> counters = std::make_shared<connection_counters>();
 };
 
-/// What one read of a response may take: a whole SSE burst, most answers.
-constexpr std::size_t read_buffer_size = 16 * 1024;
+/** What one read of a response may take: a burst of SSE events, most answers. Beast reads at
+    most its buffer's free capacity (512 bytes at least), so the buffer is reserved at this
+    size, and grown for a body whose length is known (up to `max_read_buffer`); a connection
+    returned to its pool keeps at most `kept_read_buffer`.
+*/
+constexpr std::size_t read_buffer_size = 8 * 1024;
+constexpr std::size_t max_read_buffer = 1024 * 1024;
+constexpr std::size_t kept_read_buffer = 64 * 1024;
 
 class connection : public std::enable_shared_from_this<connection> {
 public:
@@ -180,8 +186,7 @@ public:
                std::shared_ptr<connection_counters> counters)
         : strand(detail::make_small_strand(ex)), pool(std::move(p)),
           counters_(std::move(counters)) {
-        // Beast reads at most the buffer's free capacity (512 bytes at least): a buffer left
-        // at its first size read a 4 kB stream in seven reads, where one suffices.
+        // A buffer left at its first size read a 4 kB stream in seven reads, where one does.
         buffer.reserve(read_buffer_size);
     }
 
@@ -456,6 +461,11 @@ awaitable<exchange_outcome> full_exchange(std::shared_ptr<connection> c,
     auto o = co_await send_and_read_head(c, req, *p, deadline, tr->config(), tls, reused,
                                          *first_byte);
     if (o.fail) co_return o;
+    // A body of known length is read in as few reads as it takes (an embedding answer is
+    // hundreds of kilobytes).
+    if (auto const n = p->content_length(); n && *n > c->buffer.capacity() - c->buffer.size())
+        c->buffer.reserve(static_cast<std::size_t>(
+            std::min<std::uint64_t>(*n + c->buffer.size(), max_read_buffer)));
     if (auto f = co_await read_body_some(*c, *p, deadline, tr->config(), true)) {
         o.fail = std::move(f);
         co_return o;
@@ -612,6 +622,10 @@ void transport::release(std::shared_ptr<connection> const& c, bool reusable) {
     {
         std::lock_guard lk(p.mu);
         if (reusable && c->is_open) {
+            if (c->buffer.size() == 0 && c->buffer.capacity() > kept_read_buffer) {
+                c->buffer.shrink_to_fit();
+                c->buffer.reserve(read_buffer_size);
+            }
             if (c->secure) {
                 // Keep the latest session so that new connections resume instead of doing a
                 // full handshake.

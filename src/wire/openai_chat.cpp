@@ -806,13 +806,15 @@ private:
             return;
         }
         // One parse per event, into a reused arena: no heap allocation for typical chunks.
-        json_.reset();
-        mr_.release();
-        json_.reset(&mr_);
+        if (!dom_) dom_ = std::make_unique<dom_reader>();
+        auto& reader = dom_->json;
+        reader.reset();
+        dom_->mr.release();
+        reader.reset(&dom_->mr);
         boost::system::error_code ec;
-        json_.write(data.data(), data.size(), ec);
+        reader.write(data.data(), data.size(), ec);
         if (ec) {
-            json_.reset();
+            reader.reset();
             if (ev.event == "error") {  // `event: error` with a plain-text message
                 failed_ = internal(failure(error::server_error, body_excerpt(data)));
                 return;
@@ -821,7 +823,7 @@ private:
                                                          ec.message() + "): " + excerpt(data, 120));
             return;
         }
-        json::value const v = json_.release();
+        json::value const v = reader.release();
         on_json(v, ev, out);
     }
 
@@ -992,10 +994,14 @@ private:
 
     sse_parser sse_;
     stream_info info_;
-    // The arena must outlive the parser, which holds a (non-owning) pointer to it.
-    alignas(std::max_align_t) unsigned char arena_[8192];
-    json::monotonic_resource mr_{arena_, sizeof arena_};
-    json_reader json_;
+    /// The DOM parser of the events the scan leaves (made on the first: most streams never
+    /// need its 8 kB arena). The arena outlives the parser, which points to it.
+    struct dom_reader {
+        alignas(std::max_align_t) unsigned char arena[8192];
+        json::monotonic_resource mr{arena, sizeof arena};
+        json_reader json;
+    };
+    std::unique_ptr<dom_reader> dom_;
     std::optional<openai::answer_scanner> scan_;
     openai::scanned_answer scanned_;
     std::optional<failure> failed_;
