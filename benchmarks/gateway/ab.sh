@@ -20,11 +20,10 @@ build_a=$(cd "$1" && pwd)
 build_b=$(cd "$2" && pwd)
 secs=${3:-3}
 rounds=${4:-3}
-nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
 for b in "$build_a" "$build_b"; do
     [[ -x $b/llmux ]] || { echo "ab.sh: no llmux in $b" >&2; exit 2; }
 done
-[[ -x $nginx_bin ]] && command -v wrk >/dev/null ||
+[[ -x $(command -v nginx || echo /usr/sbin/nginx) ]] && command -v wrk >/dev/null ||
     { echo "ab.sh: needs wrk and nginx (scripts/install-deps.sh --with-tools)" >&2; exit 2; }
 source "$here/lib.sh"
 
@@ -38,43 +37,9 @@ pids+=($pid_b)
 url_a=$(wait_url "$work/a.log")
 url_b=$(wait_url "$work/b.log")
 
-ng_port=$(( 20000 + RANDOM % 20000 ))
-mkdir -p "$work/nginx/tmp"
-{
-    [[ $(id -u) == 0 ]] && echo "user root;"
-    cat <<NGINX
-worker_processes 1;
-master_process off;
-daemon off;
-error_log $work/nginx/error.log warn;
-pid $work/nginx/nginx.pid;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    client_body_temp_path $work/nginx/tmp/body;
-    proxy_temp_path $work/nginx/tmp/proxy;
-    fastcgi_temp_path $work/nginx/tmp/fastcgi;
-    uwsgi_temp_path $work/nginx/tmp/uwsgi;
-    scgi_temp_path $work/nginx/tmp/scgi;
-    keepalive_requests 1000000;
-    upstream emulator { server ${emu#http://}; keepalive 128; keepalive_requests 1000000; }
-    server {
-        listen 127.0.0.1:$ng_port;
-        location / {
-            proxy_pass http://emulator;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_buffering off;
-        }
-    }
-}
-NGINX
-} >"$work/nginx/nginx.conf"
-"$nginx_bin" -p "$work/nginx" -c "$work/nginx/nginx.conf" >"$work/nginx/out.log" 2>&1 &
-pid_n=$!
-pids+=($pid_n)
-url_n=http://127.0.0.1:$ng_port
-for _ in $(seq 200); do curl -s -o /dev/null "$url_n/" && break; sleep 0.05; done
+start_nginx "$emu"
+url_n=$ng
+pid_n=$ng_pid
 
 for url in "$url_a" "$url_b" "$url_n"; do
     code=$(curl -s -o "$work/check" -w '%{http_code}' "$url/v1/chat/completions" \

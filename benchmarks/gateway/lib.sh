@@ -38,3 +38,51 @@ start_emulator() {
 }
 EOF
 }
+
+# start_nginx UPSTREAM_URL: nginx (Debian's nginx-light) as a plain reverse proxy in front of
+# UPSTREAM_URL, stopped on exit: one process (master_process off: its CPU time is that
+# process's), keep-alive to the upstream, SSE passed on as it arrives (proxy_buffering off), no
+# access log, as llmux serve is run. Sets $ng to its URL and $ng_pid to its process, once it
+# answers.
+nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
+start_nginx() {
+    local port=$(( 20000 + RANDOM % 20000 ))
+    mkdir -p "$work/nginx/tmp"
+    {
+        [[ $(id -u) == 0 ]] && echo "user root;"
+        cat <<NGINX
+worker_processes 1;
+master_process off;
+daemon off;
+error_log $work/nginx/error.log warn;
+pid $work/nginx/nginx.pid;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    client_body_temp_path $work/nginx/tmp/body;
+    proxy_temp_path $work/nginx/tmp/proxy;
+    fastcgi_temp_path $work/nginx/tmp/fastcgi;
+    uwsgi_temp_path $work/nginx/tmp/uwsgi;
+    scgi_temp_path $work/nginx/tmp/scgi;
+    keepalive_requests 1000000;
+    upstream emulator { server ${1#http://}; keepalive 128; keepalive_requests 1000000; }
+    server {
+        listen 127.0.0.1:$port;
+        location / {
+            proxy_pass http://emulator;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_buffering off;
+        }
+    }
+}
+NGINX
+    } >"$work/nginx/nginx.conf"
+    "$nginx_bin" -p "$work/nginx" -c "$work/nginx/nginx.conf" >"$work/nginx/out.log" 2>&1 &
+    ng_pid=$!
+    pids+=($ng_pid)
+    ng=http://127.0.0.1:$port
+    for _ in $(seq 200); do curl -s -o /dev/null "$ng/" && return 0; sleep 0.05; done
+    echo "$(basename "$0"): nginx did not start:" >&2; cat "$work/nginx/out.log" "$work/nginx/error.log" >&2
+    return 1
+}

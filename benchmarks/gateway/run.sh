@@ -31,8 +31,7 @@ emu_threads=${EMU_THREADS:-1}
 conns=${CONNS:-64}
 peers_src=${LLMUX_PEERS:-$root/../shared/peers}
 
-nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
-[[ -x $nginx_bin ]] || { echo "run.sh: needs nginx (scripts/install-deps.sh --with-tools)" >&2; exit 2; }
+[[ -x $(command -v nginx || echo /usr/sbin/nginx) ]] || { echo "run.sh: needs nginx (scripts/install-deps.sh --with-tools)" >&2; exit 2; }
 for tool in wrk node npm curl; do
     command -v "$tool" >/dev/null || { echo "run.sh: needs $tool (scripts/install-deps.sh --with-tools)" >&2; exit 2; }
 done
@@ -55,44 +54,7 @@ gw_pid=$!
 pids+=($gw_pid)
 gw=$(wait_url "$work/gw.log")
 
-# nginx: one process (master_process off: its CPU time is that process's), keep-alive to the
-# upstream, SSE passed on as it arrives (proxy_buffering off), no access log; as llmux serve.
-ng_port=$(( 20000 + RANDOM % 20000 ))
-mkdir -p "$work/nginx/tmp"
-{
-    [[ $(id -u) == 0 ]] && echo "user root;"
-    cat <<NGINX
-worker_processes 1;
-master_process off;
-daemon off;
-error_log $work/nginx/error.log warn;
-pid $work/nginx/nginx.pid;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    client_body_temp_path $work/nginx/tmp/body;
-    proxy_temp_path $work/nginx/tmp/proxy;
-    fastcgi_temp_path $work/nginx/tmp/fastcgi;
-    uwsgi_temp_path $work/nginx/tmp/uwsgi;
-    scgi_temp_path $work/nginx/tmp/scgi;
-    keepalive_requests 1000000;
-    upstream emulator { server ${emu#http://}; keepalive 128; keepalive_requests 1000000; }
-    server {
-        listen 127.0.0.1:$ng_port;
-        location / {
-            proxy_pass http://emulator;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_buffering off;
-        }
-    }
-}
-NGINX
-} >"$work/nginx/nginx.conf"
-"$nginx_bin" -p "$work/nginx" -c "$work/nginx/nginx.conf" >"$work/nginx/out.log" 2>&1 &
-ng_pid=$!
-pids+=($ng_pid)
-ng=http://127.0.0.1:$ng_port
+start_nginx "$emu"
 
 pk_port=$(( 20000 + RANDOM % 20000 ))
 PORTKEY_PORT=$pk_port "$peers/start-portkey.sh" >"$work/portkey.log" 2>&1 &
@@ -102,7 +64,6 @@ pk=http://127.0.0.1:$pk_port
 for _ in $(seq 200); do curl -s -o /dev/null "$pk/" && break; sleep 0.1; done
 # start-portkey.sh execs node, so its pid is Portkey's.
 
-for _ in $(seq 200); do curl -s -o /dev/null "$ng/" && break; sleep 0.05; done
 echo "machine: $(nproc) cores; $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2); emulator $emu ($emu_threads thread), llmux serve $gw ($gw_threads thread), $("$nginx_bin" -v 2>&1 | sed 's/.*: //') $ng (1 worker), Portkey $pk"
 
 # Every path must answer before anything is timed.

@@ -248,28 +248,17 @@ bool handler::on_string_part(boost::json::string_view s, std::size_t, boost::jso
 
 bool handler::on_string(boost::json::string_view s, std::size_t, boost::json::error_code& ec) {
     if (skip_) return true;
-    switch (next_) {
-    case slot::text:
-    case slot::content: text_->append(s.data(), s.size()); break;
-    case slot::count: {  // get_count reads a string of digits (Google sends int64 as strings)
+    if (wants_container(next_) || next_ == slot::null_only) return give_up(ec);
+    if (next_ == slot::text || next_ == slot::content) {
+        text_->append(s.data(), s.size());
+    } else if (next_ == slot::count) {  // get_count reads a string of digits (Google's int64)
         number_.append(s.data(), s.size());
         std::uint64_t n = 0;
         auto const [p, e] = std::from_chars(number_.data(), number_.data() + number_.size(), n);
         if (e == std::errc{} && p == number_.data() + number_.size()) *count_ = n;
         number_.clear();
-        break;
-    }
-    case slot::index: out->index_zero = false; break;
-    case slot::document:
-    case slot::choices:
-    case slot::choice:
-    case slot::message:
-    case slot::null_only: return give_up(ec);
-    case slot::skip:
-    case slot::no_array:
-    case slot::usage:
-    case slot::details:
-    case slot::cost: break;
+    } else if (next_ == slot::index) {
+        out->index_zero = false;
     }
     after_value();
     return true;
@@ -284,30 +273,19 @@ bool handler::number(std::optional<std::int64_t> i, std::optional<std::uint64_t>
                      std::optional<double> d, boost::json::error_code& ec) {
     number_.clear();
     if (skip_) return true;
-    switch (next_) {
-    case slot::index: out->index_zero = (i && *i == 0) || (u && *u == 0); break;
-    case slot::count:  // as get_count
+    if (wants_container(next_) || next_ == slot::content || next_ == slot::null_only)
+        return give_up(ec);
+    if (next_ == slot::index) {
+        out->index_zero = (i && *i == 0) || (u && *u == 0);
+    } else if (next_ == slot::count) {  // as get_count
         if (i && *i >= 0)
             *count_ = static_cast<std::uint64_t>(*i);
         else if (u)
             *count_ = *u;
         else if (d && *d >= 0 && *d < 1e18)
             *count_ = static_cast<std::uint64_t>(*d);
-        break;
-    case slot::cost:  // as get_number
+    } else if (next_ == slot::cost) {  // as get_number
         out->cost = i ? static_cast<double>(*i) : u ? static_cast<double>(*u) : d;
-        break;
-    case slot::document:
-    case slot::choices:
-    case slot::choice:
-    case slot::message:
-    case slot::content:
-    case slot::null_only: return give_up(ec);
-    case slot::skip:
-    case slot::text:
-    case slot::no_array:
-    case slot::usage:
-    case slot::details: break;
     }
     after_value();
     return true;
@@ -330,44 +308,17 @@ bool handler::on_double(double d, boost::json::string_view s, boost::json::error
 
 bool handler::on_bool(bool, boost::json::error_code& ec) {
     if (skip_) return true;
-    switch (next_) {
-    case slot::index: out->index_zero = false; break;
-    case slot::document:
-    case slot::choices:
-    case slot::choice:
-    case slot::message:
-    case slot::content:
-    case slot::null_only: return give_up(ec);
-    case slot::skip:
-    case slot::text:
-    case slot::no_array:
-    case slot::usage:
-    case slot::details:
-    case slot::count:
-    case slot::cost: break;
-    }
+    if (wants_container(next_) || next_ == slot::content || next_ == slot::null_only)
+        return give_up(ec);
+    if (next_ == slot::index) out->index_zero = false;
     after_value();
     return true;
 }
 
 bool handler::on_null(boost::json::error_code& ec) {
     if (skip_) return true;
-    switch (next_) {
-    case slot::index: out->index_zero = false; break;
-    case slot::document:
-    case slot::choices:
-    case slot::choice:
-    case slot::message: return give_up(ec);
-    case slot::content:
-    case slot::null_only:
-    case slot::skip:
-    case slot::text:
-    case slot::no_array:
-    case slot::usage:
-    case slot::details:
-    case slot::count:
-    case slot::cost: break;
-    }
+    if (wants_container(next_)) return give_up(ec);  // content and null_only take a null
+    if (next_ == slot::index) out->index_zero = false;
     after_value();
     return true;
 }

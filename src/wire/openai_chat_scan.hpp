@@ -92,6 +92,12 @@ struct handler {
 private:
     static constexpr int max_frames = 4;  // root > choices > choice > message
 
+    /// The slots that must hold an object or array: a scalar there gives up (the DOM decoder
+    /// says what is wrong, or ignores it).
+    static constexpr bool wants_container(slot s) noexcept {
+        return s == slot::document || s == slot::choices || s == slot::choice ||
+               s == slot::message;
+    }
     bool give_up(boost::json::error_code& ec);
     bool enter(frame f, boost::json::error_code& ec);
     void after_value() noexcept;

@@ -165,7 +165,12 @@ json::object chunk_json(chat_chunk const& c) {
 
 json::object decode_stream(detail::wire_format const& fmt, std::vector<std::string_view> const& pieces,
                            bool with_request_id) {
-    auto d = fmt.make_stream_decoder();
+    return decode_stream(*fmt.make_stream_decoder(), pieces, with_request_id);
+}
+
+json::object decode_stream(detail::stream_decoder& dec,
+                           std::vector<std::string_view> const& pieces, bool with_request_id) {
+    auto* d = &dec;
     std::vector<chat_chunk> chunks;
     json::value end = "ok";
     bool failed = false;

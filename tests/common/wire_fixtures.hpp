@@ -56,6 +56,10 @@ boost::json::object chunk_json(chat_chunk const& c);
 boost::json::object decode_stream(detail::wire_format const& fmt,
                                   std::vector<std::string_view> const& pieces,
                                   bool with_request_id = false);
+/// The same with a decoder of the caller's (one made outside the format registry).
+boost::json::object decode_stream(detail::stream_decoder& dec,
+                                  std::vector<std::string_view> const& pieces,
+                                  bool with_request_id = false);
 
 /// @name The fixture tables every wire format has, in tests/data/<dir>/
 /// @{

@@ -39,26 +39,7 @@ json::value decoded(std::string_view body, bool scan) {
 }
 
 json::value streamed(std::vector<std::string_view> const& pieces, bool scan) {
-    auto d = openai::make_chunk_decoder(scan);
-    std::vector<chat_chunk> chunks;
-    json::value end = "ok";
-    bool failed = false;
-    for (auto p : pieces)
-        if (auto r = d->feed(p, chunks); !r) {
-            end = failure_json(r.error());
-            failed = true;
-            break;
-        }
-    if (!failed)
-        if (auto r = d->finish(chunks); !r) end = failure_json(r.error());
-    json::array cs;
-    for (auto const& c : chunks) cs.push_back(chunk_json(c));
-    auto const& info = d->info();
-    return json::object{{"chunks", std::move(cs)},
-                        {"id", info.id},
-                        {"model", info.model},
-                        {"native_finish_reason", info.native_finish_reason},
-                        {"end", std::move(end)}};
+    return decode_stream(*openai::make_chunk_decoder(scan), pieces);
 }
 
 // Decodes `text` as an answer and as a stream of one event, each with and without the scan,
