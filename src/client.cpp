@@ -1477,8 +1477,9 @@ asio::awaitable<std::optional<chat_chunk>> plain_stream::next(std::shared_ptr<st
                 st->took(bytes);
             } else if (!throws && here == ex) {
                 co_await stream_step(st);
-            } else
+            } else {
                 co_await detail::spawn_on(std::move(ex), stream_step(st));
+            }
         } catch (boost::system::system_error const& e) {
             // The calling coroutine was cancelled before the step could start.
             st->fail(failure(e.code(), "the stream was cancelled"));
