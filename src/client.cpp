@@ -1470,12 +1470,13 @@ asio::awaitable<std::optional<chat_chunk>> plain_stream::next(std::shared_ptr<st
         // coroutine frame would be one more allocation each time.
         asio::any_io_executor const here = co_await asio::this_coro::executor;
         bool const throws = co_await asio::this_coro::throw_if_cancelled();
+        bool const inline_step = detail::runs_inline(here, throws, ex);
         try {
-            if (!throws && here == ex && st->opened && !st->to_send) {
+            if (inline_step && st->opened && !st->to_send) {
                 // A read, the step of every chunk, without the step's frame either.
                 auto const bytes = co_await st->body.read_some();
                 st->took(bytes);
-            } else if (!throws && here == ex) {
+            } else if (inline_step) {
                 co_await stream_step(st);
             } else {
                 co_await detail::spawn_on(std::move(ex), stream_step(st));

@@ -411,12 +411,7 @@ public:
     result<chat_response> const& response() const override { return final; }
     bool content_started() const noexcept override { return content; }
     bool ready() const noexcept override { return finished || held.has_value(); }
-    std::optional<chat_chunk> try_next() override {
-        if (!held) return std::nullopt;
-        return deliver();
-    }
-    /// The held chunk, to the caller (there must be one).
-    chat_chunk deliver();
+
 
     void close() override {
         if (finished) return;
@@ -602,20 +597,16 @@ asio::awaitable<std::optional<chat_chunk>> combined_stream::next(std::shared_ptr
         }
     }
     if (!st->held) co_return std::nullopt;
-    co_return st->deliver();
-}
-
-chat_chunk combined_stream::deliver() {
-    auto ch = std::move(*held);
-    held.reset();
-    if (splicer) splicer->apply(ch.text);
-    if (ch.has_content()) content = true;
-    if (opts.continue_streams) {
-        text += ch.text;
-        reasoning += ch.reasoning;
-        tool_calls = tool_calls || !ch.tool_calls.empty();
+    auto ch = std::move(*st->held);
+    st->held.reset();
+    if (st->splicer) st->splicer->apply(ch.text);
+    if (ch.has_content()) st->content = true;
+    if (st->opts.continue_streams) {
+        st->text += ch.text;
+        st->reasoning += ch.reasoning;
+        st->tool_calls = st->tool_calls || !ch.tool_calls.empty();
     }
-    return ch;
+    co_return ch;
 }
 
 }  // namespace

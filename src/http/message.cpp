@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: BSL-1.0
 #include "http/message.hpp"
 
+#include "util/json_text.hpp"
+
 #include <algorithm>
-#include <charconv>
 
 namespace llmux::detail {
 
@@ -61,9 +62,9 @@ void format_request_head(http_request const& req, std::string_view host, std::st
     }
     if (!req.body.empty() || req.method == "POST" || req.method == "PUT" ||
         req.method == "OPTIONS") {
-        char digits[24];
-        auto const [end, ec] = std::to_chars(digits, digits + sizeof digits, req.body.size());
-        line("Content-Length", std::string_view(digits, static_cast<std::size_t>(end - digits)));
+        out.append("Content-Length: ");
+        append_number(out, static_cast<std::uint64_t>(req.body.size()));
+        out.append("\r\n");
     }
     out.append("\r\n");
 }

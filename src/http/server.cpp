@@ -2,6 +2,7 @@
 #include "http/server.hpp"
 
 #include "util/header.hpp"
+#include "util/json_text.hpp"
 #include "util/strand.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -259,15 +260,14 @@ enum class framing { length, chunked, none };
 void format_head(server_connection& c, unsigned status, bool close, framing how,
                  std::size_t content_length) {
     c.status_line_.assign("HTTP/1.1 ");
-    char num[24];
-    auto const st = std::to_chars(num, num + sizeof num, status);
-    c.status_line_.append(num, st.ptr).append(" ");
+    append_number(c.status_line_, static_cast<std::uint64_t>(status));
+    c.status_line_.append(" ");
     c.status_line_.append(reason_phrase(status)).append("\r\n");
 
     c.framing_.clear();
     if (how == framing::length) {
-        auto const len = std::to_chars(num, num + sizeof num, content_length);
-        c.framing_.append("Content-Length: ").append(num, len.ptr);
+        c.framing_.append("Content-Length: ");
+        append_number(c.framing_, static_cast<std::uint64_t>(content_length));
         c.framing_.append("\r\n");
     } else if (how == framing::chunked) {
         c.framing_.append("Transfer-Encoding: chunked\r\n");

@@ -172,13 +172,13 @@ struct transport::impl {
 };
 
 /** What one read of a response may take: a burst of SSE events, most answers. Beast reads at
-    most its buffer's free capacity (512 bytes at least), so the buffer is reserved at this
-    size, and grown for a body whose length is known (up to `max_read_buffer`); a connection
-    returned to its pool keeps at most `kept_read_buffer`.
+    most its buffer's free capacity (512 bytes at least) and never more than 64 KiB, so the
+    buffer is reserved at this size, and grown for a body whose length is known up to
+    `max_read_buffer` (more would not save a read); a connection returned to its pool with a
+    larger one (a long header block) keeps `read_buffer_size`.
 */
 constexpr std::size_t read_buffer_size = 8 * 1024;
-constexpr std::size_t max_read_buffer = 1024 * 1024;
-constexpr std::size_t kept_read_buffer = 64 * 1024;
+constexpr std::size_t max_read_buffer = 64 * 1024;
 
 class connection : public std::enable_shared_from_this<connection> {
 public:
@@ -461,7 +461,7 @@ awaitable<exchange_outcome> full_exchange(std::shared_ptr<connection> c,
     auto o = co_await send_and_read_head(c, req, *p, deadline, tr->config(), tls, reused,
                                          *first_byte);
     if (o.fail) co_return o;
-    // A body of known length is read in as few reads as it takes (an embedding answer is
+    // A body of known length is read in as few reads as Beast allows (an embedding answer is
     // hundreds of kilobytes).
     if (auto const n = p->content_length(); n && *n > c->buffer.capacity() - c->buffer.size())
         c->buffer.reserve(static_cast<std::size_t>(
@@ -622,7 +622,7 @@ void transport::release(std::shared_ptr<connection> const& c, bool reusable) {
     {
         std::lock_guard lk(p.mu);
         if (reusable && c->is_open) {
-            if (c->buffer.size() == 0 && c->buffer.capacity() > kept_read_buffer) {
+            if (c->buffer.size() == 0 && c->buffer.capacity() > max_read_buffer) {
                 c->buffer.shrink_to_fit();
                 c->buffer.reserve(read_buffer_size);
             }

@@ -56,13 +56,20 @@ boost::asio::awaitable<T> spawn_on(Executor ex, boost::asio::awaitable<T> op) {
     (util/strand.hpp: no strands then), where a new coroutine thread per step cost a frame,
     a dispatch and a cancellation hook (issue 15).
 */
+/// run_on's choice, for a caller that makes it itself to save run_on's frame: `here` and
+/// `throws` are the caller's `this_coro::executor` and `this_coro::throw_if_cancelled()` (read
+/// as named steps: GCC 12 miscompiles temporaries of co_await expressions in a condition).
+inline bool runs_inline(boost::asio::any_io_executor const& here, bool throws,
+                        boost::asio::any_io_executor const& ex) noexcept {
+    return !throws && here == ex;
+}
+
 template <class T>
 boost::asio::awaitable<T> run_on(boost::asio::any_io_executor ex, boost::asio::awaitable<T> op) {
     namespace asio = boost::asio;
-    // (Named steps: GCC 12 miscompiles temporaries of co_await expressions in a condition.)
     asio::any_io_executor const here = co_await asio::this_coro::executor;
     bool const throws = co_await asio::this_coro::throw_if_cancelled();
-    if (!throws && here == ex) co_return co_await std::move(op);
+    if (runs_inline(here, throws, ex)) co_return co_await std::move(op);
     co_return co_await spawn_on(std::move(ex), std::move(op));
 }
 

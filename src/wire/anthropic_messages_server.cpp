@@ -756,8 +756,7 @@ void append_tool_input(std::string& out, std::string_view arguments) {
 /// The stop reason to send: the upstream's own when it is Anthropic's and means the same
 /// (`stop_sequence`, `pause_turn`), else the one for the unified reason.
 std::string_view stop_reason_of(chat_response const& r) noexcept {
-    auto fr = r.finish_reason;
-    if (fr == finish_reason::unknown && !r.tool_calls.empty()) fr = finish_reason::tool_calls;
+    auto const fr = effective_finish(r);
     std::string_view const native = r.native_finish_reason;
     for (std::string_view known : {"end_turn", "stop_sequence", "pause_turn", "max_tokens",
                                    "model_context_window_exceeded", "tool_use", "refusal"})

@@ -601,6 +601,22 @@ bool append_content(json::value const* v, std::string& out) {
     return false;
 }
 
+// A message's refusal and reasoning, after its content; scanned or parsed.
+void add_message_text(chat_response& r, std::string_view refusal,
+                      std::string_view reasoning_content, std::string_view reasoning) {
+    // A refusal (structured outputs) is the model's answer: keep it rather than lose it.
+    if (r.content.empty()) r.content = refusal;
+    r.reasoning = reasoning_content;  // DeepSeek
+    if (!r.reasoning.empty()) {
+        // DeepSeek wants it back on tool-call turns: a part of its own.
+        auto& part = r.reasoning_parts.emplace_back();
+        part.text = r.reasoning;
+        part.origin = "deepseek";
+    } else {
+        r.reasoning = reasoning;  // OpenRouter, Groq
+    }
+}
+
 result<chat_response> decode_body(response_head const& head, std::string_view body, bool scan) {
     auto const fail = [&](failure f) {
         f.diag.http_status = head.status;
@@ -620,15 +636,7 @@ result<chat_response> decode_body(response_head const& head, std::string_view bo
         if (fails) return fail(finish_failure(s.finish_reason));
         r.native_finish_reason = std::move(s.finish_reason);
         r.content = std::move(s.content);
-        if (r.content.empty()) r.content = std::move(s.refusal);
-        if (!s.reasoning_content.empty()) {
-            r.reasoning = s.reasoning_content;
-            auto& part = r.reasoning_parts.emplace_back();
-            part.text = std::move(s.reasoning_content);
-            part.origin = "deepseek";
-        } else {
-            r.reasoning = std::move(s.reasoning);
-        }
+        add_message_text(r, s.refusal, s.reasoning_content, s.reasoning);
         if (s.has_usage) r.usage = s.read_usage();
         return r;
     }
@@ -674,16 +682,8 @@ result<chat_response> decode_body(response_head const& head, std::string_view bo
     if (msg) {
         if (!append_content(msg->if_contains("content"), r.content))
             return fail(bad_field("choices[0].message.content", "is not a string"));
-        // A refusal (structured outputs) is the model's answer: keep it rather than lose it.
-        if (r.content.empty()) r.content = get_string(*msg, "refusal");
-        r.reasoning = get_string(*msg, "reasoning_content");                   // DeepSeek
-        if (!r.reasoning.empty()) {
-            // DeepSeek wants it back on tool-call turns: a part of its own.
-            auto& part = r.reasoning_parts.emplace_back();
-            part.text = r.reasoning;
-            part.origin = "deepseek";
-        }
-        if (r.reasoning.empty()) r.reasoning = get_string(*msg, "reasoning");  // OpenRouter, Groq
+        add_message_text(r, get_string(*msg, "refusal"), get_string(*msg, "reasoning_content"),
+                         get_string(*msg, "reasoning"));
         if (auto const* rd = msg->if_contains("reasoning_details"); rd && rd->is_array())
             for (auto const& e : rd->get_array())
                 if (auto const* eo = e.if_object())
@@ -801,9 +801,15 @@ private:
             return;
         }
         // The common shape without a DOM; anything else is parsed whole.
-        if (scan_ && ev.event != "error" && scan_->read(data, true, scanned_)) {
-            on_scanned(out);
-            return;
+        if (scan_ && ev.event != "error") {
+            if (scan_->read(data, true, scanned_)) {
+                scan_misses_ = 0;
+                on_scanned(out);
+                return;
+            }
+            // A stream whose events the scan keeps leaving (tool-call deltas, reasoning
+            // details) is parsed whole from here on, rather than read twice per event.
+            if (++scan_misses_ == 3) scan_.reset();
         }
         // One parse per event, into a reused arena: no heap allocation for typical chunks.
         if (!dom_) dom_ = std::make_unique<dom_reader>();
@@ -1004,6 +1010,7 @@ private:
     std::unique_ptr<dom_reader> dom_;
     std::optional<openai::answer_scanner> scan_;
     openai::scanned_answer scanned_;
+    int scan_misses_ = 0;  // events in a row the scan left to the DOM
     std::optional<failure> failed_;
     std::string deepseek_reasoning_;
     std::vector<std::pair<std::size_t, reasoning_part>> details_;
