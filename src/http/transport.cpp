@@ -165,6 +165,24 @@ struct transport::impl {
     asio::any_io_executor ex;
     std::optional<ssl::context> tls;
     failure tls_error;  // set when the TLS settings could not be applied (bad CA file)
+    bool system_store = false;  // `tls` trusts the system's CA store, read when first needed
+    std::once_flag store_read;
+
+    /** Null when TLS connections can be made, else why not. The system's CA store is read the
+        first time a TLS connection needs it, not when the transport is made: it is about 140
+        certificates and 70 ms of CPU (a third of a short client run's instructions), which a
+        client of plain-HTTP endpoints (a local model server, the emulator, a gateway behind a
+        TLS-terminating proxy) never needs. OpenSSL's SSL_CERT_FILE and SSL_CERT_DIR are read
+        then too.
+    */
+    failure const* tls_ready() {
+        std::call_once(store_read, [this] {
+            // A store that cannot be read stays empty: every peer is then refused.
+            error_code ec;
+            if (system_store) tls->set_default_verify_paths(ec);
+        });
+        return tls_error.code ? &tls_error : nullptr;
+    }
     std::mutex mu;
     std::unordered_map<std::string, std::shared_ptr<pool>> pools;
     std::atomic<std::uint64_t> opened{0}, reused{0}, requests{0}, stale_retries{0};
@@ -501,7 +519,7 @@ transport::transport(asio::any_io_executor ex, transport_config cfg)
                                                                       cfg_.tls.ca_file + "': " +
                                                                       ec.message());
         } else {
-            ctx.set_default_verify_paths(ec);
+            impl_->system_store = true;  // read by tls_ready, at the first TLS connection
         }
     }
 }
@@ -707,7 +725,8 @@ awaitable<result<http_response>> transport::request(origin const& o,
                                                     std::shared_ptr<http_request const> req,
                                                     clock::time_point deadline) {
     co_await asio::this_coro::throw_if_cancelled(false);
-    if (o.tls && impl_->tls_error.code) co_return impl_->tls_error;
+    if (o.tls)
+        if (auto const* bad = impl_->tls_ready()) co_return *bad;
     if (auto bad = check_request(*req)) co_return std::move(*bad);
     ++impl_->requests;
     for (int attempt = 0;; ++attempt) {
@@ -832,7 +851,8 @@ awaitable<result<body_stream>> transport::open(origin const& o,
                                               std::shared_ptr<http_request const> req,
                                               clock::time_point deadline) {
     co_await asio::this_coro::throw_if_cancelled(false);
-    if (o.tls && impl_->tls_error.code) co_return impl_->tls_error;
+    if (o.tls)
+        if (auto const* bad = impl_->tls_ready()) co_return *bad;
     if (auto bad = check_request(*req)) co_return std::move(*bad);
     ++impl_->requests;
     for (int attempt = 0;; ++attempt) {

@@ -15,6 +15,8 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <atomic>
+#include <cstdlib>
+#include <string>
 #include <thread>
 
 using namespace llmux;
@@ -163,6 +165,22 @@ BOOST_AUTO_TEST_CASE(untrusted_certificate_is_rejected) {
     BOOST_TEST(code_name(r.error().code) == "tls_error");
     BOOST_TEST(r.error().diag.message.find("certificate") != std::string::npos, r.error());
     BOOST_TEST(fx.emu->stats().requests == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(the_system_store_is_read_at_the_first_tls_connection) {
+    // OpenSSL reads SSL_CERT_FILE when it loads the system store. Set after the client is made,
+    // it is honoured: the store was read at the first TLS connection, not with the client (a
+    // client of plain-HTTP endpoints never pays for it).
+    emulator_fixture fx;
+    std::string const ca = fx.cfg.tls.ca_file;
+    BOOST_TEST_REQUIRE(!ca.empty());
+    fx.cfg.tls.ca_file.clear();
+    auto c = fx.make_client();
+    ::setenv("SSL_CERT_FILE", ca.c_str(), 1);
+    auto r = fx.chat(c, ask("openai/gpt-4o-mini"));
+    ::unsetenv("SSL_CERT_FILE");
+    BOOST_TEST(!!r, (r ? std::string() : r.error().diag.message));
+    BOOST_TEST(fx.emu->stats().requests == 1u);
 }
 
 BOOST_AUTO_TEST_CASE(host_name_mismatch_is_rejected) {
