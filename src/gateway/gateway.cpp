@@ -1155,7 +1155,10 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
             encoder = format.make_stream_encoder(meta, p.include_usage);
             stream = open_stream(*g, std::move(p.req));
             sse_started = co_await relay(ex, format, meta, *encoder, stream, rec);
-            if (ex.client_gone()) stream.close();  // settles what the upstream billed so far
+            // A relay that stopped before the stream's end (the client left, or a write to it
+            // failed or timed out) ends the call here: closing settles what the upstream billed
+            // so far, which the accounting below must see (an unfinished stream has no answer).
+            if (!stream.done()) stream.close();
             outcome = &stream.response();
         }
 

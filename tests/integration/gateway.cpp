@@ -569,6 +569,36 @@ BOOST_AUTO_TEST_CASE(a_stream_the_client_drops_is_charged_for_what_was_sent) {
     BOOST_TEST(logged);
 }
 
+BOOST_AUTO_TEST_CASE(a_stream_the_client_stops_reading_is_charged_for_what_was_sent) {
+    // The client keeps its connection but reads nothing after the head: once the socket
+    // buffers are full the gateway's write times out, and the connection is closed (counted as
+    // a disconnect). The upstream call ends there and what it billed is counted, as for a
+    // client that leaves.
+    auto cfg = with_models(R"({"models":{"mini":"openai/gpt-4o-mini"}})");
+    cfg.write_timeout = 200ms;
+    emulator_config ec;
+    ec.scripts["gpt-4o-mini"] = parse_behaviour("tokens=1000000").value();  // far more than fits
+    gw_fixture fx(cfg, ec);
+    http_test_client c(fx.emu.io.get_executor());
+    run_coro(fx.emu.io, [&]() -> asio::awaitable<void> {
+        co_await c.connect(fx.gw->url());
+        co_await c.write_request(http::verb::post, "/v1/chat/completions",
+                                 chat_body("mini", true), {}, false);
+        auto const head = co_await c.read_response(10s, true);
+        BOOST_TEST(head.status == 200u);
+    });
+    BOOST_TEST(run_until(fx.emu.io, [&] {
+        return fx.gw->stats().in_flight == 0 &&
+               fx.gw->upstream().stats().connections_open == 0;
+    }, 60s));
+    BOOST_TEST(metric(fx.gw->metrics_text(), R"(llmux_gateway_cost_usd_total{model="mini"})") > 0);
+    BOOST_TEST(fx.gw->stats().client_disconnects == 1u);
+    BOOST_TEST_REQUIRE(!fx.log->empty());
+    BOOST_TEST(fx.log->back().find("cost=-") == std::string::npos, fx.log->back());
+    BOOST_TEST(fx.log->back().find("not finished") == std::string::npos, fx.log->back());
+    c.close();
+}
+
 BOOST_AUTO_TEST_CASE(bodies_are_not_read_before_the_key_is_checked) {
     auto cfg = with_models(R"({"models":{"mini":"openai/gpt-4o-mini"}})");
     gateway_key k;
