@@ -3,6 +3,7 @@
 #include "util/json_read.hpp"
 
 #include "util/crypto.hpp"
+#include "util/text.hpp"
 #include "http/message.hpp"
 
 #include <boost/json/parse.hpp>
@@ -33,12 +34,6 @@ static_assert(sizeof(text_part) == 72 && sizeof(image_part) == 104 && sizeof(too
 #endif
 
 namespace {
-
-std::string_view trim(std::string_view s) noexcept {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-    return s;
-}
 
 json::object reasoning_value(reasoning_part const& g) {
     return {{"type", static_cast<int>(g.type)}, {"text", g.text}, {"signature", g.signature},

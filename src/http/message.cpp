@@ -7,17 +7,6 @@
 
 namespace llmux::detail {
 
-bool iequals(std::string_view a, std::string_view b) noexcept {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        char x = a[i], y = b[i];
-        if (x >= 'A' && x <= 'Z') x = static_cast<char>(x + 32);
-        if (y >= 'A' && y <= 'Z') y = static_cast<char>(y + 32);
-        if (x != y) return false;
-    }
-    return true;
-}
-
 namespace {
 std::string_view find_header(header_list const& h, std::string_view name) {
     auto it = std::find_if(h.begin(), h.end(), [&](auto const& e) { return iequals(e.first, name); });

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: BSL-1.0
 #pragma once
 
+#include "util/text.hpp"
+
 #include <llmux/header_list.hpp>
 
 #include <string>
@@ -68,6 +70,5 @@ struct request_head {
     void const* context = nullptr;
 };
 
-bool iequals(std::string_view a, std::string_view b) noexcept;
 
 }  // namespace llmux::detail

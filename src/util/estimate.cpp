@@ -2,6 +2,7 @@
 #include "util/estimate.hpp"
 
 #include "util/crypto.hpp"
+#include "util/text.hpp"
 
 #include <algorithm>
 #include <variant>
@@ -45,18 +46,15 @@ std::uint64_t pdf_pages(std::string_view pdf) noexcept {
 /// document given by URL is not fetched: it counts as `url_pages` pages.
 void add_document(document_part const& d, std::size_t& bytes, std::uint64_t& pages) {
     constexpr std::uint64_t url_pages = 10;
-    std::string_view u = d.url;
-    if (!u.starts_with("data:")) {
-        pages += url_pages;
+    auto const uri = split_data_uri(d.url);
+    if (!uri) {
+        if (!istarts_with(d.url, "data:")) pages += url_pages;  // not fetched
         return;
     }
-    auto const comma = u.find(',');
-    if (comma == std::string_view::npos) return;
-    auto const meta = u.substr(5, comma - 5);
-    auto const data = u.substr(comma + 1);
-    bool const b64 = meta.ends_with(";base64");
-    bool const text = meta.starts_with("text/") || meta.starts_with("application/json");
-    if (!b64) {
+    auto const data = uri->data;
+    bool const text = istarts_with(uri->media_type, "text/") ||
+                      istarts_with(uri->media_type, "application/json");
+    if (!uri->base64) {
         if (text) bytes += data.size();
         else pages += pdf_pages(data);
         return;

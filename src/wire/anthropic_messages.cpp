@@ -280,7 +280,7 @@ private:
     result<void> add_document(turn& t, document_part const& d, std::size_t i, std::size_t j) {
         json::object source(sp_);
         if (istarts_with(d.url, "data:")) {
-            std::string media_type, data;
+            std::string_view media_type, data;
             if (!parse_data_uri(d.url, media_type, data) || data.empty())
                 return invalid(at_part(i, j) +
                                ": a document URI must be data:<media type>;base64,<data>");
@@ -335,15 +335,16 @@ private:
     result<void> add_image(turn& t, image_part const& img, std::size_t i, std::size_t j) {
         json::object source(sp_);
         if (istarts_with(img.url, "data:")) {
-            std::string media_type, data;
-            if (!parse_data_uri(img.url, media_type, data) || data.empty())
+            std::string_view media, data;
+            if (!parse_data_uri(img.url, media, data) || data.empty())
                 return invalid(at_part(i, j) +
                                ": an image URI must be data:<media type>;base64,<data>");
-            if (!supported_image_type(media_type))
+            if (!supported_image_type(media))
                 return unsupported(at_part(i, j) +
                                    ": Anthropic takes image/jpeg, image/png, "
                                    "image/gif and image/webp, not '" +
-                                   excerpt(media_type, 60) + "'");
+                                   excerpt(media, 60) + "'");
+            std::string media_type(media);
             std::transform(media_type.begin(), media_type.end(), media_type.begin(),
                            [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
             source.emplace("type", "base64");

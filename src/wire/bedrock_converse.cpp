@@ -555,7 +555,7 @@ private:
     result<json::object> document_block(document_part const& d, std::size_t i, std::size_t j) {
         json::object source(sp_);
         std::string_view format;
-        std::string media_type, data;
+        std::string_view media_type, data;
         if (parse_data_uri(d.url, media_type, data)) {
             format = document_format_of(media_type);
             if (format.empty())
@@ -627,7 +627,7 @@ private:
     result<json::object> image_block(image_part const& img, std::size_t i, std::size_t j) {
         json::object source(sp_);
         std::string_view format;
-        std::string media_type, data;
+        std::string_view media_type, data;
         if (parse_data_uri(img.url, media_type, data)) {
             format = image_format(media_type);
             if (format.empty())

@@ -190,17 +190,6 @@ std::string body_excerpt(std::string_view body) {
     return excerpt(squeezed, 200);
 }
 
-bool istarts_with(std::string_view s, std::string_view prefix) noexcept {
-    return s.size() >= prefix.size() && iequals(s.substr(0, prefix.size()), prefix);
-}
-
-bool icontains(std::string_view haystack, std::string_view needle) noexcept {
-    if (needle.size() > haystack.size()) return false;
-    for (std::size_t i = 0; i + needle.size() <= haystack.size(); ++i)
-        if (iequals(haystack.substr(i, needle.size()), needle)) return true;
-    return false;
-}
-
 std::string at_message(std::size_t i) {
     return "messages[" + std::to_string(i) + "]";
 }
@@ -218,16 +207,13 @@ void merge_extra(boost::json::object& body, boost::json::object const& extra) {
     }
 }
 
-bool parse_data_uri(std::string_view uri, std::string& media_type, std::string& data) {
-    if (uri.substr(0, 5) != "data:") return false;
-    auto const comma = uri.find(',');
-    if (comma == std::string_view::npos) return false;
-    std::string_view meta = uri.substr(5, comma - 5);
-    constexpr std::string_view b64 = ";base64";
-    if (meta.size() < b64.size() || meta.substr(meta.size() - b64.size()) != b64) return false;
-    media_type = std::string(meta.substr(0, meta.size() - b64.size()));
-    data = std::string(uri.substr(comma + 1));
-    return !media_type.empty();
+bool parse_data_uri(std::string_view uri, std::string_view& media_type,
+                    std::string_view& data) noexcept {
+    auto const p = split_data_uri(uri);
+    if (!p || !p->base64 || p->media_type.empty()) return false;
+    media_type = p->media_type;
+    data = p->data;
+    return true;
 }
 
 bool reasoning_on(std::optional<reasoning_options> const& r) noexcept {

@@ -86,15 +86,14 @@ std::string body_excerpt(std::string_view body);
 std::string at_message(std::size_t i);
 std::string at_part(std::size_t i, std::size_t j);
 
-/// ASCII case-insensitive `starts_with` and `contains` (header values, error messages).
-bool istarts_with(std::string_view s, std::string_view prefix) noexcept;
-bool icontains(std::string_view haystack, std::string_view needle) noexcept;
 
 /// Merges `extra` into `body` (extra wins, objects merged recursively).
 void merge_extra(boost::json::object& body, boost::json::object const& extra);
 
-/// Parses a `data:<media>;base64,<data>` URI. Returns false for anything else.
-bool parse_data_uri(std::string_view uri, std::string& media_type, std::string& data);
+/// A `data:<media type>;base64,<data>` URI's media type and data (views of `uri`; util/text's
+/// split_data_uri); false for anything else, a URI without a media type included.
+bool parse_data_uri(std::string_view uri, std::string_view& media_type,
+                    std::string_view& data) noexcept;
 
 /// @name Reasoning and caching, as every format maps them
 /// @{

@@ -92,10 +92,6 @@ using namespace std::string_view_literals;
 // ---------------------------------------------------------------------------------------------
 // Small helpers
 
-bool iends_with(std::string_view s, std::string_view suffix) noexcept {
-    return s.size() >= suffix.size() && iequals(s.substr(s.size() - suffix.size()), suffix);
-}
-
 bool is_true(json::value const* v) noexcept {
     return v && v->is_bool() && v->get_bool();
 }
@@ -105,19 +101,6 @@ bool is_true(json::value const* v) noexcept {
 
 failure invalid(std::string message) {
     return failure(error::invalid_request, std::move(message));
-}
-
-// `data:<media type>;base64,<data>` split into views, without copying the (possibly large) data.
-bool split_data_uri(std::string_view uri, std::string_view& media, std::string_view& data) {
-    if (!istarts_with(uri, "data:")) return false;
-    auto const comma = uri.find(',');
-    if (comma == std::string_view::npos) return false;
-    std::string_view const meta = uri.substr(5, comma - 5);
-    constexpr auto b64 = ";base64"sv;
-    if (meta.size() <= b64.size() || !iends_with(meta, b64)) return false;
-    media = meta.substr(0, meta.size() - b64.size());
-    data = uri.substr(comma + 1);
-    return !data.empty();
 }
 
 // The MIME type of a remote image from its file extension (query and fragment ignored); empty
@@ -223,7 +206,7 @@ private:
 
     result<void> add_image(image_part const& img, std::size_t i, std::size_t j) {
         std::string_view media, data;
-        if (split_data_uri(img.url, media, data)) {
+        if (parse_data_uri(img.url, media, data) && !data.empty()) {
             json::object blob(sp_);
             blob.emplace("mimeType", media);
             blob.emplace("data", data);
@@ -256,7 +239,7 @@ private:
     result<void> add_document(document_part const& d, std::size_t i, std::size_t j) {
         std::string_view media, data;
         json::object p(sp_);
-        if (split_data_uri(d.url, media, data)) {
+        if (parse_data_uri(d.url, media, data) && !data.empty()) {
             json::object blob(sp_);
             blob.emplace("mimeType", media);
             blob.emplace("data", data);

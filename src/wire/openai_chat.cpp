@@ -305,12 +305,8 @@ private:
 }  // namespace
 
 bool openai::is_base64_data_uri(std::string_view uri) noexcept {
-    if (!istarts_with(uri, "data:")) return false;
-    auto const comma = uri.find(',');
-    if (comma == std::string_view::npos) return false;
-    std::string_view const meta = uri.substr(5, comma - 5);
-    constexpr auto b64 = ";base64"sv;
-    return meta.size() > b64.size() && iequals(meta.substr(meta.size() - b64.size()), b64);
+    std::string_view media, data;
+    return parse_data_uri(uri, media, data);
 }
 
 bool openai::valid_image_url(std::string_view url) noexcept {

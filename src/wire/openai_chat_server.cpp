@@ -193,7 +193,7 @@ boost::system::result<void, api_error> decode_messages(json::array const& list,
                                            "OpenAI's Files API.");
                         document_part d;
                         d.url = std::string(sv(data->get_string()));
-                        if (!d.url.starts_with("data:")) {
+                        if (!istarts_with(d.url, "data:")) {
                             // The SDK's docs say "base64 encoded file data": a bare one is a PDF.
                             d.url = "data:application/pdf;base64," + d.url;
                         }

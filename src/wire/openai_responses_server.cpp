@@ -228,7 +228,7 @@ private:
                 auto const* url = member(*p, "file_url");
                 if (data && !data->is_string()) return wrong_type(where + ".file_data", "a string", *data);
                 if (url && !url->is_string()) return wrong_type(where + ".file_url", "a string", *url);
-                if (data && data->get_string().starts_with("data:"))
+                if (data && istarts_with(sv(data->get_string()), "data:"))
                     doc.url = std::string(sv(data->get_string()));
                 else if (url && !data)
                     doc.url = std::string(sv(url->get_string()));

@@ -450,7 +450,9 @@ BOOST_AUTO_TEST_CASE(invalid_requests) {
         }
     }
     for (auto url : {"https://example.com/a.png", "HTTPS://EXAMPLE.COM/A.PNG",
-                     "data:image/webp;base64,UklGR", "data:image/gif;base64,R0lGOD"}) {
+                     "data:image/webp;base64,UklGR", "data:image/gif;base64,R0lGOD",
+                     // RFC 2397's scheme and ";base64" in any case, as the other formats take them
+                     "DATA:image/PNG;BASE64,iVBOR", "Data:image/jpeg;Base64,/9j/"}) {
         chat_request req{.model = "x/m", .messages = {user({image_part{url, ""}})}};
         BOOST_TEST(encode(req).has_value(), url);
     }
@@ -1354,10 +1356,11 @@ chat_request as_anthropic_carries(chat_request const& r, std::string_view model,
             } else if (auto const* g = std::get_if<reasoning_part>(&p)) {
                 if (g->origin == "anthropic") t.parts.push_back(*g);  // others are not sent
             } else if (auto const* img = std::get_if<image_part>(&p)) {
-                std::string media, data;
-                if (detail::parse_data_uri(img->url, media, data)) {
+                std::string_view media_view, data;
+                if (detail::parse_data_uri(img->url, media_view, data)) {
+                    std::string media(media_view);
                     for (auto& ch : media) ch = static_cast<char>(std::tolower(ch));
-                    auto i = image_base64(media, data);
+                    auto i = image_base64(media, std::string(data));
                     i.cache = img->cache;
                     t.parts.push_back(std::move(i));
                 } else {

@@ -64,6 +64,17 @@ BOOST_AUTO_TEST_CASE(documents_count_by_page_and_text_documents_as_text) {
     auto const s = detail::estimate_prompt(r);
     BOOST_TEST(s.pages == 3u);
     BOOST_TEST(s.bytes == 9u);  // the text part only
+    // The URI's scheme, ";base64" and media type are read whatever their case, as the wire
+    // formats read them (util/text's split_data_uri).
+    chat_request upper;
+    upper.messages.push_back(user({document_part{
+        "DATA:APPLICATION/PDF;BASE64," + detail::base64_encode(pdf), "report.pdf", {}}}));
+    BOOST_TEST(detail::estimate_prompt(upper).pages == 3u);
+    chat_request text_upper;
+    text_upper.messages.push_back(user({document_part{
+        "Data:Text/Plain;Base64," + detail::base64_encode(std::string(300, 'x')), "a.txt", {}}}));
+    BOOST_TEST(detail::estimate_prompt(text_upper).bytes == 300u);
+    BOOST_TEST(detail::estimate_prompt(text_upper).pages == 0u);
     BOOST_TEST(s.lowest >= 3u * 258u);
     BOOST_TEST(s.typical >= 3u * 1500u);
     BOOST_TEST(s.highest >= 3u * 3000u);
