@@ -341,6 +341,9 @@ namespace {
 asio::awaitable<std::optional<chat_chunk>> next_before(chat_stream& s, steady::time_point until,
                                                        bool& timed_out) {
     timed_out = false;
+    // A chunk already decoded needs no timer and no parallel group.
+    if (until == steady::time_point::max() || steady::now() < until)
+        if (auto ch = s.try_next()) co_return ch;
     if (until == steady::time_point::max()) co_return co_await s.next();
     using namespace asio::experimental::awaitable_operators;
     asio::steady_timer timer(co_await asio::this_coro::executor, until);
@@ -367,7 +370,8 @@ asio::awaitable<stream_opening> open_until_content(std::shared_ptr<chat_stream> 
     co_await asio::this_coro::throw_if_cancelled(false);
     stream_opening o{s, std::nullopt, std::nullopt};
     for (;;) {
-        auto ch = co_await s->next();
+        auto ch = s->try_next();
+        if (!ch) ch = co_await s->next();
         if (!ch) break;
         // Chunks before the first content (a role, the prompt's usage) stay with the attempt:
         // the stream absorbs them into its own answer.
@@ -410,7 +414,42 @@ public:
     bool done() const noexcept override { return finished; }
     result<chat_response> const& response() const override { return final; }
     bool content_started() const noexcept override { return content; }
-    bool ready() const noexcept override { return finished || held.has_value(); }
+    /// Exact: without continuation, the current stream's end is the end (no other stream is
+    /// opened), so a current stream that would not wait means this one would not either.
+    bool ready() const noexcept override {
+        return finished || held.has_value() || (takes_at_hand() && current->ready());
+    }
+
+    /** A chunk the current stream has already decoded, handed over as next() would, without a
+        step on the strand, a timer or a parallel group. The caller drives the stream, so
+        nothing runs on the strand between its next() calls (a phase's attempts are over once
+        one has won). Streams that continue on another model take next() for every chunk, and
+        past the deadline next() reports the timeout.
+    */
+    std::optional<chat_chunk> try_next() override {
+        if (!takes_at_hand() || held) return std::nullopt;
+        if (deadline != steady::time_point::max() && steady::now() >= deadline)
+            return std::nullopt;
+        auto ch = current->try_next();
+        if (ch) deliver(*ch);
+        return ch;
+    }
+
+    bool takes_at_hand() const noexcept {
+        return !finished && current && !opts.continue_streams;
+    }
+
+    /// What the caller's chunk changes: the prefill splice, the content flag, and the text kept
+    /// for a continuation.
+    void deliver(chat_chunk& ch) {
+        if (splicer) splicer->apply(ch.text);
+        if (ch.has_content()) content = true;
+        if (opts.continue_streams) {
+            text += ch.text;
+            reasoning += ch.reasoning;
+            tool_calls = tool_calls || !ch.tool_calls.empty();
+        }
+    }
 
 
     void close() override {
@@ -599,13 +638,7 @@ asio::awaitable<std::optional<chat_chunk>> combined_stream::next(std::shared_ptr
     if (!st->held) co_return std::nullopt;
     auto ch = std::move(*st->held);
     st->held.reset();
-    if (st->splicer) st->splicer->apply(ch.text);
-    if (ch.has_content()) st->content = true;
-    if (st->opts.continue_streams) {
-        st->text += ch.text;
-        st->reasoning += ch.reasoning;
-        st->tool_calls = st->tool_calls || !ch.tool_calls.empty();
-    }
+    st->deliver(ch);
     co_return ch;
 }
 

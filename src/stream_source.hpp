@@ -25,8 +25,7 @@ public:
     /// `next()` would return without waiting (see `chat_stream::ready`).
     virtual bool ready() const noexcept = 0;
     /// The chunk `next()` would return at once, if any (see `chat_stream::try_next`); a source
-    /// that cannot tell (a combined stream hands over each chunk within `next()`) says
-    /// nothing, and its caller awaits `next()`.
+    /// that cannot tell says nothing, and its caller awaits `next()`.
     virtual std::optional<chat_chunk> try_next() { return std::nullopt; }
     /// The caller stops reading: cancel what is in progress, close its connection.
     virtual void close() = 0;

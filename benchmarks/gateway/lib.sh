@@ -24,16 +24,18 @@ wait_url() {
 
 # start_emulator BUILD_DIR [THREADS]: `llmux emulate` (no auth, zero scripted latency) on a free
 # loopback port, stopped on exit; sets $emu to its URL, $emu_pid to its process and writes $work/gateway.json, a gateway
-# configuration whose model "mock-model" is openai/mock-model on it, without an access log.
+# configuration whose model "mock-model" is openai/mock-model on it (GATEWAY_MODEL: another
+# model entry for it, e.g. a fallback group), without an access log.
 start_emulator() {
     "$1/llmux" emulate --port 0 --no-auth --threads "${2:-1}" >"$work/emu.log" 2>&1 &
     emu_pid=$!
     pids+=($emu_pid)
     emu=$(wait_url "$work/emu.log")
+    local model=${GATEWAY_MODEL:-'"openai/mock-model"'}
     cat >"$work/gateway.json" <<EOF
 {
   "providers": {"openai": {"base_url": "$emu/v1", "api_key": "sk-upstream-bench"}},
-  "models": {"mock-model": "openai/mock-model"},
+  "models": {"mock-model": $model},
   "gateway": {"access_log": false}
 }
 EOF

@@ -534,12 +534,24 @@ BOOST_AUTO_TEST_CASE(try_next_takes_what_is_at_hand) {
         model_list const models{"openai/gpt-4o-mini~tokens=60"};
         auto fallback = stream_fallback(c, models, req);
         out.push_back(co_await read(std::move(fallback), true));
+        // With a deadline: chunks at hand still need no timer.
+        fallback_options timed;
+        timed.deadline = 1h;
+        out.push_back(co_await read(stream_fallback(c, models, req, timed), true));
+        // A stream that may continue on another model hands every chunk over in next().
+        fallback_options continuing;
+        continuing.continue_streams = true;
+        out.push_back(co_await read(stream_fallback(c, models, req, continuing), true));
         co_return out;
     });
-    BOOST_TEST_REQUIRE(o.size() == 3u);
+    BOOST_TEST_REQUIRE(o.size() == 5u);
     BOOST_TEST(o[0].ok);
     BOOST_TEST(o[0].at_hand == 0u);
     BOOST_TEST(o[0].chunks > 10u);
+    BOOST_TEST(o[1].at_hand > 0u);  // a plain stream's chunks of one read
+    BOOST_TEST(o[2].at_hand > 0u);  // a fallback stream's: its current stream's
+    BOOST_TEST(o[3].at_hand > 0u);
+    BOOST_TEST(o[4].at_hand == 0u);
     for (auto const& r : o) {
         BOOST_TEST(r.ok);
         BOOST_TEST(r.text == o[0].text);
