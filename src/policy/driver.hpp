@@ -39,11 +39,15 @@ struct drive_result {
 
 template <class Outcome>
 struct drive_state {
+    /// Which attempt is over. Its outcome waits in `outcomes`: an answer is a large value, and
+    /// a channel, a parallel group and their handlers moved it a dozen times on its way
+    /// (a fifth of a gateway request through a model group, by callgrind).
     using channel = boost::asio::experimental::channel<void(boost::system::error_code,
-                                                            std::size_t, Outcome)>;
+                                                            std::size_t)>;
     drive_state(boost::asio::any_io_executor ex, std::size_t capacity) : ch(std::move(ex), capacity) {}
     channel ch;
     std::vector<std::shared_ptr<boost::asio::cancellation_signal>> signals;
+    std::vector<std::optional<Outcome>> outcomes;  // by attempt, set before its id is sent
 };
 
 /// One attempt: its work, then its outcome on the channel (exceptions become failures, so
@@ -61,8 +65,10 @@ boost::asio::awaitable<void> drive_attempt(std::shared_ptr<drive_state<Outcome>>
     } catch (std::exception const& e) {
         out.emplace(make_failed(failure(error::protocol_error, e.what())));
     }
-    // The channel holds one slot per possible attempt, so this never waits or drops.
-    st->ch.try_send(boost::system::error_code{}, id, std::move(*out));
+    // Attempts run on the driver's executor (a strand or one thread): no lock. The channel
+    // holds one slot per possible attempt, so the send never waits or drops.
+    st->outcomes.at(id) = std::move(out);
+    st->ch.try_send(boost::system::error_code{}, id);
 }
 
 /** Runs `fsm` to its end. `start(attempt, model, attempt_number)` returns the attempt's work,
@@ -95,6 +101,7 @@ boost::asio::awaitable<drive_result<Outcome>> drive(client& c, fallback_fsm& fsm
                 continue;
             }
             if (st->signals.size() <= s->attempt) st->signals.resize(s->attempt + 1);
+            if (st->outcomes.size() <= s->attempt) st->outcomes.resize(s->attempt + 1);
             if (out.outcomes.size() <= s->attempt) out.outcomes.resize(s->attempt + 1);
             auto sig = std::make_shared<asio::cancellation_signal>();
             st->signals[s->attempt] = sig;
@@ -120,19 +127,19 @@ boost::asio::awaitable<drive_result<Outcome>> drive(client& c, fallback_fsm& fsm
             act = fsm.cancelled(clock::now());
             continue;
         }
-        std::optional<std::tuple<boost::system::error_code, std::size_t, Outcome>> got;
+        std::optional<std::size_t> got;  // the attempt that is over
         bool fired = false;
         if (until == steady_time::max()) {
-            auto r = co_await st->ch.async_receive(asio::as_tuple(asio::use_awaitable));
-            if (!std::get<0>(r)) got.emplace(std::move(r));
+            auto [ec, id] = co_await st->ch.async_receive(asio::as_tuple(asio::use_awaitable));
+            if (!ec) got = id;
         } else {
             using namespace asio::experimental::awaitable_operators;
             asio::steady_timer timer(ex, until);
             auto r = co_await (st->ch.async_receive(asio::as_tuple(asio::use_awaitable)) ||
                                timer.async_wait(asio::as_tuple(asio::use_awaitable)));
             if (r.index() == 0) {
-                auto& t = std::get<0>(r);
-                if (!std::get<0>(t)) got.emplace(std::move(t));
+                auto const& [ec, id] = std::get<0>(r);
+                if (!ec) got = id;
             } else {
                 fired = !std::get<0>(std::get<1>(r));
             }
@@ -141,9 +148,11 @@ boost::asio::awaitable<drive_result<Outcome>> drive(client& c, fallback_fsm& fsm
         if (cs.cancelled() != asio::cancellation_type::none) caller_cancelled = true;
         auto const now = clock::now();
         if (got) {
-            auto& [ec, id, outcome] = *got;
-            auto err = judge(outcome);
-            out.outcomes.at(id).emplace(std::move(outcome));
+            auto const id = *got;
+            auto& outcome = out.outcomes.at(id);
+            outcome = std::move(st->outcomes.at(id));
+            st->outcomes.at(id).reset();
+            auto err = judge(*outcome);
             act = err ? fsm.failed(id, std::move(*err), now) : fsm.answered(id, now);
         } else if (caller_cancelled && !told) {
             told = true;
