@@ -53,15 +53,16 @@ ticks() { awk '{ print $14, $15 }' "/proc/$1/stat"; }
 # wrk_run URL CONNS STREAM [PID]: "rps p50 p99 user_us sys_us" of one run: latencies in ms, and
 # the CPU microseconds per request PID spent in user space and in the kernel.
 wrk_run() {
-    local out u0=0 s0=0 u1=0 s1=0
+    local u0=0 s0=0 u1=0 s1=0
     [[ -n ${4:-} ]] && read -r u0 s0 < <(ticks "$4")
-    out=$(STREAM=$3 wrk -t1 -c"$2" -d"${secs}s" -s "$here/post.lua" "$1" 2>&1)
+    wrk_post "$1" "$2" "$3"
     [[ -n ${4:-} ]] && read -r u1 s1 < <(ticks "$4")
-    local errs n
-    errs=$(sed -n 's/^SUMMARY .*errors=\([0-9]*\).*/\1/p' <<<"$out")
-    n=$(sed -n 's/^SUMMARY .*requests=\([0-9]*\).*/\1/p' <<<"$out")
-    [[ $errs == 0 && $n -gt 0 ]] || { echo "ab.sh: $errs errors from $1" >&2; exit 1; }
-    echo "$(sed -n 's/^SUMMARY rps=\([0-9.]*\).*/\1/p' <<<"$out") $(sed -n 's/^LATENCY_MS .*p50=\([0-9.]*\).*/\1/p' <<<"$out") $(sed -n 's/^LATENCY_MS .*p99=\([0-9.]*\).*/\1/p' <<<"$out") $(awk -v d="$((u1 - u0))" -v n="$n" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.1f", d * 1e6 / hz / n }') $(awk -v d="$((s1 - s0))" -v n="$n" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.1f", d * 1e6 / hz / n }')"
+    local n=$wrk_requests hz
+    [[ $wrk_errors == 0 && $n -gt 0 ]] || { echo "ab.sh: $wrk_errors errors from $1" >&2; exit 1; }
+    hz=$(getconf CLK_TCK)
+    echo "$wrk_rps $wrk_p50 $wrk_p99" \
+        "$(awk -v d="$((u1 - u0))" -v n="$n" -v hz="$hz" 'BEGIN { printf "%.1f", d * 1e6 / hz / n }')" \
+        "$(awk -v d="$((s1 - s0))" -v n="$n" -v hz="$hz" 'BEGIN { printf "%.1f", d * 1e6 / hz / n }')"
 }
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 

@@ -88,3 +88,16 @@ NGINX
     echo "$(basename "$0"): nginx did not start:" >&2; cat "$work/nginx/out.log" "$work/nginx/error.log" >&2
     return 1
 }
+
+# wrk_post URL CONNS STREAM: one wrk run of post.lua ($secs seconds) against URL;
+# sets wrk_rps, wrk_p50 and wrk_p99 (ms), wrk_requests and wrk_errors from its SUMMARY and
+# LATENCY_MS lines. UPSTREAM (for Portkey's header mode) is the emulator's, when one runs.
+wrk_post() {
+    local out
+    out=$(STREAM=$3 UPSTREAM="${emu:-}/v1" wrk -t1 -c"$2" -d"${secs}s" -s "$here/post.lua" "$1" 2>&1)
+    wrk_rps=$(sed -n 's/^SUMMARY rps=\([0-9.]*\).*/\1/p' <<<"$out")
+    wrk_requests=$(sed -n 's/^SUMMARY .*requests=\([0-9]*\).*/\1/p' <<<"$out")
+    wrk_errors=$(sed -n 's/^SUMMARY .*errors=\([0-9]*\).*/\1/p' <<<"$out")
+    wrk_p50=$(sed -n 's/^LATENCY_MS .*p50=\([0-9.]*\).*/\1/p' <<<"$out")
+    wrk_p99=$(sed -n 's/^LATENCY_MS .*p99=\([0-9.]*\).*/\1/p' <<<"$out")
+}

@@ -82,21 +82,17 @@ cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "
 # run LABEL URL CONNS [STREAM [PROXY_PID]]: one wrk run; with PROXY_PID, also the CPU seconds
 # the proxy and the emulator spent during it.
 run() {
-    local label=$1 url=$2 c=$3 stream=${4:-0} proxy=${5:-} out p0 e0 cpu=""
+    local label=$1 url=$2 c=$3 stream=${4:-0} proxy=${5:-} p0 e0 cpu=""
     [[ -n $proxy ]] && { p0=$(cpu_s "$proxy"); e0=$(cpu_s "$emu_pid"); }
-    out=$(STREAM=$stream UPSTREAM="$emu/v1" wrk -t1 -c"$c" -d"${secs}s" -s "$here/post.lua" "$url" 2>&1)
+    wrk_post "$url" "$c" "$stream"
     if [[ -n $proxy ]]; then
         cpu="  cpu: proxy $(awk -v a="$p0" -v b="$(cpu_s "$proxy")" 'BEGIN { printf "%.1f", b - a }') s"
         [[ $proxy != "$emu_pid" ]] &&
             cpu+=", emulator $(awk -v a="$e0" -v b="$(cpu_s "$emu_pid")" 'BEGIN { printf "%.1f", b - a }') s"
     fi
-    local rps p50 p99 errs
-    rps=$(sed -n 's/^SUMMARY rps=\([0-9.]*\).*/\1/p' <<<"$out")
-    errs=$(sed -n 's/^SUMMARY .*errors=\([0-9]*\).*/\1/p' <<<"$out")
-    p50=$(sed -n 's/^LATENCY_MS .*p50=\([0-9.]*\).*/\1/p' <<<"$out")
-    p99=$(sed -n 's/^LATENCY_MS .*p99=\([0-9.]*\).*/\1/p' <<<"$out")
-    printf '%-34s %10s req/s  p50 %8s ms  p99 %8s ms  errors %s%s\n' "$label" "$rps" "$p50" "$p99" "$errs" "$cpu"
-    echo "$label|$rps|$p50|$p99|$errs" >>"$results"
+    printf '%-34s %10s req/s  p50 %8s ms  p99 %8s ms  errors %s%s\n' "$label" "$wrk_rps" \
+        "$wrk_p50" "$wrk_p99" "$wrk_errors" "$cpu"
+    echo "$label|$wrk_rps|$wrk_p50|$wrk_p99|$wrk_errors" >>"$results"
 }
 get() { awk -F'|' -v l="$1" -v f="$2" '$1 == l { print $f }' "$results"; }
 hwm_mb() { awk '/^VmHWM/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status"; }
