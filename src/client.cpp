@@ -1470,8 +1470,7 @@ asio::awaitable<std::optional<chat_chunk>> plain_stream::next(std::shared_ptr<st
         // coroutine frame would be one more allocation each time.
         asio::any_io_executor const here = co_await asio::this_coro::executor;
         bool const throws = co_await asio::this_coro::throw_if_cancelled();
-        auto const cs = co_await asio::this_coro::cancellation_state;
-        bool const inline_step = detail::runs_inline(here, throws, cs.cancelled(), ex);
+        bool const inline_step = detail::runs_inline(here, throws, ex);
         try {
             if (inline_step && st->opened && !st->to_send) {
                 // A read, the step of every chunk, without the step's frame either.

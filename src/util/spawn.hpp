@@ -50,26 +50,27 @@ boost::asio::awaitable<T> spawn_on(Executor ex, boost::asio::awaitable<T> op) {
 }
 
 /** `co_await run_on(ex, op)`: runs `op` on `ex` like `spawn_on`, but inline, in the caller's
-    coroutine thread, when the caller already runs on `ex`, does not throw on cancellation
+    coroutine thread, when the caller already runs on `ex` and does not throw on cancellation
     (llmux's coroutines turn `throw_if_cancelled` off, and a thread of their own is how `op`
-    gets that flag without changing the caller's) and has not been cancelled. This is the
-    common case with one thread (util/strand.hpp: no strands then), where a new coroutine
-    thread per step cost a frame, a dispatch and a cancellation hook (issue 15).
+    gets that flag without changing the caller's). This is the common case with one thread
+    (util/strand.hpp: no strands then), where a new coroutine thread per step cost a frame,
+    a dispatch and a cancellation hook (issue 15).
 
-    Inline, `op` shares the caller's cancellation state. A caller that was cancelled once and
-    went on (its `throw_if_cancelled` off) keeps that state: `op` would see it and stop at once
-    (the transport checks it between steps), where in a thread of its own, as with several
-    threads, it runs and only a new cancellation stops it. So such a caller gets its own thread
-    on one thread too, and a call behaves the same however many threads run it.
+    Inline, `op` shares the caller's cancellation state; in a thread of its own it starts with
+    a fresh one, and only cancellations emitted after it started reach it. So a cancellation
+    that lands between two steps (the caller's operation had already completed) is seen by the
+    next step inline (the transport then stops before sending) but not on another executor
+    (several threads, strands), where the step runs. Making `spawn_on` start such a step
+    cancelled would close that gap, and would also make a caller that goes on after a
+    cancellation without `this_coro::reset_cancellation_state()` fail every later call; it is
+    not done yet.
 */
-/// run_on's choice, for a caller that makes it itself to save run_on's frame: `here`, `throws`
-/// and `cancelled` are the caller's `this_coro::executor`, `this_coro::throw_if_cancelled()`
-/// and `this_coro::cancellation_state`'s `cancelled()` (read as named steps: GCC 12
-/// miscompiles temporaries of co_await expressions in a condition).
+/// run_on's choice, for a caller that makes it itself to save run_on's frame: `here` and
+/// `throws` are the caller's `this_coro::executor` and `this_coro::throw_if_cancelled()` (read
+/// as named steps: GCC 12 miscompiles temporaries of co_await expressions in a condition).
 inline bool runs_inline(boost::asio::any_io_executor const& here, bool throws,
-                        boost::asio::cancellation_type cancelled,
                         boost::asio::any_io_executor const& ex) noexcept {
-    return !throws && cancelled == boost::asio::cancellation_type::none && here == ex;
+    return !throws && here == ex;
 }
 
 template <class T>
@@ -77,8 +78,7 @@ boost::asio::awaitable<T> run_on(boost::asio::any_io_executor ex, boost::asio::a
     namespace asio = boost::asio;
     asio::any_io_executor const here = co_await asio::this_coro::executor;
     bool const throws = co_await asio::this_coro::throw_if_cancelled();
-    auto const cs = co_await asio::this_coro::cancellation_state;
-    if (runs_inline(here, throws, cs.cancelled(), ex)) co_return co_await std::move(op);
+    if (runs_inline(here, throws, ex)) co_return co_await std::move(op);
     co_return co_await spawn_on(std::move(ex), std::move(op));
 }
 

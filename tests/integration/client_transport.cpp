@@ -6,9 +6,7 @@
 
 #include <llmux/combinators.hpp>
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -18,7 +16,6 @@
 
 #include <atomic>
 #include <cstdlib>
-#include <optional>
 #include <string>
 #include <thread>
 
@@ -157,33 +154,6 @@ BOOST_AUTO_TEST_CASE(new_connections_resume_the_tls_session) {
     BOOST_TEST(ok == 4);
     BOOST_TEST(c.stats().connections_opened == 4u);
     BOOST_TEST(c.stats().tls_resumed == 3u);
-}
-
-BOOST_AUTO_TEST_CASE(a_call_made_after_a_cancellation_runs) {
-    // A coroutine that turned throw_if_cancelled off is cancelled while it waits, goes on, and
-    // makes a call. The call runs, as it does when it runs on another thread (several threads,
-    // strands); on one thread it used to run inline in the coroutine's own, cancelled, state
-    // and fail at once ("cancelled before sending").
-    emulator_fixture fx({}, true, 1);  // one thread: no strands, every step inline
-    auto c = fx.make_client();
-    asio::cancellation_signal sig;
-    bool waited = false;
-    std::optional<result<chat_response>> got;
-    asio::co_spawn(
-        fx.io,
-        [&]() -> asio::awaitable<void> {
-            co_await asio::this_coro::throw_if_cancelled(false);
-            asio::steady_timer t(fx.io, 1h);
-            auto [ec] = co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
-            waited = ec == asio::error::operation_aborted;
-            got.emplace(co_await c.chat(ask("openai/gpt-4o-mini")));
-        },
-        asio::bind_cancellation_slot(sig.slot(), asio::detached));
-    asio::post(fx.io, [&] { sig.emit(asio::cancellation_type::terminal); });
-    BOOST_TEST_REQUIRE(llmux::test::run_until(fx.io, [&] { return got.has_value(); }));
-    BOOST_TEST(waited);
-    BOOST_TEST_REQUIRE(!!*got, (*got ? std::string() : got->error().to_string()));
-    BOOST_TEST((*got)->content.find("gpt-4o-mini") != std::string::npos, (*got)->content);
 }
 
 BOOST_AUTO_TEST_CASE(untrusted_certificate_is_rejected) {
