@@ -26,6 +26,19 @@
 
 namespace llmux::detail {
 
+/// `op`, in a coroutine thread whose state is first cancelled with `type` through `sig` (the
+/// signal bound to the thread's co_spawn; emitted from inside the thread's executor, where
+/// co_spawn forwards it inline), and which does not throw on cancellation, as a step run
+/// inline in its caller's thread would not.
+template <class T>
+boost::asio::awaitable<T> start_cancelled(boost::asio::awaitable<T> op,
+                                          std::shared_ptr<boost::asio::cancellation_signal> sig,
+                                          boost::asio::cancellation_type type) {
+    co_await boost::asio::this_coro::throw_if_cancelled(false);
+    sig->emit(type);
+    co_return co_await std::move(op);
+}
+
 template <class T, class Executor>
 boost::asio::awaitable<T> spawn_on(Executor ex, boost::asio::awaitable<T> op) {
     namespace asio = boost::asio;
@@ -45,8 +58,17 @@ boost::asio::awaitable<T> spawn_on(Executor ex, boost::asio::awaitable<T> op) {
             if (parent.is_connected()) parent.clear();
         }
     } const guard{parent, sig};
-    co_return co_await asio::co_spawn(
-        ex, std::move(op), asio::bind_cancellation_slot(sig->slot(), asio::use_awaitable));
+    // A caller cancelled before this step (it went on, its throw_if_cancelled off) hands the
+    // step that state, as the step would have shared it inline: the transport, which checks it
+    // between steps, then stops before sending. Without this a cancellation that landed
+    // between two steps was lost on several threads (strands) and kept on one.
+    auto const already = cs.cancelled();
+    if (already == asio::cancellation_type::none)
+        co_return co_await asio::co_spawn(
+            ex, std::move(op), asio::bind_cancellation_slot(sig->slot(), asio::use_awaitable));
+    co_return co_await asio::co_spawn(ex, start_cancelled(std::move(op), sig, already),
+                                      asio::bind_cancellation_slot(sig->slot(),
+                                                                   asio::use_awaitable));
 }
 
 /** `co_await run_on(ex, op)`: runs `op` on `ex` like `spawn_on`, but inline, in the caller's
@@ -56,14 +78,11 @@ boost::asio::awaitable<T> spawn_on(Executor ex, boost::asio::awaitable<T> op) {
     (util/strand.hpp: no strands then), where a new coroutine thread per step cost a frame,
     a dispatch and a cancellation hook (issue 15).
 
-    Inline, `op` shares the caller's cancellation state; in a thread of its own it starts with
-    a fresh one, and only cancellations emitted after it started reach it. So a cancellation
-    that lands between two steps (the caller's operation had already completed) is seen by the
-    next step inline (the transport then stops before sending) but not on another executor
-    (several threads, strands), where the step runs. Making `spawn_on` start such a step
-    cancelled would close that gap, and would also make a caller that goes on after a
-    cancellation without `this_coro::reset_cancellation_state()` fail every later call; it is
-    not done yet.
+    Inline, `op` shares the caller's cancellation state; in a thread of its own it starts in
+    the state the caller is in (`spawn_on`), so a cancellation that landed between two steps
+    stops the next one however many threads run it. A caller that goes on after being
+    cancelled and wants to call again resets its state first
+    (`co_await this_coro::reset_cancellation_state()`, Asio's idiom).
 */
 /// run_on's choice, for a caller that makes it itself to save run_on's frame: `here` and
 /// `throws` are the caller's `this_coro::executor` and `this_coro::throw_if_cancelled()` (read

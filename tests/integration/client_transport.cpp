@@ -6,16 +6,19 @@
 
 #include <llmux/combinators.hpp>
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <atomic>
 #include <cstdlib>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -154,6 +157,46 @@ BOOST_AUTO_TEST_CASE(new_connections_resume_the_tls_session) {
     BOOST_TEST(ok == 4);
     BOOST_TEST(c.stats().connections_opened == 4u);
     BOOST_TEST(c.stats().tls_resumed == 3u);
+}
+
+BOOST_AUTO_TEST_CASE(a_cancellation_between_steps_stops_the_call_on_any_number_of_threads) {
+    // A coroutine that turned throw_if_cancelled off is cancelled while it waits, and goes on.
+    // Its cancellation state stays cancelled: a call it makes then stops before sending, on a
+    // single-threaded context (every step inline) as on one with strands (steps in threads of
+    // their own, which start in the caller's state). After reset_cancellation_state() it calls
+    // again normally. With strands the first call used to be sent: a cancellation that landed
+    // between two steps was lost.
+    for (int hint : {1, BOOST_ASIO_CONCURRENCY_HINT_DEFAULT}) {
+        BOOST_TEST_CONTEXT("concurrency hint " << hint) {
+            emulator_fixture fx({}, true, hint);
+            auto c = fx.make_client();
+            asio::cancellation_signal sig;
+            bool waited = false;
+            std::optional<result<chat_response>> stopped, after_reset;
+            asio::co_spawn(
+                fx.io,
+                [&]() -> asio::awaitable<void> {
+                    co_await asio::this_coro::throw_if_cancelled(false);
+                    asio::steady_timer t(fx.io, 1h);
+                    auto [ec] = co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+                    waited = ec == asio::error::operation_aborted;
+                    stopped.emplace(co_await c.chat(ask("openai/gpt-4o-mini")));
+                    co_await asio::this_coro::reset_cancellation_state();
+                    after_reset.emplace(co_await c.chat(ask("openai/gpt-4o-mini")));
+                },
+                asio::bind_cancellation_slot(sig.slot(), asio::detached));
+            asio::post(fx.io, [&] { sig.emit(asio::cancellation_type::terminal); });
+            BOOST_TEST_REQUIRE(
+                llmux::test::run_until(fx.io, [&] { return after_reset.has_value(); }));
+            BOOST_TEST(waited);
+            BOOST_TEST_REQUIRE(!*stopped);
+            BOOST_TEST(stopped->error().code == asio::error::operation_aborted,
+                       stopped->error().to_string());
+            BOOST_TEST(fx.emu->stats().requests == 1u);  // only the call after the reset
+            BOOST_TEST_REQUIRE(!!*after_reset, (*after_reset ? "" : after_reset->error().to_string()));
+            BOOST_TEST(c.stats().connections_open <= 1u);  // the stopped call closed its own
+        }
+    }
 }
 
 BOOST_AUTO_TEST_CASE(untrusted_certificate_is_rejected) {
