@@ -414,8 +414,9 @@ public:
     bool done() const noexcept override { return finished; }
     result<chat_response> const& response() const override { return final; }
     bool content_started() const noexcept override { return content; }
-    /// Exact: without continuation, the current stream's end is the end (no other stream is
-    /// opened), so a current stream that would not wait means this one would not either.
+    /// Without continuation the current stream's end is the end (no other stream is opened),
+    /// so a current stream that would not wait means this one would not either (past the
+    /// deadline next() reports the timeout, also without waiting).
     bool ready() const noexcept override {
         return finished || held.has_value() || (takes_at_hand() && current->ready());
     }

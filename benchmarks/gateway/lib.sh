@@ -25,7 +25,8 @@ wait_url() {
 # start_emulator BUILD_DIR [THREADS]: `llmux emulate` (no auth, zero scripted latency) on a free
 # loopback port, stopped on exit; sets $emu to its URL, $emu_pid to its process and writes $work/gateway.json, a gateway
 # configuration whose model "mock-model" is openai/mock-model on it (GATEWAY_MODEL: another
-# model entry for it, e.g. a fallback group), without an access log.
+# model entry for it, e.g. a fallback group; nginx and Portkey, in run.sh and ab.sh, still
+# proxy to the one emulator), without an access log.
 start_emulator() {
     "$1/llmux" emulate --port 0 --no-auth --threads "${2:-1}" >"$work/emu.log" 2>&1 &
     emu_pid=$!
@@ -93,8 +94,9 @@ NGINX
 # sets wrk_rps, wrk_p50 and wrk_p99 (ms), wrk_requests and wrk_errors from its SUMMARY and
 # LATENCY_MS lines. UPSTREAM (for Portkey's header mode) is the emulator's, when one runs.
 wrk_post() {
-    local out
-    out=$(STREAM=$3 UPSTREAM="${emu:-}/v1" wrk -t1 -c"$2" -d"${secs}s" -s "$here/post.lua" "$1" 2>&1)
+    local out vars=("STREAM=$3")
+    [[ -n ${emu:-} ]] && vars+=("UPSTREAM=$emu/v1")
+    out=$(env "${vars[@]}" wrk -t1 -c"$2" -d"${secs}s" -s "$here/post.lua" "$1" 2>&1)
     wrk_rps=$(sed -n 's/^SUMMARY rps=\([0-9.]*\).*/\1/p' <<<"$out")
     wrk_requests=$(sed -n 's/^SUMMARY .*requests=\([0-9]*\).*/\1/p' <<<"$out")
     wrk_errors=$(sed -n 's/^SUMMARY .*errors=\([0-9]*\).*/\1/p' <<<"$out")

@@ -64,17 +64,12 @@ run() {
         -d '{"model":"mock-model","messages":[{"role":"user","content":"hi"}],"max_tokens":16}')
     [[ $code == 200 ]] || { echo "state.sh: $label answered $code: $(head -c 300 "$work/check")" >&2; kill $pid; exit 1; }
     KEY=$key MODEL=mock-model wrk -t1 -c"$conns" -d2s -s "$here/post.lua" "$gw" >/dev/null 2>&1
-    local out rps p50 p99 errs
-    out=$(KEY=$key MODEL=mock-model wrk -t1 -c"$conns" -d"${secs}s" -s "$here/post.lua" "$gw" 2>&1)
-    rps=$(sed -n 's/^SUMMARY rps=\([0-9.]*\).*/\1/p' <<<"$out")
-    errs=$(sed -n 's/^SUMMARY .*errors=\([0-9]*\).*/\1/p' <<<"$out")
-    p50=$(sed -n 's/^LATENCY_MS .*p50=\([0-9.]*\).*/\1/p' <<<"$out")
-    p99=$(sed -n 's/^LATENCY_MS .*p99=\([0-9.]*\).*/\1/p' <<<"$out")
+    KEY=$key MODEL=mock-model wrk_post "$gw" "$conns" 0
     local spent
     spent=$(curl -s "$gw/v1/llmux/keys/bench" -H "authorization: Bearer $key" |
         sed -n 's/.*"spent_nano_usd":\([0-9]*\).*/\1/p')
     printf '%-40s %9s req/s  p50 %7s ms  p99 %7s ms  errors %s  spent %s nano-USD\n' \
-        "$label" "$rps" "$p50" "$p99" "$errs" "${spent:--}"
+        "$label" "$wrk_rps" "$wrk_p50" "$wrk_p99" "$wrk_errors" "${spent:--}"
     kill $pid
     wait $pid 2>/dev/null || true
 }

@@ -2,6 +2,7 @@
 #include "policy/retry.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <memory>
 #include <random>
 
@@ -17,9 +18,20 @@ uniform_source seeded_uniform(std::uint64_t seed) {
     };
     auto st = std::make_shared<state>(state{seed, nullptr});
     return [st] {
-        if (!st->rng)
-            st->rng = std::make_unique<std::mt19937_64>(st->seed ? st->seed
-                                                                 : std::random_device{}());
+        if (!st->rng) {
+            auto seed = st->seed;
+            if (seed == 0) {
+                // Drawn in the middle of a call: std::random_device may throw (no entropy
+                // source, no file descriptor left), and jitter does not need it.
+                try {
+                    seed = std::random_device{}();
+                } catch (...) {
+                    seed = static_cast<std::uint64_t>(
+                        std::chrono::steady_clock::now().time_since_epoch().count());
+                }
+            }
+            st->rng = std::make_unique<std::mt19937_64>(seed);
+        }
         return std::uniform_real_distribution<double>(0.0, 1.0)(*st->rng);
     };
 }

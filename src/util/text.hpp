@@ -37,8 +37,9 @@ inline bool icontains(std::string_view haystack, std::string_view needle) noexce
 /** The parts of a `data:` URI (RFC 2397), as views of it: the media type as written
     (parameters included, `;base64` left out; empty when the URI names none), whether the data
     is base64, and the data. The scheme and `;base64` are matched whatever their case, as the
-    RFC's grammar has them. The one reading of data URIs: the wire formats, the emulator and the
-    prompt estimate all take the same URIs.
+    RFC's grammar has them. The one reading of data URIs: the wire formats, their server sides
+    and the prompt estimate all take the same URIs (each format then says whether empty data
+    will do).
 */
 struct data_uri_parts {
     std::string_view media_type;

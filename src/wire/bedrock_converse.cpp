@@ -634,6 +634,7 @@ private:
                 return unsupported(at_part(i, j) + ": Bedrock takes png, jpeg, gif and webp "
                                                    "images, not '" +
                                    excerpt(media_type, 60) + "'");
+            if (data.empty()) return invalid(at_part(i, j) + ": the image's data is empty");
             source.emplace("bytes", data);  // a blob is base64 in JSON, as the data URI has it
         } else if (istarts_with(img.url, "s3://")) {
             format = s3_image_format(img.url);

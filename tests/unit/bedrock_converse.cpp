@@ -401,6 +401,11 @@ BOOST_AUTO_TEST_CASE(unsupported_and_invalid_requests) {
         {"bmp image",
          [](chat_request& r) { r.messages = {user({image_base64("image/bmp", "Qk0=")})}; },
          unsupported, "not 'image/bmp'"},
+        {"image data URI without data",
+         [](chat_request& r) {
+             r.messages = {user({image_part{"data:image/png;base64,", ""}})};
+         },
+         invalid, "messages[0].content[0]: the image's data is empty"},
         {"s3 image without a known extension",
          [](chat_request& r) { r.messages = {user({image_part{"s3://b/key", ""}})}; },
          unsupported, "extension"},

@@ -154,4 +154,20 @@ BOOST_AUTO_TEST_CASE(seeded_jitter_repeats) {
     BOOST_TEST(differs);
 }
 
+BOOST_AUTO_TEST_CASE(copies_of_a_source_draw_from_one_generator) {
+    // The generator is made at the first draw (most calls never retry), and copies made before
+    // that share it: together they draw the one sequence, as copies did when it was made at once.
+    auto a = seeded_uniform(7);
+    auto b = a;
+    auto ref = seeded_uniform(7);
+    for (int i = 0; i < 8; ++i) {
+        BOOST_TEST(a() == ref());
+        BOOST_TEST(b() == ref());
+    }
+    auto unseeded = seeded_uniform(0);  // a random seed, drawn at the first use
+    double const x = unseeded();
+    BOOST_TEST(x >= 0.0);
+    BOOST_TEST(x < 1.0);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
