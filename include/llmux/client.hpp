@@ -196,7 +196,10 @@ public:
 
         @par Cancellation
         Follows the awaiting coroutine's cancellation slot (terminal): the connection is closed
-        and the result is `asio::error::operation_aborted`.
+        and the result is `asio::error::operation_aborted`. A coroutine that was cancelled and
+        goes on (its `this_coro::throw_if_cancelled` off) stays cancelled: its next call stops
+        before sending, with `operation_aborted`, however many threads run the context. To call
+        again, reset the state first: `co_await this_coro::reset_cancellation_state();`.
     */
     boost::asio::awaitable<result<chat_response>> chat(chat_request req);
 
