@@ -452,7 +452,6 @@ public:
         }
     }
 
-
     void close() override {
         if (finished) return;
         failure const closed(asio::error::operation_aborted, "the stream was closed by the caller");

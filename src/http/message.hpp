@@ -70,5 +70,4 @@ struct request_head {
     void const* context = nullptr;
 };
 
-
 }  // namespace llmux::detail

@@ -173,8 +173,8 @@ struct transport::impl {
         certificates, 20 ms of a `llmux chat` run against the built-in emulator (31.4 ms with
         it, 10.8 without) and a third of a short client run's instructions under callgrind,
         which a client of plain-HTTP endpoints (a local model server, the emulator, a gateway
-        behind a TLS-terminating proxy) never needs. OpenSSL's SSL_CERT_FILE and SSL_CERT_DIR are read
-        then too.
+        behind a TLS-terminating proxy) never needs. OpenSSL's SSL_CERT_FILE and SSL_CERT_DIR
+        are read then too.
     */
     failure const* tls_ready() {
         std::call_once(store_read, [this] {

@@ -102,7 +102,6 @@ boost::asio::awaitable<drive_result<Outcome>> drive(client& c, fallback_fsm& fsm
             }
             if (st->signals.size() <= s->attempt) st->signals.resize(s->attempt + 1);
             if (st->outcomes.size() <= s->attempt) st->outcomes.resize(s->attempt + 1);
-            if (out.outcomes.size() <= s->attempt) out.outcomes.resize(s->attempt + 1);
             auto sig = std::make_shared<asio::cancellation_signal>();
             st->signals[s->attempt] = sig;
             auto work = start(s->attempt, model, static_cast<std::uint32_t>(s->attempt + 1));
@@ -118,7 +117,10 @@ boost::asio::awaitable<drive_result<Outcome>> drive(client& c, fallback_fsm& fsm
             continue;
         }
         if (auto* f = std::get_if<fsm_finish>(&act)) {
+            // The machine finishes once every attempt it started has reported: all outcomes
+            // are in, and no attempt writes one any more.
             out.finish = std::move(*f);
+            out.outcomes = std::move(st->outcomes);
             co_return out;
         }
         auto const until = std::get<fsm_wait>(act).until;
@@ -149,10 +151,7 @@ boost::asio::awaitable<drive_result<Outcome>> drive(client& c, fallback_fsm& fsm
         auto const now = clock::now();
         if (got) {
             auto const id = *got;
-            auto& outcome = out.outcomes.at(id);
-            outcome = std::move(st->outcomes.at(id));
-            st->outcomes.at(id).reset();
-            auto err = judge(*outcome);
+            auto err = judge(*st->outcomes.at(id));
             act = err ? fsm.failed(id, std::move(*err), now) : fsm.answered(id, now);
         } else if (caller_cancelled && !told) {
             told = true;

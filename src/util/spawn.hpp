@@ -71,6 +71,14 @@ boost::asio::awaitable<T> spawn_on(Executor ex, boost::asio::awaitable<T> op) {
                                                                    asio::use_awaitable));
 }
 
+/// run_on's choice, for a caller that makes it itself to save run_on's frame: `here` and
+/// `throws` are the caller's `this_coro::executor` and `this_coro::throw_if_cancelled()` (read
+/// as named steps: GCC 12 miscompiles temporaries of co_await expressions in a condition).
+inline bool runs_inline(boost::asio::any_io_executor const& here, bool throws,
+                        boost::asio::any_io_executor const& ex) noexcept {
+    return !throws && here == ex;
+}
+
 /** `co_await run_on(ex, op)`: runs `op` on `ex` like `spawn_on`, but inline, in the caller's
     coroutine thread, when the caller already runs on `ex` and does not throw on cancellation
     (llmux's coroutines turn `throw_if_cancelled` off, and a thread of their own is how `op`
@@ -84,14 +92,6 @@ boost::asio::awaitable<T> spawn_on(Executor ex, boost::asio::awaitable<T> op) {
     cancelled and wants to call again resets its state first
     (`co_await this_coro::reset_cancellation_state()`, Asio's idiom).
 */
-/// run_on's choice, for a caller that makes it itself to save run_on's frame: `here` and
-/// `throws` are the caller's `this_coro::executor` and `this_coro::throw_if_cancelled()` (read
-/// as named steps: GCC 12 miscompiles temporaries of co_await expressions in a condition).
-inline bool runs_inline(boost::asio::any_io_executor const& here, bool throws,
-                        boost::asio::any_io_executor const& ex) noexcept {
-    return !throws && here == ex;
-}
-
 template <class T>
 boost::asio::awaitable<T> run_on(boost::asio::any_io_executor ex, boost::asio::awaitable<T> op) {
     namespace asio = boost::asio;
