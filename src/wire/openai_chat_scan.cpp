@@ -60,6 +60,20 @@ void handler::start(scanned_answer& a, bool is_chunk) noexcept {
     count_ = nullptr;
     key_.clear();
     number_.clear();
+    resume_out_ = nullptr;
+}
+
+bool handler::at_message_start() const noexcept {
+    return !gave_up && depth_ == max_frames && frames_[max_frames - 1] == frame::message &&
+           seen_[max_frames - 1] == 0 && skip_ == 0 && next_ == slot::skip && key_.empty() &&
+           number_.empty();
+}
+
+handler::mark handler::position() const noexcept {
+    mark m{};
+    for (int i = 0; i < max_frames; ++i) m.seen[i] = seen_[i];
+    m.details = details_;
+    return m;
 }
 
 bool handler::give_up(boost::json::error_code& ec) {
@@ -161,7 +175,14 @@ bool handler::on_object_begin(boost::json::error_code& ec) {
         return enter(frame::choice, ec);
     case slot::message:
         out->has_message = true;
-        return enter(frame::message, ec);
+        if (!enter(frame::message, ec)) return false;
+        if (resume_out_) {  // the stand-in prefix ends here: resume where the real one did
+            for (int i = 0; i < max_frames; ++i) seen_[i] = resume_.seen[i];
+            details_ = resume_.details;
+            *out = *resume_out_;
+            resume_out_ = nullptr;
+        }
+        return true;
     case slot::usage:
         out->has_usage = true;
         return enter(frame::usage, ec);
@@ -325,14 +346,75 @@ bool handler::on_null(boost::json::error_code& ec) {
 
 }  // namespace scan_detail
 
-answer_scanner::answer_scanner() : p_(boost::json::parse_options{}) {}
+namespace {
+
+// What stands in for a learnt prefix: the same nesting, just inside the first choice's delta.
+constexpr std::string_view stand_in = R"({"choices":[{"delta":{)";
+// Attempts to learn a prefix without a hit since, before the scanner stops trying (a stream
+// whose chunks differ early, e.g. by a timestamp, would pay for learning for nothing).
+constexpr int learn_budget = 4;
+// A longer prefix is not kept: the chunks' common prefix is some 200 bytes.
+constexpr std::size_t max_prefix = 1024;
+
+// Where a prefix could end: just after the `{` of the first `"delta":` member's value, or 0.
+// The handler then says whether it is the first choice's delta.
+std::size_t prefix_end(std::string_view text) noexcept {
+    constexpr std::string_view key = R"("delta":)";
+    auto i = text.find(key);
+    if (i == std::string_view::npos) return 0;
+    i += key.size();
+    while (i < text.size() && (text[i] == ' ' || text[i] == '\t' || text[i] == '\n' ||
+                               text[i] == '\r'))
+        ++i;
+    if (i >= text.size() || text[i] != '{' || i + 1 > max_prefix) return 0;
+    return i + 1;
+}
+
+}  // namespace
+
+answer_scanner::answer_scanner()
+    : p_(boost::json::parse_options{}), learn_budget_(learn_budget) {}
 
 bool answer_scanner::read(std::string_view text, bool chunk, scanned_answer& out) {
-    p_.reset();
-    p_.handler().start(out, chunk);
+    auto& h = p_.handler();
     boost::json::error_code ec;
+    if (chunk && !prefix_.empty() && text.size() > prefix_.size() && text.starts_with(prefix_)) {
+        ++hits_;
+        learn_budget_ = learn_budget;
+        text_.assign(stand_in);
+        text_.append(text.substr(prefix_.size()));
+        p_.reset();
+        h.start(out, true);
+        h.resume_at_message(mark_, after_prefix_);
+        auto const n = p_.write_some(false, text_.data(), text_.size(), ec);
+        return !ec && n == text_.size() && !h.gave_up;
+    }
+    if (chunk && learn_budget_ > 0) return learn_and_read(text, out);
+    p_.reset();
+    h.start(out, chunk);
     auto const n = p_.write_some(false, text.data(), text.size(), ec);
-    return !ec && n == text.size() && !p_.handler().gave_up;
+    return !ec && n == text.size() && !h.gave_up;
+}
+
+bool answer_scanner::learn_and_read(std::string_view text, scanned_answer& out) {
+    auto& h = p_.handler();
+    boost::json::error_code ec;
+    p_.reset();
+    h.start(out, true);
+    if (auto const split = prefix_end(text); split != 0) {
+        // Up to the prefix's end, the parser suspended there; then the rest.
+        --learn_budget_;
+        auto const n = p_.write_some(true, text.data(), split, ec);
+        if (ec || n != split || h.gave_up) return false;
+        if (h.at_message_start()) {
+            prefix_.assign(text.substr(0, split));
+            mark_ = h.position();
+            after_prefix_ = out;
+        }
+        text.remove_prefix(split);
+    }
+    auto const n = p_.write_some(false, text.data(), text.size(), ec);
+    return !ec && n == text.size() && !h.gave_up;
 }
 
 }  // namespace llmux::detail::openai

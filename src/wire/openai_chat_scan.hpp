@@ -43,6 +43,7 @@ struct handler {
     static constexpr std::size_t max_array_size = std::size_t(-1);
     static constexpr std::size_t max_key_size = std::size_t(-1);
     static constexpr std::size_t max_string_size = std::size_t(-1);
+    static constexpr int max_frames = 4;  // root > choices > choice > message
 
     /// The containers the scan reads into; any other container is skipped whole.
     enum class frame : std::uint8_t { root, choices, choice, message, usage, prompt, completion };
@@ -70,6 +71,23 @@ struct handler {
 
     void start(scanned_answer& a, bool is_chunk) noexcept;
 
+    /// Where the handler is once a chunk's `delta` object has just opened (root > choices >
+    /// choice > message, the message empty): the members each frame has read, one bit each.
+    struct mark {
+        std::uint8_t seen[max_frames];
+        frame details;
+    };
+    /// True when the parser has just opened the first choice's `delta` (or `message`) object
+    /// and nothing is pending: no skipped container, no key or number split in parts.
+    bool at_message_start() const noexcept;
+    mark position() const noexcept;
+    /// The next `delta` or `message` object opened resumes at `m`, with `*after` as what the
+    /// members before it said: what stood in for those members is forgotten.
+    void resume_at_message(mark const& m, scanned_answer const& after) noexcept {
+        resume_ = m;
+        resume_out_ = &after;
+    }
+
     bool on_document_begin(boost::json::error_code&) { return true; }
     bool on_document_end(boost::json::error_code&) { return true; }
     bool on_object_begin(boost::json::error_code& ec);
@@ -90,7 +108,6 @@ struct handler {
     bool on_comment(boost::json::string_view, boost::json::error_code&) { return true; }
 
 private:
-    static constexpr int max_frames = 4;  // root > choices > choice > message
 
     /// The slots that must hold an object or array: a scalar there gives up (the DOM decoder
     /// says what is wrong, or ignores it).
@@ -107,6 +124,8 @@ private:
 
     frame frames_[max_frames]{};
     std::uint8_t seen_[max_frames]{};  // the members already read, one bit each
+    mark resume_{};                                 // see resume_at_message
+    scanned_answer const* resume_out_ = nullptr;
     int depth_ = 0;
     std::size_t skip_ = 0;  // depth inside a skipped container
     slot next_ = slot::document;
@@ -121,6 +140,19 @@ private:
 
 /** Reads plain chat-completions answers (`message`) or chunks (`delta`), reusing its buffers
     from one to the next.
+
+    The chunks of one stream begin alike: `{"id":…,"object":…,"created":…,"model":…,…,
+    "choices":[{"index":0,"delta":{` is the same bytes in every one, and most of each chunk's
+    members. So the scanner learns that prefix from a chunk it reads in full: it reads it up to
+    the `{` that opens `delta`, and if the handler stands just inside the first choice's
+    `delta` there, keeps those bytes, the handler's position and what the members said. A later
+    chunk that begins with the same bytes is read as the short stand-in `{"choices":[{"delta":{`
+    followed by the rest of the chunk, the handler resuming at the kept position when the
+    stand-in's `delta` opens. The parser is then in the same state as after the real prefix
+    (the same nesting of objects and arrays, just after a `{`), and the handler too, so the
+    rest reads exactly as it would have in the whole chunk: a key repeated after the prefix
+    still gives up, invalid JSON after it is still invalid. Only the prefix's tokens are not
+    read again, about half of an emulated chunk's.
 */
 class answer_scanner {
 public:
@@ -129,8 +161,19 @@ public:
     /// True when `text` was read whole into `out`; false when the caller must parse the DOM.
     bool read(std::string_view text, bool chunk, scanned_answer& out);
 
+    /// Chunks read after a learnt prefix (for tests and benchmarks).
+    std::size_t prefix_hits() const noexcept { return hits_; }
+
 private:
+    bool learn_and_read(std::string_view text, scanned_answer& out);
+
     boost::json::basic_parser<scan_detail::handler> p_;
+    std::string prefix_;          // the learnt prefix, or empty
+    scan_detail::handler::mark mark_{};
+    scanned_answer after_prefix_;  // what the prefix's members said
+    std::string text_;            // the stand-in and the rest of a chunk
+    std::size_t hits_ = 0;
+    int learn_budget_;            // attempts to learn left before a hit
 };
 
 }  // namespace llmux::detail::openai

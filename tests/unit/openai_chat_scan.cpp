@@ -140,9 +140,130 @@ std::vector<std::string> const edge_cases = {
     "  \n\n" R"({"choices":[{"message":{"content":"x"},"delta":{"content":"x"}}]})" "\n",
 };
 
+// Everything a scan read, as text, with whether it read the chunk at all.
+std::string scanned_text(bool ok, openai::scanned_answer const& a) {
+    auto const count = [](token_count const& c) {
+        return c ? std::to_string(*c) : std::string("-");
+    };
+    return (ok ? "ok" : "dom") + ("|" + a.id) + "|" + a.model + "|" + std::to_string(a.choices) +
+           "|" + std::to_string(a.index_zero) + std::to_string(a.has_message) + "|" + a.content +
+           "|" + a.refusal + "|" + a.reasoning_content + "|" + a.reasoning + "|" +
+           a.finish_reason + "|" + std::to_string(a.has_usage) + "|" + count(a.prompt_tokens) +
+           "," + count(a.completion_tokens) + "," + count(a.total_tokens) + "," +
+           count(a.prompt_cache_hit_tokens) + "," + count(a.cached_tokens) + "," +
+           count(a.cache_write_tokens) + "," + count(a.reasoning_tokens) + "|" +
+           (a.cost ? std::to_string(*a.cost) : "-");
+}
+
+// A chunk read by a scanner of its own, which has learnt nothing.
+std::string alone(std::string_view text) {
+    openai::answer_scanner scan;
+    openai::scanned_answer a;
+    bool const ok = scan.read(text, true, a);
+    BOOST_TEST(scan.prefix_hits() == 0u);
+    return scanned_text(ok, a);
+}
+
+// The emulator's chunks begin so (and OpenAI's alike).
+constexpr std::string_view shared_prefix =
+    R"({"id":"chatcmpl-emu-1","object":"chat.completion.chunk","created":1796561657,"model":"mock-model","service_tier":"default","system_fingerprint":"fp_llmux","choices":[{"index":0,"delta":{)";
+
+// What can follow that prefix: what the scan reads, what it gives up on, and invalid JSON.
+std::vector<std::string_view> const suffixes = {
+    R"("content":" from"},"logprobs":null,"finish_reason":null}]})",
+    R"("role":"assistant","content":"","refusal":null},"logprobs":null,"finish_reason":null}]})",
+    R"(},"logprobs":null,"finish_reason":"stop"}]})",
+    R"(},"finish_reason":"length"}],"usage":{"prompt_tokens":3,"completion_tokens":2,"total_tokens":5,"cost":0.5}})",
+    R"( "content" : "spaced" } , "finish_reason" : null } ] } )",
+    R"("content":"a\nb\u00e9"},"finish_reason":null}],"obfuscation":"xyz"})",
+    R"("content":"x","content":"y"}}]})",                     // a key twice in delta
+    R"("content":"x"},"index":0}]})",                          // index twice: the prefix had it
+    R"("content":"x"}}],"id":"other"})",                       // id twice: the prefix had it
+    R"("content":"x"}},{"index":1,"delta":{"content":"y"}}]})",  // a second choice
+    R"("tool_calls":[{"index":0}]}}]})",
+    R"("reasoning_content":"think","reasoning":"more"}}]})",
+    R"("content":{"nested":1}}}]})",
+    R"("content":"x"}}]}trailing)",
+    R"("content":"x"}}])",                                     // cut short
+    R"("content":"x"}}]}}]})",                                 // closed too often
+    R"(})",                                                    // the object left open
+};
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(openai_chat_scan)
+
+BOOST_AUTO_TEST_CASE(chunks_after_a_learnt_prefix_read_as_they_would_alone) {
+    // One scanner reads every chunk in turn: it learns the prefix from the first and reads the
+    // others' rest after the stand-in. Each must read exactly as it does alone, success,
+    // giving up and every field alike.
+    openai::answer_scanner scan;
+    openai::scanned_answer a;
+    std::size_t expected_hits = 0;
+    for (int round = 0; round < 2; ++round) {
+        for (auto const suffix : suffixes) {
+            std::string const text = std::string(shared_prefix) + std::string(suffix);
+            BOOST_TEST_CONTEXT(text) {
+                bool const ok = scan.read(text, true, a);
+                BOOST_TEST(scanned_text(ok, a) == alone(text));
+                if (round > 0 || suffix != suffixes.front()) ++expected_hits;
+                BOOST_TEST(scan.prefix_hits() == expected_hits);
+            }
+        }
+    }
+    BOOST_TEST(alone(std::string(shared_prefix) + std::string(suffixes[0])).starts_with("ok|"));
+    BOOST_TEST(alone(std::string(shared_prefix) + std::string(suffixes[7])).starts_with("dom|"));
+    // A whole answer never takes the shortcut: it reads `message`, and skips `delta`.
+    BOOST_TEST(scan.read(std::string(shared_prefix) + std::string(suffixes[0]), false, a));
+    BOOST_TEST(!a.has_message);
+    BOOST_TEST(a.content.empty());
+    BOOST_TEST(scan.prefix_hits() == expected_hits);
+}
+
+BOOST_AUTO_TEST_CASE(a_prefix_is_learnt_only_where_the_first_choice_s_delta_opens) {
+    // The first "delta": may be elsewhere: inside a skipped member, a second choice, a string.
+    std::vector<std::string> const streams[] = {
+        {R"({"x":{"delta":{"content":"no"}},"choices":[{"delta":{"content":"a"}}]})",
+         R"({"x":{"delta":{"content":"no"}},"choices":[{"delta":{"content":"b"}}]})"},
+        {R"({"id":""delta":{","choices":[{"delta":{"content":"a"}}]})",
+         R"({"id":""delta":{","choices":[{"delta":{"content":"b"}}]})"},
+        {R"({"choices":[{"index":0,"message":{"delta":{"content":"a"}}}]})",
+         R"({"choices":[{"index":0,"message":{"delta":{"content":"b"}}}]})"},
+    };
+    for (auto const& chunks : streams) {
+        openai::answer_scanner scan;
+        openai::scanned_answer a;
+        for (auto const& text : chunks) {
+            bool const ok = scan.read(text, true, a);
+            BOOST_TEST(scanned_text(ok, a) == alone(text), text);
+        }
+        BOOST_TEST(scan.prefix_hits() == 0u);
+    }
+    // A prefix that differs (another id) is learnt again; a chunk without one reads alone.
+    openai::answer_scanner scan;
+    openai::scanned_answer a;
+    for (std::string_view text :
+         {R"({"id":"a","choices":[{"delta":{"content":"1"}}]})"sv,
+          R"({"id":"a","choices":[{"delta":{"content":"2"}}]})"sv,
+          R"({"id":"b","choices":[{"delta":{"content":"3"}}]})"sv,
+          R"({"id":"b","choices":[{"delta":{"content":"4"}}]})"sv,
+          R"({"id":"b","choices":[],"usage":{"prompt_tokens":1}})"sv,
+          R"({"id":"b","choices":[{"delta":{"content":"5"}}]})"sv}) {
+        bool const ok = scan.read(text, true, a);
+        BOOST_TEST(scanned_text(ok, a) == alone(text), text);
+    }
+    BOOST_TEST(scan.prefix_hits() == 3u);
+    BOOST_TEST(a.id == "b");
+    BOOST_TEST(a.content == "5");
+}
+
+BOOST_AUTO_TEST_CASE(a_stream_of_chunks_with_a_shared_prefix_decodes_as_without_the_scan) {
+    std::string stream;
+    for (auto const suffix : suffixes)
+        stream += "data: " + std::string(shared_prefix) + std::string(suffix) + "\n\n";
+    stream += "data: [DONE]\n\n";
+    BOOST_TEST(streamed({stream}, true) == streamed({stream}, false));
+}
 
 BOOST_AUTO_TEST_CASE(the_common_shapes_are_read_without_a_dom) {
     openai::answer_scanner scan;
