@@ -1370,12 +1370,17 @@ void plain_stream::took(result<std::string_view> const& bytes) {
         deferred = mid_stream_failure(bytes.error(), chunks);
         return;
     }
-    if (bytes->empty()) {
-        if (auto r = dec->finish(pending); !r) deferred = r.error();
-        ended = true;
-        return;
+    if (!bytes->empty()) {
+        if (auto r = dec->feed(*bytes, pending); !r) {
+            deferred = r.error();
+            return;
+        }
+        // The read that brought the body's last bytes ends the stream too, so that ready()
+        // says so with its last chunks (a relay sends them with the end, in one write).
+        if (!body.done()) return;
     }
-    if (auto r = dec->feed(*bytes, pending); !r) deferred = r.error();
+    if (auto r = dec->finish(pending); !r) deferred = r.error();
+    ended = true;
 }
 
 asio::awaitable<void> read_error_body(std::shared_ptr<plain_stream> st);

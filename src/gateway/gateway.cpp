@@ -1146,6 +1146,7 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
         chat_stream stream;
         std::unique_ptr<detail::stream_encoder> encoder;
         bool sse_started = false;
+        std::string tail;  // a stream's last events, sent with its end (see relay)
 
         if (!p.stream) {
             whole = co_await call(*g, std::move(p.req));
@@ -1154,7 +1155,7 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
         } else {
             encoder = format.make_stream_encoder(meta, p.include_usage);
             stream = open_stream(*g, std::move(p.req));
-            sse_started = co_await relay(ex, format, meta, *encoder, stream, rec);
+            sse_started = co_await relay(ex, format, meta, *encoder, stream, rec, tail);
             // A relay that stopped before the stream's end (the client left, or a write to it
             // failed or timed out) ends the call here: closing settles what the upstream billed
             // so far, which the accounting below must see (an unfinished stream has no answer).
@@ -1206,10 +1207,10 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
         }
         if (!sse_started) start_stream(ex, format, meta, rec.start);
         if (err)
-            encoder->error(*err, out);
+            encoder->error(*err, tail);
         else
-            encoder->finish(*r, out);
-        co_await ex.end_chunked(out);
+            encoder->finish(*r, tail);
+        co_await ex.end_chunked(tail);
     }
 
     /// What a key's limits and budget let through (see `admit_key`).
@@ -1996,18 +1997,20 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
 
     /** Relays a stream's chunks as SSE, up to (not including) its end. The head is sent only
         with the first chunk, so a failure before any content is answered with a proper HTTP
-        status. Returns true once the SSE head went out.
+        status. Returns true once the SSE head is due (it goes out with the first write).
 
         The events of chunks that are already at hand (`chat_stream::ready`: decoded from one
         upstream read) go out in one write, so a read that brought ten events costs one
-        `write`, not ten; nothing waits for more than what has arrived.
+        `write`, not ten; nothing waits for more than what has arrived. The events that came
+        with the stream's end are left in `out` for the caller, who sends them with the end
+        (the usage, `[DONE]`, the last chunk) once the call is accounted: one write, not two.
+        Bookkeeping takes microseconds, and those events were the last to arrive.
     */
     asio::awaitable<bool> relay(detail::server_exchange& ex, wire_server const& format,
                                 detail::answer_meta& meta, detail::stream_encoder& w,
-                                chat_stream& s, request_record& rec) {
+                                chat_stream& s, request_record& rec, std::string& out) {
         bool started = false;
         bool first_content = true;
-        std::string out;
         out.reserve(4096);
         for (;;) {
             // A chunk at hand is taken without a coroutine frame; next() only to wait.
@@ -2024,10 +2027,11 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
                 started = true;
             }
             if (out.empty() || s.ready()) continue;
-            if (auto ec = co_await ex.write_chunk(out)) co_return started;
+            auto const ec = co_await ex.write_chunk(out);
             out.clear();
+            if (ec) co_return started;
         }
-        if (started && !out.empty() && !ex.client_gone()) co_await ex.write_chunk(out);
+        if (ex.client_gone()) out.clear();
         if (first_content && s.response()) rec.ttft = steady::now() - rec.start;
         co_return started;
     }

@@ -465,6 +465,21 @@ awaitable<std::optional<failure>> read_body_some(connection& c, response_parser&
             co_return step_failure(ec, step, "reading the response from", o);
         }
     }
+    // What the buffer already holds is parsed now, without waiting (the parser stops at each
+    // chunk header and body): a stream whose last events and end came in one read knows it
+    // has ended with those events, and a chunked body takes no asynchronous step per chunk.
+    while (!p.is_done() && c.buffer.size() != 0) {
+        error_code ec;
+        auto const n = p.put(c.buffer.data(), ec);
+        c.buffer.consume(n);
+        if (ec == http::error::need_more) break;
+        if (ec) {
+            c.close_now();
+            co_return step_failure(ec, make_step(cfg.timeouts.idle, deadline, "idle"),
+                                   "reading the response from", o);
+        }
+        if (n == 0) break;
+    }
     co_return std::nullopt;
 }
 
@@ -809,6 +824,8 @@ awaitable<exchange_outcome> head_exchange(std::shared_ptr<stream_state> st,
 }  // namespace
 
 asio::any_io_executor body_stream::strand() const { return st_->conn->strand; }
+
+bool body_stream::done() const noexcept { return st_ && st_->done; }
 
 awaitable<result<std::string_view>> body_stream::read_some() {
     co_await asio::this_coro::throw_if_cancelled(false);

@@ -91,6 +91,10 @@ public:
     */
     boost::asio::awaitable<result<std::string_view>> read_some();
 
+    /// True once `read_some` has read the body to its end: the next call returns the empty
+    /// view at once, without reading.
+    bool done() const noexcept;
+
     /// Reads the rest of the body (at most `cap` bytes) into one string; for error bodies.
     /// Must run on `strand()`.
     boost::asio::awaitable<result<std::string>> read_all(std::size_t cap);

@@ -208,6 +208,9 @@ public:
         if (plain_ || tls_) lowest().close();
     }
 
+    /// The connected socket's descriptor (for getsockopt).
+    int native_handle() { return lowest().socket().native_handle(); }
+
 private:
     beast::tcp_stream& lowest() { return tls_ ? beast::get_lowest_layer(*tls_) : *plain_; }
 

@@ -4,6 +4,7 @@
 // Waits are bounded (run_coro / run_until); no test depends on wall-clock thresholds.
 #include "common/client_fixture.hpp"
 #include "common/http_test_client.hpp"
+#include "common/tcp_info.hpp"
 
 #include <llmux/gateway.hpp>
 
@@ -596,6 +597,29 @@ BOOST_AUTO_TEST_CASE(a_stream_the_client_stops_reading_is_charged_for_what_was_s
     BOOST_TEST_REQUIRE(!fx.log->empty());
     BOOST_TEST(fx.log->back().find("cost=-") == std::string::npos, fx.log->back());
     BOOST_TEST(fx.log->back().find("not finished") == std::string::npos, fx.log->back());
+    c.close();
+}
+
+BOOST_AUTO_TEST_CASE(a_stream_that_arrives_in_one_read_goes_out_in_one_write) {
+    // The emulator, with no pace scripted, writes a whole stream at once, and the gateway reads
+    // it in one read: its head, events, usage, [DONE] and last chunk reach the client in one
+    // write, so the client's socket receives one segment of data (two when the events went
+    // out before the stream's end).
+    gw_fixture fx(with_models(R"({"models":{"mini":"openai/gpt-4o-mini"}})"));
+    http_test_client c(fx.emu.io.get_executor());
+    run_coro(fx.emu.io, [&]() -> asio::awaitable<void> {
+        co_await c.connect(fx.gw->url());
+        co_await c.write_request(http::verb::post, "/v1/chat/completions",
+                                 chat_body("mini", true), {}, false);
+        auto const r = co_await c.read_response(10s);
+        BOOST_TEST(r.status == 200u);
+        BOOST_TEST(r.body.find("\"content\":") != std::string::npos, r.body);
+        BOOST_TEST(r.body.find("\"usage\":{") != std::string::npos, r.body);
+        BOOST_TEST(r.body.ends_with("data: [DONE]\n\n"), r.body);
+    });
+    auto const segments = test::data_segments_in(c.native_handle());
+    BOOST_TEST_REQUIRE(segments.has_value(), "TCP_INFO has no tcpi_data_segs_in here");
+    BOOST_TEST(*segments == 1u);
     c.close();
 }
 
