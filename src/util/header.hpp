@@ -5,14 +5,21 @@
 // that no text can become a header line of its own (header injection, response splitting).
 #pragma once
 
+#include <array>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 namespace llmux::detail {
 
-/// A `tchar` of RFC 9110 section 5.6.2.
-constexpr bool is_tchar(char c) noexcept {
+namespace header_detail {
+
+constexpr bool tchar_rule(unsigned char c) noexcept {
     if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
     switch (c) {
     case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+': case '-':
@@ -21,12 +28,51 @@ constexpr bool is_tchar(char c) noexcept {
     }
 }
 
+// The rule as a table: a lookup per byte (every request's headers are checked).
+inline constexpr auto tchars = [] {
+    std::array<bool, 256> t{};
+    for (unsigned c = 0; c < 256; ++c) t[c] = tchar_rule(static_cast<unsigned char>(c));
+    return t;
+}();
+
+/// True when no byte of `v` is a C0 control other than HTAB, or DEL: the common case of
+/// header_value_problem, sixteen bytes at a time.
+constexpr bool clean_value(std::string_view v) noexcept {
+    std::size_t i = 0;
+#if defined(__SSE2__)
+    if (!std::is_constant_evaluated()) {
+        __m128i const limit = _mm_set1_epi8(0x1f), tab = _mm_set1_epi8('\t'),
+                      del = _mm_set1_epi8(0x7f);
+        for (; i + 16 <= v.size(); i += 16) {
+            __m128i const x = _mm_loadu_si128(reinterpret_cast<__m128i const*>(v.data() + i));
+            __m128i const control = _mm_cmpeq_epi8(_mm_min_epu8(x, limit), x);  // x <= 0x1f
+            __m128i const bad = _mm_or_si128(_mm_andnot_si128(_mm_cmpeq_epi8(x, tab), control),
+                                             _mm_cmpeq_epi8(x, del));
+            if (_mm_movemask_epi8(bad) != 0) return false;
+        }
+    }
+#endif
+    unsigned bad = 0;
+    for (; i < v.size(); ++i) {
+        auto const u = static_cast<unsigned char>(v[i]);
+        bad |= static_cast<unsigned>((u < 0x20 && u != '\t') || u == 0x7f);
+    }
+    return bad == 0;
+}
+
+}  // namespace header_detail
+
+/// A `tchar` of RFC 9110 section 5.6.2.
+constexpr bool is_tchar(char c) noexcept {
+    return header_detail::tchars[static_cast<unsigned char>(c)];
+}
+
 /// True when `name` is a non-empty token.
 constexpr bool is_header_name(std::string_view name) noexcept {
     if (name.empty()) return false;
-    for (char c : name)
-        if (!is_tchar(c)) return false;
-    return true;
+    bool ok = true;
+    for (char c : name) ok &= is_tchar(c);
+    return ok;
 }
 
 /** What is wrong with `value` as a header value, or nothing. Horizontal tabs and bytes of
@@ -34,6 +80,7 @@ constexpr bool is_header_name(std::string_view name) noexcept {
     The text describes the problem, never the value (it may be a credential).
 */
 constexpr std::optional<std::string_view> header_value_problem(std::string_view value) noexcept {
+    if (header_detail::clean_value(value)) return std::nullopt;
     for (char c : value) {
         auto const u = static_cast<unsigned char>(c);
         if (c == '\r' || c == '\n')

@@ -88,6 +88,36 @@ BOOST_AUTO_TEST_CASE(header_rules) {
 }
 
 // Every environment variable whose value reaches a header, a host name or a URL path.
+BOOST_AUTO_TEST_CASE(the_fast_checks_follow_the_rules_byte_for_byte) {
+    // The value check scans sixteen bytes at a time, the name check looks bytes up in a table:
+    // every byte at every position of values up to 40 bytes long (both sides of each 16-byte
+    // block and the tail) gets the answer the rules give, and so do constant expressions.
+    using namespace llmux::detail;
+    auto const rule_ok = [](unsigned char u) { return !((u < 0x20 && u != '\t') || u == 0x7f); };
+    std::size_t wrong = 0;
+    for (std::size_t len = 1; len <= 40; ++len)
+        for (std::size_t at = 0; at < len; ++at)
+            for (unsigned b = 0; b < 256; ++b) {
+                std::string v(len, 'a');
+                v[at] = static_cast<char>(b);
+                if (is_header_value(v) != rule_ok(static_cast<unsigned char>(b))) ++wrong;
+                if (header_value_problem(v).has_value() == rule_ok(static_cast<unsigned char>(b)))
+                    ++wrong;
+            }
+    BOOST_TEST(wrong == 0u);
+    std::string const tchars = "!#$%&'*+-.^_`|~";
+    for (unsigned b = 0; b < 256; ++b) {
+        char const c = static_cast<char>(b);
+        bool const rule = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                          (c >= '0' && c <= '9') || tchars.find(c) != std::string::npos;
+        BOOST_TEST(is_tchar(c) == rule, b);
+        BOOST_TEST(is_header_name(std::string("x-") + c + "-y") == rule, b);
+    }
+    static_assert(is_header_value("Bearer abcdefghijklmnopqrstuvwxyz0123456789"));
+    static_assert(!is_header_value("Bearer abcdefghijklmnopqrstuvwxyz\r\nX-Evil: 1"));
+    static_assert(is_header_name("x-api-key") && !is_header_name("x api"));
+}
+
 BOOST_AUTO_TEST_CASE(environment_values_are_checked_where_they_are_loaded) {
     struct env_case {
         char const* variable;
