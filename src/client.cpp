@@ -929,10 +929,16 @@ asio::awaitable<result<chat_response>> client::chat(chat_request req, attempt_co
     // The call runs in its own coroutine thread: llmux's coroutines turn `throw_if_cancelled`
     // off, and that flag belongs to a whole coroutine thread, so the caller's is left alone.
     // A caller on the client's executor whose flag is already off (the gateway, llmux's own
-    // combinators) runs it inline instead (detail::run_on).
+    // combinators) runs it inline instead (detail::runs_inline).
     auto self = impl_;
     try {
-        co_return co_await detail::run_on(self->ex, chat_impl(self, std::move(req), ctx.attempt));
+        // detail::run_on's choice, made here: its frame would be one more layer that moves
+        // the answer (twice) on its way out.
+        asio::any_io_executor const here = co_await asio::this_coro::executor;
+        bool const throws = co_await asio::this_coro::throw_if_cancelled();
+        if (detail::runs_inline(here, throws, self->ex))
+            co_return co_await chat_impl(self, std::move(req), ctx.attempt);
+        co_return co_await detail::spawn_on(self->ex, chat_impl(self, std::move(req), ctx.attempt));
     } catch (boost::system::system_error const& e) {
         // The calling coroutine was cancelled before the call could start.
         co_return failure(e.code(), "cancelled before the call started");

@@ -1161,6 +1161,13 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
             // so far, which the accounting below must see (an unfinished stream has no answer).
             if (!stream.done()) stream.close();
             outcome = &stream.response();
+            // The events that came with the end wait for it (one write) only behind the
+            // in-process store: a remote one's round trips (Redis, SQLite's writes) must not
+            // hold back content that has arrived.
+            if (!tail.empty() && store->kind() != "memory" && !ex.client_gone()) {
+                (void)co_await ex.write_chunk(tail);
+                tail.clear();
+            }
         }
 
         // Bookkeeping (metrics, spend, rate-limit correction, log line) comes before the last
@@ -1951,11 +1958,17 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
     }
 
     /// A whole answer through the group's strategy and composed policy.
+    /// A whole answer through the group's strategy. A group of one deployment is the client's
+    /// call itself, not a coroutine around it (each layer moves the answer twice).
     asio::awaitable<result<chat_response>> call(group_state const& g, chat_request req) {
         if (g.simple) {
             req.model = g.order.front();
-            co_return co_await up.chat(std::move(req));
+            return up.chat(std::move(req));
         }
+        return call_group(g, std::move(req));
+    }
+
+    asio::awaitable<result<chat_response>> call_group(group_state const& g, chat_request req) {
         auto order = ranked(g, req);
         auto opts = fb_options(g, false);
         co_return co_await fallback(up, std::move(order), std::move(req), std::move(opts));
@@ -2003,8 +2016,8 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
         upstream read) go out in one write, so a read that brought ten events costs one
         `write`, not ten; nothing waits for more than what has arrived. The events that came
         with the stream's end are left in `out` for the caller, who sends them with the end
-        (the usage, `[DONE]`, the last chunk) once the call is accounted: one write, not two.
-        Bookkeeping takes microseconds, and those events were the last to arrive.
+        (the usage, `[DONE]`, the last chunk) once the call is accounted: one write, not two,
+        where the accounting takes microseconds (the in-process store).
     */
     asio::awaitable<bool> relay(detail::server_exchange& ex, wire_server const& format,
                                 detail::answer_meta& meta, detail::stream_encoder& w,

@@ -442,7 +442,8 @@ response_head head_of(response_parser& p) {
     return h;
 }
 
-/// Reads until the parser has body bytes or is done. Runs on the connection's strand.
+/// Reads until the parser has body bytes (`until_done`: until it is done). Runs on the
+/// connection's strand.
 awaitable<std::optional<failure>> read_body_some(connection& c, response_parser& p,
                                                  clock::time_point deadline,
                                                  transport_config const& cfg, bool until_done) {
@@ -465,9 +466,17 @@ awaitable<std::optional<failure>> read_body_some(connection& c, response_parser&
             co_return step_failure(ec, step, "reading the response from", o);
         }
     }
-    // What the buffer already holds is parsed now, without waiting (the parser stops at each
-    // chunk header and body): a stream whose last events and end came in one read knows it
-    // has ended with those events, and a chunked body takes no asynchronous step per chunk.
+    co_return std::nullopt;
+}
+
+/** Parses what the connection's buffer already holds, without reading (the parser stops at
+    each chunk header and body, so one read can leave several chunks and the body's end
+    unparsed): a stream whose last events and end came in one read knows it has ended with
+    those events. A failure (a malformed chunk, the body limit) closes the connection; the
+    caller hands over the body parsed before it first.
+*/
+std::optional<failure> parse_buffered(connection& c, response_parser& p,
+                                      clock::time_point deadline, transport_config const& cfg) {
     while (!p.is_done() && c.buffer.size() != 0) {
         error_code ec;
         auto const n = p.put(c.buffer.data(), ec);
@@ -475,12 +484,12 @@ awaitable<std::optional<failure>> read_body_some(connection& c, response_parser&
         if (ec == http::error::need_more) break;
         if (ec) {
             c.close_now();
-            co_return step_failure(ec, make_step(cfg.timeouts.idle, deadline, "idle"),
-                                   "reading the response from", o);
+            return step_failure(ec, make_step(cfg.timeouts.idle, deadline, "idle"),
+                                "reading the response from", c.pool->org);
         }
         if (n == 0) break;
     }
-    co_return std::nullopt;
+    return std::nullopt;
 }
 
 
@@ -788,6 +797,7 @@ struct stream_state {
     clock::time_point first_byte{};
     clock::time_point deadline{};
     std::string chunk;
+    std::optional<failure> failed;  // found after the bytes read_some returned last
     bool done = false;
     bool released = false;
 
@@ -833,12 +843,23 @@ awaitable<result<std::string_view>> body_stream::read_some() {
     if (!st || st->done) co_return std::string_view{};
     if (st->released)
         co_return failure(asio::error::operation_aborted, "the stream was closed");
+    if (st->failed) {
+        st->release(false);
+        co_return *st->failed;
+    }
     auto& body = st->parser.get().body();
     body.clear();
     if (auto f = co_await read_body_some(*st->conn, st->parser, st->deadline, st->tr->config(),
                                          false)) {
         st->release(false);
         co_return *f;
+    }
+    if (auto f = parse_buffered(*st->conn, st->parser, st->deadline, st->tr->config())) {
+        st->failed = std::move(f);  // after the body parsed before it
+        if (body.empty()) {
+            st->release(false);
+            co_return *st->failed;
+        }
     }
     st->chunk.swap(body);
     if (st->parser.is_done()) {

@@ -8,7 +8,9 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
@@ -17,6 +19,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <atomic>
+#include <charconv>
 #include <cstdlib>
 #include <optional>
 #include <string>
@@ -299,6 +302,60 @@ BOOST_AUTO_TEST_CASE(tls_handshake_deadline) {
     BOOST_TEST_REQUIRE(!r);
     BOOST_TEST(is(r.error(), error::timeout));
     BOOST_TEST(r.error().diag.message.find("TLS") != std::string::npos, r.error());
+    BOOST_TEST(c.stats().connections_open == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(chunks_before_a_malformed_one_in_the_same_read_are_delivered) {
+    // An upstream writes, in one write, a stream's head, a chunk of two good events and then a
+    // chunk header that is not hex. The client reads it in one read: the events come first,
+    // then the failure (the transport parses everything its buffer holds, and a failure found
+    // there waits until the bytes before it are handed over).
+    asio::io_context io;
+    asio::ip::tcp::acceptor acc(io, {asio::ip::make_address("127.0.0.1"), 0});
+    asio::ip::tcp::socket peer(io);
+    std::string request;
+    asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+        co_await acc.async_accept(peer, asio::use_awaitable);
+        // The request: its head and body come in one write from the client's transport.
+        char buf[8192];
+        while (request.find("\r\n\r\n") == std::string::npos || !request.ends_with("}")) {
+            auto [ec, n] = co_await peer.async_read_some(asio::buffer(buf),
+                                                          asio::as_tuple(asio::use_awaitable));
+            if (ec) co_return;
+            request.append(buf, n);
+        }
+        std::string const events =
+            "data: {\"id\":\"c1\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"}}]}\n\n"
+            "data: {\"id\":\"c1\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hi\"}}]}\n\n";
+        char size[16];
+        auto const end = std::to_chars(size, size + sizeof size, events.size(), 16).ptr;
+        std::string const response =
+            "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+            "Transfer-Encoding: chunked\r\n\r\n" +
+            std::string(size, end) + "\r\n" + events + "\r\nzz\r\nnot a chunk\r\n";
+        co_await asio::async_write(peer, asio::buffer(response), asio::use_awaitable);
+    }, asio::detached);
+    auto cfg = client_config::presets();
+    cfg.find("openai")->base_url =
+        "http://127.0.0.1:" + std::to_string(acc.local_endpoint().port()) + "/v1";
+    cfg.find("openai")->credentials.api_key = "k";
+    client c{io.get_executor(), cfg};
+    std::string text;
+    std::size_t chunks = 0;
+    auto const r = llmux::test::run_coro(io, [&]() -> asio::awaitable<result<chat_response>> {
+        auto s = c.stream(ask("openai/gpt-4o-mini"));
+        while (auto chunk = co_await s.next()) {
+            ++chunks;
+            text += chunk->text;
+        }
+        co_return s.response();
+    });
+    BOOST_TEST(request.starts_with("POST /v1/chat/completions"), request);
+    BOOST_TEST(text == "Hi");
+    BOOST_TEST(chunks >= 1u);
+    BOOST_TEST_REQUIRE(!r);
+    BOOST_TEST(r.error().diag.message.find("reading the response") != std::string::npos,
+               r.error());
     BOOST_TEST(c.stats().connections_open == 0u);
 }
 

@@ -13,9 +13,12 @@
 #include <boost/asio/detached.hpp>
 #include <boost/json/parse.hpp>
 
+#include <filesystem>
 #include <mutex>
 #include <sstream>
 #include <thread>
+
+#include <unistd.h>
 
 using namespace llmux;
 using namespace std::chrono_literals;
@@ -602,25 +605,40 @@ BOOST_AUTO_TEST_CASE(a_stream_the_client_stops_reading_is_charged_for_what_was_s
 
 BOOST_AUTO_TEST_CASE(a_stream_that_arrives_in_one_read_goes_out_in_one_write) {
     // The emulator, with no pace scripted, writes a whole stream at once, and the gateway reads
-    // it in one read: its head, events, usage, [DONE] and last chunk reach the client in one
-    // write, so the client's socket receives one segment of data (two when the events went
-    // out before the stream's end).
-    gw_fixture fx(with_models(R"({"models":{"mini":"openai/gpt-4o-mini"}})"));
-    http_test_client c(fx.emu.io.get_executor());
-    run_coro(fx.emu.io, [&]() -> asio::awaitable<void> {
-        co_await c.connect(fx.gw->url());
-        co_await c.write_request(http::verb::post, "/v1/chat/completions",
-                                 chat_body("mini", true), {}, false);
-        auto const r = co_await c.read_response(10s);
-        BOOST_TEST(r.status == 200u);
-        BOOST_TEST(r.body.find("\"content\":") != std::string::npos, r.body);
-        BOOST_TEST(r.body.find("\"usage\":{") != std::string::npos, r.body);
-        BOOST_TEST(r.body.ends_with("data: [DONE]\n\n"), r.body);
-    });
-    auto const segments = test::data_segments_in(c.native_handle());
-    BOOST_TEST_REQUIRE(segments.has_value(), "TCP_INFO has no tcpi_data_segs_in here");
-    BOOST_TEST(*segments == 1u);
-    c.close();
+    // it in one read. With the in-process store its head, events, usage, [DONE] and last chunk
+    // reach the client in one write: the client's socket receives one segment of data (two
+    // when the events went out before the stream's end). With a store whose bookkeeping does
+    // I/O (SQLite here, Redis alike) the events go out first, before the bookkeeping: two.
+    auto const db = std::filesystem::temp_directory_path() /
+                    ("llmux-segments-" + std::to_string(::getpid()) + ".db");
+    for (bool const local : {true, false}) {
+        BOOST_TEST_CONTEXT((local ? "memory store" : "sqlite store")) {
+            auto cfg = with_models(R"({"models":{"mini":"openai/gpt-4o-mini"}})");
+            if (!local) {
+                cfg.state.backend = state_backend::sqlite;
+                cfg.state.sqlite_path = db.string();
+            }
+            gw_fixture fx(cfg);
+            http_test_client c(fx.emu.io.get_executor());
+            run_coro(fx.emu.io, [&]() -> asio::awaitable<void> {
+                co_await c.connect(fx.gw->url());
+                co_await c.write_request(http::verb::post, "/v1/chat/completions",
+                                         chat_body("mini", true), {}, false);
+                auto const r = co_await c.read_response(10s);
+                BOOST_TEST(r.status == 200u);
+                BOOST_TEST(r.body.find("\"content\":") != std::string::npos, r.body);
+                BOOST_TEST(r.body.find("\"usage\":{") != std::string::npos, r.body);
+                BOOST_TEST(r.body.ends_with("data: [DONE]\n\n"), r.body);
+            });
+            auto const segments = test::data_segments_in(c.native_handle());
+            BOOST_TEST_REQUIRE(segments.has_value(), "TCP_INFO has no tcpi_data_segs_in here");
+            BOOST_TEST(*segments == (local ? 1u : 2u));
+            c.close();
+        }
+    }
+    std::error_code ec;
+    for (auto const* suffix : {"", "-wal", "-shm", "-journal"})
+        std::filesystem::remove(db.string() + suffix, ec);
 }
 
 BOOST_AUTO_TEST_CASE(bodies_are_not_read_before_the_key_is_checked) {

@@ -87,7 +87,6 @@ BOOST_AUTO_TEST_CASE(header_rules) {
     BOOST_TEST(p->find("injected") == std::string::npos);
 }
 
-// Every environment variable whose value reaches a header, a host name or a URL path.
 BOOST_AUTO_TEST_CASE(the_fast_checks_follow_the_rules_byte_for_byte) {
     // The value check scans sixteen bytes at a time, the name check looks bytes up in a table:
     // every byte at every position of values up to 40 bytes long (both sides of each 16-byte
@@ -118,6 +117,7 @@ BOOST_AUTO_TEST_CASE(the_fast_checks_follow_the_rules_byte_for_byte) {
     static_assert(is_header_name("x-api-key") && !is_header_name("x api"));
 }
 
+// Every environment variable whose value reaches a header, a host name or a URL path.
 BOOST_AUTO_TEST_CASE(environment_values_are_checked_where_they_are_loaded) {
     struct env_case {
         char const* variable;
