@@ -371,7 +371,47 @@ struct exchange_outcome {
     bool retry_fresh = false;
 };
 
-using response_parser = http::response_parser<http::string_body>;
+/** A response parser that keeps the head as the response_head it returns and the body as a
+    string: Beast's own parser keeps the fields in a container that allocates per field, and
+    the head was then copied out of it (eleven allocations per emulated answer, issue 15).
+    Framing (Content-Length, chunked, keep-alive), the limits and the syntax are the base
+    parser's, as before.
+*/
+class response_parser final : public http::basic_parser<false> {
+public:
+    response_parser() { head_.headers.reserve(16); }
+
+    response_head& head() noexcept { return head_; }
+    std::string& body() noexcept { return body_; }
+
+private:
+    void on_request_impl(http::verb, beast::string_view, beast::string_view, int, error_code&) override {}
+    void on_response_impl(int code, beast::string_view, int, error_code&) override {
+        head_.status = static_cast<unsigned>(code);
+    }
+    void on_field_impl(http::field, beast::string_view name, beast::string_view value, error_code&) override {
+        head_.headers.emplace_back(std::string(name), std::string(value));
+    }
+    void on_header_impl(error_code&) override {}
+    void on_body_init_impl(boost::optional<std::uint64_t> const& length, error_code&) override {
+        // As Beast's string body: room for a known length (which the base parser has checked
+        // against the body limit), at most 1 MiB ahead.
+        if (length) body_.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(*length, 1u << 20)));
+    }
+    std::size_t on_body_impl(beast::string_view piece, error_code&) override {
+        body_.append(piece.data(), piece.size());
+        return piece.size();
+    }
+    void on_chunk_header_impl(std::uint64_t, beast::string_view, error_code&) override {}
+    std::size_t on_chunk_body_impl(std::uint64_t, beast::string_view piece, error_code&) override {
+        body_.append(piece.data(), piece.size());
+        return piece.size();
+    }
+    void on_finish_impl(error_code&) override {}
+
+    response_head head_;
+    std::string body_;
+};
 
 /// Connects if needed, writes the request and reads the response head into `p`.
 /// Runs on the connection's strand.
@@ -433,15 +473,6 @@ awaitable<exchange_outcome> send_and_read_head(std::shared_ptr<connection> c,
     co_return out;
 }
 
-response_head head_of(response_parser& p) {
-    response_head h;
-    auto const& m = p.get();
-    h.status = m.result_int();
-    h.headers.reserve(16);
-    for (auto const& f : m) h.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
-    return h;
-}
-
 /// Reads until the parser has body bytes (`until_done`: until it is done). Runs on the
 /// connection's strand.
 awaitable<std::optional<failure>> read_body_some(connection& c, response_parser& p,
@@ -449,7 +480,7 @@ awaitable<std::optional<failure>> read_body_some(connection& c, response_parser&
                                                  transport_config const& cfg, bool until_done) {
     co_await asio::this_coro::throw_if_cancelled(false);
     origin const& o = c.pool->org;
-    while (!p.is_done() && (until_done || p.get().body().empty())) {
+    while (!p.is_done() && (until_done || p.body().empty())) {
         auto const step = make_step(cfg.timeouts.idle, deadline, "idle");
         c.tcp().expires_at(step.at);
         auto [ec, n] = co_await c.with_stream(
@@ -779,8 +810,8 @@ awaitable<result<http_response>> transport::request(origin const& o,
             co_return *out.fail;
         }
         http_response resp;
-        resp.head = head_of(*p);
-        resp.body = std::move(p->get().body());
+        resp.head = std::move(p->head());
+        resp.body = std::move(p->body());
         resp.first_byte = *first_byte;
         co_return resp;
     }
@@ -847,7 +878,7 @@ awaitable<result<std::string_view>> body_stream::read_some() {
         st->release(false);
         co_return *st->failed;
     }
-    auto& body = st->parser.get().body();
+    auto& body = st->parser.body();
     body.clear();
     if (auto f = co_await read_body_some(*st->conn, st->parser, st->deadline, st->tr->config(),
                                          false)) {
@@ -916,7 +947,7 @@ awaitable<result<body_stream>> transport::open(origin const& o,
             }
             co_return *out.fail;
         }
-        st->head = head_of(st->parser);
+        st->head = std::move(st->parser.head());
         if (st->parser.is_done()) {
             // No body at all (e.g. Content-Length: 0).
             st->done = true;

@@ -38,6 +38,47 @@ chat_request ask(std::string model, std::string prompt = "Introduce Python in on
 
 bool is(failure const& f, error e) { return f.code == make_error_code(e); }
 
+/// An upstream of one connection that answers one request with `response`, bytes as given, in
+/// one write, and then closes the connection.
+struct raw_upstream {
+    asio::ip::tcp::acceptor acc;
+    asio::ip::tcp::socket peer;
+    std::string request;
+
+    raw_upstream(asio::io_context& io, std::string response)
+        : acc(io, {asio::ip::make_address("127.0.0.1"), 0}), peer(io) {
+        asio::co_spawn(io, serve(std::move(response)), asio::detached);
+    }
+
+    /// A client whose OpenAI provider is this upstream.
+    client_config config() const {
+        auto cfg = client_config::presets();
+        cfg.find("openai")->base_url =
+            "http://127.0.0.1:" + std::to_string(acc.local_endpoint().port()) + "/v1";
+        cfg.find("openai")->credentials.api_key = "k";
+        return cfg;
+    }
+
+private:
+    asio::awaitable<void> serve(std::string response) {
+        co_await acc.async_accept(peer, asio::use_awaitable);
+        // The client's transport writes the request's head and JSON body at once.
+        char buf[8192];
+        while (request.find("\r\n\r\n") == std::string::npos || !request.ends_with("}")) {
+            auto [ec, n] = co_await peer.async_read_some(asio::buffer(buf),
+                                                          asio::as_tuple(asio::use_awaitable));
+            if (ec) co_return;
+            request.append(buf, n);
+        }
+        co_await asio::async_write(peer, asio::buffer(response), asio::use_awaitable);
+        boost::system::error_code ec;
+        peer.shutdown(asio::ip::tcp::socket::shutdown_send, ec);
+    }
+};
+
+constexpr std::string_view answer_json =
+    R"({"id":"c1","object":"chat.completion","model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"Hi"},"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":1,"total_tokens":4}})";
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(client_transport)
@@ -310,36 +351,16 @@ BOOST_AUTO_TEST_CASE(chunks_before_a_malformed_one_in_the_same_read_are_delivere
     // chunk header that is not hex. The client reads it in one read: the events come first,
     // then the failure (the transport parses everything its buffer holds, and a failure found
     // there waits until the bytes before it are handed over).
+    std::string const events =
+        "data: {\"id\":\"c1\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"}}]}\n\n"
+        "data: {\"id\":\"c1\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hi\"}}]}\n\n";
+    char size[16];
+    auto const end = std::to_chars(size, size + sizeof size, events.size(), 16).ptr;
     asio::io_context io;
-    asio::ip::tcp::acceptor acc(io, {asio::ip::make_address("127.0.0.1"), 0});
-    asio::ip::tcp::socket peer(io);
-    std::string request;
-    asio::co_spawn(io, [&]() -> asio::awaitable<void> {
-        co_await acc.async_accept(peer, asio::use_awaitable);
-        // The request: its head and body come in one write from the client's transport.
-        char buf[8192];
-        while (request.find("\r\n\r\n") == std::string::npos || !request.ends_with("}")) {
-            auto [ec, n] = co_await peer.async_read_some(asio::buffer(buf),
-                                                          asio::as_tuple(asio::use_awaitable));
-            if (ec) co_return;
-            request.append(buf, n);
-        }
-        std::string const events =
-            "data: {\"id\":\"c1\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"}}]}\n\n"
-            "data: {\"id\":\"c1\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hi\"}}]}\n\n";
-        char size[16];
-        auto const end = std::to_chars(size, size + sizeof size, events.size(), 16).ptr;
-        std::string const response =
-            "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
-            "Transfer-Encoding: chunked\r\n\r\n" +
-            std::string(size, end) + "\r\n" + events + "\r\nzz\r\nnot a chunk\r\n";
-        co_await asio::async_write(peer, asio::buffer(response), asio::use_awaitable);
-    }, asio::detached);
-    auto cfg = client_config::presets();
-    cfg.find("openai")->base_url =
-        "http://127.0.0.1:" + std::to_string(acc.local_endpoint().port()) + "/v1";
-    cfg.find("openai")->credentials.api_key = "k";
-    client c{io.get_executor(), cfg};
+    raw_upstream up(io, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+                        "Transfer-Encoding: chunked\r\n\r\n" +
+                            std::string(size, end) + "\r\n" + events + "\r\nzz\r\nnot a chunk\r\n");
+    client c{io.get_executor(), up.config()};
     std::string text;
     std::size_t chunks = 0;
     auto const r = llmux::test::run_coro(io, [&]() -> asio::awaitable<result<chat_response>> {
@@ -350,13 +371,68 @@ BOOST_AUTO_TEST_CASE(chunks_before_a_malformed_one_in_the_same_read_are_delivere
         }
         co_return s.response();
     });
-    BOOST_TEST(request.starts_with("POST /v1/chat/completions"), request);
+    BOOST_TEST(up.request.starts_with("POST /v1/chat/completions"), up.request);
     BOOST_TEST(text == "Hi");
     BOOST_TEST(chunks >= 1u);
     BOOST_TEST_REQUIRE(!r);
     BOOST_TEST(r.error().diag.message.find("reading the response") != std::string::npos,
                r.error());
     BOOST_TEST(c.stats().connections_open == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(response_framing_headers_and_the_size_cap) {
+    // The transport's own response parser: the status, every header in order (a name twice
+    // kept twice), bodies by length, by chunks and up to the end of the connection, and the
+    // size cap on a announced length and on what arrives.
+    auto const chat = [](std::string response, std::size_t cap = 64u << 20) {
+        asio::io_context io;
+        raw_upstream up(io, std::move(response));
+        auto cfg = up.config();
+        cfg.max_response_bytes = cap;
+        client c{io.get_executor(), cfg};
+        return llmux::test::run_coro(io, [&] { return c.chat(ask("openai/gpt-4o-mini")); });
+    };
+    auto const length = std::to_string(answer_json.size());
+    std::string const body(answer_json);
+    {
+        auto const r = chat("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                            "x-request-id: req_first\r\nX-Request-Id: req_second\r\n"
+                            "Content-Length: " + length + "\r\n\r\n" + body);
+        BOOST_TEST_REQUIRE(!!r, r.error());
+        BOOST_TEST(r->content == "Hi");
+        BOOST_TEST(r->request_id == "req_first");  // the first of the two, in order
+        BOOST_TEST(r->usage.input_tokens.value_or(0) == 3u);
+    }
+    {
+        std::string const half = body.substr(0, 50), rest = body.substr(50);
+        char a[16], b[16];
+        auto const ae = std::to_chars(a, a + 16, half.size(), 16).ptr;
+        auto const be = std::to_chars(b, b + 16, rest.size(), 16).ptr;
+        auto const r = chat("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                            "Transfer-Encoding: chunked\r\n\r\n" + std::string(a, ae) + "\r\n" +
+                            half + "\r\n" + std::string(b, be) + ";ext=1\r\n" + rest +
+                            "\r\n0\r\n\r\n");
+        BOOST_TEST_REQUIRE(!!r, r.error());
+        BOOST_TEST(r->content == "Hi");
+    }
+    {
+        auto const r = chat("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                            "Connection: close\r\n\r\n" + body);
+        BOOST_TEST_REQUIRE(!!r, r.error());  // delimited by the end of the connection
+        BOOST_TEST(r->content == "Hi");
+    }
+    {
+        auto const r = chat("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                            "Content-Length: " + length + "\r\n\r\n" + body, 100);
+        BOOST_TEST_REQUIRE(!r);
+        BOOST_TEST(is(r.error(), error::response_too_large), r.error());
+    }
+    {
+        auto const r = chat("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                            "Connection: close\r\n\r\n" + body, 100);
+        BOOST_TEST_REQUIRE(!r);
+        BOOST_TEST(is(r.error(), error::response_too_large), r.error());
+    }
 }
 
 BOOST_AUTO_TEST_CASE(connection_refused) {
