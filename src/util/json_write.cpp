@@ -8,8 +8,6 @@
 
 namespace llmux::detail {
 
-namespace {
-
 void append_double(std::string& out, double d) {
     if (!std::isfinite(d)) {
         out += "null";
@@ -21,8 +19,6 @@ void append_double(std::string& out, double d) {
     out += text;
     if (text.find_first_of(".eE") == std::string_view::npos) out += ".0";
 }
-
-}  // namespace
 
 void append_json(std::string& out, boost::json::value const& v) {
     switch (v.kind()) {

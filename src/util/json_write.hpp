@@ -18,6 +18,10 @@ void append_json(std::string& out, boost::json::value const& v);
 
 void append_json(std::string& out, boost::json::object const& o);
 
+/// Appends a double as append_json writes it: the shortest form, `.0` when whole, `null` when
+/// not finite.
+void append_double(std::string& out, double d);
+
 /// "a string", "an array", "null", ...: the kind of a value, for messages about a client that
 /// sent one type where another was expected.
 char const* json_kind(boost::json::value const& v) noexcept;

@@ -90,6 +90,10 @@ std::optional<reasoning_part> read_reasoning_detail(boost::json::object const& o
     tests decode every answer both ways and expect the same.
 */
 result<chat_response> decode_answer(response_head const& head, std::string_view body, bool scan);
+/// The request encoder, with or without its direct writer of plain requests ahead of the DOM
+/// (the tests encode requests both ways and expect the same bytes).
+result<http_request> encode_request(chat_request const& req, encode_context const& ctx,
+                                    bool direct);
 std::unique_ptr<stream_decoder> make_chunk_decoder(bool scan);
 
 /// A 400 `invalid_request_error` naming `param`, with OpenAI's `code` when it has one.

@@ -18,6 +18,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <limits>
 #include <map>
 #include <sstream>
 #include <string>
@@ -183,6 +184,85 @@ BOOST_AUTO_TEST_SUITE(openai_chat)
 BOOST_AUTO_TEST_CASE(registered) {
     BOOST_TEST(detail::find_wire_format("openai") == &fmt());
     BOOST_TEST(fmt().name() == "openai");
+}
+
+BOOST_AUTO_TEST_CASE(plain_requests_are_written_directly_as_the_dom_writes_them) {
+    // The encoder writes plain requests (text messages, sampling fields, stop, user, stream)
+    // straight as text, without its DOM; everything else goes through the DOM. Both ways must
+    // give the same bytes, for every field alone and together, on every dialect.
+    auto const text = [](role r, std::vector<std::string> parts) {
+        message m{r, {}};
+        for (auto& t : parts) m.content.emplace_back(text_part{std::move(t)});
+        return m;
+    };
+    std::vector<std::function<void(chat_request&)>> const edits = {
+        [](chat_request&) {},
+        [](chat_request& r) { r.system = "Be brief.\n\"Quoted\" \u00e9\x01"; },
+        [&](chat_request& r) { r.messages.push_back(text(role::assistant, {"Hello", " there"})); },
+        [&](chat_request& r) { r.messages.push_back(text(role::assistant, {})); },
+        [&](chat_request& r) { r.messages.push_back(text(role::user, {"a", "b", "c"})); },
+        [&](chat_request& r) { r.messages.push_back(text(role::system, {"rules", "more"})); },
+        [&](chat_request& r) { r.messages.push_back(text(role::user, {})); },
+        [](chat_request& r) { r.temperature = 0.2; },
+        [](chat_request& r) { r.temperature = 1; },
+        [](chat_request& r) { r.temperature = -0.0; },
+        [](chat_request& r) { r.temperature = 1e-7; },
+        [](chat_request& r) { r.top_p = 0.95; },
+        [](chat_request& r) { r.max_tokens = 0; },
+        [](chat_request& r) { r.max_tokens = 4096; },
+        [](chat_request& r) { r.seed = -42; },
+        [](chat_request& r) { r.user = "user-\"1\""; },
+        [](chat_request& r) { r.prompt_cache_key = "k"; },
+        [](chat_request& r) { r.stop = {"\n", "END"}; },
+        // what the DOM writes (the direct writer leaves them to it)
+        [](chat_request& r) { r.temperature = std::numeric_limits<double>::infinity(); },
+        [](chat_request& r) { r.reasoning = reasoning_options{}; },
+        [](chat_request& r) { r.system_cache = cache_control{}; },
+        [](chat_request& r) { r.extra["logprobs"] = true; },
+        [](chat_request& r) { r.response_format = response_format::json(); },
+        [](chat_request& r) { r.tools.push_back(tool{.name = "f"}); },
+        [](chat_request& r) { r.tool_choice = tool_choice::none(); },
+        [](chat_request& r) { r.messages[0].content.emplace_back(image_part{"https://x/y.png"}); },
+        [](chat_request& r) {
+            r.messages[0].content.emplace_back(text_part{"cached", cache_control{}});
+        },
+        [](chat_request& r) {
+            r.messages.push_back(
+                message{role::tool, {tool_result{.tool_call_id = "call_1", .content = "42"}}});
+        },
+    };
+    std::vector<provider_config> const providers = {
+        provider_named("openai"), provider_named("azure"), provider_named("deepseek"),
+        provider_named("openrouter"), provider_named("mistral"),
+        provider_named("custom", json::object{{"max_tokens_field", "max_output_\"tokens"}})};
+    std::size_t direct = 0;
+    for (auto const& p : providers)
+        for (bool const stream : {false, true})
+            for (std::size_t i = 0; i < edits.size(); ++i)
+                for (bool const all : {false, true}) {
+                    chat_request req{.model = "openai/gpt-4o-mini",
+                                     .messages = {user("Say \"hi\" \xe2\x82\xac\n")}};
+                    // Each edit alone, and with every plain edit before it.
+                    if (all)
+                        for (std::size_t j = 0; j < i && j < 18; ++j) edits[j](req);
+                    edits[i](req);
+                    encode_context const ctx{p, "gpt-4o-mini", stream};
+                    auto const a = detail::openai::encode_request(req, ctx, true);
+                    auto const b = detail::openai::encode_request(req, ctx, false);
+                    BOOST_TEST_CONTEXT(p.name << " stream " << stream << " edit " << i << " all "
+                                              << all) {
+                        BOOST_TEST_REQUIRE(a.has_value() == b.has_value());
+                        if (!a) {
+                            BOOST_TEST(a.error().to_string() == b.error().to_string());
+                            continue;
+                        }
+                        BOOST_TEST(a->body == b->body);
+                        BOOST_TEST(a->target == b->target);
+                        BOOST_TEST((a->headers == b->headers));
+                        if (i < 18) ++direct;
+                    }
+                }
+    BOOST_TEST(direct >= 300u);  // the plain cases did run
 }
 
 BOOST_AUTO_TEST_CASE(request_fixtures) {
