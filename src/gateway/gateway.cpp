@@ -260,6 +260,9 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
     std::shared_ptr<state_store> store;
     /// Ledger rows are written (a store that keeps them, and not our own memory store).
     bool ledger = false;
+    /// The store answers without I/O (the memory store): a stream's last events may wait for
+    /// the accounting and go out with the end, in one write (see relay).
+    bool instant_store = false;
     std::atomic<std::uint64_t> state_errors{0};
     /// Settlements the store failed to take, oldest first; retried before the next ones.
     std::mutex unsaved_mu;
@@ -297,6 +300,7 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
         if (cfg.store) {
             store = cfg.store;
             ledger = store->keeps_ledger();
+            instant_store = store->kind() == "memory";
             return {};
         }
         switch (cfg.state.backend) {
@@ -326,6 +330,7 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
             store = std::make_shared<redis_store>(ex, cfg.state.redis);
             break;
         }
+        instant_store = cfg.state.backend == state_backend::memory;
         return {};
     }
 
@@ -1164,7 +1169,7 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
             // The events that came with the end wait for it (one write) only behind the
             // in-process store: a remote one's round trips (Redis, SQLite's writes) must not
             // hold back content that has arrived.
-            if (!tail.empty() && store->kind() != "memory" && !ex.client_gone()) {
+            if (!tail.empty() && !instant_store && !ex.client_gone()) {
                 (void)co_await ex.write_chunk(tail);
                 tail.clear();
             }
@@ -1957,9 +1962,9 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
         flushing.store(false);
     }
 
-    /// A whole answer through the group's strategy and composed policy.
-    /// A whole answer through the group's strategy. A group of one deployment is the client's
-    /// call itself, not a coroutine around it (each layer moves the answer twice).
+    /// A whole answer through the group's strategy and composed policy. A group of one
+    /// deployment is the client's call itself, not a coroutine around it (each layer moves the
+    /// answer twice).
     asio::awaitable<result<chat_response>> call(group_state const& g, chat_request req) {
         if (g.simple) {
             req.model = g.order.front();

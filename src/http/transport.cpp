@@ -382,6 +382,7 @@ public:
     response_parser() { head_.headers.reserve(16); }
 
     response_head& head() noexcept { return head_; }
+    response_head const& head() const noexcept { return head_; }
     std::string& body() noexcept { return body_; }
 
 private:
@@ -522,7 +523,6 @@ std::optional<failure> parse_buffered(connection& c, response_parser& p,
     }
     return std::nullopt;
 }
-
 
 /// The whole exchange of `transport::request`, on the connection's strand.
 awaitable<exchange_outcome> full_exchange(std::shared_ptr<connection> c,
@@ -823,8 +823,7 @@ awaitable<result<http_response>> transport::request(origin const& o,
 struct stream_state {
     std::shared_ptr<transport> tr;
     std::shared_ptr<connection> conn;
-    response_parser parser;
-    response_head head;
+    response_parser parser;  // also holds the head
     clock::time_point first_byte{};
     clock::time_point deadline{};
     std::string chunk;
@@ -844,7 +843,7 @@ body_stream::body_stream(body_stream&&) noexcept = default;
 body_stream& body_stream::operator=(body_stream&&) noexcept = default;
 body_stream::~body_stream() = default;
 
-response_head const& body_stream::head() const { return st_->head; }
+response_head const& body_stream::head() const { return st_->parser.head(); }
 clock::time_point body_stream::first_byte() const { return st_->first_byte; }
 
 void body_stream::close() {
@@ -947,7 +946,6 @@ awaitable<result<body_stream>> transport::open(origin const& o,
             }
             co_return *out.fail;
         }
-        st->head = std::move(st->parser.head());
         if (st->parser.is_done()) {
             // No body at all (e.g. Content-Length: 0).
             st->done = true;

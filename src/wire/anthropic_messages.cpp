@@ -718,6 +718,7 @@ result<http_request> encode_request(chat_request const& req, encode_context cons
         else
             choice("any");
     } else if (req.tool_choice) {
+        if (auto ok = check_tool_choice(req); !ok) return ok.error();
         switch (how) {
         case tool_choice::mode::automatic:
             // Without tools there is nothing to choose; auto is the default anyway.
@@ -727,20 +728,11 @@ result<http_request> encode_request(chat_request const& req, encode_context cons
             if (!req.tools.empty()) choice("none");
             break;
         case tool_choice::mode::required:
-            if (req.tools.empty())
-                return invalid("tool_choice is 'required' but the request defines no tools");
             choice("any");
             break;
-        case tool_choice::mode::named: {
-            auto const& name = req.tool_choice->name;
-            bool const found = std::any_of(req.tools.begin(), req.tools.end(),
-                                           [&](tool const& t) { return t.name == name; });
-            if (!found)
-                return invalid("tool_choice names the tool '" + name +
-                               "', which the request does not define");
-            choice("tool", name);
+        case tool_choice::mode::named:
+            choice("tool", req.tool_choice->name);
             break;
-        }
         }
     }
 

@@ -872,13 +872,7 @@ result<json::object> encode_tool_config(chat_request const& req, bool has_tool_b
         return config;
     }
     if (req.tools.empty()) {
-        if (req.tool_choice) {
-            if (req.tool_choice->how == tool_choice::mode::required)
-                return invalid("tool_choice is 'required' but the request defines no tools");
-            if (req.tool_choice->how == tool_choice::mode::named)
-                return invalid("tool_choice names the tool '" + req.tool_choice->name +
-                               "', which the request does not define");
-        }
+        if (auto ok = check_tool_choice(req); !ok) return ok.error();
         return config;
     }
     json::array tools(sp);
@@ -910,16 +904,10 @@ result<json::object> encode_tool_config(chat_request const& req, bool has_tool_b
         case tool_choice::mode::required:
             tc = choice(sp, "any");
             break;
-        case tool_choice::mode::named: {
-            auto const& name = req.tool_choice->name;
-            bool const found = std::any_of(req.tools.begin(), req.tools.end(),
-                                           [&](llmux::tool const& t) { return t.name == name; });
-            if (!found)
-                return invalid("tool_choice names the tool '" + name +
-                               "', which the request does not define");
-            tc = choice(sp, "tool", name);
+        case tool_choice::mode::named:
+            if (auto ok = check_tool_choice(req); !ok) return ok.error();
+            tc = choice(sp, "tool", req.tool_choice->name);
             break;
-        }
         }
     }
     config.emplace("tools", std::move(tools));

@@ -375,6 +375,20 @@ result<void> check_cache_ttl(cache_control const& c, std::string const& at) {
                    at + ": a cache breakpoint's ttl is 5m or 1h, not '" + excerpt(c.ttl, 40) + "'");
 }
 
+result<void> check_tool_choice(chat_request const& req) {
+    if (!req.tool_choice) return {};
+    auto const& tc = *req.tool_choice;
+    if (tc.how == tool_choice::mode::required && req.tools.empty())
+        return failure(error::invalid_request,
+                       "tool_choice is 'required' but the request defines no tools");
+    if (tc.how == tool_choice::mode::named &&
+        std::none_of(req.tools.begin(), req.tools.end(),
+                     [&](tool const& t) { return t.name == tc.name; }))
+        return failure(error::invalid_request, "tool_choice names the tool '" + tc.name +
+                                                   "', which the request does not define");
+    return {};
+}
+
 boost::json::value const* present(boost::json::object const& o, std::string_view key) noexcept {
     auto const* v = o.if_contains(key);
     return v && !v->is_null() ? v : nullptr;

@@ -165,6 +165,10 @@ boost::json::object ephemeral_cache_control(cache_control const& c,
                                             boost::json::storage_ptr const& sp);
 /// Checks a cache breakpoint's `ttl` (empty, `5m` or `1h`); `at` names the place.
 result<void> check_cache_ttl(cache_control const& c, std::string const& at);
+/// Checks the request's `tool_choice` against its tools as every format does: `required`
+/// needs tools and a named tool must be one of them (`error::invalid_request`); no
+/// `tool_choice` passes.
+result<void> check_tool_choice(chat_request const& req);
 /// @}
 
 /// @name Reading requests (the server sides)

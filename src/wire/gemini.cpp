@@ -943,6 +943,7 @@ public:
             tools.emplace_back(std::move(tool));
             body.emplace("tools", std::move(tools));
         }
+        if (auto ok = check_tool_choice(req); !ok) return ok.error();
         if (req.tool_choice) {
             auto const& tc = *req.tool_choice;
             json::object fcc(sp);
@@ -954,16 +955,9 @@ public:
                 if (!req.tools.empty()) fcc.emplace("mode", "NONE");
                 break;
             case tool_choice::mode::required:
-                if (req.tools.empty())
-                    return invalid("tool_choice is 'required' but the request defines no tools");
                 fcc.emplace("mode", "ANY");
                 break;
             case tool_choice::mode::named: {
-                bool const found = std::any_of(req.tools.begin(), req.tools.end(),
-                                               [&](tool const& t) { return t.name == tc.name; });
-                if (!found)
-                    return invalid("tool_choice names the tool '" + tc.name +
-                                   "', which the request does not define");
                 fcc.emplace("mode", "ANY");
                 json::array names(sp);
                 names.emplace_back(json::string(tc.name, sp));

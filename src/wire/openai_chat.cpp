@@ -1163,6 +1163,7 @@ result<http_request> encode_chat(chat_request const& req, encode_context const& 
         }
         body.emplace("tools", std::move(tools));
     }
+    if (auto ok = check_tool_choice(req); !ok) return ok.error();
     if (req.tool_choice) {
         auto const& tc = *req.tool_choice;
         switch (tc.how) {
@@ -1174,17 +1175,9 @@ result<http_request> encode_chat(chat_request const& req, encode_context const& 
             if (!req.tools.empty()) body.emplace("tool_choice", "none");
             break;
         case tool_choice::mode::required:
-            if (req.tools.empty())
-                return invalid("tool_choice is 'required' but the request defines no tools");
             body.emplace("tool_choice", "required");
             break;
         case tool_choice::mode::named: {
-            bool found = false;
-            for (auto const& t : req.tools)
-                found = found || t.name == tc.name;
-            if (!found)
-                return invalid("tool_choice names the tool '" + tc.name +
-                               "', which the request does not define");
             json::object fn(sp);
             fn.emplace("name", tc.name);
             json::object o(sp);

@@ -35,10 +35,11 @@ double exact(double d, std::string_view text) noexcept {
 
 }  // namespace
 
-void handler::start(scanned_answer& a, bool is_chunk) noexcept {
+void handler::start(scanned_answer& a, bool is_chunk, resume_point const* resume) noexcept {
     out = &a;
     chunk = is_chunk;
     gave_up = false;
+    resume_ = resume;
     a.id.clear();
     a.model.clear();
     a.choices = 0;
@@ -60,7 +61,6 @@ void handler::start(scanned_answer& a, bool is_chunk) noexcept {
     count_ = nullptr;
     key_.clear();
     number_.clear();
-    resume_out_ = nullptr;
 }
 
 bool handler::at_message_start() const noexcept {
@@ -69,11 +69,10 @@ bool handler::at_message_start() const noexcept {
            number_.empty();
 }
 
-handler::mark handler::position() const noexcept {
-    mark m{};
-    for (int i = 0; i < max_frames; ++i) m.seen[i] = seen_[i];
-    m.details = details_;
-    return m;
+void handler::save(resume_point& to) const {
+    for (int i = 0; i < max_frames; ++i) to.seen[i] = seen_[i];
+    to.details = details_;
+    to.answer = *out;
 }
 
 bool handler::give_up(boost::json::error_code& ec) {
@@ -176,11 +175,11 @@ bool handler::on_object_begin(boost::json::error_code& ec) {
     case slot::message:
         out->has_message = true;
         if (!enter(frame::message, ec)) return false;
-        if (resume_out_) {  // the stand-in prefix ends here: resume where the real one did
-            for (int i = 0; i < max_frames; ++i) seen_[i] = resume_.seen[i];
-            details_ = resume_.details;
-            *out = *resume_out_;
-            resume_out_ = nullptr;
+        if (resume_) {  // the stand-in prefix ends here: resume where the real one did
+            for (int i = 0; i < max_frames; ++i) seen_[i] = resume_->seen[i];
+            details_ = resume_->details;
+            *out = resume_->answer;
+            resume_ = nullptr;
         }
         return true;
     case slot::usage:
@@ -360,14 +359,11 @@ constexpr std::size_t max_prefix = 1024;
 // The handler then says whether it is the first choice's delta.
 std::size_t prefix_end(std::string_view text) noexcept {
     constexpr std::string_view key = R"("delta":)";
-    auto i = text.find(key);
-    if (i == std::string_view::npos) return 0;
-    i += key.size();
-    while (i < text.size() && (text[i] == ' ' || text[i] == '\t' || text[i] == '\n' ||
-                               text[i] == '\r'))
-        ++i;
-    if (i >= text.size() || text[i] != '{' || i + 1 > max_prefix) return 0;
-    return i + 1;
+    auto const at = text.find(key);
+    if (at == std::string_view::npos) return 0;
+    auto const brace = text.find_first_not_of(" \t\r\n", at + key.size());  // JSON's whitespace
+    if (brace == std::string_view::npos || text[brace] != '{' || brace + 1 > max_prefix) return 0;
+    return brace + 1;
 }
 
 }  // namespace
@@ -375,46 +371,39 @@ std::size_t prefix_end(std::string_view text) noexcept {
 answer_scanner::answer_scanner()
     : p_(boost::json::parse_options{}), learn_budget_(learn_budget) {}
 
+bool answer_scanner::parsed_all(std::string_view text, std::size_t n,
+                                boost::json::error_code ec) const {
+    return !ec && n == text.size() && !p_.handler().gave_up;
+}
+
 bool answer_scanner::read(std::string_view text, bool chunk, scanned_answer& out) {
     auto& h = p_.handler();
     boost::json::error_code ec;
+    p_.reset();
     if (chunk && !prefix_.empty() && text.size() > prefix_.size() && text.starts_with(prefix_)) {
         ++hits_;
         learn_budget_ = learn_budget;
         text_.assign(stand_in);
         text_.append(text.substr(prefix_.size()));
-        p_.reset();
-        h.start(out, true);
-        h.resume_at_message(mark_, after_prefix_);
+        h.start(out, true, &learnt_);
         auto const n = p_.write_some(false, text_.data(), text_.size(), ec);
-        return !ec && n == text_.size() && !h.gave_up;
+        return parsed_all(text_, n, ec);
     }
-    if (chunk && learn_budget_ > 0) return learn_and_read(text, out);
-    p_.reset();
     h.start(out, chunk);
-    auto const n = p_.write_some(false, text.data(), text.size(), ec);
-    return !ec && n == text.size() && !h.gave_up;
-}
-
-bool answer_scanner::learn_and_read(std::string_view text, scanned_answer& out) {
-    auto& h = p_.handler();
-    boost::json::error_code ec;
-    p_.reset();
-    h.start(out, true);
-    if (auto const split = prefix_end(text); split != 0) {
+    std::size_t const split = chunk && learn_budget_ > 0 ? prefix_end(text) : 0;
+    if (split != 0) {
         // Up to the prefix's end, the parser suspended there; then the rest.
         --learn_budget_;
         auto const n = p_.write_some(true, text.data(), split, ec);
         if (ec || n != split || h.gave_up) return false;
         if (h.at_message_start()) {
             prefix_.assign(text.substr(0, split));
-            mark_ = h.position();
-            after_prefix_ = out;
+            h.save(learnt_);
         }
         text.remove_prefix(split);
     }
     auto const n = p_.write_some(false, text.data(), text.size(), ec);
-    return !ec && n == text.size() && !h.gave_up;
+    return parsed_all(text, n, ec);
 }
 
 }  // namespace llmux::detail::openai

@@ -69,24 +69,25 @@ struct handler {
     bool chunk = false;  // `delta`, not `message`
     bool gave_up = false;
 
-    void start(scanned_answer& a, bool is_chunk) noexcept;
-
     /// Where the handler is once a chunk's `delta` object has just opened (root > choices >
-    /// choice > message, the message empty): the members each frame has read, one bit each.
-    struct mark {
-        std::uint8_t seen[max_frames];
+    /// choice > message, the message empty), and what the members before it said: the
+    /// point answer_scanner's learnt prefix ends at.
+    struct resume_point {
+        std::uint8_t seen[max_frames];  // the members each frame has read, one bit each
         frame details;
+        scanned_answer answer;
     };
+
+    /// Starts a document read into `a`. With `resume`, the first `delta` or `message` object
+    /// opened resumes at that point: what stood before it (a stand-in for the learnt prefix)
+    /// is forgotten, and `a` becomes `resume->answer` there.
+    void start(scanned_answer& a, bool is_chunk, resume_point const* resume = nullptr) noexcept;
+
     /// True when the parser has just opened the first choice's `delta` (or `message`) object
     /// and nothing is pending: no skipped container, no key or number split in parts.
     bool at_message_start() const noexcept;
-    mark position() const noexcept;
-    /// The next `delta` or `message` object opened resumes at `m`, with `*after` as what the
-    /// members before it said: what stood in for those members is forgotten.
-    void resume_at_message(mark const& m, scanned_answer const& after) noexcept {
-        resume_ = m;
-        resume_out_ = &after;
-    }
+    /// The point the handler is at (see at_message_start) with the answer read so far.
+    void save(resume_point& to) const;
 
     bool on_document_begin(boost::json::error_code&) { return true; }
     bool on_document_end(boost::json::error_code&) { return true; }
@@ -108,7 +109,6 @@ struct handler {
     bool on_comment(boost::json::string_view, boost::json::error_code&) { return true; }
 
 private:
-
     /// The slots that must hold an object or array: a scalar there gives up (the DOM decoder
     /// says what is wrong, or ignores it).
     static constexpr bool wants_container(slot s) noexcept {
@@ -124,8 +124,7 @@ private:
 
     frame frames_[max_frames]{};
     std::uint8_t seen_[max_frames]{};  // the members already read, one bit each
-    mark resume_{};                                 // see resume_at_message
-    scanned_answer const* resume_out_ = nullptr;
+    resume_point const* resume_ = nullptr;  // see start
     int depth_ = 0;
     std::size_t skip_ = 0;  // depth inside a skipped container
     slot next_ = slot::document;
@@ -165,15 +164,15 @@ public:
     std::size_t prefix_hits() const noexcept { return hits_; }
 
 private:
-    bool learn_and_read(std::string_view text, scanned_answer& out);
+    /// Whether the parse ended at the end of `text` without an error or giving up.
+    bool parsed_all(std::string_view text, std::size_t n, boost::json::error_code ec) const;
 
     boost::json::basic_parser<scan_detail::handler> p_;
-    std::string prefix_;          // the learnt prefix, or empty
-    scan_detail::handler::mark mark_{};
-    scanned_answer after_prefix_;  // what the prefix's members said
-    std::string text_;            // the stand-in and the rest of a chunk
+    std::string prefix_;  // the learnt prefix, or empty
+    scan_detail::handler::resume_point learnt_{};  // where the prefix ends
+    std::string text_;    // the stand-in and the rest of a chunk
     std::size_t hits_ = 0;
-    int learn_budget_;            // attempts to learn left before a hit
+    int learn_budget_;    // attempts to learn left before a hit
 };
 
 }  // namespace llmux::detail::openai

@@ -294,6 +294,7 @@ result<void> encode_tools(chat_request const& req, json::object& body, json::sto
         body.emplace("tools", std::move(tools));
     }
     if (!req.tool_choice) return {};
+    if (auto ok = check_tool_choice(req); !ok) return ok;
     auto const& tc = *req.tool_choice;
     switch (tc.how) {
     case tool_choice::mode::automatic:
@@ -303,16 +304,9 @@ result<void> encode_tools(chat_request const& req, json::object& body, json::sto
         if (!req.tools.empty()) body.emplace("tool_choice", "none");
         break;
     case tool_choice::mode::required:
-        if (req.tools.empty())
-            return invalid("tool_choice is 'required' but the request defines no tools");
         body.emplace("tool_choice", "required");
         break;
     case tool_choice::mode::named: {
-        bool found = false;
-        for (auto const& t : req.tools) found = found || t.name == tc.name;
-        if (!found)
-            return invalid("tool_choice names the tool '" + tc.name +
-                           "', which the request does not define");
         json::object o(sp);
         o.emplace("type", "function");
         o.emplace("name", tc.name);
