@@ -354,6 +354,105 @@ constexpr std::string_view stand_in = R"({"choices":[{"delta":{)";
 constexpr int learn_budget = 4;
 // A longer prefix is not kept: the chunks' common prefix is some 200 bytes.
 constexpr std::size_t max_prefix = 1024;
+// What a chunk with a learnable tail has just after the prefix, and where the padding's value
+// begins in a tail (see answer_scanner).
+constexpr std::string_view content_lead = R"("content":")";
+constexpr std::string_view pad_lead = R"("obfuscation":")";
+// A longer tail is not kept: a chunk's is some 40 bytes, 70 with the padding.
+constexpr std::size_t max_tail = 512;
+
+constexpr bool in(unsigned char c, unsigned char lo, unsigned char hi) noexcept {
+    return c >= lo && c <= hi;
+}
+
+// The length of the UTF-8 sequence `p` begins with, 0 when it is not well-formed (Unicode's
+// table 3-7, as Boost.JSON checks it: no overlong forms, surrogates or code points past
+// U+10FFFF).
+std::size_t utf8_length(unsigned char const* p, std::size_t n) noexcept {
+    unsigned char const c = p[0];
+    if (in(c, 0xC2, 0xDF)) return n >= 2 && in(p[1], 0x80, 0xBF) ? 2 : 0;
+    if (in(c, 0xE0, 0xEF)) {
+        unsigned char const lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
+        return n >= 3 && in(p[1], lo, hi) && in(p[2], 0x80, 0xBF) ? 3 : 0;
+    }
+    if (in(c, 0xF0, 0xF4)) {
+        unsigned char const lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
+        return n >= 4 && in(p[1], lo, hi) && in(p[2], 0x80, 0xBF) && in(p[3], 0x80, 0xBF) ? 4
+                                                                                         : 0;
+    }
+    return 0;
+}
+
+int hex_digit(char c) noexcept {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+// Reads the body of a JSON string, `s` beginning just after its opening quote, appending its
+// text to `to` as Boost's parser decodes it. Returns the length read, closing quote included,
+// or 0 where this short reader stops: at a control character, invalid UTF-8, an escape that
+// is not one of the simple ones or a `u` escape outside the surrogates, or the end of `s`.
+// What it reads, the parser accepts; what it stops at is left to the parser (`to` then holds
+// a part of the text).
+std::size_t read_string(std::string_view s, std::string& to) {
+    auto const* p = reinterpret_cast<unsigned char const*>(s.data());
+    std::size_t const n = s.size();
+    std::size_t i = 0;
+    for (;;) {
+        std::size_t const run = i;
+        while (i < n && p[i] >= 0x20 && p[i] < 0x80 && p[i] != '"' && p[i] != '\\') ++i;
+        to.append(s.data() + run, i - run);
+        if (i == n || p[i] < 0x20) return 0;
+        if (p[i] == '"') return i + 1;
+        if (p[i] >= 0x80) {
+            std::size_t const len = utf8_length(p + i, n - i);
+            if (len == 0) return 0;
+            to.append(s.data() + i, len);
+            i += len;
+            continue;
+        }
+        if (i + 1 == n) return 0;  // a backslash
+        char simple = 0;
+        switch (p[i + 1]) {
+        case '"': simple = '"'; break;
+        case '\\': simple = '\\'; break;
+        case '/': simple = '/'; break;
+        case 'b': simple = '\b'; break;
+        case 'f': simple = '\f'; break;
+        case 'n': simple = '\n'; break;
+        case 'r': simple = '\r'; break;
+        case 't': simple = '\t'; break;
+        case 'u': break;
+        default: return 0;
+        }
+        if (simple) {
+            to.push_back(simple);
+            i += 2;
+            continue;
+        }
+        if (n - i < 6) return 0;
+        unsigned cp = 0;
+        for (std::size_t k = 2; k < 6; ++k) {
+            int const d = hex_digit(s[i + k]);
+            if (d < 0) return 0;
+            cp = cp << 4 | static_cast<unsigned>(d);
+        }
+        if (cp >= 0xD800 && cp <= 0xDFFF) return 0;  // pairs and lone halves: the parser's
+        if (cp < 0x80) {
+            to.push_back(static_cast<char>(cp));
+        } else if (cp < 0x800) {
+            to.push_back(static_cast<char>(0xC0 | cp >> 6));
+            to.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+        } else {
+            to.push_back(static_cast<char>(0xE0 | cp >> 12));
+            to.push_back(static_cast<char>(0x80 | (cp >> 6 & 0x3F)));
+            to.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+        }
+        i += 6;
+    }
+}
 
 // Where a prefix could end: just after the `{` of the first `"delta":` member's value, or 0.
 // The handler then says whether it is the first choice's delta.
@@ -369,7 +468,7 @@ std::size_t prefix_end(std::string_view text) noexcept {
 }  // namespace
 
 answer_scanner::answer_scanner()
-    : p_(boost::json::parse_options{}), learn_budget_(learn_budget) {}
+    : p_(boost::json::parse_options{}), learn_budget_(learn_budget), tail_budget_(learn_budget) {}
 
 bool answer_scanner::parsed_all(std::string_view text, std::size_t n,
                                 boost::json::error_code ec) const {
@@ -383,11 +482,19 @@ bool answer_scanner::read(std::string_view text, bool chunk, scanned_answer& out
     if (chunk && !prefix_.empty() && text.size() > prefix_.size() && text.starts_with(prefix_)) {
         ++hits_;
         learn_budget_ = learn_budget;
+        auto const rest = text.substr(prefix_.size());
+        if (tail_ && read_tail(rest, out)) {
+            ++tail_hits_;
+            tail_budget_ = learn_budget;
+            return true;
+        }
         text_.assign(stand_in);
-        text_.append(text.substr(prefix_.size()));
+        text_.append(rest);
         h.start(out, true, &learnt_);
         auto const n = p_.write_some(false, text_.data(), text_.size(), ec);
-        return parsed_all(text_, n, ec);
+        if (!parsed_all(text_, n, ec)) return false;
+        if (tail_budget_ > 0) learn_tail(rest, out);
+        return true;
     }
     h.start(out, chunk);
     std::size_t const split = chunk && learn_budget_ > 0 ? prefix_end(text) : 0;
@@ -399,11 +506,62 @@ bool answer_scanner::read(std::string_view text, bool chunk, scanned_answer& out
         if (h.at_message_start()) {
             prefix_.assign(text.substr(0, split));
             h.save(learnt_);
+            tail_.reset();  // its answer holds what the old prefix said
+            tail_budget_ = learn_budget;
         }
         text.remove_prefix(split);
     }
     auto const n = p_.write_some(false, text.data(), text.size(), ec);
     return parsed_all(text, n, ec);
+}
+
+bool answer_scanner::read_tail(std::string_view rest, scanned_answer& out) {
+    auto const& t = *tail_;
+    if (!rest.starts_with(content_lead)) return false;
+    rest.remove_prefix(content_lead.size());
+    out = t.answer;
+    std::size_t const n = read_string(rest, out.content);
+    if (n == 0) return false;
+    rest.remove_prefix(n);
+    if (!t.padded) return rest == t.before_pad;
+    if (!rest.starts_with(t.before_pad)) return false;
+    rest.remove_prefix(t.before_pad.size());
+    pad_.clear();
+    std::size_t const pad = read_string(rest, pad_);
+    return pad != 0 && rest.substr(pad) == t.after_pad;
+}
+
+void answer_scanner::learn_tail(std::string_view rest, scanned_answer const& out) {
+    // Only from a chunk whose content is the string right after the prefix, read as the
+    // parser read it (so that the answer's content is that string and nothing else). A tail
+    // already learnt stays until another is: a chunk the short reader left (a surrogate pair,
+    // say) may well be followed by chunks it reads.
+    --tail_budget_;
+    if (!rest.starts_with(content_lead)) return;
+    rest.remove_prefix(content_lead.size());
+    pad_.clear();
+    std::size_t const n = read_string(rest, pad_);
+    if (n == 0 || pad_ != out.content) return;
+    rest.remove_prefix(n);
+    if (rest.size() > max_tail) return;
+    tail t;
+    // The padding's value is a string whose key the handler skips: the key ends just before
+    // the `":"`, for `obfuscation` is no JSON literal, and `:` is followed by the value.
+    auto const at = rest.find(pad_lead);
+    if (at == std::string_view::npos) {
+        t.before_pad.assign(rest);
+    } else {
+        t.before_pad.assign(rest.substr(0, at + pad_lead.size()));
+        rest.remove_prefix(at + pad_lead.size());
+        pad_.clear();
+        std::size_t const pad = read_string(rest, pad_);
+        if (pad == 0) return;
+        t.padded = true;
+        t.after_pad.assign(rest.substr(pad));
+    }
+    t.answer = out;
+    t.answer.content.clear();
+    tail_ = std::move(t);
 }
 
 }  // namespace llmux::detail::openai

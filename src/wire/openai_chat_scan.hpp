@@ -152,6 +152,21 @@ private:
     rest reads exactly as it would have in the whole chunk: a key repeated after the prefix
     still gives up, invalid JSON after it is still invalid. Only the prefix's tokens are not
     read again, about half of an emulated chunk's.
+
+    Most of what follows the prefix is the same too: `"content":"` + the text + `"},
+    "logprobs":null,"finish_reason":null}]}`, where only the text changes (and, from OpenAI,
+    the padding of an `"obfuscation":"…"` member). So the scanner also learns that tail from
+    a chunk it read after the prefix: the bytes after the content string, up to and after the
+    value of the first `"obfuscation":` member if there is one, with the answer the chunk gave
+    without its content. A later chunk made of the prefix, `"content":"`, a string and the
+    same tail (any string as the padding) is read without Boost's parser: its answer is the
+    kept one with that string as its content. Both strings are read by a short reader that
+    takes only what Boost's parser accepts and decodes it as the parser does: plain text,
+    valid UTF-8, the simple escapes, and `u` escapes of code points outside the surrogates.
+    Anything else (a surrogate pair, invalid UTF-8, a control character, another tail) goes
+    to the parser after the stand-in, as before. Such a chunk differs from the learnt one only
+    in the text of two strings, one read as the content and one under a key the handler
+    skips, so the parser's tokens and the handler's steps are the same, and so is the answer.
 */
 class answer_scanner {
 public:
@@ -162,10 +177,25 @@ public:
 
     /// Chunks read after a learnt prefix (for tests and benchmarks).
     std::size_t prefix_hits() const noexcept { return hits_; }
+    /// Chunks of those read whole by the learnt tail, without the parser.
+    std::size_t tail_hits() const noexcept { return tail_hits_; }
 
 private:
     /// Whether the parse ended at the end of `text` without an error or giving up.
     bool parsed_all(std::string_view text, std::size_t n, boost::json::error_code ec) const;
+    /// Reads `rest` (what follows the prefix) by the learnt tail into `out`; false when it
+    /// does not match (`out` is then the parser's to fill again).
+    bool read_tail(std::string_view rest, scanned_answer& out);
+    /// Learns the tail from `rest`, which the parser read into `out` after the prefix.
+    void learn_tail(std::string_view rest, scanned_answer const& out);
+
+    /// What follows a learnt prefix, `"content":"` and a string apart (see the class).
+    struct tail {
+        std::string before_pad;  // the bytes after the content string, up to a padding's value
+        bool padded = false;     // whether a padding string and `after_pad` follow
+        std::string after_pad;   // the bytes after the padding string
+        scanned_answer answer;   // what the chunk said, without its content
+    };
 
     boost::json::basic_parser<scan_detail::handler> p_;
     std::string prefix_;  // the learnt prefix, or empty
@@ -173,6 +203,10 @@ private:
     std::string text_;    // the stand-in and the rest of a chunk
     std::size_t hits_ = 0;
     int learn_budget_;    // attempts to learn left before a hit
+    std::optional<tail> tail_;  // the learnt tail, if any
+    std::string pad_;           // a padding string read (its text is not kept)
+    std::size_t tail_hits_ = 0;
+    int tail_budget_;     // attempts to learn a tail left before a hit
 };
 
 }  // namespace llmux::detail::openai

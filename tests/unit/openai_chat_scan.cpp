@@ -189,6 +189,70 @@ std::vector<std::string_view> const suffixes = {
     R"(})",                                                    // the object left open
 };
 
+// Content strings after the shared prefix once a tail is learnt: those the short reader takes
+// (true) and those it leaves to the parser, valid or not (false).
+std::vector<std::pair<std::string, bool>> const contents = {
+    {"plain text", true},
+    {"", true},
+    {R"(a\"b\\c\/d\b\f\n\r\t)", true},
+    {R"(\u0041\u00e9\u20AC\uFFFF\u0000\u07ff\u0800)", true},
+    {"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 \xf4\x8f\xbf\xbf \xed\x9f\xbf", true},
+    {"\x7f", true},
+    {R"(\ud83d\ude00)", false},  // a surrogate pair
+    {R"(\ud800)", false},         // a lone half
+    {R"(\udc00x)", false},
+    {R"(\x)", false},             // not an escape
+    {R"(\u12)", false},
+    {R"(\u12g4)", false},
+    {"\x01", false},              // control characters
+    {"\t", false},
+    {"\xc0\xaf", false},          // overlong
+    {"\xc1\xbf", false},
+    {"\xe0\x80\xaf", false},
+    {"\xf0\x80\x80\xaf", false},
+    {"\xed\xa0\x80", false},      // a surrogate in UTF-8
+    {"\xf4\x90\x80\x80", false},  // past U+10FFFF
+    {"\xf5\x80\x80\x80", false},
+    {"\x80", false},              // a lone continuation
+    {"\xc3", false},              // cut short
+    {"\xe2\x82", false},
+    {"\xff", false},
+    {R"(ends in a backslash\)", false},  // the quote is escaped: the string goes on
+    {R"(x","content":"y)", false},       // content twice
+};
+
+// Tails after a content string: the emulator's, OpenAI's with its padding, and a padding in
+// the middle.
+std::vector<std::string> const tails = {
+    R"(},"logprobs":null,"finish_reason":null}]})",
+    R"(},"logprobs":null,"finish_reason":null}],"obfuscation":"Zx9"})",
+    R"(},"finish_reason":null}],"obfuscation":"a","usage":null,"system_fingerprint":"y"})",
+};
+
+// What follows a learnt tail's content and must not read as the tail does.
+std::vector<std::string> const other_tails = {
+    R"(},"logprobs":null,"finish_reason":null}]}x)",   // trailing bytes
+    R"(},"logprobs":null,"finish_reason":null}])",     // cut short
+    R"(},"logprobs":null,"finish_reason":"stop"}]})",  // another tail, valid
+    R"(},"logprobs":null,"finish_reason":null,"index":1}]})",
+    R"(},"logprobs":null,"finish_reason":null}],"obfuscation":"\u0000\n\u00e9"})",
+    R"(},"logprobs":null,"finish_reason":null}],"obfuscation":"\ud83d\ude00"})",
+    R"(},"logprobs":null,"finish_reason":null}],"obfuscation":"\x"})",
+    R"(},"logprobs":null,"finish_reason":null}],"obfuscation":"a\x01"})",
+    R"(},"logprobs":null,"finish_reason":null}],"obfuscation":"a"})",
+    R"(},"logprobs":null,"finish_reason":null}],"obfuscation":"a"}})",
+    R"(},"logprobs":null,"finish_reason":null}],"obfuscation":"a","x":1})",
+    R"(},"logprobs":null,"finish_reason":null}],"obfuscation":"unterminated\"})",
+    R"(},"logprobs":null,"finish_reason":null}],"obfuscation":1})",
+    R"(},"logprobs":null,"finish_reason":null}],"obfuscation":"})",  // the padding not closed
+    R"(},"logprobs":null,"finish_reason":null}],"obfuscation":"a","obfuscation":"b"})",
+};
+
+std::string chunk(std::string_view content, std::string_view tail) {
+    return std::string(shared_prefix) + R"("content":")" + std::string(content) + "\"" +
+           std::string(tail);
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(openai_chat_scan)
@@ -218,6 +282,130 @@ BOOST_AUTO_TEST_CASE(chunks_after_a_learnt_prefix_read_as_they_would_alone) {
     BOOST_TEST(!a.has_message);
     BOOST_TEST(a.content.empty());
     BOOST_TEST(scan.prefix_hits() == expected_hits);
+}
+
+BOOST_AUTO_TEST_CASE(chunks_after_a_learnt_tail_read_as_they_would_alone) {
+    // A scanner learns the prefix from the first chunk and the tail from the second; every
+    // chunk after reads exactly as it does alone. The short reader takes the contents it is
+    // meant to (the tail hits count them) and leaves the others to the parser.
+    for (auto const& tail : tails) {
+        BOOST_TEST_CONTEXT(tail) {
+            openai::answer_scanner scan;
+            openai::scanned_answer a;
+            BOOST_TEST(scan.read(chunk("first", tail), true, a));
+            BOOST_TEST(scan.read(chunk("second", tail), true, a));
+            BOOST_TEST(a.content == "second");
+            BOOST_TEST(scan.tail_hits() == 0u);
+            std::size_t expected = 0;
+            for (int round = 0; round < 2; ++round) {
+                for (auto const& [content, short_read] : contents) {
+                    std::string const text = chunk(content, tail);
+                    BOOST_TEST_CONTEXT(text) {
+                        bool const ok = scan.read(text, true, a);
+                        BOOST_TEST(scanned_text(ok, a) == alone(text));
+                        if (short_read) ++expected;
+                        BOOST_TEST(scan.tail_hits() == expected);
+                    }
+                }
+            }
+            // The padding may be any string the reader takes; whatever else follows the
+            // content reads as it would alone, by the parser.
+            for (auto const& other : other_tails) {
+                std::string const text = chunk("x", other);
+                BOOST_TEST_CONTEXT(text) {
+                    bool const ok = scan.read(text, true, a);
+                    BOOST_TEST(scanned_text(ok, a) == alone(text));
+                }
+            }
+            BOOST_TEST(scan.read(chunk("last", tail), true, a));
+            BOOST_TEST(a.content == "last");
+        }
+    }
+    BOOST_TEST(alone(chunk(contents[0].first, tails[0])).starts_with("ok|"));
+    BOOST_TEST(alone(chunk(contents[6].first, tails[0])).starts_with("ok|"));
+    BOOST_TEST(alone(chunk(contents[7].first, tails[0])).starts_with("dom|"));
+    BOOST_TEST(alone(chunk(contents[12].first, tails[0])).starts_with("dom|"));
+}
+
+BOOST_AUTO_TEST_CASE(a_padded_tail_takes_any_padding_the_reader_takes) {
+    openai::answer_scanner scan;
+    openai::scanned_answer a;
+    auto const padded = [](std::string_view pad) {
+        return R"(},"logprobs":null,"finish_reason":null}],"obfuscation":")" + std::string(pad) +
+               R"("})";
+    };
+    BOOST_TEST(scan.read(chunk("a", padded("x")), true, a));
+    BOOST_TEST(scan.read(chunk("b", padded("yy")), true, a));
+    std::size_t hits = 0;
+    for (auto const& [pad, short_read] : contents) {
+        std::string const text = chunk("c", padded(pad));
+        BOOST_TEST_CONTEXT(text) {
+            bool const ok = scan.read(text, true, a);
+            BOOST_TEST(scanned_text(ok, a) == alone(text));
+            if (short_read) ++hits;
+            BOOST_TEST(scan.tail_hits() == hits);
+        }
+    }
+    BOOST_TEST(hits > 5u);
+    // (The last padding, `x","content":"y`, parsed and taught its tail: learn the plain one.)
+    BOOST_TEST(scan.read(chunk("d", padded("z")), true, a));
+    BOOST_TEST(scan.read(chunk("e", padded("w")), true, a));
+    BOOST_TEST(scan.tail_hits() == ++hits);
+    // A padding not closed: what follows its quote is the learnt tail's end, but inside it.
+    for (std::string_view open_pad : {"}"sv, R"(a\"})"sv}) {
+        std::string const text = chunk("c", padded("").substr(0, padded("").size() - 2)) +
+                                 std::string(open_pad);
+        BOOST_TEST_CONTEXT(text) {
+            bool const ok = scan.read(text, true, a);
+            BOOST_TEST(scanned_text(ok, a) == alone(text));
+            BOOST_TEST(!ok);
+            BOOST_TEST(scan.tail_hits() == hits);
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(openai_s_padded_chunks_are_read_by_their_tail) {
+    // OpenAI's chunks end in a padding of random length (stream_obfuscation.sse): after the
+    // first two, every chunk of text is read by the tail but the one with a surrogate pair.
+    auto const text = fixture_text("openai", "stream_obfuscation.sse");
+    openai::answer_scanner scan;
+    openai::scanned_answer a;
+    std::string content;
+    std::size_t chunks = 0;
+    for (std::size_t at = text.find("data: {"); at != std::string::npos;
+         at = text.find("data: {", at + 1)) {
+        std::string_view line = std::string_view(text).substr(at + 6);
+        line = line.substr(0, line.find('\n'));
+        bool const ok = scan.read(line, true, a);
+        BOOST_TEST(scanned_text(ok, a) == alone(line), line);
+        content += a.content;
+        ++chunks;
+    }
+    BOOST_TEST(chunks == 17u);
+    BOOST_TEST(scan.prefix_hits() == 15u);
+    BOOST_TEST(scan.tail_hits() == 12u);
+    BOOST_TEST(content == "Here is a list:\n\n1. \"caf\u00e9\" na\u00efve \U0001F600 \U0001F600\n"
+                          "2. tab\there done.");
+}
+
+BOOST_AUTO_TEST_CASE(a_tail_learnt_under_one_prefix_is_not_read_under_another) {
+    // The tail's answer holds what the prefix said (the id): a new prefix forgets it.
+    auto const text = [](std::string_view id, std::string_view content) {
+        return R"({"id":")" + std::string(id) + R"(","choices":[{"index":0,"delta":{"content":")" +
+               std::string(content) + R"("},"finish_reason":null}]})";
+    };
+    openai::answer_scanner scan;
+    openai::scanned_answer a;
+    for (auto const& [id, content] :
+         {std::pair{"a"sv, "1"sv}, {"a"sv, "2"sv}, {"a"sv, "3"sv}, {"b"sv, "4"sv}, {"b"sv, "5"sv},
+          {"b"sv, "6"sv}}) {
+        bool const ok = scan.read(text(id, content), true, a);
+        BOOST_TEST(scanned_text(ok, a) == alone(text(id, content)));
+        BOOST_TEST(a.id == id);
+        BOOST_TEST(a.content == content);
+    }
+    BOOST_TEST(scan.prefix_hits() == 4u);
+    BOOST_TEST(scan.tail_hits() == 2u);  // the third chunk, and the sixth
 }
 
 BOOST_AUTO_TEST_CASE(a_prefix_is_learnt_only_where_the_first_choice_s_delta_opens) {
@@ -261,6 +449,10 @@ BOOST_AUTO_TEST_CASE(a_stream_of_chunks_with_a_shared_prefix_decodes_as_without_
     std::string stream;
     for (auto const suffix : suffixes)
         stream += "data: " + std::string(shared_prefix) + std::string(suffix) + "\n\n";
+    for (auto const& tail : tails)
+        for (auto const& [content, short_read] : contents)
+            stream += "data: " + chunk(content, tail) + "\n\n";
+    for (auto const& other : other_tails) stream += "data: " + chunk("x", other) + "\n\n";
     stream += "data: [DONE]\n\n";
     BOOST_TEST(streamed({stream}, true) == streamed({stream}, false));
 }
