@@ -351,12 +351,16 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
         return {};
     }
 
+    /// Whether `authorize` has anything to do (callers skip its coroutine frame otherwise).
+    static bool needs_token(prepared const& prep) {
+        return prep.p->cfg.auth == auth_scheme::google_oauth &&
+               prep.req->header("Authorization").empty();
+    }
+
     /// Adds what `prepare` could not do synchronously: a Google access token from the
     /// provider's service account (cached; refreshed before it expires).
     asio::awaitable<result<void>> authorize(prepared& prep, clock::time_point deadline) {
-        auto const& p = *prep.p;
-        if (p.cfg.auth != auth_scheme::google_oauth || !prep.req->header("Authorization").empty())
-            co_return result<void>{};
+        if (!needs_token(prep)) co_return result<void>{};
         auto it = google_tokens.find(prep.id.provider);
         if (it == google_tokens.end())
             co_return failure(error::missing_api_key,
@@ -515,31 +519,43 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
     }
 
     /** Refuses a call before anything is sent when it cannot fit the budget (reserving the
-        most it may cost) or the model's context window, then waits for the provider's
-        client-side rate limit. `est_tokens` receives the estimate charged to the token
-        bucket, `reserved` the budget reservation (released by the call tracker).
+        most it may cost) or the model's context window. `est_tokens` receives the estimate
+        to charge to the token bucket, `reserved` the budget reservation (released by the call
+        tracker). The caller then waits for the provider's client-side rate limit and token,
+        when it has them (`wait_to_send`).
     */
-    asio::awaitable<result<void>> before_send(prepared const& prep, chat_request const& req,
-                                              clock::time_point deadline, double& est_tokens,
-                                              double& reserved) {
+    result<void> admit(prepared const& prep, chat_request const& req, double& est_tokens,
+                       double& reserved) {
         auto const size = detail::estimate_prompt(req);
         auto const max_out = static_cast<std::uint64_t>(std::max<std::int64_t>(req.max_tokens.value_or(0), 0));
         est_tokens = static_cast<double>(size.typical + max_out);
         auto const model = prep.id.str();
         auto const* m = models->find(model);
         if (m && m->context_window && size.lowest + max_out > *m->context_window)
-            co_return failure(error::context_length_exceeded,
-                              "the prompt (" + std::to_string(size.bytes) + " bytes, at least " +
-                                  std::to_string(size.lowest) + " tokens) plus max_tokens " +
-                                  std::to_string(max_out) + " exceeds the context window of " +
-                                  model + " (" + std::to_string(*m->context_window) + " tokens)");
-        if (auto r = reserve_budget(model, [&] { return max_cost_of(model, size, max_out); },
-                                    reserved);
-            !r)
-            co_return r.error();
+            return failure(error::context_length_exceeded,
+                           "the prompt (" + std::to_string(size.bytes) + " bytes, at least " +
+                               std::to_string(size.lowest) + " tokens) plus max_tokens " +
+                               std::to_string(max_out) + " exceeds the context window of " +
+                               model + " (" + std::to_string(*m->context_window) + " tokens)");
+        return reserve_budget(model, [&] { return max_cost_of(model, size, max_out); }, reserved);
+    }
+
+    /** After `admit`: waits for the provider's client-side rate limit (charging
+        `est_tokens`), then gets an access token (`authorize`). Callers first ask
+        `waits_to_send`: most calls have neither, and skip this coroutine's frame (each frame
+        is an allocation; issue 15).
+    */
+    asio::awaitable<result<void>> wait_to_send(prepared& prep, double est_tokens,
+                                               clock::time_point deadline) {
         if (limiter.limited(prep.id.provider))
-            co_return co_await limiter.acquire(prep.id.provider, est_tokens, deadline);
-        co_return result<void>{};
+            if (auto r = co_await limiter.acquire(prep.id.provider, est_tokens, deadline); !r)
+                co_return r;
+        co_return co_await authorize(prep, deadline);
+    }
+
+    /// Whether `wait_to_send` has anything to do.
+    bool waits_to_send(prepared const& prep) const {
+        return limiter.limited(prep.id.provider) || needs_token(prep);
     }
 
     /** Under a budget, reserves `most()`, the most the call may cost, in `reserved` (refused
@@ -560,7 +576,8 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
         return {};
     }
 
-    /// Waits for a slot of the provider's adaptive concurrency limit, when it is on.
+    /// Waits for a slot of the provider's adaptive concurrency limit, when it is on (callers
+    /// ask `gates.enabled()` first, and skip the frame when it is off).
     asio::awaitable<result<void>> acquire_slot(prepared const& prep, clock::time_point deadline,
                                                bool& slot, clock::time_point& slot_at) {
         if (!gates.enabled()) co_return result<void>{};
@@ -880,16 +897,18 @@ asio::awaitable<result<chat_response>> chat_impl(std::shared_ptr<client::impl> s
     if (!prep) co_return track.finish(prep.error(), nullptr);
     auto const& p = *prep->p;
     auto const& wire = *prep->wire;
-    if (auto b = co_await self->before_send(*prep, req, deadline, track.est_tokens, track.reserved);
-        !b)
+    if (auto b = self->admit(*prep, req, track.est_tokens, track.reserved); !b)
         co_return track.finish(b.error(), &*prep);
-    if (auto a = co_await self->authorize(*prep, deadline); !a)
-        co_return track.finish(a.error(), &*prep);
+    if (self->waits_to_send(*prep))
+        if (auto w = co_await self->wait_to_send(*prep, track.est_tokens, deadline); !w)
+            co_return track.finish(w.error(), &*prep);
 
     std::optional<detail::http_response> resp;
     for (;;) {
-        if (auto s = co_await self->acquire_slot(*prep, deadline, track.slot, track.slot_at); !s)
-            co_return track.finish(s.error(), &*prep);
+        if (self->gates.enabled())
+            if (auto s = co_await self->acquire_slot(*prep, deadline, track.slot, track.slot_at);
+                !s)
+                co_return track.finish(s.error(), &*prep);
         if (!resp) track.sending(*prep);  // once, when it is first sent
         auto got = co_await self->tr->request(p.org, prep->req, deadline);
         if (!got) co_return track.finish(transport_failure(got.error()), &*prep);
@@ -1021,7 +1040,8 @@ asio::awaitable<result<embedding_response>> embed_batch(std::shared_ptr<embed_st
     auto hr = self.finish_http(p, st->id, std::move(*enc), no_headers);
     if (!hr) co_return hr.error();
     prepared prep{&p, p.wire, st->id, std::move(*hr)};
-    if (auto a = co_await self.authorize(prep, st->deadline); !a) co_return a.error();
+    if (client::impl::needs_token(prep))
+        if (auto a = co_await self.authorize(prep, st->deadline); !a) co_return a.error();
     double est = 0;
     if (self.limiter.limited(st->id.provider)) {
         est = static_cast<double>(
@@ -1245,19 +1265,21 @@ public:
     /// What a read of the body brought: bytes to decode, the end, or a failure.
     void took(result<std::string_view> const& bytes);
 
-    /// The next decoded chunk, delivered (there must be one).
-    chat_chunk take_pending() {
-        chat_chunk ch = std::move(pending[next_pending++]);
-        if (next_pending == pending.size()) {
-            pending.clear();
-            next_pending = 0;
-        }
-        if (ch.has_content() && !content) {
+    /// The next decoded chunk, delivered (there must be one): moved once, straight into
+    /// what the caller receives.
+    std::optional<chat_chunk> take_pending() {
+        auto& pc = pending[next_pending++];
+        if (pc.has_content() && !content) {
             content = true;
             first_content = clock::now();
         }
         ++chunks;
-        absorb(ch);
+        absorb(pc);
+        std::optional<chat_chunk> ch(std::in_place, std::move(pc));
+        if (next_pending == pending.size()) {
+            pending.clear();
+            next_pending = 0;
+        }
         return ch;
     }
 
@@ -1408,25 +1430,28 @@ asio::awaitable<void> stream_step(std::shared_ptr<plain_stream> st) {
         }
         st->prep = std::move(*prep);
         st->deadline = st->t0 + c.cfg.timeouts.total;
-        if (auto b = co_await c.before_send(*st->prep, st->req, st->deadline,
-                                            st->track->est_tokens, st->track->reserved);
+        if (auto b = c.admit(*st->prep, st->req, st->track->est_tokens, st->track->reserved);
             !b) {
             st->fail(b.error());
             co_return;
         }
-        if (auto a = co_await c.authorize(*st->prep, st->deadline); !a) {
-            st->fail(a.error());
-            co_return;
-        }
+        if (c.waits_to_send(*st->prep))
+            if (auto w = co_await c.wait_to_send(*st->prep, st->track->est_tokens, st->deadline);
+                !w) {
+                st->fail(w.error());
+                co_return;
+            }
         st->to_send = true;
     }
     if (st->to_send) {
         st->to_send = false;
         auto& tr = *st->track;
-        if (auto s = co_await c.acquire_slot(*st->prep, st->deadline, tr.slot, tr.slot_at); !s) {
-            st->fail(s.error());
-            co_return;
-        }
+        if (c.gates.enabled())
+            if (auto s = co_await c.acquire_slot(*st->prep, st->deadline, tr.slot, tr.slot_at);
+                !s) {
+                st->fail(s.error());
+                co_return;
+            }
         if (tr.sent_to.empty()) tr.sending(*st->prep);  // once, when it is first sent
         auto b = co_await c.tr->open(st->prep->p->org, st->prep->req, st->deadline);
         if (!b) {
@@ -1533,7 +1558,8 @@ bool chat_stream::done() const noexcept { return !st_ || st_->done(); }
 bool chat_stream::content_started() const noexcept { return st_ && st_->content_started(); }
 bool chat_stream::ready() const noexcept { return !st_ || st_->ready(); }
 std::optional<chat_chunk> chat_stream::try_next() {
-    return st_ ? st_->try_next() : std::nullopt;
+    if (!st_) return std::nullopt;
+    return st_->try_next();
 }
 
 result<chat_response> const& chat_stream::response() const {
@@ -1570,6 +1596,7 @@ chat_stream client::stream(chat_request req, attempt_context ctx) {
     auto st = std::make_shared<plain_stream>();
     st->c = impl_;
     st->req = std::move(req);
+    st->pending.reserve(16);  // a read brings ~a dozen events: no regrowth, no chunk moves
     st->attempt_no = ctx.attempt;
     return chat_stream(std::move(st));
 }

@@ -175,7 +175,9 @@ public:
     server_connection& operator=(server_connection const&) = delete;
 
     /// Writes the non-empty buffers, under the write deadline.
-    virtual asio::awaitable<error_code> write(write_buffers const& bufs) = 0;
+    /// Writes `bufs` whole (they must outlive the await): the error and the bytes written.
+    /// The write itself, not a coroutine around it: no frame of its own per write.
+    virtual asio::awaitable<std::tuple<error_code, std::size_t>> write(write_buffers const& bufs) = 0;
     /// Starts watching the connection while a handler runs (no-op when already watching).
     virtual void start_watch() = 0;
     /// TCP reset: SO_LINGER 0, then close.
@@ -291,7 +293,8 @@ asio::awaitable<error_code> server_exchange::send(std::string_view body) {
     bufs[1] = asio::buffer(c.head_);
     bufs[2] = asio::buffer(c.framing_);
     if (!c.head_request_) bufs[3] = asio::buffer(body.data(), body.size());
-    auto const ec = co_await c.write(bufs);
+    auto const [ec, written] = co_await c.write(bufs);
+    (void)written;
     phase_ = ec ? phase::failed : phase::done;
     co_return ec;
 }
@@ -338,7 +341,8 @@ asio::awaitable<error_code> server_exchange::write_head_and(std::string_view dat
     }
     if (last && !raw_stream_ && !c.head_request_) bufs[n++] = asio::buffer("0\r\n\r\n", 5);
     if (n == 0) co_return error_code{};
-    auto const ec = co_await c.write(bufs);
+    auto const [ec, written] = co_await c.write(bufs);
+    (void)written;
     if (ec)
         phase_ = phase::failed;
     else if (last)
@@ -351,12 +355,14 @@ asio::awaitable<error_code> server_exchange::flush() {
     co_return co_await write_head_and({}, false, false);
 }
 
+// These two are write_head_and's coroutine itself, not one around it (a frame less each).
+
 asio::awaitable<error_code> server_exchange::write_chunk(std::string_view data) {
-    co_return co_await write_head_and(data, true, false);
+    return write_head_and(data, true, false);
 }
 
 asio::awaitable<error_code> server_exchange::end_chunked(std::string_view last_data) {
-    co_return co_await write_head_and(last_data, true, true);
+    return write_head_and(last_data, true, true);
 }
 
 void server_exchange::abort() noexcept {
@@ -422,11 +428,9 @@ public:
         self->server_->open.fetch_sub(1, std::memory_order_relaxed);
     }
 
-    asio::awaitable<error_code> write(write_buffers const& bufs) override {
+    asio::awaitable<std::tuple<error_code, std::size_t>> write(write_buffers const& bufs) override {
         lowest().expires_after(server_->cfg.write_timeout);
-        auto [ec, n] = co_await asio::async_write(stream_, bufs, use_tuple);
-        (void)n;
-        co_return ec;
+        return asio::async_write(stream_, bufs, use_tuple);
     }
 
     void start_watch() override {
