@@ -1284,6 +1284,8 @@ public:
     }
 
     void absorb(chat_chunk const& ch) {
+        // Room for a typical answer at once, rather than growing 15, 30, 60, 120...
+        if (!ch.text.empty() && resp.content.empty()) resp.content.reserve(256);
         resp.content += ch.text;
         resp.reasoning += ch.reasoning;
         resp.reasoning_parts.insert(resp.reasoning_parts.end(), ch.reasoning_parts.begin(),

@@ -831,22 +831,26 @@ private:
         on_json(v, ev, out);
     }
 
-    // An event the scan read whole: what on_json does with its DOM.
+    // An event the scan read whole: what on_json does with its DOM. The chunk is built in
+    // place (one event, one chunk, no move), and taken back if it says nothing.
     void on_scanned(std::vector<chat_chunk>& out) {
         auto& s = scanned_;
         if (info_.id.empty()) info_.id = s.id;
         if (info_.model.empty()) info_.model = s.model;
-        chat_chunk c;
+        chat_chunk& c = out.emplace_back();
         if (s.choices == 1 && s.index_zero) {
             c.text = std::move(s.content);
             add_text(c, s.refusal, s.reasoning_content, s.reasoning);
-            if (!s.finish_reason.empty() && !finish(s.finish_reason, c)) return;
+            if (!s.finish_reason.empty() && !finish(s.finish_reason, c)) {
+                out.pop_back();
+                return;
+            }
         }
         if (s.has_usage) {
             c.usage = s.read_usage();
             usage_seen_ = true;
         }
-        if (c.has_content() || c.finish_reason || c.usage) out.push_back(std::move(c));
+        if (!c.has_content() && !c.finish_reason && !c.usage) out.pop_back();
     }
 
     // A delta's refusal and reasoning (after its content), scanned or parsed.
