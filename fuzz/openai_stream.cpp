@@ -4,6 +4,10 @@
 // how the bytes were split. The SAX scan of the common shape (wire/openai_chat_scan.hpp) must
 // decode everything exactly as the DOM does: the same bytes go through the stream decoder and
 // the answer decoder with the scan and without it, and every field of the results must agree.
+// The scan's shapes (shape_cache, one per thread) outlive an input: those learnt from earlier
+// inputs are tried on the later ones, which are mostly mutations of them, so the shape reader
+// is checked against the DOM on near misses all the time. (A crash it finds may need the
+// inputs before it to replay: run the corpus, not the one input.)
 #include "split.hpp"
 
 #include "wire/formats.hpp"

@@ -4,7 +4,12 @@
 #include <boost/json/basic_parser_impl.hpp>
 #include <boost/json/error.hpp>
 
+#include <algorithm>
 #include <charconv>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 namespace llmux::detail::openai {
 
@@ -61,6 +66,7 @@ void handler::start(scanned_answer& a, bool is_chunk, resume_point const* resume
     count_ = nullptr;
     key_.clear();
     number_.clear();
+    string_in_parts_ = false;
 }
 
 bool handler::at_message_start() const noexcept {
@@ -73,6 +79,50 @@ void handler::save(resume_point& to) const {
     for (int i = 0; i < max_frames; ++i) to.seen[i] = seen_[i];
     to.details = details_;
     to.answer = *out;
+}
+
+handler::role handler::string_role() const noexcept {
+    if (skip_) return role::skip;
+    switch (next_) {
+    case slot::text:
+    case slot::content:
+        if (text_ == &out->id) return role::id;
+        if (text_ == &out->model) return role::model;
+        if (text_ == &out->content) return role::content;
+        if (text_ == &out->refusal) return role::refusal;
+        if (text_ == &out->reasoning_content) return role::reasoning_content;
+        if (text_ == &out->reasoning) return role::reasoning;
+        if (text_ == &out->finish_reason) return role::finish_reason;
+        return role::none;
+    case slot::skip:
+    case slot::usage:
+    case slot::details:
+    case slot::no_array: return role::skip;  // a string there is ignored
+    default: return role::none;  // read for its value (count, index), or gives up
+    }
+}
+
+handler::role handler::int_role() const noexcept {
+    if (skip_) return role::skip;
+    switch (next_) {
+    case slot::count:
+        if (count_ == &out->prompt_tokens) return role::prompt_tokens;
+        if (count_ == &out->completion_tokens) return role::completion_tokens;
+        if (count_ == &out->total_tokens) return role::total_tokens;
+        if (count_ == &out->prompt_cache_hit_tokens) return role::prompt_cache_hit_tokens;
+        if (count_ == &out->cached_tokens) return role::cached_tokens;
+        if (count_ == &out->cache_write_tokens) return role::cache_write_tokens;
+        if (count_ == &out->reasoning_tokens) return role::reasoning_tokens;
+        return role::none;
+    case slot::index: return role::index;
+    case slot::cost: return role::cost;
+    case slot::skip:
+    case slot::text:
+    case slot::usage:
+    case slot::details:
+    case slot::no_array: return role::skip;  // a number there is ignored
+    default: return role::none;
+    }
 }
 
 bool handler::give_up(boost::json::error_code& ec) {
@@ -258,6 +308,7 @@ bool handler::on_key(boost::json::string_view s, std::size_t, boost::json::error
 }
 
 bool handler::on_string_part(boost::json::string_view s, std::size_t, boost::json::error_code&) {
+    string_in_parts_ = true;
     if (skip_) return true;
     if (next_ == slot::text || next_ == slot::content)
         text_->append(s.data(), s.size());
@@ -267,6 +318,12 @@ bool handler::on_string_part(boost::json::string_view s, std::size_t, boost::jso
 }
 
 bool handler::on_string(boost::json::string_view s, std::size_t, boost::json::error_code& ec) {
+    if (record) {
+        // A string read in parts (escapes) is the parser's buffer, not the document's bytes.
+        record->push_back({s.data(), s.size(), string_in_parts_ ? role::none : string_role(),
+                           true});
+        string_in_parts_ = false;
+    }
     if (skip_) return true;
     if (wants_container(next_) || next_ == slot::null_only) return give_up(ec);
     if (next_ == slot::text || next_ == slot::content) {
@@ -311,7 +368,9 @@ bool handler::number(std::optional<std::int64_t> i, std::optional<std::uint64_t>
     return true;
 }
 
-bool handler::on_int64(std::int64_t i, boost::json::string_view, boost::json::error_code& ec) {
+bool handler::on_int64(std::int64_t i, boost::json::string_view s, boost::json::error_code& ec) {
+    if (record)
+        record->push_back({s.data(), s.size(), number_.empty() ? int_role() : role::none, false});
     return number(i, std::nullopt, std::nullopt, ec);
 }
 
@@ -390,29 +449,52 @@ int hex_digit(char c) noexcept {
     return -1;
 }
 
+// The length of the plain run (no quote, backslash, control character or non-ASCII byte) at
+// the start of `p[0, n)`: 16 bytes at a time where SSE2 is there.
+std::size_t plain_run(unsigned char const* p, std::size_t n) noexcept {
+    std::size_t i = 0;
+#if defined(__SSE2__)
+    __m128i const quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\');
+    __m128i const space = _mm_set1_epi8(0x20);
+    for (; i + 16 <= n; i += 16) {
+        __m128i const v = _mm_loadu_si128(reinterpret_cast<__m128i const*>(p + i));
+        // Signed: bytes of 0x80 and up are negative, so below 0x20 too.
+        __m128i const special = _mm_or_si128(
+            _mm_cmplt_epi8(v, space), _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)));
+        if (int const m = _mm_movemask_epi8(special))
+            return i + static_cast<std::size_t>(__builtin_ctz(static_cast<unsigned>(m)));
+    }
+#endif
+    while (i < n && p[i] >= 0x20 && p[i] < 0x80 && p[i] != '"' && p[i] != '\\') ++i;
+    return i;
+}
+
 // Reads the body of a JSON string, `s` beginning just after its opening quote, appending its
-// text to `to` as Boost's parser decodes it. Returns the length read, closing quote included,
-// or 0 where this short reader stops: at a control character, invalid UTF-8, an escape that
-// is not one of the simple ones or a `u` escape outside the surrogates, or the end of `s`.
-// What it reads, the parser accepts; what it stops at is left to the parser (`to` then holds
-// a part of the text).
-std::size_t read_string(std::string_view s, std::string& to) {
+// text to `to` (when not null) as Boost's parser decodes it, and saying in `plain` whether it
+// had no escapes (its text is then its bytes). Returns the length read, closing quote
+// included, or 0 where this short reader stops: at a control character, invalid UTF-8, an
+// escape that is not one of the simple ones or a `u` escape outside the surrogates, or the
+// end of `s`. What it reads, the parser accepts; what it stops at is left to the parser (`to`
+// then holds a part of the text).
+std::size_t read_string(std::string_view s, std::string* to, bool& plain) {
     auto const* p = reinterpret_cast<unsigned char const*>(s.data());
     std::size_t const n = s.size();
     std::size_t i = 0;
+    plain = true;
     for (;;) {
         std::size_t const run = i;
-        while (i < n && p[i] >= 0x20 && p[i] < 0x80 && p[i] != '"' && p[i] != '\\') ++i;
-        to.append(s.data() + run, i - run);
+        i += plain_run(p + i, n - i);
+        if (to) to->append(s.data() + run, i - run);
         if (i == n || p[i] < 0x20) return 0;
         if (p[i] == '"') return i + 1;
         if (p[i] >= 0x80) {
             std::size_t const len = utf8_length(p + i, n - i);
             if (len == 0) return 0;
-            to.append(s.data() + i, len);
+            if (to) to->append(s.data() + i, len);
             i += len;
             continue;
         }
+        plain = false;
         if (i + 1 == n) return 0;  // a backslash
         char simple = 0;
         switch (p[i + 1]) {
@@ -428,7 +510,7 @@ std::size_t read_string(std::string_view s, std::string& to) {
         default: return 0;
         }
         if (simple) {
-            to.push_back(simple);
+            if (to) to->push_back(simple);
             i += 2;
             continue;
         }
@@ -440,18 +522,25 @@ std::size_t read_string(std::string_view s, std::string& to) {
             cp = cp << 4 | static_cast<unsigned>(d);
         }
         if (cp >= 0xD800 && cp <= 0xDFFF) return 0;  // pairs and lone halves: the parser's
-        if (cp < 0x80) {
-            to.push_back(static_cast<char>(cp));
-        } else if (cp < 0x800) {
-            to.push_back(static_cast<char>(0xC0 | cp >> 6));
-            to.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-        } else {
-            to.push_back(static_cast<char>(0xE0 | cp >> 12));
-            to.push_back(static_cast<char>(0x80 | (cp >> 6 & 0x3F)));
-            to.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+        if (to) {
+            if (cp < 0x80) {
+                to->push_back(static_cast<char>(cp));
+            } else if (cp < 0x800) {
+                to->push_back(static_cast<char>(0xC0 | cp >> 6));
+                to->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+            } else {
+                to->push_back(static_cast<char>(0xE0 | cp >> 12));
+                to->push_back(static_cast<char>(0x80 | (cp >> 6 & 0x3F)));
+                to->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+            }
         }
         i += 6;
     }
+}
+
+std::size_t read_string(std::string_view s, std::string& to) {
+    bool plain = true;
+    return read_string(s, &to, plain);
 }
 
 // Where a prefix could end: just after the `{` of the first `"delta":` member's value, or 0.
@@ -465,10 +554,218 @@ std::size_t prefix_end(std::string_view text) noexcept {
     return brace + 1;
 }
 
+// The most bytes of a document whose shape is learnt.
+constexpr std::size_t max_shape_bytes = 4096;
+
+// An integer a shape's gap takes: 1 to 18 digits, no sign, no leading zero (so that Boost's
+// parser reads it as an int64 of that value). Returns its length, 0 if there is none; the
+// shape's next byte (a `,`, `}`, `]` or whitespace) must follow it.
+std::size_t read_count(std::string_view s, std::uint64_t& v) noexcept {
+    if (s.empty() || s[0] < '0' || s[0] > '9') return 0;
+    v = 0;
+    if (s[0] == '0') return 1;
+    std::size_t n = 0;
+    for (; n < s.size() && s[n] >= '0' && s[n] <= '9'; ++n) {
+        if (n == 18) return 0;
+        v = v * 10 + static_cast<unsigned>(s[n] - '0');
+    }
+    return n;
+}
+
+constexpr bool ends_number(char c) noexcept {
+    return c == ',' || c == '}' || c == ']' || c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+using role = scan_detail::handler::role;
+
+std::string* string_member(scanned_answer& a, role r) noexcept {
+    switch (r) {
+    case role::id: return &a.id;
+    case role::model: return &a.model;
+    case role::content: return &a.content;
+    case role::refusal: return &a.refusal;
+    case role::reasoning_content: return &a.reasoning_content;
+    case role::reasoning: return &a.reasoning;
+    case role::finish_reason: return &a.finish_reason;
+    default: return nullptr;
+    }
+}
+
+token_count* count_member(scanned_answer& a, role r) noexcept {
+    switch (r) {
+    case role::prompt_tokens: return &a.prompt_tokens;
+    case role::completion_tokens: return &a.completion_tokens;
+    case role::total_tokens: return &a.total_tokens;
+    case role::prompt_cache_hit_tokens: return &a.prompt_cache_hit_tokens;
+    case role::cached_tokens: return &a.cached_tokens;
+    case role::cache_write_tokens: return &a.cache_write_tokens;
+    case role::reasoning_tokens: return &a.reasoning_tokens;
+    default: return nullptr;
+    }
+}
+
 }  // namespace
 
-answer_scanner::answer_scanner()
-    : p_(boost::json::parse_options{}), learn_budget_(learn_budget), tail_budget_(learn_budget) {}
+shape_cache& shape_cache::this_thread() {
+    thread_local shape_cache cache;
+    return cache;
+}
+
+bool shape_cache::read(std::string_view text, bool chunk, scanned_answer& out,
+                       prefix_point* prefix) {
+    auto& shapes = shapes_[chunk];
+    auto& last = last_[chunk];
+    std::size_t hit = shapes.size();
+    if (last < shapes.size() && match(shapes[last], text, out)) {
+        hit = last;
+    } else {
+        for (std::size_t i = 0; i < shapes.size(); ++i) {
+            if (i == last || !match(shapes[i], text, out)) continue;
+            hit = last = i;
+            break;
+        }
+    }
+    if (hit == shapes.size()) return false;
+    if (prefix) {
+        auto const& s = shapes[hit];
+        prefix->size = 0;
+        if (s.prefix_at == 0) return true;
+        std::size_t values = 0;  // the bytes of the gaps' values before the prefix's end
+        for (std::size_t g = 0; g < s.prefix_gaps; ++g)
+            values += values_[g].size + (s.gaps[g].string ? 1 : 0);  // a string's quote too
+        prefix->size = s.prefix_at + values;
+        prefix->resume = s.resume;
+        fill(s, s.prefix_gaps, text, prefix->resume.answer);
+    }
+    return true;
+}
+
+bool shape_cache::match(shape const& s, std::string_view text, scanned_answer& out) {
+    std::string_view const bytes = s.bytes;
+    if (text.size() < bytes.size()) return false;
+    // Shapes of one kind mostly begin alike (a stream's chunks share some 200 bytes): their
+    // ends tell them apart sooner.
+    std::size_t const last = s.gaps.empty() ? 0 : s.gaps.back().after;
+    if (!text.ends_with(bytes.substr(last))) return false;
+    // Where each gap's value is, first; the answer is written once the whole document is
+    // known to be of the shape (most documents tried are not).
+    std::size_t at = 0, from = 0;  // in `text`, in `bytes`
+    for (std::size_t g = 0; g < s.gaps.size(); ++g) {
+        auto const& gap = s.gaps[g];
+        std::size_t const len = gap.after - from;
+        if (text.compare(at, len, bytes.substr(from, len)) != 0) return false;
+        at += len;
+        from = gap.after;
+        auto& v = values_[g];
+        v.at = at;
+        std::size_t n = 0;
+        if (gap.string) {
+            n = read_string(text.substr(at), nullptr, v.plain);
+            v.size = n - 1;
+        } else {
+            n = read_count(text.substr(at), v.count);
+            v.size = n;
+        }
+        if (n == 0) return false;
+        at += n;
+    }
+    if (text.substr(at) != bytes.substr(from)) return false;
+    out = s.answer;
+    fill(s, s.gaps.size(), text, out);
+    return true;
+}
+
+void shape_cache::fill(shape const& s, std::size_t n, std::string_view text,
+                       scanned_answer& a) const {
+    for (std::size_t g = 0; g < n; ++g) {
+        auto const& gap = s.gaps[g];
+        auto const& v = values_[g];
+        if (gap.string) {
+            if (auto* m = string_member(a, gap.r)) {
+                if (v.plain)
+                    m->assign(text.substr(v.at, v.size));
+                else
+                    (void)read_string(text.substr(v.at), *m);
+            }
+        } else if (auto* c = count_member(a, gap.r)) {
+            *c = v.count;
+        } else if (gap.r == role::index) {
+            a.index_zero = v.count == 0;
+        } else if (gap.r == role::cost) {
+            a.cost = static_cast<double>(v.count);
+        }
+    }
+}
+
+namespace {
+
+// Clears in `a` what a gap of role `r` writes (its value is the document's).
+void clear_member(scanned_answer& a, role r) noexcept {
+    if (auto* m = string_member(a, r)) m->clear();
+    if (auto* c = count_member(a, r)) *c = {};
+    if (r == role::cost) a.cost.reset();
+    if (r == role::index) a.index_zero = true;
+}
+
+}  // namespace
+
+void shape_cache::learn(std::string_view text, bool chunk, std::vector<scalar> const& values,
+                        scanned_answer const& read, std::size_t prefix_size,
+                        scan_detail::handler::resume_point const* resume) {
+    if (text.size() > max_shape_bytes) return;
+    shape s;
+    s.chunk = chunk;
+    s.answer = read;
+    if (resume && prefix_size != 0) s.resume = *resume;
+    std::size_t pos = 0;      // in `text`: the bytes from here are not in the shape yet
+    std::size_t removed = 0;  // the bytes of the gaps' values before the prefix's end
+    for (auto const& v : values) {
+        if (v.r == role::none || s.gaps.size() == max_gaps) continue;
+        if (v.at < text.data() || v.at + v.size > text.data() + text.size()) continue;
+        auto const off = static_cast<std::size_t>(v.at - text.data());
+        if (off < pos || off == 0) continue;
+        std::size_t end = 0;  // where the bytes after the gap begin
+        if (v.string) {
+            // The text between the quotes, as the short reader reads it.
+            if (text[off - 1] != '"') continue;
+            skipped_.clear();
+            std::size_t const n = read_string(text.substr(off), skipped_);
+            if (n != v.size + 1 || skipped_ != std::string_view(v.at, v.size)) continue;
+            end = off + n;
+        } else {
+            std::uint64_t x = 0;
+            if (read_count(text.substr(off, v.size), x) != v.size || text[off - 1] == '-' ||
+                off + v.size >= text.size() || !ends_number(text[off + v.size]))
+                continue;
+            end = off + v.size;
+        }
+        s.bytes.append(text.substr(pos, off - pos));
+        s.gaps.push_back({static_cast<std::uint32_t>(s.bytes.size()), v.r, v.string});
+        clear_member(s.answer, v.r);
+        if (end <= prefix_size) {  // before the prefix's end (which is no value's middle)
+            ++s.prefix_gaps;
+            removed += end - off;
+            clear_member(s.resume.answer, v.r);
+        }
+        pos = end;
+    }
+    if (resume && prefix_size != 0) s.prefix_at = prefix_size - removed;
+    s.bytes.append(text.substr(pos));
+    // A new shape, or in place of one: in turn, the last one read spared.
+    auto& shapes = shapes_[chunk];
+    if (shapes.size() < max_shapes) {
+        shapes.push_back(std::move(s));
+        return;
+    }
+    auto& victim = victim_[chunk];
+    if (victim == last_[chunk]) victim = (victim + 1) % max_shapes;
+    shapes[victim] = std::move(s);
+    victim = (victim + 1) % max_shapes;
+}
+
+answer_scanner::answer_scanner(shape_cache* shapes)
+    : p_(boost::json::parse_options{}), learn_budget_(learn_budget), tail_budget_(learn_budget),
+      shapes_(shapes), shape_budget_(learn_budget) {}
 
 bool answer_scanner::parsed_all(std::string_view text, std::size_t n,
                                 boost::json::error_code ec) const {
@@ -477,17 +774,42 @@ bool answer_scanner::parsed_all(std::string_view text, std::size_t n,
 
 bool answer_scanner::read(std::string_view text, bool chunk, scanned_answer& out) {
     auto& h = p_.handler();
+    h.record = nullptr;
     boost::json::error_code ec;
     p_.reset();
-    if (chunk && !prefix_.empty() && text.size() > prefix_.size() && text.starts_with(prefix_)) {
+    // A chunk of this stream: the learnt tail reads most of them.
+    bool const prefix_hit = chunk && !prefix_.empty() && text.size() > prefix_.size() &&
+                            text.starts_with(prefix_);
+    std::string_view const rest = prefix_hit ? text.substr(prefix_.size()) : std::string_view();
+    if (prefix_hit) {
         ++hits_;
         learn_budget_ = learn_budget;
-        auto const rest = text.substr(prefix_.size());
         if (tail_ && read_tail(rest, out)) {
             ++tail_hits_;
             tail_budget_ = learn_budget;
             return true;
         }
+    }
+    // Else a known shape: an answer like the last one, a stream's end, or its first chunk,
+    // whose shape also says where the stream's prefix ends.
+    bool const want_prefix = !prefix_hit && chunk && learn_budget_ > 0;
+    if (shapes_ && shapes_->read(text, chunk, out, want_prefix ? &point_ : nullptr)) {
+        ++shape_hits_;
+        shape_budget_ = learn_budget;
+        if (want_prefix && point_.size != 0) {
+            prefix_.assign(text.substr(0, point_.size));
+            learnt_ = point_.resume;
+            tail_.reset();
+            tail_budget_ = learn_budget;
+        }
+        if (prefix_hit && tail_budget_ > 0) learn_tail(rest, out);
+        return true;
+    }
+    // Else the parser: after the stand-in for the prefix, or whole to learn the shape (and
+    // where the prefix ends) or the prefix.
+    std::size_t const split = want_prefix ? prefix_end(text) : 0;
+    bool const learn_shape = shapes_ && shape_budget_ > 0;
+    if (prefix_hit && !learn_shape) {
         text_.assign(stand_in);
         text_.append(rest);
         h.start(out, true, &learnt_);
@@ -497,22 +819,38 @@ bool answer_scanner::read(std::string_view text, bool chunk, scanned_answer& out
         return true;
     }
     h.start(out, chunk);
-    std::size_t const split = chunk && learn_budget_ > 0 ? prefix_end(text) : 0;
+    std::string_view const whole = text;
+    if (learn_shape) {
+        --shape_budget_;
+        values_.clear();
+        h.record = &values_;
+    }
+    bool prefix_learnt = prefix_hit;  // (a hit: the prefix ends where the learnt one does)
     if (split != 0) {
         // Up to the prefix's end, the parser suspended there; then the rest.
         --learn_budget_;
         auto const n = p_.write_some(true, text.data(), split, ec);
-        if (ec || n != split || h.gave_up) return false;
+        if (ec || n != split || h.gave_up) {
+            h.record = nullptr;
+            return false;
+        }
         if (h.at_message_start()) {
             prefix_.assign(text.substr(0, split));
             h.save(learnt_);
+            prefix_learnt = true;
             tail_.reset();  // its answer holds what the old prefix said
             tail_budget_ = learn_budget;
         }
         text.remove_prefix(split);
     }
     auto const n = p_.write_some(false, text.data(), text.size(), ec);
-    return parsed_all(text, n, ec);
+    h.record = nullptr;
+    if (!parsed_all(text, n, ec)) return false;
+    if (learn_shape)
+        shapes_->learn(whole, chunk, values_, out, prefix_learnt ? prefix_.size() : 0,
+                       prefix_learnt ? &learnt_ : nullptr);
+    if (prefix_hit && tail_budget_ > 0) learn_tail(rest, out);
+    return true;
 }
 
 bool answer_scanner::read_tail(std::string_view rest, scanned_answer& out) {

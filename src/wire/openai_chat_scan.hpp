@@ -16,6 +16,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace llmux::detail::openai {
 
@@ -69,6 +70,25 @@ struct handler {
     bool chunk = false;  // `delta`, not `message`
     bool gave_up = false;
 
+    /// What a scalar value (a string or an integer) was read into, for learning shapes
+    /// (see shape_cache): a member of the answer, nothing (`skip`: the value does not matter),
+    /// or something that depends on it otherwise (`none`: the value must stay as it was).
+    enum class role : std::uint8_t {
+        none, skip, id, model, content, refusal, reasoning_content, reasoning, finish_reason,
+        prompt_tokens, completion_tokens, total_tokens, prompt_cache_hit_tokens, cached_tokens,
+        cache_write_tokens, reasoning_tokens, cost, index,
+    };
+    /// A string (its text, without quotes) or an integer (its digits) the parser read, where
+    /// the parser handed it over, and its role.
+    struct scalar {
+        char const* at;
+        std::size_t size;
+        role r;
+        bool string;
+    };
+    /// When set, every scalar read is noted here.
+    std::vector<scalar>* record = nullptr;
+
     /// Where the handler is once a chunk's `delta` object has just opened (root > choices >
     /// choice > message, the message empty), and what the members before it said: the
     /// point answer_scanner's learnt prefix ends at.
@@ -115,6 +135,8 @@ private:
         return s == slot::document || s == slot::choices || s == slot::choice ||
                s == slot::message;
     }
+    role string_role() const noexcept;
+    role int_role() const noexcept;
     bool give_up(boost::json::error_code& ec);
     bool enter(frame f, boost::json::error_code& ec);
     void after_value() noexcept;
@@ -133,9 +155,94 @@ private:
     token_count* count_ = nullptr;        // where a count slot's number goes
     std::string key_;                     // a key split into parts
     std::string number_;                  // a number split into parts, or a count's string
+    bool string_in_parts_ = false;        // the string being read came in parts
 };
 
 }  // namespace scan_detail
+
+/** The shapes of answers (or chunks) read before: the bytes of a document with its strings'
+    text and its integers left out, each gap marked with what its value goes to.
+
+    A provider's answers are alike but for a few values: the id, the time, the text, the token
+    counts. A document that is a known shape with other values in its gaps gives what the
+    learnt one gave, with its own values in their places, and needs no JSON parser: its bytes
+    are compared, its strings read by a short reader (the strings Boost's parser accepts,
+    decoded as it decodes them: plain text, valid UTF-8, the simple escapes and `u` escapes
+    outside the surrogates), its integers by their digits. Such a document differs from the
+    learnt one only in the text of strings and the digits of integers, so the parser's tokens
+    and the handler's steps are the same; only the values it read differ.
+
+    A gap is only where the learning parse read the value straight from the document: a
+    string without escapes between its quotes, or an integer of 1 to 18 digits (no sign, no
+    fraction) followed by `,`, `}`, `]` or whitespace; everything else is part of the shape.
+
+    One per thread (`this_thread`), shared by every scanner on it, so that the shape learnt
+    from one answer serves the next (a stream's chunks come in four or five shapes). Bounded:
+    eight shapes for answers and eight for chunks, each of at most 4 KiB, the least recently
+    used dropped first.
+*/
+class shape_cache {
+public:
+    using role = scan_detail::handler::role;
+    using scalar = scan_detail::handler::scalar;
+
+    /// This thread's cache.
+    static shape_cache& this_thread();
+
+    /// Where a stream's learnt prefix ends in a chunk of a known shape, and the scan's
+    /// position there (see answer_scanner).
+    struct prefix_point {
+        std::size_t size = 0;  // the prefix's length in the chunk; 0: the shape has none
+        scan_detail::handler::resume_point resume;
+    };
+
+    /// True when `text` is a known shape: `out` is then what the scan would read, and
+    /// `prefix`, when given, where that shape's learnt prefix ends in `text`.
+    bool read(std::string_view text, bool chunk, scanned_answer& out,
+              prefix_point* prefix = nullptr);
+    /// Learns the shape of `text`, which the scan read into `read` (noting `values`); when
+    /// the scan learnt a prefix of it, `prefix_size` bytes long, `resume` is its end.
+    void learn(std::string_view text, bool chunk, std::vector<scalar> const& values,
+               scanned_answer const& read, std::size_t prefix_size = 0,
+               scan_detail::handler::resume_point const* resume = nullptr);
+    std::size_t size() const noexcept { return shapes_[0].size() + shapes_[1].size(); }
+
+private:
+    struct gap {
+        std::uint32_t after;  // where in `bytes` the bytes before it end
+        role r;
+        bool string;
+    };
+    struct shape {
+        bool chunk = false;
+        std::string bytes;      // the document without the gaps' values
+        std::vector<gap> gaps;
+        scanned_answer answer;  // what it read, the gaps' members cleared
+        // The learnt prefix's end: where in `bytes`, the gaps before it, the scan's position
+        // (its answer's gap members cleared). `prefix_at` 0: none.
+        std::size_t prefix_at = 0;
+        std::size_t prefix_gaps = 0;
+        scan_detail::handler::resume_point resume{};
+    };
+    /// Where a gap's value is in a document being matched.
+    struct value_at {
+        std::size_t at = 0, size = 0;  // a string's text (without its quote), an integer's digits
+        bool plain = true;             // a string without escapes: its text is its bytes
+        std::uint64_t count = 0;       // an integer's value
+    };
+    static constexpr std::size_t max_shapes = 8;  // of each kind
+    static constexpr std::size_t max_gaps = 64;
+
+    bool match(shape const& s, std::string_view text, scanned_answer& out);
+    /// Writes the values of gaps [0, n) of `s` (just matched against `text`) into `a`.
+    void fill(shape const& s, std::size_t n, std::string_view text, scanned_answer& a) const;
+
+    std::vector<shape> shapes_[2];     // of answers, of chunks
+    std::size_t last_[2] = {0, 0};     // the shape of each kind read last (tried first)
+    std::size_t victim_[2] = {0, 0};   // the shape of each kind a new one replaces next
+    value_at values_[max_gaps];
+    std::string skipped_;              // a string read to check it
+};
 
 /** Reads plain chat-completions answers (`message`) or chunks (`delta`), reusing its buffers
     from one to the next.
@@ -170,7 +277,8 @@ private:
 */
 class answer_scanner {
 public:
-    answer_scanner();
+    /// With the shapes of `shapes` (none: this scanner learns only its prefix and tail).
+    explicit answer_scanner(shape_cache* shapes = &shape_cache::this_thread());
 
     /// True when `text` was read whole into `out`; false when the caller must parse the DOM.
     bool read(std::string_view text, bool chunk, scanned_answer& out);
@@ -179,6 +287,8 @@ public:
     std::size_t prefix_hits() const noexcept { return hits_; }
     /// Chunks of those read whole by the learnt tail, without the parser.
     std::size_t tail_hits() const noexcept { return tail_hits_; }
+    /// Documents read as a known shape, without the parser.
+    std::size_t shape_hits() const noexcept { return shape_hits_; }
 
 private:
     /// Whether the parse ended at the end of `text` without an error or giving up.
@@ -207,6 +317,11 @@ private:
     std::string pad_;           // a padding string read (its text is not kept)
     std::size_t tail_hits_ = 0;
     int tail_budget_;     // attempts to learn a tail left before a hit
+    shape_cache* shapes_;
+    std::vector<scan_detail::handler::scalar> values_;  // what a learning parse read
+    shape_cache::prefix_point point_;  // where a known shape's prefix ends
+    std::size_t shape_hits_ = 0;
+    int shape_budget_;    // documents to learn from left before a hit
 };
 
 }  // namespace llmux::detail::openai

@@ -155,9 +155,9 @@ std::string scanned_text(bool ok, openai::scanned_answer const& a) {
            (a.cost ? std::to_string(*a.cost) : "-");
 }
 
-// A chunk read by a scanner of its own, which has learnt nothing.
+// A chunk read by a scanner of its own, which has learnt nothing and learns no shapes.
 std::string alone(std::string_view text) {
-    openai::answer_scanner scan;
+    openai::answer_scanner scan(nullptr);
     openai::scanned_answer a;
     bool const ok = scan.read(text, true, a);
     BOOST_TEST(scan.prefix_hits() == 0u);
@@ -253,9 +253,259 @@ std::string chunk(std::string_view content, std::string_view tail) {
            std::string(tail);
 }
 
+// A document read by a scanner with `shapes`, as text.
+std::string with_shapes(openai::shape_cache& shapes, std::string_view text, bool chunk,
+                        std::size_t& hits) {
+    openai::answer_scanner scan(&shapes);
+    openai::scanned_answer a;
+    bool const ok = scan.read(text, chunk, a);
+    hits += scan.shape_hits();
+    return scanned_text(ok, a);
+}
+
+// The same by a scanner that learns nothing: the reference.
+std::string reference(std::string_view text, bool chunk) {
+    openai::answer_scanner scan(nullptr);
+    openai::scanned_answer a;
+    bool const ok = scan.read(text, chunk, a);
+    return scanned_text(ok, a);
+}
+
+// An answer as the emulator writes it, its values given (strings' text as written between
+// their quotes, numbers as written).
+std::string answer_doc(std::vector<std::string> const& v) {
+    return R"({"id":")" + v[0] + R"(","object":"chat.completion","created":)" + v[1] +
+           R"(,"model":")" + v[2] + R"(","choices":[{"index":)" + v[3] +
+           R"(,"message":{"role":"assistant","content":")" + v[4] +
+           R"(","refusal":null,"annotations":[]},"logprobs":null,"finish_reason":")" + v[5] +
+           R"("}],"usage":{"prompt_tokens":)" + v[6] + R"(,"completion_tokens":)" + v[7] +
+           R"(,"total_tokens":)" + v[8] + R"(,"prompt_tokens_details":{"cached_tokens":)" + v[9] +
+           R"(,"audio_tokens":0},"completion_tokens_details":{"reasoning_tokens":)" + v[10] +
+           R"(}},"service_tier":")" + v[11] + R"(","system_fingerprint":"fp_1"})";
+}
+std::vector<std::string> const answer_values = {"chatcmpl-1", "1796561657", "gpt-4o", "0",
+                                                "Hello!",     "stop",       "9",      "3",
+                                                "12",         "0",          "0",      "default"};
+std::vector<bool> const answer_is_string = {true,  false, true,  false, true,  true,
+                                            false, false, false, false, false, true};
+
+// A chunk as OpenAI writes them, padding included.
+std::string chunk_doc(std::vector<std::string> const& v) {
+    return R"({"id":")" + v[0] + R"(","object":"chat.completion.chunk","created":)" + v[1] +
+           R"(,"model":")" + v[2] + R"(","choices":[{"index":)" + v[3] +
+           R"(,"delta":{"content":")" + v[4] +
+           R"("},"logprobs":null,"finish_reason":null}],"usage":null,"obfuscation":")" + v[5] +
+           R"("})";
+}
+std::vector<std::string> const chunk_values = {"chatcmpl-2", "1796561657", "gpt-4o",
+                                               "0",          "Hi",         "pad"};
+std::vector<bool> const chunk_is_string = {true, false, true, false, true, true};
+
+// Integers in a gap: those the shape reads (true) and those left to the parser.
+std::vector<std::pair<std::string, bool>> const integers = {
+    {"0", true}, {"7", true}, {"123456789012345678", true}, {"1234567890123456789", false},
+    {"18446744073709551616", false}, {"01", false}, {"-1", false}, {"1.5", false},
+    {"1e3", false}, {"1E+2", false}, {R"("12")", false}, {"null", false}, {"true", false},
+    {"[]", false}, {"", false}, {"0 ", false},  // (a space after: not the shape's bytes)
+};
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(openai_chat_scan)
+
+BOOST_AUTO_TEST_CASE(a_known_shape_reads_every_value_as_the_parser_does) {
+    // One document of each kind teaches its shape; then every value is replaced in turn by
+    // every string or integer of the lists above. Each reads exactly as a scanner without
+    // shapes reads it, and those the shape reader takes are read by the shape.
+    struct kind {
+        std::string (*doc)(std::vector<std::string> const&);
+        std::vector<std::string> const& values;
+        std::vector<bool> const& is_string;
+        bool chunk;
+    };
+    for (auto const& k : {kind{answer_doc, answer_values, answer_is_string, false},
+                          kind{chunk_doc, chunk_values, chunk_is_string, true}}) {
+        openai::shape_cache shapes;
+        std::size_t hits = 0, expected = 0;
+        std::string const learnt = k.doc(k.values);
+        BOOST_TEST(with_shapes(shapes, learnt, k.chunk, hits) == reference(learnt, k.chunk));
+        BOOST_TEST(shapes.size() == 1u);
+        BOOST_TEST(with_shapes(shapes, learnt, k.chunk, hits).starts_with("ok|"));
+        BOOST_TEST(hits == ++expected);
+        for (std::size_t i = 0; i < k.values.size(); ++i) {
+            auto const& list = k.is_string[i] ? contents : integers;
+            for (auto const& [value, read_by_shape] : list) {
+                auto values = k.values;
+                values[i] = value;
+                std::string const text = k.doc(values);
+                BOOST_TEST_CONTEXT(text) {
+                    BOOST_TEST(with_shapes(shapes, text, k.chunk, hits) ==
+                               reference(text, k.chunk));
+                    // (A value the shape leaves may teach a shape of its own, when it reads.)
+                    if (read_by_shape) BOOST_TEST(hits == ++expected);
+                    if (!read_by_shape) expected = hits;
+                }
+            }
+        }
+        BOOST_TEST(expected > 30u);
+        // The other kind's reader never takes it.
+        std::size_t other = 0;
+        BOOST_TEST(with_shapes(shapes, learnt, !k.chunk, other) == reference(learnt, !k.chunk));
+        BOOST_TEST(other == 0u);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(a_stream_whose_first_chunk_is_a_known_shape_learns_its_prefix_from_it) {
+    // Two streams through one cache: the second's first chunk is read by the shape the
+    // first's taught, which says where its prefix ends; its text then goes by the tail.
+    auto const stream = [](std::string_view id, std::string_view created) {
+        std::string const head = R"({"id":")" + std::string(id) +
+                                 R"(","object":"chat.completion.chunk","created":)" +
+                                 std::string(created) +
+                                 R"(,"model":"m","choices":[{"index":0,"delta":{)";
+        std::vector<std::string> chunks = {
+            head + R"("role":"assistant","content":""},"finish_reason":null}]})"};
+        for (auto const* word : {"a", "b\\n", "\\u00e9", "d", "e"})
+            chunks.push_back(head + R"("content":")" + word + R"("},"finish_reason":null}]})");
+        chunks.push_back(head + R"(},"finish_reason":"stop"}]})");
+        chunks.push_back(R"({"id":")" + std::string(id) +
+                         R"(","choices":[],"usage":{"prompt_tokens":3,"completion_tokens":5}})");
+        return chunks;
+    };
+    openai::shape_cache shapes;
+    std::size_t round = 0;
+    for (auto const& [id, created] :
+         {std::pair{"chatcmpl-1"sv, "1700000000"sv}, {"chatcmpl-22"sv, "7"sv},
+          {R"(x\"y)"sv, "0"sv}}) {
+        openai::answer_scanner scan(&shapes);
+        openai::scanned_answer a;
+        for (auto const& text : stream(id, created)) {
+            bool const ok = scan.read(text, true, a);
+            BOOST_TEST(scanned_text(ok, a) == alone(text), text);
+        }
+        if (round++ == 0) continue;
+        BOOST_TEST(scan.shape_hits() >= 3u);  // the first chunk, the end, the usage
+        BOOST_TEST(scan.prefix_hits() == 6u);  // every chunk after the first but the usage
+        BOOST_TEST(scan.tail_hits() >= 3u);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(a_document_of_another_shape_is_left_to_the_parser) {
+    openai::shape_cache shapes;
+    std::size_t hits = 0;
+    std::string const learnt = answer_doc(answer_values);
+    BOOST_TEST(with_shapes(shapes, learnt, false, hits).starts_with("ok|"));
+    auto const edit = [&](std::string_view from, std::string_view to) {
+        std::string t = learnt;
+        auto const at = t.find(from);
+        BOOST_REQUIRE(at != std::string::npos);
+        t.replace(at, from.size(), to);
+        return t;
+    };
+    std::vector<std::string> const others = {
+        edit(R"("refusal":null)", R"("refusal":"no")"),
+        edit(R"("refusal":null)", R"("refusal" : null)"),
+        edit(R"("model")", R"("modle")"),
+        edit(R"("index":0,)", R"("index":0,"index":1,)"),
+        edit(R"("index":0,)", ""),
+        edit(R"("annotations":[])", R"("annotations":[{}])"),
+        learnt + " ",
+        learnt + "x",
+        learnt.substr(0, learnt.size() - 1),
+        " " + learnt,
+        edit(R"("content":"Hello!")", R"("content":"He\"llo")"),  // an escaped quote: no gap
+        edit(R"("finish_reason":"stop")", R"("finish_reason":"length")"),
+        edit(R"("system_fingerprint":"fp_1")", R"("system_fingerprint":"fp_2")"),
+    };
+    std::size_t const before = hits;
+    for (std::size_t i = 0; i < others.size(); ++i) {
+        BOOST_TEST_CONTEXT(others[i]) {
+            BOOST_TEST(with_shapes(shapes, others[i], false, hits) == reference(others[i], false));
+        }
+    }
+    // The last three are of the learnt shape (a string's text is a gap, a skipped one's
+    // too); no other one is.
+    BOOST_TEST(hits == before + 3);
+}
+
+BOOST_AUTO_TEST_CASE(escaped_strings_and_doubles_stay_part_of_the_shape) {
+    // A string written with escapes, or a number that is not a plain count, is not a gap:
+    // another value there is another shape.
+    openai::shape_cache shapes;
+    std::size_t hits = 0;
+    auto values = answer_values;
+    values[4] = R"(a\nb)";
+    std::string const escaped = answer_doc(values);
+    BOOST_TEST(with_shapes(shapes, escaped, false, hits).starts_with("ok|"));
+    values[4] = R"(a\nc)";
+    BOOST_TEST(with_shapes(shapes, answer_doc(values), false, hits) ==
+               reference(answer_doc(values), false));
+    BOOST_TEST(hits == 0u);
+    BOOST_TEST(with_shapes(shapes, escaped, false, hits).starts_with("ok|"));
+    BOOST_TEST(hits == 1u);
+    std::string const cost = R"({"id":"a","choices":[{"message":{"content":"x"}}],"usage":{"cost":0.5,"total_tokens":5}})";
+    std::string const cost2 = R"({"id":"b","choices":[{"message":{"content":"y"}}],"usage":{"cost":0.7,"total_tokens":6}})";
+    std::string const cost3 = R"({"id":"c","choices":[{"message":{"content":"z"}}],"usage":{"cost":0.5,"total_tokens":7}})";
+    BOOST_TEST(with_shapes(shapes, cost, false, hits) == reference(cost, false));
+    BOOST_TEST(with_shapes(shapes, cost2, false, hits) == reference(cost2, false));
+    BOOST_TEST(hits == 1u);
+    BOOST_TEST(with_shapes(shapes, cost3, false, hits) == reference(cost3, false));
+    BOOST_TEST(hits == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(shapes_are_bounded_and_the_last_one_read_is_kept) {
+    openai::shape_cache shapes;
+    std::size_t hits = 0;
+    std::string const hot = answer_doc(answer_values);
+    BOOST_TEST(with_shapes(shapes, hot, false, hits).starts_with("ok|"));
+    for (int i = 0; i < 40; ++i) {
+        // Forty shapes (another key each time), the hot one read between them.
+        std::string const other = R"({"id":"x","k)" + std::to_string(i) +
+                                  R"(":1,"choices":[{"message":{"content":"y"}}]})";
+        BOOST_TEST(with_shapes(shapes, other, false, hits).starts_with("ok|"));
+        BOOST_TEST(with_shapes(shapes, hot, false, hits).starts_with("ok|"));
+        BOOST_TEST(shapes.size() <= 8u);
+    }
+    BOOST_TEST(hits == 40u);  // the hot shape every time
+    // Documents longer than 4 KiB are not learnt.
+    std::string const big = R"({"id":"x","big":1,"choices":[{"message":{"content":")" +
+                            std::string(5000, 'a') + R"("}}]})";
+    BOOST_TEST(with_shapes(shapes, big, false, hits).starts_with("ok|"));
+    BOOST_TEST(with_shapes(shapes, big, false, hits).starts_with("ok|"));
+    BOOST_TEST(hits == 40u);
+}
+
+BOOST_AUTO_TEST_CASE(every_fixture_read_again_by_its_shape_reads_the_same) {
+    // Each fixture answer and chunk read twice by scanners sharing one cache: the second read
+    // is by the shape the first taught, where it can be.
+    openai::shape_cache shapes;
+    std::size_t hits = 0, documents = 0;
+    for (auto const& entry : std::filesystem::directory_iterator(fixture_path("openai", ""))) {
+        auto const name = entry.path().filename().string();
+        auto const text = fixture_text("openai", name);
+        std::vector<std::pair<std::string, bool>> docs;
+        if (entry.path().extension() == ".sse") {
+            for (std::size_t at = text.find("data: {"); at != std::string::npos;
+                 at = text.find("data: {", at + 1)) {
+                auto line = text.substr(at + 6);
+                docs.emplace_back(line.substr(0, line.find('\n')), true);
+            }
+        } else if (name.starts_with("response_") || name.ends_with("_response.json")) {
+            docs.emplace_back(text, false);
+        }
+        for (auto const& [doc, chunk] : docs) {
+            BOOST_TEST_CONTEXT(name << ": " << doc) {
+                ++documents;
+                std::string const expected = reference(doc, chunk);
+                BOOST_TEST(with_shapes(shapes, doc, chunk, hits) == expected);
+                BOOST_TEST(with_shapes(shapes, doc, chunk, hits) == expected);
+            }
+        }
+    }
+    BOOST_TEST(documents > 60u);
+    BOOST_TEST(hits > 40u);
+}
+
 
 BOOST_AUTO_TEST_CASE(chunks_after_a_learnt_prefix_read_as_they_would_alone) {
     // One scanner reads every chunk in turn: it learns the prefix from the first and reads the
