@@ -654,7 +654,13 @@ struct call_tracker {
     */
     result<chat_response> finish(result<chat_response> r, prepared const* prep,
                                  usage const* billed = nullptr) {
-        if (done) return r;
+        settle(r, prep, billed);
+        return r;
+    }
+
+    /// `finish` in place (the answer is not moved in and out: it is a large value).
+    void settle(result<chat_response>& r, prepared const* prep, usage const* billed = nullptr) {
+        if (done) return;
         done = true;
         rec.latency = clock::now() - t0;
         if (r) {
@@ -668,7 +674,6 @@ struct call_tracker {
             r = failed(r.error(), prep, billed);
         }
         close(r.has_value());
-        return r;
     }
 
     /// `finish` for an embedding call (its batches' usage joined): an embedding has no first
@@ -885,9 +890,29 @@ struct in_flight_guard {
 
 namespace {
 
-/// The work of `client::chat`, in a coroutine thread of its own (see `client::chat`).
+/// `client::chat` itself (`entry`), and its work in a coroutine thread of its own.
 asio::awaitable<result<chat_response>> chat_impl(std::shared_ptr<client::impl> self,
-                                                 chat_request req, std::uint32_t attempt_no) {
+                                                 chat_request req, std::uint32_t attempt_no,
+                                                 bool entry) {
+    if (entry) {
+        // `client::chat`'s own choice: the call runs in a coroutine thread of its own, for
+        // llmux's coroutines turn `throw_if_cancelled` off and that flag belongs to a whole
+        // coroutine thread. A caller on the client's executor whose flag is already off (the
+        // gateway, llmux's own combinators) runs it inline, in this frame (detail::runs_inline):
+        // no frame around it that would move the answer twice more on its way out.
+        asio::any_io_executor const here = co_await asio::this_coro::executor;
+        bool const throws = co_await asio::this_coro::throw_if_cancelled();
+        if (!detail::runs_inline(here, throws, self->ex)) {
+            try {
+                auto ex = self->ex;
+                co_return co_await detail::spawn_on(
+                    std::move(ex), chat_impl(std::move(self), std::move(req), attempt_no, false));
+            } catch (boost::system::system_error const& e) {
+                // The calling coroutine was cancelled before the call could start.
+                co_return failure(e.code(), "cancelled before the call started");
+            }
+        }
+    }
     co_await asio::this_coro::throw_if_cancelled(false);
     in_flight_guard guard(self->in_flight);
     call_tracker track(self, req.model, attempt_no, false);
@@ -935,7 +960,8 @@ asio::awaitable<result<chat_response>> chat_impl(std::shared_ptr<client::impl> s
     out->latency = now - track.t0;
     out->ttft = resp->first_byte - track.t0;
     out->attempts.push_back(attempt{out->requested_model, std::nullopt, out->latency});
-    co_return track.finish(std::move(out), &*prep);
+    track.settle(out, &*prep);
+    co_return std::move(out);
 }
 
 }  // namespace
@@ -945,23 +971,7 @@ asio::awaitable<result<chat_response>> client::chat(chat_request req) {
 }
 
 asio::awaitable<result<chat_response>> client::chat(chat_request req, attempt_context ctx) {
-    // The call runs in its own coroutine thread: llmux's coroutines turn `throw_if_cancelled`
-    // off, and that flag belongs to a whole coroutine thread, so the caller's is left alone.
-    // A caller on the client's executor whose flag is already off (the gateway, llmux's own
-    // combinators) runs it inline instead (detail::runs_inline).
-    auto self = impl_;
-    try {
-        // detail::run_on's choice, made here: its frame would be one more layer that moves
-        // the answer (twice) on its way out.
-        asio::any_io_executor const here = co_await asio::this_coro::executor;
-        bool const throws = co_await asio::this_coro::throw_if_cancelled();
-        if (detail::runs_inline(here, throws, self->ex))
-            co_return co_await chat_impl(self, std::move(req), ctx.attempt);
-        co_return co_await detail::spawn_on(self->ex, chat_impl(self, std::move(req), ctx.attempt));
-    } catch (boost::system::system_error const& e) {
-        // The calling coroutine was cancelled before the call could start.
-        co_return failure(e.code(), "cancelled before the call started");
-    }
+    return chat_impl(impl_, std::move(req), ctx.attempt, true);
 }
 
 // ---------------------------------------------------------------------------------------------
