@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstring>
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -615,17 +616,26 @@ bool shape_cache::read(std::string_view text, bool chunk, scanned_answer& out,
                        prefix_point* prefix) {
     auto& shapes = shapes_[chunk];
     auto& last = last_[chunk];
+    if (shapes.empty()) return false;
+    // The documents of a kind come in a cycle (a stream: its first chunk, its text, its end,
+    // its usage; then the next stream's): the shape that followed the last one read last
+    // time is tried first, then that one, then the others.
+    std::size_t const first = last < shapes.size() ? shapes[last].next : 0;
     std::size_t hit = shapes.size();
-    if (last < shapes.size() && match(shapes[last], text, out)) {
+    if (first < shapes.size() && match(shapes[first], text, out)) {
+        hit = first;
+    } else if (last < shapes.size() && last != first && match(shapes[last], text, out)) {
         hit = last;
     } else {
         for (std::size_t i = 0; i < shapes.size(); ++i) {
-            if (i == last || !match(shapes[i], text, out)) continue;
-            hit = last = i;
+            if (i == first || i == last || !match(shapes[i], text, out)) continue;
+            hit = i;
             break;
         }
     }
     if (hit == shapes.size()) return false;
+    if (last < shapes.size()) shapes[last].next = hit;
+    last = hit;
     if (prefix) {
         auto const& s = shapes[hit];
         prefix->size = 0;
@@ -634,8 +644,8 @@ bool shape_cache::read(std::string_view text, bool chunk, scanned_answer& out,
         for (std::size_t g = 0; g < s.prefix_gaps; ++g)
             values += values_[g].size + (s.gaps[g].string ? 1 : 0);  // a string's quote too
         prefix->size = s.prefix_at + values;
-        prefix->resume = s.resume;
-        fill(s, s.prefix_gaps, text, prefix->resume.answer);
+        *prefix->resume = s.resume;
+        fill(s, s.prefix_gaps, text, prefix->resume->answer);
     }
     return true;
 }
@@ -650,26 +660,32 @@ bool shape_cache::match(shape const& s, std::string_view text, scanned_answer& o
     // Where each gap's value is, first; the answer is written once the whole document is
     // known to be of the shape (most documents tried are not).
     std::size_t at = 0, from = 0;  // in `text`, in `bytes`
-    for (std::size_t g = 0; g < s.gaps.size(); ++g) {
+    std::size_t const gaps = s.gaps.size();
+    for (std::size_t g = 0; g < gaps; ++g) {
         auto const& gap = s.gaps[g];
         std::size_t const len = gap.after - from;
-        if (text.compare(at, len, bytes.substr(from, len)) != 0) return false;
+        if (text.size() - at < len ||
+            std::memcmp(text.data() + at, bytes.data() + from, len) != 0)
+            return false;
         at += len;
         from = gap.after;
         auto& v = values_[g];
         v.at = at;
+        std::string_view const left(text.data() + at, text.size() - at);
         std::size_t n = 0;
         if (gap.string) {
-            n = read_string(text.substr(at), nullptr, v.plain);
+            n = read_string(left, nullptr, v.plain);
             v.size = n - 1;
         } else {
-            n = read_count(text.substr(at), v.count);
+            n = read_count(left, v.count);
             v.size = n;
         }
         if (n == 0) return false;
         at += n;
     }
-    if (text.substr(at) != bytes.substr(from)) return false;
+    if (text.size() - at != bytes.size() - from ||
+        std::memcmp(text.data() + at, bytes.data() + from, bytes.size() - from) != 0)
+        return false;
     out = s.answer;
     fill(s, s.gaps.size(), text, out);
     return true;
@@ -793,12 +809,12 @@ bool answer_scanner::read(std::string_view text, bool chunk, scanned_answer& out
     // Else a known shape: an answer like the last one, a stream's end, or its first chunk,
     // whose shape also says where the stream's prefix ends.
     bool const want_prefix = !prefix_hit && chunk && learn_budget_ > 0;
-    if (shapes_ && shapes_->read(text, chunk, out, want_prefix ? &point_ : nullptr)) {
+    shape_cache::prefix_point point{0, &learnt_};
+    if (shapes_ && shapes_->read(text, chunk, out, want_prefix ? &point : nullptr)) {
         ++shape_hits_;
         shape_budget_ = learn_budget;
-        if (want_prefix && point_.size != 0) {
-            prefix_.assign(text.substr(0, point_.size));
-            learnt_ = point_.resume;
+        if (point.size != 0) {  // learnt_ is this prefix's end now
+            prefix_.assign(text.substr(0, point.size));
             tail_.reset();
             tail_budget_ = learn_budget;
         }

@@ -193,7 +193,7 @@ public:
     /// position there (see answer_scanner).
     struct prefix_point {
         std::size_t size = 0;  // the prefix's length in the chunk; 0: the shape has none
-        scan_detail::handler::resume_point resume;
+        scan_detail::handler::resume_point* resume = nullptr;  // set when `size` is not 0
     };
 
     /// True when `text` is a known shape: `out` is then what the scan would read, and
@@ -223,6 +223,7 @@ private:
         std::size_t prefix_at = 0;
         std::size_t prefix_gaps = 0;
         scan_detail::handler::resume_point resume{};
+        std::size_t next = 0;  // the shape read after this one last time (tried first)
     };
     /// Where a gap's value is in a document being matched.
     struct value_at {
@@ -238,7 +239,7 @@ private:
     void fill(shape const& s, std::size_t n, std::string_view text, scanned_answer& a) const;
 
     std::vector<shape> shapes_[2];     // of answers, of chunks
-    std::size_t last_[2] = {0, 0};     // the shape of each kind read last (tried first)
+    std::size_t last_[2] = {0, 0};     // the shape of each kind read last
     std::size_t victim_[2] = {0, 0};   // the shape of each kind a new one replaces next
     value_at values_[max_gaps];
     std::string skipped_;              // a string read to check it
@@ -319,7 +320,6 @@ private:
     int tail_budget_;     // attempts to learn a tail left before a hit
     shape_cache* shapes_;
     std::vector<scan_detail::handler::scalar> values_;  // what a learning parse read
-    shape_cache::prefix_point point_;  // where a known shape's prefix ends
     std::size_t shape_hits_ = 0;
     int shape_budget_;    // documents to learn from left before a hit
 };
