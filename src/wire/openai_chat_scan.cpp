@@ -27,6 +27,38 @@ usage scanned_answer::read_usage() const {
     return r;
 }
 
+namespace {
+
+using role = scan_detail::handler::role;
+
+std::string* string_member(scanned_answer& a, role r) noexcept {
+    switch (r) {
+    case role::id: return &a.id;
+    case role::model: return &a.model;
+    case role::content: return &a.content;
+    case role::refusal: return &a.refusal;
+    case role::reasoning_content: return &a.reasoning_content;
+    case role::reasoning: return &a.reasoning;
+    case role::finish_reason: return &a.finish_reason;
+    default: return nullptr;
+    }
+}
+
+token_count* count_member(scanned_answer& a, role r) noexcept {
+    switch (r) {
+    case role::prompt_tokens: return &a.prompt_tokens;
+    case role::completion_tokens: return &a.completion_tokens;
+    case role::total_tokens: return &a.total_tokens;
+    case role::prompt_cache_hit_tokens: return &a.prompt_cache_hit_tokens;
+    case role::cached_tokens: return &a.cached_tokens;
+    case role::cache_write_tokens: return &a.cache_write_tokens;
+    case role::reasoning_tokens: return &a.reasoning_tokens;
+    default: return nullptr;
+    }
+}
+
+}  // namespace
+
 namespace scan_detail {
 
 namespace {
@@ -86,14 +118,9 @@ handler::role handler::string_role() const noexcept {
     if (skip_) return role::skip;
     switch (next_) {
     case slot::text:
-    case slot::content:
-        if (text_ == &out->id) return role::id;
-        if (text_ == &out->model) return role::model;
-        if (text_ == &out->content) return role::content;
-        if (text_ == &out->refusal) return role::refusal;
-        if (text_ == &out->reasoning_content) return role::reasoning_content;
-        if (text_ == &out->reasoning) return role::reasoning;
-        if (text_ == &out->finish_reason) return role::finish_reason;
+    case slot::content:  // the member text_ is
+        for (auto r = role::id; r <= role::finish_reason; r = role(int(r) + 1))
+            if (string_member(*out, r) == text_) return r;
         return role::none;
     case slot::skip:
     case slot::usage:
@@ -106,14 +133,9 @@ handler::role handler::string_role() const noexcept {
 handler::role handler::int_role() const noexcept {
     if (skip_) return role::skip;
     switch (next_) {
-    case slot::count:
-        if (count_ == &out->prompt_tokens) return role::prompt_tokens;
-        if (count_ == &out->completion_tokens) return role::completion_tokens;
-        if (count_ == &out->total_tokens) return role::total_tokens;
-        if (count_ == &out->prompt_cache_hit_tokens) return role::prompt_cache_hit_tokens;
-        if (count_ == &out->cached_tokens) return role::cached_tokens;
-        if (count_ == &out->cache_write_tokens) return role::cache_write_tokens;
-        if (count_ == &out->reasoning_tokens) return role::reasoning_tokens;
+    case slot::count:  // the member count_ is
+        for (auto r = role::prompt_tokens; r <= role::reasoning_tokens; r = role(int(r) + 1))
+            if (count_member(*out, r) == count_) return r;
         return role::none;
     case slot::index: return role::index;
     case slot::cost: return role::cost;
@@ -575,34 +597,6 @@ std::size_t read_count(std::string_view s, std::uint64_t& v) noexcept {
 
 constexpr bool ends_number(char c) noexcept {
     return c == ',' || c == '}' || c == ']' || c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
-using role = scan_detail::handler::role;
-
-std::string* string_member(scanned_answer& a, role r) noexcept {
-    switch (r) {
-    case role::id: return &a.id;
-    case role::model: return &a.model;
-    case role::content: return &a.content;
-    case role::refusal: return &a.refusal;
-    case role::reasoning_content: return &a.reasoning_content;
-    case role::reasoning: return &a.reasoning;
-    case role::finish_reason: return &a.finish_reason;
-    default: return nullptr;
-    }
-}
-
-token_count* count_member(scanned_answer& a, role r) noexcept {
-    switch (r) {
-    case role::prompt_tokens: return &a.prompt_tokens;
-    case role::completion_tokens: return &a.completion_tokens;
-    case role::total_tokens: return &a.total_tokens;
-    case role::prompt_cache_hit_tokens: return &a.prompt_cache_hit_tokens;
-    case role::cached_tokens: return &a.cached_tokens;
-    case role::cache_write_tokens: return &a.cache_write_tokens;
-    case role::reasoning_tokens: return &a.reasoning_tokens;
-    default: return nullptr;
-    }
 }
 
 }  // namespace
