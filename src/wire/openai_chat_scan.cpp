@@ -118,7 +118,8 @@ handler::role handler::string_role() const noexcept {
     if (skip_) return role::skip;
     switch (next_) {
     case slot::text:
-    case slot::content:  // the member text_ is
+    case slot::content:  // the member text_ is (the string roles are a run)
+        static_assert(int(role::finish_reason) - int(role::id) == 6);
         for (auto r = role::id; r <= role::finish_reason; r = role(int(r) + 1))
             if (string_member(*out, r) == text_) return r;
         return role::none;
@@ -133,7 +134,8 @@ handler::role handler::string_role() const noexcept {
 handler::role handler::int_role() const noexcept {
     if (skip_) return role::skip;
     switch (next_) {
-    case slot::count:  // the member count_ is
+    case slot::count:  // the member count_ is (the count roles are a run)
+        static_assert(int(role::reasoning_tokens) - int(role::prompt_tokens) == 6);
         for (auto r = role::prompt_tokens; r <= role::reasoning_tokens; r = role(int(r) + 1))
             if (count_member(*out, r) == count_) return r;
         return role::none;
@@ -724,15 +726,18 @@ void shape_cache::learn(std::string_view text, bool chunk, std::vector<scalar> c
                         scan_detail::handler::resume_point const* resume) {
     if (text.size() > max_shape_bytes) return;
     shape s;
-    s.chunk = chunk;
     s.answer = read;
     if (resume && prefix_size != 0) s.resume = *resume;
     std::size_t pos = 0;      // in `text`: the bytes from here are not in the shape yet
     std::size_t removed = 0;  // the bytes of the gaps' values before the prefix's end
     for (auto const& v : values) {
         if (v.r == role::none || s.gaps.size() == max_gaps) continue;
-        if (v.at < text.data() || v.at + v.size > text.data() + text.size()) continue;
-        auto const off = static_cast<std::size_t>(v.at - text.data());
+        // Only a value in the document's bytes (one read in parts is in the parser's).
+        auto const at = reinterpret_cast<std::uintptr_t>(v.at);
+        auto const begin = reinterpret_cast<std::uintptr_t>(text.data());
+        if (at < begin || at - begin > text.size() || v.size > text.size() - (at - begin))
+            continue;
+        auto const off = static_cast<std::size_t>(at - begin);
         if (off < pos || off == 0) continue;
         std::size_t end = 0;  // where the bytes after the gap begin
         if (v.string) {
@@ -759,7 +764,8 @@ void shape_cache::learn(std::string_view text, bool chunk, std::vector<scalar> c
         }
         pos = end;
     }
-    if (resume && prefix_size != 0) s.prefix_at = prefix_size - removed;
+    if (resume && prefix_size != 0 && prefix_size <= max_prefix)
+        s.prefix_at = prefix_size - removed;
     s.bytes.append(text.substr(pos));
     // A new shape, or in place of one: in turn, the last one read spared.
     auto& shapes = shapes_[chunk];
@@ -775,7 +781,9 @@ void shape_cache::learn(std::string_view text, bool chunk, std::vector<scalar> c
 
 answer_scanner::answer_scanner(shape_cache* shapes)
     : p_(boost::json::parse_options{}), learn_budget_(learn_budget), tail_budget_(learn_budget),
-      shapes_(shapes), shape_budget_(learn_budget) {}
+      shapes_(shapes), thread_shapes_(false), shape_budget_(learn_budget) {}
+
+answer_scanner::answer_scanner() : answer_scanner(nullptr) { thread_shapes_ = true; }
 
 bool answer_scanner::parsed_all(std::string_view text, std::size_t n,
                                 boost::json::error_code ec) const {
@@ -802,13 +810,19 @@ bool answer_scanner::read(std::string_view text, bool chunk, scanned_answer& out
     }
     // Else a known shape: an answer like the last one, a stream's end, or its first chunk,
     // whose shape also says where the stream's prefix ends.
+    shape_cache* const shapes = thread_shapes_ ? &shape_cache::this_thread() : shapes_;
     bool const want_prefix = !prefix_hit && chunk && learn_budget_ > 0;
     shape_cache::prefix_point point{0, &learnt_};
-    if (shapes_ && shapes_->read(text, chunk, out, want_prefix ? &point : nullptr)) {
+    if (shapes && shapes->read(text, chunk, out, want_prefix ? &point : nullptr)) {
         ++shape_hits_;
         shape_budget_ = learn_budget;
-        if (point.size != 0) {  // learnt_ is this prefix's end now
-            prefix_.assign(text.substr(0, point.size));
+        if (point.size != 0) {
+            // learnt_ is this chunk's prefix's end now; a prefix made long by its values (a
+            // long id) is not kept, as one learnt by parsing is not.
+            if (point.size <= max_prefix)
+                prefix_.assign(text.substr(0, point.size));
+            else
+                prefix_.clear();
             tail_.reset();
             tail_budget_ = learn_budget;
         }
@@ -818,7 +832,7 @@ bool answer_scanner::read(std::string_view text, bool chunk, scanned_answer& out
     // Else the parser: after the stand-in for the prefix, or whole to learn the shape (and
     // where the prefix ends) or the prefix.
     std::size_t const split = want_prefix ? prefix_end(text) : 0;
-    bool const learn_shape = shapes_ && shape_budget_ > 0;
+    bool const learn_shape = shapes && shape_budget_ > 0;
     if (prefix_hit && !learn_shape) {
         text_.assign(stand_in);
         text_.append(rest);
@@ -857,7 +871,7 @@ bool answer_scanner::read(std::string_view text, bool chunk, scanned_answer& out
     h.record = nullptr;
     if (!parsed_all(text, n, ec)) return false;
     if (learn_shape)
-        shapes_->learn(whole, chunk, values_, out, prefix_learnt ? prefix_.size() : 0,
+        shapes->learn(whole, chunk, values_, out, prefix_learnt ? prefix_.size() : 0,
                        prefix_learnt ? &learnt_ : nullptr);
     if (prefix_hit && tail_budget_ > 0) learn_tail(rest, out);
     return true;

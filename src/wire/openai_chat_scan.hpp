@@ -73,6 +73,8 @@ struct handler {
     /// What a scalar value (a string or an integer) was read into, for learning shapes
     /// (see shape_cache): a member of the answer, nothing (`skip`: the value does not matter),
     /// or something that depends on it otherwise (`none`: the value must stay as it was).
+    /// The string members (id to finish_reason) and the counts (prompt_tokens to
+    /// reasoning_tokens) are each a run: the scan walks them in order.
     enum class role : std::uint8_t {
         none, skip, id, model, content, refusal, reasoning_content, reasoning, finish_reason,
         prompt_tokens, completion_tokens, total_tokens, prompt_cache_hit_tokens, cached_tokens,
@@ -178,8 +180,9 @@ private:
 
     One per thread (`this_thread`), shared by every scanner on it, so that the shape learnt
     from one answer serves the next (a stream's chunks come in four or five shapes). Bounded:
-    eight shapes for answers and eight for chunks, each of at most 4 KiB, the least recently
-    used dropped first.
+    eight shapes for answers and eight for chunks, learnt from documents of at most 4 KiB; a
+    new one replaces the others in turn, sparing the one read last. Not thread-safe: each
+    thread has its own.
 */
 class shape_cache {
 public:
@@ -214,7 +217,6 @@ private:
         bool string;
     };
     struct shape {
-        bool chunk = false;
         std::string bytes;      // the document without the gaps' values
         std::vector<gap> gaps;
         scanned_answer answer;  // what it read, the gaps' members cleared
@@ -278,8 +280,12 @@ private:
 */
 class answer_scanner {
 public:
-    /// With the shapes of `shapes` (none: this scanner learns only its prefix and tail).
-    explicit answer_scanner(shape_cache* shapes = &shape_cache::this_thread());
+    /// With the shapes of the thread each read runs on (`shape_cache::this_thread`, looked up
+    /// at every read: a stream's scanner moves between threads with its connection's strand).
+    answer_scanner();
+    /// With the shapes of `shapes`, used from one thread only (none: this scanner learns only
+    /// its prefix and tail).
+    explicit answer_scanner(shape_cache* shapes);
 
     /// True when `text` was read whole into `out`; false when the caller must parse the DOM.
     bool read(std::string_view text, bool chunk, scanned_answer& out);
@@ -319,6 +325,7 @@ private:
     std::size_t tail_hits_ = 0;
     int tail_budget_;     // attempts to learn a tail left before a hit
     shape_cache* shapes_;
+    bool thread_shapes_;  // shapes_ is unused: this thread's cache is
     std::vector<scan_detail::handler::scalar> values_;  // what a learning parse read
     std::size_t shape_hits_ = 0;
     int shape_budget_;    // documents to learn from left before a hit

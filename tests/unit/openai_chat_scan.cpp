@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 namespace llmux::test {
@@ -473,6 +474,31 @@ BOOST_AUTO_TEST_CASE(shapes_are_bounded_and_the_last_one_read_is_kept) {
     BOOST_TEST(with_shapes(shapes, big, false, hits).starts_with("ok|"));
     BOOST_TEST(with_shapes(shapes, big, false, hits).starts_with("ok|"));
     BOOST_TEST(hits == 40u);
+}
+
+BOOST_AUTO_TEST_CASE(a_scanner_reads_with_the_shapes_of_the_thread_it_runs_on) {
+    // A stream's scanner is made on one thread and may read on others (its connection's
+    // strand moves): each read uses the cache of the thread it runs on, never another's.
+    auto values = answer_values;
+    values[2] = "a-model-only-this-test-uses";
+    std::string const doc = R"({"only_this_test":1,)" + answer_doc(values).substr(1);
+    openai::answer_scanner made_here;
+    std::size_t hits = 0, learnt_there = 0;
+    std::thread there([&] {
+        openai::scanned_answer a;
+        (void)made_here.read(doc, false, a);
+        (void)made_here.read(doc, false, a);
+        hits = made_here.shape_hits();
+        learnt_there = openai::shape_cache::this_thread().size();
+    });
+    there.join();
+    BOOST_TEST(hits == 1u);  // learnt by the first read there, read by its shape by the second
+    BOOST_TEST(learnt_there == 1u);
+    openai::answer_scanner here;
+    openai::scanned_answer a;
+    BOOST_TEST(here.read(doc, false, a));
+    BOOST_TEST(here.shape_hits() == 0u);  // this thread's cache never saw it
+    BOOST_TEST(scanned_text(true, a) == reference(doc, false));
 }
 
 BOOST_AUTO_TEST_CASE(every_fixture_read_again_by_its_shape_reads_the_same) {
