@@ -138,6 +138,9 @@ struct prepared {
     detail::wire_format const* wire = nullptr;
     model_id id;
     std::shared_ptr<detail::http_request> req;
+    /// `id.str()`, built once: a call needs it several times (the budget, the record, the
+    /// answer).
+    std::string name;
 };
 
 /// The embeddings formats the client speaks.
@@ -316,7 +319,8 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
         }
         auto hr = finish_http(p, *id, std::move(*enc), req.headers);
         if (!hr) return hr.error();
-        return prepared{&p, &wire, std::move(*id), std::move(*hr)};
+        auto name = id->str();
+        return prepared{&p, &wire, std::move(*id), std::move(*hr), std::move(name)};
     }
 
     /// Signs `hr` with AWS Signature Version 4 (the provider's `region` and `service` options;
@@ -529,7 +533,7 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
         auto const size = detail::estimate_prompt(req);
         auto const max_out = static_cast<std::uint64_t>(std::max<std::int64_t>(req.max_tokens.value_or(0), 0));
         est_tokens = static_cast<double>(size.typical + max_out);
-        auto const model = prep.id.str();
+        auto const& model = prep.name;
         auto const* m = models->find(model);
         if (m && m->context_window && size.lowest + max_out > *m->context_window)
             return failure(error::context_length_exceeded,
@@ -640,7 +644,7 @@ struct call_tracker {
     /// The call is about to be sent to `prep`'s provider.
     void sending(prepared const& prep) {
         rec.provider = prep.id.provider;
-        sent_to = prep.id.str();
+        sent_to = prep.name;
         // Books exist only for models that answered, failed in a way that says something
         // about their health, or were pinned (see model_books): an id that a client made up
         // and the provider rejected leaves nothing behind.
@@ -955,7 +959,7 @@ asio::awaitable<result<chat_response>> chat_impl(std::shared_ptr<client::impl> s
     }
     auto const now = clock::now();
     out->provider = prep->id.provider;
-    out->requested_model = prep->id.str();
+    out->requested_model = prep->name;
     if (out->model.empty()) out->model = prep->id.model;
     out->latency = now - track.t0;
     out->ttft = resp->first_byte - track.t0;
@@ -1049,7 +1053,7 @@ asio::awaitable<result<embedding_response>> embed_batch(std::shared_ptr<embed_st
     header_list const no_headers;
     auto hr = self.finish_http(p, st->id, std::move(*enc), no_headers);
     if (!hr) co_return hr.error();
-    prepared prep{&p, p.wire, st->id, std::move(*hr)};
+    prepared prep{&p, p.wire, st->id, std::move(*hr), st->id.str()};
     if (client::impl::needs_token(prep))
         if (auto a = co_await self.authorize(prep, st->deadline); !a) co_return a.error();
     double est = 0;
@@ -1099,7 +1103,7 @@ asio::awaitable<result<embedding_response>> embed_impl(std::shared_ptr<client::i
     if (!pe) co_return finish(pe.error());
     provider_entry const& p = **pe;
     track.rec.provider = id->provider;
-    who.emplace(prepared{&p, p.wire, *id, nullptr});
+    who.emplace(prepared{&p, p.wire, *id, nullptr, id->str()});
     auto route = self->embed_support(p, *id);
     if (!route) co_return finish(route.error());
 
@@ -1357,7 +1361,7 @@ public:
         resp.model = info.model.empty() ? prep->id.model : info.model;
         resp.native_finish_reason = info.native_finish_reason;
         resp.provider = prep->id.provider;
-        resp.requested_model = prep->id.str();
+        resp.requested_model = prep->name;
         if (resp.request_id.empty()) {
             for (auto h : {"x-request-id", "request-id", "x-amzn-requestid", "x-generation-id"})
                 if (auto v = body.head().header(h); !v.empty()) {

@@ -1147,16 +1147,16 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
         meta.created = static_cast<std::int64_t>(std::time(nullptr));
         meta.model = public_name;
         result<chat_response> const* outcome = nullptr;
-        result<chat_response> whole{failure(error::cancelled, "not run")};
+        std::optional<result<chat_response>> whole;  // made from the call's result in place
         chat_stream stream;
         std::unique_ptr<detail::stream_encoder> encoder;
         bool sse_started = false;
         std::string tail;  // a stream's last events, sent with its end (see relay)
 
         if (!p.stream) {
-            whole = co_await call(*g, std::move(p.req));
-            outcome = &whole;
-            if (whole) rec.ttft = whole->ttft;
+            whole.emplace(co_await call(*g, std::move(p.req)));
+            outcome = &*whole;
+            if (*whole) rec.ttft = (*whole)->ttft;
         } else {
             encoder = format.make_stream_encoder(meta, p.include_usage);
             stream = open_stream(*g, std::move(p.req));
@@ -1207,8 +1207,8 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
                 co_await send_error(ex, format, sc, *err);
                 co_return;
             }
-            out.reserve(512 + whole->content.size());
-            format.encode_response(*whole, meta, out);
+            out.reserve(512 + (*whole)->content.size());
+            format.encode_response(**whole, meta, out);
             co_await send_whole(ex, format, meta, rec.start, out);
             co_return;
         }
