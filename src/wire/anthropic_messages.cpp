@@ -665,7 +665,7 @@ result<http_request> encode_request(chat_request const& req, encode_context cons
     json::array tools(sp);
     for (std::size_t i = 0; i < req.tools.size(); ++i) {
         auto const& t = req.tools[i];
-        if (t.name.empty()) return invalid("tools[" + std::to_string(i) + "]: a tool needs a name");
+        if (auto ok = check_tool_name(t, i); !ok) return ok.error();
         if (t.name == json_answer_tool)
             return invalid("tools[" + std::to_string(i) + "]: the name '" + t.name +
                            "' is reserved for JSON answers");

@@ -878,7 +878,7 @@ result<json::object> encode_tool_config(chat_request const& req, bool has_tool_b
     json::array tools(sp);
     for (std::size_t i = 0; i < req.tools.size(); ++i) {
         auto const& t = req.tools[i];
-        if (t.name.empty()) return invalid("tools[" + std::to_string(i) + "]: a tool needs a name");
+        if (auto ok = check_tool_name(t, i); !ok) return ok.error();
         // `strict` has no Converse field; the schema is still sent and models follow it.
         tools.emplace_back(tool_spec(sp, t.name, t.description, t.parameters));
         if (t.cache) {

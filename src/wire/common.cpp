@@ -389,6 +389,11 @@ result<void> check_tool_choice(chat_request const& req) {
     return {};
 }
 
+result<void> check_tool_name(tool const& t, std::size_t i) {
+    if (!t.name.empty()) return {};
+    return failure(error::invalid_request, "tools[" + std::to_string(i) + "]: a tool needs a name");
+}
+
 boost::json::value const* present(boost::json::object const& o, std::string_view key) noexcept {
     auto const* v = o.if_contains(key);
     return v && !v->is_null() ? v : nullptr;

@@ -169,6 +169,9 @@ result<void> check_cache_ttl(cache_control const& c, std::string const& at);
 /// needs tools and a named tool must be one of them (`error::invalid_request`); no
 /// `tool_choice` passes.
 result<void> check_tool_choice(chat_request const& req);
+/// Checks that `t`, the request's tool `i`, has a name, as every format does
+/// (`error::invalid_request`).
+result<void> check_tool_name(tool const& t, std::size_t i);
 /// @}
 
 /// @name Reading requests (the server sides)

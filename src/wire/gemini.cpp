@@ -927,8 +927,7 @@ public:
             json::array decls(sp);
             for (std::size_t i = 0; i < req.tools.size(); ++i) {
                 auto const& t = req.tools[i];
-                if (t.name.empty())
-                    return invalid("tools[" + std::to_string(i) + "]: a tool needs a name");
+                if (auto ok = check_tool_name(t, i); !ok) return ok.error();
                 json::object fn(sp);
                 fn.emplace("name", t.name);
                 if (!t.description.empty()) fn.emplace("description", t.description);

@@ -1152,8 +1152,7 @@ result<http_request> encode_chat(chat_request const& req, encode_context const& 
         json::array tools(sp);
         for (std::size_t i = 0; i < req.tools.size(); ++i) {
             auto const& t = req.tools[i];
-            if (t.name.empty())
-                return invalid("tools[" + std::to_string(i) + "]: a tool needs a name");
+            if (auto ok = check_tool_name(t, i); !ok) return ok.error();
             json::object fn(sp);
             fn.emplace("name", t.name);
             if (!t.description.empty()) fn.emplace("description", t.description);
@@ -1170,26 +1169,15 @@ result<http_request> encode_chat(chat_request const& req, encode_context const& 
     if (auto ok = check_tool_choice(req); !ok) return ok.error();
     if (req.tool_choice) {
         auto const& tc = *req.tool_choice;
-        switch (tc.how) {
-        case tool_choice::mode::automatic:
-            // OpenAI rejects tool_choice without tools; "auto" is the default anyway.
-            if (!req.tools.empty()) body.emplace("tool_choice", "auto");
-            break;
-        case tool_choice::mode::none:
-            if (!req.tools.empty()) body.emplace("tool_choice", "none");
-            break;
-        case tool_choice::mode::required:
-            body.emplace("tool_choice", "required");
-            break;
-        case tool_choice::mode::named: {
+        if (auto const word = openai::tool_choice_word(tc, !req.tools.empty()); !word.empty()) {
+            body.emplace("tool_choice", word);
+        } else if (tc.how == tool_choice::mode::named) {
             json::object fn(sp);
             fn.emplace("name", tc.name);
             json::object o(sp);
             o.emplace("type", "function");
             o.emplace("function", std::move(fn));
             body.emplace("tool_choice", std::move(o));
-            break;
-        }
         }
     }
     if (req.response_format) {

@@ -58,6 +58,20 @@ constexpr std::string_view finish_name(finish_reason r) noexcept {
 /// `x-generation-id`.
 std::string_view request_id_of(response_head const& head);
 
+/// The word OpenAI's Chat Completions and Responses APIs both give `tc` (`auto`, `none`,
+/// `required`), or empty where there is none to send: `named` is an object (of a different
+/// shape in each), and `auto` or `none` without tools is left out (OpenAI rejects a
+/// tool_choice without tools; both are what it does anyway).
+constexpr std::string_view tool_choice_word(tool_choice const& tc, bool has_tools) noexcept {
+    switch (tc.how) {
+    case tool_choice::mode::automatic: return has_tools ? "auto" : "";
+    case tool_choice::mode::none: return has_tools ? "none" : "";
+    case tool_choice::mode::required: return "required";
+    case tool_choice::mode::named: return "";
+    }
+    return "";
+}
+
 /// A data URI the OpenAI API accepts: `data:<media type>;base64,<data>`. Checked without
 /// copying the (possibly megabytes of) data, which parse_data_uri would do.
 bool is_base64_data_uri(std::string_view uri) noexcept;

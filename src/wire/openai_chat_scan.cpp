@@ -792,7 +792,7 @@ bool answer_scanner::parsed_all(std::string_view text, std::size_t n,
 
 bool answer_scanner::read(std::string_view text, bool chunk, scanned_answer& out) {
     auto& h = p_.handler();
-    h.record = nullptr;
+    h.record = nullptr;  // (set below only while a shape is learnt; values_ outlives it)
     boost::json::error_code ec;
     p_.reset();
     // A chunk of this stream: the learnt tail reads most of them.
@@ -854,10 +854,7 @@ bool answer_scanner::read(std::string_view text, bool chunk, scanned_answer& out
         // Up to the prefix's end, the parser suspended there; then the rest.
         --learn_budget_;
         auto const n = p_.write_some(true, text.data(), split, ec);
-        if (ec || n != split || h.gave_up) {
-            h.record = nullptr;
-            return false;
-        }
+        if (ec || n != split || h.gave_up) return false;
         if (h.at_message_start()) {
             prefix_.assign(text.substr(0, split));
             h.save(learnt_);
@@ -868,7 +865,6 @@ bool answer_scanner::read(std::string_view text, bool chunk, scanned_answer& out
         text.remove_prefix(split);
     }
     auto const n = p_.write_some(false, text.data(), text.size(), ec);
-    h.record = nullptr;
     if (!parsed_all(text, n, ec)) return false;
     if (learn_shape)
         shapes->learn(whole, chunk, values_, out, prefix_learnt ? prefix_.size() : 0,
@@ -888,8 +884,8 @@ bool answer_scanner::read_tail(std::string_view rest, scanned_answer& out) {
     if (!t.padded) return rest == t.before_pad;
     if (!rest.starts_with(t.before_pad)) return false;
     rest.remove_prefix(t.before_pad.size());
-    pad_.clear();
-    std::size_t const pad = read_string(rest, pad_);
+    bool plain = true;
+    std::size_t const pad = read_string(rest, nullptr, plain);  // checked, not kept
     return pad != 0 && rest.substr(pad) == t.after_pad;
 }
 
@@ -901,9 +897,9 @@ void answer_scanner::learn_tail(std::string_view rest, scanned_answer const& out
     --tail_budget_;
     if (!rest.starts_with(content_lead)) return;
     rest.remove_prefix(content_lead.size());
-    pad_.clear();
-    std::size_t const n = read_string(rest, pad_);
-    if (n == 0 || pad_ != out.content) return;
+    content_.clear();
+    std::size_t const n = read_string(rest, content_);
+    if (n == 0 || content_ != out.content) return;
     rest.remove_prefix(n);
     if (rest.size() > max_tail) return;
     tail t;
@@ -915,8 +911,8 @@ void answer_scanner::learn_tail(std::string_view rest, scanned_answer const& out
     } else {
         t.before_pad.assign(rest.substr(0, at + pad_lead.size()));
         rest.remove_prefix(at + pad_lead.size());
-        pad_.clear();
-        std::size_t const pad = read_string(rest, pad_);
+        bool plain = true;
+        std::size_t const pad = read_string(rest, nullptr, plain);
         if (pad == 0) return;
         t.padded = true;
         t.after_pad.assign(rest.substr(pad));

@@ -321,7 +321,7 @@ private:
     std::size_t hits_ = 0;
     int learn_budget_;    // attempts to learn left before a hit
     std::optional<tail> tail_;  // the learnt tail, if any
-    std::string pad_;           // a padding string read (its text is not kept)
+    std::string content_;       // a chunk's content read again, to learn its tail
     std::size_t tail_hits_ = 0;
     int tail_budget_;     // attempts to learn a tail left before a hit
     shape_cache* shapes_;

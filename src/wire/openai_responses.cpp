@@ -276,7 +276,7 @@ result<void> encode_tools(chat_request const& req, json::object& body, json::sto
         json::array tools(sp);
         for (std::size_t i = 0; i < req.tools.size(); ++i) {
             auto const& t = req.tools[i];
-            if (t.name.empty()) return invalid("tools[" + std::to_string(i) + "]: a tool needs a name");
+            if (auto ok = check_tool_name(t, i); !ok) return ok;
             // Flat, unlike Chat Completions' {"function": {...}} (PROVIDERS-2.md 1.1).
             json::object o(sp);
             o.emplace("type", "function");
@@ -296,23 +296,13 @@ result<void> encode_tools(chat_request const& req, json::object& body, json::sto
     if (!req.tool_choice) return {};
     if (auto ok = check_tool_choice(req); !ok) return ok;
     auto const& tc = *req.tool_choice;
-    switch (tc.how) {
-    case tool_choice::mode::automatic:
-        if (!req.tools.empty()) body.emplace("tool_choice", "auto");
-        break;
-    case tool_choice::mode::none:
-        if (!req.tools.empty()) body.emplace("tool_choice", "none");
-        break;
-    case tool_choice::mode::required:
-        body.emplace("tool_choice", "required");
-        break;
-    case tool_choice::mode::named: {
-        json::object o(sp);
+    if (auto const word = openai::tool_choice_word(tc, !req.tools.empty()); !word.empty()) {
+        body.emplace("tool_choice", word);
+    } else if (tc.how == tool_choice::mode::named) {
+        json::object o(sp);  // flat, unlike Chat Completions' {"function": {...}}
         o.emplace("type", "function");
         o.emplace("name", tc.name);
         body.emplace("tool_choice", std::move(o));
-        break;
-    }
     }
     return {};
 }
