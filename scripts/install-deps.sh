@@ -9,6 +9,7 @@ packages=(g++ cmake ninja-build pkg-config libssl-dev
           libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
           libboost-test1.81-dev libboost-program-options1.81-dev
           libsqlite3-dev libhiredis-dev   # the state stores (src/state/)
+          libgoogle-perftools-dev         # tcmalloc for the llmux command (LLMUX_TCMALLOC)
           redis-server                    # the Redis store's tests (scripts/test.sh starts one)
           clang libclang-rt-14-dev)   # clang: the libFuzzer targets
 if [[ "${1:-}" == "--with-tools" ]]; then
