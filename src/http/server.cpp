@@ -16,11 +16,11 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/read_size.hpp>
 #include <boost/beast/core/stream_traits.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
-#include <boost/beast/http/read.hpp>
 #include <boost/beast/http/status.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 
@@ -611,9 +611,9 @@ private:
             parser_->body_limit(cfg.max_body_bytes);
             parser_->header_limit(cfg.max_header_bytes);
             {
-                auto [ec, n] =
-                    co_await http::async_read_header(stream_, buffer_, *parser_, use_tuple);
-                (void)n;
+                // Usually the whole head is in the buffer already (it came in one read).
+                auto ec = parse_buffered(true);
+                if (ec == http::error::need_more) ec = co_await read_more(true);
                 if (ec) {
                     co_await reject(ec);
                     co_return;
@@ -644,8 +644,8 @@ private:
                     (void)n;
                     if (ec) co_return;
                 }
-                auto [ec, n] = co_await http::async_read(stream_, buffer_, *parser_, use_tuple);
-                (void)n;
+                auto ec = parse_buffered(false);
+                if (ec == http::error::need_more) ec = co_await read_more(false);
                 if (ec) {
                     co_await reject(ec);
                     co_return;
@@ -710,6 +710,49 @@ private:
             // for the life of the connection.
             if (spare_body_.capacity() > retained_bytes) std::string().swap(spare_body_);
             if (buffer_.size() == 0 && buffer_.capacity() > retained_bytes) buffer_.shrink_to_fit();
+        }
+    }
+
+    /** Parses what the buffer holds, up to the end of the head (`head`) or of the whole
+        request: `need_more` when the parser needs more bytes than the buffer has. This and
+        `read_more` are what Beast's `http::async_read_header` and `http::async_read` do (the
+        same parser calls, limits and end-of-stream rules), but bytes already read are parsed
+        here, in the caller's frame: a request that came in one read, the common case, costs
+        no composed operation and no trip through the scheduler per step (issue 15).
+    */
+    error_code parse_buffered(bool head) {
+        parser_->eager(!head);
+        for (;;) {
+            if (head ? parser_->is_header_done() : parser_->is_done()) return {};
+            if (buffer_.size() == 0) return http::error::need_more;
+            error_code ec;
+            auto const used = parser_->put(buffer_.data(), ec);
+            buffer_.consume(used);
+            if (ec) return ec;  // need_more included
+            if (used == 0) return http::error::need_more;
+        }
+    }
+
+    /// Reads and parses until `parse_buffered(head)` is satisfied or fails.
+    asio::awaitable<error_code> read_more(bool head) {
+        for (;;) {
+            auto const size = beast::read_size(buffer_, 65536);  // Beast's read size
+            if (size == 0) co_return http::error::buffer_overflow;
+            auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(size), use_tuple);
+            if (ec == asio::error::eof) {
+                // As Beast: the end of a stream before any byte of a request is a clean end;
+                // after some, the parser says whether the message was complete.
+                if (!parser_->got_some()) co_return http::error::end_of_stream;
+                error_code pec;
+                parser_->put_eof(pec);
+                if (pec) co_return pec;
+                bool const done = head ? parser_->is_header_done() : parser_->is_done();
+                co_return done ? error_code() : error_code(http::error::partial_message);
+            }
+            if (ec) co_return ec;
+            buffer_.commit(n);
+            auto const pec = parse_buffered(head);
+            if (pec != http::error::need_more) co_return pec;
         }
     }
 

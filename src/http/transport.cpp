@@ -414,6 +414,42 @@ private:
     std::string body_;
 };
 
+/** The reads of a response are Beast's `http::async_read_header` and `http::async_read_some`
+    written out: the same parser calls, read sizes and end-of-input rules, but the bytes a read
+    brought are parsed in the caller's frame, and bytes already buffered (a body that came with
+    its head) without any read: no composed operation and no trip through the scheduler per
+    step (issue 15). At most this much is read at once (Beast's figure).
+*/
+constexpr std::size_t max_read_size = 64 * 1024;
+
+/// Parses what `b` holds into `p` up to the end of the head.
+error_code parse_head(beast::flat_buffer& b, response_parser& p) {
+    while (!p.is_header_done() && b.size() != 0) {
+        error_code ec;
+        auto const n = p.put(b.data(), ec);
+        b.consume(n);
+        if (ec == http::error::need_more) return {};
+        if (ec) return ec;
+        if (n == 0) break;
+    }
+    return {};
+}
+
+/** What a read's error `ec` means for the response in `p`: nothing (the body ended with the
+    connection, as the parser allows: an HTTP/1.0-style body read to EOF) or the error to
+    report. A TLS peer that closes without close_notify ends such a body too, once the parser
+    says the message only needed EOF (STYLE.md 4); otherwise that is a truncation.
+*/
+error_code end_of_input(response_parser& p, error_code ec) {
+    if (ec == asio::error::eof || (ec == ssl::error::stream_truncated && p.need_eof())) {
+        if (!p.got_some()) return http::error::end_of_stream;
+        error_code eec;
+        p.put_eof(eec);
+        return eec;
+    }
+    return ec;
+}
+
 /// Connects if needed, writes the request and reads the response head into `p`.
 /// Runs on the connection's strand.
 awaitable<exchange_outcome> send_and_read_head(std::shared_ptr<connection> c,
@@ -461,10 +497,22 @@ awaitable<exchange_outcome> send_and_read_head(std::shared_ptr<connection> c,
     ++c->uses;
 
     p.header_limit(header_limit);
+    p.eager(false);  // the head alone: a stream's body is read by body_stream::read_some
     auto const head_step = make_step(cfg.timeouts.first_byte, deadline, "first-byte");
     c->tcp().expires_at(head_step.at);
-    auto [hec, hn] = co_await c->with_stream(
-        [&](auto& s) { return http::async_read_header(s, c->buffer, p, use_tuple); });
+    error_code hec;
+    while (!hec && !p.is_header_done()) {
+        auto const size = beast::read_size(c->buffer, max_read_size);
+        if (size == 0) {
+            hec = http::error::buffer_overflow;
+            break;
+        }
+        auto [rec, n] = co_await c->with_stream(
+            [&](auto& s) { return s.async_read_some(c->buffer.prepare(size), use_tuple); });
+        c->buffer.commit(n);
+        hec = rec ? end_of_input(p, rec) : parse_head(c->buffer, p);
+        if (!hec && !p.is_header_done() && rec) hec = http::error::partial_message;
+    }
     if (hec) {
         c->close_now();
         out.fail = step_failure(hec, head_step, "waiting for the response from", o);
@@ -482,18 +530,33 @@ awaitable<std::optional<failure>> read_body_some(connection& c, response_parser&
     co_await asio::this_coro::throw_if_cancelled(false);
     origin const& o = c.pool->org;
     while (!p.is_done() && (until_done || p.body().empty())) {
-        auto const step = make_step(cfg.timeouts.idle, deadline, "idle");
-        c.tcp().expires_at(step.at);
-        auto [ec, n] = co_await c.with_stream(
-            [&](auto& s) { return http::async_read_some(s, c.buffer, p, use_tuple); });
-        if (ec) {
-            // A TLS peer that closes without close_notify ends a body delimited by EOF; once the
-            // parser says the message only needed EOF, the response is complete (STYLE.md 4).
-            if (ec == ssl::error::stream_truncated && p.need_eof()) {
-                error_code eec;
-                p.put_eof(eec);
-                if (!eec) break;
+        // What the buffer holds first, without reading: usually the whole body came with the
+        // head, or several events in one read.
+        if (c.buffer.size() != 0) {
+            error_code ec;
+            auto const n = p.put(c.buffer.data(), ec);
+            c.buffer.consume(n);
+            if (!ec && n != 0) continue;
+            if (ec && ec != http::error::need_more) {
+                c.close_now();
+                co_return step_failure(ec, make_step(cfg.timeouts.idle, deadline, "idle"),
+                                       "reading the response from", o);
             }
+        }
+        auto const step = make_step(cfg.timeouts.idle, deadline, "idle");
+        auto const size = beast::read_size(c.buffer, max_read_size);
+        error_code ec = size == 0 ? error_code(http::error::buffer_overflow) : error_code();
+        if (!ec) {
+            c.tcp().expires_at(step.at);
+            auto [rec, n] = co_await c.with_stream(
+                [&](auto& s) { return s.async_read_some(c.buffer.prepare(size), use_tuple); });
+            c.buffer.commit(n);
+            if (rec) {
+                ec = end_of_input(p, rec);
+                if (!ec) break;  // the body ended with the connection
+            }
+        }
+        if (ec) {
             c.close_now();
             co_return step_failure(ec, step, "reading the response from", o);
         }
@@ -540,10 +603,15 @@ awaitable<exchange_outcome> full_exchange(std::shared_ptr<connection> c,
     if (auto const n = p->content_length(); n && *n > c->buffer.capacity() - c->buffer.size())
         c->buffer.reserve(static_cast<std::size_t>(
             std::min<std::uint64_t>(*n + c->buffer.size(), max_read_buffer)));
-    if (auto f = co_await read_body_some(*c, *p, deadline, tr->config(), true)) {
+    if (auto f = parse_buffered(*c, *p, deadline, tr->config())) {
         o.fail = std::move(f);
         co_return o;
     }
+    if (!p->is_done())
+        if (auto f = co_await read_body_some(*c, *p, deadline, tr->config(), true)) {
+            o.fail = std::move(f);
+            co_return o;
+        }
     o.reusable = p->keep_alive() && p->is_done() && !p->need_eof();
     co_return o;
 }

@@ -208,6 +208,12 @@ public:
         if (plain_ || tls_) lowest().close();
     }
 
+    /// Ends what this side sends (plain TCP), keeping the connection open for reading.
+    void shutdown_send() {
+        error_code ec;
+        lowest().socket().shutdown(tcp::socket::shutdown_send, ec);
+    }
+
     /// The connected socket's descriptor (for getsockopt).
     int native_handle() { return lowest().socket().native_handle(); }
 

@@ -45,8 +45,10 @@ struct raw_upstream {
     asio::ip::tcp::socket peer;
     std::string request;
 
-    raw_upstream(asio::io_context& io, std::string response)
-        : acc(io, {asio::ip::make_address("127.0.0.1"), 0}), peer(io) {
+    /// Answers one request with `response`, written `piece` bytes at a time when not 0 (the
+    /// client's reads then mostly see a few bytes each).
+    raw_upstream(asio::io_context& io, std::string response, std::size_t piece = 0)
+        : acc(io, {asio::ip::make_address("127.0.0.1"), 0}), peer(io), piece_(piece) {
         asio::co_spawn(io, serve(std::move(response)), asio::detached);
     }
 
@@ -60,6 +62,8 @@ struct raw_upstream {
     }
 
 private:
+    std::size_t piece_;
+
     asio::awaitable<void> serve(std::string response) {
         co_await acc.async_accept(peer, asio::use_awaitable);
         // The client's transport writes the request's head and JSON body at once.
@@ -70,7 +74,17 @@ private:
             if (ec) co_return;
             request.append(buf, n);
         }
-        co_await asio::async_write(peer, asio::buffer(response), asio::use_awaitable);
+        if (piece_ == 0) {
+            co_await asio::async_write(peer, asio::buffer(response), asio::use_awaitable);
+        } else {
+            peer.set_option(asio::ip::tcp::no_delay(true));
+            for (std::size_t i = 0; i < response.size(); i += piece_) {
+                auto const n = std::min(piece_, response.size() - i);
+                co_await asio::async_write(peer, asio::buffer(response.data() + i, n),
+                                           asio::use_awaitable);
+                co_await asio::post(peer.get_executor(), asio::use_awaitable);  // the client's turn
+            }
+        }
         boost::system::error_code ec;
         peer.shutdown(asio::ip::tcp::socket::shutdown_send, ec);
     }
@@ -432,6 +446,70 @@ BOOST_AUTO_TEST_CASE(response_framing_headers_and_the_size_cap) {
                             "Connection: close\r\n\r\n" + body, 100);
         BOOST_TEST_REQUIRE(!r);
         BOOST_TEST(is(r.error(), error::response_too_large), r.error());
+    }
+}
+
+BOOST_AUTO_TEST_CASE(responses_that_arrive_in_pieces) {
+    // The transport parses what it has read and reads more only when the parser needs it: a
+    // head, a body by length, by chunks and up to the end of the connection, and an SSE
+    // stream, each written 1, 5 and 64 bytes at a time, and a response cut inside its head.
+    auto const chat = [](std::string response, std::size_t piece) {
+        asio::io_context io;
+        raw_upstream up(io, std::move(response), piece);
+        client c{io.get_executor(), up.config()};
+        return llmux::test::run_coro(io, [&] { return c.chat(ask("openai/gpt-4o-mini")); });
+    };
+    std::string const body(answer_json);
+    auto hex = [](std::size_t n) {
+        char b[16];
+        return std::string(b, std::to_chars(b, b + 16, n, 16).ptr);
+    };
+    std::string const half = body.substr(0, 50), rest = body.substr(50);
+    std::string const events =
+        "data: {\"id\":\"c1\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"}}]}\n\n"
+        "data: {\"id\":\"c1\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hi\"}}]}\n\n"
+        "data: {\"id\":\"c1\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\" there\"},\"finish_reason\":\"stop\"}]}\n\n"
+        "data: [DONE]\n\n";
+    for (std::size_t piece : {1u, 5u, 64u}) {
+        BOOST_TEST_CONTEXT("pieces of " << piece) {
+            auto const sized = chat("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                                    "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body,
+                                    piece);
+            BOOST_TEST_REQUIRE(!!sized, sized.error());
+            BOOST_TEST(sized->content == "Hi");
+            BOOST_TEST(sized->usage.input_tokens.value_or(0) == 3u);
+            auto const chunked = chat("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                                      "Transfer-Encoding: chunked\r\n\r\n" + hex(half.size()) + "\r\n" +
+                                          half + "\r\n" + hex(rest.size()) + "\r\n" + rest + "\r\n0\r\n\r\n",
+                                      piece);
+            BOOST_TEST_REQUIRE(!!chunked, chunked.error());
+            BOOST_TEST(chunked->content == "Hi");
+            auto const to_eof = chat("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                                     "Connection: close\r\n\r\n" + body,
+                                     piece);
+            BOOST_TEST_REQUIRE(!!to_eof, to_eof.error());
+            BOOST_TEST(to_eof->content == "Hi");
+            auto const cut = chat("HTTP/1.1 200 OK\r\nContent-Type: appli", piece);
+            BOOST_TEST_REQUIRE(!cut);
+            BOOST_TEST(cut.error().diag.message.find("waiting for the response") != std::string::npos,
+                       cut.error());
+
+            asio::io_context io;
+            raw_upstream up(io, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+                                "Transfer-Encoding: chunked\r\n\r\n" + hex(events.size()) + "\r\n" +
+                                    events + "\r\n0\r\n\r\n",
+                            piece);
+            client c{io.get_executor(), up.config()};
+            std::string text;
+            auto const r = llmux::test::run_coro(io, [&]() -> asio::awaitable<result<chat_response>> {
+                auto s = c.stream(ask("openai/gpt-4o-mini"));
+                while (auto chunk = co_await s.next()) text += chunk->text;
+                co_return s.response();
+            });
+            BOOST_TEST_REQUIRE(!!r, r.error());
+            BOOST_TEST(text == "Hi there");
+            BOOST_TEST(r->content == "Hi there");
+        }
     }
 }
 

@@ -194,6 +194,73 @@ BOOST_FIXTURE_TEST_CASE(keep_alive_pipelining_and_close, server_fixture) {
     BOOST_TEST(llmux::test::run_until(ctx, [&] { return server->stats().open == 0; }));
 }
 
+BOOST_FIXTURE_TEST_CASE(requests_that_arrive_in_pieces, server_fixture) {
+    // The server parses what it has read and reads more only when the parser needs it: a head
+    // and a body written a few bytes at a time (on one thread, each write's bytes are mostly
+    // read before the next), then two requests in one write, then a request cut off inside
+    // its body, which gets no answer.
+    llmux::detail::server_config cfg;
+    cfg.max_header_bytes = 1024;
+    start(cfg);
+    auto pieces = [](std::string const& bytes, std::size_t n) {
+        std::vector<std::string> out;
+        for (std::size_t i = 0; i < bytes.size(); i += n) out.push_back(bytes.substr(i, n));
+        return out;
+    };
+    run([&]() -> asio::awaitable<void> {
+        client c(ctx.get_executor());
+        co_await c.connect(url);
+        std::string const chunked =
+            "POST /whole HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+            "3\r\nabc\r\n4;ext=1\r\ndefg\r\n0\r\n\r\n";
+        std::string const sized =
+            "POST /whole HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\nhello world";
+        for (auto const& [bytes, body] :
+             {std::pair{chunked, std::string("hello abcdefg")},
+              std::pair{sized, std::string("hello hello world")}}) {
+            for (std::size_t n : {1u, 3u, 7u}) {
+                for (auto const& piece : pieces(bytes, n)) {
+                    auto const ec = co_await c.write_raw(piece);
+                    BOOST_TEST(!ec, ec.message());
+                    co_await asio::post(ctx, asio::use_awaitable);  // the server's turn
+                }
+                auto const r = co_await c.read_response();
+                BOOST_TEST(r.status == 200u, n << ": " << r.ec.message());
+                BOOST_TEST(r.body == body, n);
+            }
+        }
+        // Two requests in one write, the second's head cut in the middle: the first is
+        // answered, and the second once its rest arrives.
+        co_await c.write_raw(sized + "GET /whole HTTP/1.1\r\nHo");
+        auto const a = co_await c.read_response();
+        BOOST_TEST(a.body == "hello hello world");
+        co_await c.write_raw("st: x\r\n\r\n");
+        auto const b = co_await c.read_response();
+        BOOST_TEST(b.body == "hello ");
+        // A head larger than the limit, a byte at a time: 431, then the server closes.
+        std::string const big = "GET /whole HTTP/1.1\r\nX: " + std::string(1100, 'a') + "\r\n\r\n";
+        for (auto const& piece : pieces(big, 64)) {
+            if (co_await c.write_raw(piece)) break;  // the server may already have closed
+            co_await asio::post(ctx, asio::use_awaitable);
+        }
+        auto const over = co_await c.read_response();
+        BOOST_TEST(over.status == 431u, over.ec.message());
+    });
+    // A body cut off by the client's close: nothing to answer, the connection just ends.
+    auto const cut = run([&]() -> asio::awaitable<std::pair<error_code, std::uint64_t>> {
+        client c(ctx.get_executor());
+        co_await c.connect(url);
+        auto const before = server->stats().requests;
+        co_await c.write_raw("POST /whole HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc");
+        co_await asio::post(ctx, asio::use_awaitable);
+        c.shutdown_send();
+        auto const ec = co_await c.read_until_closed(10s);
+        co_return std::pair{ec, server->stats().requests - before};
+    });
+    BOOST_TEST((cut.first == asio::error::eof), cut.first.message());
+    BOOST_TEST(cut.second == 0u);  // never handed to the handler
+}
+
 BOOST_FIXTURE_TEST_CASE(http10_and_head, server_fixture) {
     start();
     // HTTP/1.0 has no chunked encoding: the body comes raw and the connection closes.
