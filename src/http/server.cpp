@@ -116,6 +116,41 @@ struct listener {
         : strand(detail::make_small_strand(ex)), acceptor(strand), backoff(strand), tls(std::move(ctx)) {}
 };
 
+/** A timer of the server's that always expires before the connections' deadlines (which are
+    seconds away), renewed every `period`. A deadline set while an earlier timer is pending
+    does not reprogram the reactor's timerfd: without it, each of a request's deadlines (the
+    head, the body, the write, the upstream's steps) was the earliest on a quiet server and
+    cost a `timerfd_settime`, four per request at one connection (issue 15). Started with the
+    first listener, stopped with the listeners; its own strand, for stop() may run on any
+    thread.
+*/
+struct reactor_anchor : std::enable_shared_from_this<reactor_anchor> {
+    static constexpr auto period = std::chrono::seconds(1);
+    asio::steady_timer timer;
+    bool stopped = false;
+
+    explicit reactor_anchor(asio::any_io_executor const& ex) : timer(make_small_strand(ex)) {}
+
+    void start() {
+        asio::post(timer.get_executor(), [self = shared_from_this()] { self->arm(); });
+    }
+    void stop() {
+        asio::post(timer.get_executor(), [self = shared_from_this()] {
+            self->stopped = true;
+            self->timer.cancel();
+        });
+    }
+
+private:
+    void arm() {
+        if (stopped) return;
+        timer.expires_after(period);
+        timer.async_wait([self = shared_from_this()](error_code ec) {
+            if (!ec) self->arm();
+        });
+    }
+};
+
 struct http_server::state {
     asio::any_io_executor ex;
     server_config cfg;
@@ -131,8 +166,9 @@ struct http_server::state {
     std::atomic<bool> stopped{false};
     std::atomic<bool> draining{false};
 
-    std::mutex mutex;  // guards listeners and connections
+    std::mutex mutex;  // guards listeners, anchor and connections
     std::vector<std::shared_ptr<listener>> listeners;
+    std::shared_ptr<reactor_anchor> anchor;
     std::unordered_map<server_connection*, std::weak_ptr<server_connection>> connections;
     /// Open connections per client address; an entry exists only while one is open, so the
     /// map is bounded by `max_connections`.
@@ -1000,6 +1036,10 @@ result<tcp::endpoint> http_server::listen(std::string const& host, std::uint16_t
     {
         std::lock_guard lock(state_->mutex);
         state_->listeners.push_back(l);
+        if (!state_->anchor) {
+            state_->anchor = std::make_shared<reactor_anchor>(state_->ex);
+            state_->anchor->start();
+        }
     }
     asio::co_spawn(l->strand, accept_loop(state_, l), [](std::exception_ptr) {});
     return bound;
@@ -1012,13 +1052,16 @@ void close_listeners_then(std::shared_ptr<http_server::state> const& s,
                           void (server_connection::*what)() noexcept) {
     std::vector<std::shared_ptr<listener>> ls;
     std::vector<std::shared_ptr<server_connection>> cs;
+    std::shared_ptr<reactor_anchor> anchor;
     {
         std::lock_guard lock(s->mutex);
         ls.swap(s->listeners);
+        anchor.swap(s->anchor);
         cs.reserve(s->connections.size());
         for (auto const& [raw, weak] : s->connections)
             if (auto c = weak.lock()) cs.push_back(std::move(c));
     }
+    if (anchor) anchor->stop();
     for (auto& l : ls)
         asio::post(l->strand, [l] {
             error_code ec;
