@@ -3,6 +3,7 @@
 
 #include "util/header.hpp"
 #include "util/json_text.hpp"
+#include "http/send_now.hpp"
 #include "util/strand.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -214,6 +215,8 @@ public:
     /// Writes `bufs` whole (they must outlive the await): the error and the bytes written.
     /// The write itself, not a coroutine around it: no frame of its own per write.
     virtual asio::awaitable<std::tuple<error_code, std::size_t>> write(write_buffers const& bufs) = 0;
+    /// Sends what the socket takes now, without waiting (http/send_now.hpp); 0 on TLS.
+    virtual std::size_t write_now(write_buffers const& bufs, error_code& ec) = 0;
     /// Starts watching the connection while a handler runs (no-op when already watching).
     virtual void start_watch() = 0;
     /// TCP reset: SO_LINGER 0, then close.
@@ -329,8 +332,14 @@ asio::awaitable<error_code> server_exchange::send(std::string_view body) {
     bufs[1] = asio::buffer(c.head_);
     bufs[2] = asio::buffer(c.framing_);
     if (!c.head_request_) bufs[3] = asio::buffer(body.data(), body.size());
-    auto const [ec, written] = co_await c.write(bufs);
-    (void)written;
+    // What the socket takes now (usually all: http/send_now.hpp), then the rest, if any.
+    error_code ec;
+    if (std::size_t const sent = c.write_now(bufs, ec); !ec && sent != asio::buffer_size(bufs)) {
+        write_buffers const rest = drop_front(bufs, sent);
+        auto [wec, n] = co_await c.write(rest);
+        (void)n;
+        ec = wec;
+    }
     phase_ = ec ? phase::failed : phase::done;
     co_return ec;
 }
@@ -377,8 +386,13 @@ asio::awaitable<error_code> server_exchange::write_head_and(std::string_view dat
     }
     if (last && !raw_stream_ && !c.head_request_) bufs[n++] = asio::buffer("0\r\n\r\n", 5);
     if (n == 0) co_return error_code{};
-    auto const [ec, written] = co_await c.write(bufs);
-    (void)written;
+    error_code ec;
+    if (std::size_t const sent = c.write_now(bufs, ec); !ec && sent != asio::buffer_size(bufs)) {
+        write_buffers const rest = drop_front(bufs, sent);
+        auto [wec, wn] = co_await c.write(rest);
+        (void)wn;
+        ec = wec;
+    }
     if (ec)
         phase_ = phase::failed;
     else if (last)
@@ -462,6 +476,16 @@ public:
         self->close_now();
         self->server_->remove(self.get(), self->peer_);
         self->server_->open.fetch_sub(1, std::memory_order_relaxed);
+    }
+
+    std::size_t write_now(write_buffers const& bufs, error_code& ec) override {
+        ec = {};
+        if constexpr (is_tls) {
+            return 0;
+        } else {
+            if (stopping_) return 0;  // the asynchronous write reports the closed socket
+            return send_now(lowest().socket(), bufs, ec);
+        }
     }
 
     asio::awaitable<std::tuple<error_code, std::size_t>> write(write_buffers const& bufs) override {

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: BSL-1.0
 #include "http/transport.hpp"
+#include "http/send_now.hpp"
 
 #include "util/header.hpp"
 #include "util/spawn.hpp"
@@ -482,9 +483,18 @@ awaitable<exchange_outcome> send_and_read_head(std::shared_ptr<connection> c,
     std::array<asio::const_buffer, 2> const bufs{asio::buffer(c->head), asio::buffer(req->body)};
 
     auto const write_step = make_step(cfg.timeouts.idle, deadline, "write");
-    c->tcp().expires_at(write_step.at);
-    auto [wec, wn] = co_await c->with_stream(
-        [&](auto& s) { return asio::async_write(s, bufs, use_tuple); });
+    // On plain TCP, what the socket takes now (usually the whole request: http/send_now.hpp);
+    // the rest, and anything on TLS, under the write deadline.
+    error_code wec;
+    std::size_t const sent = c->plain ? send_now(c->plain->socket(), bufs, wec) : 0;
+    if (!wec && sent != asio::buffer_size(bufs)) {
+        auto const rest = drop_front(bufs, sent);
+        c->tcp().expires_at(write_step.at);
+        auto [rec, wn] = co_await c->with_stream(
+            [&](auto& s) { return asio::async_write(s, rest, use_tuple); });
+        (void)wn;
+        wec = rec;
+    }
     if (wec) {
         c->close_now();
         // A reused connection that fails while we write was dropped by the server; it did not

@@ -513,6 +513,25 @@ BOOST_AUTO_TEST_CASE(responses_that_arrive_in_pieces) {
     }
 }
 
+BOOST_AUTO_TEST_CASE(a_large_request_arrives_whole) {
+    // A request is sent with what the socket takes at once and the rest written as the
+    // upstream reads: an 8 MiB prompt arrives whole, and the answer is read. (A model the
+    // catalog does not know, so that no context window refuses the prompt first.)
+    asio::io_context io;
+    raw_upstream up(io, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " +
+                            std::to_string(answer_json.size()) + "\r\n\r\n" + std::string(answer_json));
+    client c{io.get_executor(), up.config()};
+    std::string prompt(8u << 20, 'x');
+    for (std::size_t i = 0; i < prompt.size(); i += 97) prompt[i] = 'y';
+    auto const r =
+        llmux::test::run_coro(io, [&] { return c.chat(ask("openai/a-model-with-no-window", prompt)); });
+    BOOST_TEST_REQUIRE(!!r, r.error());
+    BOOST_TEST(r->content == "Hi");
+    auto const body_at = up.request.find("\r\n\r\n");
+    BOOST_TEST_REQUIRE(body_at != std::string::npos);
+    BOOST_TEST(up.request.find(prompt) != std::string::npos);  // every byte, in order
+}
+
 BOOST_AUTO_TEST_CASE(connection_refused) {
     asio::io_context io;
     std::uint16_t port;

@@ -64,6 +64,21 @@ struct server_fixture : llmux::test::io_context_fixture {
             x.add_header("Content-Type", "text/plain");
             x.add_header("X-Bad", "a\r\nInjected: yes");  // dropped: no response splitting
             co_await x.send("hello " + x.request().body());
+        } else if (target == "/big") {
+            // More than the socket's buffers hold: a part is sent at once, the rest waits for
+            // the client to read.
+            std::string body(8u << 20, '\0');
+            for (std::size_t i = 0; i < body.size(); ++i) body[i] = static_cast<char>('a' + i % 23);
+            co_await x.send(body);
+        } else if (target == "/big_chunks") {
+            x.start_chunked();
+            std::string piece(1u << 20, '\0');
+            for (int k = 0; k < 6; ++k) {
+                for (std::size_t i = 0; i < piece.size(); ++i)
+                    piece[i] = static_cast<char>('a' + (i + k) % 23);
+                co_await x.write_chunk(piece);
+            }
+            co_await x.end_chunked();
         } else if (target == "/chunked") {
             x.add_header("Content-Type", "text/plain");
             x.start_chunked();
@@ -192,6 +207,32 @@ BOOST_FIXTURE_TEST_CASE(keep_alive_pipelining_and_close, server_fixture) {
     BOOST_TEST(st.requests == 3u);
     // The server ends its side once it sees the client's close.
     BOOST_TEST(llmux::test::run_until(ctx, [&] { return server->stats().open == 0; }));
+}
+
+BOOST_FIXTURE_TEST_CASE(large_responses_arrive_whole, server_fixture) {
+    // A response is sent with what the socket takes at once and the rest written as the client
+    // reads: every byte arrives, in order, whole or in chunks, twice on one connection.
+    start();
+    run([&]() -> asio::awaitable<void> {
+        client c(ctx.get_executor());
+        co_await c.connect(url);
+        for (int round = 0; round < 2; ++round) {
+            auto const whole = co_await c.request(http::verb::get, "/big", {}, {}, false);
+            BOOST_TEST(whole.status == 200u, whole.ec.message());
+            BOOST_TEST_REQUIRE(whole.body.size() == std::size_t(8u << 20));
+            bool same = true;
+            for (std::size_t i = 0; i < whole.body.size() && same; ++i)
+                same = whole.body[i] == static_cast<char>('a' + i % 23);
+            BOOST_TEST(same);
+            auto const chunks = co_await c.request(http::verb::get, "/big_chunks", {}, {}, false);
+            BOOST_TEST(chunks.status == 200u, chunks.ec.message());
+            BOOST_TEST_REQUIRE(chunks.body.size() == std::size_t(6u << 20));
+            for (std::size_t k = 0; k < 6 && same; ++k)
+                for (std::size_t i = 0; i < (1u << 20) && same; ++i)
+                    same = chunks.body[k * (1u << 20) + i] == static_cast<char>('a' + (i + k) % 23);
+            BOOST_TEST(same);
+        }
+    });
 }
 
 BOOST_FIXTURE_TEST_CASE(requests_that_arrive_in_pieces, server_fixture) {
