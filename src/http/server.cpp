@@ -1060,7 +1060,8 @@ result<tcp::endpoint> http_server::listen(std::string const& host, std::uint16_t
     {
         std::lock_guard lock(state_->mutex);
         state_->listeners.push_back(l);
-        if (!state_->anchor) {
+        // (stop and drain set their flag before they take the anchor under this mutex.)
+        if (!state_->anchor && !state_->stopped.load() && !state_->draining.load()) {
             state_->anchor = std::make_shared<reactor_anchor>(state_->ex);
             state_->anchor->start();
         }

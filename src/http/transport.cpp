@@ -510,7 +510,9 @@ awaitable<exchange_outcome> send_and_read_head(std::shared_ptr<connection> c,
     p.eager(false);  // the head alone: a stream's body is read by body_stream::read_some
     auto const head_step = make_step(cfg.timeouts.first_byte, deadline, "first-byte");
     c->tcp().expires_at(head_step.at);
-    error_code hec;
+    // Bytes already buffered first, as Beast does (a connection handed from one request to
+    // the next keeps what followed the last response; the parser says what they are).
+    error_code hec = parse_head(c->buffer, p);
     while (!hec && !p.is_header_done()) {
         auto const size = beast::read_size(c->buffer, max_read_size);
         if (size == 0) {
@@ -539,6 +541,10 @@ awaitable<std::optional<failure>> read_body_some(connection& c, response_parser&
                                                  transport_config const& cfg, bool until_done) {
     co_await asio::this_coro::throw_if_cancelled(false);
     origin const& o = c.pool->org;
+    // The idle deadline runs from the parser's last progress, as with Beast's async_read_some
+    // (one deadline per call, however many reads the parser needs to move on): an upstream
+    // that drips a chunk header a byte at a time is bounded by it, not by the total.
+    std::optional<step_deadline> step;
     while (!p.is_done() && (until_done || p.body().empty())) {
         // What the buffer holds first, without reading: usually the whole body came with the
         // head, or several events in one read.
@@ -546,18 +552,23 @@ awaitable<std::optional<failure>> read_body_some(connection& c, response_parser&
             error_code ec;
             auto const n = p.put(c.buffer.data(), ec);
             c.buffer.consume(n);
-            if (!ec && n != 0) continue;
+            if (!ec && n != 0) {
+                step.reset();
+                continue;
+            }
             if (ec && ec != http::error::need_more) {
                 c.close_now();
-                co_return step_failure(ec, make_step(cfg.timeouts.idle, deadline, "idle"),
+                co_return step_failure(ec, step ? *step : make_step(cfg.timeouts.idle, deadline, "idle"),
                                        "reading the response from", o);
             }
         }
-        auto const step = make_step(cfg.timeouts.idle, deadline, "idle");
+        if (!step) {
+            step = make_step(cfg.timeouts.idle, deadline, "idle");
+            c.tcp().expires_at(step->at);
+        }
         auto const size = beast::read_size(c.buffer, max_read_size);
         error_code ec = size == 0 ? error_code(http::error::buffer_overflow) : error_code();
         if (!ec) {
-            c.tcp().expires_at(step.at);
             auto [rec, n] = co_await c.with_stream(
                 [&](auto& s) { return s.async_read_some(c.buffer.prepare(size), use_tuple); });
             c.buffer.commit(n);
@@ -568,7 +579,7 @@ awaitable<std::optional<failure>> read_body_some(connection& c, response_parser&
         }
         if (ec) {
             c.close_now();
-            co_return step_failure(ec, step, "reading the response from", o);
+            co_return step_failure(ec, *step, "reading the response from", o);
         }
     }
     co_return std::nullopt;
