@@ -216,7 +216,18 @@ public:
     /// The write itself, not a coroutine around it: no frame of its own per write.
     virtual asio::awaitable<std::tuple<error_code, std::size_t>> write(write_buffers const& bufs) = 0;
     /// Sends what the socket takes now, without waiting (http/send_now.hpp); 0 on TLS.
-    virtual std::size_t write_now(write_buffers const& bufs, error_code& ec) = 0;
+    virtual std::size_t send_now(write_buffers const& bufs, error_code& ec) = 0;
+
+    /** Sends what the socket takes of `bufs` now: true when bytes are left, `bufs` then being
+        them, for `write`; false when all went or `ec` says what failed. A response that fits
+        the socket's buffer (the usual case) costs no asynchronous operation.
+    */
+    bool write_now(write_buffers& bufs, error_code& ec) {
+        std::size_t const sent = send_now(bufs, ec);
+        if (ec || sent == asio::buffer_size(bufs)) return false;
+        bufs = drop_front(bufs, sent);
+        return true;
+    }
     /// Starts watching the connection while a handler runs (no-op when already watching).
     virtual void start_watch() = 0;
     /// TCP reset: SO_LINGER 0, then close.
@@ -332,11 +343,9 @@ asio::awaitable<error_code> server_exchange::send(std::string_view body) {
     bufs[1] = asio::buffer(c.head_);
     bufs[2] = asio::buffer(c.framing_);
     if (!c.head_request_) bufs[3] = asio::buffer(body.data(), body.size());
-    // What the socket takes now (usually all: http/send_now.hpp), then the rest, if any.
     error_code ec;
-    if (std::size_t const sent = c.write_now(bufs, ec); !ec && sent != asio::buffer_size(bufs)) {
-        write_buffers const rest = drop_front(bufs, sent);
-        auto [wec, n] = co_await c.write(rest);
+    if (c.write_now(bufs, ec)) {
+        auto [wec, n] = co_await c.write(bufs);
         (void)n;
         ec = wec;
     }
@@ -387,9 +396,8 @@ asio::awaitable<error_code> server_exchange::write_head_and(std::string_view dat
     if (last && !raw_stream_ && !c.head_request_) bufs[n++] = asio::buffer("0\r\n\r\n", 5);
     if (n == 0) co_return error_code{};
     error_code ec;
-    if (std::size_t const sent = c.write_now(bufs, ec); !ec && sent != asio::buffer_size(bufs)) {
-        write_buffers const rest = drop_front(bufs, sent);
-        auto [wec, wn] = co_await c.write(rest);
+    if (c.write_now(bufs, ec)) {
+        auto [wec, wn] = co_await c.write(bufs);
         (void)wn;
         ec = wec;
     }
@@ -478,13 +486,13 @@ public:
         self->server_->open.fetch_sub(1, std::memory_order_relaxed);
     }
 
-    std::size_t write_now(write_buffers const& bufs, error_code& ec) override {
+    std::size_t send_now(write_buffers const& bufs, error_code& ec) override {
         ec = {};
         if constexpr (is_tls) {
             return 0;
         } else {
             if (stopping_) return 0;  // the asynchronous write reports the closed socket
-            return send_now(lowest().socket(), bufs, ec);
+            return detail::send_now(lowest().socket(), bufs, ec);
         }
     }
 
