@@ -3,7 +3,7 @@
 
 #include "util/header.hpp"
 #include "util/json_text.hpp"
-#include "http/send_now.hpp"
+#include "http/direct_io.hpp"
 #include "util/strand.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -215,7 +215,7 @@ public:
     /// Writes `bufs` whole (they must outlive the await): the error and the bytes written.
     /// The write itself, not a coroutine around it: no frame of its own per write.
     virtual asio::awaitable<std::tuple<error_code, std::size_t>> write(write_buffers const& bufs) = 0;
-    /// Sends what the socket takes now, without waiting (http/send_now.hpp); 0 on TLS.
+    /// Sends what the socket takes now, without waiting (http/direct_io.hpp); 0 on TLS.
     virtual std::size_t send_now(write_buffers const& bufs, error_code& ec) = 0;
 
     /** Sends what the socket takes of `bufs` now: true when bytes are left, `bufs` then being
@@ -783,43 +783,28 @@ private:
 
     /** Parses what the buffer holds, up to the end of the head (`head`) or of the whole
         request: `need_more` when the parser needs more bytes than the buffer has. This and
-        `read_more` are what Beast's `http::async_read_header` and `http::async_read` do (the
-        same parser calls, limits and end-of-stream rules), but bytes already read are parsed
-        here, in the caller's frame: a request that came in one read, the common case, costs
-        no composed operation and no trip through the scheduler per step (issue 15).
+        `read_more` are what Beast's `http::async_read_header` and `http::async_read` do
+        (http/direct_io.hpp), but a request that came in one read, the common case, costs no
+        composed operation and no trip through the scheduler per step (issue 15).
     */
     error_code parse_buffered(bool head) {
         parser_->eager(!head);
-        for (;;) {
-            if (head ? parser_->is_header_done() : parser_->is_done()) return {};
-            if (buffer_.size() == 0) return http::error::need_more;
-            error_code ec;
-            auto const used = parser_->put(buffer_.data(), ec);
-            buffer_.consume(used);
-            if (ec) return ec;  // need_more included
-            if (used == 0) return http::error::need_more;
-        }
+        return parse_buffer(buffer_, *parser_, head);
     }
 
     /// Reads and parses until `parse_buffered(head)` is satisfied or fails.
     asio::awaitable<error_code> read_more(bool head) {
         for (;;) {
-            auto const size = beast::read_size(buffer_, 65536);  // Beast's read size
+            auto const size = beast::read_size(buffer_, max_read_size);
             if (size == 0) co_return http::error::buffer_overflow;
             auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(size), use_tuple);
-            if (ec == asio::error::eof) {
-                // As Beast: the end of a stream before any byte of a request is a clean end;
-                // after some, the parser says whether the message was complete.
-                if (!parser_->got_some()) co_return http::error::end_of_stream;
-                error_code pec;
-                parser_->put_eof(pec);
-                if (pec) co_return pec;
+            if (ec) {
+                auto const end = end_of_input(*parser_, ec);
                 bool const done = head ? parser_->is_header_done() : parser_->is_done();
-                co_return done ? error_code() : error_code(http::error::partial_message);
+                co_return end || done ? end : error_code(http::error::partial_message);
             }
-            if (ec) co_return ec;
             buffer_.commit(n);
-            auto const pec = parse_buffered(head);
+            auto const pec = parse_buffer(buffer_, *parser_, head);
             if (pec != http::error::need_more) co_return pec;
         }
     }

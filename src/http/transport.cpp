@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: BSL-1.0
 #include "http/transport.hpp"
-#include "http/send_now.hpp"
+#include "http/direct_io.hpp"
 
 #include "util/header.hpp"
 #include "util/spawn.hpp"
@@ -191,14 +191,14 @@ struct transport::impl {
     std::shared_ptr<connection_counters> counters = std::make_shared<connection_counters>();
 };
 
-/** What one read of a response may take: a burst of SSE events, most answers. Beast reads at
-    most its buffer's free capacity (512 bytes at least) and never more than 64 KiB, so the
-    buffer is reserved at this size, and grown for a body whose length is known up to
-    `max_read_buffer` (more would not save a read); a connection returned to its pool with a
-    larger one (a long header block) keeps `read_buffer_size`.
+/** What one read of a response may take: a burst of SSE events, most answers. A read takes at
+    most the buffer's free capacity (512 bytes at least) and never more than `max_read_size`
+    (http/direct_io.hpp), so the buffer is reserved at this size, and grown for a body whose
+    length is known up to `max_read_buffer` (more would not save a read); a connection returned
+    to its pool with a larger one (a long header block) keeps `read_buffer_size`.
 */
 constexpr std::size_t read_buffer_size = 8 * 1024;
-constexpr std::size_t max_read_buffer = 64 * 1024;
+constexpr std::size_t max_read_buffer = max_read_size;
 
 class connection : public std::enable_shared_from_this<connection> {
 public:
@@ -415,42 +415,6 @@ private:
     std::string body_;
 };
 
-/** The reads of a response are Beast's `http::async_read_header` and `http::async_read_some`
-    written out: the same parser calls, read sizes and end-of-input rules, but the bytes a read
-    brought are parsed in the caller's frame, and bytes already buffered (a body that came with
-    its head) without any read: no composed operation and no trip through the scheduler per
-    step (issue 15). At most this much is read at once (Beast's figure).
-*/
-constexpr std::size_t max_read_size = 64 * 1024;
-
-/// Parses what `b` holds into `p` up to the end of the head.
-error_code parse_head(beast::flat_buffer& b, response_parser& p) {
-    while (!p.is_header_done() && b.size() != 0) {
-        error_code ec;
-        auto const n = p.put(b.data(), ec);
-        b.consume(n);
-        if (ec == http::error::need_more) return {};
-        if (ec) return ec;
-        if (n == 0) break;
-    }
-    return {};
-}
-
-/** What a read's error `ec` means for the response in `p`: nothing (the body ended with the
-    connection, as the parser allows: an HTTP/1.0-style body read to EOF) or the error to
-    report. A TLS peer that closes without close_notify ends such a body too, once the parser
-    says the message only needed EOF (STYLE.md 4); otherwise that is a truncation.
-*/
-error_code end_of_input(response_parser& p, error_code ec) {
-    if (ec == asio::error::eof || (ec == ssl::error::stream_truncated && p.need_eof())) {
-        if (!p.got_some()) return http::error::end_of_stream;
-        error_code eec;
-        p.put_eof(eec);
-        return eec;
-    }
-    return ec;
-}
-
 /// Connects if needed, writes the request and reads the response head into `p`.
 /// Runs on the connection's strand.
 awaitable<exchange_outcome> send_and_read_head(std::shared_ptr<connection> c,
@@ -483,7 +447,7 @@ awaitable<exchange_outcome> send_and_read_head(std::shared_ptr<connection> c,
     std::array<asio::const_buffer, 2> const bufs{asio::buffer(c->head), asio::buffer(req->body)};
 
     auto const write_step = make_step(cfg.timeouts.idle, deadline, "write");
-    // On plain TCP, what the socket takes now (usually the whole request: http/send_now.hpp);
+    // On plain TCP, what the socket takes now (usually the whole request: http/direct_io.hpp);
     // the rest, and anything on TLS, under the write deadline.
     error_code wec;
     std::size_t const sent = c->plain ? send_now(c->plain->socket(), bufs, wec) : 0;
@@ -512,8 +476,9 @@ awaitable<exchange_outcome> send_and_read_head(std::shared_ptr<connection> c,
     c->tcp().expires_at(head_step.at);
     // Bytes already buffered first, as Beast does (a connection handed from one request to
     // the next keeps what followed the last response; the parser says what they are).
-    error_code hec = parse_head(c->buffer, p);
-    while (!hec && !p.is_header_done()) {
+    // Then Beast's async_read_header written out (http/direct_io.hpp).
+    error_code hec = parse_buffer(c->buffer, p, true);
+    while (hec == http::error::need_more) {
         auto const size = beast::read_size(c->buffer, max_read_size);
         if (size == 0) {
             hec = http::error::buffer_overflow;
@@ -522,8 +487,12 @@ awaitable<exchange_outcome> send_and_read_head(std::shared_ptr<connection> c,
         auto [rec, n] = co_await c->with_stream(
             [&](auto& s) { return s.async_read_some(c->buffer.prepare(size), use_tuple); });
         c->buffer.commit(n);
-        hec = rec ? end_of_input(p, rec) : parse_head(c->buffer, p);
-        if (!hec && !p.is_header_done() && rec) hec = http::error::partial_message;
+        if (rec) {
+            hec = end_of_input(p, rec);
+            if (!hec) hec = http::error::partial_message;  // a head never ends with the input
+        } else {
+            hec = parse_buffer(c->buffer, p, true);
+        }
     }
     if (hec) {
         c->close_now();
@@ -593,19 +562,11 @@ awaitable<std::optional<failure>> read_body_some(connection& c, response_parser&
 */
 std::optional<failure> parse_buffered(connection& c, response_parser& p,
                                       clock::time_point deadline, transport_config const& cfg) {
-    while (!p.is_done() && c.buffer.size() != 0) {
-        error_code ec;
-        auto const n = p.put(c.buffer.data(), ec);
-        c.buffer.consume(n);
-        if (ec == http::error::need_more) break;
-        if (ec) {
-            c.close_now();
-            return step_failure(ec, make_step(cfg.timeouts.idle, deadline, "idle"),
-                                "reading the response from", c.pool->org);
-        }
-        if (n == 0) break;
-    }
-    return std::nullopt;
+    auto const ec = parse_buffer(c.buffer, p, false);
+    if (!ec || ec == http::error::need_more) return std::nullopt;
+    c.close_now();
+    return step_failure(ec, make_step(cfg.timeouts.idle, deadline, "idle"),
+                        "reading the response from", c.pool->org);
 }
 
 /// The whole exchange of `transport::request`, on the connection's strand.

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: BSL-1.0
-// http/send_now.hpp: sending what a socket takes at once, and the buffers left after it. The
+// http/direct_io.hpp: sending what a socket takes at once, and the buffers left after it. The
 // server and the transport write a response or a request this way before writing any rest
 // asynchronously, so a partial send must leave exactly the bytes not sent.
-#include "http/send_now.hpp"
+#include "http/direct_io.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -41,7 +41,7 @@ struct socket_pair {
 
 }  // namespace
 
-BOOST_AUTO_TEST_SUITE(send_now)
+BOOST_AUTO_TEST_SUITE(direct_io)
 
 BOOST_AUTO_TEST_CASE(drop_front_leaves_the_bytes_not_sent) {
     std::string const x = "HTTP/1.1 200 OK\r\n", y = "A: b\r\n", z = "body";
