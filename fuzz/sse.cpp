@@ -19,7 +19,8 @@ extern "C" int LLVMFuzzerTestOneInput(std::uint8_t const* data, std::size_t size
         copy[0] = first;
         llmux::fuzz::for_each_piece(copy.data(), copy.size(), [&](std::string_view piece) {
             ok = p.feed(piece, [&](sse_event const& e) {
-                seen.push_back(e.event + '\0' + e.data + '\0' + e.id);
+                seen.push_back(std::string(e.event) + '\0' + std::string(e.data) + '\0' +
+                               std::string(e.id));
             });
             return ok;
         });

@@ -5,16 +5,14 @@
 
 namespace llmux::detail {
 
-bool sse_parser::process_line(std::string_view line) {
+bool sse_parser::process_line(std::string_view line, bool in_feed) {
     if (line.empty()) {
         // Blank line: dispatch if any data field was seen; otherwise just reset the type.
         if (!data_started_) {
-            event_.event.clear();
-            event_.retry.reset();
+            type_.clear();
+            retry_.reset();
             return false;
         }
-        if (!event_.data.empty() && event_.data.back() == '\n') event_.data.pop_back();
-        event_.id = last_id_;
         return true;
     }
     if (line.front() == ':') return false;  // comment (": OPENROUTER PROCESSING", ": keep-alive")
@@ -26,11 +24,16 @@ bool sse_parser::process_line(std::string_view line) {
         if (!value.empty() && value.front() == ' ') value.remove_prefix(1);
     }
     if (field == "data") {
-        event_.data.append(value);
-        event_.data.push_back('\n');
+        if (!data_started_ && in_feed) {
+            data_view_ = value;  // the event's first line, still in the caller's bytes
+        } else {
+            own_data();
+            data_.append(value);
+            data_.push_back('\n');
+        }
         data_started_ = true;
     } else if (field == "event") {
-        event_.event.assign(value);
+        type_.assign(value);
     } else if (field == "id") {
         if (value.find('\0') == std::string_view::npos) last_id_.assign(value);
     } else if (field == "retry") {
@@ -39,7 +42,7 @@ bool sse_parser::process_line(std::string_view line) {
         auto const* last = value.data() + value.size();
         if (!value.empty() && value.find_first_not_of("0123456789") == std::string_view::npos) {
             auto [p, ec] = std::from_chars(first, last, ms);
-            if (ec == std::errc{} && p == last) event_.retry = ms;
+            if (ec == std::errc{} && p == last) retry_ = ms;
         }
     }
     // Any other field is ignored, as the spec says.

@@ -25,11 +25,13 @@ inline std::size_t find_line_end(std::string_view s, std::size_t pos) noexcept {
     return lf ? pos + before_lf : std::string_view::npos;
 }
 
-/// One server-sent event. `event` is empty for the default type ("message").
+/** One server-sent event, as views that are valid only during the callback that receives it.
+    `event` is empty for the default type ("message").
+*/
 struct sse_event {
-    std::string event;
-    std::string data;
-    std::string id;
+    std::string_view event;
+    std::string_view data;
+    std::string_view id;
     std::optional<std::uint64_t> retry;
 };
 
@@ -37,7 +39,9 @@ struct sse_event {
     (https://html.spec.whatwg.org/multipage/server-sent-events.html#event-stream-interpretation):
     `data`/`event`/`id`/`retry` fields, comment lines, multi-line data joined with LF, and CR,
     LF or CRLF line ends, over bytes split anywhere (a CRLF may be split across two feeds).
-    Pure and allocation-light: buffers are reused between events.
+    Pure and allocation-light: buffers are reused between events, and an event of one data
+    line that arrived whole in one feed (the common case) is handed over as a view of the fed
+    bytes, not copied.
 */
 class sse_parser {
 public:
@@ -60,31 +64,60 @@ public:
         if (!line_.empty()) {
             std::string last = std::move(line_);
             line_.clear();
-            if (process_line(last)) {
-                on_event(static_cast<sse_event const&>(event_));
+            if (process_line(last, false)) {
+                on_event(current());
                 return;
             }
         }
-        if (data_started_) {
-            if (!event_.data.empty() && event_.data.back() == '\n') event_.data.pop_back();
-            on_event(static_cast<sse_event const&>(event_));
-        }
+        if (data_started_) on_event(current());
     }
 
     /// True when bytes of an unfinished event are buffered (a stream cut mid-event).
     bool has_partial_event() const noexcept {
-        return !line_.empty() || !event_.data.empty() || data_started_ || !event_.event.empty();
+        return !line_.empty() || !data_.empty() || data_started_ || !type_.empty();
     }
 
     /// The last event id seen (persists across events, as the spec says).
     std::string const& last_event_id() const noexcept { return last_id_; }
 
 private:
-    // Returns true if an event is ready to dispatch.
-    bool process_line(std::string_view line);
+    /** Returns true if an event is ready to dispatch. `in_feed`: `line` lies in the bytes of
+        the feed in progress (not in `line_`), so an event's first data line may be kept as a
+        view of it rather than copied.
+    */
+    bool process_line(std::string_view line, bool in_feed);
+    /// The event being built, as the callback sees it.
+    sse_event current() const noexcept {
+        std::string_view data = data_;
+        if (data_view_) {
+            data = *data_view_;
+        } else if (!data.empty() && data.back() == '\n') {
+            data.remove_suffix(1);  // each line's LF, but the last, joins lines
+        }
+        return {type_, data, last_id_, retry_};
+    }
+    /// Copies a data line kept as a view into `data_` (before its bytes go, or a second line).
+    void own_data() {
+        if (!data_view_) return;
+        data_.assign(*data_view_);
+        data_.push_back('\n');
+        data_view_.reset();
+    }
+    void reset_event() noexcept {
+        type_.clear();
+        data_.clear();
+        data_view_.reset();
+        retry_.reset();
+        data_started_ = false;
+    }
 
     std::string line_;   // a partial line carried between feeds
-    sse_event event_;    // the event being built
+    // The event being built: its type, its data lines (each with its LF) or, while it has one
+    // line straight from the feed in progress, that line's value as a view, and its retry.
+    std::string type_;
+    std::string data_;
+    std::optional<std::string_view> data_view_;
+    std::optional<std::uint64_t> retry_;
     std::string last_id_;
     std::size_t max_line_;
     bool data_started_ = false;  // a data field was seen (data may be empty)
@@ -128,7 +161,8 @@ bool sse_parser::feed(std::string_view bytes, OnEvent&& on_event) {
             break;
         }
         std::string_view line = bytes.substr(pos, end - pos);
-        if (!line_.empty()) {
+        bool const joined = !line_.empty();
+        if (joined) {
             line_.append(line);
             line = line_;
         }
@@ -136,7 +170,7 @@ bool sse_parser::feed(std::string_view bytes, OnEvent&& on_event) {
             failed_ = true;
             return false;
         }
-        bool const ready = process_line(line);
+        bool const ready = process_line(line, !joined);
         line_.clear();
         pos = end + 1;
         if (bytes[end] == '\r') {
@@ -147,13 +181,11 @@ bool sse_parser::feed(std::string_view bytes, OnEvent&& on_event) {
             }
         }
         if (ready) {
-            on_event(static_cast<sse_event const&>(event_));
-            event_.event.clear();
-            event_.data.clear();
-            event_.retry.reset();
-            data_started_ = false;
+            on_event(current());
+            reset_event();
         }
     }
+    own_data();  // the bytes are the caller's: an unfinished event keeps a copy
     return true;
 }
 

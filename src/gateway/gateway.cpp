@@ -43,6 +43,8 @@
 #include <mutex>
 #include <random>
 
+using namespace std::string_view_literals;
+
 namespace llmux {
 
 namespace asio = boost::asio;
@@ -138,7 +140,7 @@ void append_field(std::string& out, std::string_view v, std::size_t max = 200) {
     std::size_t n = 0;
     for (char c : v) {
         if (++n > max) {
-            out += "...";
+            out += "..."sv;
             break;
         }
         auto const u = static_cast<unsigned char>(c);
@@ -421,12 +423,12 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
                 if (!groups.count(m.id) && up.check(m.id)) model_names.push_back(m.id);
         metrics = std::make_unique<detail::gateway_metrics>(fixed);
         for (auto const& e : table.entries()) {
-            served += served.empty() ? "" : ", ";
+            served += served.empty() ? ""sv : ", "sv;
             served += e.ep->method;
             served += ' ';
             served += e.ep->pattern;
         }
-        served += ", GET /health, GET /metrics, GET /v1/llmux/keys/{name}";
+        served += ", GET /health, GET /metrics, GET /v1/llmux/keys/{name}"sv;
 
         if (cfg.access_log && !cfg.log_sink) {
             if (cfg.access_log_file.empty()) {
@@ -573,30 +575,30 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
                 std::snprintf(buf + n, sizeof buf - n, ".%03dZ", static_cast<int>(ms)));
             line.append(buf, n);
         }
-        line += " key=";
+        line += " key="sv;
         line += r.key ? std::string_view(r.key->name) : std::string_view("-");
         line += ' ';
         line += r.method;
         line += ' ';
         append_field(line, r.path);
-        line += " model=";
+        line += " model="sv;
         append_field(line, r.model);
-        line += " upstream=";
+        line += " upstream="sv;
         append_field(line, r.upstream);
-        line += " status=";
+        line += " status="sv;
         append_u(line, r.status);
-        line += " attempts=";
+        line += " attempts="sv;
         append_u(line, r.attempts);
-        line += " latency_ms=";
+        line += " latency_ms="sv;
         append_ms(line, steady::now() - r.start);
-        line += " ttft_ms=";
+        line += " ttft_ms="sv;
         append_ms(line, r.ttft);
-        line += " in=";
+        line += " in="sv;
         if (r.use.input_tokens)
             append_u(line, *r.use.input_tokens);
         else
             line += '-';
-        line += " out=";
+        line += " out="sv;
         if (r.use.output_tokens)
             append_u(line, *r.use.output_tokens);
         else
@@ -611,7 +613,7 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
             else
                 line += '-';
         }
-        line += " cost=";
+        line += " cost="sv;
         if (r.cost) {
             char buf[32];
             int const n = std::snprintf(buf, sizeof buf, "%.8f", *r.cost);
@@ -620,12 +622,12 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
             line += '-';
         }
         if (!r.error.empty()) {
-            line += " error=";
+            line += " error="sv;
             append_field(line, r.error, 1000);
         }
-        if (r.cached) line += " cache=hit";
+        if (r.cached) line += " cache=hit"sv;
         if (cfg.log_prompts && !r.prompt.empty()) {
-            line += " prompt=";
+            line += " prompt="sv;
             append_field(line, r.prompt, 1000);
         }
         write_line(std::move(line));
@@ -908,9 +910,9 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
                        "Upstream HTTP requests sent.", t.requests);
         detail::help(out, "llmux_state_available", "gauge",
                      "1 while the state store answers, else 0.");
-        out += "llmux_state_available{store=\"";
+        out += "llmux_state_available{store=\""sv;
         detail::label_value(out, store->kind());
-        out += store->available() ? "\"} 1\n" : "\"} 0\n";
+        out += store->available() ? "\"} 1\n"sv : "\"} 0\n"sv;
         detail::scalar(out, "llmux_state_errors_total", "counter",
                        "State store operations that failed.",
                        state_errors.load(std::memory_order_relaxed));
@@ -926,9 +928,9 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
         auto per_provider = [&](char const* name, char const* type, char const* text, auto get) {
             detail::help(out, name, type, text);
             for (auto const& g : gates) {
-                out.append(name).append("{provider=\"");
+                out.append(name).append("{provider=\""sv);
                 detail::label_value(out, g.provider);
-                out += "\"} ";
+                out += "\"} "sv;
                 detail::num(out, get(g));
                 out += '\n';
             }
@@ -1590,7 +1592,7 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
             e.code = "upstream_bad_response";
             e.message = "the upstream's vectors hold a value that is not a finite number, "
                         "which JSON cannot carry";
-            if (format.name() == "openai") e.message += ": ask for encoding_format 'base64'";
+            if (format.name() == "openai") e.message += ": ask for encoding_format 'base64'"sv;
             co_await refuse(ex, format, sc, e);
             co_return;
         }

@@ -5,6 +5,8 @@
 
 #include <algorithm>
 
+using namespace std::string_view_literals;
+
 namespace llmux::detail {
 
 namespace {
@@ -35,11 +37,11 @@ void format_request_head(http_request const& req, std::string_view host, std::st
         return false;
     };
     auto const line = [&](std::string_view name, std::string_view value) {
-        out.append(name).append(": ").append(value).append("\r\n");
+        out.append(name).append(": "sv).append(value).append("\r\n"sv);
     };
     out.clear();
     out.reserve(160 + req.target.size() + 64 * hs.size());
-    out.append(req.method).append(" ").append(req.target).append(" HTTP/1.1\r\n");
+    out.append(req.method).append(" "sv).append(req.target).append(" HTTP/1.1\r\n"sv);
     if (!replaced("Host", 0)) line("Host", host);
     if (!replaced("User-Agent", 0)) line("User-Agent", "llmux/0.1");
     for (std::size_t i = 0; i < hs.size(); ++i) {
@@ -51,11 +53,11 @@ void format_request_head(http_request const& req, std::string_view host, std::st
     }
     if (!req.body.empty() || req.method == "POST" || req.method == "PUT" ||
         req.method == "OPTIONS") {
-        out.append("Content-Length: ");
+        out.append("Content-Length: "sv);
         append_number(out, static_cast<std::uint64_t>(req.body.size()));
-        out.append("\r\n");
+        out.append("\r\n"sv);
     }
-    out.append("\r\n");
+    out.append("\r\n"sv);
 }
 
 std::string_view response_head::header(std::string_view name) const {

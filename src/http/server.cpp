@@ -40,6 +40,8 @@
 #include <unordered_map>
 #include <vector>
 
+using namespace std::string_view_literals;
+
 namespace llmux::detail {
 
 namespace asio = boost::asio;
@@ -302,7 +304,7 @@ bool server_exchange::client_gone() const noexcept {
 void server_exchange::add_header(std::string_view name, std::string_view value) {
     if (phase_ != phase::head || !is_header_name(name) || !is_header_value(value)) return;
     auto& h = conn_->head_;
-    h.append(name).append(": ").append(value).append("\r\n");
+    h.append(name).append(": "sv).append(value).append("\r\n"sv);
 }
 
 namespace {
@@ -311,24 +313,24 @@ enum class framing { length, chunked, none };
 
 void format_head(server_connection& c, unsigned status, bool close, framing how,
                  std::size_t content_length) {
-    c.status_line_.assign("HTTP/1.1 ");
+    c.status_line_.assign("HTTP/1.1 "sv);
     append_number(c.status_line_, static_cast<std::uint64_t>(status));
-    c.status_line_.append(" ");
-    c.status_line_.append(reason_phrase(status)).append("\r\n");
+    c.status_line_.append(" "sv);
+    c.status_line_.append(reason_phrase(status)).append("\r\n"sv);
 
     c.framing_.clear();
     if (how == framing::length) {
-        c.framing_.append("Content-Length: ");
+        c.framing_.append("Content-Length: "sv);
         append_number(c.framing_, static_cast<std::uint64_t>(content_length));
-        c.framing_.append("\r\n");
+        c.framing_.append("\r\n"sv);
     } else if (how == framing::chunked) {
-        c.framing_.append("Transfer-Encoding: chunked\r\n");
+        c.framing_.append("Transfer-Encoding: chunked\r\n"sv);
     }
     if (close)
-        c.framing_.append("Connection: close\r\n");
+        c.framing_.append("Connection: close\r\n"sv);
     else if (c.http10_)
-        c.framing_.append("Connection: keep-alive\r\n");  // HTTP/1.0 closes unless told
-    c.framing_.append("\r\n");
+        c.framing_.append("Connection: keep-alive\r\n"sv);  // HTTP/1.0 closes unless told
+    c.framing_.append("\r\n"sv);
 }
 
 }  // namespace
@@ -875,7 +877,7 @@ private:
             return;
         }
         type = "text/plain; charset=utf-8";
-        body.assign(message).append("\n");
+        body.assign(message).append("\n"sv);
     }
 
     asio::awaitable<void> graceful_close() {

@@ -6,36 +6,61 @@
 #include <charconv>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 
 namespace llmux::detail {
+
+/** The first byte of `p[i, n)` that a JSON string must escape (a control character, `"` or
+    `\\`), or `n`. Eight bytes at a time while none does (each word is tested with the
+    classic bit tricks for "a byte below 0x20" and "a byte equal to c": exact about whether
+    one exists, so the byte loop after a hit finds it within that word).
+*/
+inline std::size_t next_json_escape(char const* p, std::size_t n, std::size_t i) noexcept {
+    constexpr std::uint64_t ones = 0x0101010101010101ull;
+    constexpr std::uint64_t highs = 0x8080808080808080ull;
+    for (; i + 8 <= n; i += 8) {
+        std::uint64_t w;
+        std::memcpy(&w, p + i, 8);
+        std::uint64_t const quote = w ^ (ones * '"');
+        std::uint64_t const slash = w ^ (ones * '\\');
+        if (((w - ones * 0x20) & ~w & highs) | ((quote - ones) & ~quote & highs) |
+            ((slash - ones) & ~slash & highs))
+            break;
+    }
+    for (; i < n; ++i) {
+        auto const c = static_cast<unsigned char>(p[i]);
+        if (c < 0x20 || c == '"' || c == '\\') return i;
+    }
+    return n;
+}
 
 /// Appends `s` as a JSON string literal (quotes included). `s` must be UTF-8.
 inline void append_json_string(std::string& out, std::string_view s) {
     static constexpr char hex[] = "0123456789abcdef";
     out.push_back('"');
     std::size_t run = 0;  // start of the current run of characters that need no escape
-    for (std::size_t i = 0; i < s.size(); ++i) {
+    for (std::size_t i = next_json_escape(s.data(), s.size(), 0); i < s.size();
+         i = next_json_escape(s.data(), s.size(), i + 1)) {
         auto const c = static_cast<unsigned char>(s[i]);
-        if (c >= 0x20 && c != '"' && c != '\\') continue;
         out.append(s.data() + run, i - run);
         run = i + 1;
         switch (c) {
         case '"':
-            out.append("\\\"");
+            out.append("\\\"", 2);
             break;
         case '\\':
-            out.append("\\\\");
+            out.append("\\\\", 2);
             break;
         case '\n':
-            out.append("\\n");
+            out.append("\\n", 2);
             break;
         case '\r':
-            out.append("\\r");
+            out.append("\\r", 2);
             break;
         case '\t':
-            out.append("\\t");
+            out.append("\\t", 2);
             break;
         default: {
             char const u[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
@@ -50,7 +75,7 @@ inline void append_json_string(std::string& out, std::string_view s) {
 /// Appends `s` as a JSON string or, when empty, `null`.
 inline void append_json_string_or_null(std::string& out, std::string_view s) {
     if (s.empty())
-        out.append("null");
+        out.append("null", 4);
     else
         append_json_string(out, s);
 }
@@ -74,7 +99,7 @@ inline void append_number(std::string& out, std::int64_t v) {
 inline bool append_float(std::string& out, float f) {
     if (!std::isfinite(f)) return false;
     if (f == 0 && std::signbit(f)) {
-        out += "-0.0";
+        out.append("-0.0", 4);
         return true;
     }
     char buf[32];

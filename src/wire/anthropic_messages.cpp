@@ -161,7 +161,7 @@ public:
 
     void add_system_text(std::string_view text) {
         if (text.empty()) return;
-        if (!system_.empty()) system_ += "\n\n";
+        if (!system_.empty()) system_ += "\n\n"sv;
         system_ += text;
     }
 
@@ -319,7 +319,7 @@ private:
 
     /// A reasoning part of Claude's goes back as it came; any other is not valid here.
     void add_reasoning(turn& t, reasoning_part const& r) {
-        if (r.origin != "anthropic") return;
+        if (r.origin != "anthropic"sv) return;
         json::object o(sp_);
         if (r.type == reasoning_part::kind::redacted) {
             o.emplace("type", "redacted_thinking");
@@ -965,7 +965,7 @@ public:
         // Its name is enough: the data only repeats it.
         if (!done_)
             sse_.flush([this](sse_event const& ev) {
-                if (ev.event == "message_stop") done_ = true;
+                if (ev.event == "message_stop"sv) done_ = true;
             });
         if (failed_) return *failed_;
         if (done_) return {};
@@ -980,7 +980,7 @@ public:
                 msg += "before any stop reason arrived (after " + std::to_string(blocks_) +
                        " content block" + (blocks_ == 1 ? "" : "s") + ")";
         }
-        if (sse_.has_partial_event()) msg += "; it was cut in the middle of an event";
+        if (sse_.has_partial_event()) msg += "; it was cut in the middle of an event"sv;
         failed_ = failure(error::truncated, std::move(msg));
         return *failed_;
     }
@@ -997,9 +997,9 @@ private:
 
     void on_event(sse_event const& ev, std::vector<chat_chunk>& out) {
         std::string_view const data = trim(ev.data);
-        if (ev.event == "ping") return;
+        if (ev.event == "ping"sv) return;
         if (data.empty()) {
-            if (ev.event == "error") failed_ = failure(error::server_error, "an empty error event");
+            if (ev.event == "error"sv) failed_ = failure(error::server_error, "an empty error event");
             return;
         }
         // One parse per event, into a reused arena: no heap allocation for typical events.
@@ -1010,7 +1010,7 @@ private:
         json_.write(data.data(), data.size(), ec);
         if (ec) {
             json_.reset();
-            if (ev.event == "error") {  // an error event with a plain-text message
+            if (ev.event == "error"sv) {  // an error event with a plain-text message
                 failed_ = internal(failure(error::server_error, body_excerpt(data)));
                 return;
             }
@@ -1027,7 +1027,7 @@ private:
         }
         std::string_view type = get_string(*o, "type");
         if (type.empty()) type = ev.event;
-        if (type == "error" || ev.event == "error") {
+        if (type == "error" || ev.event == "error"sv) {
             failure f;
             auto const* err = get_object(*o, "error");
             classify(f, err ? read_error(*err) : read_error(*o), 0);

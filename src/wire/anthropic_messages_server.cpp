@@ -34,6 +34,8 @@
 #include <map>
 #include <unordered_map>
 
+using namespace std::string_view_literals;
+
 namespace llmux::detail {
 
 namespace {
@@ -150,7 +152,7 @@ public:
                 out_.req.system_cache = **cache;
             else if (*cache)
                 keep("system", *sys, at() + ".cache_control");
-            if (!out_.req.system.empty()) out_.req.system += "\n\n";
+            if (!out_.req.system.empty()) out_.req.system += "\n\n"sv;
             out_.req.system += json_view(t->get_string());
         }
         return {};
@@ -722,15 +724,15 @@ void append_usage(std::string& out, usage const& u, bool with_input) {
     auto const in = u.input_tokens.value_or(0);
     out += '{';
     if (with_input) {
-        out += "\"input_tokens\":";
+        out += "\"input_tokens\":"sv;
         append_number(out, in > cached + written ? in - cached - written : std::uint64_t(0));
-        out += ",\"cache_creation_input_tokens\":";
+        out += ",\"cache_creation_input_tokens\":"sv;
         append_number(out, written);
-        out += ",\"cache_read_input_tokens\":";
+        out += ",\"cache_read_input_tokens\":"sv;
         append_number(out, cached);
         out += ',';
     }
-    out += "\"output_tokens\":";
+    out += "\"output_tokens\":"sv;
     append_number(out, u.output_tokens.value_or(0));
     out += '}';
 }
@@ -750,7 +752,7 @@ void append_tool_input(std::string& out, std::string_view arguments) {
     if (is_json_object(arguments))
         out += arguments;
     else
-        out += "{}";
+        out += "{}"sv;
 }
 
 /// The stop reason to send: the upstream's own when it is Anthropic's and means the same
@@ -766,7 +768,7 @@ std::string_view stop_reason_of(chat_response const& r) noexcept {
 
 /// A thinking block's signature: Claude's own, or another family's part sealed whole.
 void append_signature(std::string& out, reasoning_part const& p) {
-    if (p.origin == "anthropic")
+    if (p.origin == "anthropic"sv)
         append_json_string(out, p.signature);
     else
         append_json_string(out, seal_reasoning(p));
@@ -775,25 +777,25 @@ void append_signature(std::string& out, reasoning_part const& p) {
 /// A reasoning part as a whole block (a redacted one only when it is Claude's: its `data`
 /// means nothing to Claude otherwise, and other families' redacted parts go sealed).
 void append_reasoning_block(std::string& out, reasoning_part const& p) {
-    if (p.type == reasoning_part::kind::redacted && p.origin == "anthropic") {
-        out += "{\"type\":\"redacted_thinking\",\"data\":";
+    if (p.type == reasoning_part::kind::redacted && p.origin == "anthropic"sv) {
+        out += "{\"type\":\"redacted_thinking\",\"data\":"sv;
         append_json_string(out, p.data);
         out += '}';
         return;
     }
-    out += "{\"type\":\"thinking\",\"thinking\":";
+    out += "{\"type\":\"thinking\",\"thinking\":"sv;
     append_json_string(out, p.text);
-    out += ",\"signature\":";
+    out += ",\"signature\":"sv;
     append_signature(out, p);
     out += '}';
 }
 
 void append_response(chat_response const& r, answer_meta const& m, std::string& out) {
-    out += "{\"id\":";
+    out += "{\"id\":"sv;
     append_json_string(out, m.id);
-    out += ",\"type\":\"message\",\"role\":\"assistant\",\"model\":";
+    out += ",\"type\":\"message\",\"role\":\"assistant\",\"model\":"sv;
     append_json_string(out, m.model);
-    out += ",\"content\":[";
+    out += ",\"content\":["sv;
     bool first = true;
     for (auto const& p : r.reasoning_parts) {
         if (!first) out += ',';
@@ -803,14 +805,14 @@ void append_response(chat_response const& r, answer_meta const& m, std::string& 
     if (r.reasoning_parts.empty() && !r.reasoning.empty()) {
         // Reasoning text without a part to send back (DeepSeek's, streamed ones): shown, not
         // signed.
-        out += "{\"type\":\"thinking\",\"thinking\":";
+        out += "{\"type\":\"thinking\",\"thinking\":"sv;
         append_json_string(out, r.reasoning);
-        out += ",\"signature\":\"\"}";
+        out += ",\"signature\":\"\"}"sv;
         first = false;
     }
     if (!r.content.empty() || r.tool_calls.empty()) {
         if (!first) out += ',';
-        out += "{\"type\":\"text\",\"text\":";
+        out += "{\"type\":\"text\",\"text\":"sv;
         append_json_string(out, r.content);
         out += '}';
         first = false;
@@ -818,17 +820,17 @@ void append_response(chat_response const& r, answer_meta const& m, std::string& 
     for (auto const& c : r.tool_calls) {
         if (!first) out += ',';
         first = false;
-        out += "{\"type\":\"tool_use\",\"id\":";
+        out += "{\"type\":\"tool_use\",\"id\":"sv;
         append_json_string(out, c.id);
-        out += ",\"name\":";
+        out += ",\"name\":"sv;
         append_json_string(out, c.name);
-        out += ",\"input\":";
+        out += ",\"input\":"sv;
         append_tool_input(out, c.arguments);
         out += '}';
     }
-    out += "],\"stop_reason\":\"";
+    out += "],\"stop_reason\":\""sv;
     out += stop_reason_of(r);
-    out += "\",\"stop_sequence\":null,\"usage\":";
+    out += "\",\"stop_sequence\":null,\"usage\":"sv;
     append_usage(out, r.usage, true);
     out += '}';
 }
@@ -843,29 +845,29 @@ bool is_google_status(std::string_view type) noexcept {
 
 void append_error(api_error const& e, std::string& out) {
     if (is_google_status(e.type)) {
-        out += "{\"error\":{\"code\":";
+        out += "{\"error\":{\"code\":"sv;
         append_number(out, static_cast<std::uint64_t>(e.status));
-        out += ",\"message\":";
+        out += ",\"message\":"sv;
         append_json_string(out, e.message);
-        out += ",\"status\":";
+        out += ",\"status\":"sv;
         append_json_string(out, e.type);
-        out += "}}";
+        out += "}}"sv;
         return;
     }
-    out += "{\"type\":\"error\",\"error\":{\"type\":";
+    out += "{\"type\":\"error\",\"error\":{\"type\":"sv;
     append_json_string(out, e.type.empty() ? anthropic::error_type(e.status) : e.type);
-    out += ",\"message\":";
+    out += ",\"message\":"sv;
     append_json_string(out, e.message);
-    out += "}}";
+    out += "}}"sv;
 }
 
 // ---------------------------------------------------------------------------------------------
 // Streams
 
 void append_event(std::string& out, std::string_view name) {
-    out += "event: ";
+    out += "event: "sv;
     out += name;
-    out += "\ndata: ";
+    out += "\ndata: "sv;
 }
 
 /** Unified chunks as Anthropic's events: `message_start`; per text or tool-use block a
@@ -885,21 +887,21 @@ public:
         if (!c.reasoning.empty()) {
             open_thinking(out);
             delta_prefix(out);
-            out += "{\"type\":\"thinking_delta\",\"thinking\":";
+            out += "{\"type\":\"thinking_delta\",\"thinking\":"sv;
             append_json_string(out, c.reasoning);
-            out += "}}\n\n";
+            out += "}}\n\n"sv;
         }
         for (auto const& p : c.reasoning_parts) {
-            if (p.type == reasoning_part::kind::redacted && p.origin == "anthropic") {
+            if (p.type == reasoning_part::kind::redacted && p.origin == "anthropic"sv) {
                 close_block(out);
                 open_ = next_index_++;
                 block_ = block_kind::other;
                 append_event(out, "content_block_start");
-                out += "{\"type\":\"content_block_start\",\"index\":";
+                out += "{\"type\":\"content_block_start\",\"index\":"sv;
                 append_number(out, static_cast<std::int64_t>(open_));
-                out += ",\"content_block\":{\"type\":\"redacted_thinking\",\"data\":";
+                out += ",\"content_block\":{\"type\":\"redacted_thinking\",\"data\":"sv;
                 append_json_string(out, p.data);
-                out += "}}\n\n";
+                out += "}}\n\n"sv;
                 first_block_started(out);
                 close_block(out);
                 continue;
@@ -910,22 +912,22 @@ public:
             open_thinking(out);
             if (!streamed && !p.text.empty()) {
                 delta_prefix(out);
-                out += "{\"type\":\"thinking_delta\",\"thinking\":";
+                out += "{\"type\":\"thinking_delta\",\"thinking\":"sv;
                 append_json_string(out, p.text);
-                out += "}}\n\n";
+                out += "}}\n\n"sv;
             }
             delta_prefix(out);
-            out += "{\"type\":\"signature_delta\",\"signature\":";
+            out += "{\"type\":\"signature_delta\",\"signature\":"sv;
             append_signature(out, p);
-            out += "}}\n\n";
+            out += "}}\n\n"sv;
             close_block(out);
         }
         if (!c.text.empty()) {
             open_text(out);
             delta_prefix(out);
-            out += "{\"type\":\"text_delta\",\"text\":";
+            out += "{\"type\":\"text_delta\",\"text\":"sv;
             append_json_string(out, c.text);
-            out += "}}\n\n";
+            out += "}}\n\n"sv;
         }
         for (auto const& d : c.tool_calls) {
             auto it = tool_blocks_.find(d.index);
@@ -937,16 +939,16 @@ public:
                 block_ = block_kind::tool;
                 it = tool_blocks_.emplace(d.index, open_).first;
                 append_event(out, "content_block_start");
-                out += "{\"type\":\"content_block_start\",\"index\":";
+                out += "{\"type\":\"content_block_start\",\"index\":"sv;
                 append_number(out, static_cast<std::int64_t>(open_));
-                out += ",\"content_block\":{\"type\":\"tool_use\",\"id\":";
+                out += ",\"content_block\":{\"type\":\"tool_use\",\"id\":"sv;
                 append_json_string(out, d.id);
-                out += ",\"name\":";
+                out += ",\"name\":"sv;
                 append_json_string(out, d.name);
-                out += ",\"input\":{}}}\n\n";
+                out += ",\"input\":{}}}\n\n"sv;
                 first_block_started(out);
                 delta_prefix(out);
-                out += "{\"type\":\"input_json_delta\",\"partial_json\":\"\"}}\n\n";
+                out += "{\"type\":\"input_json_delta\",\"partial_json\":\"\"}}\n\n"sv;
             } else if (open_ != it->second) {
                 // A fragment of a call whose block was closed (providers stream calls one
                 // after another, so this does not happen in practice): it cannot be reopened.
@@ -954,9 +956,9 @@ public:
             }
             if (d.arguments.empty()) continue;
             delta_prefix(out);
-            out += "{\"type\":\"input_json_delta\",\"partial_json\":";
+            out += "{\"type\":\"input_json_delta\",\"partial_json\":"sv;
             append_json_string(out, d.arguments);
-            out += "}}\n\n";
+            out += "}}\n\n"sv;
         }
     }
 
@@ -966,29 +968,29 @@ public:
         if (next_index_ == 0) open_text(out);  // at least one (empty) text block, as Claude sends
         close_block(out);
         append_event(out, "message_delta");
-        out += "{\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"";
+        out += "{\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\""sv;
         out += stop_reason_of(r);
-        out += "\",\"stop_sequence\":null},\"usage\":";
+        out += "\",\"stop_sequence\":null},\"usage\":"sv;
         append_usage(out, r.usage, r.usage.input_tokens.has_value());  // cumulative
-        out += "}\n\n";
+        out += "}\n\n"sv;
         append_event(out, "message_stop");
-        out += "{\"type\":\"message_stop\"}\n\n";
+        out += "{\"type\":\"message_stop\"}\n\n"sv;
         finished_ = true;
     }
 
     void error(api_error const& e, std::string& out) override {
         append_event(out, "error");
         append_error(e, out);
-        out += "\n\n";
+        out += "\n\n"sv;
         finished_ = true;
     }
 
     void malformed(std::string& out) override {
         // An unterminated string: an event that starts like the others and cannot be parsed.
         delta_prefix(out);
-        out += block_ == block_kind::tool ? "{\"type\":\"input_json_delta\",\"partial_json\":"
-                                          : "{\"type\":\"text_delta\",\"text\":";
-        out += "\"malformed}\n\n";
+        out += block_ == block_kind::tool ? "{\"type\":\"input_json_delta\",\"partial_json\":"sv
+                                          : "{\"type\":\"text_delta\",\"text\":"sv;
+        out += "\"malformed}\n\n"sv;
     }
 
 private:
@@ -996,40 +998,40 @@ private:
         if (started_) return;
         started_ = true;
         append_event(out, "message_start");
-        out += "{\"type\":\"message_start\",\"message\":{\"id\":";
+        out += "{\"type\":\"message_start\",\"message\":{\"id\":"sv;
         append_json_string(out, id_);
-        out += ",\"type\":\"message\",\"role\":\"assistant\",\"model\":";
+        out += ",\"type\":\"message\",\"role\":\"assistant\",\"model\":"sv;
         append_json_string(out, model_);
         // The prompt's tokens when known now (most upstreams say them at the end, in
         // message_delta); the API reports the first output token here.
         out += ",\"content\":[],\"stop_reason\":null,\"stop_sequence\":null,\"usage\":{"
-               "\"input_tokens\":";
+               "\"input_tokens\":"sv;
         append_number(out, input_tokens_.value_or(0));
         out += ",\"cache_creation_input_tokens\":0,\"cache_read_input_tokens\":0,"
-               "\"output_tokens\":1}}}\n\n";
+               "\"output_tokens\":1}}}\n\n"sv;
     }
 
     void first_block_started(std::string& out) {
         if (pinged_) return;
         pinged_ = true;
         append_event(out, "ping");
-        out += "{\"type\": \"ping\"}\n\n";
+        out += "{\"type\": \"ping\"}\n\n"sv;
     }
 
     /// `event: content_block_delta` up to the delta of the open block.
     void delta_prefix(std::string& out) const {
         append_event(out, "content_block_delta");
-        out += "{\"type\":\"content_block_delta\",\"index\":";
+        out += "{\"type\":\"content_block_delta\",\"index\":"sv;
         append_number(out, static_cast<std::int64_t>(open_ < 0 ? 0 : open_));
-        out += ",\"delta\":";
+        out += ",\"delta\":"sv;
     }
 
     void close_block(std::string& out) {
         if (open_ < 0) return;
         append_event(out, "content_block_stop");
-        out += "{\"type\":\"content_block_stop\",\"index\":";
+        out += "{\"type\":\"content_block_stop\",\"index\":"sv;
         append_number(out, static_cast<std::int64_t>(open_));
-        out += "}\n\n";
+        out += "}\n\n"sv;
         open_ = -1;
         block_ = block_kind::none;
     }
@@ -1040,10 +1042,10 @@ private:
         open_ = next_index_++;
         block_ = block_kind::thinking;
         append_event(out, "content_block_start");
-        out += "{\"type\":\"content_block_start\",\"index\":";
+        out += "{\"type\":\"content_block_start\",\"index\":"sv;
         append_number(out, static_cast<std::int64_t>(open_));
         out += ",\"content_block\":{\"type\":\"thinking\",\"thinking\":\"\",\"signature\":\"\"}}"
-               "\n\n";
+               "\n\n"sv;
         first_block_started(out);
     }
 
@@ -1053,9 +1055,9 @@ private:
         open_ = next_index_++;
         block_ = block_kind::text;
         append_event(out, "content_block_start");
-        out += "{\"type\":\"content_block_start\",\"index\":";
+        out += "{\"type\":\"content_block_start\",\"index\":"sv;
         append_number(out, static_cast<std::int64_t>(open_));
-        out += ",\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n";
+        out += ",\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n"sv;
         first_block_started(out);
     }
 
@@ -1171,27 +1173,27 @@ public:
 
     void encode_models(std::span<std::string const> names, std::int64_t created,
                        std::string& out) const override {
-        out += "{\"data\":[";
+        out += "{\"data\":["sv;
         for (std::size_t i = 0; i < names.size(); ++i) {
             if (i) out += ',';
             encode_model(names[i], created, out);
         }
-        out += "],\"has_more\":false,\"first_id\":";
+        out += "],\"has_more\":false,\"first_id\":"sv;
         append_json_string_or_null(out, names.empty() ? std::string_view() : names.front());
-        out += ",\"last_id\":";
+        out += ",\"last_id\":"sv;
         append_json_string_or_null(out, names.empty() ? std::string_view() : names.back());
         out += '}';
     }
 
     void encode_model(std::string_view name, std::int64_t created,
                       std::string& out) const override {
-        out += "{\"type\":\"model\",\"id\":";
+        out += "{\"type\":\"model\",\"id\":"sv;
         append_json_string(out, name);
-        out += ",\"display_name\":";
+        out += ",\"display_name\":"sv;
         append_json_string(out, name);
-        out += ",\"created_at\":\"";
+        out += ",\"created_at\":\""sv;
         append_rfc3339(out, created);
-        out += "\"}";
+        out += "\"}"sv;
     }
 
     api_error error_for_status(unsigned status, std::string_view model) const override {

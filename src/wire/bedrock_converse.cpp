@@ -175,7 +175,7 @@ error_payload read_error_payload(json::object const& o) {
     p.type = get_string(o, "__type");
     if (auto n = get_count(o, "originalStatusCode")) p.original_status = std::to_string(*n);
     if (auto om = get_string(o, "originalMessage"); !om.empty() && om != p.message) {
-        p.message += p.message.empty() ? "" : " ";
+        p.message += p.message.empty() ? ""sv : " "sv;
         p.message += "(the model said: " + excerpt(om, 300) + ")";
     }
     return p;
@@ -593,7 +593,7 @@ private:
 
     /// True when the reasoning part goes to this model (Claude's, to Claude).
     bool sends(reasoning_part const& r) const noexcept {
-        return claude_ && r.origin == "anthropic";
+        return claude_ && r.origin == "anthropic"sv;
     }
 
     json::object reasoning_block(reasoning_part const& r) {
@@ -1193,7 +1193,7 @@ private:
         failure f;
         classify(f, type, std::move(p.message), 0);
         f.diag.source = source;
-        if (type.empty()) f.diag.message += " (the frame has no :exception-type header)";
+        if (type.empty()) f.diag.message += " (the frame has no :exception-type header)"sv;
         f.diag.error_code = std::move(p.original_status);
         failed_ = std::move(f);
     }

@@ -370,7 +370,7 @@ private:
             if (bytes && bytes->is_string() && base64_decode(sv(bytes->get_string()))) {
                 std::string url = "data:";
                 url += media;
-                url += ";base64,";
+                url += ";base64,"sv;
                 url += sv(bytes->get_string());
                 m.content.emplace_back(image_part{std::move(url), {}});
             } else if (uri && uri->is_string()) {
@@ -532,7 +532,7 @@ private:
             base64_decode(sv(bytes->get_string()))) {
             d.url = "data:";
             d.url += media;
-            d.url += ";base64,";
+            d.url += ";base64,"sv;
             d.url += sv(bytes->get_string());
         } else if (uri && uri->is_string() && !uri->get_string().empty()) {
             d.url = sv(uri->get_string());
@@ -890,19 +890,19 @@ void append_usage(std::string& out, usage const& u) {
     std::uint64_t const written = u.cache_write_tokens.value_or(0);
     std::uint64_t const in = *u.input_tokens;
     std::uint64_t const fresh = in >= cached + written ? in - cached - written : 0;
-    out += "{\"inputTokens\":";
+    out += "{\"inputTokens\":"sv;
     append_number(out, fresh);
-    out += ",\"outputTokens\":";
+    out += ",\"outputTokens\":"sv;
     append_number(out, *u.output_tokens);
-    out += ",\"totalTokens\":";
+    out += ",\"totalTokens\":"sv;
     append_number(out, u.total_tokens ? *u.total_tokens : in + *u.output_tokens);
     // Cache counts only when there were any, as Bedrock reports them.
     if (cached) {
-        out += ",\"cacheReadInputTokens\":";
+        out += ",\"cacheReadInputTokens\":"sv;
         append_number(out, cached);
     }
     if (written) {
-        out += ",\"cacheWriteInputTokens\":";
+        out += ",\"cacheWriteInputTokens\":"sv;
         append_number(out, written);
     }
     out += '}';
@@ -941,22 +941,22 @@ bool as_redacted(reasoning_part const& p, std::string_view native) noexcept {
 /// A reasoning part as a whole `reasoningContent` block.
 void append_reasoning(std::string& out, reasoning_part const& p, std::string_view native) {
     if (as_redacted(p, native)) {
-        out += "{\"reasoningContent\":{\"redactedContent\":";
+        out += "{\"reasoningContent\":{\"redactedContent\":"sv;
         append_json_string(out, p.data);
-        out += "}}";
+        out += "}}"sv;
         return;
     }
-    out += "{\"reasoningContent\":{\"reasoningText\":{\"text\":";
+    out += "{\"reasoningContent\":{\"reasoningText\":{\"text\":"sv;
     append_json_string(out, p.text);
     if (!p.signature.empty() || p.origin != native) {
-        out += ",\"signature\":";
+        out += ",\"signature\":"sv;
         append_signature(out, p, native);
     }
-    out += "}}}";
+    out += "}}}"sv;
 }
 
 void append_response(chat_response const& r, answer_meta const& m, std::string& out) {
-    out += "{\"output\":{\"message\":{\"role\":\"assistant\",\"content\":[";
+    out += "{\"output\":{\"message\":{\"role\":\"assistant\",\"content\":["sv;
     bool first = true;
     auto sep = [&] {
         if (!first) out += ',';
@@ -970,42 +970,42 @@ void append_response(chat_response const& r, answer_meta const& m, std::string& 
     if (r.reasoning_parts.empty() && !r.reasoning.empty()) {
         // Reasoning text without a part to send back (streamed or unsigned): shown, not signed.
         sep();
-        out += "{\"reasoningContent\":{\"reasoningText\":{\"text\":";
+        out += "{\"reasoningContent\":{\"reasoningText\":{\"text\":"sv;
         append_json_string(out, r.reasoning);
-        out += "}}}";
+        out += "}}}"sv;
     }
     if (!r.content.empty() || r.tool_calls.empty()) {
         sep();
-        out += "{\"text\":";
+        out += "{\"text\":"sv;
         append_json_string(out, r.content);
         out += '}';
     }
     for (auto const& c : r.tool_calls) {
         sep();
-        out += "{\"toolUse\":{\"toolUseId\":";
+        out += "{\"toolUse\":{\"toolUseId\":"sv;
         // Converse has no place for a call's signature (Gemini's): it rides on the id, which
         // clients send back unchanged (seal_call_id).
         append_json_string(out, seal_call_id(c.id, {}, c.signature));
-        out += ",\"name\":";
+        out += ",\"name\":"sv;
         append_json_string(out, c.name);
-        out += ",\"input\":";
+        out += ",\"input\":"sv;
         // `input` is a JSON document: arguments cut short (max_tokens) are no longer one.
         if (is_json(c.arguments))
             out += trim(c.arguments);
         else
-            out += "{}";
-        out += "}}";
+            out += "{}"sv;
+        out += "}}"sv;
     }
-    out += "]}},\"stopReason\":\"";
+    out += "]}},\"stopReason\":\""sv;
     out += bedrock::stop_reason(r.finish_reason, r.native_finish_reason, !r.tool_calls.empty());
     out += '"';
     if (r.usage.known()) {  // unknown usage is left out, not sent as zeros
-        out += ",\"usage\":";
+        out += ",\"usage\":"sv;
         append_usage(out, r.usage);
     }
-    out += ",\"metrics\":{\"latencyMs\":";
+    out += ",\"metrics\":{\"latencyMs\":"sv;
     append_number(out, latency_ms(r, m.processing_ms));
-    out += "}}";
+    out += "}}"sv;
 }
 
 /// Bedrock's exception for a status, when the caller did not pick one.
@@ -1098,11 +1098,11 @@ public:
                 index = open_;
             }
             if (!d.arguments.empty()) {
-                p_.assign("{\"contentBlockIndex\":");
+                p_.assign("{\"contentBlockIndex\":"sv);
                 append_number(p_, static_cast<std::uint64_t>(index));
-                p_ += ",\"delta\":{\"toolUse\":{\"input\":";
+                p_ += ",\"delta\":{\"toolUse\":{\"input\":"sv;
                 append_json_string(p_, d.arguments);
-                p_ += "}}";
+                p_ += "}}"sv;
                 event(out, "contentBlockDelta");
             }
         }
@@ -1115,18 +1115,18 @@ public:
         close(out);
         finished_ = true;
         auto const fr = finish_reason_ ? *finish_reason_ : whole.finish_reason;
-        p_.assign("{\"stopReason\":\"");
+        p_.assign("{\"stopReason\":\""sv);
         p_ += bedrock::stop_reason(fr, whole.native_finish_reason,
                                    !tools_.empty() || !whole.tool_calls.empty());
         p_ += '"';
         event(out, "messageStop");
-        p_.assign("{");
+        p_.assign("{"sv);
         if (whole.usage.known()) {
-            p_ += "\"usage\":";
+            p_ += "\"usage\":"sv;
             append_usage(p_, whole.usage);
             p_ += ',';
         }
-        p_ += "\"metrics\":{\"latencyMs\":";
+        p_ += "\"metrics\":{\"latencyMs\":"sv;
         append_number(p_, latency_ms(whole, processing_ms_));
         p_ += '}';
         event(out, "metadata");
@@ -1136,12 +1136,12 @@ public:
         if (finished_) return;
         finished_ = true;
         std::string_view const type = stream_exception(e);
-        p_.assign("{\"message\":");
+        p_.assign("{\"message\":"sv);
         append_json_string(p_, e.message);
         if (type == "modelStreamErrorException") {
-            p_ += ",\"originalStatusCode\":";
+            p_ += ",\"originalStatusCode\":"sv;
             append_number(p_, static_cast<std::uint64_t>(e.status));
-            p_ += ",\"originalMessage\":";
+            p_ += ",\"originalMessage\":"sv;
             append_json_string(p_, e.message);
         }
         p_ += '}';
@@ -1157,7 +1157,7 @@ public:
         // A well-framed event (both CRCs right) whose JSON payload is cut short: the framing
         // layer accepts it, so the client's payload handling must reject it.
         begin(out);
-        p_.assign(R"({"contentBlockIndex":0,"delta":{"text":"malformed})");
+        p_.assign(R"({"contentBlockIndex":0,"delta":{"text":"malformed})"sv);
         frame(out, "contentBlockDelta");
     }
 
@@ -1183,11 +1183,11 @@ private:
         if (!streamed && (!p.text.empty() || !sign))
             delta(out, "{\"reasoningContent\":{\"text\":", p.text, "}}");
         if (sign) {
-            p_.assign("{\"contentBlockIndex\":");
+            p_.assign("{\"contentBlockIndex\":"sv);
             append_number(p_, static_cast<std::uint64_t>(open_));
-            p_ += ",\"delta\":{\"reasoningContent\":{\"signature\":";
+            p_ += ",\"delta\":{\"reasoningContent\":{\"signature\":"sv;
             append_signature(p_, p, native_);
-            p_ += "}}";
+            p_ += "}}"sv;
             event(out, "contentBlockDelta");
         }
         close(out);
@@ -1196,7 +1196,7 @@ private:
     void begin(std::string& out) {
         if (started_) return;
         started_ = true;
-        p_.assign("{\"role\":\"assistant\"");
+        p_.assign("{\"role\":\"assistant\""sv);
         event(out, "messageStart");
     }
 
@@ -1209,23 +1209,23 @@ private:
         open_kind_ = kind;
         if (kind != block::tool) return;  // text and reasoning blocks start with their delta
         tools_.emplace_back(tool, open_);
-        p_.assign("{\"contentBlockIndex\":");
+        p_.assign("{\"contentBlockIndex\":"sv);
         append_number(p_, static_cast<std::uint64_t>(open_));
-        p_ += ",\"start\":{\"toolUse\":{\"toolUseId\":";
+        p_ += ",\"start\":{\"toolUse\":{\"toolUseId\":"sv;
         // A call's signature rides on its id, as in whole answers.
         if (signature.empty())
             append_json_string(p_, id);
         else
             append_json_string(p_, seal_call_id(id, {}, signature));
-        p_ += ",\"name\":";
+        p_ += ",\"name\":"sv;
         append_json_string(p_, name);
-        p_ += "}}";
+        p_ += "}}"sv;
         event(out, "contentBlockStart");
     }
 
     void close(std::string& out) {
         if (open_kind_ == block::none) return;
-        p_.assign("{\"contentBlockIndex\":");
+        p_.assign("{\"contentBlockIndex\":"sv);
         append_number(p_, static_cast<std::uint64_t>(open_));
         event(out, "contentBlockStop");
         open_kind_ = block::none;
@@ -1233,9 +1233,9 @@ private:
 
     void delta(std::string& out, std::string_view before, std::string_view text,
                std::string_view after) {
-        p_.assign("{\"contentBlockIndex\":");
+        p_.assign("{\"contentBlockIndex\":"sv);
         append_number(p_, static_cast<std::uint64_t>(open_));
-        p_ += ",\"delta\":";
+        p_ += ",\"delta\":"sv;
         p_ += before;
         append_json_string(p_, text);
         p_ += after;
@@ -1248,9 +1248,9 @@ private:
     void event(std::string& out, std::string_view type) {
         static constexpr std::string_view letters =
             "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-        p_ += ",\"p\":\"";
+        p_ += ",\"p\":\""sv;
         p_ += letters.substr(0, 1 + (events_++ * 7 + 3) % (letters.size() - 1));
-        p_ += "\"}";
+        p_ += "\"}"sv;
         frame(out, type);
     }
 
@@ -1388,7 +1388,7 @@ public:
     }
 
     void encode_token_count(std::uint64_t tokens, std::string& out) const override {
-        out += "{\"inputTokens\":";
+        out += "{\"inputTokens\":"sv;
         append_number(out, tokens);
         out += '}';
     }

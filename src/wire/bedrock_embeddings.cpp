@@ -20,6 +20,8 @@
 #include <span>
 #include <utility>
 
+using namespace std::string_view_literals;
+
 namespace llmux::detail::bedrock {
 
 namespace {
@@ -78,7 +80,7 @@ std::span<std::uint32_t const> widths(embedding_family f) noexcept {
 std::string list_of(std::span<std::uint32_t const> v) {
     std::string s;
     for (std::size_t i = 0; i < v.size(); ++i) {
-        if (i) s += i + 1 == v.size() ? " or " : ", ";
+        if (i) s += i + 1 == v.size() ? " or "sv : ", "sv;
         s += std::to_string(v[i]);
     }
     return s;
@@ -349,17 +351,17 @@ result<http_request> encode_embedding_request(embedding_request const& req,
                            "task: Cohere Embed's input_type has no '" +
                                std::string(to_string(req.task)) +
                                "' (it has query, document, classification and clustering)");
-        body += "{\"texts\":[";
+        body += "{\"texts\":["sv;
         for (std::size_t i = 0; i < inputs.size(); ++i) {
             if (i) body += ',';
             append_json_string(body, inputs[i]);
         }
-        body += "],\"input_type\":";
+        body += "],\"input_type\":"sv;
         append_json_string(body, type);
         // Named, so that every Cohere model answers in one shape (`embeddings.float`).
-        body += ",\"embedding_types\":[\"float\"]";
+        body += ",\"embedding_types\":[\"float\"]"sv;
         if (req.dimensions) {
-            body += ",\"output_dimension\":";
+            body += ",\"output_dimension\":"sv;
             append_number(body, std::uint64_t{*req.dimensions});
         }
         body += '}';
@@ -367,14 +369,14 @@ result<http_request> encode_embedding_request(embedding_request const& req,
         if (req.task != embedding_task::unspecified)
             return failure(error::unsupported,
                            "task: " + std::string(name) + " has no task field; leave it unspecified");
-        body += "{\"inputText\":";
+        body += "{\"inputText\":"sv;
         append_json_string(body, inputs[0]);
         if (f == embedding_family::titan) {
             if (req.dimensions) {
-                body += ",\"dimensions\":";
+                body += ",\"dimensions\":"sv;
                 append_number(body, std::uint64_t{*req.dimensions});
             }
-            body += ",\"normalize\":true";
+            body += ",\"normalize\":true"sv;
         }
         body += '}';
     }
@@ -481,14 +483,14 @@ bool encode_embedding_response(embedding_response const& r, embedding_meta const
     case embedding_shape::titan:
     case embedding_shape::titan_by_type: {
         if (r.vectors.size() != 1) return false;
-        out += "{\"embedding\":";
+        out += "{\"embedding\":"sv;
         if (!append_floats(out, r.vectors[0])) return false;
         if (r.usage.input_tokens) {
-            out += ",\"inputTextTokenCount\":";
+            out += ",\"inputTextTokenCount\":"sv;
             append_number(out, std::uint64_t{*r.usage.input_tokens});
         }
         if (shape == embedding_shape::titan_by_type) {
-            out += ",\"embeddingsByType\":{\"float\":";
+            out += ",\"embeddingsByType\":{\"float\":"sv;
             if (!append_floats(out, r.vectors[0])) return false;
             out += '}';
         }
@@ -497,23 +499,23 @@ bool encode_embedding_response(embedding_response const& r, embedding_meta const
     }
     case embedding_shape::cohere_floats:
     case embedding_shape::cohere_by_type: {
-        out += "{\"id\":";
+        out += "{\"id\":"sv;
         append_json_string(out, m.id);
-        out += ",\"embeddings\":";
+        out += ",\"embeddings\":"sv;
         bool const by_type = shape == embedding_shape::cohere_by_type;
-        out += by_type ? "{\"float\":[" : "[";
+        out += by_type ? "{\"float\":["sv : "["sv;
         for (std::size_t i = 0; i < r.vectors.size(); ++i) {
             if (i) out += ',';
             if (!append_floats(out, r.vectors[i])) return false;
         }
-        out += by_type ? "]}" : "]";
-        out += ",\"texts\":[";
+        out += by_type ? "]}"sv : "]"sv;
+        out += ",\"texts\":["sv;
         for (std::size_t i = 0; i < m.inputs.size(); ++i) {
             if (i) out += ',';
             append_json_string(out, m.inputs[i]);
         }
-        out += "],\"response_type\":";
-        out += by_type ? "\"embeddings_by_type\"}" : "\"embeddings_floats\"}";
+        out += "],\"response_type\":"sv;
+        out += by_type ? "\"embeddings_by_type\"}"sv : "\"embeddings_floats\"}"sv;
         return true;
     }
     }

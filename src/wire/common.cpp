@@ -13,6 +13,8 @@
 #include <cmath>
 #include <ctime>
 
+using namespace std::string_view_literals;
+
 namespace llmux::detail {
 
 error status_to_error(unsigned status) noexcept {
@@ -303,13 +305,13 @@ std::string seal_call_id(std::string_view id, std::span<reasoning_part const> pa
     for (std::size_t i = 0; i < parts.size(); ++i) {
         auto const& r = parts[i];
         if (i) j += ',';
-        j += "{\"k\":";
+        j += "{\"k\":"sv;
         append_number(j, static_cast<std::int64_t>(r.type));
         auto field = [&](char const* name, std::string const& v) {
             if (v.empty()) return;
-            j += ",\"";
+            j += ",\""sv;
             j += name;
-            j += "\":";
+            j += "\":"sv;
             append_json_string(j, v);
         };
         field("t", r.text);
@@ -319,7 +321,7 @@ std::string seal_call_id(std::string_view id, std::span<reasoning_part const> pa
         field("o", r.origin);
         j += '}';
     }
-    j += "],\"s\":";
+    j += "],\"s\":"sv;
     append_json_string(j, signature);
     j += '}';
     std::string out(id);

@@ -5,6 +5,8 @@
 
 #include <boost/asio/error.hpp>
 
+using namespace std::string_view_literals;
+
 namespace llmux::detail {
 
 namespace {
@@ -18,7 +20,7 @@ bool is_auth(failure const& f) {
 std::string clip(std::string s, std::size_t n = 300) {
     if (s.size() > n) {
         s.resize(n);
-        s += "...";
+        s += "..."sv;
     }
     return s;
 }
@@ -40,7 +42,7 @@ std::string describe(failure const& f, bool expose) {
     std::string out = code_name(f.code);
     if (f.diag.http_status) out += " (HTTP " + std::to_string(f.diag.http_status) + ")";
     if (is_auth(f)) {
-        out += ": upstream authentication failed";
+        out += ": upstream authentication failed"sv;
         if (!f.diag.provider.empty()) out += " for provider '" + f.diag.provider + "'";
         return out;
     }
@@ -169,7 +171,7 @@ api_error error_from_failure(failure const& f, bool expose) {
     bool first = true;
     for (auto const& a : f.diag.attempts) {
         if (!a.error) continue;
-        if (!first) msg += "; ";
+        if (!first) msg += "; "sv;
         first = false;
         msg += a.model + ": " + describe(*a.error, expose);
     }

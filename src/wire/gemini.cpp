@@ -573,7 +573,7 @@ finish_reason map_finish(std::string_view s, bool has_calls, bool& fails) noexce
 failure finish_failure(std::string_view native, std::string_view message) {
     std::string msg = "the model's answer failed with finishReason '" + std::string(native) + "'";
     if (!message.empty()) msg += " (" + excerpt(message, 200) + ")";
-    msg += "; retrying may succeed";
+    msg += "; retrying may succeed"sv;
     failure f(error::server_error, std::move(msg));
     f.diag.error_code = std::string(native);
     return f;
@@ -770,7 +770,7 @@ public:
         std::string msg = "the stream ended before a finishReason arrived (Gemini streams have "
                           "no end marker: the last chunk carries the finishReason); " +
                           std::to_string(events_) + " event(s) arrived";
-        if (cut) msg += "; it was cut in the middle of an event";
+        if (cut) msg += "; it was cut in the middle of an event"sv;
         failed_ = failure(error::truncated, std::move(msg));
         return *failed_;
     }
@@ -899,7 +899,7 @@ public:
         http_request out;
         out.target = vertex ? "/publishers/google/models/" : "/models/";
         out.target += uri_encode(ctx.model, true);
-        out.target += ctx.stream ? ":streamGenerateContent?alt=sse" : ":generateContent";
+        out.target += ctx.stream ? ":streamGenerateContent?alt=sse"sv : ":generateContent"sv;
         out.set_header("Content-Type", "application/json");
         out.set_header("Accept", ctx.stream ? "text/event-stream" : "application/json");
         // Credentials (x-goog-api-key, or a Bearer token on Vertex) are added by the client.

@@ -21,6 +21,8 @@
 #include <span>
 #include <utility>
 
+using namespace std::string_view_literals;
+
 namespace llmux::detail::gemini {
 
 namespace {
@@ -270,50 +272,50 @@ result<http_request> encode_embedding_request(embedding_request const& req,
     body.reserve(bytes);
     if (single) {
         // gemini-embedding-2 on Vertex AI: one content, its options in embedContentConfig.
-        body += "{\"content\":{\"parts\":[{\"text\":";
+        body += "{\"content\":{\"parts\":[{\"text\":"sv;
         append_json_string(body, inputs[0]);
-        body += "}]}";
+        body += "}]}"sv;
         if (!task.empty() || !req.title.empty() || req.dimensions) {
-            body += ",\"embedContentConfig\":{";
+            body += ",\"embedContentConfig\":{"sv;
             char const* sep = "";
             if (!task.empty()) {
-                body += "\"taskType\":";
+                body += "\"taskType\":"sv;
                 append_json_string(body, task);
                 sep = ",";
             }
             if (!req.title.empty()) {
                 body += sep;
-                body += "\"title\":";
+                body += "\"title\":"sv;
                 append_json_string(body, req.title);
                 sep = ",";
             }
             if (req.dimensions) {
                 body += sep;
-                body += "\"outputDimensionality\":";
+                body += "\"outputDimensionality\":"sv;
                 append_number(body, std::uint64_t{*req.dimensions});
             }
             body += '}';
         }
         body += '}';
     } else if (vertex) {
-        body += "{\"instances\":[";
+        body += "{\"instances\":["sv;
         for (std::size_t i = 0; i < inputs.size(); ++i) {
             if (i) body += ',';
-            body += "{\"content\":";
+            body += "{\"content\":"sv;
             append_json_string(body, inputs[i]);
             if (!task.empty()) {
-                body += ",\"task_type\":";
+                body += ",\"task_type\":"sv;
                 append_json_string(body, task);
             }
             if (!req.title.empty()) {
-                body += ",\"title\":";
+                body += ",\"title\":"sv;
                 append_json_string(body, req.title);
             }
             body += '}';
         }
         body += ']';
         if (req.dimensions) {
-            body += ",\"parameters\":{\"outputDimensionality\":";
+            body += ",\"parameters\":{\"outputDimensionality\":"sv;
             append_number(body, std::uint64_t{*req.dimensions});
             body += '}';
         }
@@ -321,29 +323,29 @@ result<http_request> encode_embedding_request(embedding_request const& req,
     } else {
         // Each request of a batch names the model again, with the `models/` prefix.
         std::string const name = "models/" + std::string(model);
-        body += "{\"requests\":[";
+        body += "{\"requests\":["sv;
         for (std::size_t i = 0; i < inputs.size(); ++i) {
             if (i) body += ',';
-            body += "{\"model\":";
+            body += "{\"model\":"sv;
             append_json_string(body, name);
-            body += ",\"content\":{\"parts\":[{\"text\":";
+            body += ",\"content\":{\"parts\":[{\"text\":"sv;
             append_json_string(body, inputs[i]);
-            body += "}]}";
+            body += "}]}"sv;
             if (!task.empty()) {
-                body += ",\"taskType\":";
+                body += ",\"taskType\":"sv;
                 append_json_string(body, task);
             }
             if (!req.title.empty()) {
-                body += ",\"title\":";
+                body += ",\"title\":"sv;
                 append_json_string(body, req.title);
             }
             if (req.dimensions) {
-                body += ",\"outputDimensionality\":";
+                body += ",\"outputDimensionality\":"sv;
                 append_number(body, std::uint64_t{*req.dimensions});
             }
             body += '}';
         }
-        body += "]}";
+        body += "]}"sv;
     }
     merge_extra(body, req.extra);
     out.body = std::move(body);
@@ -402,7 +404,7 @@ result<embedding_response> decode_embedding_response(response_head const& head,
         if (vertex) {
             auto const* e = get_object(*item, "embeddings");
             if (!e) return fail(bad_field(at + ".embeddings", "is missing or not an object"));
-            at += ".embeddings";
+            at += ".embeddings"sv;
             item = e;
             auto const* stats = get_object(*e, "statistics");
             token_count const n = stats ? get_count(*stats, "token_count") : token_count{};
@@ -586,44 +588,44 @@ bool encode_embedding_response(embedding_response const& r, embedding_form form,
     switch (static_cast<embedding_shape>(form.shape)) {
     case embedding_shape::single:
         if (r.vectors.size() != 1) return false;
-        out += "{\"embedding\":{\"values\":";
+        out += "{\"embedding\":{\"values\":"sv;
         if (!append_floats(out, r.vectors[0])) return false;
         out += '}';
         if (r.usage.input_tokens) {  // as Vertex AI's embedContent reports it
-            out += ",\"usageMetadata\":{\"promptTokenCount\":";
+            out += ",\"usageMetadata\":{\"promptTokenCount\":"sv;
             append_number(out, std::uint64_t{*r.usage.input_tokens});
             out += '}';
         }
         out += '}';
         return true;
     case embedding_shape::batch:
-        out += "{\"embeddings\":[";
+        out += "{\"embeddings\":["sv;
         for (std::size_t i = 0; i < r.vectors.size(); ++i) {
             if (i) out += ',';
-            out += "{\"values\":";
+            out += "{\"values\":"sv;
             if (!append_floats(out, r.vectors[i])) return false;
             out += '}';
         }
-        out += "]}";
+        out += "]}"sv;
         return true;
     case embedding_shape::predict: {
         std::size_t const n = r.vectors.size();
-        out += "{\"predictions\":[";
+        out += "{\"predictions\":["sv;
         for (std::size_t i = 0; i < n; ++i) {
             if (i) out += ',';
-            out += "{\"embeddings\":{\"values\":";
+            out += "{\"embeddings\":{\"values\":"sv;
             if (!append_floats(out, r.vectors[i])) return false;
             if (r.usage.input_tokens && n > 0) {
                 // The total split evenly, the remainder on the first: the sum is exact.
                 auto const total = *r.usage.input_tokens;
                 auto const each = total / n + (i == 0 ? total % n : 0);
-                out += ",\"statistics\":{\"token_count\":";
+                out += ",\"statistics\":{\"token_count\":"sv;
                 append_number(out, std::uint64_t{each});
-                out += ",\"truncated\":false}";
+                out += ",\"truncated\":false}"sv;
             }
-            out += "}}";
+            out += "}}"sv;
         }
-        out += "]}";
+        out += "]}"sv;
         return true;
     }
     }

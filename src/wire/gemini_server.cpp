@@ -598,7 +598,7 @@ private:
                 }
                 std::string url = "data:";
                 url += sv(mime->get_string());
-                url += ";base64,";
+                url += ";base64,"sv;
                 url += sv(bytes->get_string());
                 if (sv(mime->get_string()).starts_with("image/"))
                     m.content.emplace_back(image_part{std::move(url), {}});
@@ -871,7 +871,7 @@ void append_usage(std::string& out, usage const& u) {
         first = false;
         out += '"';
         out += name;
-        out += "\":";
+        out += "\":"sv;
         append_number(out, v);
     };
     std::uint64_t const reasoning = u.reasoning_tokens.value_or(0);
@@ -888,10 +888,10 @@ void append_usage(std::string& out, usage const& u) {
     else if (u.input_tokens && u.output_tokens)
         field("totalTokenCount", *u.input_tokens + *u.output_tokens);
     if (u.input_tokens) {
-        out += first ? "" : ",";
-        out += "\"promptTokensDetails\":[{\"modality\":\"TEXT\",\"tokenCount\":";
+        out += first ? ""sv : ","sv;
+        out += "\"promptTokensDetails\":[{\"modality\":\"TEXT\",\"tokenCount\":"sv;
         append_number(out, *u.input_tokens);
-        out += "}]";
+        out += "}]"sv;
     }
     out += '}';
 }
@@ -910,19 +910,19 @@ std::size_t append_calls(std::string& out, Calls const& calls, bool& any_part) {
         }
         if (any_part) out += ',';
         any_part = true;
-        out += "{\"functionCall\":{";
+        out += "{\"functionCall\":{"sv;
         if (!c.id.empty()) {
-            out += "\"id\":";
+            out += "\"id\":"sv;
             append_json_string(out, c.id);
             out += ',';
         }
-        out += "\"name\":";
+        out += "\"name\":"sv;
         append_json_string(out, c.name);
-        out += ",\"args\":";
+        out += ",\"args\":"sv;
         out += trim(args);
         out += '}';
         if (!c.signature.empty()) {
-            out += ",\"thoughtSignature\":";
+            out += ",\"thoughtSignature\":"sv;
             append_json_string(out, c.signature);
         }
         out += '}';
@@ -943,41 +943,41 @@ std::string_view finish_of(finish_reason fr, std::string_view native, bool dropp
 
 /// `,"modelVersion":...,"responseId":...}`: what closes every answer and event.
 void append_trailer(std::string& out, answer_meta const& m) {
-    out += ",\"modelVersion\":";
+    out += ",\"modelVersion\":"sv;
     append_json_string(out, m.model);
-    out += ",\"responseId\":";
+    out += ",\"responseId\":"sv;
     append_json_string(out, m.id);
     out += '}';
 }
 
 void append_response(chat_response const& r, answer_meta const& m, std::string& out) {
-    out += "{\"candidates\":[{\"content\":{";
+    out += "{\"candidates\":[{\"content\":{"sv;
     std::size_t const parts_at = out.size();
-    out += "\"parts\":[";
+    out += "\"parts\":["sv;
     bool any = false;
     if (!r.reasoning.empty()) {
-        out += "{\"text\":";
+        out += "{\"text\":"sv;
         append_json_string(out, r.reasoning);
-        out += ",\"thought\":true}";
+        out += ",\"thought\":true}"sv;
         any = true;
     }
     if (!r.content.empty() || (r.tool_calls.empty() && !any)) {
         if (any) out += ',';
-        out += "{\"text\":";
+        out += "{\"text\":"sv;
         append_json_string(out, r.content);
         out += '}';
         any = true;
     }
     std::size_t const dropped = append_calls(out, r.tool_calls, any);
     if (any)
-        out += "],";
+        out += "],"sv;
     else
         out.resize(parts_at);  // nothing to say: a content with its role only, as Gemini's
-    out += "\"role\":\"model\"},\"finishReason\":\"";
+    out += "\"role\":\"model\"},\"finishReason\":\""sv;
     out += finish_of(r.finish_reason, r.native_finish_reason, dropped > 0);
-    out += "\",\"index\":0}]";
+    out += "\",\"index\":0}]"sv;
     if (r.usage.known() || r.usage.input_tokens || r.usage.output_tokens) {
-        out += ",\"usageMetadata\":";
+        out += ",\"usageMetadata\":"sv;
         append_usage(out, r.usage);
     }
     append_trailer(out, m);
@@ -991,11 +991,11 @@ void append_error(api_error const& e, std::string& out) {
     if (!e.type.empty() &&
         std::all_of(e.type.begin(), e.type.end(), [](char c) { return (c >= 'A' && c <= 'Z') || c == '_'; }))
         status = e.type;
-    out += "{\"error\":{\"code\":";
+    out += "{\"error\":{\"code\":"sv;
     append_number(out, static_cast<std::uint64_t>(e.status));
-    out += ",\"message\":";
+    out += ",\"message\":"sv;
     append_json_string(out, e.message);
-    out += ",\"status\":";
+    out += ",\"status\":"sv;
     append_json_string(out, status);
     bool const google_reason =
         !e.code.empty() && std::all_of(e.code.begin(), e.code.end(), [](char c) {
@@ -1004,10 +1004,10 @@ void append_error(api_error const& e, std::string& out) {
     // A provider's quota error (the emulator's) names the quota it hit.
     bool const quota = e.status == 429 && !e.type.empty();
     if (e.code.empty() && !quota && !e.retry_after && e.param.empty()) {
-        out += "}}";
+        out += "}}"sv;
         return;
     }
-    out += ",\"details\":[";
+    out += ",\"details\":["sv;
     bool first = true;
     auto next = [&] {
         if (!first) out += ',';
@@ -1015,33 +1015,33 @@ void append_error(api_error const& e, std::string& out) {
     };
     if (!e.code.empty()) {
         next();
-        out += "{\"@type\":\"type.googleapis.com/google.rpc.ErrorInfo\",\"reason\":";
+        out += "{\"@type\":\"type.googleapis.com/google.rpc.ErrorInfo\",\"reason\":"sv;
         append_json_string(out, e.code);
         if (google_reason) {
             bool const api_key = e.code.starts_with("API_KEY");
-            out += ",\"domain\":\"googleapis.com\",\"metadata\":{\"service\":";
-            out += api_key ? "\"generativelanguage.googleapis.com\"" : "\"aiplatform.googleapis.com\"";
-            out += "}}";
+            out += ",\"domain\":\"googleapis.com\",\"metadata\":{\"service\":"sv;
+            out += api_key ? "\"generativelanguage.googleapis.com\""sv : "\"aiplatform.googleapis.com\""sv;
+            out += "}}"sv;
             if (api_key) {
                 next();
                 out += "{\"@type\":\"type.googleapis.com/google.rpc.LocalizedMessage\","
-                       "\"locale\":\"en-US\",\"message\":";
+                       "\"locale\":\"en-US\",\"message\":"sv;
                 append_json_string(out, e.message);
                 out += '}';
             }
         } else {
             // A unified code (the gateway's own: rate_limit_exceeded, model_not_found).
-            out += ",\"domain\":\"llmux\"}";
+            out += ",\"domain\":\"llmux\"}"sv;
         }
     }
     if (!e.param.empty()) {
         next();
         out += "{\"@type\":\"type.googleapis.com/google.rpc.BadRequest\",\"fieldViolations\":[{"
-               "\"field\":";
+               "\"field\":"sv;
         append_json_string(out, e.param);
-        out += ",\"description\":";
+        out += ",\"description\":"sv;
         append_json_string(out, e.message);
-        out += "}]}";
+        out += "}]}"sv;
     }
     if (quota) {
         next();
@@ -1051,13 +1051,13 @@ void append_error(api_error const& e, std::string& out) {
                "\"GenerateRequestsPerMinutePerProjectPerModel-FreeTier\",\"quotaValue\":"
                "\"15\"}]},{\"@type\":\"type.googleapis.com/google.rpc.Help\",\"links\":[{"
                "\"description\":\"Learn more about Gemini API quotas\",\"url\":"
-               "\"https://ai.google.dev/gemini-api/docs/rate-limits\"}]}";
+               "\"https://ai.google.dev/gemini-api/docs/rate-limits\"}]}"sv;
     }
     if (e.retry_after) {
         // A google.protobuf.Duration in its JSON form ("17s", "0.250s").
         next();
         auto const ms = std::max<std::int64_t>(0, e.retry_after->count());
-        out += "{\"@type\":\"type.googleapis.com/google.rpc.RetryInfo\",\"retryDelay\":\"";
+        out += "{\"@type\":\"type.googleapis.com/google.rpc.RetryInfo\",\"retryDelay\":\""sv;
         append_number(out, static_cast<std::uint64_t>(ms / 1000));
         if (ms % 1000) {
             char const frac[5] = {'.', static_cast<char>('0' + ms % 1000 / 100),
@@ -1065,9 +1065,9 @@ void append_error(api_error const& e, std::string& out) {
                                   static_cast<char>('0' + ms % 10), 0};
             out += frac;
         }
-        out += "s\"}";
+        out += "s\"}"sv;
     }
-    out += "]}}";
+    out += "]}}"sv;
 }
 
 constexpr std::string_view internal_message =
@@ -1091,7 +1091,7 @@ public:
     explicit gemini_stream_encoder(answer_meta const& m) {
         trailer_.reserve(64 + m.model.size() + m.id.size());
         append_trailer(trailer_, m);
-        trailer_ += "\r\n\r\n";
+        trailer_ += "\r\n\r\n"sv;
     }
 
     void chunk(chat_chunk const& c, std::string& out) override {
@@ -1117,18 +1117,18 @@ public:
     void finish(chat_response const& whole, std::string& out) override {
         if (ended_) return;
         ended_ = true;
-        out += "data: {\"candidates\":[{\"content\":{\"parts\":[";
+        out += "data: {\"candidates\":[{\"content\":{\"parts\":["sv;
         bool any = false;
         std::size_t dropped = 0;
         if (!calls_.empty())
             dropped = append_calls(out, calls_, any);
         else if (!whole.tool_calls.empty() && !sent_text_)
             dropped = append_calls(out, whole.tool_calls, any);
-        if (!any) out += "{\"text\":\"\"}";
-        out += "],\"role\":\"model\"},\"finishReason\":\"";
+        if (!any) out += "{\"text\":\"\"}"sv;
+        out += "],\"role\":\"model\"},\"finishReason\":\""sv;
         finish_reason fr = finish_ ? *finish_ : whole.finish_reason;
         out += finish_of(fr, whole.native_finish_reason, dropped > 0);
-        out += "\",\"index\":0}],\"usageMetadata\":";
+        out += "\",\"index\":0}],\"usageMetadata\":"sv;
         usage const& u = whole.usage.known() || !usage_ ? whole.usage : *usage_;
         append_usage(out, u);
         out += trailer_;
@@ -1137,14 +1137,14 @@ public:
     void error(api_error const& e, std::string& out) override {
         if (ended_) return;
         ended_ = true;
-        out += "data: ";
+        out += "data: "sv;
         append_error(e, out);
-        out += "\r\n\r\n";
+        out += "\r\n\r\n"sv;
     }
 
     void malformed(std::string& out) override {
         // An unterminated string: an event that starts like the others and cannot be parsed.
-        out += "data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"malformed}\r\n\r\n";
+        out += "data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"malformed}\r\n\r\n"sv;
     }
 
 private:
@@ -1155,15 +1155,15 @@ private:
 
     void text_event(std::string_view text, bool thought, chat_chunk const& c, std::string& out) {
         sent_text_ = true;
-        out += "data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":";
+        out += "data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":"sv;
         append_json_string(out, text);
-        if (thought) out += ",\"thought\":true";
-        out += "}],\"role\":\"model\"},\"index\":0}],\"usageMetadata\":";
+        if (thought) out += ",\"thought\":true"sv;
+        out += "}],\"role\":\"model\"},\"index\":0}],\"usageMetadata\":"sv;
         // The usage so far, where the chunk says it; Gemini's own chunks always carry one.
         if (c.usage)
             append_usage(out, *c.usage);
         else
-            out += "{}";
+            out += "{}"sv;
         out += trailer_;
     }
 
@@ -1283,35 +1283,35 @@ public:
         // Gemini's function calls have no ids: the emulator's have none either.
         if (kind == id_kind::tool_call) return {};
         std::string out(tag);
-        out += kind == id_kind::request ? "-req-" : "-";
+        out += kind == id_kind::request ? "-req-"sv : "-"sv;
         append_number(out, n);
         return out;
     }
 
     void encode_models(std::span<std::string const> names, std::int64_t created,
                        std::string& out) const override {
-        out += "{\"models\":[";
+        out += "{\"models\":["sv;
         for (std::size_t i = 0; i < names.size(); ++i) {
             if (i) out += ',';
             encode_model(names[i], created, out);
         }
-        out += "]}";
+        out += "]}"sv;
     }
 
     void encode_model(std::string_view name, std::int64_t created,
                       std::string& out) const override {
         (void)created;  // Gemini's model resource has no creation time
-        out += "{\"name\":\"models/";
+        out += "{\"name\":\"models/"sv;
         std::string quoted;
         append_json_string(quoted, name);
         out.append(quoted, 1, quoted.size() - 1);  // the name, escaped, after the prefix
-        out += ",\"displayName\":";
+        out += ",\"displayName\":"sv;
         append_json_string(out, name);
-        out += ",\"supportedGenerationMethods\":[\"generateContent\",\"countTokens\"]}";
+        out += ",\"supportedGenerationMethods\":[\"generateContent\",\"countTokens\"]}"sv;
     }
 
     void encode_token_count(std::uint64_t tokens, std::string& out) const override {
-        out += "{\"totalTokens\":";
+        out += "{\"totalTokens\":"sv;
         append_number(out, tokens);
         out += '}';
     }

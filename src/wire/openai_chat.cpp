@@ -496,9 +496,9 @@ void classify(failure& f, error_fields const& e, unsigned status) {
     if (!e.upstream.empty()) {
         // OpenRouter wraps an upstream failure as "Provider returned error"; the upstream's
         // own message is what says what went wrong.
-        msg += msg.empty() ? "" : " ";
-        msg += "(upstream";
-        if (!e.upstream_provider.empty()) msg.append(" ").append(e.upstream_provider);
+        msg += msg.empty() ? ""sv : " "sv;
+        msg += "(upstream"sv;
+        if (!e.upstream_provider.empty()) msg.append(" "sv).append(e.upstream_provider);
         msg += ": " + excerpt(e.upstream, 300) + ")";
     }
     if (!msg.empty()) provider_message(f, std::move(msg));
@@ -706,7 +706,7 @@ result<chat_response> decode_body(response_head const& head, std::string_view bo
             // OpenRouter carries Gemini's call signatures as encrypted details with the call's
             // id: they belong on the calls.
             std::erase_if(r.reasoning_parts, [&](reasoning_part const& p) {
-                if (p.origin != "google" || p.type != reasoning_part::kind::redacted) return false;
+                if (p.origin != "google"sv || p.type != reasoning_part::kind::redacted) return false;
                 for (auto& c : r.tool_calls)
                     if (!p.id.empty() && c.id == p.id) {
                         c.signature = p.data;
@@ -779,11 +779,11 @@ public:
         std::string msg = "the stream ended without its [DONE] marker";
         if (finish_seen_) {
             msg += ", after the finish reason '" + info_.native_finish_reason + "'";
-            if (!usage_seen_) msg += " but before the usage chunk";
+            if (!usage_seen_) msg += " but before the usage chunk"sv;
         } else {
-            msg += ", before any finish reason arrived";
+            msg += ", before any finish reason arrived"sv;
         }
-        if (sse_.has_partial_event()) msg += "; it was cut in the middle of an event";
+        if (sse_.has_partial_event()) msg += "; it was cut in the middle of an event"sv;
         failed_ = failure(error::truncated, std::move(msg));
         return *failed_;
     }
@@ -799,7 +799,7 @@ private:
             return;
         }
         // The common shape without a DOM; anything else is parsed whole.
-        if (scan_ && ev.event != "error") {
+        if (scan_ && ev.event != "error"sv) {
             if (scan_->read(data, true, scanned_)) {
                 scan_misses_ = 0;
                 on_scanned(out);
@@ -819,7 +819,7 @@ private:
         reader.write(data.data(), data.size(), ec);
         if (ec) {
             reader.reset();
-            if (ev.event == "error") {  // `event: error` with a plain-text message
+            if (ev.event == "error"sv) {  // `event: error` with a plain-text message
                 failed_ = internal(failure(error::server_error, body_excerpt(data)));
                 return;
             }
@@ -879,7 +879,7 @@ private:
         // A data object with an `error` key fails the stream (as the OpenAI SDK does); so does
         // an `event: error`, whatever its data says.
         json::value const* e = find_error(v);
-        if (!e && ev.event == "error") e = &v;
+        if (!e && ev.event == "error"sv) e = &v;
         if (e) {
             failure f;
             classify(f, read_error(*e), 0);
@@ -985,7 +985,7 @@ private:
         }
         for (auto& entry : details_) {
             auto& part = entry.second;  // not a structured binding: lambdas capture it
-            if (part.origin == "google" && part.type == reasoning_part::kind::redacted) {
+            if (part.origin == "google"sv && part.type == reasoning_part::kind::redacted) {
                 auto it = std::find_if(call_ids_.begin(), call_ids_.end(),
                                        [&](auto const& x) { return x.first == part.id; });
                 if (it != call_ids_.end()) {
@@ -1049,15 +1049,15 @@ std::optional<std::string> direct_body(chat_request const& req, encode_context c
     }
     std::string out;
     out.reserve(size);
-    out += R"({"model":)";
+    out += R"({"model":)"sv;
     append_json_string(out, ctx.model);
-    out += R"(,"messages":[)";
+    out += R"(,"messages":[)"sv;
     bool first = true;
     auto const message = [&](std::string_view role_name, std::string_view text) {
-        out += first ? R"({"role":)" : R"(,{"role":)";
+        out += first ? R"({"role":)"sv : R"(,{"role":)"sv;
         first = false;
         append_json_string(out, role_name);
-        out += R"(,"content":)";
+        out += R"(,"content":)"sv;
         append_json_string(out, text);
         out += '}';
     };
@@ -1066,11 +1066,11 @@ std::optional<std::string> direct_body(chat_request const& req, encode_context c
     for (auto const& m : req.messages) message(to_string(m.role), joined_text(m, buf));
     out += ']';
     if (req.temperature) {
-        out += R"(,"temperature":)";
+        out += R"(,"temperature":)"sv;
         append_double(out, *req.temperature);
     }
     if (req.top_p) {
-        out += R"(,"top_p":)";
+        out += R"(,"top_p":)"sv;
         append_double(out, *req.top_p);
     }
     if (req.max_tokens) {
@@ -1080,26 +1080,26 @@ std::optional<std::string> direct_body(chat_request const& req, encode_context c
         append_number(out, *req.max_tokens);
     }
     if (req.seed) {
-        out += R"(,"seed":)";
+        out += R"(,"seed":)"sv;
         append_number(out, *req.seed);
     }
     if (!req.user.empty()) {
-        out += R"(,"user":)";
+        out += R"(,"user":)"sv;
         append_json_string(out, req.user);
     }
     if (!req.prompt_cache_key.empty()) {
-        out += R"(,"prompt_cache_key":)";
+        out += R"(,"prompt_cache_key":)"sv;
         append_json_string(out, req.prompt_cache_key);
     }
     if (!req.stop.empty()) {
-        out += R"(,"stop":[)";
+        out += R"(,"stop":[)"sv;
         for (std::size_t i = 0; i < req.stop.size(); ++i) {
             if (i) out += ',';
             append_json_string(out, req.stop[i]);
         }
         out += ']';
     }
-    if (ctx.stream) out += R"(,"stream":true,"stream_options":{"include_usage":true})";
+    if (ctx.stream) out += R"(,"stream":true,"stream_options":{"include_usage":true})"sv;
     out += '}';
     return out;
 }
@@ -1278,7 +1278,7 @@ std::optional<json::object> openai::reasoning_detail(reasoning_part const& r, st
     if (format.empty()) return std::nullopt;
     json::object o(sp);
     if (r.type == reasoning_part::kind::redacted || (r.text.empty() && !r.signature.empty() &&
-                                                     r.origin != "anthropic")) {
+                                                     r.origin != "anthropic"sv)) {
         o.emplace("type", "reasoning.encrypted");
         o.emplace("data", r.type == reasoning_part::kind::redacted ? r.data : r.signature);
     } else if (r.type == reasoning_part::kind::summary) {

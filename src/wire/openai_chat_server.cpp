@@ -25,6 +25,8 @@
 #include <cstdio>
 #include <unordered_map>
 
+using namespace std::string_view_literals;
+
 namespace llmux::detail {
 
 namespace {
@@ -558,72 +560,72 @@ constexpr std::string_view tier_and_fingerprint =
 
 void append_usage(std::string& out, usage const& u) {
     auto const in = u.input_tokens.value_or(0), outp = u.output_tokens.value_or(0);
-    out += "{\"prompt_tokens\":";
+    out += "{\"prompt_tokens\":"sv;
     append_number(out, in);
-    out += ",\"completion_tokens\":";
+    out += ",\"completion_tokens\":"sv;
     append_number(out, outp);
-    out += ",\"total_tokens\":";
+    out += ",\"total_tokens\":"sv;
     append_number(out, u.total_tokens ? *u.total_tokens : in + outp);
-    out += ",\"prompt_tokens_details\":{\"cached_tokens\":";
+    out += ",\"prompt_tokens_details\":{\"cached_tokens\":"sv;
     append_number(out, u.cached_input_tokens.value_or(0));
-    out += ",\"audio_tokens\":0";
+    out += ",\"audio_tokens\":0"sv;
     if (u.cache_write_tokens) {  // OpenRouter's field; OpenAI itself has none
-        out += ",\"cache_write_tokens\":";
+        out += ",\"cache_write_tokens\":"sv;
         append_number(out, *u.cache_write_tokens);
     }
-    out += "},\"completion_tokens_details\":{\"reasoning_tokens\":";
+    out += "},\"completion_tokens_details\":{\"reasoning_tokens\":"sv;
     append_number(out, u.reasoning_tokens.value_or(0));
     out += ",\"audio_tokens\":0,\"accepted_prediction_tokens\":0,"
-           "\"rejected_prediction_tokens\":0}}";
+           "\"rejected_prediction_tokens\":0}}"sv;
 }
 
 void append_response(chat_response const& r, answer_meta const& m, std::string& out) {
-    out += "{\"id\":";
+    out += "{\"id\":"sv;
     append_json_string(out, m.id);
-    out += ",\"object\":\"chat.completion\",\"created\":";
+    out += ",\"object\":\"chat.completion\",\"created\":"sv;
     append_number(out, m.created);
-    out += ",\"model\":";
+    out += ",\"model\":"sv;
     append_json_string(out, m.model);
-    out += ",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":";
+    out += ",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":"sv;
     if (r.content.empty() && !r.tool_calls.empty())
-        out += "null";
+        out += "null"sv;
     else
         append_json_string(out, r.content);
     if (!r.reasoning.empty()) {
-        out += ",\"reasoning_content\":";
+        out += ",\"reasoning_content\":"sv;
         append_json_string(out, r.reasoning);
     }
-    out += ",\"refusal\":null";
+    out += ",\"refusal\":null"sv;
     if (!r.tool_calls.empty()) {
         // DeepSeek's reasoning goes back as reasoning_content (above); the rest rides on ids.
         std::vector<reasoning_part> sealed;
         for (auto const& p : r.reasoning_parts)
-            if (p.origin != "deepseek") sealed.push_back(p);
-        out += ",\"tool_calls\":[";
+            if (p.origin != "deepseek"sv) sealed.push_back(p);
+        out += ",\"tool_calls\":["sv;
         for (std::size_t i = 0; i < r.tool_calls.size(); ++i) {
             auto const& c = r.tool_calls[i];
             if (i) out += ',';
-            out += "{\"id\":";
+            out += "{\"id\":"sv;
             // The turn's reasoning rides on the first call's id, a call's signature on its own
             // (seal_call_id): OpenAI's messages have no other place a client sends back.
             append_json_string(out, seal_call_id(c.id,
                                                  i == 0 ? std::span<reasoning_part const>(sealed)
                                                         : std::span<reasoning_part const>(),
                                                  c.signature));
-            out += ",\"type\":\"function\",\"function\":{\"name\":";
+            out += ",\"type\":\"function\",\"function\":{\"name\":"sv;
             append_json_string(out, c.name);
-            out += ",\"arguments\":";
+            out += ",\"arguments\":"sv;
             // `arguments` is JSON text; an empty string is not.
             append_json_string(out, c.arguments.empty() ? std::string_view("{}") : c.arguments);
-            out += "}}";
+            out += "}}"sv;
         }
         out += ']';
     }
-    out += ",\"annotations\":[]},\"logprobs\":null,\"finish_reason\":\"";
+    out += ",\"annotations\":[]},\"logprobs\":null,\"finish_reason\":\""sv;
     out += openai::finish_name(effective_finish(r));
-    out += "\"}]";
+    out += "\"}]"sv;
     if (r.usage.known()) {  // unknown usage is left out, not sent as zeros
-        out += ",\"usage\":";
+        out += ",\"usage\":"sv;
         append_usage(out, r.usage);
     }
     out += ',';
@@ -633,15 +635,15 @@ void append_response(chat_response const& r, answer_meta const& m, std::string& 
 
 void append_error(api_error const& e, std::string& out, bool code_from_type) {
     std::string_view const type = e.type.empty() ? type_for_status(e.status) : e.type;
-    out += "{\"error\":{\"message\":";
+    out += "{\"error\":{\"message\":"sv;
     append_json_string(out, e.message);
-    out += ",\"type\":";
+    out += ",\"type\":"sv;
     append_json_string(out, type);
-    out += ",\"param\":";
+    out += ",\"param\":"sv;
     append_json_string_or_null(out, e.param);
-    out += ",\"code\":";
+    out += ",\"code\":"sv;
     append_json_string_or_null(out, e.code.empty() && code_from_type ? type : e.code);
-    out += "}}";
+    out += "}}"sv;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -653,63 +655,63 @@ public:
         : include_usage_(include_usage) {
         // Every chunk starts the same way: the prefix is built once per stream.
         prefix_.reserve(160 + m.id.size() + m.model.size());
-        prefix_ += "data: {\"id\":";
+        prefix_ += "data: {\"id\":"sv;
         append_json_string(prefix_, m.id);
-        prefix_ += ",\"object\":\"chat.completion.chunk\",\"created\":";
+        prefix_ += ",\"object\":\"chat.completion.chunk\",\"created\":"sv;
         append_number(prefix_, m.created);
-        prefix_ += ",\"model\":";
+        prefix_ += ",\"model\":"sv;
         append_json_string(prefix_, m.model);
         prefix_ += ',';
         prefix_ += tier_and_fingerprint;
-        prefix_ += ",\"choices\":[";
+        prefix_ += ",\"choices\":["sv;
     }
 
     void chunk(chat_chunk const& c, std::string& out) override {
         if (finished_) return;
         begin(c, out);
         for (auto const& p : c.reasoning_parts)
-            if (p.origin != "deepseek") parts_.push_back(p);  // DeepSeek's: reasoning_content
+            if (p.origin != "deepseek"sv) parts_.push_back(p);  // DeepSeek's: reasoning_content
         if (!c.text.empty()) {
             out += prefix_;
-            out += R"({"index":0,"delta":{"content":)";
+            out += R"({"index":0,"delta":{"content":)"sv;
             append_json_string(out, c.text);
-            out += R"(},"logprobs":null,"finish_reason":null})";
+            out += R"(},"logprobs":null,"finish_reason":null})"sv;
             end_chunk(out);
         }
         if (!c.reasoning.empty()) {
             out += prefix_;
-            out += R"({"index":0,"delta":{"reasoning_content":)";
+            out += R"({"index":0,"delta":{"reasoning_content":)"sv;
             append_json_string(out, c.reasoning);
-            out += R"(},"logprobs":null,"finish_reason":null})";
+            out += R"(},"logprobs":null,"finish_reason":null})"sv;
             end_chunk(out);
         }
         if (!c.tool_calls.empty()) {
             out += prefix_;
-            out += R"({"index":0,"delta":{"tool_calls":[)";
+            out += R"({"index":0,"delta":{"tool_calls":[)"sv;
             for (std::size_t i = 0; i < c.tool_calls.size(); ++i) {
                 auto const& d = c.tool_calls[i];
                 if (i) out += ',';
-                out += "{\"index\":";
+                out += "{\"index\":"sv;
                 append_number(out, static_cast<std::uint64_t>(d.index));
                 if (!d.id.empty()) {
-                    out += ",\"id\":";
+                    out += ",\"id\":"sv;
                     // Reasoning completed before the first call rides on its id.
                     append_json_string(out, seal_call_id(d.id, parts_, d.signature));
                     parts_.clear();
-                    out += ",\"type\":\"function\"";
+                    out += ",\"type\":\"function\""sv;
                 }
-                out += ",\"function\":{";
+                out += ",\"function\":{"sv;
                 if (!d.name.empty()) {
-                    out += "\"name\":";
+                    out += "\"name\":"sv;
                     append_json_string(out, d.name);
                     out += ',';
                 }
                 // The first fragment of a call carries `arguments: ""`, as OpenAI's does.
-                out += "\"arguments\":";
+                out += "\"arguments\":"sv;
                 append_json_string(out, d.arguments);
-                out += "}}";
+                out += "}}"sv;
             }
-            out += R"(]},"logprobs":null,"finish_reason":null})";
+            out += R"(]},"logprobs":null,"finish_reason":null})"sv;
             end_chunk(out);
         }
         if (c.finish_reason) {
@@ -727,27 +729,27 @@ public:
         }
         if (include_usage_ && r.usage.known()) {
             out += prefix_;
-            out += "],\"usage\":";
+            out += "],\"usage\":"sv;
             append_usage(out, r.usage);
-            out += "}\n\n";
+            out += "}\n\n"sv;
         }
-        out += "data: [DONE]\n\n";
+        out += "data: [DONE]\n\n"sv;
     }
 
     void error(api_error const& e, std::string& out) override {
         // The SDKs raise on any event whose data has an `error` key (PROVIDERS.md 1.3); they
         // read its code, which OpenAI always sets in a stream.
-        out += "data: ";
+        out += "data: "sv;
         append_error(e, out, true);
-        out += "\n\n";
+        out += "\n\n"sv;
         finished_ = true;
     }
 
     void malformed(std::string& out) override {
         // An unterminated string: a chunk that starts like the others and cannot be parsed.
         out += prefix_;
-        out += R"({"index":0,"delta":{"content":"malformed})";
-        out += "\n\n";
+        out += R"({"index":0,"delta":{"content":"malformed})"sv;
+        out += "\n\n"sv;
     }
 
 private:
@@ -765,14 +767,14 @@ private:
 
     void finish_event(finish_reason fr, std::string& out) const {
         out += prefix_;
-        out += R"({"index":0,"delta":{},"logprobs":null,"finish_reason":")";
+        out += R"({"index":0,"delta":{},"logprobs":null,"finish_reason":")"sv;
         out += openai::finish_name(fr);
-        out += "\"}";
+        out += "\"}"sv;
         end_chunk(out);
     }
 
     void end_chunk(std::string& out) const {
-        out += include_usage_ ? "],\"usage\":null}\n\n" : "]}\n\n";
+        out += include_usage_ ? "],\"usage\":null}\n\n"sv : "]}\n\n"sv;
     }
 
     std::string prefix_;  // `data: {"id":…,"object":…,"created":…,"model":…,…,"choices":[`
@@ -893,21 +895,21 @@ public:
 
     void encode_models(std::span<std::string const> names, std::int64_t created,
                        std::string& out) const override {
-        out += "{\"object\":\"list\",\"data\":[";
+        out += "{\"object\":\"list\",\"data\":["sv;
         for (std::size_t i = 0; i < names.size(); ++i) {
             if (i) out += ',';
             encode_model(names[i], created, out);
         }
-        out += "]}";
+        out += "]}"sv;
     }
 
     void encode_model(std::string_view name, std::int64_t created,
                       std::string& out) const override {
-        out += "{\"id\":";
+        out += "{\"id\":"sv;
         append_json_string(out, name);
-        out += ",\"object\":\"model\",\"created\":";
+        out += ",\"object\":\"model\",\"created\":"sv;
         append_number(out, created);
-        out += ",\"owned_by\":\"llmux\"}";
+        out += ",\"owned_by\":\"llmux\"}"sv;
     }
 
     api_error error_for_status(unsigned status, std::string_view model) const override {

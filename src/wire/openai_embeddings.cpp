@@ -25,6 +25,8 @@
 #include <string>
 #include <utility>
 
+using namespace std::string_view_literals;
+
 namespace llmux::detail::openai {
 
 namespace {
@@ -138,22 +140,22 @@ result<http_request> encode_embedding_request(embedding_request const& req,
     std::size_t bytes = 64 + model.size();
     for (auto const& s : inputs) bytes += s.size() + 4;
     body.reserve(bytes);
-    body += "{\"model\":";
+    body += "{\"model\":"sv;
     append_json_string(body, model);
-    body += ",\"input\":[";
+    body += ",\"input\":["sv;
     for (std::size_t i = 0; i < inputs.size(); ++i) {
         if (i) body += ',';
         append_json_string(body, inputs[i]);
     }
     body += ']';
     if (req.dimensions) {
-        body += ",\"dimensions\":";
+        body += ",\"dimensions\":"sv;
         append_number(body, std::uint64_t{*req.dimensions});
     }
-    body += enc == vector_encoding::base64 ? ",\"encoding_format\":\"base64\""
-                                           : ",\"encoding_format\":\"float\"";
+    body += enc == vector_encoding::base64 ? ",\"encoding_format\":\"base64\""sv
+                                           : ",\"encoding_format\":\"float\""sv;
     if (!req.user.empty()) {
-        body += ",\"user\":";
+        body += ",\"user\":"sv;
         append_json_string(body, req.user);
     }
     body += '}';
@@ -345,12 +347,12 @@ bool encode_embedding_response(embedding_response const& r, std::string_view mod
     for (auto const& v : r.vectors) values += v.size();
     out.reserve(out.size() + 128 + r.vectors.size() * 48 +
                 values * (enc == vector_encoding::base64 ? 6 : 12));
-    out += "{\"object\":\"list\",\"data\":[";
+    out += "{\"object\":\"list\",\"data\":["sv;
     for (std::size_t i = 0; i < r.vectors.size(); ++i) {
         if (i) out += ',';
-        out += "{\"object\":\"embedding\",\"index\":";
+        out += "{\"object\":\"embedding\",\"index\":"sv;
         append_number(out, std::uint64_t{i});
-        out += ",\"embedding\":";
+        out += ",\"embedding\":"sv;
         auto const& v = r.vectors[i];
         if (enc == vector_encoding::base64) {
             out += '"';
@@ -361,13 +363,13 @@ bool encode_embedding_response(embedding_response const& r, std::string_view mod
         }
         out += '}';
     }
-    out += "],\"model\":";
+    out += "],\"model\":"sv;
     append_json_string(out, model);
     // Unknown usage is left out rather than written as 0.
     if (r.usage.input_tokens) {
-        out += ",\"usage\":{\"prompt_tokens\":";
+        out += ",\"usage\":{\"prompt_tokens\":"sv;
         append_number(out, *r.usage.input_tokens);
-        out += ",\"total_tokens\":";
+        out += ",\"total_tokens\":"sv;
         append_number(out, r.usage.total_tokens.value_or(*r.usage.input_tokens));
         out += '}';
     }

@@ -422,7 +422,7 @@ reasoning_part reasoning_of(json::object const& item) {
         bool any = false;
         for (auto const& pv : *a)
             if (auto const* p = pv.if_object()) {
-                if (any) r.text += "\n\n";
+                if (any) r.text += "\n\n"sv;
                 r.text += get_string(*p, "text");
                 any = true;
             }
@@ -532,10 +532,10 @@ public:
         if (done_) return {};
         std::string msg = "the stream ended before its response.completed event";
         if (last_type_.empty())
-            msg += ", before any event arrived";
+            msg += ", before any event arrived"sv;
         else
             msg += ", after '" + last_type_ + "'";
-        if (partial) msg += "; it was cut in the middle of an event";
+        if (partial) msg += "; it was cut in the middle of an event"sv;
         failed_ = failure(error::truncated, std::move(msg));
         return *failed_;
     }
@@ -565,7 +565,7 @@ private:
         if (ec) {
             json_.reset();
             if (flushing_) return;
-            if (ev.event == "error") {  // `event: error` with a plain-text message
+            if (ev.event == "error"sv) {  // `event: error` with a plain-text message
                 failed_ = internal(failure(error::server_error, body_excerpt(data)));
                 return;
             }

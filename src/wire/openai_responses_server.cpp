@@ -26,6 +26,8 @@
 #include <cstdio>
 #include <unordered_map>
 
+using namespace std::string_view_literals;
+
 namespace llmux::detail {
 
 namespace {
@@ -306,7 +308,7 @@ private:
                 auto const* t = p ? member(*p, "text") : nullptr;
                 if (!t || !t->is_string())
                     return missing(where + "." + key + "[" + std::to_string(j) + "].text");
-                if (any) r.text += "\n\n";
+                if (any) r.text += "\n\n"sv;
                 r.text += sv(t->get_string());
                 any = true;
             }
@@ -754,7 +756,7 @@ struct item {
 void reasoning_fields(reasoning_part const& r, item& it) {
     it.summary = r.type == reasoning_part::kind::summary;
     it.text = r.type == reasoning_part::kind::redacted ? std::string() : r.text;
-    if (r.origin == "openai") {
+    if (r.origin == "openai"sv) {
         it.final_id = r.id;
         it.encrypted = r.signature;
     } else {
@@ -775,23 +777,23 @@ void make_item_id(std::string& out, std::string_view prefix, std::string_view re
 
 void append_usage(std::string& out, usage const& u) {
     if (!u.known()) {  // unknown usage is null, never zeros
-        out += "null";
+        out += "null"sv;
         return;
     }
     auto const in = *u.input_tokens, outp = *u.output_tokens;
-    out += "{\"input_tokens\":";
+    out += "{\"input_tokens\":"sv;
     append_number(out, in);
-    out += ",\"input_tokens_details\":{\"cached_tokens\":";
+    out += ",\"input_tokens_details\":{\"cached_tokens\":"sv;
     append_number(out, u.cached_input_tokens.value_or(0));
     if (u.cache_write_tokens) {
-        out += ",\"cache_write_tokens\":";
+        out += ",\"cache_write_tokens\":"sv;
         append_number(out, *u.cache_write_tokens);
     }
-    out += "},\"output_tokens\":";
+    out += "},\"output_tokens\":"sv;
     append_number(out, outp);
-    out += ",\"output_tokens_details\":{\"reasoning_tokens\":";
+    out += ",\"output_tokens_details\":{\"reasoning_tokens\":"sv;
     append_number(out, u.reasoning_tokens.value_or(0));
-    out += "},\"total_tokens\":";
+    out += "},\"total_tokens\":"sv;
     append_number(out, u.total_tokens ? *u.total_tokens : in + outp);
     out += '}';
 }
@@ -800,55 +802,55 @@ void append_usage(std::string& out, usage const& u) {
 void append_item(std::string& out, item const& it, bool done, std::string_view status) {
     switch (it.type) {
     case item::kind::message:
-        out += "{\"id\":";
+        out += "{\"id\":"sv;
         append_json_string(out, it.id);
-        out += ",\"type\":\"message\",\"status\":\"";
+        out += ",\"type\":\"message\",\"status\":\""sv;
         out += status;
-        out += "\",\"role\":\"assistant\",\"content\":[";
+        out += "\",\"role\":\"assistant\",\"content\":["sv;
         if (done) {
-            out += "{\"type\":\"output_text\",\"text\":";
+            out += "{\"type\":\"output_text\",\"text\":"sv;
             append_json_string(out, it.text);
-            out += ",\"annotations\":[],\"logprobs\":[]}";
+            out += ",\"annotations\":[],\"logprobs\":[]}"sv;
         }
-        out += "]}";
+        out += "]}"sv;
         return;
     case item::kind::function_call:
-        out += "{\"id\":";
+        out += "{\"id\":"sv;
         append_json_string(out, it.id);
-        out += ",\"type\":\"function_call\",\"status\":\"";
+        out += ",\"type\":\"function_call\",\"status\":\""sv;
         out += status;
-        out += "\",\"arguments\":";
+        out += "\",\"arguments\":"sv;
         // `arguments` is JSON text; an empty string is not (once the call is complete).
         append_json_string(out, done && it.text.empty() ? std::string_view("{}")
                                                         : std::string_view(done ? it.text : ""));
-        out += ",\"call_id\":";
+        out += ",\"call_id\":"sv;
         if (it.signature.empty())
             append_json_string(out, it.call_id);
         else
             append_json_string(out, seal_call_id(it.call_id, {}, it.signature));
-        out += ",\"name\":";
+        out += ",\"name\":"sv;
         append_json_string(out, it.name);
         out += '}';
         return;
     case item::kind::reasoning:
         // A summary is `summary_text`; raw reasoning text (DeepSeek's, Claude's thinking, an
         // open model's) is `reasoning_text` content.
-        out += "{\"id\":";
+        out += "{\"id\":"sv;
         append_json_string(out, done && !it.final_id.empty() ? it.final_id : it.id);
-        out += ",\"type\":\"reasoning\",\"summary\":[";
+        out += ",\"type\":\"reasoning\",\"summary\":["sv;
         if (done && it.summary && !it.text.empty()) {
-            out += "{\"type\":\"summary_text\",\"text\":";
+            out += "{\"type\":\"summary_text\",\"text\":"sv;
             append_json_string(out, it.text);
             out += '}';
         }
         out += ']';
         if (done && !it.summary && !it.text.empty()) {
-            out += ",\"content\":[{\"type\":\"reasoning_text\",\"text\":";
+            out += ",\"content\":[{\"type\":\"reasoning_text\",\"text\":"sv;
             append_json_string(out, it.text);
-            out += "}]";
+            out += "}]"sv;
         }
         if (done && !it.encrypted.empty()) {
-            out += ",\"encrypted_content\":";
+            out += ",\"encrypted_content\":"sv;
             append_json_string(out, it.encrypted);
         }
         out += '}';
@@ -869,36 +871,36 @@ struct response_fields {
 
 void append_response_object(std::string& out, response_fields const& f,
                             std::span<item const> items) {
-    out += "{\"id\":";
+    out += "{\"id\":"sv;
     append_json_string(out, f.id);
-    out += ",\"object\":\"response\",\"created_at\":";
+    out += ",\"object\":\"response\",\"created_at\":"sv;
     append_number(out, f.created);
-    out += ",\"status\":\"";
+    out += ",\"status\":\""sv;
     out += f.status;
-    out += "\",\"background\":false,\"error\":";
+    out += "\",\"background\":false,\"error\":"sv;
     if (f.error) {
-        out += "{\"code\":";
+        out += "{\"code\":"sv;
         append_json_string(out, !f.error->code.empty() ? std::string_view(f.error->code)
                                 : !f.error->type.empty() ? std::string_view(f.error->type)
                                                          : std::string_view("server_error"));
-        out += ",\"message\":";
+        out += ",\"message\":"sv;
         append_json_string(out, f.error->message);
         out += '}';
     } else {
-        out += "null";
+        out += "null"sv;
     }
-    out += ",\"incomplete_details\":";
+    out += ",\"incomplete_details\":"sv;
     if (std::string_view const why = responses::incomplete_reason(f.finish);
         f.status == "incomplete" && !why.empty()) {
-        out += "{\"reason\":\"";
+        out += "{\"reason\":\""sv;
         out += why;
-        out += "\"}";
+        out += "\"}"sv;
     } else {
-        out += "null";
+        out += "null"sv;
     }
-    out += ",\"instructions\":null,\"max_output_tokens\":null,\"model\":";
+    out += ",\"instructions\":null,\"max_output_tokens\":null,\"model\":"sv;
     append_json_string(out, f.model);
-    out += ",\"output\":[";
+    out += ",\"output\":["sv;
     bool const finished = f.status != "in_progress";
     for (std::size_t i = 0; i < items.size(); ++i) {
         if (i) out += ',';
@@ -913,12 +915,12 @@ void append_response_object(std::string& out, response_fields const& f,
            "\"reasoning\":{\"effort\":null,\"summary\":null},\"service_tier\":\"default\","
            "\"store\":false,\"temperature\":null,\"text\":{\"format\":{\"type\":\"text\"}},"
            "\"tool_choice\":\"auto\",\"tools\":[],\"top_p\":null,\"truncation\":\"disabled\","
-           "\"usage\":";
+           "\"usage\":"sv;
     if (f.use)
         append_usage(out, *f.use);
     else
-        out += "null";
-    out += ",\"user\":null,\"metadata\":{}}";
+        out += "null"sv;
+    out += ",\"user\":null,\"metadata\":{}}"sv;
 }
 
 std::string_view status_of(finish_reason f) noexcept {
@@ -980,7 +982,7 @@ public:
             it.text += c.reasoning;
             event(out, "response.reasoning_text.delta");
             item_ref(out);
-            out += ",\"content_index\":0,\"delta\":";
+            out += ",\"content_index\":0,\"delta\":"sv;
             append_json_string(out, c.reasoning);
             end_event(out);
         }
@@ -989,9 +991,9 @@ public:
             it.text += c.text;
             event(out, "response.output_text.delta");
             item_ref(out);
-            out += ",\"content_index\":0,\"delta\":";
+            out += ",\"content_index\":0,\"delta\":"sv;
             append_json_string(out, c.text);
-            out += ",\"logprobs\":[]";
+            out += ",\"logprobs\":[]"sv;
             end_event(out);
         }
         for (auto const& part : c.reasoning_parts) reasoning_done(part, out);
@@ -1026,7 +1028,7 @@ public:
         f.status = status_of(fr);
         f.use = &whole.usage;
         event(out, f.status == "incomplete" ? "response.incomplete" : "response.completed");
-        out += ",\"response\":";
+        out += ",\"response\":"sv;
         append_response_object(out, f, items_);
         end_event(out);
         ended_ = true;
@@ -1039,19 +1041,19 @@ public:
         std::string_view const code = e.code.empty() ? type : std::string_view(e.code);
         // Nested as OpenAI's streams send it, and flat as the SDKs type it (PROVIDERS-2.md 1.4).
         event(out, "error");
-        out += ",\"code\":";
+        out += ",\"code\":"sv;
         append_json_string(out, code);
-        out += ",\"message\":";
+        out += ",\"message\":"sv;
         append_json_string(out, e.message);
-        out += ",\"param\":";
+        out += ",\"param\":"sv;
         append_json_string_or_null(out, e.param);
-        out += ",\"error\":{\"type\":";
+        out += ",\"error\":{\"type\":"sv;
         append_json_string(out, type);
-        out += ",\"code\":";
+        out += ",\"code\":"sv;
         append_json_string(out, code);
-        out += ",\"message\":";
+        out += ",\"message\":"sv;
         append_json_string(out, e.message);
-        out += ",\"param\":";
+        out += ",\"param\":"sv;
         append_json_string_or_null(out, e.param);
         out += '}';
         end_event(out);
@@ -1064,7 +1066,7 @@ public:
         f.status = "failed";
         f.error = &failed;
         event(out, "response.failed");
-        out += ",\"response\":";
+        out += ",\"response\":"sv;
         append_response_object(out, f, {});
         end_event(out);
         ended_ = true;
@@ -1074,21 +1076,21 @@ public:
         // An unterminated string: an event that starts like the others and cannot be parsed.
         begin(out);
         out += "event: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\","
-               "\"sequence_number\":";
+               "\"sequence_number\":"sv;
         append_number(out, seq_++);
-        out += ",\"delta\":\"malformed\n\n";
+        out += ",\"delta\":\"malformed\n\n"sv;
     }
 
 private:
     void event(std::string& out, std::string_view type) {
-        out += "event: ";
+        out += "event: "sv;
         out += type;
-        out += "\ndata: {\"type\":\"";
+        out += "\ndata: {\"type\":\""sv;
         out += type;
-        out += "\",\"sequence_number\":";
+        out += "\",\"sequence_number\":"sv;
         append_number(out, seq_++);
     }
-    static void end_event(std::string& out) { out += "}\n\n"; }
+    static void end_event(std::string& out) { out += "}\n\n"sv; }
 
     /// `"item_id":…,"output_index":…` of the open item (written once, when it opens: every
     /// delta event carries it).
@@ -1107,7 +1109,7 @@ private:
         append_response_object(response, f, {});
         for (auto type : {"response.created", "response.in_progress"}) {
             event(out, type);
-            out += ",\"response\":";
+            out += ",\"response\":"sv;
             out += response;
             end_event(out);
         }
@@ -1126,9 +1128,9 @@ private:
                             : k == item::kind::function_call ? "fc"
                                                              : "rs",
                      id_, open_);
-        ref_.assign(",\"item_id\":");
+        ref_.assign(",\"item_id\":"sv);
         append_json_string(ref_, it.id);
-        ref_ += ",\"output_index\":";
+        ref_ += ",\"output_index\":"sv;
         append_number(ref_, static_cast<std::uint64_t>(open_));
         // A function call is announced by the caller, once its call id and name are set.
         if (k != item::kind::function_call) announce(out);
@@ -1138,9 +1140,9 @@ private:
     /// Announces the item just opened (its call id and name set for a function call).
     void announce(std::string& out) {
         event(out, "response.output_item.added");
-        out += ",\"output_index\":";
+        out += ",\"output_index\":"sv;
         append_number(out, static_cast<std::uint64_t>(open_));
-        out += ",\"item\":";
+        out += ",\"item\":"sv;
         item const& it = items_[open_];
         append_item(out, it, false, "in_progress");
         end_event(out);
@@ -1149,12 +1151,12 @@ private:
             event(out, "response.content_part.added");
             item_ref(out);
             out += ",\"content_index\":0,\"part\":{\"type\":\"output_text\",\"text\":\"\","
-                   "\"annotations\":[],\"logprobs\":[]}";
+                   "\"annotations\":[],\"logprobs\":[]}"sv;
             end_event(out);
         } else if (it.type == item::kind::reasoning) {
             event(out, "response.content_part.added");
             item_ref(out);
-            out += ",\"content_index\":0,\"part\":{\"type\":\"reasoning_text\",\"text\":\"\"}";
+            out += ",\"content_index\":0,\"part\":{\"type\":\"reasoning_text\",\"text\":\"\"}"sv;
             end_event(out);
         }
     }
@@ -1166,44 +1168,44 @@ private:
         case item::kind::message:
             event(out, "response.output_text.done");
             item_ref(out);
-            out += ",\"content_index\":0,\"text\":";
+            out += ",\"content_index\":0,\"text\":"sv;
             append_json_string(out, it.text);
-            out += ",\"logprobs\":[]";
+            out += ",\"logprobs\":[]"sv;
             end_event(out);
             event(out, "response.content_part.done");
             item_ref(out);
-            out += ",\"content_index\":0,\"part\":{\"type\":\"output_text\",\"text\":";
+            out += ",\"content_index\":0,\"part\":{\"type\":\"output_text\",\"text\":"sv;
             append_json_string(out, it.text);
-            out += ",\"annotations\":[],\"logprobs\":[]}";
+            out += ",\"annotations\":[],\"logprobs\":[]}"sv;
             end_event(out);
             break;
         case item::kind::function_call:
             event(out, "response.function_call_arguments.done");
             item_ref(out);
-            out += ",\"name\":";
+            out += ",\"name\":"sv;
             append_json_string(out, it.name);
-            out += ",\"arguments\":";
+            out += ",\"arguments\":"sv;
             append_json_string(out, it.text.empty() ? std::string_view("{}") : std::string_view(it.text));
             end_event(out);
             break;
         case item::kind::reasoning:
             event(out, "response.reasoning_text.done");
             item_ref(out);
-            out += ",\"content_index\":0,\"text\":";
+            out += ",\"content_index\":0,\"text\":"sv;
             append_json_string(out, it.text);
             end_event(out);
             event(out, "response.content_part.done");
             item_ref(out);
-            out += ",\"content_index\":0,\"part\":{\"type\":\"reasoning_text\",\"text\":";
+            out += ",\"content_index\":0,\"part\":{\"type\":\"reasoning_text\",\"text\":"sv;
             append_json_string(out, it.text);
-            out += "}";
+            out += "}"sv;
             end_event(out);
             break;
         }
         event(out, "response.output_item.done");
-        out += ",\"output_index\":";
+        out += ",\"output_index\":"sv;
         append_number(out, static_cast<std::uint64_t>(open_));
-        out += ",\"item\":";
+        out += ",\"item\":"sv;
         append_item(out, it, true, "completed");
         end_event(out);
         has_open_ = false;
@@ -1217,7 +1219,7 @@ private:
         if (!streamed && !part.text.empty() && part.type != reasoning_part::kind::redacted) {
             event(out, "response.reasoning_text.delta");
             item_ref(out);
-            out += ",\"content_index\":0,\"delta\":";
+            out += ",\"content_index\":0,\"delta\":"sv;
             append_json_string(out, part.text);
             end_event(out);
         }
@@ -1252,7 +1254,7 @@ private:
         items_[open_].text += d.arguments;
         event(out, "response.function_call_arguments.delta");
         item_ref(out);
-        out += ",\"delta\":";
+        out += ",\"delta\":"sv;
         append_json_string(out, d.arguments);
         end_event(out);
     }

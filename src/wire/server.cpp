@@ -4,6 +4,8 @@
 #include "util/text.hpp"
 #include "wire/server.hpp"
 
+using namespace std::string_view_literals;
+
 namespace llmux::detail {
 
 namespace {
@@ -87,19 +89,19 @@ endpoint_table::path_served(std::string_view path) const {
 
 void wire_server::encode_models(std::span<std::string const> names, std::int64_t created,
                                 std::string& out) const {
-    out += "{\"data\":[";
+    out += "{\"data\":["sv;
     for (std::size_t i = 0; i < names.size(); ++i) {
         if (i) out += ',';
         encode_model(names[i], created, out);
     }
-    out += "]}";
+    out += "]}"sv;
 }
 
 void wire_server::encode_model(std::string_view name, std::int64_t created,
                                std::string& out) const {
-    out += "{\"id\":";
+    out += "{\"id\":"sv;
     append_json_string(out, name);
-    out += ",\"created\":";
+    out += ",\"created\":"sv;
     append_number(out, created);
     out += '}';
 }
@@ -121,7 +123,7 @@ bool wire_server::encode_embedding_response(embedding_response const& r, embeddi
 }
 
 void wire_server::encode_token_count(std::uint64_t tokens, std::string& out) const {
-    out += "{\"input_tokens\":";
+    out += "{\"input_tokens\":"sv;
     append_number(out, tokens);
     out += '}';
 }

@@ -2,6 +2,7 @@
 #include "util/json_write.hpp"
 
 #include "util/json_read.hpp"
+#include "util/json_text.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/test/unit_test.hpp>
@@ -9,7 +10,9 @@
 #include <bit>
 #include <charconv>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
+#include <iterator>
 #include <limits>
 #include <random>
 
@@ -49,6 +52,49 @@ BOOST_AUTO_TEST_CASE(round_trips_through_boost_json) {
 
 BOOST_AUTO_TEST_CASE(strings_are_escaped) {
     BOOST_TEST(to_json(json::value("a\"b\\c\n\t\x01")) == R"("a\"b\\c\n\t\u0001")");
+}
+
+// append_json_string scans eight bytes at a time: every byte that needs an escape, at every
+// offset in and around a word, next to bytes that do not (plain ASCII, 0x7f, UTF-8's high
+// bytes, 0x20 just above the control range), is escaped exactly as one byte at a time would.
+BOOST_AUTO_TEST_CASE(strings_are_escaped_at_every_offset) {
+    auto reference = [](std::string_view s) {
+        std::string out = "\"";
+        for (unsigned char c : s) {
+            if (c == '"') out += "\\\"";
+            else if (c == '\\') out += "\\\\";
+            else if (c == '\n') out += "\\n";
+            else if (c == '\r') out += "\\r";
+            else if (c == '\t') out += "\\t";
+            else if (c < 0x20) {
+                char u[7];
+                std::snprintf(u, sizeof u, "\\u%04x", c);
+                out += u;
+            } else out += static_cast<char>(c);
+        }
+        return out + "\"";
+    };
+    std::string const fillers[] = {"abcdefghijklmnopqrstuvwxyz0123", "\x7f\x20\xc3\xa9\xe2\x82\xac~",
+                                   std::string(40, '\xff'), std::string(40, ' ')};
+    std::string const specials = std::string("\"\\\n\r\t\x01\x1f", 7) + std::string(1, '\0');
+    std::size_t checked = 0;
+    for (std::size_t f = 0; f < std::size(fillers); ++f)
+        for (std::size_t len = 0; len <= 24; ++len)
+            for (std::size_t at = 0; at <= len; ++at)
+                for (char sp : specials) {
+                    std::string s;
+                    for (std::size_t k = 0; k < len; ++k)
+                        s += fillers[f][k % fillers[f].size()];
+                    if (at < len) s[at] = sp;
+                    if (at + 3 < len) s[len - 1] = '"';  // a second escape later in the string
+                    std::string got;
+                    llmux::detail::append_json_string(got, s);
+                    BOOST_TEST_REQUIRE(got == reference(s), "len " << len << " at " << at);
+                    if (f == 0 || f == 3)  // (the others are not valid UTF-8 throughout)
+                        BOOST_TEST(json::parse(got).as_string() == s);
+                    ++checked;
+                }
+    BOOST_TEST(checked > 10000u);
 }
 
 // Boost.JSON 1.81's own parser reads these one unit in the last place off (it rounds twice), so a

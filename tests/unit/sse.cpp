@@ -56,7 +56,7 @@ outcome run(std::vector<std::string_view> const& pieces) {
     outcome o;
     for (auto piece : pieces) {
         bool const ok = p.feed(piece, [&](sse_event const& e) {
-            o.events.push_back({e.event, e.data, e.id, e.retry});
+            o.events.push_back({std::string(e.event), std::string(e.data), std::string(e.id), e.retry});
         });
         BOOST_REQUIRE(ok);
     }
@@ -244,6 +244,29 @@ BOOST_AUTO_TEST_CASE(line_cap) {
         }));
         BOOST_TEST(n == 1);
     }
+}
+
+// The parser hands an event's single data line over as a view of the fed bytes; an event
+// still unfinished when a feed ends must not point into bytes the caller then reuses (the
+// transport reads the next bytes into the same buffer).
+BOOST_AUTO_TEST_CASE(an_unfinished_event_survives_its_buffer) {
+    sse_parser p;
+    std::vector<ev> got;
+    auto on = [&](sse_event const& e) {
+        got.push_back({std::string(e.event), std::string(e.data), std::string(e.id), e.retry});
+    };
+    std::string buffer = "data: first\n\ndata: {\"a\":1}\nid: 7";
+    BOOST_TEST_REQUIRE(p.feed(buffer, on));
+    buffer.assign(buffer.size(), 'X');  // the caller reuses its buffer
+    buffer = "\n\ndata: one\n";
+    BOOST_TEST_REQUIRE(p.feed(buffer, on));
+    buffer.assign(buffer.size(), 'Y');
+    buffer = "data: two\n\n";
+    BOOST_TEST_REQUIRE(p.feed(buffer, on));
+    BOOST_TEST(got == (std::vector<ev>{{"", "first", "", {}},
+                                       {"", "{\"a\":1}", "7", {}},
+                                       {"", "one\ntwo", "7", {}}}));
+    BOOST_TEST(!p.has_partial_event());
 }
 
 BOOST_AUTO_TEST_CASE(openai_stream_fixture) {
