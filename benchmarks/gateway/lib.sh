@@ -42,35 +42,37 @@ start_emulator() {
 EOF
 }
 
-# start_nginx UPSTREAM_URL: nginx (Debian's nginx-light) as a plain reverse proxy in front of
-# UPSTREAM_URL, stopped on exit: one process (master_process off: its CPU time is that
+# start_nginx UPSTREAM_URL [WORKERS]: nginx (Debian's nginx-light) as a plain reverse proxy in
+# front of UPSTREAM_URL, stopped on exit: one process (master_process off: its CPU time is that
 # process's), keep-alive to the upstream, SSE passed on as it arrives (proxy_buffering off), no
 # access log, as llmux serve is run. Sets $ng to its URL and $ng_pid to its process, once it
-# answers.
+# answers. With WORKERS > 1: a master and that many workers, each with its own SO_REUSEPORT
+# listener ($ng_pid is then the master's).
 nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
 start_nginx() {
-    local port=$(( 20000 + RANDOM % 20000 ))
-    mkdir -p "$work/nginx/tmp"
+    local port=$(( 20000 + RANDOM % 20000 )) workers=${2:-1} dir="$work/nginx${2:-}" reuse=""
+    mkdir -p "$dir/tmp"
+    (( workers > 1 )) && reuse=" reuseport"
     {
         [[ $(id -u) == 0 ]] && echo "user root;"
         cat <<NGINX
-worker_processes 1;
-master_process off;
+worker_processes $workers;
+master_process $( (( workers > 1 )) && echo on || echo off);
 daemon off;
-error_log $work/nginx/error.log warn;
-pid $work/nginx/nginx.pid;
+error_log $dir/error.log warn;
+pid $dir/nginx.pid;
 events { worker_connections 4096; }
 http {
     access_log off;
-    client_body_temp_path $work/nginx/tmp/body;
-    proxy_temp_path $work/nginx/tmp/proxy;
-    fastcgi_temp_path $work/nginx/tmp/fastcgi;
-    uwsgi_temp_path $work/nginx/tmp/uwsgi;
-    scgi_temp_path $work/nginx/tmp/scgi;
+    client_body_temp_path $dir/tmp/body;
+    proxy_temp_path $dir/tmp/proxy;
+    fastcgi_temp_path $dir/tmp/fastcgi;
+    uwsgi_temp_path $dir/tmp/uwsgi;
+    scgi_temp_path $dir/tmp/scgi;
     keepalive_requests 1000000;
     upstream emulator { server ${1#http://}; keepalive 128; keepalive_requests 1000000; }
     server {
-        listen 127.0.0.1:$port;
+        listen 127.0.0.1:$port$reuse;
         location / {
             proxy_pass http://emulator;
             proxy_http_version 1.1;
@@ -80,13 +82,13 @@ http {
     }
 }
 NGINX
-    } >"$work/nginx/nginx.conf"
-    "$nginx_bin" -p "$work/nginx" -c "$work/nginx/nginx.conf" >"$work/nginx/out.log" 2>&1 &
+    } >"$dir/nginx.conf"
+    "$nginx_bin" -p "$dir" -c "$dir/nginx.conf" >"$dir/out.log" 2>&1 &
     ng_pid=$!
     pids+=($ng_pid)
     ng=http://127.0.0.1:$port
     for _ in $(seq 200); do curl -s -o /dev/null "$ng/" && return 0; sleep 0.05; done
-    echo "$(basename "$0"): nginx did not start:" >&2; cat "$work/nginx/out.log" "$work/nginx/error.log" >&2
+    echo "$(basename "$0"): nginx did not start:" >&2; cat "$dir/out.log" "$dir/error.log" >&2
     return 1
 }
 

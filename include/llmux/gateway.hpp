@@ -163,7 +163,7 @@ struct model_group {
         "access_log": true, "access_log_file": "", "log_prompts": false,
         "max_body_bytes": 8388608, "max_header_bytes": 65536,
         "read_timeout": "30s", "write_timeout": "30s", "idle_timeout": "60s",
-        "grace": "10s", "any_model": false,
+        "grace": "10s", "any_model": false, "reuse_port": false,
         "state": {"sqlite": "llmux.db", "on_failure": "closed", "reservation_ttl": "10m"}
       },
       "models": {
@@ -188,6 +188,13 @@ struct gateway_config {
     std::string host = "127.0.0.1";
     /// 0 picks a free port.
     std::uint16_t port = 0;
+    /** Listen with `SO_REUSEPORT`, so that several gateways (processes of the same user, or
+        gateways in one process) can listen on one fixed port; the kernel spreads new
+        connections among them (`llmux serve --reuse-port`). Each keeps its own metrics and
+        response cache; keys' spend, budgets and rate limits are shared when they share a
+        `state` (SQLite or Redis).
+    */
+    bool reuse_port = false;
 
     /// Keys clients must present; empty means no authentication (loopback only).
     std::vector<gateway_key> keys;

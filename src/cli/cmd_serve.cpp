@@ -55,6 +55,10 @@ int llmux_cli_serve(std::vector<std::string> const& args_in) {
          "where key spend, reservations, rate limits and the request ledger live: "
          "sqlite:FILE (survives restarts), redis:HOST:PORT (shared by replicas) or memory "
          "(default; overrides gateway.state)")  //
+        ("reuse-port", po::bool_switch(),
+         "listen with SO_REUSEPORT, so that several llmux serve processes share one fixed "
+         "--port (the kernel spreads connections among them; give them a shared --state "
+         "sqlite: or redis: so that keys' spend and limits are shared too)")  //
         ("no-access-log", po::bool_switch(), "do not write an access log line per request")  //
         ("log-prompts", po::bool_switch(),
          "add the last user message to access log lines (may hold personal data)");
@@ -64,7 +68,8 @@ int llmux_cli_serve(std::vector<std::string> const& args_in) {
     po::positional_options_description none;
     if (!llmux::cli::parse_args(args, desc, none, vm, "serve")) return 2;
     if (vm.count("help")) {
-        std::cout << "usage: llmux serve [--host H] [--port N] [--config FILE] [--threads N]\n\n"
+        std::cout << "usage: llmux serve [--host H] [--port N] [--config FILE] [--threads N] "
+                     "[--reuse-port]\n\n"
                   << desc << std::flush;
         return 0;
     }
@@ -98,6 +103,10 @@ int llmux_cli_serve(std::vector<std::string> const& args_in) {
             return bad_usage("--state must be sqlite:FILE, redis:HOST:PORT or memory");
         }
     }
+    if (vm["reuse-port"].as<bool>()) gcfg.reuse_port = true;
+    if (gcfg.reuse_port && gcfg.port == 0)
+        return bad_usage("--reuse-port needs a fixed --port (with port 0 each process would "
+                         "get a port of its own)");
     if (vm["no-access-log"].as<bool>()) gcfg.access_log = false;
     if (vm["log-prompts"].as<bool>()) gcfg.log_prompts = true;
     if (gcfg.keys.empty() && gcfg.host != "127.0.0.1" && gcfg.host != "::1" &&

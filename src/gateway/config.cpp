@@ -408,6 +408,8 @@ result<void> gateway_config::load_json(std::string_view text, std::string_view o
                     next.max_body_bytes = static_cast<std::size_t>(v.to_number<double>());
                 else
                     next.max_header_bytes = static_cast<std::uint32_t>(v.to_number<double>());
+            } else if (name == "reuse_port") {
+                r = flag(next.reuse_port);
             } else if (name == "expose_upstream_errors") {
                 r = flag(next.expose_upstream_errors);
             } else if (name == "max_connections" || name == "max_connections_per_client") {

@@ -461,6 +461,7 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
         sc.idle_timeout = cfg.idle_timeout;
         sc.max_connections = cfg.max_connections;
         sc.max_connections_per_client = cfg.max_connections_per_client;
+        sc.reuse_port = cfg.reuse_port;
         std::weak_ptr<impl> weak = shared_from_this();
         if (!keys.empty()) {
             // Keys are checked from the head, before a body is read: a client without a valid

@@ -26,6 +26,7 @@
 #include <boost/beast/ssl/ssl_stream.hpp>
 
 #include <sys/resource.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <array>
@@ -1012,6 +1013,23 @@ asio::awaitable<void> accept_loop(std::shared_ptr<http_server::state> srv,
 // ---------------------------------------------------------------------------------------------
 // http_server
 
+namespace {
+
+/// `SO_REUSEPORT` as an Asio socket option (Asio has none).
+struct reuse_port_option {
+    int value = 1;
+    template <class Protocol>
+    int level(Protocol const&) const noexcept { return SOL_SOCKET; }
+    template <class Protocol>
+    int name(Protocol const&) const noexcept { return SO_REUSEPORT; }
+    template <class Protocol>
+    int const* data(Protocol const&) const noexcept { return &value; }
+    template <class Protocol>
+    std::size_t size(Protocol const&) const noexcept { return sizeof value; }
+};
+
+}  // namespace
+
 http_server::http_server(asio::any_io_executor ex, server_config cfg, server_handler handler)
     : state_(std::make_shared<state>(std::move(ex), cfg, std::move(handler))) {}
 
@@ -1046,6 +1064,10 @@ result<tcp::endpoint> http_server::listen(std::string const& host, std::uint16_t
     l->acceptor.open(ep.protocol(), ec);
     if (ec) return fail(ec, "cannot open a socket for");
     l->acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+    if (state_->cfg.reuse_port) {
+        l->acceptor.set_option(reuse_port_option{}, ec);
+        if (ec) return fail(ec, "cannot set SO_REUSEPORT for");
+    }
     l->acceptor.bind(ep, ec);
     if (ec) return fail(ec, "cannot bind");
     l->acceptor.listen(asio::socket_base::max_listen_connections, ec);

@@ -71,6 +71,12 @@ struct server_config {
     duration read_timeout = std::chrono::seconds(30);
     /// Most connections open at once; a connection beyond it is answered 503 and closed.
     std::size_t max_connections = 10000;
+    /** Listens with `SO_REUSEPORT`: other sockets that set it too, in this process or another
+        of the same user, may listen on the same address and port, and the kernel spreads new
+        connections among them. This is how several `llmux serve` processes share a port, one
+        per core, as nginx's workers do. Off: a second listener on the port fails to bind.
+    */
+    bool reuse_port = false;
     /// Most connections open at once from one client address (IP); beyond it, 503 and close.
     std::size_t max_connections_per_client = 512;
     /** Called with each request's head before its body is read (and before `100 Continue`):

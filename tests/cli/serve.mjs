@@ -2,15 +2,17 @@
 // `llmux serve` as a user runs it: started with no keys (the built-in emulator answers), called
 // with fetch, stopped with SIGTERM.
 import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import { request } from 'node:http';
 import { writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bin, cleanEnv, run, test, done, assert } from './harness.mjs';
 
 /// Starts `llmux serve` and resolves with { url, stderr(), stop() } once it printed its URL.
-function serve(args = [], env = {}) {
+function serve(args = [], env = {}, port = '0') {
   return new Promise((resolve, reject) => {
-    const p = spawn(bin, ['serve', '--port', '0', '--threads', '2', ...args], { env: cleanEnv(env) });
+    const p = spawn(bin, ['serve', '--port', port, '--threads', '2', ...args], { env: cleanEnv(env) });
     let out = '', err = '';
     const timer = setTimeout(() => { p.kill('SIGKILL'); reject(new Error(`no URL printed; stderr: ${err}`)); }, 15_000);
     p.stderr.on('data', (d) => { err += d; });
@@ -46,10 +48,12 @@ await test('--help prints usage and exits 0', () => {
   assert.match(r.stdout, /--port/);
   assert.match(r.stdout, /--config/);
   assert.match(r.stdout, /--threads/);
+  assert.match(r.stdout, /--reuse-port/);
 });
 
 await test('bad flags: one line on stderr, exit 2', () => {
-  for (const args of [['--bogus'], ['--port', '70000'], ['--threads', '0'], ['--port', 'x'], ['stray']]) {
+  for (const args of [['--bogus'], ['--port', '70000'], ['--threads', '0'], ['--port', 'x'], ['stray'],
+                      ['--reuse-port', '--port', '0']]) {
     const r = run(['serve', ...args]);
     assert.equal(r.code, 2, `${args}: ${r.stderr}`);
     assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
@@ -150,6 +154,53 @@ await test('--config model groups with fallback', async () => {
     const { code } = await gw.stop('SIGINT');
     assert.equal(code, 0);
   }
+});
+
+/// A port that was free a moment ago.
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
+  });
+}
+
+/// One chat request on a connection of its own (no keep-alive pool): resolves with its status.
+function chatOnce(url) {
+  return new Promise((resolve, reject) => {
+    const req = request(`${url}/v1/chat/completions`, {
+      method: 'POST', agent: false, headers: { 'content-type': 'application/json', connection: 'close' },
+    }, (res) => { res.resume(); res.on('end', () => resolve(res.statusCode)); });
+    req.on('error', reject);
+    req.end(body('openai/gpt-4o-mini'));
+  });
+}
+
+await test('--reuse-port: two processes serve one port, each some of the connections', async () => {
+  const port = String(await freePort());
+  const a = await serve(['--reuse-port'], {}, port);
+  let b;
+  try {
+    // Without --reuse-port the port is taken.
+    const refused = run(['serve', '--port', port]);
+    assert.equal(refused.code, 1, refused.stderr);
+    assert.match(refused.stderr, new RegExp(`cannot bind 127\\.0\\.0\\.1:${port}`));
+    b = await serve(['--reuse-port'], {}, port);
+    assert.equal(a.url, b.url);
+    const statuses = [];
+    for (let i = 0; i < 48; ++i) statuses.push(await chatOnce(a.url));
+    assert.deepEqual(statuses, Array(48).fill(200));
+  } finally {
+    const sa = await a.stop();
+    const sb = b ? await b.stop() : { code: 0 };
+    assert.equal(sa.code, 0);
+    assert.equal(sb.code, 0);
+  }
+  // Each wrote an access log line per request it served: the kernel spread the 48 connections
+  // between the two (all on one side has a chance of 2^-47).
+  const served = (gw) => (gw.stderr().match(/POST "\/v1\/chat\/completions" .*status=200/g) || []).length;
+  assert.equal(served(a) + served(b), 48);
+  assert.ok(served(a) > 0 && served(b) > 0, `${served(a)} and ${served(b)}`);
 });
 
 done();

@@ -302,6 +302,44 @@ BOOST_FIXTURE_TEST_CASE(requests_that_arrive_in_pieces, server_fixture) {
     BOOST_TEST(cut.second == 0u);  // never handed to the handler
 }
 
+BOOST_FIXTURE_TEST_CASE(reuse_port_lets_two_servers_share_a_port, server_fixture) {
+    // Without the option a second listener on a port in use fails, naming the port.
+    llmux::detail::server_config plain;
+    start(plain);
+    auto const port = static_cast<std::uint16_t>(std::stoi(url.substr(url.rfind(':') + 1)));
+    llmux::detail::http_server other(ctx.get_executor(), plain,
+                                     [this](server_exchange& x) { return handle(x); });
+    auto const refused = other.listen("127.0.0.1", port);
+    BOOST_TEST_REQUIRE(!refused.has_value());
+    BOOST_TEST(refused.error().to_string().find(std::to_string(port)) != std::string::npos,
+               refused.error().to_string());
+    server->stop();
+
+    // With it, two servers listen on one port and the kernel spreads connections between
+    // them: each serves some of 64 (it hashes each connection's addresses and ports, so all
+    // 64 on one side has a chance of 2^-63).
+    llmux::detail::server_config shared;
+    shared.reuse_port = true;
+    start(shared);
+    auto const shared_port = static_cast<std::uint16_t>(std::stoi(url.substr(url.rfind(':') + 1)));
+    llmux::detail::http_server second(ctx.get_executor(), shared,
+                                      [this](server_exchange& x) { return handle(x); });
+    auto const bound = second.listen("127.0.0.1", shared_port);
+    BOOST_TEST_REQUIRE(bound.has_value(), bound.error().to_string());
+    BOOST_TEST(bound->port() == shared_port);
+    int answered = 0;
+    for (int i = 0; i < 64; ++i) {
+        auto const r = get("/whole", "x");
+        if (r.status == 200u && r.body == "hello x") ++answered;
+    }
+    BOOST_TEST(answered == 64);
+    auto const a = server->stats().requests, b = second.stats().requests;
+    BOOST_TEST(a + b == 64u);
+    BOOST_TEST(a > 0u);
+    BOOST_TEST(b > 0u);
+    second.stop();
+}
+
 BOOST_FIXTURE_TEST_CASE(http10_and_head, server_fixture) {
     start();
     // HTTP/1.0 has no chunked encoding: the body comes raw and the connection closes.

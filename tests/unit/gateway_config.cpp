@@ -38,7 +38,8 @@ BOOST_AUTO_TEST_CASE(loads_keys_limits_and_groups) {
                   "requests_per_minute": 600, "tokens_per_minute": 100000},
                  {"name": "ci", "key_sha256": ")" + hash + R"("}],
         "access_log": false, "log_prompts": true, "max_body_bytes": 4096,
-        "read_timeout": "2s", "idle_timeout": 5, "grace": "250ms", "any_model": true
+        "read_timeout": "2s", "idle_timeout": 5, "grace": "250ms", "any_model": true,
+        "reuse_port": true
       },
       "models": {
         "gpt-smart": {"deployments": ["openai/gpt-4o", "anthropic/claude-sonnet-4.6"],
@@ -63,6 +64,8 @@ BOOST_AUTO_TEST_CASE(loads_keys_limits_and_groups) {
     BOOST_TEST(!cfg.access_log);
     BOOST_TEST(cfg.log_prompts);
     BOOST_TEST(cfg.any_model);
+    BOOST_TEST(cfg.reuse_port);
+    BOOST_TEST(!llmux::gateway_config{}.reuse_port);  // off unless asked for
     BOOST_TEST(cfg.max_body_bytes == 4096u);
     BOOST_TEST((cfg.read_timeout == 2s));
     BOOST_TEST((cfg.idle_timeout == 5s));
