@@ -771,7 +771,9 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
 
     // -- the handler -------------------------------------------------------------------------
 
-    asio::awaitable<void> handle(detail::server_exchange& ex) {
+    /// `keep` holds the gateway while the request runs (in this frame: no wrapper's).
+    asio::awaitable<void> handle(detail::server_exchange& ex, std::shared_ptr<impl> keep) {
+        (void)keep;
         // Cancellation (the client left, or a hard stop) is seen as results, not exceptions,
         // so the bookkeeping below always runs.
         co_await asio::this_coro::throw_if_cancelled(false);
@@ -2058,6 +2060,13 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
     }
 };
 
+namespace {
+/// A request that arrives after the gateway is gone: the server answers 500 (no answer sent).
+asio::awaitable<void> gone() {
+    co_return;
+}
+}  // namespace
+
 // ---------------------------------------------------------------------------------------------
 
 gateway::gateway(asio::any_io_executor ex, gateway_config cfg)
@@ -2076,8 +2085,9 @@ result<void> gateway::start() {
         s.ex, s.server_settings(),
         [weak](detail::server_exchange& ex) -> asio::awaitable<void> {
             auto self = weak.lock();
-            if (!self) co_return;
-            co_await self->handle(ex);
+            if (!self) return gone();
+            auto& gw = *self;
+            return gw.handle(ex, std::move(self));
         });
     auto ep = s.server->listen(s.cfg.host, s.cfg.port);
     if (!ep) return ep.error();

@@ -654,11 +654,14 @@ std::shared_ptr<transport::pool> transport::pool_for(origin const& o) {
     return p;
 }
 
-awaitable<result<transport::lease>> transport::acquire(origin const& o, clock::time_point deadline) {
-    co_await asio::this_coro::throw_if_cancelled(false);
-    auto p = pool_for(o);
-    lease l;
+struct transport::queued {
+    std::shared_ptr<pool> p;
     std::shared_ptr<waiter_channel> ch;
+};
+
+std::optional<transport::lease> transport::try_acquire(origin const& o, queued& q) {
+    auto p = pool_for(o);
+    std::optional<lease> l;
     std::vector<std::shared_ptr<connection>> stale;
     {
         std::lock_guard lk(p->mu);
@@ -671,16 +674,17 @@ awaitable<result<transport::lease>> transport::acquire(origin const& o, clock::t
                 stale.push_back(std::move(c));
                 continue;
             }
-            l = {std::move(c), true};
+            l = lease{std::move(c), true};
             break;
         }
-        if (!l.conn) {
+        if (!l) {
             if (p->total < cfg_.pool.max_connections_per_origin) {
                 ++p->total;
-                l = {std::make_shared<connection>(impl_->ex, p, impl_->counters), false};
+                l = lease{std::make_shared<connection>(impl_->ex, p, impl_->counters), false};
             } else {
-                ch = std::make_shared<waiter_channel>(impl_->ex, 1);
-                p->waiters.push_back(ch);
+                q.ch = std::make_shared<waiter_channel>(impl_->ex, 1);
+                p->waiters.push_back(q.ch);
+                q.p = std::move(p);
             }
         }
     }
@@ -688,8 +692,14 @@ awaitable<result<transport::lease>> transport::acquire(origin const& o, clock::t
         ++impl_->stale_retries;
         asio::post(c->strand, [c] { c->close_now(); });
     }
-    if (l.conn) co_return l;
+    return l;
+}
 
+awaitable<result<transport::lease>> transport::wait_lease(origin const& o, queued q,
+                                                          clock::time_point deadline) {
+    co_await asio::this_coro::throw_if_cancelled(false);
+    auto const& p = q.p;
+    auto const& ch = q.ch;
     using namespace asio::experimental::awaitable_operators;
     asio::steady_timer timer(impl_->ex, std::min(deadline, clock::now() + cfg_.timeouts.pool_wait));
     auto r = co_await (ch->async_receive(use_tuple) || timer.async_wait(use_tuple));
@@ -835,9 +845,15 @@ awaitable<result<http_response>> transport::request(origin const& o,
         if (auto const* bad = impl_->tls_ready()) co_return *bad;
     if (auto bad = check_request(*req)) co_return std::move(*bad);
     ++impl_->requests;
+    asio::any_io_executor const here = co_await asio::this_coro::executor;
     for (int attempt = 0;; ++attempt) {
-        auto l = co_await acquire(o, deadline);
-        if (!l) co_return l.error();
+        queued q;
+        auto l = try_acquire(o, q);
+        if (!l) {
+            auto waited = co_await wait_lease(o, std::move(q), deadline);
+            if (!waited) co_return waited.error();
+            l = std::move(*waited);
+        }
         auto c = l->conn;
         if (l->reused) ++impl_->reused;
         else ++impl_->opened;
@@ -847,10 +863,16 @@ awaitable<result<http_response>> transport::request(origin const& o,
         auto first_byte = std::make_shared<clock::time_point>();
         // A named coroutine, not a capturing lambda: GCC 12 destroys a lambda temporary in a
         // co_await expression twice.
-        auto out = co_await run_on(
-            c->strand,
-            full_exchange(c, req, p, deadline, shared_from_this(), &*impl_->tls, l->reused,
-                          first_byte));
+        // run_on's choice, made here to save its frame: inline when already on the strand
+        // (one thread: no strands), in a thread of its own otherwise.
+        exchange_outcome out;
+        if (runs_inline(here, false, c->strand))
+            out = co_await full_exchange(c, req, p, deadline, shared_from_this(), &*impl_->tls,
+                                         l->reused, first_byte);
+        else
+            out = co_await spawn_on(c->strand,
+                                    full_exchange(c, req, p, deadline, shared_from_this(),
+                                                  &*impl_->tls, l->reused, first_byte));
         release(c, out.reusable && !out.fail);
         if (out.fail) {
             if (out.retry_fresh && attempt == 0) {
@@ -974,9 +996,15 @@ awaitable<result<body_stream>> transport::open(origin const& o,
         if (auto const* bad = impl_->tls_ready()) co_return *bad;
     if (auto bad = check_request(*req)) co_return std::move(*bad);
     ++impl_->requests;
+    asio::any_io_executor const here = co_await asio::this_coro::executor;
     for (int attempt = 0;; ++attempt) {
-        auto l = co_await acquire(o, deadline);
-        if (!l) co_return l.error();
+        queued q;
+        auto l = try_acquire(o, q);
+        if (!l) {
+            auto waited = co_await wait_lease(o, std::move(q), deadline);
+            if (!waited) co_return waited.error();
+            l = std::move(*waited);
+        }
         auto c = l->conn;
         if (l->reused) ++impl_->reused;
         else ++impl_->opened;
@@ -986,8 +1014,11 @@ awaitable<result<body_stream>> transport::open(origin const& o,
         st->conn = c;
         st->deadline = deadline;
         st->parser.body_limit(cfg_.max_stream_bytes);
-        auto out =
-            co_await run_on(c->strand, head_exchange(st, req, &*impl_->tls, l->reused));
+        exchange_outcome out;
+        if (runs_inline(here, false, c->strand))
+            out = co_await head_exchange(st, req, &*impl_->tls, l->reused);
+        else
+            out = co_await spawn_on(c->strand, head_exchange(st, req, &*impl_->tls, l->reused));
         if (out.fail) {
             st->release(false);
             if (out.retry_fresh && attempt == 0) {

@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -143,7 +144,14 @@ public:
     void release(std::shared_ptr<connection> const& c, bool reusable);
 
 private:
-    boost::asio::awaitable<result<lease>> acquire(origin const& o, clock::time_point deadline);
+    struct queued;  // a caller's place in a pool's queue for a connection
+    /** A lease at once when a pooled connection is idle or the pool has room (the common case,
+        without a coroutine frame); otherwise `q` holds a place in the queue, for `wait_lease`.
+    */
+    std::optional<lease> try_acquire(origin const& o, queued& q);
+    /// Waits in the queue `q` for a connection, until `deadline` or the pool's wait limit.
+    boost::asio::awaitable<result<lease>> wait_lease(origin const& o, queued q,
+                                                     clock::time_point deadline);
     std::shared_ptr<pool> pool_for(origin const& o);
 
     struct impl;
