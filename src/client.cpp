@@ -971,7 +971,7 @@ asio::awaitable<result<chat_response>> chat_impl(std::shared_ptr<client::impl> s
 }  // namespace
 
 asio::awaitable<result<chat_response>> client::chat(chat_request req) {
-    return chat(std::move(req), attempt_context{});
+    return chat_impl(impl_, std::move(req), attempt_context{}.attempt, true);  // (a move less)
 }
 
 asio::awaitable<result<chat_response>> client::chat(chat_request req, attempt_context ctx) {
@@ -1606,15 +1606,23 @@ chat_stream client::stream(std::string model, std::string prompt) {
     return stream(std::move(req));
 }
 
-chat_stream client::stream(chat_request req) { return stream(std::move(req), attempt_context{}); }
-
-chat_stream client::stream(chat_request req, attempt_context ctx) {
+namespace {
+chat_stream start_stream(std::shared_ptr<client::impl> c, chat_request&& req, std::uint32_t attempt) {
     auto st = std::make_shared<plain_stream>();
-    st->c = impl_;
+    st->c = std::move(c);
     st->req = std::move(req);
     st->pending.reserve(16);  // a read brings ~a dozen events: no regrowth, no chunk moves
-    st->attempt_no = ctx.attempt;
+    st->attempt_no = attempt;
     return chat_stream(std::move(st));
+}
+}  // namespace
+
+chat_stream client::stream(chat_request req) {
+    return start_stream(impl_, std::move(req), attempt_context{}.attempt);
+}
+
+chat_stream client::stream(chat_request req, attempt_context ctx) {
+    return start_stream(impl_, std::move(req), ctx.attempt);
 }
 
 }  // namespace llmux

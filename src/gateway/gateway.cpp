@@ -1970,7 +1970,7 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
     /// A whole answer through the group's strategy and composed policy. A group of one
     /// deployment is the client's call itself, not a coroutine around it (each layer moves the
     /// answer twice).
-    asio::awaitable<result<chat_response>> call(group_state const& g, chat_request req) {
+    asio::awaitable<result<chat_response>> call(group_state const& g, chat_request&& req) {
         if (g.simple) {
             req.model = g.order.front();
             return up.chat(std::move(req));
@@ -1985,7 +1985,7 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
     }
 
     /// A stream through the group's strategy: one stream type, plain or combined.
-    chat_stream open_stream(group_state const& g, chat_request req) {
+    chat_stream open_stream(group_state const& g, chat_request&& req) {
         if (g.simple) {
             req.model = g.order.front();
             return up.stream(std::move(req));

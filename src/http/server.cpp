@@ -478,7 +478,10 @@ public:
         : server_connection(std::move(srv), sock.get_executor(), is_tls),
           stream_(make_stream(std::move(sock), tls.get())), tls_ctx_(std::move(tls)) {}
 
+    /// The connection's coroutine thread, spawned bound to `handler_cancel_`'s slot (the
+    /// handlers run in it, and the watch cancels them through it).
     static asio::awaitable<void> run(std::shared_ptr<connection> self) {
+        co_await asio::this_coro::throw_if_cancelled(false);
         try {
             co_await self->serve();
         } catch (...) {
@@ -633,12 +636,6 @@ private:
         }
     }
 
-    /// The handler, in a coroutine thread of its own so that the watch can cancel it.
-    static asio::awaitable<void> call_handler(std::shared_ptr<http_server::state> srv,
-                                              server_exchange& ex) {
-        co_await srv->handler(ex);
-    }
-
     static Stream make_stream(tcp::socket sock, ssl::context* ctx) {
         if constexpr (is_tls)
             return Stream(std::move(sock), *ctx);
@@ -733,14 +730,21 @@ private:
             peer_gone_ = false;
             discard_reads_ = false;
             start_watch();
-            {
-                // A throwing handler is a bug; the phase check below still answers the client.
-                auto [ep] = co_await asio::co_spawn(
-                    ex_, call_handler(server_, ex),
-                    asio::bind_cancellation_slot(handler_cancel_.slot(), use_tuple));
-                (void)ep;
+            // The handler runs in this coroutine thread, which was spawned bound to
+            // handler_cancel_ (start_connection): the watch cancels whatever it awaits. It
+            // starts as in a thread of its own, with throw_if_cancelled on.
+            co_await asio::this_coro::throw_if_cancelled(true);
+            try {
+                co_await server_->handler(ex);
+            } catch (...) {
+                // A throwing handler is a bug (or it kept throw_if_cancelled on and was
+                // cancelled); the phase check below still answers the client.
             }
-            handler_cancel_.slot().clear();
+            // What the handler changed of the thread's state is undone before anything else is
+            // awaited: the server's own waits never throw, and a cancellation was the
+            // handler's.
+            co_await asio::this_coro::throw_if_cancelled(false);
+            co_await asio::this_coro::reset_cancellation_state();
             if constexpr (is_tls)
                 co_await end_watch();
             else
@@ -979,7 +983,10 @@ void start_connection(std::shared_ptr<http_server::state> const& srv, tcp::socke
     srv->accepted.fetch_add(1, std::memory_order_relaxed);
     srv->open.fetch_add(1, std::memory_order_relaxed);
     auto ex = c->ex_;
-    asio::co_spawn(ex, Connection::run(std::move(c)), [](std::exception_ptr) {});
+    // The slot belongs to the connection, which run's frame keeps until the thread ends.
+    auto slot = c->handler_cancel_.slot();
+    asio::co_spawn(ex, Connection::run(std::move(c)),
+                   asio::bind_cancellation_slot(slot, [](std::exception_ptr) {}));
 }
 
 asio::awaitable<void> accept_loop(std::shared_ptr<http_server::state> srv,

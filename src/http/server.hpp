@@ -124,7 +124,9 @@ class server_connection;
     write, or once `stopping()` is true, the handler should return promptly.
 
     @par Cancellation
-    The handler runs in a coroutine thread of its own. While it runs the server watches the
+    The handler runs in the connection's coroutine thread, and starts as in one of its own
+    (`throw_if_cancelled` on, not cancelled; what it changes of either is undone after it
+    returns). While it runs the server watches the
     connection (bytes the client pipelines are kept for the next request); when the client
     closes or resets it, or the server stops, the handler's coroutine gets a terminal
     cancellation, so whatever it awaits (an upstream call, a timer) ends at once, and

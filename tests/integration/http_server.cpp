@@ -87,6 +87,15 @@ struct server_fixture : llmux::test::io_context_fixture {
             co_await x.sleep_for(10ms);
             co_await x.write_chunk("b");
             co_await x.end_chunked("c");
+        } else if (target == "/flag") {
+            // What a handler starts with; then it changes it, as the gateway's handler does.
+            bool const throws = co_await asio::this_coro::throw_if_cancelled();
+            auto const cs = co_await asio::this_coro::cancellation_state;
+            bool const cancelled = cs.cancelled() != asio::cancellation_type::none;
+            co_await asio::this_coro::throw_if_cancelled(false);
+            std::string const said =
+                std::string(throws ? "throws" : "quiet") + (cancelled ? " cancelled" : "");
+            co_await x.send(said);
         } else if (target == "/nothing") {
             co_return;  // a handler bug: the server answers 500
         } else if (target == "/throw") {
@@ -207,6 +216,21 @@ BOOST_FIXTURE_TEST_CASE(keep_alive_pipelining_and_close, server_fixture) {
     BOOST_TEST(st.requests == 3u);
     // The server ends its side once it sees the client's close.
     BOOST_TEST(llmux::test::run_until(ctx, [&] { return server->stats().open == 0; }));
+}
+
+// Handlers run in the connection's coroutine thread: each starts as in a thread of its own
+// (throw_if_cancelled on, not cancelled), whatever the handler before it on the connection did.
+BOOST_FIXTURE_TEST_CASE(each_handler_starts_with_a_fresh_coroutine_state, server_fixture) {
+    start();
+    run([&]() -> asio::awaitable<void> {
+        client c(ctx.get_executor());
+        co_await c.connect(url);
+        for (int i = 0; i < 3; ++i) {
+            auto const r = co_await c.request(http::verb::get, "/flag", {}, {}, false);
+            BOOST_TEST(r.body == "throws", "request " << i);
+        }
+    });
+    BOOST_TEST(server->stats().accepted == 1u);
 }
 
 BOOST_FIXTURE_TEST_CASE(large_responses_arrive_whole, server_fixture) {
