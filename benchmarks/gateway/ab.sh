@@ -11,7 +11,8 @@
 # Prints, for whole answers and SSE streams at 64 connections (wrk -t1): requests/s of A, B
 # and nginx, B/A and B/nginx, and the CPU time each proxy spent per request in user space and
 # in the kernel (from /proc, so that what the code costs shows apart from what the machine
-# does); and at one connection each one's p50 and p99. Needs wrk and
+# does); and at one connection each one's p50 and p99, the emulator's direct path measured in
+# the same rounds, and what each proxy adds to it (llmux's against nginx's). Needs wrk and
 # nginx (scripts/install-deps.sh --with-tools) and `llmux` in both build directories.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -93,13 +94,28 @@ for mode in 0 1; do
             "$(cut -d' ' -f4 "$work/r.$x" | median)" "$(cut -d' ' -f5 "$work/r.$x" | median)"
     done
 done
-: >"$work/r.a" && : >"$work/r.b" && : >"$work/r.n"
+: >"$work/r.a" && : >"$work/r.b" && : >"$work/r.n" && : >"$work/r.e"
 for ((i = 0; i < rounds; i++)); do
+    wrk_run "$emu" 1 0 >>"$work/r.e"
     wrk_run "$url_a" 1 0 >>"$work/r.a"
     wrk_run "$url_b" 1 0 >>"$work/r.b"
     wrk_run "$url_n" 1 0 >>"$work/r.n"
 done
+# What each proxy adds at one connection: its median percentile minus the direct path's.
+e50=$(cut -d' ' -f2 "$work/r.e" | median)
+e99=$(cut -d' ' -f3 "$work/r.e" | median)
+n50=$(cut -d' ' -f2 "$work/r.n" | median)
+n99=$(cut -d' ' -f3 "$work/r.n" | median)
+printf 'c=1 direct p50 %.3f ms  p99 %.3f ms\n' "$e50" "$e99"
 for x in a b n; do
-    printf 'c=1 %-6s p50 %.3f ms  p99 %.3f ms\n' "$([[ $x == n ]] && echo nginx || echo "${x^^}")" \
-        "$(cut -d' ' -f2 "$work/r.$x" | median)" "$(cut -d' ' -f3 "$work/r.$x" | median)"
+    p50=$(cut -d' ' -f2 "$work/r.$x" | median)
+    p99=$(cut -d' ' -f3 "$work/r.$x" | median)
+    printf 'c=1 %-6s p50 %.3f ms  p99 %.3f ms  added p50 %4.0f us  p99 %4.0f us' \
+        "$([[ $x == n ]] && echo nginx || echo "${x^^}")" "$p50" "$p99" \
+        "$(awk -v a="$p50" -v e="$e50" 'BEGIN { print (a - e) * 1000 }')" \
+        "$(awk -v a="$p99" -v e="$e99" 'BEGIN { print (a - e) * 1000 }')"
+    [[ $x != n ]] && printf '  (/ nginx added: p50 %.2f, p99 %.2f)' \
+        "$(awk -v a="$p50" -v e="$e50" -v n="$n50" 'BEGIN { print (a - e) / (n - e) }')" \
+        "$(awk -v a="$p99" -v e="$e99" -v n="$n99" 'BEGIN { print (a - e) / (n - e) }')"
+    echo
 done
