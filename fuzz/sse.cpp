@@ -5,6 +5,7 @@
 #include "codec/sse.hpp"
 
 #include <cstdlib>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -17,13 +18,21 @@ extern "C" int LLVMFuzzerTestOneInput(std::uint8_t const* data, std::size_t size
         bool ok = true;
         std::vector<std::uint8_t> copy(data, data + size);
         copy[0] = first;
+        auto record = [&](sse_event const& e) {
+            seen.push_back(std::string(e.event) + '\0' + std::string(e.data) + '\0' +
+                           std::string(e.id));
+        };
         llmux::fuzz::for_each_piece(copy.data(), copy.size(), [&](std::string_view piece) {
-            ok = p.feed(piece, [&](sse_event const& e) {
-                seen.push_back(std::string(e.event) + '\0' + std::string(e.data) + '\0' +
-                               std::string(e.id));
-            });
+            // Each piece in a buffer of its own, freed after the feed: ASan sees any view the
+            // parser kept of it.
+            auto const own = std::make_unique<std::string>(piece);
+            ok = p.feed(*own, record);
             return ok;
         });
+        if (ok) {
+            (void)p.has_partial_event();
+            p.flush(record);
+        }
         return std::make_pair(ok, seen);
     };
     auto const a = run(data[0]);

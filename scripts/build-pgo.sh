@@ -15,8 +15,10 @@
 # 3. Rebuilds BUILD_DIR with -fprofile-use -fprofile-partial-training (code the training did
 #    not run is optimised as without a profile).
 #
-# Takes two builds' time; the result is BUILD_DIR/llmux. A profile belongs to the sources it
-# was made from: run the script again after changing them. Needs what the README's build
+# Takes two builds' time; the result is BUILD_DIR/llmux. BUILD_DIR is the script's own (its
+# cache keeps the profile flags): not a directory you build or test in. A profile belongs to
+# the sources it was made from: run the script again after changing them. GCC is used whatever
+# CXX says (the flags are GCC's). Needs what the README's build
 # needs (scripts/install-deps.sh) and GCC. PGO_REQUESTS sets the calls per training run
 # (default 3000).
 set -euo pipefail
@@ -31,6 +33,7 @@ jobs=$(nproc)
 
 configure() {
     cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+          -DCMAKE_CXX_COMPILER=g++ \
           -DLLMUX_BUILD_UNIT_TESTS=OFF -DLLMUX_BUILD_EXAMPLES=OFF -DLLMUX_BUILD_BENCHMARKS=OFF \
           "-DCMAKE_CXX_FLAGS=$1" >/dev/null
 }

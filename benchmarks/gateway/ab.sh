@@ -114,8 +114,12 @@ for x in a b n; do
         "$([[ $x == n ]] && echo nginx || echo "${x^^}")" "$p50" "$p99" \
         "$(awk -v a="$p50" -v e="$e50" 'BEGIN { print (a - e) * 1000 }')" \
         "$(awk -v a="$p99" -v e="$e99" 'BEGIN { print (a - e) * 1000 }')"
-    [[ $x != n ]] && printf '  (/ nginx added: p50 %.2f, p99 %.2f)' \
-        "$(awk -v a="$p50" -v e="$e50" -v n="$n50" 'BEGIN { print (a - e) / (n - e) }')" \
-        "$(awk -v a="$p99" -v e="$e99" -v n="$n99" 'BEGIN { print (a - e) / (n - e) }')"
+    # (a ratio only when nginx adds something: noise can make its median the direct one's)
+    if [[ $x != n ]] && awk -v n="$n50" -v e="$e50" -v m="$n99" -v f="$e99" \
+            'BEGIN { exit !(n > e && m > f) }'; then
+        printf '  (/ nginx added: p50 %.2f, p99 %.2f)' \
+            "$(awk -v a="$p50" -v e="$e50" -v n="$n50" 'BEGIN { print (a - e) / (n - e) }')" \
+            "$(awk -v a="$p99" -v e="$e99" -v n="$n99" 'BEGIN { print (a - e) / (n - e) }')"
+    fi
     echo
 done

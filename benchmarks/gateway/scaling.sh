@@ -12,7 +12,8 @@
 # of load on the machine touches one round of every target rather than one target. Reports
 # requests per second and each configuration against one llmux thread and against nginx's
 # workers of the same count. The machine's cores bound what can scale: wrk, the emulator and
-# the proxies share them. Needs wrk and nginx (scripts/install-deps.sh --with-tools).
+# the proxies share them. Needs wrk and nginx (scripts/install-deps.sh --with-tools), python3
+# and node.
 # Environment: EMU_THREADS (default 2, so that the upstream is not what limits two workers),
 # CONNS (default 64).
 set -euo pipefail
@@ -29,20 +30,24 @@ source "$here/lib.sh"
 
 start_emulator "$build" "$emu_threads"
 
-# serve LOG ARGS...: one `llmux serve` in the background, stopped on exit; prints its URL.
+# serve LOG ARGS...: one `llmux serve` in the background (in this shell, so that it is stopped
+# on exit); `wait_url LOG` then reads its URL.
 serve() {
     local log=$1
     shift
     "$build/llmux" serve --config "$work/gateway.json" "$@" >"$log" 2>&1 &
     pids+=($!)
-    wait_url "$log"
 }
-gw1=$(serve "$work/gw1.log" --port 0 --threads 1)
-gw2=$(serve "$work/gw2.log" --port 0 --threads 2)
+serve "$work/gw1.log" --port 0 --threads 1
+serve "$work/gw2.log" --port 0 --threads 2
 # Two processes on one port: the port is one the kernel just handed out and gave back.
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-rp=$(serve "$work/rp1.log" --port "$port" --threads 1 --reuse-port)
-[[ $(serve "$work/rp2.log" --port "$port" --threads 1 --reuse-port) == "$rp" ]] ||
+serve "$work/rp1.log" --port "$port" --threads 1 --reuse-port
+serve "$work/rp2.log" --port "$port" --threads 1 --reuse-port
+gw1=$(wait_url "$work/gw1.log")
+gw2=$(wait_url "$work/gw2.log")
+rp=$(wait_url "$work/rp1.log")
+[[ $(wait_url "$work/rp2.log") == "$rp" ]] ||
     { echo "scaling.sh: the second --reuse-port process did not share $rp" >&2; exit 1; }
 start_nginx "$emu" 1
 ng1=$ng

@@ -190,9 +190,12 @@ struct gateway_config {
     std::uint16_t port = 0;
     /** Listen with `SO_REUSEPORT`, so that several gateways (processes of the same user, or
         gateways in one process) can listen on one fixed port; the kernel spreads new
-        connections among them (`llmux serve --reuse-port`). Each keeps its own metrics and
-        response cache; keys' spend, budgets and rate limits are shared when they share a
-        `state` (SQLite or Redis).
+        connections among them (`llmux serve --reuse-port`). Each keeps its own metrics. What
+        lives in the state store is shared when they share one: with Redis, spend, budgets,
+        rate limits and the response cache; with one SQLite file, spend, budgets and the cache,
+        while rate limits stay per process (N processes allow N times a key's rate); in memory,
+        nothing. A process that stops resets the connections still in its accept queue (Linux
+        moves them to the others only with `net.ipv4.tcp_migrate_req`).
     */
     bool reuse_port = false;
 

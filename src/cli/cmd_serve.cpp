@@ -57,8 +57,9 @@ int llmux_cli_serve(std::vector<std::string> const& args_in) {
          "(default; overrides gateway.state)")  //
         ("reuse-port", po::bool_switch(),
          "listen with SO_REUSEPORT, so that several llmux serve processes share one fixed "
-         "--port (the kernel spreads connections among them; give them a shared --state "
-         "sqlite: or redis: so that keys' spend and limits are shared too)")  //
+         "--port (the kernel spreads connections among them); give them one --state redis: "
+         "to share spend, budgets, rate limits and the cache (sqlite: shares all but rate "
+         "limits; memory: nothing)")  //
         ("no-access-log", po::bool_switch(), "do not write an access log line per request")  //
         ("log-prompts", po::bool_switch(),
          "add the last user message to access log lines (may hold personal data)");
@@ -105,8 +106,11 @@ int llmux_cli_serve(std::vector<std::string> const& args_in) {
     }
     if (vm["reuse-port"].as<bool>()) gcfg.reuse_port = true;
     if (gcfg.reuse_port && gcfg.port == 0)
-        return bad_usage("--reuse-port needs a fixed --port (with port 0 each process would "
-                         "get a port of its own)");
+        return bad_usage("--reuse-port (or gateway.reuse_port) needs a fixed --port (with "
+                         "port 0 each process would get a port of its own)");
+    if (gcfg.reuse_port && gcfg.state.backend == llmux::state_backend::memory && !gcfg.store)
+        std::cerr << "llmux serve: --reuse-port with the memory state: each process has its own "
+                     "spend, budgets and rate limits (share them with --state redis:HOST:PORT)\n";
     if (vm["no-access-log"].as<bool>()) gcfg.access_log = false;
     if (vm["log-prompts"].as<bool>()) gcfg.log_prompts = true;
     if (gcfg.keys.empty() && gcfg.host != "127.0.0.1" && gcfg.host != "::1" &&

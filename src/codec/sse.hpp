@@ -145,6 +145,16 @@ bool sse_parser::feed(std::string_view bytes, OnEvent&& on_event) {
             bytes.remove_prefix(bom.size() - from_line);
         }
     }
+    // A callback that throws leaves the parser unusable, and nothing pointing into `bytes`.
+    struct unwind_guard {
+        sse_parser& p;
+        bool returned = false;
+        ~unwind_guard() {
+            if (returned) return;
+            p.data_view_.reset();
+            p.failed_ = true;
+        }
+    } guard{*this};
     std::size_t pos = 0;
     if (skip_lf_ && !bytes.empty()) {
         skip_lf_ = false;
@@ -186,6 +196,7 @@ bool sse_parser::feed(std::string_view bytes, OnEvent&& on_event) {
         }
     }
     own_data();  // the bytes are the caller's: an unfinished event keeps a copy
+    guard.returned = true;
     return true;
 }
 

@@ -983,10 +983,13 @@ void start_connection(std::shared_ptr<http_server::state> const& srv, tcp::socke
     srv->accepted.fetch_add(1, std::memory_order_relaxed);
     srv->open.fetch_add(1, std::memory_order_relaxed);
     auto ex = c->ex_;
-    // The slot belongs to the connection, which run's frame keeps until the thread ends.
+    // The slot belongs to the connection, which the completion handler keeps: Asio's entry
+    // point still uses the thread's cancellation state after run's frame (and with it run's
+    // reference) is gone.
     auto slot = c->handler_cancel_.slot();
+    auto keep = c;
     asio::co_spawn(ex, Connection::run(std::move(c)),
-                   asio::bind_cancellation_slot(slot, [](std::exception_ptr) {}));
+                   asio::bind_cancellation_slot(slot, [keep](std::exception_ptr) {}));
 }
 
 asio::awaitable<void> accept_loop(std::shared_ptr<http_server::state> srv,
@@ -1076,6 +1079,11 @@ result<tcp::endpoint> http_server::listen(std::string const& host, std::uint16_t
         if (ec) return fail(ec, "cannot set SO_REUSEPORT for");
     }
     l->acceptor.bind(ep, ec);
+    if (ec == asio::error::address_in_use && state_->cfg.reuse_port) {
+        auto f = fail(ec, "cannot bind");
+        f.diag.message += " (a listener there without SO_REUSEPORT, or another user's)";
+        return f;
+    }
     if (ec) return fail(ec, "cannot bind");
     l->acceptor.listen(asio::socket_base::max_listen_connections, ec);
     if (ec) return fail(ec, "cannot listen on");

@@ -4,6 +4,10 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <stdexcept>
+
+#include <memory>
+
 #include <cstdint>
 #include <optional>
 #include <ostream>
@@ -267,6 +271,20 @@ BOOST_AUTO_TEST_CASE(an_unfinished_event_survives_its_buffer) {
                                        {"", "{\"a\":1}", "7", {}},
                                        {"", "one\ntwo", "7", {}}}));
     BOOST_TEST(!p.has_partial_event());
+}
+
+// A callback that throws leaves the parser failed (it refuses further bytes) and holding
+// nothing of the bytes it was fed.
+BOOST_AUTO_TEST_CASE(a_throwing_callback_fails_the_parser) {
+    sse_parser p;
+    auto buffer = std::make_unique<std::string>("data: one\n\ndata: two");
+    BOOST_CHECK_THROW(p.feed(*buffer, [](sse_event const&) { throw std::runtime_error("x"); }),
+                      std::runtime_error);
+    buffer.reset();  // (ASan: a view into it would be read below)
+    int n = 0;
+    BOOST_TEST(!p.feed("\n\n", [&](sse_event const&) { ++n; }));
+    p.flush([&](sse_event const&) { ++n; });
+    BOOST_TEST(n == 0);
 }
 
 BOOST_AUTO_TEST_CASE(openai_stream_fixture) {
