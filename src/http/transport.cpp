@@ -865,14 +865,10 @@ awaitable<result<http_response>> transport::request(origin const& o,
         // co_await expression twice.
         // run_on's choice, made here to save its frame: inline when already on the strand
         // (one thread: no strands), in a thread of its own otherwise.
-        exchange_outcome out;
-        if (runs_inline(here, false, c->strand))
-            out = co_await full_exchange(c, req, p, deadline, shared_from_this(), &*impl_->tls,
-                                         l->reused, first_byte);
-        else
-            out = co_await spawn_on(c->strand,
-                                    full_exchange(c, req, p, deadline, shared_from_this(),
-                                                  &*impl_->tls, l->reused, first_byte));
+        auto out = co_await inline_or_spawn(
+            here, false, c->strand,
+            full_exchange(c, req, p, deadline, shared_from_this(), &*impl_->tls, l->reused,
+                          first_byte));
         release(c, out.reusable && !out.fail);
         if (out.fail) {
             if (out.retry_fresh && attempt == 0) {
@@ -1014,11 +1010,8 @@ awaitable<result<body_stream>> transport::open(origin const& o,
         st->conn = c;
         st->deadline = deadline;
         st->parser.body_limit(cfg_.max_stream_bytes);
-        exchange_outcome out;
-        if (runs_inline(here, false, c->strand))
-            out = co_await head_exchange(st, req, &*impl_->tls, l->reused);
-        else
-            out = co_await spawn_on(c->strand, head_exchange(st, req, &*impl_->tls, l->reused));
+        auto out = co_await inline_or_spawn(here, false, c->strand,
+                                            head_exchange(st, req, &*impl_->tls, l->reused));
         if (out.fail) {
             st->release(false);
             if (out.retry_fresh && attempt == 0) {

@@ -79,6 +79,18 @@ inline bool runs_inline(boost::asio::any_io_executor const& here, bool throws,
     return !throws && here == ex;
 }
 
+/** run_on's choice as a plain function, for a caller that has read `here` and `throws`
+    itself: `op` itself when it can run inline, else `spawn_on(ex, op)`. No frame of its own
+    (run_on needs one only to read those two).
+*/
+template <class T>
+boost::asio::awaitable<T> inline_or_spawn(boost::asio::any_io_executor const& here, bool throws,
+                                          boost::asio::any_io_executor ex,
+                                          boost::asio::awaitable<T> op) {
+    if (runs_inline(here, throws, ex)) return op;
+    return spawn_on(std::move(ex), std::move(op));
+}
+
 /** `co_await run_on(ex, op)`: runs `op` on `ex` like `spawn_on`, but inline, in the caller's
     coroutine thread, when the caller already runs on `ex` and does not throw on cancellation
     (llmux's coroutines turn `throw_if_cancelled` off, and a thread of their own is how `op`
@@ -97,8 +109,7 @@ boost::asio::awaitable<T> run_on(boost::asio::any_io_executor ex, boost::asio::a
     namespace asio = boost::asio;
     asio::any_io_executor const here = co_await asio::this_coro::executor;
     bool const throws = co_await asio::this_coro::throw_if_cancelled();
-    if (runs_inline(here, throws, ex)) co_return co_await std::move(op);
-    co_return co_await spawn_on(std::move(ex), std::move(op));
+    co_return co_await inline_or_spawn(here, throws, std::move(ex), std::move(op));
 }
 
 }  // namespace llmux::detail
