@@ -54,6 +54,20 @@ for body in '{"model":"m","messages":[{"role":"user","content":"hi"}]}' \
     i=$((i + 1))
 done
 
+# Responses as providers send them: a whole answer, a stream, a body that ends with the
+# connection, a body-less status.
+mkdir -p "$seeds/http_response"
+for b in 0 3 5; do
+    printf "\\$(printf '%03o' $b)HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nx-request-id: r1\r\nContent-Length: 11\r\n\r\n{\"a\":\"bc\"}\n" \
+        >"$seeds/http_response/cl.$b"
+    printf "\\$(printf '%03o' $b)HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\ne;x=1\r\ndata: {\"a\":1}\n\n\r\n0\r\nT: 1\r\n\r\n" \
+        >"$seeds/http_response/te.$b"
+    printf "\\$(printf '%03o' $b)HTTP/1.0 429 Too Many Requests\r\nRetry-After: 1\r\n\r\nslow down" \
+        >"$seeds/http_response/eof.$b"
+    printf "\\$(printf '%03o' $b)HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n" \
+        >"$seeds/http_response/none.$b"
+done
+
 # Request bodies as OpenAI clients write them; the leading byte picks the path.
 mkdir -p "$seeds/openai_request"
 i=0

@@ -516,8 +516,7 @@ std::optional<api_error> emulator::impl::check_credential(wire_server const& s,
         return s.auth_error_for(head, false, {}, {});
     case detail::credential::kind::aws_sigv4: {
         std::vector<std::pair<std::string, std::string>> headers;
-        for (auto const& f : req)
-            headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
+        for (auto const& f : req.fields()) headers.emplace_back(f.name, f.value);
         detail::sigv4_incoming_request in;
         in.method = head.method;
         in.target = std::string_view(req.target().data(), req.target().size());

@@ -35,13 +35,12 @@ constexpr std::size_t max_read_size = 64 * 1024;
 
 /** Parses what `b` holds into `p`, up to the end of the head (`head`) or of the message,
     consuming what the parser took: nothing when it got there, `http::error::need_more` when
-    it needs bytes the buffer does not have, or the parser's error. With `eager(false)` the
-    parser stops at each element (the head, a chunk header, a piece of body), so this loops.
+    it needs bytes the buffer does not have, or the parser's error. The parser is Beast's
+    (`http::basic_parser`; with `eager(false)` it stops at each element: the head, a chunk
+    header, a piece of body, so this loops) or one with the same calls (`http1::request_parser`).
 */
-template <bool isRequest>
-boost::system::error_code parse_buffer(boost::beast::flat_buffer& b,
-                                       boost::beast::http::basic_parser<isRequest>& p,
-                                       bool head) {
+template <class Parser>
+boost::system::error_code parse_buffer(boost::beast::flat_buffer& b, Parser& p, bool head) {
     for (;;) {
         if (head ? p.is_header_done() : p.is_done()) return {};
         if (b.size() == 0) return boost::beast::http::error::need_more;
@@ -59,9 +58,8 @@ boost::system::error_code parse_buffer(boost::beast::flat_buffer& b,
     that closes without close_notify ends such a message too, once the parser says it only
     needed the end (STYLE.md 4); otherwise that is a truncation. Other errors are themselves.
 */
-template <bool isRequest>
-boost::system::error_code end_of_input(boost::beast::http::basic_parser<isRequest>& p,
-                                       boost::system::error_code ec) {
+template <class Parser>
+boost::system::error_code end_of_input(Parser& p, boost::system::error_code ec) {
     if (ec == boost::asio::error::eof ||
         (ec == boost::asio::ssl::error::stream_truncated && p.need_eof())) {
         if (!p.got_some()) return boost::beast::http::error::end_of_stream;

@@ -2,25 +2,23 @@
 #include "http/framing.hpp"
 
 #include <boost/beast/core/string.hpp>
-#include <boost/beast/http/field.hpp>
 
 namespace llmux::detail {
 
 namespace beast = boost::beast;
-namespace http = beast::http;
 
-std::optional<std::string_view> framing_problem(http::request_header<> const& head) noexcept {
+std::optional<std::string_view> framing_problem(http1::request const& head) noexcept {
     bool te = false;
     bool cl = false;
     std::size_t codings = 0;
     bool only_chunked = true;
-    for (auto const& f : head) {
-        if (f.name() == http::field::content_length) cl = true;
-        if (f.name() != http::field::transfer_encoding) continue;
+    for (auto const& f : head.fields()) {
+        if (beast::iequals(f.name, "content-length")) cl = true;
+        if (!beast::iequals(f.name, "transfer-encoding")) continue;
         te = true;
         // A comma-separated list of codings, possibly over several lines: it must be exactly
         // one `chunked` (no parameters), the only coding this server decodes.
-        std::string_view v(f.value().data(), f.value().size());
+        std::string_view v = f.value;
         for (;;) {
             auto const comma = v.find(',');
             auto item = v.substr(0, comma);

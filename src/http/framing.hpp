@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: BSL-1.0
 // Request framing rules of RFC 9112 section 6.3, as a pure function of a request head: the
 // server refuses what another server on the path could read differently (request smuggling).
-// Pure (Beast's header types only), so the fuzz targets use it without sockets.
+// Pure (over the parsed head of codec/http1.hpp), so the fuzz targets use it without sockets.
 #pragma once
 
-#include <boost/beast/http/message.hpp>
+#include "codec/http1.hpp"
 
 #include <optional>
 #include <string_view>
@@ -18,7 +18,6 @@ namespace llmux::detail {
     Such a request could be read differently by another server on the path (request
     smuggling), so it gets 400 and its connection is closed.
 */
-std::optional<std::string_view> framing_problem(
-    boost::beast::http::request_header<> const& head) noexcept;
+std::optional<std::string_view> framing_problem(http1::request const& head) noexcept;
 
 }  // namespace llmux::detail

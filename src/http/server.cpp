@@ -21,7 +21,6 @@
 #include <boost/beast/core/stream_traits.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/error.hpp>
-#include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/status.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 
@@ -674,10 +673,10 @@ private:
                 lowest().expires_after(cfg.header_timeout);  // a pipelined request
             }
             first = false;
-            // Reuse the previous body's capacity for this request's body.
-            parser_.emplace(std::piecewise_construct, std::make_tuple(std::move(spare_body_)));
-            parser_->body_limit(cfg.max_body_bytes);
-            parser_->header_limit(cfg.max_header_bytes);
+            // The parser keeps its buffers' capacity from the last request (head, fields, body).
+            parser_.reset();
+            parser_.body_limit(cfg.max_body_bytes);
+            parser_.header_limit(cfg.max_header_bytes);
             {
                 // Usually the whole head is in the buffer already (it came in one read).
                 auto ec = parse_buffered(true);
@@ -689,22 +688,22 @@ private:
             }
             // Framing that another server could read differently (request smuggling), then
             // the owner's own check of the head: both answered without reading the body.
-            if (auto problem = framing_problem(parser_->get())) {
+            if (auto problem = framing_problem(parser_.get())) {
                 early_answer a;
                 a.body = std::string(*problem);
                 co_await answer_early(std::move(a), true);
                 co_return;
             }
             if (cfg.head_check) {
-                if (auto a = cfg.head_check(parser_->get())) {
+                if (auto a = cfg.head_check(parser_.get())) {
                     co_await answer_early(std::move(*a), false);
                     co_return;
                 }
             }
             lowest().expires_after(cfg.read_timeout);
-            if (!parser_->is_done()) {
+            if (!parser_.is_done()) {
                 // curl and others wait (up to a second) for this before sending a large body.
-                auto const expect = parser_->get()[http::field::expect];
+                auto const expect = parser_.get()[http::field::expect];
                 if (beast::iequals(expect, "100-continue")) {
                     static constexpr std::string_view cont = "HTTP/1.1 100 Continue\r\n\r\n";
                     auto [ec, n] = co_await asio::async_write(
@@ -721,7 +720,7 @@ private:
             }
             server_->requests.fetch_add(1, std::memory_order_relaxed);
 
-            auto& req = parser_->get();
+            auto& req = parser_.get();
             http10_ = req.version() < 11;
             keep_alive_ = req.keep_alive();
             head_request_ = req.method() == http::verb::head;
@@ -778,12 +777,9 @@ private:
                 co_await graceful_close();
                 co_return;
             }
-            spare_body_ = std::move(req.body());
-            spare_body_.clear();
-            parser_.reset();
             // Keep buffers for the next request, but not the memory of one huge request
             // for the life of the connection.
-            if (spare_body_.capacity() > retained_bytes) std::string().swap(spare_body_);
+            if (req.body().capacity() > retained_bytes) std::string().swap(req.body());
             if (buffer_.size() == 0 && buffer_.capacity() > retained_bytes) buffer_.shrink_to_fit();
         }
     }
@@ -794,10 +790,7 @@ private:
         (http/direct_io.hpp), but a request that came in one read, the common case, costs no
         composed operation and no trip through the scheduler per step (issue 15).
     */
-    error_code parse_buffered(bool head) {
-        parser_->eager(!head);
-        return parse_buffer(buffer_, *parser_, head);
-    }
+    error_code parse_buffered(bool head) { return parse_buffer(buffer_, parser_, head); }
 
     /// Reads and parses until `parse_buffered(head)` is satisfied or fails.
     asio::awaitable<error_code> read_more(bool head) {
@@ -806,12 +799,12 @@ private:
             if (size == 0) co_return http::error::buffer_overflow;
             auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(size), use_tuple);
             if (ec) {
-                auto const end = end_of_input(*parser_, ec);
-                bool const done = head ? parser_->is_header_done() : parser_->is_done();
+                auto const end = end_of_input(parser_, ec);
+                bool const done = head ? parser_.is_header_done() : parser_.is_done();
                 co_return end || done ? end : error_code(http::error::partial_message);
             }
             buffer_.commit(n);
-            auto const pec = parse_buffer(buffer_, *parser_, head);
+            auto const pec = parse_buffer(buffer_, parser_, head);
             if (pec != http::error::need_more) co_return pec;
         }
     }
@@ -842,8 +835,8 @@ private:
         head_request_ = false;
         head_.clear();
         std::string type, body;
-        render_error(parser_->get(), status, message, type, body);
-        server_exchange ex(*this, parser_->get());
+        render_error(parser_.get(), status, message, type, body);
+        server_exchange ex(*this, parser_.get());
         ex.set_status(status);
         ex.add_header("Content-Type", type);
         ex.close_after_response();
@@ -856,7 +849,7 @@ private:
         renderer (the framing errors); otherwise the answer is sent as given.
     */
     asio::awaitable<void> answer_early(early_answer a, bool render) {
-        auto& req = parser_->get();
+        auto& req = parser_.get();
         http10_ = req.version() < 11;
         keep_alive_ = false;
         head_request_ = req.method() == http::verb::head;
@@ -911,8 +904,7 @@ private:
     Stream stream_;
     std::shared_ptr<ssl::context> tls_ctx_;
     beast::flat_buffer buffer_;
-    std::optional<http::request_parser<http::string_body>> parser_;
-    std::string spare_body_;
+    http1::request_parser parser_;
 };
 
 using plain_connection = connection<beast::tcp_stream>;

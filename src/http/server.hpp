@@ -5,6 +5,7 @@
 // emulator and the gateway (`llmux serve`) run on it.
 #pragma once
 
+#include "codec/http1.hpp"
 #include "http/framing.hpp"
 #include "http/message.hpp"
 
@@ -15,8 +16,6 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
-#include <boost/beast/http/message.hpp>
-#include <boost/beast/http/string_body.hpp>
 #include <boost/system/error_code.hpp>
 
 #include <chrono>
@@ -30,8 +29,9 @@
 
 namespace llmux::detail {
 
-/// A request as the server hands it to the handler (body read whole, up to the body limit).
-using server_request = boost::beast::http::request<boost::beast::http::string_body>;
+/// A request as the server hands it to the handler (body read whole, up to the body limit):
+/// the head parsed once into views of its own copy (codec/http1.hpp).
+using server_request = http1::request;
 
 /** @brief The sans-io view of `req` that wire formats read (method, path, query, headers).
     @par Object lifetimes
@@ -230,7 +230,7 @@ using server_handler = std::function<boost::asio::awaitable<void>(server_exchang
 /** @brief An HTTP/1.1 server: listeners (plain or TLS) and their connections.
 
     Each connection is one coroutine on its own strand, so the `io_context` may run on several
-    threads. Requests are read with Beast's parser under the configured limits (400 for a
+    threads. Requests are read with `http1::request_parser` under the configured limits (400 for a
     malformed request, 413 for a body over the limit, 431 for an oversized head; each closes
     the connection). Keep-alive is honoured; an idle connection closes after `idle_timeout`.
 

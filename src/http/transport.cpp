@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: BSL-1.0
 #include "http/transport.hpp"
+#include "codec/http1.hpp"
 #include "http/direct_io.hpp"
 
 #include "util/header.hpp"
@@ -372,47 +373,43 @@ struct exchange_outcome {
     bool retry_fresh = false;
 };
 
-/** A response parser that keeps the head as the response_head it returns and the body as a
-    string: Beast's own parser keeps the fields in a container that allocates per field, and
-    the head was then copied out of it (eleven allocations per emulated answer, issue 15).
-    Framing (Content-Length, chunked, keep-alive), the limits and the syntax are the base
-    parser's, as before.
+/** The response parser of codec/http1.hpp, with the head copied out as the response_head the
+    adapters read, once it is parsed. Beast's parser, used before, kept the fields in nodes of
+    their own and scanned them a byte at a time (issue 15). Framing (Content-Length, chunked, to
+    the end of the connection), keep-alive and the limits are the codec's.
 */
-class response_parser final : public http::basic_parser<false> {
+class response_parser {
 public:
     response_parser() { head_.headers.reserve(16); }
 
     response_head& head() noexcept { return head_; }
     response_head const& head() const noexcept { return head_; }
-    std::string& body() noexcept { return body_; }
+    std::string& body() noexcept { return p_.get().body(); }
+
+    void header_limit(std::size_t n) noexcept { p_.header_limit(n); }
+    void body_limit(std::uint64_t n) noexcept { p_.body_limit(n); }
+
+    std::size_t put(asio::const_buffer b, error_code& ec) {
+        bool const had_head = p_.is_header_done();
+        auto const n = p_.put(b, ec);
+        if (!had_head && p_.is_header_done()) {
+            auto const& m = p_.get();
+            head_.status = m.status();
+            for (auto const& f : m.fields()) head_.headers.emplace_back(f.name, f.value);
+        }
+        return n;
+    }
+    void put_eof(error_code& ec) noexcept { p_.put_eof(ec); }
+    bool got_some() const noexcept { return p_.got_some(); }
+    bool is_header_done() const noexcept { return p_.is_header_done(); }
+    bool is_done() const noexcept { return p_.is_done(); }
+    bool need_eof() const noexcept { return p_.need_eof(); }
+    bool keep_alive() const noexcept { return p_.keep_alive(); }
+    std::optional<std::uint64_t> content_length() const noexcept { return p_.content_length(); }
 
 private:
-    void on_request_impl(http::verb, beast::string_view, beast::string_view, int, error_code&) override {}
-    void on_response_impl(int code, beast::string_view, int, error_code&) override {
-        head_.status = static_cast<unsigned>(code);
-    }
-    void on_field_impl(http::field, beast::string_view name, beast::string_view value, error_code&) override {
-        head_.headers.emplace_back(std::string(name), std::string(value));
-    }
-    void on_header_impl(error_code&) override {}
-    void on_body_init_impl(boost::optional<std::uint64_t> const& length, error_code&) override {
-        // As Beast's string body: room for a known length (which the base parser has checked
-        // against the body limit), at most 1 MiB ahead.
-        if (length) body_.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(*length, 1u << 20)));
-    }
-    std::size_t on_body_impl(beast::string_view piece, error_code&) override {
-        body_.append(piece.data(), piece.size());
-        return piece.size();
-    }
-    void on_chunk_header_impl(std::uint64_t, beast::string_view, error_code&) override {}
-    std::size_t on_chunk_body_impl(std::uint64_t, beast::string_view piece, error_code&) override {
-        body_.append(piece.data(), piece.size());
-        return piece.size();
-    }
-    void on_finish_impl(error_code&) override {}
-
+    http1::response_parser p_;
     response_head head_;
-    std::string body_;
 };
 
 /// Connects if needed, writes the request and reads the response head into `p`.
@@ -470,8 +467,8 @@ awaitable<exchange_outcome> send_and_read_head(std::shared_ptr<connection> c,
     }
     ++c->uses;
 
-    p.header_limit(header_limit);
-    p.eager(false);  // the head alone: a stream's body is read by body_stream::read_some
+    p.header_limit(header_limit);  // the parser stops at the head: a stream's body is read by
+                                   // body_stream::read_some
     auto const head_step = make_step(cfg.timeouts.first_byte, deadline, "first-byte");
     c->tcp().expires_at(head_step.at);
     // Bytes already buffered first, as Beast does (a connection handed from one request to

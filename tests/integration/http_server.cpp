@@ -462,10 +462,9 @@ BOOST_FIXTURE_TEST_CASE(ambiguous_transfer_encoding_is_refused_and_closes, serve
 }
 
 BOOST_AUTO_TEST_CASE(framing_problem_is_a_pure_function_of_the_head) {
-    auto head = [](std::vector<std::pair<std::string, std::string>> fields, unsigned version = 11) {
-        http::request_header<> h;
-        h.version(version);
-        for (auto const& [k, v] : fields) h.insert(k, v);
+    auto head = [](std::vector<std::pair<std::string_view, std::string_view>> fields, unsigned version = 11) {
+        llmux::detail::http1::request h;
+        h.assign("POST", "/", version, fields);
         return h;
     };
     using llmux::detail::framing_problem;
