@@ -206,10 +206,11 @@ void request::assign(std::string_view method, std::string_view target, unsigned 
         f.name = next(k.size());
         f.value = next(v.size());
         fields_.push_back(f);
-        if (iequals(f.name, "connection"))
+        bool const proxy = iequals(f.name, "proxy-connection");
+        if (proxy || iequals(f.name, "connection"))
             for_each_token(f.value, [&](std::string_view tok) {
                 if (iequals(tok, "close")) close = true;
-                else if (iequals(tok, "keep-alive")) keep = true;
+                else if (!proxy && iequals(tok, "keep-alive")) keep = true;
             });
     }
     keep_alive_ = version_ >= 11 ? !close : (keep && !close);
@@ -233,10 +234,20 @@ void parser<isRequest>::reset() noexcept {
     close_ = false;
     keep_ = false;
     length_.reset();
+    eof_body_ = false;
     remaining_ = 0;
     body_bytes_ = 0;
     scanned_ = 0;
+    line_scanned_ = 0;
     trailer_bytes_ = 0;
+}
+
+template <bool isRequest>
+void parser<isRequest>::shrink(std::size_t bytes) noexcept {
+    auto& m = msg_;
+    if (m.head_.capacity() > bytes) std::string().swap(m.head_);
+    if (m.fields_.capacity() * sizeof(field) > bytes) std::vector<field>().swap(m.fields_);
+    if (m.body_.capacity() > bytes) std::string().swap(m.body_);
 }
 
 template <bool isRequest>
@@ -383,10 +394,13 @@ void parser<isRequest>::on_field(field const& f, error_code& ec) {
     switch (f.name.size()) {
     case 10:  // Connection
     case 16:  // Proxy-Connection
-        if (iequals(f.name, "connection") || iequals(f.name, "proxy-connection")) {
+        if (bool const proxy = f.name.size() == 16;
+            iequals(f.name, proxy ? "proxy-connection" : "connection")) {
+            // Every Connection line counts (it is a list); the non-standard Proxy-Connection
+            // may close the connection but never keeps an HTTP/1.0 one open.
             bool const ok = for_each_token(f.value, [&](std::string_view tok) {
                 if (iequals(tok, "close")) close_ = true;
-                else if (iequals(tok, "keep-alive")) keep_ = true;
+                else if (!proxy && iequals(tok, "keep-alive")) keep_ = true;
             });
             if (!ok) ec = http::error::bad_value;
         }
@@ -429,6 +443,7 @@ void parser<isRequest>::on_field(field const& f, error_code& ec) {
 template <bool isRequest>
 void parser<isRequest>::parse_head(error_code& ec) {
     std::string_view const h = msg_.head_;
+    msg_.fields_.clear();  // (a head that failed and is given again)
     std::size_t i = parse_start_line(h, ec);
     if (ec) return;
     // Each line ends with CRLF (checked while the end of the head was found); the last is empty.
@@ -469,6 +484,7 @@ void parser<isRequest>::parse_head(error_code& ec) {
     } else {
         // A response without length or chunking runs to the end of the connection.
         msg_.keep_alive_ = false;
+        eof_body_ = true;
         state_ = state::until_eof;
     }
 }
@@ -482,11 +498,14 @@ std::size_t parser<isRequest>::put_chunked(std::string_view bytes, error_code& e
         auto const rest = bytes.substr(used);
         switch (state_) {
         case state::chunk_line: {
-            auto const lf = rest.find('\n');
+            // (A line that comes in pieces is searched once: on from where the last call left.)
+            auto const lf = rest.find('\n', line_scanned_);
             if (lf == std::string_view::npos) {
                 if (rest.size() > max_chunk_line) ec = http::error::bad_chunk;
+                line_scanned_ = rest.size();
                 return used;
             }
+            line_scanned_ = 0;
             if (lf == 0 || rest[lf - 1] != '\r' || lf > max_chunk_line) {
                 ec = http::error::bad_chunk;
                 return used;
@@ -544,11 +563,13 @@ std::size_t parser<isRequest>::put_chunked(std::string_view bytes, error_code& e
             break;
         case state::trailers: {
             // Trailer fields are checked as header fields and dropped; an empty line ends them.
-            auto const lf = rest.find('\n');
+            auto const lf = rest.find('\n', line_scanned_);
             if (lf == std::string_view::npos) {
                 if (trailer_bytes_ + rest.size() >= header_limit_) ec = http::error::header_limit;
+                line_scanned_ = rest.size();
                 return used;
             }
+            line_scanned_ = 0;
             if (trailer_bytes_ + lf + 1 > header_limit_) {
                 ec = http::error::header_limit;
                 return used;

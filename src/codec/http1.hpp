@@ -49,10 +49,16 @@ struct field {
 */
 class message {
 public:
+    message() = default;
+    /// Not copied or moved: the views refer to the message's own head.
+    message(message const&) = delete;
+    message& operator=(message const&) = delete;
+
     /// 10 for HTTP/1.0, 11 for HTTP/1.1.
     unsigned version() const noexcept { return version_; }
     /** HTTP/1.1 without `Connection: close`, or HTTP/1.0 with `Connection: keep-alive` (and
-        without `close`); for a response, also a body that does not end with the connection.
+        without `close`; `Proxy-Connection` may close, never keep); for a response, also a body
+        that does not end with the connection.
     */
     bool keep_alive() const noexcept { return keep_alive_; }
 
@@ -159,6 +165,11 @@ public:
 
     /// Forgets the message (keeps the capacity of its buffers) to parse the next one.
     void reset() noexcept;
+    /** Frees the message's buffers (head, fields, body) that hold more than `bytes`: a
+        connection keeps no more than that of one large message while it waits for the next.
+        The message's views dangle after it, as after `reset`.
+    */
+    void shrink(std::size_t bytes) noexcept;
 
     /** @brief Parses from `bytes`: the number of bytes used (the rest is for a later call).
         @param ec `need_more` when nothing could be used without more bytes; a parse error.
@@ -177,8 +188,9 @@ public:
     bool got_some() const noexcept { return got_some_; }
     bool is_header_done() const noexcept { return state_ != state::head; }
     bool is_done() const noexcept { return state_ == state::done; }
-    /// The body ends with the connection (a response without length or chunking).
-    bool need_eof() const noexcept { return state_ == state::until_eof; }
+    /// The body ends with the connection (a response without length or chunking), also once
+    /// that end was given (`put_eof`).
+    bool need_eof() const noexcept { return eof_body_; }
     bool chunked() const noexcept { return chunked_; }
     /// The Content-Length, if the head had one.
     std::optional<std::uint64_t> content_length() const noexcept { return length_; }
@@ -206,10 +218,12 @@ private:
     bool chunked_ = false;
     bool close_ = false;  // Connection: close seen
     bool keep_ = false;   // Connection: keep-alive seen
+    bool eof_body_ = false;  // the body runs to the end of the input
     std::optional<std::uint64_t> length_;
     std::uint64_t remaining_ = 0;    // of the body (length) or of the chunk (chunk_data)
     std::uint64_t body_bytes_ = 0;   // in all, against the body limit
     std::size_t scanned_ = 0;        // bytes of the head whose line ends were checked
+    std::size_t line_scanned_ = 0;   // bytes of a chunk line or trailer searched for its end
     std::size_t trailer_bytes_ = 0;
     std::size_t header_limit_ = 8u << 10;
     std::uint64_t body_limit_ = 1u << 20;

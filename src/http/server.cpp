@@ -779,7 +779,7 @@ private:
             }
             // Keep buffers for the next request, but not the memory of one huge request
             // for the life of the connection.
-            if (req.body().capacity() > retained_bytes) std::string().swap(req.body());
+            parser_.shrink(retained_bytes);
             if (buffer_.size() == 0 && buffer_.capacity() > retained_bytes) buffer_.shrink_to_fit();
         }
     }

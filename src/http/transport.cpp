@@ -394,6 +394,12 @@ public:
         auto const n = p_.put(b, ec);
         if (!had_head && p_.is_header_done()) {
             auto const& m = p_.get();
+            if (m.status() / 100 == 1 && m.status() != 101) {
+                // An interim response (103 Early Hints, an unasked 100 Continue): the answer
+                // follows it on the connection, so the parser starts again (its limits kept).
+                p_.reset();
+                return n;
+            }
             head_.status = m.status();
             for (auto const& f : m.fields()) head_.headers.emplace_back(f.name, f.value);
         }

@@ -481,6 +481,17 @@ BOOST_AUTO_TEST_CASE(response_framing_headers_and_the_size_cap) {
         BOOST_TEST(r->content == "Hi");
     }
     {
+        // Interim responses before the answer are skipped, not taken for it.
+        auto const r = chat("HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n"
+                            "HTTP/1.1 100 Continue\r\n\r\n"
+                            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                            "x-request-id: req_after_hints\r\n"
+                            "Content-Length: " + length + "\r\n\r\n" + body);
+        BOOST_TEST_REQUIRE(!!r, r.error());
+        BOOST_TEST(r->content == "Hi");
+        BOOST_TEST(r->request_id == "req_after_hints");
+    }
+    {
         auto const r = chat("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
                             "Content-Length: " + length + "\r\n\r\n" + body, 100);
         BOOST_TEST_REQUIRE(!r);

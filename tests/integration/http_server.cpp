@@ -462,22 +462,23 @@ BOOST_FIXTURE_TEST_CASE(ambiguous_transfer_encoding_is_refused_and_closes, serve
 }
 
 BOOST_AUTO_TEST_CASE(framing_problem_is_a_pure_function_of_the_head) {
-    auto head = [](std::vector<std::pair<std::string_view, std::string_view>> fields, unsigned version = 11) {
+    // framing_problem of a POST with these fields (what it returns is static text).
+    auto problem = [](std::vector<std::pair<std::string_view, std::string_view>> fields,
+                      unsigned version = 11) {
         llmux::detail::http1::request h;
         h.assign("POST", "/", version, fields);
-        return h;
+        return llmux::detail::framing_problem(h);
     };
-    using llmux::detail::framing_problem;
-    BOOST_TEST(!framing_problem(head({})));
-    BOOST_TEST(!framing_problem(head({{"Content-Length", "3"}})));
-    BOOST_TEST(!framing_problem(head({{"Transfer-Encoding", "chunked"}})));
-    BOOST_TEST(!framing_problem(head({{"Transfer-Encoding", "CHUNKED"}})));
-    BOOST_TEST(framing_problem(head({{"Transfer-Encoding", ""}})).has_value());
-    BOOST_TEST(framing_problem(head({{"Transfer-Encoding", "chunked,"}})).has_value() == false);
-    BOOST_TEST(framing_problem(head({{"Transfer-Encoding", "chunked"}, {"Transfer-Encoding", "chunked"}}))
+    BOOST_TEST(!problem({}));
+    BOOST_TEST(!problem({{"Content-Length", "3"}}));
+    BOOST_TEST(!problem({{"Transfer-Encoding", "chunked"}}));
+    BOOST_TEST(!problem({{"Transfer-Encoding", "CHUNKED"}}));
+    BOOST_TEST(problem({{"Transfer-Encoding", ""}}).has_value());
+    BOOST_TEST(problem({{"Transfer-Encoding", "chunked,"}}).has_value() == false);
+    BOOST_TEST(problem({{"Transfer-Encoding", "chunked"}, {"Transfer-Encoding", "chunked"}})
                    .has_value());
-    BOOST_TEST(framing_problem(head({{"Transfer-Encoding", "chunked"}}, 10)).has_value());
-    BOOST_TEST(framing_problem(head({{"Content-Length", "0"}, {"Transfer-Encoding", "chunked"}}))
+    BOOST_TEST(problem({{"Transfer-Encoding", "chunked"}}, 10).has_value());
+    BOOST_TEST(problem({{"Content-Length", "0"}, {"Transfer-Encoding", "chunked"}})
                    .has_value());
 }
 

@@ -262,6 +262,36 @@ BOOST_AUTO_TEST_CASE(keep_alive_follows_the_version_and_connection) {
     BOOST_TEST(ka("1.0", "keep-alive"));
     BOOST_TEST(ka("1.0", " , Keep-Alive ,"));
     BOOST_TEST(!ka("1.0", "keep-alive, close"));
+    // Every Connection line counts; Proxy-Connection may close but never keeps.
+    BOOST_TEST(parse("GET / HTTP/1.0\r\nConnection: x\r\nConnection: keep-alive\r\n\r\n").keep_alive);
+    BOOST_TEST(!parse("GET / HTTP/1.1\r\nConnection: keep-alive\r\nConnection: close\r\n\r\n").keep_alive);
+    BOOST_TEST(!parse("GET / HTTP/1.0\r\nProxy-Connection: keep-alive\r\n\r\n").keep_alive);
+    BOOST_TEST(!parse("GET / HTTP/1.1\r\nProxy-Connection: close\r\n\r\n").keep_alive);
+    BOOST_TEST(!parse("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nConnection: close\r\n\r\n")
+                    .keep_alive);  // a trailer may close too
+}
+
+BOOST_AUTO_TEST_CASE(a_parser_gives_back_the_memory_of_a_large_request) {
+    request_parser p;
+    error_code ec;
+    std::string big = "POST / HTTP/1.1\r\n";
+    for (int i = 0; i < 500; ++i) big += "a:\r\n";
+    big += "Content-Length: 5000\r\n\r\n" + std::string(5000, 'x');
+    p.header_limit(64u << 10);
+    std::string_view in = big;
+    while (!p.is_done()) {
+        in.remove_prefix(p.put(in, ec));
+        BOOST_TEST_REQUIRE(!ec);
+    }
+    BOOST_TEST(p.get().fields().size() == 501u);
+    BOOST_TEST(p.get().body().capacity() >= 5000u);
+    p.shrink(4096);
+    BOOST_TEST(p.get().body().capacity() < 4096u);
+    p.reset();
+    std::string_view const next = "GET /next HTTP/1.1\r\nA: b\r\n\r\n";
+    BOOST_TEST(p.put(next, ec) == next.size());
+    BOOST_TEST(p.get().target() == "/next");
+    BOOST_TEST(p.get()["a"] == "b");
 }
 
 BOOST_AUTO_TEST_CASE(bad_requests_get_the_error_that_names_them) {
@@ -498,6 +528,8 @@ BOOST_AUTO_TEST_CASE(a_body_without_length_runs_to_the_end_of_the_input) {
     p.put_eof(ec);
     BOOST_TEST(!ec);
     BOOST_TEST(p.is_done());
+    BOOST_TEST(p.need_eof());  // still: the connection cannot be used again
+    BOOST_TEST(!p.keep_alive());
 }
 
 BOOST_AUTO_TEST_CASE(some_statuses_have_no_body) {
