@@ -539,15 +539,25 @@ model_info const* catalog::find_exact(std::string_view id) const noexcept {
 }
 
 model_info const* catalog::find(std::string_view id) const {
-    if (auto const* m = find_exact(id)) return m;
-    if (!rules_ || id.size() > max_resolvable_id) return nullptr;
+    if (!cache_ || id.size() > max_resolvable_id) {
+        // A moved-from catalog given new contents (no cache, same answers), or an id no rule
+        // resolves: the listed model of that id, if any.
+        if (auto const* m = find_exact(id)) return m;
+        if (!rules_ || id.size() > max_resolvable_id) return nullptr;
+        auto const index = resolve(id);
+        return index == not_found ? nullptr : &models_[index];
+    }
+    // Remembered lookups first, listed ids included: a gateway prices the same few ids on
+    // every request (twice: the budget's estimate and the spend), and a hash beats a binary
+    // search of some thousand ids (issue 15). Every change of the list forgets them.
     std::size_t index = not_found;
-    if (!cache_) {  // a moved-from catalog given new contents: no cache, same answers
-        index = resolve(id);
-    } else if (auto hit = cache_->get(id)) {
+    if (auto hit = cache_->get(id)) {
         index = *hit;
     } else {
-        index = resolve(id);
+        if (auto const* m = find_exact(id))
+            index = static_cast<std::size_t>(m - models_.data());
+        else if (rules_)
+            index = resolve(id);
         cache_->put(id, index);
     }
     return index == not_found ? nullptr : &models_[index];

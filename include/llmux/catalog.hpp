@@ -179,7 +179,8 @@ public:
     result<void> import_openrouter(std::string_view json);
 
     /** @brief The model that prices `id`, or null: the listed model of that id, else the one
-        whose match rules accept it. Lookups by rules are remembered in a bounded cache.
+        whose match rules accept it. Lookups are remembered in a bounded cache, forgotten when
+        the list changes.
     */
     model_info const* find(std::string_view id) const;
 

@@ -6,6 +6,8 @@
 #include <boost/json.hpp>
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
+
 #include <chrono>
 #include <cmath>
 #include <set>
@@ -270,6 +272,29 @@ BOOST_AUTO_TEST_CASE(provider_reported_cost_wins) {
     BOOST_TEST_REQUIRE(e.has_value());
     BOOST_TEST(near(*e, (194 * 0.15 + 2 * 0.6) / 1e6));
     BOOST_TEST(!llmux::catalog::built_in().estimate("nosuch/model", u).has_value());
+}
+
+BOOST_AUTO_TEST_CASE(remembered_lookups_follow_changes_to_the_list) {
+    llmux::catalog c = llmux::catalog::built_in();
+    // Listed ids and ids found by the rules are remembered (as positions in the list)...
+    BOOST_TEST_REQUIRE(c.find("openai/gpt-4o") != nullptr);
+    BOOST_TEST(c.find("openai/gpt-4o")->id == "openai/gpt-4o");
+    BOOST_TEST(c.find("openai/gpt-4o-2024-08-06")->id == "openai/gpt-4o");
+    BOOST_TEST(c.find("aaa/first") == nullptr);
+    // ... and forgotten when a model is added before them, which moves every position.
+    model_info m;
+    m.id = "aaa/first";
+    m.input_price = 1;
+    m.output_price = 1;
+    c.upsert(m);
+    BOOST_TEST_REQUIRE(c.find("aaa/first") != nullptr);
+    BOOST_TEST(c.find("aaa/first")->id == "aaa/first");
+    BOOST_TEST(c.find("openai/gpt-4o")->id == "openai/gpt-4o");
+    BOOST_TEST(c.find("openai/gpt-4o-2024-08-06")->id == "openai/gpt-4o");
+    // A copy answers the same, from its own list.
+    llmux::catalog const copy = c;
+    BOOST_TEST(copy.find("openai/gpt-4o") == &*std::find_if(copy.models().begin(), copy.models().end(),
+                                                           [](model_info const& x) { return x.id == "openai/gpt-4o"; }));
 }
 
 BOOST_AUTO_TEST_CASE(load_json_adds_and_overrides) {
