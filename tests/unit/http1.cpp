@@ -49,12 +49,14 @@ struct limits {
     std::uint64_t body = 1u << 20;
 };
 
-/// Feeds `in` cut at `cuts` (ascending offsets) as a server does: what the parser leaves is
-/// given again with the next piece; at the end, the end of the input.
-parsed parse(std::string_view in, std::vector<std::size_t> const& cuts = {}, limits lim = {}) {
-    request_parser p;
-    p.header_limit(lim.head);
-    p.body_limit(lim.body);
+/** Feeds `in` cut at `cuts` (ascending offsets) to `p` as the server and the transport do:
+    what the parser leaves is given again with the next piece; `on_put` runs after every put;
+    at the end, the end of the input (when `eof`). The error, if any; `rest` is what follows
+    the message.
+*/
+template <bool isRequest, class OnPut>
+error_code drive(detail::http1::parser<isRequest>& p, std::string_view in,
+                 std::vector<std::size_t> const& cuts, bool eof, std::string& rest, OnPut&& on_put) {
     std::string pending;
     error_code ec;
     std::size_t from = 0;
@@ -66,6 +68,7 @@ parsed parse(std::string_view in, std::vector<std::size_t> const& cuts = {}, lim
         while (!p.is_done()) {
             auto const n = p.put(pending, ec);
             pending.erase(0, n);
+            on_put();
             if (ec == http::error::need_more) {
                 ec = {};
                 break;
@@ -74,8 +77,19 @@ parsed parse(std::string_view in, std::vector<std::size_t> const& cuts = {}, lim
         }
         if (ec || p.is_done()) break;
     }
+    if (!ec && !p.is_done() && eof) p.put_eof(ec);
+    rest = pending + std::string(in.substr(from));
+    return ec;
+}
+
+/// A request parsed from `in` in the pieces `cuts` makes.
+parsed parse(std::string_view in, std::vector<std::size_t> const& cuts = {}, limits lim = {}) {
+    request_parser p;
+    p.header_limit(lim.head);
+    p.body_limit(lim.body);
+    std::string rest;
+    auto const ec = drive(p, in, cuts, true, rest, [] {});
     parsed out;
-    if (!ec && !p.is_done()) p.put_eof(ec);
     if (ec) {
         out.error = ec.message();
         return out;
@@ -87,7 +101,7 @@ parsed parse(std::string_view in, std::vector<std::size_t> const& cuts = {}, lim
     out.keep_alive = r.keep_alive();
     for (auto const& f : r.fields()) out.fields.emplace_back(f.name, f.value);
     out.body = r.body();
-    out.rest = pending + std::string(in.substr(from));
+    out.rest = rest;
     return out;
 }
 
@@ -426,37 +440,18 @@ read_response read(std::string_view in, std::vector<std::size_t> const& cuts = {
                    std::uint64_t body_limit = 1u << 20, bool eof = true) {
     response_parser p;
     p.body_limit(body_limit);
-    std::string pending;
-    error_code ec;
     read_response out;
-    std::size_t from = 0;
-    auto pieces = cuts;
-    pieces.push_back(in.size());
-    for (auto const to : pieces) {
-        pending.append(in.substr(from, to - from));
-        from = to;
-        while (!p.is_done()) {
-            auto const n = p.put(pending, ec);
-            pending.erase(0, n);
-            if (!p.get().body().empty()) {
-                out.pieces.push_back(p.get().body());
-                out.body += p.get().body();
-                p.get().body().clear();
-            }
-            if (ec == http::error::need_more) {
-                ec = {};
-                break;
-            }
-            if (ec) break;
+    auto const ec = drive(p, in, cuts, eof, out.rest, [&] {
+        if (!p.get().body().empty()) {
+            out.pieces.push_back(p.get().body());
+            out.body += p.get().body();
+            p.get().body().clear();
         }
-        if (ec || p.is_done()) break;
-    }
-    if (!ec && !p.is_done() && eof) p.put_eof(ec);
+    });
     if (ec) out.error = ec.message();
     out.status = p.get().status();
     out.reason = p.get().reason();
     out.keep_alive = p.keep_alive();
-    out.rest = pending;
     return out;
 }
 
