@@ -829,6 +829,25 @@ private:
         } else if (ec == http::error::bad_content_length) {
             message = "bad request: invalid Content-Length (or both Transfer-Encoding and "
                       "Content-Length)";
+        } else if (ec == http::error::multiple_content_length) {
+            message = "bad request: two Content-Length values that differ";
+        } else if (ec == http::error::bad_method) {
+            message = "bad request: the request line does not start with a method (a token)";
+        } else if (ec == http::error::bad_target) {
+            message = "bad request: the request target is empty or holds a space or a control "
+                      "character";
+        } else if (ec == http::error::bad_version) {
+            message = "bad request: the version is not HTTP/1.0 or HTTP/1.1";
+        } else if (ec == http::error::bad_field) {
+            message = "bad request: a header line is not 'name: value' (a token, then the colon "
+                      "at once; folded lines are not accepted)";
+        } else if (ec == http::error::bad_value) {
+            message = "bad request: a header value holds a control character (or Connection "
+                      "is not a list of tokens)";
+        } else if (ec == http::error::bad_line_ending) {
+            message = "bad request: a line of the head does not end with CRLF";
+        } else if (ec == http::error::bad_chunk || ec == http::error::bad_chunk_extension) {
+            message = "bad request: a malformed chunk in the chunked body";
         }
         http10_ = false;
         keep_alive_ = false;

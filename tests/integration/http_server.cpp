@@ -461,6 +461,33 @@ BOOST_FIXTURE_TEST_CASE(ambiguous_transfer_encoding_is_refused_and_closes, serve
     BOOST_TEST(ok.body == "hello abc");
 }
 
+BOOST_FIXTURE_TEST_CASE(a_malformed_head_gets_a_400_that_names_the_problem, server_fixture) {
+    start();
+    struct bad {
+        std::string head;
+        std::string_view says;
+    };
+    bad const cases[] = {
+        {"POST /whole HTTP/1.1\r\nHost: x\r\nX-A: b\r\n folded\r\n\r\n", "folded lines"},
+        {"POST /whole HTTP/1.1\r\nHost : x\r\n\r\n", "'name: value'"},
+        {"POST /whole HTTP/1.1\r\nHost: x\x01\r\n\r\n", "control character"},
+        {"POST /whole HTTP/2.0\r\nHost: x\r\n\r\n", "HTTP/1.0 or HTTP/1.1"},
+        {"POST /whole HTTP/1.1\nHost: x\r\n\r\n", "CRLF"},
+        {"POST /wh ole HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.0 or HTTP/1.1"},
+        {"(POST) /whole HTTP/1.1\r\nHost: x\r\n\r\n", "method"},
+        {"POST /whole HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", "differ"},
+        {"POST /whole HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", "chunk"},
+    };
+    for (auto const& c : cases) {
+        BOOST_TEST_CONTEXT(c.head) {
+            auto const r = raw(c.head);
+            BOOST_TEST(r.status == 400u);
+            BOOST_TEST(r.header("Connection") == "close");
+            BOOST_TEST(r.body.find(c.says) != std::string::npos, r.body);
+        }
+    }
+}
+
 BOOST_AUTO_TEST_CASE(framing_problem_is_a_pure_function_of_the_head) {
     // framing_problem of a POST with these fields (what it returns is static text).
     auto problem = [](std::vector<std::pair<std::string_view, std::string_view>> fields,
