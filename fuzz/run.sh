@@ -186,7 +186,7 @@ run_one() {  # run_one TARGET: exit status 0 when the run found nothing
     "${fixed[@]}" "$build/fuzz_$t" "${budget[@]}" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
         -artifact_prefix="$build/crash-$t-" "$seeds/$t" >"$build/$t.log" 2>&1
 }
-targets=(sse event_stream openai_stream anthropic_stream gemini_stream bedrock_stream http_request
+targets=(sse event_stream openai_stream anthropic_stream gemini_stream bedrock_stream http_request http_response
          openai_request openai_embeddings_request gemini_embeddings_request
          bedrock_embeddings_request bedrock_request gemini_request anthropic_request
          openai_responses_stream openai_responses_request)
