@@ -58,8 +58,9 @@ struct catalog_rules {
     }
 };
 
-/// Lookups by rule, remembered: ids come from clients (a gateway forwards whatever it is sent),
-/// so the memory is a bounded LRU.
+/// Lookups remembered (listed ids and ids found by the rules alike, as positions in the list):
+/// ids come from clients (a gateway forwards whatever it is sent), so the memory is a bounded
+/// LRU.
 class catalog_lookup_cache {
 public:
     static constexpr std::size_t capacity = 4096;
@@ -435,10 +436,12 @@ catalog& catalog::operator=(catalog const& o) {
     return *this;
 }
 catalog& catalog::operator=(catalog&& o) noexcept {
+    // The source's lookups go with its list (a moved vector keeps its order), and the source
+    // is left without a cache, as after the move constructor: a cache left to it would hold
+    // positions in a list it no longer has.
     models_ = std::move(o.models_);
     rules_ = std::move(o.rules_);
-    std::swap(cache_, o.cache_);
-    forget_lookups();
+    cache_ = std::move(o.cache_);
     return *this;
 }
 catalog::~catalog() = default;

@@ -243,11 +243,11 @@ void parser<isRequest>::reset() noexcept {
 }
 
 template <bool isRequest>
-void parser<isRequest>::shrink(std::size_t bytes) noexcept {
+void parser<isRequest>::shrink(std::size_t head_bytes, std::size_t body_bytes) noexcept {
     auto& m = msg_;
-    if (m.head_.capacity() > bytes) std::string().swap(m.head_);
-    if (m.fields_.capacity() * sizeof(field) > bytes) std::vector<field>().swap(m.fields_);
-    if (m.body_.capacity() > bytes) std::string().swap(m.body_);
+    if (m.head_.capacity() > head_bytes) std::string().swap(m.head_);
+    if (m.fields_.capacity() * sizeof(field) > head_bytes) std::vector<field>().swap(m.fields_);
+    if (m.body_.capacity() > body_bytes) std::string().swap(m.body_);
 }
 
 template <bool isRequest>
@@ -443,7 +443,12 @@ void parser<isRequest>::on_field(field const& f, error_code& ec) {
 template <bool isRequest>
 void parser<isRequest>::parse_head(error_code& ec) {
     std::string_view const h = msg_.head_;
-    msg_.fields_.clear();  // (a head that failed and is given again)
+    // (A head that failed and is given again is read afresh.)
+    msg_.fields_.clear();
+    chunked_ = false;
+    length_.reset();
+    close_ = false;
+    keep_ = false;
     std::size_t i = parse_start_line(h, ec);
     if (ec) return;
     // Each line ends with CRLF (checked while the end of the head was found); the last is empty.

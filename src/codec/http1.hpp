@@ -165,11 +165,12 @@ public:
 
     /// Forgets the message (keeps the capacity of its buffers) to parse the next one.
     void reset() noexcept;
-    /** Frees the message's buffers (head, fields, body) that hold more than `bytes`: a
-        connection keeps no more than that of one large message while it waits for the next.
-        The message's views dangle after it, as after `reset`.
+    /** Frees the message's head and field list where either holds more than `head_bytes`,
+        and its body where it holds more than `body_bytes`: a connection keeps no more than
+        that of one large message while it waits for the next. The message's views dangle
+        after it, as after `reset`.
     */
-    void shrink(std::size_t bytes) noexcept;
+    void shrink(std::size_t head_bytes, std::size_t body_bytes) noexcept;
 
     /** @brief Parses from `bytes`: the number of bytes used (the rest is for a later call).
         @param ec `need_more` when nothing could be used without more bytes; a parse error.

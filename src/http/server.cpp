@@ -65,6 +65,8 @@ using write_buffers = std::array<asio::const_buffer, max_write_buffers>;
 constexpr auto linger_time = std::chrono::seconds(1);
 /// Request buffers larger than this are released after their request instead of reused.
 constexpr std::size_t retained_bytes = 1u << 20;
+/// What a connection keeps of a large request head (its copy, its field list) between requests.
+constexpr std::size_t retained_head_bytes = 16u << 10;
 constexpr std::size_t linger_max_bytes = 1u << 20;
 /// While a handler runs, bytes the client pipelines are kept up to this much; beyond it the
 /// server stops reading (and so stops noticing a disconnect) until the handler is done.
@@ -779,7 +781,7 @@ private:
             }
             // Keep buffers for the next request, but not the memory of one huge request
             // for the life of the connection.
-            parser_.shrink(retained_bytes);
+            parser_.shrink(retained_head_bytes, retained_bytes);
             if (buffer_.size() == 0 && buffer_.capacity() > retained_bytes) buffer_.shrink_to_fit();
         }
     }
@@ -845,7 +847,8 @@ private:
             message = "bad request: a header value holds a control character (or Connection "
                       "is not a list of tokens)";
         } else if (ec == http::error::bad_line_ending) {
-            message = "bad request: a line of the head does not end with CRLF";
+            message = "bad request: a line of the head (or of the trailers) does not end with "
+                      "CRLF";
         } else if (ec == http::error::bad_chunk || ec == http::error::bad_chunk_extension) {
             message = "bad request: a malformed chunk in the chunked body";
         }

@@ -398,6 +398,7 @@ public:
                 // An interim response (103 Early Hints, an unasked 100 Continue): the answer
                 // follows it on the connection, so the parser starts again (its limits kept).
                 p_.reset();
+                interim_ = true;
                 return n;
             }
             head_.status = m.status();
@@ -406,16 +407,23 @@ public:
         return n;
     }
     void put_eof(error_code& ec) noexcept { p_.put_eof(ec); }
-    bool got_some() const noexcept { return p_.got_some(); }
+    /// (An interim response counts: a connection that ends after one cut the answer short.)
+    bool got_some() const noexcept { return interim_ || p_.got_some(); }
     bool is_header_done() const noexcept { return p_.is_header_done(); }
     bool is_done() const noexcept { return p_.is_done(); }
     bool need_eof() const noexcept { return p_.need_eof(); }
     bool keep_alive() const noexcept { return p_.keep_alive(); }
     std::optional<std::uint64_t> content_length() const noexcept { return p_.content_length(); }
+    /// The whole response was read and the connection may carry the next request (after 101
+    /// Switching Protocols it speaks something else: never).
+    bool reusable() const noexcept {
+        return p_.keep_alive() && p_.is_done() && !p_.need_eof() && head_.status != 101;
+    }
 
 private:
     http1::response_parser p_;
     response_head head_;
+    bool interim_ = false;
 };
 
 /// Connects if needed, writes the request and reads the response head into `p`.
@@ -597,7 +605,7 @@ awaitable<exchange_outcome> full_exchange(std::shared_ptr<connection> c,
             o.fail = std::move(f);
             co_return o;
         }
-    o.reusable = p->keep_alive() && p->is_done() && !p->need_eof();
+    o.reusable = p->reusable();
     co_return o;
 }
 
@@ -965,7 +973,7 @@ awaitable<result<std::string_view>> body_stream::read_some() {
     st->chunk.swap(body);
     if (st->parser.is_done()) {
         st->done = true;
-        st->release(st->parser.keep_alive() && !st->parser.need_eof());
+        st->release(st->parser.reusable());
         if (st->chunk.empty()) co_return std::string_view{};
     }
     co_return std::string_view(st->chunk);
@@ -1026,7 +1034,7 @@ awaitable<result<body_stream>> transport::open(origin const& o,
         if (st->parser.is_done()) {
             // No body at all (e.g. Content-Length: 0).
             st->done = true;
-            st->release(st->parser.keep_alive() && !st->parser.need_eof());
+            st->release(st->parser.reusable());
         }
         body_stream bs;
         bs.st_ = std::move(st);

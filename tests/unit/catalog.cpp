@@ -291,6 +291,18 @@ BOOST_AUTO_TEST_CASE(remembered_lookups_follow_changes_to_the_list) {
     BOOST_TEST(c.find("aaa/first")->id == "aaa/first");
     BOOST_TEST(c.find("openai/gpt-4o")->id == "openai/gpt-4o");
     BOOST_TEST(c.find("openai/gpt-4o-2024-08-06")->id == "openai/gpt-4o");
+    // A catalog moved into one that had looked ids up answers from the list it got, and the
+    // one moved from (empty) finds nothing: neither keeps positions in a list it lost.
+    llmux::catalog target = llmux::catalog::built_in();
+    BOOST_TEST_REQUIRE(target.find("openai/gpt-4o-mini") != nullptr);
+    llmux::catalog source = c;
+    BOOST_TEST(source.find("aaa/first") != nullptr);
+    target = std::move(source);
+    BOOST_TEST_REQUIRE(target.find("aaa/first") != nullptr);
+    BOOST_TEST(target.find("aaa/first")->id == "aaa/first");
+    BOOST_TEST(target.find("openai/gpt-4o-mini")->id == "openai/gpt-4o-mini");
+    BOOST_TEST(source.find("openai/gpt-4o-mini") == nullptr);  // NOLINT(bugprone-use-after-move)
+    BOOST_TEST(source.find("aaa/first") == nullptr);           // NOLINT(bugprone-use-after-move)
     // A copy answers the same, from its own list.
     llmux::catalog const copy = c;
     BOOST_TEST(copy.find("openai/gpt-4o") == &*std::find_if(copy.models().begin(), copy.models().end(),

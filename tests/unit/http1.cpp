@@ -299,7 +299,7 @@ BOOST_AUTO_TEST_CASE(a_parser_gives_back_the_memory_of_a_large_request) {
     }
     BOOST_TEST(p.get().fields().size() == 501u);
     BOOST_TEST(p.get().body().capacity() >= 5000u);
-    p.shrink(4096);
+    p.shrink(4096, 4096);
     BOOST_TEST(p.get().body().capacity() < 4096u);
     p.reset();
     std::string_view const next = "GET /next HTTP/1.1\r\nA: b\r\n\r\n";
