@@ -2,9 +2,10 @@
 #include "codec/http1.hpp"
 
 #include "util/header.hpp"
+#include "util/text.hpp"
 
 #include <algorithm>
-#include <array>
+#include <charconv>
 #include <cstring>
 #include <limits>
 
@@ -24,18 +25,11 @@ bool is_target_char(char c) noexcept {
     return u > 0x20 && u != 0x7f;
 }
 
-char lower(char c) noexcept { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; }
-
-bool iequals(std::string_view a, std::string_view b) noexcept {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i)
-        if (lower(a[i]) != lower(b[i])) return false;
-    return true;
-}
-
 bool is_ows(char c) noexcept { return c == ' ' || c == '\t'; }
 
-std::string_view trim(std::string_view s) noexcept {
+/// `s` without the blanks (SP, HTAB) around it: util/text.hpp's `trim` also takes CR and LF,
+/// which a checked value cannot hold, through a set search per byte (on every header value).
+std::string_view trim_ows(std::string_view s) noexcept {
     while (!s.empty() && is_ows(s.front())) s.remove_prefix(1);
     while (!s.empty() && is_ows(s.back())) s.remove_suffix(1);
     return s;
@@ -43,23 +37,8 @@ std::string_view trim(std::string_view s) noexcept {
 
 /// Digits only (no sign, no list), at most what fits in 64 bits.
 bool parse_decimal(std::string_view s, std::uint64_t& out) noexcept {
-    if (s.empty()) return false;
-    std::uint64_t v = 0;
-    for (char c : s) {
-        if (c < '0' || c > '9') return false;
-        auto const d = static_cast<std::uint64_t>(c - '0');
-        if (v > (std::numeric_limits<std::uint64_t>::max() - d) / 10) return false;
-        v = v * 10 + d;
-    }
-    out = v;
-    return true;
-}
-
-int hex_value(char c) noexcept {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
+    auto const [end, err] = std::from_chars(s.data(), s.data() + s.size(), out);
+    return !s.empty() && err == std::errc() && end == s.data() + s.size();
 }
 
 /** The elements of a comma-separated list (`#token` of RFC 9110 section 5.6.1), each passed
@@ -69,7 +48,7 @@ template <class F>
 bool for_each_token(std::string_view v, F&& f) {
     for (;;) {
         auto const comma = v.find(',');
-        auto const item = trim(v.substr(0, comma));
+        auto const item = trim_ows(v.substr(0, comma));
         if (!item.empty()) {
             if (!std::all_of(item.begin(), item.end(), is_token_char)) return false;
             f(item);
@@ -78,6 +57,22 @@ bool for_each_token(std::string_view v, F&& f) {
         v.remove_prefix(comma + 1);
     }
 }
+
+}  // namespace
+
+bool connection_options::read(field const& f) noexcept {
+    // A name's length picks the two names to compare.
+    bool const proxy = f.name.size() == 16;
+    if ((f.name.size() != 10 && !proxy) ||
+        !iequals(f.name, proxy ? "proxy-connection" : "connection"))
+        return true;
+    return for_each_token(f.value, [&](std::string_view tok) {
+        if (iequals(tok, "close")) close = true;
+        else if (!proxy && iequals(tok, "keep-alive")) keep = true;
+    });
+}
+
+namespace {
 
 /** Checks one field line (without its CRLF) and splits it: `name ":" OWS value OWS`. A line
     that starts with whitespace (obsolete folding) or has whitespace before the colon is an
@@ -97,7 +92,7 @@ bool split_field(std::string_view line, field& out, error_code& ec) noexcept {
         ec = http::error::bad_value;
         return false;
     }
-    out.value = trim(value);
+    out.value = trim_ows(value);
     return true;
 }
 
@@ -199,21 +194,15 @@ void request::assign(std::string_view method, std::string_view target, unsigned 
     verb_ = http::string_to_verb(method_);
     version_ = version;
     fields_.clear();
-    bool close = false;
-    bool keep = false;
+    connection_options conn;
     for (auto const& [k, v] : fields) {
         field f;
         f.name = next(k.size());
         f.value = next(v.size());
         fields_.push_back(f);
-        bool const proxy = iequals(f.name, "proxy-connection");
-        if (proxy || iequals(f.name, "connection"))
-            for_each_token(f.value, [&](std::string_view tok) {
-                if (iequals(tok, "close")) close = true;
-                else if (!proxy && iequals(tok, "keep-alive")) keep = true;
-            });
+        conn.read(f);
     }
-    keep_alive_ = version_ >= 11 ? !close : (keep && !close);
+    keep_alive_ = conn.keep_alive(version_);
     body_.clear();
 }
 
@@ -231,8 +220,7 @@ void parser<isRequest>::reset() noexcept {
     state_ = state::head;
     got_some_ = false;
     chunked_ = false;
-    close_ = false;
-    keep_ = false;
+    conn_ = {};
     length_.reset();
     eof_body_ = false;
     remaining_ = 0;
@@ -394,16 +382,7 @@ void parser<isRequest>::on_field(field const& f, error_code& ec) {
     switch (f.name.size()) {
     case 10:  // Connection
     case 16:  // Proxy-Connection
-        if (bool const proxy = f.name.size() == 16;
-            iequals(f.name, proxy ? "proxy-connection" : "connection")) {
-            // Every Connection line counts (it is a list); the non-standard Proxy-Connection
-            // may close the connection but never keeps an HTTP/1.0 one open.
-            bool const ok = for_each_token(f.value, [&](std::string_view tok) {
-                if (iequals(tok, "close")) close_ = true;
-                else if (!proxy && iequals(tok, "keep-alive")) keep_ = true;
-            });
-            if (!ok) ec = http::error::bad_value;
-        }
+        if (!conn_.read(f)) ec = http::error::bad_value;
         break;
     case 14:  // Content-Length
         if (iequals(f.name, "content-length")) {
@@ -447,8 +426,7 @@ void parser<isRequest>::parse_head(error_code& ec) {
     msg_.fields_.clear();
     chunked_ = false;
     length_.reset();
-    close_ = false;
-    keep_ = false;
+    conn_ = {};
     std::size_t i = parse_start_line(h, ec);
     if (ec) return;
     // Each line ends with CRLF (checked while the end of the head was found); the last is empty.
@@ -465,7 +443,7 @@ void parser<isRequest>::parse_head(error_code& ec) {
         on_field(f, ec);
         if (ec) return;
     }
-    msg_.keep_alive_ = msg_.version_ >= 11 ? !close_ : (keep_ && !close_);
+    msg_.keep_alive_ = conn_.keep_alive(msg_.version_);
 
     bool no_body = false;
     if constexpr (!isRequest) {
@@ -586,7 +564,7 @@ std::size_t parser<isRequest>::put_chunked(std::string_view bytes, error_code& e
             if (lf == 1) {
                 used += 2;
                 // A trailer may say `Connection: close` too.
-                msg_.keep_alive_ = msg_.version_ >= 11 ? !close_ : (keep_ && !close_);
+                msg_.keep_alive_ = conn_.keep_alive(msg_.version_);
                 state_ = state::done;
                 return used;
             }

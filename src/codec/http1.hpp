@@ -127,6 +127,20 @@ private:
     std::string_view reason_;
 };
 
+/** What the `Connection` lines of a message say: every line counts (it is a list); the
+    non-standard `Proxy-Connection` may close the connection but never keeps an HTTP/1.0 one
+    open. (The parsers' and `request::assign`'s one reading of them.)
+*/
+struct connection_options {
+    bool close = false;
+    bool keep = false;
+
+    /// Reads `f` if it is one of the two; false when its value is not a list of tokens.
+    bool read(field const& f) noexcept;
+    /// HTTP/1.1 unless closed; HTTP/1.0 when asked to keep and not closed.
+    bool keep_alive(unsigned version) const noexcept { return version >= 11 ? !close : keep && !close; }
+};
+
 /** @brief Parses one message at a time from bytes given in any pieces: a request
     (`request_parser`, for the server) or a response (`response_parser`, for the client).
 
@@ -217,8 +231,7 @@ private:
     state state_ = state::head;
     bool got_some_ = false;
     bool chunked_ = false;
-    bool close_ = false;  // Connection: close seen
-    bool keep_ = false;   // Connection: keep-alive seen
+    connection_options conn_;
     bool eof_body_ = false;  // the body runs to the end of the input
     std::optional<std::uint64_t> length_;
     std::uint64_t remaining_ = 0;    // of the body (length) or of the chunk (chunk_data)

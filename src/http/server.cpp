@@ -817,41 +817,49 @@ private:
         if (ec.category() != http::make_error_code(http::error::end_of_stream).category() ||
             ec == http::error::end_of_stream || ec == http::error::partial_message || stopping_)
             co_return;
+        // What the answer says of each error the request parser gives (codec/http1.hpp).
+        struct refusal {
+            http::error e;
+            unsigned status;
+            std::string_view message;
+        };
+        static constexpr refusal refusals[] = {
+            {http::error::body_limit, 413, "request body too large"},
+            {http::error::header_limit, 431, "request header fields too large"},
+            {http::error::bad_transfer_encoding, 400,
+             "bad request: invalid Transfer-Encoding (or both Transfer-Encoding and "
+             "Content-Length)"},
+            {http::error::bad_content_length, 400,
+             "bad request: invalid Content-Length (or both Transfer-Encoding and "
+             "Content-Length)"},
+            {http::error::multiple_content_length, 400,
+             "bad request: two Content-Length values that differ"},
+            {http::error::bad_method, 400,
+             "bad request: the request line does not start with a method (a token)"},
+            {http::error::bad_target, 400,
+             "bad request: the request target is empty or holds a space or a control "
+             "character"},
+            {http::error::bad_version, 400, "bad request: the version is not HTTP/1.0 or HTTP/1.1"},
+            {http::error::bad_field, 400,
+             "bad request: a header line is not 'name: value' (a token, then the colon at once; "
+             "folded lines are not accepted)"},
+            {http::error::bad_value, 400,
+             "bad request: a header value holds a control character (or Connection is not a "
+             "list of tokens)"},
+            {http::error::bad_line_ending, 400,
+             "bad request: a line of the head (or of the trailers) does not end with CRLF"},
+            {http::error::bad_chunk, 400, "bad request: a malformed chunk in the chunked body"},
+            {http::error::bad_chunk_extension, 400,
+             "bad request: a malformed chunk in the chunked body"},
+        };
         unsigned status = 400;
         std::string_view message = "bad request: malformed HTTP";
-        if (ec == http::error::body_limit) {
-            status = 413;
-            message = "request body too large";
-        } else if (ec == http::error::header_limit) {
-            status = 431;
-            message = "request header fields too large";
-        } else if (ec == http::error::bad_transfer_encoding) {
-            message = "bad request: invalid Transfer-Encoding (or both Transfer-Encoding and "
-                      "Content-Length)";
-        } else if (ec == http::error::bad_content_length) {
-            message = "bad request: invalid Content-Length (or both Transfer-Encoding and "
-                      "Content-Length)";
-        } else if (ec == http::error::multiple_content_length) {
-            message = "bad request: two Content-Length values that differ";
-        } else if (ec == http::error::bad_method) {
-            message = "bad request: the request line does not start with a method (a token)";
-        } else if (ec == http::error::bad_target) {
-            message = "bad request: the request target is empty or holds a space or a control "
-                      "character";
-        } else if (ec == http::error::bad_version) {
-            message = "bad request: the version is not HTTP/1.0 or HTTP/1.1";
-        } else if (ec == http::error::bad_field) {
-            message = "bad request: a header line is not 'name: value' (a token, then the colon "
-                      "at once; folded lines are not accepted)";
-        } else if (ec == http::error::bad_value) {
-            message = "bad request: a header value holds a control character (or Connection "
-                      "is not a list of tokens)";
-        } else if (ec == http::error::bad_line_ending) {
-            message = "bad request: a line of the head (or of the trailers) does not end with "
-                      "CRLF";
-        } else if (ec == http::error::bad_chunk || ec == http::error::bad_chunk_extension) {
-            message = "bad request: a malformed chunk in the chunked body";
-        }
+        for (auto const& r : refusals)
+            if (ec == r.e) {
+                status = r.status;
+                message = r.message;
+                break;
+            }
         http10_ = false;
         keep_alive_ = false;
         head_request_ = false;
