@@ -122,6 +122,9 @@ api_error missing(std::string const& param);
 /// A number member within [lo, hi], absent when missing or null; OpenAI's 400s otherwise.
 boost::system::result<std::optional<double>, api_error>
 number_member(boost::json::object const& o, char const* key, double lo, double hi);
+/// The same, for the member `v` already found (null when absent).
+boost::system::result<std::optional<double>, api_error>
+number_value(boost::json::value const* v, char const* key, double lo, double hi);
 
 /// The request body as an object, or OpenAI's 400 for any other JSON value.
 boost::system::result<boost::json::object const*, api_error>
@@ -141,5 +144,8 @@ std::string_view type_for_status(unsigned status) noexcept;
 /// (`path_model`); a 400 naming `model` when there is neither.
 boost::system::result<std::string, api_error> request_model(boost::json::object const& o,
                                                             std::string_view path_model);
+/// The same, for the `model` member already found (null when absent or null).
+boost::system::result<std::string, api_error> request_model_of(boost::json::value const* model,
+                                                               std::string_view path_model);
 
 }  // namespace llmux::detail::openai

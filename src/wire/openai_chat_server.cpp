@@ -47,15 +47,13 @@ json::value const* member(json::object const& o, std::string_view key) noexcept 
 
 using openai::invalid;
 using openai::missing;
-using openai::number_member;
 using openai::type_for_status;
 using openai::wrong_type;
 
-/// Reads an integer member (JSON integers, or doubles with no fraction: some clients write
+/// Reads the integer member `v` named `key` (JSON integers, or doubles with no fraction: some clients write
 /// `16.0`).
-boost::system::result<std::optional<std::int64_t>, api_error> int_member(json::object const& o,
-                                                                         char const* key) {
-    auto const* v = member(o, key);
+boost::system::result<std::optional<std::int64_t>, api_error> int_value(json::value const* v,
+                                                                        char const* key) {
     if (!v) return std::optional<std::int64_t>();
     if (auto n = whole_number(*v)) return n;
     return wrong_type(key, "an integer", *v);
@@ -98,10 +96,42 @@ boost::system::result<std::string, api_error> text_content(json::value const& c,
 }
 
 /// The fields read into the unified request; every other field is `native`.
-constexpr std::array<std::string_view, 17> unified_fields = {
+enum class field : std::uint8_t {
+    model, messages, temperature, top_p, max_tokens, max_completion_tokens, seed, user, stop, n,
+    stream, stream_options, tools, tool_choice, response_format, reasoning_effort,
+    prompt_cache_key, count
+};
+constexpr std::array<std::string_view, static_cast<std::size_t>(field::count)> unified_fields = {
     "model", "messages", "temperature", "top_p", "max_tokens", "max_completion_tokens", "seed",
     "user", "stop", "n", "stream", "stream_options", "tools", "tool_choice", "response_format",
     "reasoning_effort", "prompt_cache_key",
+};
+
+/// The unified field a key names, or field::count for any other key.
+field unified_field(std::string_view key) noexcept {
+    for (std::size_t i = 0; i < unified_fields.size(); ++i)
+        if (unified_fields[i] == key) return static_cast<field>(i);
+    return field::count;
+}
+
+/** The request's unified fields, found in one pass over its members (a search of the object
+    per field cost twice the pass: issue 15). A null member counts as absent, as OpenAI treats
+    it (`present`).
+*/
+class top_fields {
+public:
+    explicit top_fields(json::object const& o) noexcept {
+        for (auto const& [key, v] : o) {
+            auto const f = unified_field(std::string_view(key.data(), key.size()));
+            if (f != field::count) at_[static_cast<std::size_t>(f)] = v.is_null() ? nullptr : &v;
+        }
+    }
+    json::value const* operator[](field f) const noexcept {
+        return at_[static_cast<std::size_t>(f)];
+    }
+
+private:
+    std::array<json::value const*, static_cast<std::size_t>(field::count)> at_{};
 };
 
 /// True when `v` is OpenAI's default for `key`: such a field changes nothing and is not kept.
@@ -311,8 +341,8 @@ boost::system::result<void, api_error> decode_messages(json::array const& list,
     return {};
 }
 
-boost::system::result<void, api_error> decode_tools(json::object const& o, chat_request& req) {
-    if (auto const* tools = member(o, "tools")) {
+boost::system::result<void, api_error> decode_tools(top_fields const& o, chat_request& req) {
+    if (auto const* tools = o[field::tools]) {
         if (!tools->is_array()) return wrong_type("tools", "an array", *tools);
         auto const& arr = tools->get_array();
         for (std::size_t j = 0; j < arr.size(); ++j) {
@@ -346,7 +376,7 @@ boost::system::result<void, api_error> decode_tools(json::object const& o, chat_
             req.tools.push_back(std::move(tl));
         }
     }
-    if (auto const* tc = member(o, "tool_choice")) {
+    if (auto const* tc = o[field::tool_choice]) {
         if (auto const* s = tc->if_string()) {
             if (*s == "auto")
                 req.tool_choice = tool_choice::automatic();
@@ -381,9 +411,9 @@ boost::system::result<void, api_error> decode_tools(json::object const& o, chat_
     return {};
 }
 
-boost::system::result<void, api_error> decode_response_format(json::object const& o,
+boost::system::result<void, api_error> decode_response_format(top_fields const& o,
                                                                chat_request& req) {
-    auto const* rf = member(o, "response_format");
+    auto const* rf = o[field::response_format];
     if (!rf) return {};
     if (!rf->is_object()) return wrong_type("response_format", "an object", *rf);
     auto const* type = member(rf->get_object(), "type");
@@ -430,13 +460,14 @@ decode_result decode(request_head const& head, std::string_view body) {
     auto object = openai::body_object(*doc);
     if (!object) return object.error();
     auto const* o = *object;
+    top_fields const f(*o);
     inbound_request out;
     auto& req = out.req;
-    auto model = openai::request_model(*o, head.path_model);
+    auto model = openai::request_model_of(f[field::model], head.path_model);
     if (!model) return model.error();
     req.model = std::move(*model);
 
-    auto const* messages = member(*o, "messages");
+    auto const* messages = f[field::messages];
     if (!messages) return missing("messages");
     if (!messages->is_array()) return wrong_type("messages", "an array of objects", *messages);
     if (messages->get_array().empty())
@@ -446,17 +477,18 @@ decode_result decode(request_head const& head, std::string_view body) {
                        "empty_array");
     if (auto r = decode_messages(messages->get_array(), req); !r) return r.error();
 
-    if (auto t = number_member(*o, "temperature", 0, 2); !t)
+    if (auto t = openai::number_value(f[field::temperature], "temperature", 0, 2); !t)
         return t.error();
     else
         req.temperature = *t;
-    if (auto t = number_member(*o, "top_p", 0, 1); !t)
+    if (auto t = openai::number_value(f[field::top_p], "top_p", 0, 1); !t)
         return t.error();
     else
         req.top_p = *t;
     // max_completion_tokens supersedes the deprecated max_tokens.
-    for (auto const* key : {"max_tokens", "max_completion_tokens"}) {
-        auto n = int_member(*o, key);
+    for (auto const which : {field::max_tokens, field::max_completion_tokens}) {
+        char const* key = unified_fields[static_cast<std::size_t>(which)].data();
+        auto n = int_value(f[which], key);
         if (!n) return n.error();
         if (!*n) continue;
         if (**n < 1)
@@ -467,15 +499,15 @@ decode_result decode(request_head const& head, std::string_view body) {
                            "integer_below_min_value");
         req.max_tokens = **n;
     }
-    if (auto n = int_member(*o, "seed"); !n)
+    if (auto n = int_value(f[field::seed], "seed"); !n)
         return n.error();
     else
         req.seed = *n;
-    if (auto const* u = member(*o, "user")) {
+    if (auto const* u = f[field::user]) {
         if (!u->is_string()) return wrong_type("user", "a string", *u);
         req.user = std::string(sv(u->get_string()));
     }
-    if (auto const* st = member(*o, "stop")) {
+    if (auto const* st = f[field::stop]) {
         if (auto const* s = st->if_string()) {
             req.stop.emplace_back(sv(*s));
         } else if (auto const* a = st->if_array()) {
@@ -488,16 +520,16 @@ decode_result decode(request_head const& head, std::string_view body) {
             return wrong_type("stop", "a string or an array of strings", *st);
         }
     }
-    if (auto n = int_member(*o, "n"); !n)
+    if (auto n = int_value(f[field::n], "n"); !n)
         return n.error();
     else if (*n && **n != 1)
         return invalid("n", "Invalid 'n': this server returns one choice; 'n' must be 1.");
 
-    if (auto const* s = member(*o, "stream")) {
+    if (auto const* s = f[field::stream]) {
         if (!s->is_bool()) return wrong_type("stream", "a boolean", *s);
         out.stream = s->get_bool();
     }
-    if (auto const* so = member(*o, "stream_options")) {
+    if (auto const* so = f[field::stream_options]) {
         if (!out.stream)
             return invalid("stream_options", "The 'stream_options' parameter is only allowed "
                                              "when 'stream' is enabled.");
@@ -519,9 +551,9 @@ decode_result decode(request_head const& head, std::string_view body) {
             }
         if (!rest.empty()) out.native.emplace("stream_options", std::move(rest));
     }
-    if (auto r = decode_tools(*o, req); !r) return r.error();
-    if (auto r = decode_response_format(*o, req); !r) return r.error();
-    if (auto const* e = member(*o, "reasoning_effort")) {
+    if (auto r = decode_tools(f, req); !r) return r.error();
+    if (auto r = decode_response_format(f, req); !r) return r.error();
+    if (auto const* e = f[field::reasoning_effort]) {
         auto const effort = e->is_string() ? parse_reasoning_effort(sv(e->get_string()))
                                            : std::nullopt;
         if (!effort)
@@ -531,16 +563,14 @@ decode_result decode(request_head const& head, std::string_view body) {
                            "invalid_value");
         req.reasoning = reasoning_options{effort, {}, {}};
     }
-    if (auto const* k = member(*o, "prompt_cache_key")) {
+    if (auto const* k = f[field::prompt_cache_key]) {
         if (!k->is_string()) return wrong_type("prompt_cache_key", "a string", *k);
         req.prompt_cache_key = std::string(sv(k->get_string()));
     }
 
     for (auto const& [key, v] : *o) {
         std::string_view const k(key.data(), key.size());
-        if (v.is_null() || at_default(k, v)) continue;
-        if (std::find(unified_fields.begin(), unified_fields.end(), k) != unified_fields.end())
-            continue;
+        if (v.is_null() || unified_field(k) != field::count || at_default(k, v)) continue;
         // A field is passed on by its name; one without a name cannot be, nor named in a refusal.
         if (k.empty()) return invalid("", "Unrecognized request argument supplied: a field with an empty name.");
         if (auto where = non_finite_at(v, std::string(key.data(), key.size())))
@@ -1013,7 +1043,11 @@ api_error missing(std::string const& param) {
 
 boost::system::result<std::optional<double>, api_error>
 number_member(json::object const& o, char const* key, double lo, double hi) {
-    auto const* v = present(o, key);
+    return number_value(present(o, key), key, lo, hi);
+}
+
+boost::system::result<std::optional<double>, api_error>
+number_value(json::value const* v, char const* key, double lo, double hi) {
     if (!v) return std::optional<double>();
     if (!v->is_number()) return wrong_type(key, "a number", *v);
     double const d = v->to_number<double>();
@@ -1055,8 +1089,12 @@ boost::system::result<json::object const*, api_error> body_object(json::value co
 
 boost::system::result<std::string, api_error> request_model(json::object const& o,
                                                             std::string_view path_model) {
+    return request_model_of(present(o, "model"), path_model);
+}
+
+boost::system::result<std::string, api_error> request_model_of(json::value const* model,
+                                                               std::string_view path_model) {
     // Azure names its deployment in the path; the body's model wins when there is one.
-    auto const* model = present(o, "model");
     if (model && !model->is_string()) return wrong_type("model", "a string", *model);
     if (model && !model->get_string().empty()) return std::string(json_view(model->get_string()));
     if (!path_model.empty()) return std::string(path_model);
