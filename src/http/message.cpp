@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSL-1.0
 #include "http/message.hpp"
 
+#include "util/header.hpp"
 #include "util/json_text.hpp"
 
 #include <algorithm>
@@ -41,7 +42,7 @@ void format_request_head(http_request const& req, std::string_view host, std::st
         return false;
     };
     auto const line = [&](std::string_view name, std::string_view value) {
-        out.append(name).append(": "sv).append(value).append("\r\n"sv);
+        append_field_line(out, name, value);
     };
     out.clear();
     out.reserve(160 + req.target.size() + 64 * hs.size());

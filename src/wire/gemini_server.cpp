@@ -1282,7 +1282,9 @@ public:
     std::string make_id(id_kind kind, std::string_view tag, std::uint64_t n) const override {
         // Gemini's function calls have no ids: the emulator's have none either.
         if (kind == id_kind::tool_call) return {};
-        std::string out(tag);
+        std::string out;
+        out.reserve(32 + tag.size());  // one allocation: tag, separator and number
+        out += tag;
         out += kind == id_kind::request ? "-req-"sv : "-"sv;
         append_number(out, n);
         return out;

@@ -1326,6 +1326,7 @@ public:
         std::string out = kind == id_kind::response    ? "resp_"
                           : kind == id_kind::tool_call ? "call_"
                                                        : "req_";
+        out.reserve(32 + tag.size());  // one allocation: prefix, tag, separator and number
         out += tag;
         out += '_';
         append_number(out, n);
