@@ -35,6 +35,7 @@ configure() {
     cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
           -DCMAKE_CXX_COMPILER=g++ \
           -DLLMUX_BUILD_UNIT_TESTS=OFF -DLLMUX_BUILD_EXAMPLES=OFF -DLLMUX_BUILD_BENCHMARKS=OFF \
+          -DLLMUX_HOT_ORDER=OFF \
           "-DCMAKE_CXX_FLAGS=$1" >/dev/null
 }
 
