@@ -12,8 +12,10 @@
 # and nginx, B/A and B/nginx, and the CPU time each proxy spent per request in user space and
 # in the kernel (from /proc, so that what the code costs shows apart from what the machine
 # does); and at one connection each one's p50 and p99, the emulator's direct path measured in
-# the same rounds, and what each proxy adds to it (llmux's against nginx's). Needs wrk and
-# nginx (scripts/install-deps.sh --with-tools) and `llmux` in both build directories.
+# the same rounds, and what each proxy adds to it (llmux's against nginx's). C1_ONLY=1 runs
+# the one-connection rounds only (a layout or latency change: more rounds in the same time).
+# Needs wrk and nginx (scripts/install-deps.sh --with-tools) and `llmux` in both build
+# directories.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 [[ $# -ge 2 ]] || { echo "usage: ab.sh BUILD_A BUILD_B [SECONDS] [ROUNDS]" >&2; exit 2; }
@@ -72,7 +74,9 @@ for url in "$url_a" "$url_b" "$url_n"; do  # warm-up, discarded
     wrk_run "$url" 64 0 >/dev/null
     wrk_run "$url" 64 1 >/dev/null
 done
-for mode in 0 1; do
+modes=(0 1)
+[[ -n ${C1_ONLY:-} ]] && modes=()
+for mode in "${modes[@]}"; do
     : >"$work/r.a" && : >"$work/r.b" && : >"$work/r.n"
     for ((i = 0; i < rounds; i++)); do
         wrk_run "$url_a" 64 $mode "$pid_a" >>"$work/r.a"
