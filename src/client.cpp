@@ -10,6 +10,7 @@
 #include "util/estimate.hpp"
 #include "util/header.hpp"
 #include "util/spawn.hpp"
+#include "util/text.hpp"
 #include "wire/common.hpp"
 #include "wire/bedrock_embeddings.hpp"
 #include "wire/gemini_embeddings.hpp"
@@ -23,6 +24,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <algorithm>
+#include <array>
 #include <deque>
 #include <span>
 #include <map>
@@ -376,29 +378,43 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
         co_return result<void>{};
     }
 
+    /// A call's credentials: at most the provider's four and four from the request's headers.
+    struct secret_list {
+        std::array<std::string_view, 8> at;
+        std::size_t n = 0;
+        std::span<std::string_view const> view() const noexcept { return {at.data(), n}; }
+    };
+
     /** The credentials a call to `p` carries: the provider's keys and tokens, and the
         credential headers of the prepared request (an OAuth token fetched for it). Values
-        shorter than 8 bytes are left out: they would match ordinary text.
+        shorter than 8 bytes are left out: they would match ordinary text. No allocation, and
+        the headers are read in one pass (every answer is redacted with them).
     */
-    static std::vector<std::string_view> secrets_of(prepared const& p) {
-        std::vector<std::string_view> out;
+    static secret_list secrets_of(prepared const& p) {
+        secret_list out;
         auto add = [&](std::string_view s) {
-            if (s.size() >= 8 && std::find(out.begin(), out.end(), s) == out.end())
-                out.push_back(s);
+            auto const end = out.at.begin() + static_cast<std::ptrdiff_t>(out.n);
+            if (s.size() >= 8 && out.n < out.at.size() && std::find(out.at.begin(), end, s) == end)
+                out.at[out.n++] = s;
         };
         auto const& c = p.p->cfg.credentials;
         for (auto const* s : {&c.api_key, &c.aws_secret_access_key, &c.aws_session_token,
                               &c.access_token})
             add(*s);
         if (p.req) {
-            auto const auth = p.req->header("Authorization");
-            add(auth);
-            if (auth.starts_with("Bearer ")) add(auth.substr(7));
-            if (!p.p->cfg.auth_header.empty()) add(p.req->header(p.p->cfg.auth_header));
-            add(p.req->header("x-amz-security-token"));
+            std::string_view const custom = p.p->cfg.auth_header;
+            for (auto const& [name, value] : p.req->headers) {
+                if (detail::iequals(name, "Authorization")) {
+                    add(value);
+                    if (value.starts_with("Bearer ")) add(std::string_view(value).substr(7));
+                } else if ((!custom.empty() && detail::iequals(name, custom)) ||
+                           detail::iequals(name, "x-amz-security-token")) {
+                    add(value);
+                }
+            }
         }
         // Longest first: a secret that contains another is replaced whole.
-        std::sort(out.begin(), out.end(),
+        std::sort(out.at.begin(), out.at.begin() + static_cast<std::ptrdiff_t>(out.n),
                   [](std::string_view a, std::string_view b) { return a.size() > b.size(); });
         return out;
     }
@@ -408,7 +424,7 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
         if (p) {
             if (f.diag.provider.empty()) f.diag.provider = p->id.provider;
             if (f.diag.model.empty()) f.diag.model = p->id.model;
-            redact(f, secrets_of(*p));
+            redact(f, secrets_of(*p).view());
         } else if (f.diag.model.empty()) {
             f.diag.model = std::string(model);
         }
@@ -668,7 +684,7 @@ struct call_tracker {
         done = true;
         rec.latency = clock::now() - t0;
         if (r) {
-            if (prep) redact(*r, client::impl::secrets_of(*prep));
+            if (prep) redact(*r, client::impl::secrets_of(*prep).view());
             r->cost_usd = c->cost_of(r->requested_model, r->usage);
             if (!r->attempts.empty()) r->attempts.back().latency = r->latency;
             rec.usage = r->usage;
