@@ -11,8 +11,9 @@
 #   scripts/hot-functions.sh [BUILD_DIR]        (default: build)
 #
 # Runs benchmarks/gateway/instructions.sh on BUILD_DIR's `llmux` (any configuration that is not
-# sanitized; valgrind needed) with symbols left mangled, and keeps the functions of the `llmux`
-# binary that executed during the measured requests, whole answers and streams. Run it again
+# sanitized; valgrind needed) with symbols left mangled, for OpenAI and for Anthropic clients,
+# and keeps the functions of the `llmux` binary that executed during the measured requests,
+# whole answers and streams. Run it again
 # when the hot path changes: a name that no longer exists is ignored by the linker, and a new
 # function missing from the list is only laid out as before.
 set -euo pipefail
@@ -20,7 +21,10 @@ cd "$(dirname "$0")/.."
 build=$(cd "${1:-build}" && pwd)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-VALGRIND_OPTS="--demangle=no" KEEP="$tmp" bash benchmarks/gateway/instructions.sh "$build" 300 >&2
+for client in openai anthropic; do
+    CLIENT=$client VALGRIND_OPTS="--demangle=no" KEEP="$tmp/$client" \
+        bash benchmarks/gateway/instructions.sh "$build" 300 >&2
+done
 # Self cost per function of the llmux binary (cost lines that follow a `calls=` line are the
 # callee's inclusive cost, not the caller's own).
 awk '
@@ -33,7 +37,7 @@ awk '
         next
     }
     END { for (f in cost) if (cost[f] > 0) print cost[f], f }
-' "$tmp/callgrind.whole" "$tmp/callgrind.stream" |
+' "$tmp"/*/callgrind.whole "$tmp"/*/callgrind.stream |
     sort -k1,1nr -k2,2 |
     # A complete-object constructor or destructor (C1, D1) is an alias in its base-object twin's
     # section (C2, D2): both names are listed.

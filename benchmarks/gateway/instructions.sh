@@ -14,6 +14,7 @@
 # (`scripts/install-deps.sh --with-tools`) and curl; the build may be any configuration
 # (RelWithDebInfo is what the README's figures use). KEEP=DIR keeps the two dumps there as
 # DIR/callgrind.{whole,stream} for `callgrind_annotate` (where the instructions go).
+# CLIENT=anthropic sends Anthropic Messages requests instead (see below).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -27,17 +28,33 @@ source "$here/lib.sh"
 
 start_emulator "$build" 1
 
-whole='{"model":"mock-model","messages":[{"role":"user","content":"Introduce Python in one sentence"}]}'
-stream='{"model":"mock-model","messages":[{"role":"user","content":"Introduce Python in one sentence"}],"stream":true}'
+# CLIENT=anthropic: the requests are Anthropic Messages (/v1/messages), translated by the gateway
+# to the OpenAI upstream and back; by default they are OpenAI chat completions, passed through.
+client=${CLIENT:-openai}
+case $client in
+openai)
+    path=/v1/chat/completions
+    auth=(-H 'authorization: Bearer sk-local-dummy')
+    whole='{"model":"mock-model","messages":[{"role":"user","content":"Introduce Python in one sentence"}]}'
+    stream='{"model":"mock-model","messages":[{"role":"user","content":"Introduce Python in one sentence"}],"stream":true}'
+    ;;
+anthropic)
+    path=/v1/messages
+    auth=(-H 'x-api-key: sk-local-dummy' -H 'anthropic-version: 2023-06-01')
+    whole='{"model":"mock-model","max_tokens":256,"messages":[{"role":"user","content":"Introduce Python in one sentence"}]}'
+    stream='{"model":"mock-model","max_tokens":256,"messages":[{"role":"user","content":"Introduce Python in one sentence"}],"stream":true}'
+    ;;
+*) echo "instructions.sh: CLIENT is openai or anthropic" >&2; exit 2 ;;
+esac
 
 # send URL BODY COUNT: COUNT POSTs on one connection; fails unless every one answered 200.
 send() {
     local url=$1 body=$2 count=$3 urls=()
-    for ((i = 0; i < count; i++)); do urls+=("$url/v1/chat/completions"); done
+    for ((i = 0; i < count; i++)); do urls+=("$url$path"); done
     local codes
     # (-o applies to one URL only: the bodies go to /dev/null, the status codes to stderr.)
     codes=$(curl -s -w '%{stderr}%{http_code}\n' -H 'content-type: application/json' \
-        -H 'authorization: Bearer sk-local-dummy' -d "$body" "${urls[@]}" 2>&1 >/dev/null |
+        "${auth[@]}" -d "$body" "${urls[@]}" 2>&1 >/dev/null |
         sort | uniq -c)
     [[ $(awk '$2 == 200 { print $1 }' <<<"$codes") == "$count" ]] ||
         { echo "instructions.sh: not every request answered 200: $codes" >&2; return 1; }
@@ -76,7 +93,7 @@ measure() {
     echo "$label $total"
 }
 
-echo "llmux serve under callgrind, $requests requests per mode after a 50-request warm-up"
+echo "llmux serve under callgrind, $client clients, $requests requests per mode after a 50-request warm-up"
 for mode in whole stream; do
     body=$whole
     [[ $mode == stream ]] && body=$stream
