@@ -17,8 +17,9 @@
 # when the hot path changes: a name that no longer exists is ignored by the linker, and a new
 # function missing from the list is only laid out as before.
 set -euo pipefail
+export LC_ALL=C
+build=$(cd "${1:-$(dirname "$0")/../build}" && pwd)  # relative to where it is run from
 cd "$(dirname "$0")/.."
-build=$(cd "${1:-build}" && pwd)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 for client in openai anthropic; do
@@ -43,5 +44,10 @@ awk '
     # section (C2, D2): both names are listed.
     awk '{ print ".text." $2; alt = $2
            if (sub(/C1E/, "C2E", alt) || sub(/D1E/, "D2E", alt)) print ".text." alt }' \
-        >cmake/hot-functions.txt
-echo "cmake/hot-functions.txt: $(wc -l <cmake/hot-functions.txt) functions" >&2
+        >"$tmp/list"
+# A profile that found next to nothing (another binary's name, a shared libllmux) must not
+# replace the list: the build would link with it.
+n=$(wc -l <"$tmp/list")
+(( n >= 100 )) || { echo "hot-functions.sh: only $n functions found; the list is unchanged" >&2; exit 1; }
+mv "$tmp/list" cmake/hot-functions.txt
+echo "cmake/hot-functions.txt: $n functions" >&2

@@ -21,10 +21,10 @@
 #include <boost/asio/deferred.hpp>
 #include <boost/asio/experimental/parallel_group.hpp>
 #include <boost/asio/this_coro.hpp>
+#include <boost/container/small_vector.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <algorithm>
-#include <array>
 #include <deque>
 #include <span>
 #include <map>
@@ -378,24 +378,24 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
         co_return result<void>{};
     }
 
-    /// A call's credentials: at most the provider's four and four from the request's headers.
+    /// A call's credentials: the provider's four and four from the request's headers fit in
+    /// place; more (a header given twice) go to the heap, never dropped.
     struct secret_list {
-        std::array<std::string_view, 8> at;
-        std::size_t n = 0;
-        std::span<std::string_view const> view() const noexcept { return {at.data(), n}; }
+        boost::container::small_vector<std::string_view, 8> at;
+        std::span<std::string_view const> view() const noexcept { return {at.data(), at.size()}; }
     };
 
     /** The credentials a call to `p` carries: the provider's keys and tokens, and the
         credential headers of the prepared request (an OAuth token fetched for it). Values
-        shorter than 8 bytes are left out: they would match ordinary text. No allocation, and
-        the headers are read in one pass (every answer is redacted with them).
+        shorter than 8 bytes are left out: they would match ordinary text. No allocation for
+        eight or fewer, and the headers are read in one pass (every answer is redacted with
+        them).
     */
     static secret_list secrets_of(prepared const& p) {
         secret_list out;
         auto add = [&](std::string_view s) {
-            auto const end = out.at.begin() + static_cast<std::ptrdiff_t>(out.n);
-            if (s.size() >= 8 && out.n < out.at.size() && std::find(out.at.begin(), end, s) == end)
-                out.at[out.n++] = s;
+            if (s.size() >= 8 && std::find(out.at.begin(), out.at.end(), s) == out.at.end())
+                out.at.push_back(s);
         };
         auto const& c = p.p->cfg.credentials;
         for (auto const* s : {&c.api_key, &c.aws_secret_access_key, &c.aws_session_token,
@@ -414,7 +414,7 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
             }
         }
         // Longest first: a secret that contains another is replaced whole.
-        std::sort(out.at.begin(), out.at.begin() + static_cast<std::ptrdiff_t>(out.n),
+        std::sort(out.at.begin(), out.at.end(),
                   [](std::string_view a, std::string_view b) { return a.size() > b.size(); });
         return out;
     }

@@ -70,12 +70,12 @@ wrk_run() {
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 echo "A: $build_a   B: $build_b   nginx $("$nginx_bin" -v 2>&1 | sed 's/.*: //'); $(nproc) cores; ${rounds} alternating rounds of ${secs} s"
-for url in "$url_a" "$url_b" "$url_n"; do  # warm-up, discarded
-    wrk_run "$url" 64 0 >/dev/null
-    wrk_run "$url" 64 1 >/dev/null
-done
 modes=(0 1)
-[[ -n ${C1_ONLY:-} ]] && modes=()
+[[ ${C1_ONLY:-0} == 1 ]] && modes=()
+for url in "$url_a" "$url_b" "$url_n"; do  # warm-up, discarded
+    for mode in "${modes[@]}"; do wrk_run "$url" 64 "$mode" >/dev/null; done
+    wrk_run "$url" 1 0 >/dev/null
+done
 for mode in "${modes[@]}"; do
     : >"$work/r.a" && : >"$work/r.b" && : >"$work/r.n"
     for ((i = 0; i < rounds; i++)); do

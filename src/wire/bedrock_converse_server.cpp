@@ -1367,11 +1367,12 @@ public:
     }
 
     std::string make_id(id_kind kind, std::string_view tag, std::uint64_t n) const override {
+        if (kind == id_kind::request) return request_uuid(tag, n);
         std::string out;
         out.reserve(32 + tag.size());  // one allocation: prefix, tag, separator and number
         switch (kind) {
         case id_kind::request:
-            return request_uuid(tag, n);
+            break;  // returned above
         case id_kind::tool_call:
             out = "tooluse_";
             out += tag;

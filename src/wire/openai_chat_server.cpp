@@ -107,6 +107,14 @@ constexpr std::array<std::string_view, static_cast<std::size_t>(field::count)> u
     "reasoning_effort", "prompt_cache_key",
 };
 
+// Each name is a whole literal: none empty (the empty key is refused, never unified), and
+// each followed by its NUL (the names are handed on as `char const*`).
+static_assert([] {
+    for (auto const f : unified_fields)
+        if (f.empty() || f.data()[f.size()] != '\0') return false;
+    return true;
+}());
+
 /// The unified field a key names, or field::count for any other key.
 field unified_field(std::string_view key) noexcept {
     for (std::size_t i = 0; i < unified_fields.size(); ++i)

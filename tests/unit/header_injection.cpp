@@ -119,26 +119,34 @@ BOOST_AUTO_TEST_CASE(the_fast_checks_follow_the_rules_byte_for_byte) {
 
 
 BOOST_AUTO_TEST_CASE(field_lines_are_appended_whole) {
-    // One size check for the line: an empty string, one whose capacity the line just fits,
-    // one it overflows, empty names and values, and long lines that grow the string twice.
+    // One size check for the line: an empty string, a line that exactly fills the capacity
+    // left, one a byte too long, empty names and values (views with no data too), and long
+    // lines that grow the string twice.
     using namespace llmux::detail;
     std::string out;
     append_field_line(out, "Host", "example.com");
     BOOST_TEST(out == "Host: example.com\r\n");
-    std::string tight = "GET / HTTP/1.1\r\n";
-    tight.reserve(tight.size() + 8);  // "a: bcd\r\n" is 8 bytes
-    tight.shrink_to_fit();
-    std::string const before = tight;
-    append_field_line(tight, "a", "bcd");
-    BOOST_TEST(tight == before + "a: bcd\r\n");
-    append_field_line(tight, "X-Empty", "");
-    BOOST_TEST(tight == before + "a: bcd\r\nX-Empty: \r\n");
+    for (std::size_t extra : {0, 1}) {
+        std::string s = "GET / HTTP/1.1\r\n";
+        s.reserve(64);
+        std::size_t const room = s.capacity() - s.size();
+        BOOST_REQUIRE(room >= 5);  // "a: " and CRLF
+        std::string const value(room - 5 + extra, 'v');
+        std::string const before = s;
+        append_field_line(s, "a", value);
+        BOOST_TEST(s == before + "a: " + value + "\r\n");
+    }
+    std::string empty = "x";
+    append_field_line(empty, "X-Empty", std::string_view());
+    append_field_line(empty, std::string_view(), "");
+    BOOST_TEST(empty == "xX-Empty: \r\n: \r\n");
     std::string grown = "x";
     std::string const value(1000, 'v');
     append_field_line(grown, std::string(300, 'n'), value);
     append_field_line(grown, "k", value);
     BOOST_TEST(grown == "x" + std::string(300, 'n') + ": " + value + "\r\nk: " + value + "\r\n");
 }
+
 // Every environment variable whose value reaches a header, a host name or a URL path.
 BOOST_AUTO_TEST_CASE(environment_values_are_checked_where_they_are_loaded) {
     struct env_case {
