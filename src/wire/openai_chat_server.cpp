@@ -50,8 +50,8 @@ using openai::missing;
 using openai::type_for_status;
 using openai::wrong_type;
 
-/// Reads the integer member `v` named `key` (JSON integers, or doubles with no fraction: some clients write
-/// `16.0`).
+/// Reads the integer member `v` named `key` (JSON integers, or doubles with no fraction: some
+/// clients write `16.0`).
 boost::system::result<std::optional<std::int64_t>, api_error> int_value(json::value const* v,
                                                                         char const* key) {
     if (!v) return std::optional<std::int64_t>();
