@@ -6,6 +6,7 @@
 set -euo pipefail
 
 packages=(g++ cmake ninja-build pkg-config libssl-dev
+          binutils                        # gold and nm: the hot-function layout and its test
           libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
           libboost-test1.81-dev libboost-program-options1.81-dev
           libsqlite3-dev libhiredis-dev   # the state stores (src/state/)

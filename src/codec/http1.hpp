@@ -58,7 +58,7 @@ public:
     unsigned version() const noexcept { return version_; }
     /** HTTP/1.1 without `Connection: close`, or HTTP/1.0 with `Connection: keep-alive` (and
         without `close`; `Proxy-Connection` may close, never keep); for a response, also a body
-        that does not end with the connection.
+        that does not end with the connection, and a status other than 101 Switching Protocols.
     */
     bool keep_alive() const noexcept { return keep_alive_; }
 
@@ -209,7 +209,8 @@ public:
     bool chunked() const noexcept { return chunked_; }
     /// The Content-Length, if the head had one.
     std::optional<std::uint64_t> content_length() const noexcept { return length_; }
-    /// As the message's, once the head is parsed; false for a body that ends with the input.
+    /// As the message's, once the head is parsed; false for a body that ends with the input
+    /// and after a 101.
     bool keep_alive() const noexcept { return msg_.keep_alive_; }
 
     message_type& get() noexcept { return msg_; }

@@ -414,11 +414,9 @@ public:
     bool need_eof() const noexcept { return p_.need_eof(); }
     bool keep_alive() const noexcept { return p_.keep_alive(); }
     std::optional<std::uint64_t> content_length() const noexcept { return p_.content_length(); }
-    /// The whole response was read and the connection may carry the next request (after 101
-    /// Switching Protocols it speaks something else: never).
-    bool reusable() const noexcept {
-        return p_.keep_alive() && p_.is_done() && !p_.need_eof() && head_.status != 101;
-    }
+    /// The whole response was read and the connection may carry the next request (never after
+    /// 101 Switching Protocols: the codec's keep_alive says so).
+    bool reusable() const noexcept { return p_.keep_alive() && p_.is_done() && !p_.need_eof(); }
 
 private:
     http1::response_parser p_;

@@ -533,7 +533,15 @@ BOOST_AUTO_TEST_CASE(some_statuses_have_no_body) {
         BOOST_TEST(r.error == "");
         BOOST_TEST(r.body == "");
         BOOST_TEST(r.rest == "abc");
+        BOOST_TEST(r.keep_alive);
     }
+    // After 101 Switching Protocols the connection carries another protocol: not HTTP again.
+    auto const up = read("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\nxyz", {},
+                         1u << 20, false);
+    BOOST_TEST(up.error == "");
+    BOOST_TEST(up.status == 101u);
+    BOOST_TEST(!up.keep_alive);
+    BOOST_TEST(up.rest == "xyz");
 }
 
 BOOST_AUTO_TEST_CASE(the_body_limit_counts_what_readers_took) {
