@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: BSL-1.0
 // The server's request path over arbitrary bytes in arbitrary splits: the request parser
-// (codec/http1.hpp) under the server's limits, the framing rules (request smuggling), then the
-// gateway's request decoders of every registered server side on the body. Never crashes, the
+// (codec/http1.hpp) under the server's limits, the framing and Host rules (request smuggling), then
+// the gateway's request decoders of every registered server side on the body. Never crashes, the
 // outcome does not depend on how the bytes were split, and whatever the parser accepts, Beast's
 // parser (which the server used before) accepts as the same request: it is never more lenient.
 #include "http_common.hpp"
@@ -25,6 +25,7 @@ std::string run(std::uint8_t const* data, std::size_t size, std::uint8_t first, 
     auto const& req = p.get();
     std::string out = std::string(req.method_string()) + " " + std::string(req.target()) + "\n";
     if (auto problem = llmux::detail::framing_problem(req)) return out + std::string(*problem);
+    if (auto problem = llmux::detail::host_problem(req)) return out + std::string(*problem);
     llmux::detail::request_head head;
     head.method = "POST";
     for (auto const* server : llmux::detail::wire_servers()) {

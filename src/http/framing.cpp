@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: BSL-1.0
 #include "http/framing.hpp"
 
+#include "util/text.hpp"
+
 #include <boost/beast/core/string.hpp>
 
 namespace llmux::detail {
@@ -40,6 +42,73 @@ std::optional<std::string_view> framing_problem(http1::request const& head) noex
     if (codings != 1 || !only_chunked)
         return "Transfer-Encoding must be exactly 'chunked' (no other coding is accepted)";
     return std::nullopt;
+}
+
+namespace {
+
+bool is_digit(char c) noexcept {
+    return c >= '0' && c <= '9';
+}
+
+/// unreserved / sub-delims of RFC 3986 section 2: the bytes of a reg-name besides `%XX`.
+bool is_name_char(char c) noexcept {
+    using namespace std::string_view_literals;
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) ||
+           (c != '\0' && "-._~!$&'()*+,;="sv.find(c) != std::string_view::npos);
+}
+
+/// `uri-host [ ":" port ]` (RFC 3986 section 3.2.2 and 3.2.3), or empty.
+bool is_host_value(std::string_view v) noexcept {
+    std::string_view rest;
+    if (!v.empty() && v.front() == '[') {
+        // IP-literal: an IPv6 address or an IPvFuture, whose bytes are those of a name and ':'.
+        auto const close = v.find(']');
+        if (close == std::string_view::npos || close == 1) return false;
+        for (char c : v.substr(1, close - 1))
+            if (!is_name_char(c) && c != ':') return false;
+        rest = v.substr(close + 1);
+    } else {
+        // reg-name (an IPv4 address is one too): its bytes and %XX escapes, up to a ':'.
+        std::size_t i = 0;
+        while (i < v.size() && v[i] != ':') {
+            if (v[i] == '%') {
+                if (v.size() - i < 3 || hex_value(v[i + 1]) < 0 || hex_value(v[i + 2]) < 0)
+                    return false;
+                i += 3;
+            } else if (is_name_char(v[i])) {
+                ++i;
+            } else {
+                return false;
+            }
+        }
+        rest = v.substr(i);
+    }
+    if (rest.empty()) return true;
+    if (rest.front() != ':') return false;
+    for (char c : rest.substr(1))  // port = *DIGIT (it may be empty)
+        if (!is_digit(c)) return false;
+    return true;
+}
+
+}  // namespace
+
+std::optional<std::string_view> host_problem(http1::request const& head) noexcept {
+    std::size_t hosts = 0;
+    bool valid = true;
+    for (auto const& f : head.fields()) {
+        if (f.name.size() != 4 || !beast::iequals(f.name, "host")) continue;
+        ++hosts;
+        valid = valid && is_host_value(f.value);
+    }
+    if (hosts > 1) return "a request must have one Host header, not several";
+    if (hosts == 0 && head.version() >= 11) return "an HTTP/1.1 request must have a Host header";
+    if (!valid) return "the Host header is not a host name or address with an optional port";
+    return std::nullopt;
+}
+
+bool expects_continue(http1::request const& head) noexcept {
+    return head.version() >= 11 &&
+           beast::iequals(head[boost::beast::http::field::expect], "100-continue");
 }
 
 }  // namespace llmux::detail

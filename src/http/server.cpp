@@ -687,9 +687,12 @@ private:
                     co_return;
                 }
             }
-            // Framing that another server could read differently (request smuggling), then
-            // the owner's own check of the head: both answered without reading the body.
-            if (auto problem = framing_problem(parser_.get())) {
+            // Framing that another server could read differently (request smuggling), a Host
+            // that could be routed differently, then the owner's own check of the head: all
+            // answered without reading the body.
+            auto problem = framing_problem(parser_.get());
+            if (!problem) problem = host_problem(parser_.get());
+            if (problem) {
                 early_answer a;
                 a.body = std::string(*problem);
                 co_await answer_early(std::move(a), true);
@@ -703,9 +706,9 @@ private:
             }
             lowest().expires_after(cfg.read_timeout);
             if (!parser_.is_done()) {
-                // curl and others wait (up to a second) for this before sending a large body.
-                auto const expect = parser_.get()[http::field::expect];
-                if (beast::iequals(expect, "100-continue")) {
+                // curl and others wait (up to a second) for this before sending a large body
+                // (never to an HTTP/1.0 client: framing.hpp).
+                if (expects_continue(parser_.get())) {
                     static constexpr std::string_view cont = "HTTP/1.1 100 Continue\r\n\r\n";
                     auto [ec, n] = co_await asio::async_write(
                         stream_, asio::buffer(cont.data(), cont.size()), use_tuple);

@@ -391,13 +391,15 @@ BOOST_FIXTURE_TEST_CASE(limits_and_malformed_requests, server_fixture) {
     cfg.max_header_bytes = 1024;
     start(cfg);
     BOOST_TEST(raw("BLAH\r\n\r\n").status == 400u);
-    BOOST_TEST(raw("GET / HTTP/1.1\r\nContent-Length: x\r\n\r\n").status == 400u);
+    BOOST_TEST(raw("GET / HTTP/1.1\r\nHost: x\r\nContent-Length: x\r\n\r\n").status == 400u);
+    BOOST_TEST(raw("POST /whole HTTP/1.1\r\nHost: x\r\nContent-Length: 101\r\n\r\n" +
+                   std::string(101, 'a'))
+                   .status == 413u);
     BOOST_TEST(
-        raw("POST /whole HTTP/1.1\r\nContent-Length: 101\r\n\r\n" + std::string(101, 'a')).status ==
-        413u);
-    BOOST_TEST(raw("GET / HTTP/1.1\r\nX: " + std::string(2000, 'a') + "\r\n\r\n").status == 431u);
+        raw("GET / HTTP/1.1\r\nHost: x\r\nX: " + std::string(2000, 'a') + "\r\n\r\n").status ==
+        431u);
     // A chunked request body over the limit is caught as it arrives.
-    BOOST_TEST(raw("POST /whole HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n80\r\n" +
+    BOOST_TEST(raw("POST /whole HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n80\r\n" +
                    std::string(128, 'a') + "\r\n0\r\n\r\n")
                    .status == 413u);
 }
@@ -475,8 +477,17 @@ BOOST_FIXTURE_TEST_CASE(a_malformed_head_gets_a_400_that_names_the_problem, serv
         {"POST /whole HTTP/1.1\nHost: x\r\n\r\n", "CRLF"},
         {"POST /wh ole HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.0 or HTTP/1.1"},
         {"(POST) /whole HTTP/1.1\r\nHost: x\r\n\r\n", "method"},
-        {"POST /whole HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", "differ"},
-        {"POST /whole HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", "chunk"},
+        {"POST /whole HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
+         "differ"},
+        {"POST /whole HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", "chunk"},
+        // RFC 9112 section 3.2: one Host, which is a host.
+        {"POST /whole HTTP/1.1\r\nContent-Length: 0\r\n\r\n", "must have a Host"},
+        {"GET /whole HTTP/1.1\r\nHost: a.example\r\nHost: b.example\r\n\r\n", "not several"},
+        {"GET /whole HTTP/1.0\r\nHost: a.example\r\nhost: a.example\r\n\r\n", "not several"},
+        {"GET /whole HTTP/1.1\r\nHost: a.example/b\r\n\r\n", "not a host"},
+        {"GET /whole HTTP/1.1\r\nHost: a example\r\n\r\n", "not a host"},
+        {"GET /whole HTTP/1.1\r\nHost: user@a.example\r\n\r\n", "not a host"},
+        {"GET /whole HTTP/1.1\r\nHost: a.example:80x\r\n\r\n", "not a host"},
     };
     for (auto const& c : cases) {
         BOOST_TEST_CONTEXT(c.head) {
@@ -498,15 +509,84 @@ BOOST_AUTO_TEST_CASE(framing_problem_is_a_pure_function_of_the_head) {
     };
     BOOST_TEST(!problem({}));
     BOOST_TEST(!problem({{"Content-Length", "3"}}));
+    // The Host rule is host_problem's, not framing_problem's.
+    BOOST_TEST(!problem({{"Host", "a"}, {"Host", "b"}}));
     BOOST_TEST(!problem({{"Transfer-Encoding", "chunked"}}));
     BOOST_TEST(!problem({{"Transfer-Encoding", "CHUNKED"}}));
     BOOST_TEST(problem({{"Transfer-Encoding", ""}}).has_value());
     BOOST_TEST(problem({{"Transfer-Encoding", "chunked,"}}).has_value() == false);
-    BOOST_TEST(problem({{"Transfer-Encoding", "chunked"}, {"Transfer-Encoding", "chunked"}})
-                   .has_value());
+    BOOST_TEST(
+        problem({{"Transfer-Encoding", "chunked"}, {"Transfer-Encoding", "chunked"}}).has_value());
     BOOST_TEST(problem({{"Transfer-Encoding", "chunked"}}, 10).has_value());
     BOOST_TEST(problem({{"Content-Length", "0"}, {"Transfer-Encoding", "chunked"}})
                    .has_value());
+}
+
+BOOST_AUTO_TEST_CASE(host_problem_wants_one_host) {
+    // host_problem of a GET with these fields.
+    auto problem = [](std::vector<std::pair<std::string_view, std::string_view>> fields,
+                      unsigned version = 11) {
+        llmux::detail::http1::request h;
+        h.assign("GET", "/", version, fields);
+        return llmux::detail::host_problem(h);
+    };
+    for (std::string_view ok :
+         {"a.example", "A.Example:8080", "127.0.0.1", "127.0.0.1:", "", "[::1]", "[::1]:443",
+          "xn--bcher-kva.example", "a%2Db", "[v1.fe80::a+en1]", "a_b~c!$&'()*+,;=d"}) {
+        BOOST_TEST_CONTEXT(ok) {
+            BOOST_TEST(!problem({{"Host", ok}}));
+        }
+    }
+    for (std::string_view bad :
+         {"a b", "a/b", "a?b", "a#b", "u@a", "a:8x", "a:-1", "a:1:2", "[::1", "[]", "[::1]x",
+          "[::1]:a", "a%2", "a%zz", "a\"b", "\xc3\xa9.example", "<a>"}) {
+        BOOST_TEST_CONTEXT(bad) {
+            auto const p = problem({{"Host", bad}});
+            BOOST_TEST((p && p->find("not a host") != std::string_view::npos));
+        }
+    }
+    // Exactly one on HTTP/1.1, at most one on HTTP/1.0; any case of the name counts.
+    BOOST_TEST(problem({})->find("must have a Host") != std::string_view::npos);
+    BOOST_TEST(!problem({}, 10));
+    BOOST_TEST(!problem({{"Host", "a"}}, 10));
+    BOOST_TEST(problem({{"Host", "a"}, {"HOST", "a"}})->find("not several") !=
+               std::string_view::npos);
+    BOOST_TEST(problem({{"Host", "a"}, {"host", "b"}}, 10)->find("not several") !=
+               std::string_view::npos);
+    BOOST_TEST(!problem({{"X-Host", "a b"}, {"Hosts", "a"}, {"Host", "a"}}));
+}
+
+BOOST_AUTO_TEST_CASE(expect_continue_is_for_http_1_1_only) {
+    using fields = std::vector<std::pair<std::string_view, std::string_view>>;
+    auto expects = [](std::string_view value, unsigned version) {
+        llmux::detail::http1::request h;
+        h.assign("POST", "/", version, fields{{"Host", "a"}, {"Expect", value}});
+        return llmux::detail::expects_continue(h);
+    };
+    BOOST_TEST(expects("100-continue", 11));
+    BOOST_TEST(expects("100-Continue", 11));
+    BOOST_TEST(!expects("100-continue", 10));  // RFC 9110 section 10.1.1: ignored in HTTP/1.0
+    BOOST_TEST(!expects("200-ok", 11));
+    llmux::detail::http1::request none;
+    none.assign("POST", "/", 11, fields{{"Host", "a"}});
+    BOOST_TEST(!llmux::detail::expects_continue(none));
+}
+
+// curl and the SDKs' large uploads: the 100 comes before the body is read, then the answer.
+BOOST_FIXTURE_TEST_CASE(expect_continue_gets_a_100_before_the_body, server_fixture) {
+    start();
+    auto const out = run([&]() -> asio::awaitable<std::pair<reply, reply>> {
+        client c(ctx.get_executor());
+        co_await c.connect(url);
+        co_await c.write_raw("POST /whole HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+                             "Content-Length: 3\r\n\r\n");
+        auto cont = co_await c.read_response();
+        co_await c.write_raw("abc");
+        co_return std::pair{cont, co_await c.read_response()};
+    });
+    BOOST_TEST(out.first.status == 100u);
+    BOOST_TEST(out.second.status == 200u);
+    BOOST_TEST(out.second.body == "hello abc");
 }
 
 BOOST_FIXTURE_TEST_CASE(head_check_answers_before_the_body_is_read, server_fixture) {
