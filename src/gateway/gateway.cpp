@@ -1190,8 +1190,9 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
             err = detail::error_from_failure(*failed, cfg.expose_upstream_errors);
         auto spent = account(rec, *g, p.stream, r, failed, err, ex.client_gone(),
                              reservation ? reservation->amount : 0);
-        co_await save(rec, k, std::move(reservation), std::move(spent), public_name,
-                      std::string(meta.id));
+        if (saves(k, reservation, spent))
+            co_await save(rec, k, std::move(reservation), std::move(spent), public_name,
+                          std::string(meta.id));
         // Kept before the answer's last bytes go out, so the client's next request finds it.
         if (!cache_key.empty() && r && !ex.client_gone() && detail::storable(*r))
             co_await cache_store(std::move(cache_key), *r, g->g.cache->ttl);
@@ -1568,8 +1569,9 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
             counters.errors.add(rec.status);
         }
         metrics->in_flight.fetch_sub(1, std::memory_order_relaxed);
-        co_await save(rec, k, std::move(reservation), std::move(spent), public_name,
-                      std::string(meta.id));
+        if (saves(k, reservation, spent))
+            co_await save(rec, k, std::move(reservation), std::move(spent), public_name,
+                          std::string(meta.id));
         if (rate_taken && rec.use.input_tokens) {
             auto const delta = static_cast<std::int64_t>(*rec.use.input_tokens) -
                                static_cast<std::int64_t>(rate_tokens);
@@ -1724,7 +1726,8 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
             c->ttft.record(rec.ttft);
         }
         std::string const public_name = p.req.model;
-        co_await save(rec, k, std::nullopt, settlement{}, public_name, std::string(meta.id));
+        if (ledger)  // (a cached answer costs nothing: saves() is the ledger alone)
+            co_await save(rec, k, std::nullopt, settlement{}, public_name, std::string(meta.id));
         log(rec);
         meta.created = static_cast<std::int64_t>(std::time(nullptr));
         meta.model = public_name;
@@ -1850,9 +1853,17 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
         write_line("llmux: state store (" + std::string(store->kind()) + "): " + f.to_string());
     }
 
+    /// Whether `save` has anything to do: a ledger row, or a key's spend or reservation.
+    /// Without them (no keys, no ledger) its call and coroutine frame are skipped.
+    bool saves(key_state const* k, std::optional<budget_reservation> const& reservation,
+               settlement const& spent) const noexcept {
+        return ledger || (k && (reservation || !spent.costs.empty() || spent.entry));
+    }
+
     /** Records a finished request's spend (and ledger row) in the store: the reservation is
         settled with the real cost, a key without budget is charged, a request without key
         only leaves a ledger row. A settlement the store fails to take is kept and retried.
+        Its callers skip it when `saves` says it has nothing to do.
     */
     asio::awaitable<void> save(request_record const& rec, key_state const* k,
                                std::optional<budget_reservation> reservation, settlement spent,

@@ -92,6 +92,62 @@ inline void append_number(std::string& out, std::int64_t v) {
     out.append(buf, static_cast<std::size_t>(r.ptr - buf));
 }
 
+/** A stack buffer in front of a string: text and numbers are copied into it without the
+    capacity check, call and copy that each `std::string::append` costs, and reach the string in
+    one append when it fills and at `flush()` (which the writer must call: nothing is appended
+    before). For text made of many small pieces: an answer's usage, a response head, an id.
+*/
+template <std::size_t N = 256>
+class text_batch {
+    static_assert(N >= 24, "room for the longest number");
+
+public:
+    explicit text_batch(std::string& out) noexcept : out_(out) {}
+    text_batch(text_batch const&) = delete;
+    text_batch& operator=(text_batch const&) = delete;
+
+    // Inlined where called: a literal's length is then known and its copy a few moves.
+    [[gnu::always_inline]] text_batch& operator<<(std::string_view s) {
+        if (s.size() > static_cast<std::size_t>(buf_ + N - p_)) {
+            flush();
+            if (s.size() > N) {
+                out_.append(s);
+                return *this;
+            }
+        }
+        // char_traits::copy, not memcpy: an empty view may have no data.
+        std::char_traits<char>::copy(p_, s.data(), s.size());
+        p_ += s.size();
+        return *this;
+    }
+    [[gnu::always_inline]] text_batch& operator<<(char c) {
+        if (p_ == buf_ + N) flush();
+        *p_++ = c;
+        return *this;
+    }
+    text_batch& operator<<(std::uint64_t v) { return number(v); }
+    text_batch& operator<<(std::int64_t v) { return number(v); }
+    text_batch& operator<<(unsigned v) { return number(v); }
+
+    /// Appends what is buffered to the string.
+    void flush() {
+        out_.append(buf_, static_cast<std::size_t>(p_ - buf_));
+        p_ = buf_;
+    }
+
+private:
+    template <class T>
+    text_batch& number(T v) {
+        if (buf_ + N - p_ < 24) flush();
+        p_ = std::to_chars(p_, buf_ + N, v).ptr;
+        return *this;
+    }
+
+    std::string& out_;
+    char buf_[N];
+    char* p_ = buf_;
+};
+
 /** Appends a float as a JSON number: the shortest decimal that reads back as the same float,
     and negative zero as `-0.0` (JSON parsers read `-0` as the integer 0, losing the sign).
     False, appending nothing, for a value that is not finite (JSON has no number for it).

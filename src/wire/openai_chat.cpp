@@ -615,29 +615,41 @@ void add_message_text(chat_response& r, std::string_view refusal,
     }
 }
 
+/// `f` with the answer's status and request id.
+failure with_head(failure f, response_head const& head) {
+    f.diag.http_status = head.status;
+    f.diag.request_id = std::string(request_id_of(head));
+    return f;
+}
+
+/** The answer of one choice the scanner read, built where the caller's result lives: every
+    return names `out` (a chat_response moved into a result costs 400 instructions).
+*/
+result<chat_response> scanned_response(response_head const& head, openai::scanned_answer& s) {
+    result<chat_response> out;
+    auto& r = *out;
+    bool fails = false;
+    r.finish_reason = map_finish(s.finish_reason, fails);
+    if (fails) {
+        out = with_head(finish_failure(s.finish_reason), head);
+        return out;
+    }
+    r.id = std::move(s.id);
+    r.model = std::move(s.model);
+    r.request_id = request_id_of(head);
+    r.native_finish_reason = std::move(s.finish_reason);
+    r.content = std::move(s.content);
+    add_message_text(r, s.refusal, s.reasoning_content, s.reasoning);
+    if (s.has_usage) r.usage = s.read_usage();
+    return out;
+}
+
 result<chat_response> decode_body(response_head const& head, std::string_view body, bool scan) {
-    auto const fail = [&](failure f) {
-        f.diag.http_status = head.status;
-        f.diag.request_id = std::string(request_id_of(head));
-        return f;
-    };
+    auto const fail = [&](failure f) { return with_head(std::move(f), head); };
     // The common shape is read without a DOM; anything else is parsed below.
     openai::scanned_answer s;
-    if (scan && openai::answer_scanner().read(body, false, s) && s.choices == 1 &&
-        s.has_message) {
-        chat_response r;
-        r.id = std::move(s.id);
-        r.model = std::move(s.model);
-        r.request_id = request_id_of(head);
-        bool fails = false;
-        r.finish_reason = map_finish(s.finish_reason, fails);
-        if (fails) return fail(finish_failure(s.finish_reason));
-        r.native_finish_reason = std::move(s.finish_reason);
-        r.content = std::move(s.content);
-        add_message_text(r, s.refusal, s.reasoning_content, s.reasoning);
-        if (s.has_usage) r.usage = s.read_usage();
-        return r;
-    }
+    if (scan && openai::answer_scanner().read(body, false, s) && s.choices == 1 && s.has_message)
+        return scanned_response(head, s);
     json::monotonic_resource mr;
     // JSON whitespace covers the blank lines DeepSeek sends ahead of the body while it waits.
     auto parsed = parse_body(body, mr);

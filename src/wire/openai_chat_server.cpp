@@ -458,7 +458,11 @@ boost::system::result<void, api_error> decode_response_format(top_fields const& 
     return {};
 }
 
-decode_result decode(request_head const& head, std::string_view body) {
+/** Reads the request into `out`, a default inbound_request (decode's result: filled where it
+    lives rather than moved into it, 400 instructions a request).
+*/
+boost::system::result<void, api_error> decode_into(request_head const& head, std::string_view body,
+                                                   inbound_request& out) {
     // The document only lives for this call: a monotonic arena (with a first block on the
     // stack) makes parsing cheap. Whatever the request keeps is copied out of it.
     unsigned char first_block[4096];
@@ -469,7 +473,6 @@ decode_result decode(request_head const& head, std::string_view body) {
     if (!object) return object.error();
     auto const* o = *object;
     top_fields const f(*o);
-    inbound_request out;
     auto& req = out.req;
     auto model = openai::request_model_of(f[field::model], head.path_model);
     if (!model) return model.error();
@@ -586,7 +589,13 @@ decode_result decode(request_head const& head, std::string_view body) {
                                        "' is out of range (larger than a double can hold).");
         out.native.emplace(key, owned(v));
     }
-    return out;
+    return {};
+}
+
+decode_result decode(request_head const& head, std::string_view body) {
+    decode_result r;
+    if (auto e = decode_into(head, body, *r); !e) r = std::move(e).error();
+    return r;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -596,25 +605,25 @@ decode_result decode(request_head const& head, std::string_view body) {
 constexpr std::string_view tier_and_fingerprint =
     "\"service_tier\":\"default\",\"system_fingerprint\":\"fp_llmux\"";
 
-void append_usage(std::string& out, usage const& u) {
+template <std::size_t N>
+void write_usage(text_batch<N>& out, usage const& u) {
     auto const in = u.input_tokens.value_or(0), outp = u.output_tokens.value_or(0);
-    out += "{\"prompt_tokens\":"sv;
-    append_number(out, in);
-    out += ",\"completion_tokens\":"sv;
-    append_number(out, outp);
-    out += ",\"total_tokens\":"sv;
-    append_number(out, u.total_tokens ? *u.total_tokens : in + outp);
-    out += ",\"prompt_tokens_details\":{\"cached_tokens\":"sv;
-    append_number(out, u.cached_input_tokens.value_or(0));
-    out += ",\"audio_tokens\":0"sv;
-    if (u.cache_write_tokens) {  // OpenRouter's field; OpenAI itself has none
-        out += ",\"cache_write_tokens\":"sv;
-        append_number(out, *u.cache_write_tokens);
-    }
-    out += "},\"completion_tokens_details\":{\"reasoning_tokens\":"sv;
-    append_number(out, u.reasoning_tokens.value_or(0));
-    out += ",\"audio_tokens\":0,\"accepted_prediction_tokens\":0,"
+    out << "{\"prompt_tokens\":"sv << in << ",\"completion_tokens\":"sv << outp
+        << ",\"total_tokens\":"sv << (u.total_tokens ? *u.total_tokens : in + outp)
+        << ",\"prompt_tokens_details\":{\"cached_tokens\":"sv << u.cached_input_tokens.value_or(0)
+        << ",\"audio_tokens\":0"sv;
+    if (u.cache_write_tokens)  // OpenRouter's field; OpenAI itself has none
+        out << ",\"cache_write_tokens\":"sv << *u.cache_write_tokens;
+    out << "},\"completion_tokens_details\":{\"reasoning_tokens\":"sv
+        << u.reasoning_tokens.value_or(0)
+        << ",\"audio_tokens\":0,\"accepted_prediction_tokens\":0,"
            "\"rejected_prediction_tokens\":0}}"sv;
+}
+
+void append_usage(std::string& out, usage const& u) {
+    text_batch<> b(out);
+    write_usage(b, u);
+    b.flush();
 }
 
 void append_response(chat_response const& r, answer_meta const& m, std::string& out) {
@@ -659,16 +668,16 @@ void append_response(chat_response const& r, answer_meta const& m, std::string& 
         }
         out += ']';
     }
-    out += ",\"annotations\":[]},\"logprobs\":null,\"finish_reason\":\""sv;
-    out += openai::finish_name(effective_finish(r));
-    out += "\"}]"sv;
+    // The fixed end, in one append.
+    text_batch<512> end(out);
+    end << ",\"annotations\":[]},\"logprobs\":null,\"finish_reason\":\""sv
+        << openai::finish_name(effective_finish(r)) << "\"}]"sv;
     if (r.usage.known()) {  // unknown usage is left out, not sent as zeros
-        out += ",\"usage\":"sv;
-        append_usage(out, r.usage);
+        end << ",\"usage\":"sv;
+        write_usage(end, r.usage);
     }
-    out += ',';
-    out += tier_and_fingerprint;
-    out += '}';
+    end << ',' << tier_and_fingerprint << '}';
+    end.flush();
 }
 
 void append_error(api_error const& e, std::string& out, bool code_from_type) {
@@ -911,24 +920,20 @@ public:
     std::string make_id(id_kind kind, std::string_view tag, std::uint64_t n) const override {
         std::string out;
         out.reserve(32 + tag.size());  // one allocation: prefix, tag, separator and number
+        text_batch<> b(out);
         switch (kind) {
         case id_kind::response:
-            out = "chatcmpl-";
-            out += tag;
-            out += '-';
+            b << "chatcmpl-"sv << tag << '-';
             break;
         case id_kind::tool_call:
-            out = "call_";
-            out += tag;
-            out += '_';
+            b << "call_"sv << tag << '_';
             break;
         case id_kind::request:
-            out = "req_";
-            out += tag;
-            out += '_';
+            b << "req_"sv << tag << '_';
             break;
         }
-        append_number(out, n);
+        b << n;
+        b.flush();
         return out;
     }
 

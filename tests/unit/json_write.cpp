@@ -168,4 +168,60 @@ BOOST_AUTO_TEST_CASE(json_reader_parses_one_document_after_another) {
     BOOST_TEST(!!ec);
 }
 
+BOOST_AUTO_TEST_CASE(text_batch_appends_everything_in_order) {
+    using llmux::detail::text_batch;
+    // Against the same pieces appended one by one, with buffer sizes that make each kind of
+    // piece meet the buffer's end: text that fits, text that must flush first, text longer
+    // than the buffer, a char at the last byte, a number without room for 24 digits.
+    std::mt19937 rng(7);
+    for (int round = 0; round < 200; ++round) {
+        std::string expected = "prefix:", got = "prefix:";
+        text_batch<32> b(got);
+        for (int piece = 0; piece < 40; ++piece) {
+            switch (rng() % 5) {
+            case 0: {
+                std::string const s(rng() % 80, static_cast<char>('a' + rng() % 26));
+                expected += s;
+                b << std::string_view(s);
+                break;
+            }
+            case 1:
+                expected += std::string_view();
+                b << std::string_view();  // empty, with no data
+                break;
+            case 2: {
+                char const c = static_cast<char>('A' + rng() % 26);
+                expected += c;
+                b << c;
+                break;
+            }
+            case 3: {
+                std::uint64_t const v =
+                    rng() % 2 ? std::numeric_limits<std::uint64_t>::max() : rng();
+                expected += std::to_string(v);
+                b << v;
+                break;
+            }
+            default: {
+                std::int64_t const v = rng() % 2 ? std::numeric_limits<std::int64_t>::min()
+                                                 : -static_cast<std::int64_t>(rng());
+                auto const u = static_cast<unsigned>(rng() % 1000);
+                expected += std::to_string(v) + std::to_string(u);
+                b << v << u;
+                break;
+            }
+            }
+        }
+        b.flush();
+        BOOST_TEST(got == expected);
+    }
+    // Nothing reaches the string before flush() when it fits.
+    std::string out;
+    text_batch<> b(out);
+    b << "abc" << '-' << std::uint64_t{42};
+    BOOST_TEST(out.empty());
+    b.flush();
+    BOOST_TEST(out == "abc-42");
+}
+
 BOOST_AUTO_TEST_SUITE_END()
