@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: BSL-1.0
 # Installs the Debian packages llmux needs, only those missing (idempotent, Debian 12).
-# Usage: scripts/install-deps.sh [--with-tools]   (--with-tools adds wrk, hyperfine, valgrind
-# and nginx-light for the benchmarks)
+# Usage: scripts/install-deps.sh [--with-tools]   (--with-tools adds wrk, hyperfine, valgrind,
+# nginx-light and linux-perf for the benchmarks)
 set -euo pipefail
 
 packages=(g++ cmake ninja-build pkg-config libssl-dev
@@ -14,7 +14,7 @@ packages=(g++ cmake ninja-build pkg-config libssl-dev
           redis-server                    # the Redis store's tests (scripts/test.sh starts one)
           clang libclang-rt-14-dev)   # clang: the libFuzzer targets
 if [[ "${1:-}" == "--with-tools" ]]; then
-    packages+=(wrk hyperfine valgrind nginx-light)
+    packages+=(wrk hyperfine valgrind nginx-light linux-perf)
 fi
 command -v node >/dev/null 2>&1 || packages+=(nodejs)
 command -v npm >/dev/null 2>&1 || packages+=(npm)

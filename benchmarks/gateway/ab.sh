@@ -12,7 +12,8 @@
 # and nginx, B/A and B/nginx, and the CPU time each proxy spent per request in user space and
 # in the kernel (from /proc, so that what the code costs shows apart from what the machine
 # does); and at one connection each one's p50 and p99, the emulator's direct path measured in
-# the same rounds, and what each proxy adds to it (llmux's against nginx's). C1_ONLY=1 runs
+# the same rounds, what each proxy adds to it (llmux's against nginx's) and the CPU time each
+# spent per request there (every request at one connection meets cold caches). C1_ONLY=1 runs
 # the one-connection rounds only (a layout or latency change: more rounds in the same time).
 # Needs wrk and nginx (scripts/install-deps.sh --with-tools) and `llmux` in both build
 # directories.
@@ -101,9 +102,9 @@ done
 : >"$work/r.a" && : >"$work/r.b" && : >"$work/r.n" && : >"$work/r.e"
 for ((i = 0; i < rounds; i++)); do
     wrk_run "$emu" 1 0 >>"$work/r.e"
-    wrk_run "$url_a" 1 0 >>"$work/r.a"
-    wrk_run "$url_b" 1 0 >>"$work/r.b"
-    wrk_run "$url_n" 1 0 >>"$work/r.n"
+    wrk_run "$url_a" 1 0 "$pid_a" >>"$work/r.a"
+    wrk_run "$url_b" 1 0 "$pid_b" >>"$work/r.b"
+    wrk_run "$url_n" 1 0 "$pid_n" >>"$work/r.n"
 done
 # What each proxy adds at one connection: its median percentile minus the direct path's.
 e50=$(cut -d' ' -f2 "$work/r.e" | median)
@@ -118,6 +119,8 @@ for x in a b n; do
         "$([[ $x == n ]] && echo nginx || echo "${x^^}")" "$p50" "$p99" \
         "$(awk -v a="$p50" -v e="$e50" 'BEGIN { print (a - e) * 1000 }')" \
         "$(awk -v a="$p99" -v e="$e99" 'BEGIN { print (a - e) * 1000 }')"
+    printf '  CPU per request user %5.1f us  kernel %5.1f us' \
+        "$(cut -d' ' -f4 "$work/r.$x" | median)" "$(cut -d' ' -f5 "$work/r.$x" | median)"
     # (a ratio only when nginx adds something: noise can make its median the direct one's)
     if [[ $x != n ]] && awk -v n="$n50" -v e="$e50" -v m="$n99" -v f="$e99" \
             'BEGIN { exit !(n > e && m > f) }'; then
