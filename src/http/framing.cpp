@@ -4,6 +4,7 @@
 #include "util/text.hpp"
 
 #include <boost/beast/core/string.hpp>
+#include <boost/url/ipv6_address.hpp>
 
 namespace llmux::detail {
 
@@ -61,11 +62,22 @@ bool is_name_char(char c) noexcept {
 bool is_host_value(std::string_view v) noexcept {
     std::string_view rest;
     if (!v.empty() && v.front() == '[') {
-        // IP-literal: an IPv6 address or an IPvFuture, whose bytes are those of a name and ':'.
+        // IP-literal: an IPv6 address, or an IPvFuture ("v" 1*HEXDIG "." 1*( unreserved /
+        // sub-delims / ":" )).
         auto const close = v.find(']');
-        if (close == std::string_view::npos || close == 1) return false;
-        for (char c : v.substr(1, close - 1))
-            if (!is_name_char(c) && c != ':') return false;
+        if (close == std::string_view::npos) return false;
+        auto const literal = v.substr(1, close - 1);
+        if (!literal.empty() && (literal.front() == 'v' || literal.front() == 'V')) {
+            auto const dot = literal.find('.');
+            if (dot == std::string_view::npos || dot == 1 || dot + 1 == literal.size())
+                return false;
+            for (char c : literal.substr(1, dot - 1))
+                if (hex_value(c) < 0) return false;
+            for (char c : literal.substr(dot + 1))
+                if (!is_name_char(c) && c != ':') return false;
+        } else if (!boost::urls::parse_ipv6_address({literal.data(), literal.size()})) {
+            return false;
+        }
         rest = v.substr(close + 1);
     } else {
         // reg-name (an IPv4 address is one too): its bytes and %XX escapes, up to a ':'.

@@ -532,14 +532,16 @@ BOOST_AUTO_TEST_CASE(host_problem_wants_one_host) {
     };
     for (std::string_view ok :
          {"a.example", "A.Example:8080", "127.0.0.1", "127.0.0.1:", "", "[::1]", "[::1]:443",
-          "xn--bcher-kva.example", "a%2Db", "[v1.fe80::a+en1]", "a_b~c!$&'()*+,;=d"}) {
+          "[2001:db8::7]:8080", "[::ffff:192.0.2.1]", "xn--bcher-kva.example", "a%2Db",
+          "[v1.fe80::a+en1]", "[VA.x]", "a_b~c!$&'()*+,;=d"}) {
         BOOST_TEST_CONTEXT(ok) {
             BOOST_TEST(!problem({{"Host", ok}}));
         }
     }
     for (std::string_view bad :
          {"a b", "a/b", "a?b", "a#b", "u@a", "a:8x", "a:-1", "a:1:2", "[::1", "[]", "[::1]x",
-          "[::1]:a", "a%2", "a%zz", "a\"b", "\xc3\xa9.example", "<a>"}) {
+          "[::1]:a", "a%2", "a%zz", "a\"b", "\xc3\xa9.example", "<a>", "[a]", "[zz]",
+          "[1.2.3.4]", "[v.]", "[v1.]", "[vx.a]", "[v1.a b]", "::1", "[::1%25eth0]"}) {
         BOOST_TEST_CONTEXT(bad) {
             auto const p = problem({{"Host", bad}});
             BOOST_TEST((p && p->find("not a host") != std::string_view::npos));
