@@ -3,8 +3,10 @@
 # Two builds of `llmux serve` compared back to back: the one to judge (B, e.g. this tree) and a
 # reference (A, e.g. the last release built in a git worktree), each one thread, in front of
 # the same `llmux emulate`, with nginx (one worker, keep-alive upstream, as in run.sh) beside
-# them. The runs alternate A, B, nginx, A, B, nginx... so that a machine whose speed drifts
-# (a shared one) slows all three alike; each figure is the median of ROUNDS runs.
+# them. The runs alternate between the three, in an order that changes every round (each takes
+# each place in turn), so that a machine whose speed drifts (a shared one) slows all three
+# alike and none gains from its place; each figure is the median of ROUNDS runs (a multiple
+# of three gives each place equally).
 #
 #   benchmarks/gateway/ab.sh BUILD_A BUILD_B [SECONDS] [ROUNDS]
 #
@@ -68,6 +70,19 @@ wrk_run() {
         "$(awk -v d="$((u1 - u0))" -v n="$n" -v hz="$hz" 'BEGIN { printf "%.1f", d * 1e6 / hz / n }')" \
         "$(awk -v d="$((s1 - s0))" -v n="$n" -v hz="$hz" 'BEGIN { printf "%.1f", d * 1e6 / hz / n }')"
 }
+# order ROUND: the three proxies in the order to run them in that round. The place matters on
+# this machine: with A always first, the same two builds swapped between A and B gave whole
+# answers 0.93 then 1.03 (B/A) and streams 1.04 then 1.18 in one session. So each takes each
+# place in turn (evenly when ROUNDS is a multiple of three).
+declare -A urls=([a]=$url_a [b]=$url_b [n]=$url_n) procs=([a]=$pid_a [b]=$pid_b [n]=$pid_n)
+order() {
+    # Two Latin squares: any three rounds in a row give each proxy each place once, any six
+    # every order.
+    case $(( $1 % 6 )) in
+        0) echo a b n ;; 1) echo b n a ;; 2) echo n a b ;;
+        3) echo a n b ;; 4) echo b a n ;; *) echo n b a ;;
+    esac
+}
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 echo "A: $build_a   B: $build_b   nginx $("$nginx_bin" -v 2>&1 | sed 's/.*: //'); $(nproc) cores; ${rounds} alternating rounds of ${secs} s"
@@ -80,9 +95,9 @@ done
 for mode in "${modes[@]}"; do
     : >"$work/r.a" && : >"$work/r.b" && : >"$work/r.n"
     for ((i = 0; i < rounds; i++)); do
-        wrk_run "$url_a" 64 $mode "$pid_a" >>"$work/r.a"
-        wrk_run "$url_b" 64 $mode "$pid_b" >>"$work/r.b"
-        wrk_run "$url_n" 64 $mode "$pid_n" >>"$work/r.n"
+        for x in $(order "$i"); do
+            wrk_run "${urls[$x]}" 64 $mode "${procs[$x]}" >>"$work/r.$x"
+        done
         echo "  round $((i + 1)): A $(tail -1 "$work/r.a" | cut -d' ' -f1)  B $(tail -1 "$work/r.b" | cut -d' ' -f1)  nginx $(tail -1 "$work/r.n" | cut -d' ' -f1) req/s"
     done
     a=$(cut -d' ' -f1 "$work/r.a" | median)
@@ -102,9 +117,7 @@ done
 : >"$work/r.a" && : >"$work/r.b" && : >"$work/r.n" && : >"$work/r.e"
 for ((i = 0; i < rounds; i++)); do
     wrk_run "$emu" 1 0 >>"$work/r.e"
-    wrk_run "$url_a" 1 0 "$pid_a" >>"$work/r.a"
-    wrk_run "$url_b" 1 0 "$pid_b" >>"$work/r.b"
-    wrk_run "$url_n" 1 0 "$pid_n" >>"$work/r.n"
+    for x in $(order "$i"); do wrk_run "${urls[$x]}" 1 0 "${procs[$x]}" >>"$work/r.$x"; done
 done
 # What each proxy adds at one connection: its median percentile minus the direct path's.
 e50=$(cut -d' ' -f2 "$work/r.e" | median)

@@ -6,9 +6,9 @@
 #
 #   benchmarks/gateway/profile.sh [BUILD_DIR] [SECONDS] [ROUNDS]     (default: build 3 3)
 #
-# 1. Per request, medians of ROUNDS alternating rounds: p50 and p99, the CPU time each proxy
-#    spent in user space and in the kernel, and how often it slept (voluntary context switches)
-#    or was preempted (involuntary ones), all from /proc.
+# 1. Per request, medians of ROUNDS rounds (the two proxies swap places each round): p50 and
+#    p99, the CPU time each proxy spent in user space and in the kernel, and how often it slept
+#    (voluntary context switches) or was preempted (involuntary ones), all from /proc.
 # 2. With perf (Debian's linux-perf): one more run of each under `perf record -e cpu-clock`
 #    (a sampled time profile: it shows cache misses and page walks as time, which the
 #    instruction count of instructions.sh cannot), printed as the share of the proxy's samples
@@ -64,8 +64,14 @@ for u in "$emu" "$url_g" "$url_n"; do wrk_post "$u" 1 "$mode"; done  # warm-up, 
 : >"$work/r.e" && : >"$work/r.g" && : >"$work/r.n"
 for ((i = 0; i < rounds; i++)); do
     wrk_post "$emu" 1 "$mode" && echo "$wrk_p50 $wrk_p99" >>"$work/r.e"
-    measure "$url_g" "$pid_g" >>"$work/r.g"
-    measure "$url_n" "$pid_n" >>"$work/r.n"
+    # (the two proxies swap places every round: which one follows the other matters here)
+    if ((i % 2 == 0)); then
+        measure "$url_g" "$pid_g" >>"$work/r.g"
+        measure "$url_n" "$pid_n" >>"$work/r.n"
+    else
+        measure "$url_n" "$pid_n" >>"$work/r.n"
+        measure "$url_g" "$pid_g" >>"$work/r.g"
+    fi
 done
 e50=$(cut -d' ' -f1 "$work/r.e" | median)
 printf '%-12s p50 %7.1f us\n' direct "$(awk -v v="$e50" 'BEGIN { print v * 1000 }')"
@@ -91,8 +97,9 @@ for x in g n; do
     # perf opens its events before the run starts: wait until it has written its header.
     for _ in $(seq 100); do [[ -s $work/$x.data ]] && break; sleep 0.05; done
     wrk_post "$url" 1 "$mode"
-    kill -INT "$perf_pid"
+    kill -INT "$perf_pid" 2>/dev/null || true  # (perf may have stopped: no process to follow)
     wait "$perf_pid" || true
+    [[ -s $work/$x.data ]] || { echo "== $name: perf recorded nothing"; continue; }
     report() { "$perf_bin" report -i "$work/$x.data" --no-children --stdio -q "$@" 2>/dev/null; }
     echo "== $name, time profile of $wrk_requests requests (share of its samples)"
     # (awk stops the listing, not head: a closed pipe would fail the script under pipefail)
