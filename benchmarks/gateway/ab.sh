@@ -29,19 +29,12 @@ rounds=${4:-3}
 for b in "$build_a" "$build_b"; do
     [[ -x $b/llmux ]] || { echo "ab.sh: no llmux in $b" >&2; exit 2; }
 done
-[[ -x $(command -v nginx || echo /usr/sbin/nginx) ]] && command -v wrk >/dev/null ||
-    { echo "ab.sh: needs wrk and nginx (scripts/install-deps.sh --with-tools)" >&2; exit 2; }
 source "$here/lib.sh"
+need_wrk_nginx
 
 start_emulator "$build_b" 1
-"$build_a/llmux" serve --port 0 --threads 1 --config "$work/gateway.json" >"$work/a.log" 2>&1 &
-pid_a=$!
-pids+=($pid_a)
-"$build_b/llmux" serve --port 0 --threads 1 --config "$work/gateway.json" >"$work/b.log" 2>&1 &
-pid_b=$!
-pids+=($pid_b)
-url_a=$(wait_url "$work/a.log")
-url_b=$(wait_url "$work/b.log")
+start_gateway "$build_a" a && pid_a=$gw_pid url_a=$gw_url
+start_gateway "$build_b" b && pid_b=$gw_pid url_b=$gw_url
 
 start_nginx "$emu"
 url_n=$ng

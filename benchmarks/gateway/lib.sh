@@ -42,6 +42,22 @@ start_emulator() {
 EOF
 }
 
+# need_wrk_nginx: exits with a message when wrk or nginx is missing.
+need_wrk_nginx() {
+    [[ -x $nginx_bin ]] && command -v wrk >/dev/null && return 0
+    echo "$(basename "$0"): needs wrk and nginx (scripts/install-deps.sh --with-tools)" >&2
+    exit 2
+}
+
+# start_gateway BUILD_DIR NAME: `llmux serve` (one thread) on a free loopback port with
+# $work/gateway.json, its output in $work/NAME.log, stopped on exit; sets $gw_pid and $gw_url.
+start_gateway() {
+    "$1/llmux" serve --port 0 --threads 1 --config "$work/gateway.json" >"$work/$2.log" 2>&1 &
+    gw_pid=$!
+    pids+=($gw_pid)
+    gw_url=$(wait_url "$work/$2.log")
+}
+
 # start_nginx UPSTREAM_URL [WORKERS]: nginx (Debian's nginx-light) as a plain reverse proxy in
 # front of UPSTREAM_URL, stopped on exit: one process (master_process off: its CPU time is that
 # process's), keep-alive to the upstream, SSE passed on as it arrives (proxy_buffering off), no

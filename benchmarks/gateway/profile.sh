@@ -25,15 +25,11 @@ secs=${2:-3}
 rounds=${3:-3}
 mode=${STREAM:-0}
 [[ -x $build/llmux ]] || { echo "profile.sh: no llmux in $build" >&2; exit 2; }
-[[ -x $(command -v nginx || echo /usr/sbin/nginx) ]] && command -v wrk >/dev/null ||
-    { echo "profile.sh: needs wrk and nginx (scripts/install-deps.sh --with-tools)" >&2; exit 2; }
 source "$here/lib.sh"
+need_wrk_nginx
 
 start_emulator "$build" 1
-"$build/llmux" serve --port 0 --threads 1 --config "$work/gateway.json" >"$work/g.log" 2>&1 &
-pid_g=$!
-pids+=($pid_g)
-url_g=$(wait_url "$work/g.log")
+start_gateway "$build" g && pid_g=$gw_pid url_g=$gw_url
 start_nginx "$emu"
 url_n=$ng
 pid_n=$ng_pid

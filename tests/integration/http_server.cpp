@@ -499,13 +499,22 @@ BOOST_FIXTURE_TEST_CASE(a_malformed_head_gets_a_400_that_names_the_problem, serv
     }
 }
 
+using field_list = std::vector<std::pair<std::string_view, std::string_view>>;
+
+/// What `check` says of a request head of `method` with `fields` (the head's functions of
+/// http/framing.hpp: pure, so tested without a server).
+template <class Check>
+auto check_head(Check check, std::string_view method, field_list const& fields,
+                unsigned version = 11) {
+    llmux::detail::http1::request h;
+    h.assign(method, "/", version, fields);
+    return check(h);
+}
+
 BOOST_AUTO_TEST_CASE(framing_problem_is_a_pure_function_of_the_head) {
     // framing_problem of a POST with these fields (what it returns is static text).
-    auto problem = [](std::vector<std::pair<std::string_view, std::string_view>> fields,
-                      unsigned version = 11) {
-        llmux::detail::http1::request h;
-        h.assign("POST", "/", version, fields);
-        return llmux::detail::framing_problem(h);
+    auto problem = [](field_list const& fields, unsigned version = 11) {
+        return check_head(llmux::detail::framing_problem, "POST", fields, version);
     };
     BOOST_TEST(!problem({}));
     BOOST_TEST(!problem({{"Content-Length", "3"}}));
@@ -524,11 +533,8 @@ BOOST_AUTO_TEST_CASE(framing_problem_is_a_pure_function_of_the_head) {
 
 BOOST_AUTO_TEST_CASE(host_problem_wants_one_host) {
     // host_problem of a GET with these fields.
-    auto problem = [](std::vector<std::pair<std::string_view, std::string_view>> fields,
-                      unsigned version = 11) {
-        llmux::detail::http1::request h;
-        h.assign("GET", "/", version, fields);
-        return llmux::detail::host_problem(h);
+    auto problem = [](field_list const& fields, unsigned version = 11) {
+        return check_head(llmux::detail::host_problem, "GET", fields, version);
     };
     for (std::string_view ok :
          {"a.example", "A.Example:8080", "127.0.0.1", "127.0.0.1:", "", "[::1]", "[::1]:443",
@@ -559,19 +565,15 @@ BOOST_AUTO_TEST_CASE(host_problem_wants_one_host) {
 }
 
 BOOST_AUTO_TEST_CASE(expect_continue_is_for_http_1_1_only) {
-    using fields = std::vector<std::pair<std::string_view, std::string_view>>;
     auto expects = [](std::string_view value, unsigned version) {
-        llmux::detail::http1::request h;
-        h.assign("POST", "/", version, fields{{"Host", "a"}, {"Expect", value}});
-        return llmux::detail::expects_continue(h);
+        return check_head(llmux::detail::expects_continue, "POST",
+                          field_list{{"Host", "a"}, {"Expect", value}}, version);
     };
     BOOST_TEST(expects("100-continue", 11));
     BOOST_TEST(expects("100-Continue", 11));
     BOOST_TEST(!expects("100-continue", 10));  // RFC 9110 section 10.1.1: ignored in HTTP/1.0
     BOOST_TEST(!expects("200-ok", 11));
-    llmux::detail::http1::request none;
-    none.assign("POST", "/", 11, fields{{"Host", "a"}});
-    BOOST_TEST(!llmux::detail::expects_continue(none));
+    BOOST_TEST(!check_head(llmux::detail::expects_continue, "POST", {{"Host", "a"}}));
 }
 
 // curl and the SDKs' large uploads: the 100 comes before the body is read, then the answer.
