@@ -312,6 +312,11 @@ namespace {
 
 enum class framing { length, chunked, none };
 
+/// Statuses whose answers have no body (RFC 9112 section 6.3).
+bool bodiless_status(unsigned status) noexcept {
+    return status < 200 || status == 204 || status == 304;
+}
+
 void format_head(server_connection& c, unsigned status, bool close, framing how,
                  std::size_t content_length) {
     // Each in one append (text_batch): nine appends cost 600 instructions an answer.
@@ -340,12 +345,13 @@ asio::awaitable<error_code> server_exchange::send(std::string_view body) {
     if (phase_ != phase::head) co_return asio::error::make_error_code(asio::error::already_started);
     auto& c = *conn_;
     if (!c.keep_alive_ || c.stopping_ || c.draining_) close_ = true;
-    format_head(c, status_, close_, framing::length, body.size());
+    bodiless_ = bodiless_status(status_);
+    format_head(c, status_, close_, bodiless_ ? framing::none : framing::length, body.size());
     write_buffers bufs{};
     bufs[0] = asio::buffer(c.status_line_);
     bufs[1] = asio::buffer(c.head_);
     bufs[2] = asio::buffer(c.framing_);
-    if (!c.head_request_) bufs[3] = asio::buffer(body.data(), body.size());
+    if (!c.head_request_ && !bodiless_) bufs[3] = asio::buffer(body.data(), body.size());
     error_code ec;
     if (c.write_now(bufs, ec)) {
         auto [wec, n] = co_await c.write(bufs);
@@ -360,10 +366,12 @@ void server_exchange::start_chunked() noexcept {
     if (phase_ != phase::head) return;
     auto& c = *conn_;
     if (!c.keep_alive_ || c.stopping_ || c.draining_) close_ = true;
-    // HTTP/1.0 has no chunked encoding: send the body raw and mark its end by closing.
-    raw_stream_ = c.http10_;
+    // HTTP/1.0 has no chunked encoding: send the body raw and mark its end by closing. An
+    // answer that has no body has no framing either.
+    bodiless_ = bodiless_status(status_);
+    raw_stream_ = c.http10_ && !bodiless_;
     if (raw_stream_) close_ = true;
-    format_head(c, status_, close_, raw_stream_ ? framing::none : framing::chunked, 0);
+    format_head(c, status_, close_, bodiless_ || raw_stream_ ? framing::none : framing::chunked, 0);
     head_pending_ = true;
     phase_ = phase::streaming;
 }
@@ -373,7 +381,7 @@ asio::awaitable<error_code> server_exchange::write_head_and(std::string_view dat
     if (phase_ != phase::streaming)
         co_return asio::error::make_error_code(asio::error::not_connected);
     auto& c = *conn_;
-    if (c.head_request_) data = {};
+    if (c.head_request_ || bodiless_) data = {};
     write_buffers bufs{};
     std::size_t n = 0;
     if (head_pending_) {
@@ -396,8 +404,12 @@ asio::awaitable<error_code> server_exchange::write_head_and(std::string_view dat
             bufs[n++] = asio::buffer(data.data(), data.size());
         }
     }
-    if (last && !raw_stream_ && !c.head_request_) bufs[n++] = asio::buffer("0\r\n\r\n", 5);
-    if (n == 0) co_return error_code{};
+    if (last && !raw_stream_ && !c.head_request_ && !bodiless_)
+        bufs[n++] = asio::buffer("0\r\n\r\n", 5);
+    if (n == 0) {  // nothing to write (a HEAD request's or a bodiless answer's body)
+        if (last) phase_ = phase::done;
+        co_return error_code{};
+    }
     error_code ec;
     if (c.write_now(bufs, ec)) {
         auto [wec, wn] = co_await c.write(bufs);

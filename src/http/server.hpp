@@ -161,6 +161,9 @@ public:
 
     /// @name Response head (before the first write)
     /// @{
+    /// 1xx, 204 and 304 answers go without a body or framing headers, whatever is sent (RFC
+    /// 9110 section 8.6, RFC 9112 section 6.3: a client reads no body after them, and would take
+    /// one for the next answer).
     void set_status(unsigned status) noexcept { status_ = status; }
     unsigned status() const noexcept { return status_; }
     /// Adds a header line. A name that is not a token or a value with CR, LF, NUL or another
@@ -222,6 +225,7 @@ private:
     bool close_ = false;
     bool head_pending_ = false;
     bool raw_stream_ = false;
+    bool bodiless_ = false;  // a 1xx, 204 or 304 answer (set_status): no body is written
 };
 
 /// @brief Called once per request, on the connection's strand.

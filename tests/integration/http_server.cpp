@@ -107,6 +107,14 @@ struct server_fixture : llmux::test::io_context_fixture {
             x.start_chunked();
             co_await x.write_chunk("partial");
             x.abort();
+        } else if (target == "/no_content") {
+            x.set_status(204);
+            co_await x.send("a body a 204 cannot have");
+        } else if (target == "/not_modified_stream") {
+            x.set_status(304);
+            x.start_chunked();
+            co_await x.write_chunk("a body a 304 cannot have");
+            co_await x.end_chunked();
         } else if (target == "/close") {
             x.close_after_response();
             co_await x.send("bye");
@@ -383,6 +391,43 @@ BOOST_FIXTURE_TEST_CASE(http10_and_head, server_fixture) {
     });
     BOOST_TEST(head.status == 200u);
     BOOST_TEST(head.header("Content-Length") == "6");
+}
+
+// RFC 9112 section 6.3: a 204 or 304 answer ends with its head. Whatever the handler sends
+// after one is dropped, with no framing header; else the client would read it as the next
+// answer on the connection. A streamed HEAD answer ends where its head does too.
+BOOST_FIXTURE_TEST_CASE(bodiless_answers_end_with_their_head, server_fixture) {
+    start();
+    auto const out = run([&]() -> asio::awaitable<std::vector<reply>> {
+        client c(ctx.get_executor());
+        co_await c.connect(url);
+        std::vector<reply> r;
+        for (std::string_view head :
+             {"GET /no_content HTTP/1.1\r\nHost: x\r\n\r\n",
+              "GET /whole HTTP/1.1\r\nHost: x\r\n\r\n",
+              "GET /not_modified_stream HTTP/1.1\r\nHost: x\r\n\r\n",
+              "GET /whole HTTP/1.1\r\nHost: x\r\n\r\n",
+              "HEAD /chunked HTTP/1.1\r\nHost: x\r\n\r\n",
+              "GET /whole HTTP/1.1\r\nHost: x\r\n\r\n"}) {
+            co_await c.write_raw(std::string(head));
+            r.push_back(co_await c.read_response(10s, head.starts_with("HEAD")));
+        }
+        co_return r;
+    });
+    BOOST_TEST_REQUIRE(out.size() == 6u);
+    BOOST_TEST(out[0].status == 204u);
+    BOOST_TEST(out[0].header("Content-Length").empty());
+    BOOST_TEST(out[0].header("Transfer-Encoding").empty());
+    BOOST_TEST(out[0].body.empty());
+    BOOST_TEST(out[2].status == 304u);
+    BOOST_TEST(out[2].header("Transfer-Encoding").empty());
+    BOOST_TEST(out[4].status == 200u);
+    // After each, the connection still frames the next answer right.
+    for (std::size_t i : {1u, 3u, 5u}) {
+        BOOST_TEST(out[i].status == 200u, i);
+        BOOST_TEST(out[i].body == "hello ", i);
+    }
+    BOOST_TEST(server->stats().accepted == 1u);
 }
 
 BOOST_FIXTURE_TEST_CASE(limits_and_malformed_requests, server_fixture) {
