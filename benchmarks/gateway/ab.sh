@@ -47,22 +47,6 @@ for url in "$url_a" "$url_b" "$url_n"; do
     [[ $code == 200 ]] || { echo "ab.sh: $url answered $code: $(head -c 300 "$work/check")" >&2; exit 1; }
 done
 
-# ticks PID: "user system" CPU clock ticks the process has used so far.
-ticks() { awk '{ print $14, $15 }' "/proc/$1/stat"; }
-# wrk_run URL CONNS STREAM [PID]: "rps p50 p99 user_us sys_us" of one run: latencies in ms, and
-# the CPU microseconds per request PID spent in user space and in the kernel.
-wrk_run() {
-    local u0=0 s0=0 u1=0 s1=0
-    [[ -n ${4:-} ]] && read -r u0 s0 < <(ticks "$4")
-    wrk_post "$1" "$2" "$3"
-    [[ -n ${4:-} ]] && read -r u1 s1 < <(ticks "$4")
-    local n=$wrk_requests hz
-    [[ $wrk_errors == 0 && $n -gt 0 ]] || { echo "ab.sh: $wrk_errors errors from $1" >&2; exit 1; }
-    hz=$(getconf CLK_TCK)
-    echo "$wrk_rps $wrk_p50 $wrk_p99" \
-        "$(awk -v d="$((u1 - u0))" -v n="$n" -v hz="$hz" 'BEGIN { printf "%.1f", d * 1e6 / hz / n }')" \
-        "$(awk -v d="$((s1 - s0))" -v n="$n" -v hz="$hz" 'BEGIN { printf "%.1f", d * 1e6 / hz / n }')"
-}
 # order ROUND: the three proxies in the order to run them in that round. The place matters on
 # this machine: with A always first, the same two builds swapped between A and B gave whole
 # answers 0.93 then 1.03 (B/A) and streams 1.04 then 1.18 in one session. So each takes each
@@ -76,7 +60,6 @@ order() {
         3) echo a n b ;; 4) echo b a n ;; *) echo n b a ;;
     esac
 }
-median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 echo "A: $build_a   B: $build_b   nginx $("$nginx_bin" -v 2>&1 | sed 's/.*: //'); $(nproc) cores; ${rounds} alternating rounds of ${secs} s"
 modes=(0 1)

@@ -121,3 +121,28 @@ wrk_post() {
     wrk_p50=$(sed -n 's/^LATENCY_MS .*p50=\([0-9.]*\).*/\1/p' <<<"$out")
     wrk_p99=$(sed -n 's/^LATENCY_MS .*p99=\([0-9.]*\).*/\1/p' <<<"$out")
 }
+
+# wrk_run URL CONNS STREAM [PID]: one wrk_post run, printed as "rps p50 p99 user_us kernel_us
+# voluntary involuntary": latencies in ms, then per request what PID spent in user space and in
+# the kernel (CPU µs) and how often it slept or was preempted (context switches), from /proc
+# (zeros without PID). Exits on errors.
+wrk_run() {
+    local a="0 0 0 0" b="0 0 0 0"
+    [[ -n ${4:-} ]] && a=$(proc_counters "$4")
+    wrk_post "$1" "$2" "$3"
+    [[ -n ${4:-} ]] && b=$(proc_counters "$4")
+    [[ $wrk_errors == 0 && $wrk_requests -gt 0 ]] ||
+        { echo "$(basename "$0"): $wrk_errors errors from $1" >&2; exit 1; }
+    awk -v a="$a" -v b="$b" -v n="$wrk_requests" -v hz="$(getconf CLK_TCK)" \
+        -v head="$wrk_rps $wrk_p50 $wrk_p99" 'BEGIN {
+            split(a, x); split(b, y)
+            printf "%s %.1f %.1f %.3f %.3f\n", head, (y[1] - x[1]) * 1e6 / hz / n,
+                (y[2] - x[2]) * 1e6 / hz / n, (y[3] - x[3]) / n, (y[4] - x[4]) / n }'
+}
+# proc_counters PID: "user_ticks system_ticks voluntary involuntary" so far.
+proc_counters() {
+    echo "$(awk '{ print $14, $15 }' "/proc/$1/stat")" \
+         "$(awk '/^voluntary_ctxt_switches/ { v = $2 } /^nonvoluntary_ctxt_switches/ { n = $2 } END { print v, n }' "/proc/$1/status")"
+}
+# median: the median of the numbers on standard input, one per line.
+median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }

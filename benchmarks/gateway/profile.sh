@@ -34,50 +34,31 @@ start_nginx "$emu"
 url_n=$ng
 pid_n=$ng_pid
 
-# counters PID: "user_ticks system_ticks voluntary involuntary" so far.
-counters() {
-    echo "$(awk '{ print $14, $15 }' "/proc/$1/stat")" \
-         "$(awk '/^voluntary_ctxt_switches/ { v = $2 } /^nonvoluntary_ctxt_switches/ { n = $2 } END { print v, n }' "/proc/$1/status")"
-}
-# measure URL PID: "p50_ms p99_ms user_us kernel_us voluntary involuntary" per request.
-measure() {
-    local a b
-    a=$(counters "$2")
-    wrk_post "$1" 1 "$mode"
-    b=$(counters "$2")
-    [[ $wrk_errors == 0 && $wrk_requests -gt 0 ]] || { echo "profile.sh: $wrk_errors errors from $1" >&2; exit 1; }
-    awk -v a="$a" -v b="$b" -v n="$wrk_requests" -v hz="$(getconf CLK_TCK)" \
-        -v p50="$wrk_p50" -v p99="$wrk_p99" 'BEGIN {
-            split(a, x); split(b, y)
-            printf "%s %s %.1f %.1f %.3f %.3f\n", p50, p99, (y[1] - x[1]) * 1e6 / hz / n,
-                (y[2] - x[2]) * 1e6 / hz / n, (y[3] - x[3]) / n, (y[4] - x[4]) / n }'
-}
-median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 echo "llmux: $build   nginx $("$nginx_bin" -v 2>&1 | sed 's/.*: //'); $(nproc) cores;" \
      "$([[ $mode == 1 ]] && echo streams || echo "whole answers"), one connection, ${rounds} rounds of ${secs} s"
 for u in "$emu" "$url_g" "$url_n"; do wrk_post "$u" 1 "$mode"; done  # warm-up, discarded
 : >"$work/r.e" && : >"$work/r.g" && : >"$work/r.n"
 for ((i = 0; i < rounds; i++)); do
-    wrk_post "$emu" 1 "$mode" && echo "$wrk_p50 $wrk_p99" >>"$work/r.e"
+    wrk_run "$emu" 1 "$mode" >>"$work/r.e"
     # (the two proxies swap places every round: which one follows the other matters here)
     if ((i % 2 == 0)); then
-        measure "$url_g" "$pid_g" >>"$work/r.g"
-        measure "$url_n" "$pid_n" >>"$work/r.n"
+        wrk_run "$url_g" 1 "$mode" "$pid_g" >>"$work/r.g"
+        wrk_run "$url_n" 1 "$mode" "$pid_n" >>"$work/r.n"
     else
-        measure "$url_n" "$pid_n" >>"$work/r.n"
-        measure "$url_g" "$pid_g" >>"$work/r.g"
+        wrk_run "$url_n" 1 "$mode" "$pid_n" >>"$work/r.n"
+        wrk_run "$url_g" 1 "$mode" "$pid_g" >>"$work/r.g"
     fi
 done
-e50=$(cut -d' ' -f1 "$work/r.e" | median)
+e50=$(cut -d' ' -f2 "$work/r.e" | median)
 printf '%-12s p50 %7.1f us\n' direct "$(awk -v v="$e50" 'BEGIN { print v * 1000 }')"
 for x in g n; do
     col() { cut -d' ' -f"$1" "$work/r.$x" | median; }
     printf '%-12s p50 %7.1f us (adds %5.1f)  p99 %7.1f us  user %5.1f us  kernel %5.1f us  sleeps %.2f  preempted %.3f per request\n' \
         "$([[ $x == g ]] && echo "llmux serve" || echo nginx)" \
-        "$(awk -v v="$(col 1)" 'BEGIN { print v * 1000 }')" \
-        "$(awk -v v="$(col 1)" -v e="$e50" 'BEGIN { print (v - e) * 1000 }')" \
-        "$(awk -v v="$(col 2)" 'BEGIN { print v * 1000 }')" "$(col 3)" "$(col 4)" "$(col 5)" "$(col 6)"
+        "$(awk -v v="$(col 2)" 'BEGIN { print v * 1000 }')" \
+        "$(awk -v v="$(col 2)" -v e="$e50" 'BEGIN { print (v - e) * 1000 }')" \
+        "$(awk -v v="$(col 3)" 'BEGIN { print v * 1000 }')" "$(col 4)" "$(col 5)" "$(col 6)" "$(col 7)"
 done
 
 perf_bin=$(command -v perf || true)

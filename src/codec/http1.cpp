@@ -449,7 +449,7 @@ void parser<isRequest>::parse_head(error_code& ec) {
     bool no_body = false;
     if constexpr (!isRequest) {
         auto const st = msg_.status_;
-        no_body = (st >= 100 && st < 200) || st == 204 || st == 304;
+        no_body = bodiless_status(st);
         // After 101 Switching Protocols the connection speaks something else: never another
         // HTTP message on it.
         if (st == 101) msg_.keep_alive_ = false;

@@ -34,6 +34,12 @@
 
 namespace llmux::detail::http1 {
 
+/// True for the statuses whose answers have no body whatever their head says: 1xx, 204 and 304
+/// (RFC 9112 section 6.3). The parser reads none after them; the server writes none.
+constexpr bool bodiless_status(unsigned status) noexcept {
+    return (status >= 100 && status < 200) || status == 204 || status == 304;
+}
+
 /// One header line: views into the request's copy of its head.
 struct field {
     std::string_view name;

@@ -312,11 +312,6 @@ namespace {
 
 enum class framing { length, chunked, none };
 
-/// Statuses whose answers have no body (RFC 9112 section 6.3).
-bool bodiless_status(unsigned status) noexcept {
-    return status < 200 || status == 204 || status == 304;
-}
-
 void format_head(server_connection& c, unsigned status, bool close, framing how,
                  std::size_t content_length) {
     // Each in one append (text_batch): nine appends cost 600 instructions an answer.
@@ -345,7 +340,7 @@ asio::awaitable<error_code> server_exchange::send(std::string_view body) {
     if (phase_ != phase::head) co_return asio::error::make_error_code(asio::error::already_started);
     auto& c = *conn_;
     if (!c.keep_alive_ || c.stopping_ || c.draining_) close_ = true;
-    bodiless_ = bodiless_status(status_);
+    bodiless_ = status_ < 100 || http1::bodiless_status(status_);
     format_head(c, status_, close_, bodiless_ ? framing::none : framing::length, body.size());
     write_buffers bufs{};
     bufs[0] = asio::buffer(c.status_line_);
@@ -368,7 +363,7 @@ void server_exchange::start_chunked() noexcept {
     if (!c.keep_alive_ || c.stopping_ || c.draining_) close_ = true;
     // HTTP/1.0 has no chunked encoding: send the body raw and mark its end by closing. An
     // answer that has no body has no framing either.
-    bodiless_ = bodiless_status(status_);
+    bodiless_ = status_ < 100 || http1::bodiless_status(status_);
     raw_stream_ = c.http10_ && !bodiless_;
     if (raw_stream_) close_ = true;
     format_head(c, status_, close_, bodiless_ || raw_stream_ ? framing::none : framing::chunked, 0);
